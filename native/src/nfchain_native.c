@@ -1,0 +1,301 @@
+/*
+ * nfchain native addon: only what Node cannot do by itself.
+ *
+ *   shmCreate(path, size)  -> ArrayBuffer   create a new shared file (O_EXCL, mode 0600,
+ *                                           never through a symlink) and map it MAP_SHARED
+ *   shmOpen(path)          -> ArrayBuffer   map an existing shared file (no symlinks)
+ *   shmUnlink(path)                          remove a shared file
+ *   futexWait(i32, index, expected, timeoutMs) -> 0 woken | 1 value differed | 2 timed out
+ *   futexWake(i32, index, count) -> number of waiters woken
+ *   schedYield()                             give the core away (MPMC commit back-off)
+ *
+ * A mapping is returned as an external ArrayBuffer. It is unmapped only by the buffer's
+ * finalizer, so JS can never reach unmapped memory through it. The futex calls use the
+ * shared (not FUTEX_PRIVATE) variants because the word lives in a file mapped by several
+ * processes. Errors are thrown as JS Errors with code (errno name), errno, syscall and path.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <node_api.h>
+
+#define PATH_MAX_LEN 4096
+
+/* ---- errors ------------------------------------------------------------------------- */
+
+static void throw_errno(napi_env env, int err, const char *syscall_name, const char *path) {
+  const char *name = strerrorname_np(err);
+  if (name == NULL) name = "EUNKNOWN";
+  char msg[PATH_MAX_LEN + 256];
+  if (path != NULL)
+    snprintf(msg, sizeof msg, "%s %s: %s (%s)", syscall_name, path, name, strerror(err));
+  else
+    snprintf(msg, sizeof msg, "%s: %s (%s)", syscall_name, name, strerror(err));
+
+  napi_value jsmsg, jscode, error, v;
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &jsmsg);
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &jscode);
+  napi_create_error(env, jscode, jsmsg, &error);
+  napi_create_int32(env, -err, &v);
+  napi_set_named_property(env, error, "errno", v);
+  napi_create_string_utf8(env, syscall_name, NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, error, "syscall", v);
+  if (path != NULL) {
+    napi_create_string_utf8(env, path, NAPI_AUTO_LENGTH, &v);
+    napi_set_named_property(env, error, "path", v);
+  }
+  napi_throw(env, error);
+}
+
+static void throw_type(napi_env env, const char *msg) {
+  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+}
+
+static void throw_range(napi_env env, const char *msg) {
+  napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
+}
+
+/* ---- argument helpers ----------------------------------------------------------------- */
+
+static int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return 0;
+  if (argc < want) {
+    throw_type(env, "missing arguments");
+    return 0;
+  }
+  return 1;
+}
+
+/* Absolute path only: relative paths depend on the cwd, which differs between processes. */
+static int get_path(napi_env env, napi_value v, char *buf) {
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, v, buf, PATH_MAX_LEN, &len) != napi_ok) {
+    throw_type(env, "path must be a string");
+    return 0;
+  }
+  if (len == 0 || len >= PATH_MAX_LEN - 1 || buf[0] != '/') {
+    throw_type(env, "path must be an absolute path");
+    return 0;
+  }
+  return 1;
+}
+
+static int get_double(napi_env env, napi_value v, double *out, const char *what) {
+  if (napi_get_value_double(env, v, out) != napi_ok) {
+    throw_type(env, what);
+    return 0;
+  }
+  return 1;
+}
+
+/* ---- shared files --------------------------------------------------------------------- */
+
+static void unmap_finalizer(napi_env env, void *data, void *hint) {
+  (void)env;
+  munmap(data, (size_t)(uintptr_t)hint);
+}
+
+static napi_value map_fd(napi_env env, int fd, size_t size, const char *path) {
+  void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) {
+    int err = errno;
+    close(fd);
+    throw_errno(env, err, "mmap", path);
+    return NULL;
+  }
+  close(fd);
+  napi_value ab;
+  napi_status st = napi_create_external_arraybuffer(env, p, size, unmap_finalizer,
+                                                    (void *)(uintptr_t)size, &ab);
+  if (st != napi_ok) {
+    munmap(p, size);
+    napi_throw_error(env, "ERR_NFCHAIN_NATIVE", "napi_create_external_arraybuffer failed");
+    return NULL;
+  }
+  return ab;
+}
+
+static napi_value js_shm_create(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  char path[PATH_MAX_LEN];
+  double dsize;
+  if (!get_args(env, info, 2, argv)) return NULL;
+  if (!get_path(env, argv[0], path)) return NULL;
+  if (!get_double(env, argv[1], &dsize, "size must be a number")) return NULL;
+  if (!(dsize >= 1 && dsize <= (double)(1ULL << 40)) || dsize != (double)(uint64_t)dsize) {
+    throw_range(env, "size must be an integer between 1 and 2^40 bytes");
+    return NULL;
+  }
+  size_t size = (size_t)dsize;
+  int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    throw_errno(env, errno, "open", path);
+    return NULL;
+  }
+  /* The umask could have narrowed the mode; make it exactly 0600. */
+  if (fchmod(fd, 0600) != 0 || ftruncate(fd, (off_t)size) != 0) {
+    int err = errno;
+    close(fd);
+    unlink(path);
+    throw_errno(env, err, "ftruncate", path);
+    return NULL;
+  }
+  napi_value ab = map_fd(env, fd, size, path);
+  if (ab == NULL) unlink(path);
+  return ab;
+}
+
+static napi_value js_shm_open(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  char path[PATH_MAX_LEN];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  if (!get_path(env, argv[0], path)) return NULL;
+  int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    throw_errno(env, errno, "open", path);
+    return NULL;
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int err = errno;
+    close(fd);
+    throw_errno(env, err, "fstat", path);
+    return NULL;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    close(fd);
+    throw_errno(env, EINVAL, "open (not a regular file)", path);
+    return NULL;
+  }
+  if (st.st_size <= 0) {
+    close(fd);
+    throw_errno(env, EINVAL, "open (empty file)", path);
+    return NULL;
+  }
+  return map_fd(env, fd, (size_t)st.st_size, path);
+}
+
+static napi_value js_shm_unlink(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  char path[PATH_MAX_LEN];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  if (!get_path(env, argv[0], path)) return NULL;
+  if (unlink(path) != 0) {
+    throw_errno(env, errno, "unlink", path);
+    return NULL;
+  }
+  return NULL;
+}
+
+/* ---- futex ---------------------------------------------------------------------------- */
+
+/* Resolve (Int32Array, index) to the address of that element, checking bounds. */
+static int32_t *futex_word(napi_env env, napi_value arr, napi_value idx) {
+  napi_typedarray_type type;
+  size_t length;
+  void *data;
+  if (napi_get_typedarray_info(env, arr, &type, &length, &data, NULL, NULL) != napi_ok ||
+      type != napi_int32_array) {
+    throw_type(env, "futex word must be given as an Int32Array and an index");
+    return NULL;
+  }
+  uint32_t i;
+  if (napi_get_value_uint32(env, idx, &i) != napi_ok || i >= length) {
+    throw_range(env, "futex index is outside the Int32Array");
+    return NULL;
+  }
+  return (int32_t *)data + i;
+}
+
+static napi_value futex_wait(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (!get_args(env, info, 4, argv)) return NULL;
+  int32_t *word = futex_word(env, argv[0], argv[1]);
+  if (word == NULL) return NULL;
+  int32_t expected;
+  double timeout_ms;
+  if (napi_get_value_int32(env, argv[2], &expected) != napi_ok) {
+    throw_type(env, "expected must be a number");
+    return NULL;
+  }
+  if (!get_double(env, argv[3], &timeout_ms, "timeoutMs must be a number")) return NULL;
+
+  struct timespec ts, *tsp = NULL;
+  if (timeout_ms >= 0 && timeout_ms < 1e12) {
+    ts.tv_sec = (time_t)(timeout_ms / 1000);
+    ts.tv_nsec = (long)((timeout_ms - (double)ts.tv_sec * 1000) * 1e6);
+    tsp = &ts;
+  }
+  long r = syscall(SYS_futex, word, FUTEX_WAIT, expected, tsp, NULL, 0);
+  int result = 0;
+  if (r != 0) {
+    switch (errno) {
+      case EAGAIN: result = 1; break;    /* the word no longer held `expected` */
+      case ETIMEDOUT: result = 2; break;
+      case EINTR: result = 0; break;     /* a signal: callers re-check their condition */
+      default:
+        throw_errno(env, errno, "futex_wait", NULL);
+        return NULL;
+    }
+  }
+  napi_value out;
+  napi_create_int32(env, result, &out);
+  return out;
+}
+
+static napi_value futex_wake(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv)) return NULL;
+  int32_t *word = futex_word(env, argv[0], argv[1]);
+  if (word == NULL) return NULL;
+  int32_t count;
+  if (napi_get_value_int32(env, argv[2], &count) != napi_ok || count < 1) {
+    throw_range(env, "count must be a positive integer");
+    return NULL;
+  }
+  long r = syscall(SYS_futex, word, FUTEX_WAKE, count, NULL, NULL, 0);
+  if (r < 0) {
+    throw_errno(env, errno, "futex_wake", NULL);
+    return NULL;
+  }
+  napi_value out;
+  napi_create_int32(env, (int32_t)r, &out);
+  return out;
+}
+
+static napi_value sched_yield_js(napi_env env, napi_callback_info info) {
+  (void)env;
+  (void)info;
+  sched_yield();
+  return NULL;
+}
+
+/* ---- module --------------------------------------------------------------------------- */
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"shmCreate", NULL, js_shm_create, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"shmOpen", NULL, js_shm_open, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"shmUnlink", NULL, js_shm_unlink, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"futexWait", NULL, futex_wait, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"futexWake", NULL, futex_wake, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"schedYield", NULL, sched_yield_js, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,34 @@
+/**
+ * nfchain errors: one base class, stable codes declared here and listed in docs/errors.md.
+ *
+ * Errors are for the control plane and for bad input at the boundary (files, options, shared
+ * memory that does not match its layout). The data path never throws: it counts.
+ */
+
+export const ErrorCodes = {
+  NFC_ERR_NATIVE_MISSING: 'the native addon is not built',
+  NFC_ERR_SHM: 'a shared-memory file could not be created, opened or removed',
+  NFC_ERR_LAYOUT: 'a shared-memory structure does not match its layout',
+  NFC_ERR_INVALID_ARG: 'an argument is out of range or of the wrong kind',
+  NFC_ERR_POOL_EXHAUSTED: 'the packet pool has no free buffer',
+  NFC_ERR_PCAP_FORMAT: 'a capture file is malformed or of an unsupported kind',
+  NFC_ERR_PCAP_IO: 'a capture file could not be read or written',
+  NFC_ERR_BENCH: 'a benchmark could not run',
+  NFC_ERR_USAGE: 'the command line is wrong',
+} as const;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+export class NfcError extends Error {
+  readonly code: ErrorCode;
+  /** What the user can do about it, when there is something to say. */
+  readonly fix: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options?: { fix?: string; cause?: unknown }) {
+    super(options?.fix ? `${message}\n  fix: ${options.fix}` : message,
+      options?.cause !== undefined ? { cause: options.cause } : undefined);
+    this.name = 'NfcError';
+    this.code = code;
+    this.fix = options?.fix;
+  }
+}

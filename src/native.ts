@@ -1,0 +1,51 @@
+/**
+ * Typed access to the C addon in native/ (mmap of shared files, futex, sched_yield).
+ * Loaded once per process; a missing build is reported with the command that fixes it.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { NfcError } from './errors.js';
+
+export interface NativeAddon {
+  /** Create a new file (O_EXCL, 0600, no symlinks), size it and map it MAP_SHARED. */
+  shmCreate(path: string, size: number): ArrayBuffer;
+  /** Map an existing regular file (no symlinks) MAP_SHARED, whole. */
+  shmOpen(path: string): ArrayBuffer;
+  shmUnlink(path: string): void;
+  /** 0: woken (or interrupted), 1: the word did not hold `expected`, 2: timed out. A negative timeout waits forever. */
+  futexWait(words: Int32Array, index: number, expected: number, timeoutMs: number): 0 | 1 | 2;
+  /** Wakes up to `count` waiters; returns how many were woken. */
+  futexWake(words: Int32Array, index: number, count: number): number;
+  schedYield(): void;
+}
+
+export const FUTEX_WOKEN = 0;
+export const FUTEX_NOT_EQUAL = 1;
+export const FUTEX_TIMED_OUT = 2;
+
+function packageRoot(): string {
+  // dist/src/native.js or src/native.ts -> walk up to the directory holding package.json.
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'native'))) return dir;
+    dir = resolve(dir, '..');
+  }
+  throw new NfcError('NFC_ERR_NATIVE_MISSING', 'cannot find the nfchain package root from ' + import.meta.url);
+}
+
+let cached: NativeAddon | undefined;
+
+export function native(): NativeAddon {
+  if (cached) return cached;
+  const file = join(packageRoot(), 'native', 'build', 'Release', 'nfchain_native.node');
+  if (!existsSync(file)) {
+    throw new NfcError('NFC_ERR_NATIVE_MISSING', `native addon not found at ${file}`, {
+      fix: 'run `npm install` (or `npm run build`) in the nfchain directory; it needs python3, make and a C compiler',
+    });
+  }
+  const require = createRequire(import.meta.url);
+  cached = require(file) as NativeAddon;
+  return cached;
+}

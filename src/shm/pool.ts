@@ -1,0 +1,372 @@
+/**
+ * The packet pool: fixed-size buffers in shared memory, a free ring of their indices, and a
+ * per-process cache so that alloc and free touch the shared ring once per many packets.
+ *
+ * Ownership rule (design.md §3): every buffer is in exactly one place — the free ring, a
+ * cache, a descriptor ring, a port, or one process's in-flight batch. Whoever takes a
+ * descriptor off a ring forwards it or frees it. `freeCount()` returns to its start value
+ * when traffic stops; tests check it.
+ */
+import { NfcError } from '../errors.js';
+import { BURST } from './layout.js';
+import { Meta, META_BYTES, META_WORDS, POOL_HEADER_BYTES, POOL_MAGIC, POOL_VERSION, PoolOffsets, poolGeometry, type PoolGeometry } from './pool-layout.js';
+import { RingKind, initRing, RW, RING_HEADER_BYTES } from './ring-layout.js';
+import { McConsumer, MpProducer } from './ring.js';
+
+export interface PoolOptions {
+  count?: number;
+  headroom?: number;
+  dataRoom?: number;
+}
+
+/** Bytes a pool with these options needs (cold). */
+export function poolBytes(opts: PoolOptions = {}): number {
+  return poolGeometry(opts).totalBytes;
+}
+
+/**
+ * Formats a new pool at `byteOffset` of `buffer` (owner only, cold): every buffer's meta is
+ * reset and every index is put on the free ring.
+ */
+export function initPool(buffer: ArrayBuffer, byteOffset: number, opts: PoolOptions = {}): PoolGeometry {
+  const g = poolGeometry(opts);
+  if (byteOffset % 4096 !== 0) throw new NfcError('NFC_ERR_LAYOUT', `pool offset ${byteOffset} must be 4096-aligned`);
+  if (byteOffset + g.totalBytes > buffer.byteLength) {
+    throw new NfcError('NFC_ERR_LAYOUT', `pool needs ${g.totalBytes} bytes at offset ${byteOffset}; the mapping has ${buffer.byteLength}`);
+  }
+  const h = new Uint32Array(buffer, byteOffset, POOL_HEADER_BYTES >> 2);
+  h[PoolOffsets.version >> 2] = POOL_VERSION;
+  h[PoolOffsets.count >> 2] = g.count;
+  h[PoolOffsets.shift >> 2] = g.shift;
+  h[PoolOffsets.headroom >> 2] = g.headroom;
+  h[PoolOffsets.dataRoom >> 2] = g.dataRoom;
+  h[PoolOffsets.bufBase >> 2] = g.bufBase;
+  h[PoolOffsets.freeRing >> 2] = g.freeRingOffset;
+  initRing(buffer, byteOffset + g.freeRingOffset, g.count, RingKind.MPMC);
+  // Fill the free ring directly (nobody else can see the pool yet).
+  const ringWords = new Int32Array(buffer, byteOffset + g.freeRingOffset, RING_HEADER_BYTES >> 2);
+  const slots = new Uint32Array(buffer, byteOffset + g.freeRingOffset + RING_HEADER_BYTES, g.count);
+  const meta = new Uint32Array(buffer, byteOffset + g.bufBase, (g.count * g.stride) >> 2);
+  const dataOff = META_BYTES + g.headroom;
+  for (let d = 0; d < g.count; d++) {
+    slots[d] = d;
+    const m = d << (g.shift - 2);
+    meta.fill(0, m, m + META_WORDS);
+    meta[m + Meta.dataOff] = dataOff;
+  }
+  Atomics.store(ringWords, RW.prodHead, g.count);
+  Atomics.store(ringWords, RW.prodTail, g.count);
+  Atomics.store(h as unknown as Int32Array, 0, POOL_MAGIC | 0);
+  return g;
+}
+
+/** A process's handle on a pool: geometry, typed views, meta accessors and the free ring. */
+export class PacketPool {
+  readonly buffer: ArrayBuffer;
+  readonly count: number;
+  readonly shift: number;
+  readonly stride: number;
+  readonly headroom: number;
+  readonly dataRoom: number;
+  /** byte offset of buffer 0 in `buffer` */
+  readonly base: number;
+  /** default data offset inside a buffer (meta + headroom) */
+  readonly defaultDataOff: number;
+  /** Views over the whole mapping. */
+  readonly u8: Uint8Array;
+  readonly dv: DataView;
+  /** u32 words of the buffer area; meta of d starts at word d << (shift - 2) */
+  readonly words: Uint32Array;
+  private readonly metaShift: number;
+  /** The shared free ring, both sides (MPMC). Use a PoolCache on the hot path. */
+  readonly freeProducer: MpProducer;
+  readonly freeConsumer: McConsumer;
+
+  constructor(buffer: ArrayBuffer, byteOffset = 0, what = 'packet pool') {
+    const h = new Uint32Array(buffer, byteOffset, POOL_HEADER_BYTES >> 2);
+    if (Atomics.load(h as unknown as Int32Array, 0) >>> 0 !== POOL_MAGIC) {
+      throw new NfcError('NFC_ERR_LAYOUT', `${what}: no packet pool at byte ${byteOffset} (bad magic)`);
+    }
+    if (h[PoolOffsets.version >> 2] !== POOL_VERSION) {
+      throw new NfcError('NFC_ERR_LAYOUT', `${what}: pool version ${h[PoolOffsets.version >> 2]}, expected ${POOL_VERSION}`, {
+        fix: 'run the manager and the NFs from the same nfchain build',
+      });
+    }
+    const g = poolGeometry({
+      count: h[PoolOffsets.count >> 2]!,
+      headroom: h[PoolOffsets.headroom >> 2]!,
+      dataRoom: h[PoolOffsets.dataRoom >> 2]!,
+    });
+    if (g.shift !== h[PoolOffsets.shift >> 2] || g.bufBase !== h[PoolOffsets.bufBase >> 2]) {
+      throw new NfcError('NFC_ERR_LAYOUT', `${what}: header geometry is inconsistent (shift/bufBase)`);
+    }
+    if (byteOffset + g.totalBytes > buffer.byteLength) {
+      throw new NfcError('NFC_ERR_LAYOUT', `${what}: pool of ${g.totalBytes} bytes does not fit the ${buffer.byteLength}-byte mapping`);
+    }
+    this.buffer = buffer;
+    this.count = g.count;
+    this.shift = g.shift;
+    this.stride = g.stride;
+    this.headroom = g.headroom;
+    this.dataRoom = g.dataRoom;
+    this.base = byteOffset + g.bufBase;
+    this.defaultDataOff = META_BYTES + g.headroom;
+    this.u8 = new Uint8Array(buffer);
+    this.dv = new DataView(buffer);
+    this.words = new Uint32Array(buffer, this.base, (g.count * g.stride) >> 2);
+    this.metaShift = g.shift - 2;
+    this.freeProducer = new MpProducer(buffer, byteOffset + g.freeRingOffset, `${what} free ring`);
+    this.freeConsumer = new McConsumer(buffer, byteOffset + g.freeRingOffset, `${what} free ring`);
+  }
+
+  /** Word index of d's meta in `words`. Hot path: no allocation. */
+  metaIndex(d: number): number {
+    return d << this.metaShift;
+  }
+
+  /** Byte offset (in the mapping) of d's first packet byte. Hot path: no allocation. */
+  dataOffset(d: number): number {
+    return this.base + (d << this.shift) + this.words[(d << this.metaShift) + Meta.dataOff]!;
+  }
+
+  /** Byte offset (in the mapping) of buffer d's start (its meta). Hot path: no allocation. */
+  bufferOffset(d: number): number {
+    return this.base + (d << this.shift);
+  }
+
+  length(d: number): number {
+    return this.words[(d << this.metaShift) + Meta.len]!;
+  }
+
+  /** Sets the packet length; false (and no change) if it does not fit the buffer. */
+  setLength(d: number, len: number): boolean {
+    const m = d << this.metaShift;
+    if (len < 0 || this.words[m + Meta.dataOff]! + len > this.stride) return false;
+    this.words[m + Meta.len] = len;
+    return true;
+  }
+
+  meta(d: number, field: number): number {
+    return this.words[(d << this.metaShift) + field]!;
+  }
+
+  setMeta(d: number, field: number, value: number): void {
+    this.words[(d << this.metaShift) + field] = value;
+  }
+
+  /**
+   * Grows the packet at the front by `n` bytes (into the headroom), e.g. to push an
+   * encapsulation header; false when the headroom is too small. Hot path: no allocation.
+   */
+  prepend(d: number, n: number): boolean {
+    const m = d << this.metaShift;
+    const off = this.words[m + Meta.dataOff]!;
+    if (n < 0 || off - n < META_BYTES) return false;
+    this.words[m + Meta.dataOff] = off - n;
+    this.words[m + Meta.len] = this.words[m + Meta.len]! + n;
+    return true;
+  }
+
+  /** Removes `n` bytes from the front (e.g. pops a header); false if the packet is shorter. */
+  adj(d: number, n: number): boolean {
+    const m = d << this.metaShift;
+    const len = this.words[m + Meta.len]!;
+    if (n < 0 || n > len) return false;
+    this.words[m + Meta.dataOff] = this.words[m + Meta.dataOff]! + n;
+    this.words[m + Meta.len] = len - n;
+    return true;
+  }
+
+  /** Resets d's meta to the state of a fresh buffer. Hot path: no allocation. */
+  resetMeta(d: number): void {
+    const w = this.words;
+    const m = d << this.metaShift;
+    w[m + Meta.len] = 0;
+    w[m + Meta.dataOff] = this.defaultDataOff;
+    w[m + Meta.port] = 0;
+    w[m + Meta.flowHash] = 0;
+    w[m + Meta.action] = 0;
+    w[m + Meta.destination] = 0;
+    w[m + Meta.src] = 0;
+    w[m + Meta.chainIndex] = 0;
+    w[m + Meta.flags] = 0;
+    w[m + Meta.chainId] = 0;
+  }
+
+  /** Copies bytes into buffer d as its packet (tests, generators; cold-ish). */
+  write(d: number, bytes: Uint8Array, offset = 0, length = bytes.length - offset): boolean {
+    if (!this.setLength(d, length)) return false;
+    this.u8.set(bytes.subarray(offset, offset + length), this.dataOffset(d));
+    return true;
+  }
+
+  /** The packet bytes of d as a view into the pool (no copy; cold: allocates a view). */
+  bytes(d: number): Uint8Array {
+    return this.u8.subarray(this.dataOffset(d), this.dataOffset(d) + this.length(d));
+  }
+
+  /** Free buffers on the shared free ring (excludes per-process caches). Cold: 2 Atomics. */
+  ringFreeCount(): number {
+    return this.freeConsumer.count();
+  }
+
+  /** True when d is a valid descriptor of this pool. */
+  isValid(d: number): boolean {
+    return d >>> 0 === d && d < this.count;
+  }
+}
+
+export interface PoolCacheOptions {
+  /** cached buffers kept at most (default 512, or an eighth of a smaller pool); 0 disables the cache */
+  capacity?: number;
+  /**
+   * Where the cache keeps its descriptors: capacity + 1 words, the last one being the count.
+   * Put it in the process's slot of shared memory so the manager can account for a dead
+   * process's cache; defaults to private memory.
+   */
+  storage?: Uint32Array;
+}
+
+/**
+ * A per-process cache in front of the free ring: bursts of alloc/free are served from a
+ * private stack and only refills and flushes touch the shared ring (one compareExchange and a
+ * publish per refill or flush of capacity/2 buffers).
+ */
+export class PoolCache {
+  readonly pool: PacketPool;
+  readonly capacity: number;
+  private readonly stack: Uint32Array;
+  private readonly countIndex: number;
+  private n: number;
+  /** alloc requests that could not be fully served (pool empty) */
+  shortAllocs = 0;
+
+  constructor(pool: PacketPool, opts: PoolCacheOptions = {}) {
+    const capacity = opts.capacity ?? Math.min(512, pool.count >> 3);
+    if (!Number.isInteger(capacity) || capacity < 0 || capacity > pool.count) {
+      throw new NfcError('NFC_ERR_INVALID_ARG', `pool cache capacity ${capacity} must be between 0 and the pool count ${pool.count}`);
+    }
+    const storage = opts.storage ?? new Uint32Array(capacity + 1);
+    if (storage.length < capacity + 1) {
+      throw new NfcError('NFC_ERR_INVALID_ARG', `pool cache storage has ${storage.length} words; it needs capacity + 1 = ${capacity + 1}`);
+    }
+    this.pool = pool;
+    this.capacity = capacity;
+    this.stack = storage;
+    this.countIndex = capacity;
+    this.n = 0;
+    storage[capacity] = 0;
+  }
+
+  /** Buffers held in this cache right now. */
+  get cached(): number {
+    return this.n;
+  }
+
+  /**
+   * Allocates up to `n` buffers into `dst[0..)`, each with fresh meta (length 0, default data
+   * offset). Returns how many; fewer than `n` only when the pool is exhausted.
+   * Hot path: no allocation.
+   */
+  alloc(dst: Uint32Array, n: number): number {
+    const got = this.allocRaw(dst, n);
+    const pool = this.pool;
+    for (let i = 0; i < got; i++) pool.resetMeta(dst[i]!);
+    return got;
+  }
+
+  /** As alloc, without resetting meta (for callers that set it themselves). Hot path. */
+  allocRaw(dst: Uint32Array, n: number): number {
+    const stack = this.stack;
+    let c = this.n;
+    if (this.capacity === 0) {
+      const got = this.pool.freeConsumer.dequeue(dst, n);
+      if (got < n) this.shortAllocs++;
+      return got;
+    }
+    if (c < n) {
+      // Refill to half capacity plus what this call needs, straight into the stack.
+      let want = (this.capacity >> 1) + n - c;
+      if (want > this.capacity - c) want = this.capacity - c;
+      c += this.pool.freeConsumer.dequeue(stack, want, c);
+      if (c < n) {
+        // A burst larger than the cache: hand over the whole cache and take the rest from
+        // the ring directly.
+        const direct = this.pool.freeConsumer.dequeue(dst, n - c, c);
+        for (let i = 0; i < c; i++) dst[i] = stack[c - 1 - i]!;
+        const got = c + direct;
+        this.n = 0;
+        stack[this.countIndex] = 0;
+        if (got < n) this.shortAllocs++;
+        return got;
+      }
+    }
+    for (let i = 0; i < n; i++) dst[i] = stack[--c]!;
+    this.n = c;
+    stack[this.countIndex] = c;
+    return n;
+  }
+
+  /** Frees `n` buffers from `src[0..)`. Hot path: no allocation. */
+  free(src: Uint32Array, n: number): void {
+    if (this.capacity === 0) {
+      this.pushToRing(src, n, 0);
+      return;
+    }
+    const stack = this.stack;
+    let c = this.n;
+    if (c + n > this.capacity) {
+      // Flush the bottom of the stack (the coldest buffers) down to half capacity.
+      const out = c - (this.capacity >> 1);
+      if (out > 0) {
+        this.pushToRing(stack, out, 0);
+        stack.copyWithin(0, out, c);
+        c -= out;
+      }
+      if (c + n > this.capacity) {
+        // The burst alone is larger than the room left: the excess goes straight to the ring.
+        const direct = c + n - this.capacity;
+        this.pushToRing(src, direct, 0);
+        for (let i = direct; i < n; i++) stack[c++] = src[i]!;
+        this.n = c;
+        stack[this.countIndex] = c;
+        return;
+      }
+    }
+    for (let i = 0; i < n; i++) stack[c++] = src[i]!;
+    this.n = c;
+    stack[this.countIndex] = c;
+  }
+
+  /** Frees one buffer. Hot path: no allocation. */
+  freeOne(d: number): void {
+    if (this.n === this.capacity) {
+      this.scratch[0] = d;
+      this.free(this.scratch, 1);
+      return;
+    }
+    this.stack[this.n++] = d;
+    this.stack[this.countIndex] = this.n;
+  }
+  private readonly scratch = new Uint32Array(1);
+
+  /** Returns every cached buffer to the shared ring (at exit, or before handing over). */
+  flush(): void {
+    if (this.n > 0) this.pushToRing(this.stack, this.n, 0);
+    this.n = 0;
+    this.stack[this.countIndex] = 0;
+  }
+
+  private pushToRing(src: Uint32Array, n: number, off: number): void {
+    // The free ring has room for every buffer of the pool, so this cannot fall short unless a
+    // descriptor was freed twice; count that loudly rather than lose track silently.
+    let done = 0;
+    while (done < n) {
+      const k = this.pool.freeProducer.enqueue(src, n - done, off + done);
+      if (k === 0) throw new NfcError('NFC_ERR_LAYOUT', 'packet pool free ring overflow: a buffer was freed twice');
+      done += k;
+    }
+  }
+}
+
+export { BURST };

@@ -1,0 +1,278 @@
+/**
+ * Lock-free descriptor rings over shared memory, split by role: a producer type (enqueue) and a
+ * consumer type (dequeue) per side, so that a process holds exactly the half it may use.
+ *
+ *   SpscProducer  one producer                 ┐
+ *   MpProducer    several producers (CAS)      ├─►  [ring]  ─►  ScConsumer  one consumer
+ *                                              ┘                McConsumer  several (CAS)
+ *
+ * Protocol (see ring-layout.ts for the words):
+ *   - Slots are copied with plain typed-array reads and writes; only the head/tail words go
+ *     through Atomics, once per burst (design.md §2, §5: an Atomics op costs ~20 ns, a plain
+ *     read ~1 ns). Atomics.store is sequentially consistent, so the slot writes before it are
+ *     visible to whoever reads the new tail with Atomics.load.
+ *   - Each side keeps a process-local copy of the peer's index and reads the shared one only
+ *     when the copy says the burst does not fit (producer) or the ring looks short (consumer).
+ *   - Multi-producer rings reserve a whole burst with one compareExchange on prodHead, fill
+ *     their slots, then wait for earlier reservations to publish before moving prodTail (the
+ *     DPDK rte_ring scheme). Multi-consumer rings do the same on the consumer side.
+ *
+ * Counters are free-running int32 values (wrapping at 2^32); differences are taken with `| 0`.
+ * A burst operation moves as many descriptors as fit and returns how many; the caller frees or
+ * counts the rest (a full ring is a counted drop, never a block or an exception).
+ */
+import { NfcError } from '../errors.js';
+import { native } from '../native.js';
+import { RING_HEADER_BYTES, RW, RingKind, checkRing } from './ring-layout.js';
+
+/** Spins on a predecessor's commit before yielding the core (it may have been preempted). */
+const COMMIT_SPINS = 256;
+
+function kindName(k: RingKind): string {
+  return k === RingKind.SPSC ? 'SPSC' : k === RingKind.MPSC ? 'MPSC' : 'MPMC';
+}
+
+abstract class RingSide {
+  /** Control words (the header) as Int32; slots as Uint32. */
+  protected readonly w: Int32Array;
+  protected readonly slots: Uint32Array;
+  readonly capacity: number;
+  protected readonly mask: number;
+  readonly kind: RingKind;
+
+  constructor(buffer: ArrayBuffer, byteOffset: number, what: string) {
+    const { capacity, kind } = checkRing(buffer, byteOffset, what);
+    this.w = new Int32Array(buffer, byteOffset, RING_HEADER_BYTES >> 2);
+    this.slots = new Uint32Array(buffer, byteOffset + RING_HEADER_BYTES, capacity);
+    this.capacity = capacity;
+    this.mask = capacity - 1;
+    this.kind = kind;
+  }
+
+  /** Descriptors in the ring right now (published and not yet released). Cold: 2 Atomics. */
+  count(): number {
+    return (Atomics.load(this.w, RW.prodTail) - Atomics.load(this.w, RW.consTail)) | 0;
+  }
+
+  /**
+   * Copies the descriptors currently in the ring into `out` without taking them (cold; used
+   * by the owner to reclaim a dead peer's ring). Returns the number copied.
+   */
+  peekAll(out: Uint32Array): number {
+    const tail = Atomics.load(this.w, RW.consTail);
+    const n = Math.min((Atomics.load(this.w, RW.prodTail) - tail) | 0, out.length);
+    for (let i = 0; i < n; i++) out[i] = this.slots[(tail + i) & this.mask]!;
+    return n;
+  }
+}
+
+function requireKind(side: string, kind: RingKind, allowed: readonly RingKind[]): void {
+  if (!allowed.includes(kind)) {
+    throw new NfcError('NFC_ERR_INVALID_ARG', `a ${side} cannot attach to a ${kindName(kind)} ring`, {
+      fix: `attach with the side type that matches the ring kind`,
+    });
+  }
+}
+
+/** The only producer of an SPSC ring. */
+export class SpscProducer extends RingSide {
+  private tail: number;
+  private cachedConsTail: number;
+
+  constructor(buffer: ArrayBuffer, byteOffset: number, what = 'ring') {
+    super(buffer, byteOffset, what);
+    requireKind('SpscProducer', this.kind, [RingKind.SPSC]);
+    this.tail = Atomics.load(this.w, RW.prodTail);
+    this.cachedConsTail = Atomics.load(this.w, RW.consTail);
+  }
+
+  /**
+   * Enqueues up to `n` descriptors from `src[srcOff..srcOff+n)`; returns how many were enqueued.
+   * Hot path: no allocation; one Atomics.store per call (plus one load when the ring looks full).
+   */
+  enqueue(src: Uint32Array, n: number, srcOff = 0): number {
+    const cap = this.capacity;
+    let tail = this.tail;
+    let free = (this.cachedConsTail + cap - tail) | 0;
+    if (free < n) {
+      this.cachedConsTail = Atomics.load(this.w, RW.consTail);
+      free = (this.cachedConsTail + cap - tail) | 0;
+      if (free < n) n = free;
+      if (n <= 0) return 0;
+    }
+    const slots = this.slots;
+    const mask = this.mask;
+    const pos = tail & mask;
+    const first = cap - pos < n ? cap - pos : n;
+    for (let i = 0; i < first; i++) slots[pos + i] = src[srcOff + i]!;
+    for (let i = first; i < n; i++) slots[i - first] = src[srcOff + i]!;
+    tail = (tail + n) | 0;
+    this.tail = tail;
+    Atomics.store(this.w, RW.prodTail, tail);
+    return n;
+  }
+
+  /** Enqueues one descriptor; false when the ring is full. Hot path: no allocation. */
+  enqueueOne(d: number): boolean {
+    const tail = this.tail;
+    if (((this.cachedConsTail + this.capacity - tail) | 0) < 1) {
+      this.cachedConsTail = Atomics.load(this.w, RW.consTail);
+      if (((this.cachedConsTail + this.capacity - tail) | 0) < 1) return false;
+    }
+    this.slots[tail & this.mask] = d;
+    this.tail = (tail + 1) | 0;
+    Atomics.store(this.w, RW.prodTail, this.tail);
+    return true;
+  }
+}
+
+/** One of possibly several producers of an MPSC or MPMC ring. */
+export class MpProducer extends RingSide {
+  private cachedConsTail: number;
+
+  constructor(buffer: ArrayBuffer, byteOffset: number, what = 'ring') {
+    super(buffer, byteOffset, what);
+    requireKind('MpProducer', this.kind, [RingKind.MPSC, RingKind.MPMC]);
+    this.cachedConsTail = Atomics.load(this.w, RW.consTail);
+  }
+
+  /**
+   * Enqueues up to `n` descriptors; returns how many. Reserves the whole burst with one
+   * compareExchange, fills the slots, then publishes in reservation order.
+   * Hot path: no allocation.
+   */
+  enqueue(src: Uint32Array, n: number, srcOff = 0): number {
+    const w = this.w;
+    const cap = this.capacity;
+    let head = Atomics.load(w, RW.prodHead);
+    let want = n;
+    for (;;) {
+      let free = (this.cachedConsTail + cap - head) | 0;
+      if (free < want) {
+        this.cachedConsTail = Atomics.load(w, RW.consTail);
+        free = (this.cachedConsTail + cap - head) | 0;
+      }
+      want = free < n ? free : n;
+      if (want <= 0) return 0;
+      const seen = Atomics.compareExchange(w, RW.prodHead, head, (head + want) | 0);
+      if (seen === head) break;
+      head = seen;
+    }
+    const slots = this.slots;
+    const mask = this.mask;
+    const pos = head & mask;
+    const first = cap - pos < want ? cap - pos : want;
+    for (let i = 0; i < first; i++) slots[pos + i] = src[srcOff + i]!;
+    for (let i = first; i < want; i++) slots[i - first] = src[srcOff + i]!;
+    // Earlier reservations publish first, so the consumer never sees a gap.
+    let spins = 0;
+    while (Atomics.load(w, RW.prodTail) !== head) {
+      if (++spins === COMMIT_SPINS) {
+        spins = 0;
+        native().schedYield();
+      }
+    }
+    Atomics.store(w, RW.prodTail, (head + want) | 0);
+    return want;
+  }
+}
+
+/** The only consumer of an SPSC or MPSC ring. */
+export class ScConsumer extends RingSide {
+  private head: number;
+  private cachedProdTail: number;
+
+  constructor(buffer: ArrayBuffer, byteOffset: number, what = 'ring') {
+    super(buffer, byteOffset, what);
+    requireKind('ScConsumer', this.kind, [RingKind.SPSC, RingKind.MPSC]);
+    this.head = Atomics.load(this.w, RW.consTail);
+    this.cachedProdTail = Atomics.load(this.w, RW.prodTail);
+  }
+
+  /**
+   * Dequeues up to `max` descriptors into `dst[dstOff..)`; returns how many (0 when empty).
+   * Hot path: no allocation; one Atomics.load and one Atomics.store per non-empty call.
+   */
+  dequeue(dst: Uint32Array, max: number, dstOff = 0): number {
+    let head = this.head;
+    let n = (this.cachedProdTail - head) | 0;
+    if (n < max) {
+      this.cachedProdTail = Atomics.load(this.w, RW.prodTail);
+      n = (this.cachedProdTail - head) | 0;
+      if (n === 0) return 0;
+      if (n > max) n = max;
+    } else {
+      n = max;
+    }
+    const slots = this.slots;
+    const cap = this.capacity;
+    const pos = head & this.mask;
+    const first = cap - pos < n ? cap - pos : n;
+    for (let i = 0; i < first; i++) dst[dstOff + i] = slots[pos + i]!;
+    for (let i = first; i < n; i++) dst[dstOff + i] = slots[i - first]!;
+    head = (head + n) | 0;
+    this.head = head;
+    Atomics.store(this.w, RW.consTail, head);
+    return n;
+  }
+
+  /** True when nothing is published (one Atomics.load). Hot path: no allocation. */
+  isEmpty(): boolean {
+    if (this.cachedProdTail !== this.head) return false;
+    this.cachedProdTail = Atomics.load(this.w, RW.prodTail);
+    return this.cachedProdTail === this.head;
+  }
+
+  /** The futex word (Int32 index into `words`) that a sleeping consumer waits on. */
+  get sleepWord(): { words: Int32Array; index: number } {
+    return { words: this.w, index: RW.sleeping };
+  }
+}
+
+/** One of possibly several consumers of an MPMC ring (e.g. the free pool). */
+export class McConsumer extends RingSide {
+  private cachedProdTail: number;
+
+  constructor(buffer: ArrayBuffer, byteOffset: number, what = 'ring') {
+    super(buffer, byteOffset, what);
+    requireKind('McConsumer', this.kind, [RingKind.MPMC]);
+    this.cachedProdTail = Atomics.load(this.w, RW.prodTail);
+  }
+
+  /**
+   * Dequeues up to `max` descriptors; returns how many. Reserves with one compareExchange on
+   * consHead, copies, then releases in reservation order. Hot path: no allocation.
+   */
+  dequeue(dst: Uint32Array, max: number, dstOff = 0): number {
+    const w = this.w;
+    let head = Atomics.load(w, RW.consHead);
+    let n: number;
+    for (;;) {
+      n = (this.cachedProdTail - head) | 0;
+      if (n < max) {
+        this.cachedProdTail = Atomics.load(w, RW.prodTail);
+        n = (this.cachedProdTail - head) | 0;
+      }
+      if (n > max) n = max;
+      if (n <= 0) return 0;
+      const seen = Atomics.compareExchange(w, RW.consHead, head, (head + n) | 0);
+      if (seen === head) break;
+      head = seen;
+    }
+    const slots = this.slots;
+    const cap = this.capacity;
+    const pos = head & this.mask;
+    const first = cap - pos < n ? cap - pos : n;
+    for (let i = 0; i < first; i++) dst[dstOff + i] = slots[pos + i]!;
+    for (let i = first; i < n; i++) dst[dstOff + i] = slots[i - first]!;
+    let spins = 0;
+    while (Atomics.load(w, RW.consTail) !== head) {
+      if (++spins === COMMIT_SPINS) {
+        spins = 0;
+        native().schedYield();
+      }
+    }
+    Atomics.store(w, RW.consTail, (head + n) | 0);
+    return n;
+  }
+}
