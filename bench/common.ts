@@ -6,6 +6,7 @@
  * Each combination runs in fresh processes (JIT state and caches do not leak between them),
  * several times; the median is reported.
  */
+import { NfcError } from '../src/errors.js';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -63,7 +64,7 @@ export function runChild(moduleUrl: string, args: string[], opts: { timeoutMs?: 
     child.on('exit', (code, sig) => {
       clearTimeout(timer);
       if (code === 0) resolve(out);
-      else reject(new Error(`benchmark child ${args.join(' ')} failed (${sig ?? code})`));
+      else reject(new NfcError('NFC_ERR_BENCH', `benchmark child ${args.join(' ')} failed (${sig ?? code})`));
     });
   });
 }

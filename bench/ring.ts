@@ -8,6 +8,7 @@
  *
  *   nfchain bench ring [--burst 1,8,32,64] [--count N] [--runs R] [--capacity C] [--json]
  */
+import { NfcError } from '../src/errors.js';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { ShmDir } from '../src/shm/shm-file.js';
@@ -61,7 +62,7 @@ async function oneRun(burst: number, count: number, capacity: number): Promise<n
     Atomics.store(ctl, GO, 1);
     const [out] = await Promise.all([consumer, producer]);
     const ns = Number(out.trim());
-    if (!(ns > 0)) throw new Error(`ring bench consumer printed ${JSON.stringify(out)}`);
+    if (!(ns > 0)) throw new NfcError('NFC_ERR_BENCH', `ring bench consumer printed ${JSON.stringify(out)}`);
     return (count / ns) * 1000; // million per second
   } finally {
     dir.remove();

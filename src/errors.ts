@@ -10,7 +10,6 @@ export const ErrorCodes = {
   NFC_ERR_SHM: 'a shared-memory file could not be created, opened or removed',
   NFC_ERR_LAYOUT: 'a shared-memory structure does not match its layout',
   NFC_ERR_INVALID_ARG: 'an argument is out of range or of the wrong kind',
-  NFC_ERR_POOL_EXHAUSTED: 'the packet pool has no free buffer',
   NFC_ERR_PCAP_FORMAT: 'a capture file is malformed or of an unsupported kind',
   NFC_ERR_PCAP_IO: 'a capture file could not be read or written',
   NFC_ERR_BENCH: 'a benchmark could not run',

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { initRing, ringBytes, RingKind, RW, RING_HEADER_BYTES, checkRing, RingOffsets } from './ring-layout.js';
 import { McConsumer, MpProducer, ScConsumer, SpscProducer } from './ring.js';
 import { NfcError } from '../errors.js';
-import { mulberry32 } from '../../test/helpers/prng.js';
+import { mulberry32 } from '../util/prng.js';
 
 function makeRing(capacity: number, kind: RingKind, start = 0): ArrayBuffer {
   const buf = new ArrayBuffer(ringBytes(capacity) + 64);

@@ -10,7 +10,7 @@
 import { ShmDir } from '../../src/shm/shm-file.js';
 import { PacketPool, PoolCache } from '../../src/shm/pool.js';
 import { Meta } from '../../src/shm/pool-layout.js';
-import { mulberry32 } from './prng.js';
+import { mulberry32 } from '../../src/util/prng.js';
 
 const [, , dirName, file, idS, itersS, seedS, holdS, cacheS] = process.argv;
 const buf = ShmDir.open(dirName!).openFile(file!);

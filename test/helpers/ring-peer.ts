@@ -14,7 +14,7 @@
  */
 import { ShmDir } from '../../src/shm/shm-file.js';
 import { McConsumer, MpProducer, ScConsumer, SpscProducer } from '../../src/shm/ring.js';
-import { mulberry32 } from './prng.js';
+import { mulberry32 } from '../../src/util/prng.js';
 
 const [, , role, dirName, file, offsetS, a, b, seedS, mode, bitmapOffS] = process.argv;
 const dir = ShmDir.open(dirName!);

@@ -8,3 +8,9 @@ export function mulberry32(seed: number): () => number {
     return (t ^ (t >>> 14)) >>> 0;
   };
 }
+
+/** The same generator giving floats in [0, 1). */
+export function mulberry32f(seed: number): () => number {
+  const next = mulberry32(seed);
+  return () => next() / 4294967296;
+}

@@ -1,0 +1,46 @@
+/**
+ * `nfchain bench <name>`: the benchmark table. The benchmarks themselves live in bench/
+ * (compiled to dist/bench/), one file per benchmark, loaded only when asked for.
+ */
+import { NfcError } from '../errors.js';
+
+interface BenchEntry {
+  name: string;
+  summary: string;
+  options: string;
+  load(): Promise<(argv: readonly string[]) => Promise<unknown>>;
+}
+
+export const BENCHES: BenchEntry[] = [
+  {
+    name: 'ring',
+    summary: 'SPSC descriptor ring between two processes (million descriptors/s)',
+    options: '--burst 1,8,32,64  --capacity 1024  --count N',
+    load: async () => (await import('../../bench/ring.js')).ringBenchFromArgv,
+  },
+  {
+    name: 'pool',
+    summary: 'alloc + free of bursts of buffers, with and without the per-process cache (million buffers/s)',
+    options: '--cache 512,0  --burst 32  --count N',
+    load: async () => (await import('../../bench/pool.js')).poolBenchFromArgv,
+  },
+  {
+    name: 'parse',
+    summary: '5-tuple + symmetric flow hash over a pool of varied packets, headers in cache and cold (Mpps)',
+    options: '--pool hot,hot-random,cold,cold-touch  --count N',
+    load: async () => (await import('../../bench/parse.js')).parseBenchFromArgv,
+  },
+];
+
+export async function runBench(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  const entry = BENCHES.find((b) => b.name === name);
+  if (!entry) {
+    throw new NfcError('NFC_ERR_USAGE', name ? `unknown benchmark "${name}"` : 'which benchmark?', {
+      fix: `use one of: ${BENCHES.map((b) => b.name).join(', ')} (nfchain bench --help)`,
+    });
+  }
+  const fn = await entry.load();
+  await fn(rest);
+  return 0;
+}
