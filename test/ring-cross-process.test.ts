@@ -16,7 +16,7 @@ const GO = 8;
 interface Report { role: string; total: number; perProducer: number[]; errors: number; firstError: string; sent?: number }
 
 async function runRing(opts: {
-  kind: RingKind; producers: number; consumers: number; perProducer: number; capacity: number; seed: number;
+  kind: RingKind; producers: number; consumers: number; perProducer: number; capacity: number; seed: number; zeroCopy?: boolean;
 }): Promise<Report[]> {
   const name = uniqueName('ring');
   const dir = ShmDir.create(name);
@@ -28,8 +28,8 @@ async function runRing(opts: {
     const buf = dir.createFile('ring', size);
     initRing(buf, RING_OFFSET, opts.capacity, opts.kind);
     const ctl = new Int32Array(buf, 0, 16);
-    const mp = opts.kind === RingKind.SPSC ? 'sp' : 'mp';
-    const mc = opts.consumers > 1 ? 'mc' : 'sc';
+    const mp = opts.zeroCopy ? 'zc' : opts.kind === RingKind.SPSC ? 'sp' : 'mp';
+    const mc = opts.zeroCopy ? 'zc' : opts.consumers > 1 ? 'mc' : 'sc';
     for (let c = 0; c < opts.consumers; c++) {
       const args = ['consume', dir.path.split('nfchain-')[1]!, 'ring', String(RING_OFFSET), String(opts.producers), String(opts.perProducer), String(opts.seed + 100 + c), mc];
       if (mc === 'mc') args.push(String(bitmapOff));
@@ -62,6 +62,14 @@ test('SPSC ring between two processes: 50 M descriptors, none lost, duplicated o
   assert.equal(cons.errors, 0, cons.firstError);
   assert.equal(cons.total, per);
   assert.deepEqual(cons.perProducer, [per]);
+});
+
+test('SPSC ring, zero-copy sides (reserve/publish, available/release): 50 M descriptors in order', { timeout: 300_000 }, async () => {
+  const per = 50_000_000;
+  const reports = await runRing({ kind: RingKind.SPSC, producers: 1, consumers: 1, perProducer: per, capacity: 512, seed: 3, zeroCopy: true });
+  const cons = reports.find((r) => r.role === 'consume')!;
+  assert.equal(cons.errors, 0, cons.firstError);
+  assert.equal(cons.total, per);
 });
 
 test('MPSC ring, two producer processes and one consumer: 50 M descriptors, per-producer order kept', { timeout: 300_000 }, async () => {

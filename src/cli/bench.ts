@@ -15,7 +15,7 @@ export const BENCHES: BenchEntry[] = [
   {
     name: 'ring',
     summary: 'SPSC descriptor ring between two processes (million descriptors/s)',
-    options: '--burst 1,8,32,64  --capacity 1024  --count N',
+    options: '--api copy,zc  --burst 1,8,32,64  --capacity 1024  --count N',
     load: async () => (await import('../../bench/ring.js')).ringBenchFromArgv,
   },
   {

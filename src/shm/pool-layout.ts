@@ -96,6 +96,14 @@ export interface PoolGeometry {
 const MAX_BUFFER_BYTES = 2 ** 31;
 
 export function assertPoolLayout(): void {
+  // resetMeta clears words 0..11 with six float64 stores and relies on len/dataOff being the
+  // first two words, chainId the last cleared one, and user0/user1 after it.
+  if (Meta.len !== 0 || Meta.dataOff !== 1 || Meta.chainId !== 11 || Meta.user0 !== 12) {
+    throw new NfcError('NFC_ERR_LAYOUT', 'buffer meta: resetMeta expects len, dataOff first and chainId at word 11');
+  }
+  if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
+    throw new NfcError('NFC_ERR_LAYOUT', 'nfchain needs a little-endian host (meta words are stored in host order)');
+  }
   assertLayout('pool', Object.fromEntries(Object.entries(PoolOffsets).map(([k, v]) => [k, { offset: v }])), POOL_HEADER_BYTES);
   assertLayout('buffer meta', Object.fromEntries(Object.entries(Meta).map(([k, v]) => [k, { offset: v * 4 }])), META_BYTES);
 }

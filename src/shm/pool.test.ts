@@ -62,15 +62,19 @@ test('alloc resets meta; an exhausted pool gives a short count, not an exception
   const b = new Uint32Array(64);
   assert.equal(cache.alloc(b, 10), 10);
   pool.setLength(b[0]!, 100);
-  pool.setMeta(b[0]!, Meta.action, 3);
+  for (let i = 0; i < 10; i++) {
+    for (let w = 2; w < 12; w++) pool.setMeta(b[i]!, w, 0xffffffff);
+  }
   assert.equal(pool.prepend(b[0]!, 14), true);
   cache.free(b, 10);
   const all = new Uint32Array(64);
   assert.equal(cache.alloc(all, 64), 64);
   for (const d of all) {
     assert.equal(pool.length(d), 0);
-    assert.equal(pool.meta(d, Meta.action), 0);
     assert.equal(pool.meta(d, Meta.dataOff), pool.defaultDataOff);
+    for (const f of ['port', 'flowHash', 'tsSec', 'tsNsec', 'action', 'destination', 'src', 'chainIndex', 'flags', 'chainId'] as const) {
+      assert.equal(pool.meta(d, Meta[f]), 0, `${f} of buffer ${d}`);
+    }
   }
   assert.equal(cache.alloc(b, 1), 0);
   assert.equal(cache.shortAllocs, 1);

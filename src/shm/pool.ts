@@ -78,6 +78,11 @@ export class PacketPool {
   /** u32 words of the buffer area; meta of d starts at word d << (shift - 2) */
   readonly words: Uint32Array;
   private readonly metaShift: number;
+  /** The buffer area as float64, for wide stores in resetMeta. */
+  private readonly f64: Float64Array;
+  private readonly f64Shift: number;
+  /** (len = 0, dataOff = default) as the bits of one float64 (little-endian word order). */
+  private readonly freshLenDataOff: number;
   /** The shared free ring, both sides (MPMC). Use a PoolCache on the hot path. */
   readonly freeProducer: MpProducer;
   readonly freeConsumer: McConsumer;
@@ -115,6 +120,12 @@ export class PacketPool {
     this.dv = new DataView(buffer);
     this.words = new Uint32Array(buffer, this.base, (g.count * g.stride) >> 2);
     this.metaShift = g.shift - 2;
+    this.f64 = new Float64Array(buffer, this.base, (g.count * g.stride) >> 3);
+    this.f64Shift = g.shift - 3;
+    const pair = new Uint32Array(2);
+    pair[Meta.len] = 0;
+    pair[Meta.dataOff] = this.defaultDataOff;
+    this.freshLenDataOff = new Float64Array(pair.buffer)[0]!;
     this.freeProducer = new MpProducer(buffer, byteOffset + g.freeRingOffset, `${what} free ring`);
     this.freeConsumer = new McConsumer(buffer, byteOffset + g.freeRingOffset, `${what} free ring`);
   }
@@ -177,20 +188,21 @@ export class PacketPool {
     return true;
   }
 
-  /** Resets d's meta to the state of a fresh buffer. Hot path: no allocation. */
+  /**
+   * Resets d's meta to the state of a fresh buffer: len 0, the default data offset, every other
+   * field 0 (user0/user1 untouched). Done with seven 8-byte stores instead of fourteen 4-byte
+   * ones: the first store writes the (len, dataOff) pair as one float64 whose bit pattern is
+   * precomputed (a subnormal number, stored bit for bit). Hot path: no allocation.
+   */
   resetMeta(d: number): void {
-    const w = this.words;
-    const m = d << this.metaShift;
-    w[m + Meta.len] = 0;
-    w[m + Meta.dataOff] = this.defaultDataOff;
-    w[m + Meta.port] = 0;
-    w[m + Meta.flowHash] = 0;
-    w[m + Meta.action] = 0;
-    w[m + Meta.destination] = 0;
-    w[m + Meta.src] = 0;
-    w[m + Meta.chainIndex] = 0;
-    w[m + Meta.flags] = 0;
-    w[m + Meta.chainId] = 0;
+    const f = this.f64;
+    const q = d << this.f64Shift;
+    f[q] = this.freshLenDataOff;
+    f[q + 1] = 0;
+    f[q + 2] = 0;
+    f[q + 3] = 0;
+    f[q + 4] = 0;
+    f[q + 5] = 0;
   }
 
   /** Copies bytes into buffer d as its packet (tests, generators; cold-ish). */

@@ -114,3 +114,25 @@ test('MPSC producer with single consumer; peekAll shows the contents without tak
   assert.equal(c.dequeue(out, 8), 3);
   assert.deepEqual([...out.subarray(0, 3)], [5, 6, 7]);
 });
+
+test('zero-copy sides: reserve/publish and available/release, across the wrap', () => {
+  const buf = makeRing(16, RingKind.SPSC, -7);
+  const p = new SpscProducer(buf, 64);
+  const c = new ScConsumer(buf, 64);
+  let next = 0;
+  let expect = 0;
+  for (let round = 0; round < 50; round++) {
+    const want = 1 + (round % 11);
+    const k = p.reserve(want);
+    assert.ok(k <= want);
+    for (let i = 0; i < k; i++) p.slots[(p.position + i) & p.mask] = next + i;
+    p.publish(k);
+    next += k;
+    const m = c.available(1 + (round % 7));
+    for (let i = 0; i < m; i++) assert.equal(c.slots[(c.position + i) & c.mask], expect + i);
+    c.release(m);
+    expect += m;
+  }
+  assert.equal(c.count(), next - expect);
+  assert.equal(p.reserve(100), 16 - (next - expect), 'reserve is capped by the free space');
+});

@@ -3,8 +3,10 @@
  * either produces sequence numbers or consumes and checks them, with seeded random burst
  * sizes so that wrap-around, partial bursts and full/empty rings all happen.
  *
- *   ring-peer.js produce <dir> <file> <offset> <producerId> <count> <seed> <sp|mp>
- *   ring-peer.js consume <dir> <file> <offset> <producers> <countPerProducer> <seed> <sc|mc>
+ *   ring-peer.js produce <dir> <file> <offset> <producerId> <count> <seed> <sp|mp|zc>
+ *   ring-peer.js consume <dir> <file> <offset> <producers> <countPerProducer> <seed> <sc|mc|zc>
+ *
+ * zc: the SPSC zero-copy sides (reserve/publish, available/release).
  *
  * A value is (producerId << 28) | seq. The consumer checks, per producer, that seq goes up by
  * exactly one each time (no loss, duplicate or reordering) and prints a JSON report.
@@ -40,6 +42,15 @@ if (role === 'produce') {
     let n = 1 + (rnd() % 64);
     if (n > count - seq) n = count - seq;
     for (let i = 0; i < n; i++) batch[i] = (id << 28) | (seq + i);
+    if (mode === 'zc' && prod instanceof SpscProducer) {
+      // Zero copy: write into the slots, publish what fit.
+      const k = prod.reserve(n);
+      if (k === 0) fullRetries++;
+      for (let i = 0; i < k; i++) prod.slots[(prod.position + i) & prod.mask] = (id << 28) | (seq + i);
+      prod.publish(k);
+      seq += k;
+      continue;
+    }
     let done = 0;
     while (done < n) {
       const k = prod.enqueue(batch, n - done, done);
@@ -67,7 +78,14 @@ if (role === 'produce') {
       if (Atomics.load(doneWord, 0) >= target) break;
     } else if (total >= target) break;
     const max = 1 + (rnd() % 64);
-    const n = cons.dequeue(batch, max);
+    let n: number;
+    if (mode === 'zc' && cons instanceof ScConsumer) {
+      n = cons.available(max);
+      for (let i = 0; i < n; i++) batch[i] = cons.slots[(cons.position + i) & cons.mask]!;
+      cons.release(n);
+    } else {
+      n = cons.dequeue(batch, max);
+    }
     if (n === 0) continue;
     total += n;
     if (mode === 'mc') Atomics.add(doneWord, 0, n);
