@@ -9,8 +9,9 @@
  * a connection must land on the same instance. Each endpoint (address, port) is hashed on its
  * own and the two endpoint hashes are added, which is commutative; combining raw fields
  * commutatively instead (srcAddr ^ dstAddr, srcPort ^ dstPort) would make A:1 -> B:2 and
- * A:2 -> B:1 collide. Mixing is MurmurHash3's block step and finaliser (fmix32) on 32-bit
- * integers with Math.imul; no ordering comparison is needed, so the hot path has no branches.
+ * A:2 -> B:1 collide. Endpoints are hashed with odd-constant multiplies and a xorshift, and the
+ * sum goes through MurmurHash3's finaliser (fmix32), all on 32-bit integers with Math.imul; no
+ * ordering comparison is needed, so the hot path has no branches.
  */
 
 /** Address family of a key: 0 = empty (not filled from an IP packet), 4, 6. */
@@ -138,16 +139,6 @@ const PROTO_NAMES: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 58
 
 const SEED = 0x9e3779b9;
 
-/** MurmurHash3 x86_32 block step: mix one 32-bit word into h. */
-function mix(h: number, k: number): number {
-  k = Math.imul(k, 0xcc9e2d51);
-  k = (k << 15) | (k >>> 17);
-  k = Math.imul(k, 0x1b873593);
-  h ^= k;
-  h = (h << 13) | (h >>> 19);
-  return (Math.imul(h, 5) + 0xe6546b64) | 0;
-}
-
 /** MurmurHash3 finaliser: every input bit affects every output bit. */
 function fmix32(h: number): number {
   h ^= h >>> 16;
@@ -178,7 +169,12 @@ export function foldIpv6(w0: number, w1: number, w2: number, w3: number): number
  * seed. Hot path: no allocation.
  */
 export function endpointHash(seed: number, addr: number, port: number): number {
-  return mix(mix(seed, addr), port);
+  // Three bijective steps (multiply by an odd constant, xorshift, multiply): for a given port
+  // no two addresses collide, and the final fmix32 in combineEndpoints spreads every bit. Half
+  // the cost of two MurmurHash3 block steps, which was a fifth of a packet's parse time.
+  let h = Math.imul(addr ^ seed, 0x9e3779b1);
+  h ^= h >>> 15;
+  return Math.imul(h ^ port, 0x85ebca77);
 }
 
 /**

@@ -1,0 +1,18 @@
+/**
+ * nfchain's public API: what an embedding program or an NF author imports from 'nfchain'.
+ */
+export { NfcError, ErrorCodes, type ErrorCode } from './errors.js';
+export { native, FUTEX_WOKEN, FUTEX_NOT_EQUAL, FUTEX_TIMED_OUT, type NativeAddon } from './native.js';
+export { BURST, CACHE_LINE } from './shm/layout.js';
+export { ShmDir, SHM_ROOT } from './shm/shm-file.js';
+export { initRing, ringBytes, RingKind, RingOffsets } from './shm/ring-layout.js';
+export { SpscProducer, MpProducer, ScConsumer, McConsumer } from './shm/ring.js';
+export { Meta, META_BYTES, POOL_DEFAULTS, poolGeometry, type PoolGeometry } from './shm/pool-layout.js';
+export { initPool, poolBytes, PacketPool, PoolCache, type PoolOptions, type PoolCacheOptions } from './shm/pool.js';
+export { CounterBlock, countersBytes, defineCounters, initCounters } from './shm/counters.js';
+export * from './shm/packet-view.js';
+export * from './shm/checksum.js';
+export { FlowKey, hashFlowKey, type FlowFamily } from './flow/flow-key.js';
+export * from './pcap/pcap-reader.js';
+export * from './pcap/pcap-writer.js';
+export { writeSynth, synthFlow, synthMinLength, SynthKind, SYNTH_KINDS, type SynthFlow } from './ports/synth.js';
