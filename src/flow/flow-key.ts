@@ -10,7 +10,7 @@
  * own and the two endpoint hashes are added, which is commutative; combining raw fields
  * commutatively instead (srcAddr ^ dstAddr, srcPort ^ dstPort) would make A:1 -> B:2 and
  * A:2 -> B:1 collide. Endpoints are hashed with odd-constant multiplies and a xorshift, and the
- * sum goes through MurmurHash3's finaliser (fmix32), all on 32-bit integers with Math.imul; no
+ * sum goes through MurmurHash3's finaliser (cut to 31 bits), all on 32-bit integers with Math.imul; no
  * ordering comparison is needed, so the hot path has no branches.
  */
 
@@ -139,14 +139,19 @@ const PROTO_NAMES: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 58
 
 const SEED = 0x9e3779b9;
 
-/** MurmurHash3 finaliser: every input bit affects every output bit. */
-function fmix32(h: number): number {
+/**
+ * MurmurHash3 finaliser (every input bit affects every output bit), cut to 31 bits: a
+ * non-negative value below 2^31 is a small integer in V8, so returning it from a function that
+ * is not inlined allocates nothing (a full unsigned 32-bit value above 2^31 would be boxed as a
+ * heap number per packet), and `hash % n` is never negative.
+ */
+function fmix31(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
-  return h >>> 0;
+  return h & 0x7fffffff;
 }
 
 /** Seeds of the endpoint hash per family, so an IPv4 and an IPv6 endpoint never share a chain. */
@@ -170,7 +175,7 @@ export function foldIpv6(w0: number, w1: number, w2: number, w3: number): number
  */
 export function endpointHash(seed: number, addr: number, port: number): number {
   // Three bijective steps (multiply by an odd constant, xorshift, multiply): for a given port
-  // no two addresses collide, and the final fmix32 in combineEndpoints spreads every bit. Half
+  // no two addresses collide, and the finaliser in combineEndpoints spreads every bit. Half
   // the cost of two MurmurHash3 block steps, which was a fifth of a packet's parse time.
   let h = Math.imul(addr ^ seed, 0x9e3779b1);
   h ^= h >>> 15;
@@ -185,11 +190,11 @@ export function endpointHash(seed: number, addr: number, port: number): number {
  */
 export function combineEndpoints(src: number, dst: number, proto: number, symmetric: boolean): number {
   const x = symmetric ? (src + dst) | 0 : Math.imul(src, 0x2545f491) ^ dst;
-  return fmix32(x ^ Math.imul(proto + 1, 0x27d4eb2f));
+  return fmix31(x ^ Math.imul(proto + 1, 0x27d4eb2f));
 }
 
 /**
- * Unsigned 32-bit hash of a key. With `symmetric`, a key and its reverse() hash the same.
+ * 31-bit non-negative hash of a key. With `symmetric`, a key and its reverse() hash the same.
  * PacketView.flowHash() returns hashFlowKey(key, true) of the packet's key (computed straight
  * from the packet on its fast path). Hot path: no allocation.
  */
