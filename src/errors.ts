@@ -14,6 +14,11 @@ export const ErrorCodes = {
   NFC_ERR_PCAP_IO: 'a capture file could not be read or written',
   NFC_ERR_BENCH: 'a benchmark could not run',
   NFC_ERR_USAGE: 'the command line is wrong',
+  NFC_ERR_NF: 'an NF module is missing, fails to load or is not a valid NF definition',
+  NFC_ERR_NF_OPTION: 'an NF option is unknown or has a bad value',
+  NFC_ERR_CONTROL: 'the control socket could not be reached or answered with an error',
+  NFC_ERR_MANAGER: 'the manager refused a request (no free NF slot, id in use, shutting down)',
+  NFC_ERR_TOPOLOGY: 'a topology file is invalid',
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

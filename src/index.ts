@@ -16,3 +16,11 @@ export { FlowKey, hashFlowKey, type FlowFamily } from './flow/flow-key.js';
 export * from './pcap/pcap-reader.js';
 export * from './pcap/pcap-writer.js';
 export { writeSynth, synthFlow, synthMinLength, SynthKind, SYNTH_KINDS, type SynthFlow } from './ports/synth.js';
+export {
+  defineNF, parseOptions, optionsFromArgv,
+  type NFDefinition, type NFContext, type Burst, type OptionSpec, type OptionsSpec, type OptionValues,
+} from './nflib/define.js';
+export { DROP, NEXT, toNF, out, Action, formatVerdict } from './chain/verdict.js';
+export {
+  runNF, NOT_HANDLED, type RunNFOptions, type RunNFResult, type RunNFOutput, type OutputSource,
+} from './nflib/harness.js';

@@ -6,6 +6,11 @@
 import { readFileSync } from 'node:fs';
 import { NfcError } from '../errors.js';
 import { BENCHES, runBench } from './bench.js';
+import {
+  DEMO_USAGE, MANAGER_USAGE, START_USAGE, STATS_USAGE, STATUS_USAGE,
+  demoCommand, managerCommand, nfCommand, startCommand, statsCommand, statusCommand,
+} from './commands.js';
+import { NF_USAGE } from '../nflib/runner.js';
 
 interface Command {
   name: string;
@@ -16,6 +21,75 @@ interface Command {
 }
 
 const COMMANDS: Command[] = [
+  {
+    name: 'demo',
+    usage: DEMO_USAGE,
+    summary: 'run gen → basic-monitor → simple-forward → bridge → null with live stats',
+    help: [
+      'Starts a manager named "demo" with a generator port and a null port, and three NF processes',
+      'in a chain. Stats print every second. Stops on Ctrl-C or after --duration seconds.',
+      '  --duration S   stop after S seconds (default: run until Ctrl-C)',
+      '  --rate PPS     generator rate in packets/s (default 1000000; 0 = as fast as possible)',
+      '  --name N       instance name (default demo)',
+      '  --stats S      stats interval in seconds (default 1; 0 = quiet)',
+    ].join('\n'),
+    run: demoCommand,
+  },
+  {
+    name: 'start',
+    usage: START_USAGE,
+    summary: 'start a topology: the manager, its ports and every NF process, stopped together',
+    help: [
+      'Checks the topology file (docs/topology.md), every NF module and its options before anything',
+      'starts. NF output is streamed here with the NF\'s name as a prefix. Ctrl-C stops everything.',
+      '  --name N        instance name (overrides the file)',
+      '  --ttl S         stop after S seconds',
+      '  --limit N       stop receiving after N packets',
+      '  --stats S       stats interval in seconds (0 = quiet)',
+      '  --poll MODE     adaptive (default: NFs sleep when idle) or busy (NFs spin)',
+      '  --until-done    stop once every input port is finished and the chain has drained',
+    ].join('\n'),
+    run: startCommand,
+  },
+  {
+    name: 'manager',
+    usage: MANAGER_USAGE,
+    summary: 'run only the manager (start NFs yourself with nfchain nf)',
+    help: [
+      'With a topology file: its ports and chain (its NFs are not started). Without: --port gen|null',
+      '(repeatable; default gen and null), --chain of service ids and port:<index> hops (default 1).',
+      '  --name N  --ttl S  --limit N  --stats S  --poll busy|adaptive  --until-done  --rate PPS (gen ports)',
+    ].join('\n'),
+    run: managerCommand,
+  },
+  {
+    name: 'nf',
+    usage: NF_USAGE,
+    summary: 'run one NF instance (a .ts or .js module) attached to a running manager',
+    help: [
+      '  --service N     the service this instance provides (1..31)',
+      '  --instance I    ask for NF id I (1..31; default: the lowest free one)',
+      '  --name M        the manager instance to attach to (default "default")',
+      '  --ttl S         stop after S seconds;  --limit N  stop after N packets',
+      '  --poll MODE     adaptive (sleep on a futex when idle) or busy (spin); default: the manager\'s',
+      '  -- --opt value  options for the NF itself (see its README)',
+    ].join('\n'),
+    run: nfCommand,
+  },
+  {
+    name: 'status',
+    usage: STATUS_USAGE,
+    summary: 'show a running manager: ports, NFs and their states, services, chain',
+    help: '  --name N   the instance (default "default")\n  --json     one JSON object',
+    run: statusCommand,
+  },
+  {
+    name: 'stats',
+    usage: STATS_USAGE,
+    summary: 'show rates and counters of a running manager (once, or --watch)',
+    help: '  --name N      the instance (default "default")\n  --json        JSON snapshots\n  --watch [S]   repeat every S seconds (default 1) until Ctrl-C',
+    run: statsCommand,
+  },
   {
     name: 'bench',
     usage: 'nfchain bench <name> [--json] [options]',

@@ -11,7 +11,7 @@ import { NfcError } from '../errors.js';
 import { BURST } from './layout.js';
 import { Meta, META_BYTES, META_WORDS, POOL_HEADER_BYTES, POOL_MAGIC, POOL_VERSION, PoolOffsets, poolGeometry, type PoolGeometry } from './pool-layout.js';
 import { RingKind, initRing, RW, RING_HEADER_BYTES } from './ring-layout.js';
-import { McConsumer, MpProducer } from './ring.js';
+import { Journal, McConsumer, MpProducer } from './ring.js';
 
 export interface PoolOptions {
   count?: number;
@@ -239,10 +239,19 @@ export interface PoolCacheOptions {
   storage?: Uint32Array;
 }
 
+/** A descriptor value that never names a buffer: what a repaired ring slot holds. */
+export const NULL_DESC = 0xffffffff;
+
 /**
  * A per-process cache in front of the free ring: bursts of alloc/free are served from a
  * private stack and only refills and flushes touch the shared ring (one compareExchange and a
  * publish per refill or flush of capacity/2 buffers).
+ *
+ * Crash safety: the stack and its count live in `storage` (the process's slot of shared
+ * memory), and every step is ordered so that a process killed at any instruction leaves each
+ * buffer findable by the owner: in the free ring, below the stored count, in the caller's
+ * (shared) array, or named by the ring journal (`Journal.src` = stack position). A buffer may
+ * be found twice (the owner de-duplicates); it is never found nowhere.
  */
 export class PoolCache {
   readonly pool: PacketPool;
@@ -250,6 +259,9 @@ export class PoolCache {
   private readonly stack: Uint32Array;
   private readonly countIndex: number;
   private n: number;
+  /** journal words of the free ring's sides, when journaled (null otherwise) */
+  private jw: Int32Array | null = null;
+  private jb = 0;
   /** alloc requests that could not be fully served (pool empty) */
   shortAllocs = 0;
 
@@ -270,6 +282,18 @@ export class PoolCache {
     storage[capacity] = 0;
   }
 
+  /**
+   * Journals the free ring's operations in `words[base..)` (see ring.ts Journal), with ring
+   * id `ringId`. Needs a cache (capacity > 0) so that every buffer in flight has a place.
+   */
+  setJournal(words: Int32Array, base: number, ringId: number): void {
+    if (this.capacity === 0) throw new NfcError('NFC_ERR_INVALID_ARG', 'a journaled pool cache needs a capacity > 0');
+    this.jw = words;
+    this.jb = base;
+    this.pool.freeProducer.setJournal(words, base, ringId);
+    this.pool.freeConsumer.setJournal(words, base, ringId);
+  }
+
   /** Buffers held in this cache right now. */
   get cached(): number {
     return this.n;
@@ -280,98 +304,122 @@ export class PoolCache {
    * offset). Returns how many; fewer than `n` only when the pool is exhausted.
    * Hot path: no allocation.
    */
-  alloc(dst: Uint32Array, n: number): number {
-    const got = this.allocRaw(dst, n);
+  alloc(dst: Uint32Array, n: number, dstOff = 0): number {
+    const got = this.allocRaw(dst, n, dstOff);
     const pool = this.pool;
-    for (let i = 0; i < got; i++) pool.resetMeta(dst[i]!);
+    for (let i = 0; i < got; i++) pool.resetMeta(dst[dstOff + i]!);
     return got;
   }
 
   /** As alloc, without resetting meta (for callers that set it themselves). Hot path. */
-  allocRaw(dst: Uint32Array, n: number): number {
-    const stack = this.stack;
-    let c = this.n;
+  allocRaw(dst: Uint32Array, n: number, dstOff = 0): number {
     if (this.capacity === 0) {
-      const got = this.pool.freeConsumer.dequeue(dst, n);
+      const got = this.pool.freeConsumer.dequeue(dst, n, dstOff);
       if (got < n) this.shortAllocs++;
       return got;
     }
-    if (c < n) {
-      // Refill to half capacity plus what this call needs, straight into the stack.
-      let want = (this.capacity >> 1) + n - c;
-      if (want > this.capacity - c) want = this.capacity - c;
-      c += this.pool.freeConsumer.dequeue(stack, want, c);
-      if (c < n) {
-        // A burst larger than the cache: hand over the whole cache and take the rest from
-        // the ring directly.
-        const direct = this.pool.freeConsumer.dequeue(dst, n - c, c);
-        for (let i = 0; i < c; i++) dst[i] = stack[c - 1 - i]!;
-        const got = c + direct;
-        this.n = 0;
-        stack[this.countIndex] = 0;
-        if (got < n) this.shortAllocs++;
-        return got;
+    const stack = this.stack;
+    let c = this.n;
+    let given = 0;
+    while (given < n) {
+      if (c === 0) {
+        c = this.refill();
+        if (c === 0) {
+          this.shortAllocs++;
+          break;
+        }
       }
+      // Pop; the count is stored after the copies, so a crash leaves duplicates, not losses.
+      let k = n - given;
+      if (k > c) k = c;
+      for (let i = 0; i < k; i++) dst[dstOff + given + i] = stack[--c]!;
+      given += k;
+      this.n = c;
+      stack[this.countIndex] = c;
     }
-    for (let i = 0; i < n; i++) dst[i] = stack[--c]!;
-    this.n = c;
-    stack[this.countIndex] = c;
-    return n;
+    return given;
   }
 
-  /** Frees `n` buffers from `src[0..)`. Hot path: no allocation. */
-  free(src: Uint32Array, n: number): void {
+  /** Refills the empty stack to half capacity from the free ring; returns the new count. */
+  private refill(): number {
+    const stack = this.stack;
+    const j = this.jw;
+    if (j !== null) j[this.jb + Journal.src] = 0;
+    let got = this.pool.freeConsumer.dequeue(stack, this.capacity >> 1 || 1, 0);
+    // Slots repaired after a crash hold NULL_DESC: drop them.
+    let k = 0;
+    for (let i = 0; i < got; i++) {
+      const d = stack[i]!;
+      if (d !== NULL_DESC) stack[k++] = d;
+    }
+    got = k;
+    this.n = got;
+    stack[this.countIndex] = got;
+    this.pool.freeConsumer.journalDone();
+    return got;
+  }
+
+  /** Frees `n` buffers from `src[srcOff..)`. Hot path: no allocation. */
+  free(src: Uint32Array, n: number, srcOff = 0): void {
     if (this.capacity === 0) {
-      this.pushToRing(src, n, 0);
+      this.pushToRing(src, srcOff, n);
       return;
     }
     const stack = this.stack;
+    const cap = this.capacity;
     let c = this.n;
-    if (c + n > this.capacity) {
-      // Flush the bottom of the stack (the coldest buffers) down to half capacity.
-      const out = c - (this.capacity >> 1);
-      if (out > 0) {
-        this.pushToRing(stack, out, 0);
-        stack.copyWithin(0, out, c);
-        c -= out;
-      }
-      if (c + n > this.capacity) {
-        // The burst alone is larger than the room left: the excess goes straight to the ring.
-        const direct = c + n - this.capacity;
-        this.pushToRing(src, direct, 0);
-        for (let i = direct; i < n; i++) stack[c++] = src[i]!;
-        this.n = c;
-        stack[this.countIndex] = c;
-        return;
-      }
+    let done = 0;
+    while (done < n) {
+      if (c === cap) c = this.flushTo(cap >> 1);
+      let k = n - done;
+      if (k > cap - c) k = cap - c;
+      for (let i = 0; i < k; i++) stack[c + i] = src[srcOff + done + i]!;
+      c += k;
+      done += k;
+      this.n = c;
+      stack[this.countIndex] = c;
     }
-    for (let i = 0; i < n; i++) stack[c++] = src[i]!;
-    this.n = c;
-    stack[this.countIndex] = c;
   }
 
   /** Frees one buffer. Hot path: no allocation. */
   freeOne(d: number): void {
-    if (this.n === this.capacity) {
-      this.scratch[0] = d;
-      this.free(this.scratch, 1);
-      return;
+    let c = this.n;
+    if (c === this.capacity) {
+      if (c === 0) {
+        this.scratch[0] = d;
+        this.pushToRing(this.scratch, 0, 1);
+        return;
+      }
+      c = this.flushTo(this.capacity >> 1);
     }
-    this.stack[this.n++] = d;
-    this.stack[this.countIndex] = this.n;
+    this.stack[c] = d;
+    this.n = c + 1;
+    this.stack[this.countIndex] = c + 1;
   }
   private readonly scratch = new Uint32Array(1);
 
   /** Returns every cached buffer to the shared ring (at exit, or before handing over). */
   flush(): void {
-    if (this.n > 0) this.pushToRing(this.stack, this.n, 0);
-    this.n = 0;
-    this.stack[this.countIndex] = 0;
+    if (this.n > 0) this.flushTo(0);
   }
 
-  private pushToRing(src: Uint32Array, n: number, off: number): void {
+  /**
+   * Moves the top of the stack down to `keep` entries onto the free ring. The count is lowered
+   * first and the journal names the stack position, so a crash in between loses nothing.
+   */
+  private flushTo(keep: number): number {
+    const c = this.n;
+    this.n = keep;
+    this.stack[this.countIndex] = keep;
+    if (this.jw !== null) this.jw[this.jb + Journal.src] = keep;
+    this.pushToRing(this.stack, keep, c - keep);
+    this.pool.freeProducer.journalDone();
+    return keep;
+  }
+
+  private pushToRing(src: Uint32Array, off: number, n: number): void {
     // The free ring has room for every buffer of the pool, so this cannot fall short unless a
-    // descriptor was freed twice; count that loudly rather than lose track silently.
+    // descriptor was freed twice; say so loudly rather than lose track silently.
     let done = 0;
     while (done < n) {
       const k = this.pool.freeProducer.enqueue(src, n - done, off + done);

@@ -48,6 +48,42 @@ function copyIn(dst: Uint32Array, dstOff: number, src: Uint32Array, srcOff: numb
   for (; i < n; i++) dst[dstOff + i] = src[srcOff + i]!;
 }
 
+/**
+ * A journal: a few words in the calling process's slot of shared memory where a ring side
+ * records the multi-step operation it is in the middle of. If the process dies mid-operation
+ * (kill -9), the owner reads the journal and completes or undoes the operation, so the ring
+ * neither stalls (a reservation never published) nor loses or duplicates descriptors. The
+ * words are written with plain stores: only the owner reads them, and only after the writer
+ * is dead. See docs/architecture.md, "Crash safety".
+ */
+export const Journal = {
+  /** JournalState */
+  state: 0,
+  /** id of the ring (the owner's numbering) */
+  ring: 1,
+  /** the counter value reserved / published from */
+  head: 2,
+  /** how many slots */
+  n: 3,
+  /** caller's note: where the descriptors come from or go to */
+  src: 4,
+} as const;
+export const JOURNAL_WORDS = 8;
+
+export const JournalState = {
+  IDLE: 0,
+  /** about to compareExchange the reservation at `head` (it may or may not succeed) */
+  INTENT: 1,
+  /** the reservation [head, head+n) is ours; slots are being copied */
+  RESERVED: 2,
+  /** producer: slots [head, head+n) hold our descriptors; about to publish */
+  COPIED: 3,
+  /** consumer: published; the descriptors are now at the caller's `src` */
+  CONSUMED: 4,
+  /** producer: published; the descriptors from the caller's `src` are in the ring */
+  PUBLISHED: 5,
+} as const;
+
 abstract class RingSide {
   /** Control words (the header) as Int32; slots as Uint32. */
   protected readonly w: Int32Array;
@@ -58,13 +94,37 @@ abstract class RingSide {
   readonly mask: number;
   readonly kind: RingKind;
 
+  /** where the ring starts in its mapping */
+  readonly byteOffset: number;
+
   constructor(buffer: ArrayBuffer, byteOffset: number, what: string) {
     const { capacity, kind } = checkRing(buffer, byteOffset, what);
+    this.byteOffset = byteOffset;
     this.w = new Int32Array(buffer, byteOffset, RING_HEADER_BYTES >> 2);
     this.slots = new Uint32Array(buffer, byteOffset + RING_HEADER_BYTES, capacity);
     this.capacity = capacity;
     this.mask = capacity - 1;
     this.kind = kind;
+  }
+
+  /** Journal words (null: not journaled), their base index, and this ring's id in them. */
+  protected jw: Int32Array | null = null;
+  protected jb = 0;
+  protected jring = 0;
+
+  /** Records this side's multi-step operations in `words[base..base+JOURNAL_WORDS)` (cold). */
+  setJournal(words: Int32Array, base: number, ringId: number): void {
+    this.jw = words;
+    this.jb = base;
+    this.jring = ringId;
+  }
+
+  /**
+   * Ends a PUBLISHED or CONSUMED journal entry, once the caller has updated its own record
+   * of the descriptors. Hot path: no allocation.
+   */
+  journalDone(): void {
+    if (this.jw !== null) this.jw[this.jb + Journal.state] = JournalState.IDLE;
   }
 
   /** Descriptors in the ring right now (published and not yet released). Cold: 2 Atomics. */
@@ -124,9 +184,18 @@ export class SpscProducer extends RingSide {
     const first = cap - pos < n ? cap - pos : n;
     copyIn(slots, pos, src, srcOff, first);
     if (first < n) copyIn(slots, 0, src, srcOff + first, n - first);
+    const j = this.jw;
+    if (j !== null) {
+      const b = this.jb;
+      j[b + Journal.ring] = this.jring;
+      j[b + Journal.head] = tail;
+      j[b + Journal.n] = n;
+      j[b + Journal.state] = JournalState.COPIED;
+    }
     tail = (tail + n) | 0;
     this.tail = tail;
     Atomics.store(this.w, RW.prodTail, tail);
+    if (j !== null) j[this.jb + Journal.state] = JournalState.PUBLISHED;
     return n;
   }
 
@@ -189,6 +258,8 @@ export class MpProducer extends RingSide {
   enqueue(src: Uint32Array, n: number, srcOff = 0): number {
     const w = this.w;
     const cap = this.capacity;
+    const j = this.jw;
+    const jb = this.jb;
     let head = Atomics.load(w, RW.prodHead);
     let want = n;
     for (;;) {
@@ -199,16 +270,24 @@ export class MpProducer extends RingSide {
       }
       want = free < n ? free : n;
       if (want <= 0) return 0;
+      if (j !== null) {
+        j[jb + Journal.ring] = this.jring;
+        j[jb + Journal.head] = head;
+        j[jb + Journal.n] = want;
+        j[jb + Journal.state] = JournalState.INTENT;
+      }
       const seen = Atomics.compareExchange(w, RW.prodHead, head, (head + want) | 0);
       if (seen === head) break;
       head = seen;
     }
+    if (j !== null) j[jb + Journal.state] = JournalState.RESERVED;
     const slots = this.slots;
     const mask = this.mask;
     const pos = head & mask;
     const first = cap - pos < want ? cap - pos : want;
     copyIn(slots, pos, src, srcOff, first);
     if (first < want) copyIn(slots, 0, src, srcOff + first, want - first);
+    if (j !== null) j[jb + Journal.state] = JournalState.COPIED;
     // Earlier reservations publish first, so the consumer never sees a gap.
     let spins = 0;
     while (Atomics.load(w, RW.prodTail) !== head) {
@@ -218,6 +297,8 @@ export class MpProducer extends RingSide {
       }
     }
     Atomics.store(w, RW.prodTail, (head + want) | 0);
+    // The caller clears its record of the descriptors, then ends the entry (journalDone).
+    if (j !== null) j[jb + Journal.state] = JournalState.PUBLISHED;
     return want;
   }
 }
@@ -317,6 +398,8 @@ export class McConsumer extends RingSide {
    */
   dequeue(dst: Uint32Array, max: number, dstOff = 0): number {
     const w = this.w;
+    const j = this.jw;
+    const jb = this.jb;
     let head = Atomics.load(w, RW.consHead);
     let n: number;
     for (;;) {
@@ -327,10 +410,17 @@ export class McConsumer extends RingSide {
       }
       if (n > max) n = max;
       if (n <= 0) return 0;
+      if (j !== null) {
+        j[jb + Journal.ring] = this.jring;
+        j[jb + Journal.head] = head;
+        j[jb + Journal.n] = n;
+        j[jb + Journal.state] = JournalState.INTENT;
+      }
       const seen = Atomics.compareExchange(w, RW.consHead, head, (head + n) | 0);
       if (seen === head) break;
       head = seen;
     }
+    if (j !== null) j[jb + Journal.state] = JournalState.RESERVED;
     const slots = this.slots;
     const cap = this.capacity;
     const pos = head & this.mask;
@@ -345,6 +435,9 @@ export class McConsumer extends RingSide {
       }
     }
     Atomics.store(w, RW.consTail, (head + n) | 0);
+    // The caller owns the descriptors now and ends the journal entry (journalDone) once it
+    // has recorded them where the owner can find them.
+    if (j !== null) j[jb + Journal.state] = JournalState.CONSUMED;
     return n;
   }
 }

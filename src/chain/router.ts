@@ -1,0 +1,240 @@
+/**
+ * The router: moves a burst of packets to where their verdicts send them. Used by every NF
+ * (after its handler ran) and by the manager's RX loop (for packets entering the chain).
+ *
+ *   DROP      → the pool (through the caller's cache)
+ *   NEXT      → hop chainIndex + 1 of the packet's chain: a service or an output port
+ *   TONF s    → an instance of service s, chosen by the flow hash: straight into its rx ring
+ *   OUT p     → the caller's tx ring, to the manager's TX loop and port p
+ *
+ * Packets are staged per destination (BURST each) and each stage is enqueued with one ring
+ * operation; what does not fit is dropped and counted by reason. Nothing here throws or
+ * blocks. For NFs the stages live in the NF's slot of shared memory and each ring operation
+ * is journaled, so the manager can account for every buffer if the NF dies mid-burst.
+ */
+import { BURST } from '../shm/layout.js';
+import { Meta } from '../shm/pool-layout.js';
+import { NULL_DESC, type PoolCache } from '../shm/pool.js';
+import { Journal, MpProducer, type SpscProducer } from '../shm/ring.js';
+import { RW } from '../shm/ring-layout.js';
+import {
+  CHAIN_WORDS, HopKind, IH, MAX_CHAINS, MAX_NFS, MAX_SERVICES, NfState, NS, RouteCounters, SERVICE_WORDS, STAGE_TX, STAGE_WORDS, rxRingId,
+} from '../shm/instance-layout.js';
+import type { InstanceView } from '../shm/instance.js';
+import { native } from '../native.js';
+import { Action } from './verdict.js';
+
+export interface RouterOptions {
+  inst: InstanceView;
+  /** NF id of the caller, 0 for the manager */
+  selfId: number;
+  /** the caller's RouteCounters set */
+  counters: Float64Array;
+  cache: PoolCache;
+  /** (MAX_NFS + 1) stages of STAGE_WORDS words: [count, BURST descriptors] */
+  staging: Uint32Array;
+  stagingOff: number;
+  /** where OUT packets go: the NF's tx ring, or the manager's RX → TX ring */
+  tx: SpscProducer;
+  /** journal words of the caller's slot (NFs), or null */
+  journal: Int32Array | null;
+  journalBase: number;
+}
+
+const C = RouteCounters;
+
+export class Router {
+  private readonly inst: InstanceView;
+  private readonly i32: Int32Array;
+  private readonly words: Uint32Array;
+  private readonly metaShift: number;
+  private readonly selfId: number;
+  private readonly c: Float64Array;
+  private readonly cache: PoolCache;
+  private readonly st: Uint32Array;
+  private readonly stOff: number;
+  private readonly tx: SpscProducer;
+  private readonly producers: MpProducer[] = [];
+  /** sleeping words of every NF's rx ring (Int32 index in i32) */
+  private readonly sleepWord = new Int32Array(MAX_NFS);
+  private readonly slotState = new Int32Array(MAX_NFS);
+  private readonly jw: Int32Array | null;
+  private readonly jb: number;
+  /** destinations staged during this burst */
+  private readonly touched = new Uint8Array(MAX_NFS + 1);
+  private readonly touchedList = new Int32Array(MAX_NFS + 1);
+  private nTouched = 0;
+  private readonly serviceBase: number;
+  private readonly chainBase: number;
+
+  constructor(o: RouterOptions) {
+    this.inst = o.inst;
+    this.i32 = o.inst.i32;
+    this.words = o.inst.pool.words;
+    this.metaShift = o.inst.pool.shift - 2;
+    this.selfId = o.selfId;
+    this.c = o.counters;
+    this.cache = o.cache;
+    this.st = o.staging;
+    this.stOff = o.stagingOff;
+    this.tx = o.tx;
+    this.jw = o.journal;
+    this.jb = o.journalBase;
+    for (let id = 0; id < MAX_NFS; id++) {
+      const off = o.inst.rxRingOffset(id);
+      const p = new MpProducer(o.inst.mem, off, `NF ${id} rx ring`);
+      if (o.journal) p.setJournal(o.journal, o.journalBase, rxRingId(id));
+      this.producers.push(p);
+      this.sleepWord[id] = (off + RW.sleeping * 4) >> 2;
+      this.slotState[id] = o.inst.slotWord(id) + NS.state;
+    }
+    this.serviceBase = o.inst.serviceWord(0);
+    this.chainBase = o.inst.chainWord(0);
+  }
+
+  /**
+   * Routes descs[off..off+n) by each packet's meta (action, destination, chain position).
+   * With `clearSource`, each source entry is overwritten with NULL_DESC once the packet has
+   * been staged or freed (the source is a shared record such as the NF's inflight array).
+   * Hot path: no allocation.
+   */
+  route(descs: Uint32Array, off: number, n: number, clearSource: boolean): void {
+    for (let i = 0; i < n; i++) this.routeOne(descs, off + i, clearSource);
+    this.flush();
+  }
+
+  /**
+   * Stages the packet at descs[at] by its meta (no flush: call flush() at the end of the
+   * burst). Hot path: no allocation.
+   */
+  routeOne(descs: Uint32Array, at: number, clearSource: boolean): void {
+    const w = this.words;
+    const ms = this.metaShift;
+    const i32 = this.i32;
+    const c = this.c;
+    {
+      const d = descs[at]!;
+      if (d === NULL_DESC) return;
+      const m = d << ms;
+      const action = w[m + Meta.action]!;
+      let dest = -1; // stage index, or -1 to drop
+      if (action === Action.NEXT) {
+        const chain = w[m + Meta.chainId]!;
+        const ci = w[m + Meta.chainIndex]! + 1;
+        const cw = this.chainBase + chain * CHAIN_WORDS;
+        if (chain < MAX_CHAINS && ci <= i32[cw]!) {
+          const hop = i32[cw + ci]!;
+          w[m + Meta.chainIndex] = ci;
+          if (hop >>> 16 === HopKind.SERVICE) {
+            dest = this.pick(hop & 0xffff, w[m + Meta.flowHash]!);
+          } else {
+            w[m + Meta.action] = Action.OUT;
+            w[m + Meta.destination] = hop & 0xffff;
+            dest = STAGE_TX;
+          }
+        } else {
+          c[C.dropChainEnd]!++;
+        }
+      } else if (action === Action.TONF) {
+        dest = this.pick(w[m + Meta.destination]!, w[m + Meta.flowHash]!);
+      } else if (action === Action.OUT) {
+        if (w[m + Meta.destination]! < this.inst.g.ports) dest = STAGE_TX;
+        else c[C.dropBadDest]!++;
+      } else if (action === Action.DROP) {
+        c[C.dropVerdict]!++;
+      } else {
+        c[C.dropBadDest]!++;
+      }
+      if (dest >= 0) {
+        w[m + Meta.src] = this.selfId;
+        this.stage(dest, d);
+      } else {
+        this.cache.freeOne(d);
+      }
+      if (clearSource) descs[at] = NULL_DESC;
+    }
+  }
+
+  /**
+   * An instance of service `svc` for a packet with flow hash `hash`: its NF id, or -1 (the
+   * reason counted). Hot path: no allocation.
+   */
+  private pick(svc: number, hash: number): number {
+    const i32 = this.i32;
+    if (svc <= 0 || svc >= MAX_SERVICES) {
+      this.c[C.dropBadDest]!++;
+      return -1;
+    }
+    const sw = this.serviceBase + svc * SERVICE_WORDS;
+    const count = i32[sw]!;
+    if (count <= 0) {
+      this.c[C.dropNoInstance]!++;
+      return -1;
+    }
+    const id = i32[sw + 1 + ((hash >>> 0) % count)]!;
+    if (i32[this.slotState[id]!] !== NfState.RUNNING) {
+      this.c[C.dropNotRunning]!++;
+      return -1;
+    }
+    return id;
+  }
+
+  /** Adds d to stage `dest`, flushing it first when full. Hot path: no allocation. */
+  private stage(dest: number, d: number): void {
+    const st = this.st;
+    const base = this.stOff + dest * STAGE_WORDS;
+    let n = st[base]!;
+    if (n === BURST) {
+      this.flushStage(dest);
+      n = 0;
+    }
+    st[base + 1 + n] = d;
+    st[base] = n + 1;
+    if (this.touched[dest] === 0) {
+      this.touched[dest] = 1;
+      this.touchedList[this.nTouched++] = dest;
+    }
+  }
+
+  /** Enqueues every non-empty stage. Hot path: no allocation. */
+  flush(): void {
+    for (let i = 0; i < this.nTouched; i++) {
+      const dest = this.touchedList[i]!;
+      this.touched[dest] = 0;
+      this.flushStage(dest);
+    }
+    this.nTouched = 0;
+  }
+
+  private flushStage(dest: number): void {
+    const st = this.st;
+    const base = this.stOff + dest * STAGE_WORDS;
+    const n = st[base]!;
+    if (n === 0) return;
+    if (this.jw !== null) this.jw[this.jb + Journal.src] = dest;
+    let sent: number;
+    if (dest === STAGE_TX) {
+      sent = this.tx.enqueue(st, n, base + 1);
+      if (sent < n) this.c[C.dropTxFull]! += n - sent;
+      this.c[C.out]! += sent;
+    } else {
+      sent = this.producers[dest]!.enqueue(st, n, base + 1);
+      if (sent < n) this.c[C.dropRingFull]! += n - sent;
+      this.c[C.forwarded]! += sent;
+    }
+    if (sent < n) this.cache.free(st, n - sent, base + 1 + sent);
+    st[base] = 0;
+    if (this.jw !== null) this.jw[this.jb + Journal.state] = 0;
+    if (sent > 0) this.wake(dest);
+  }
+
+  /** Wakes the consumer of stage `dest` if it sleeps. Hot path: no allocation. */
+  private wake(dest: number): void {
+    const i32 = this.i32;
+    const word = dest === STAGE_TX ? IH.txSleeping : this.sleepWord[dest]!;
+    if (Atomics.load(i32, word) !== 0) {
+      Atomics.store(i32, word, 0);
+      native().futexWake(i32, word, 1);
+    }
+  }
+}

@@ -1,0 +1,271 @@
+/**
+ * The commands that run things: manager, nf, start, demo, status, stats.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { NfcError } from '../errors.js';
+import { ControlClient } from '../control/socket.js';
+import type { StatusReply, ManagerStatus } from '../protocol/messages.js';
+import { Manager } from '../manager/manager.js';
+import { formatStats, drops } from '../manager/stats.js';
+import { parseNfArgs, runNf } from '../nflib/runner.js';
+import { loadTopology, validateTopology } from '../topology/load.js';
+import { BUILT_IN_TOPOLOGY, type Topology } from '../topology/types.js';
+import { runTopology } from './start.js';
+
+export interface Flags {
+  positional: string[];
+  flags: Map<string, string>;
+}
+
+/** `--key value`, `--key=value`, `--flag` (boolean flags listed in `bool`). */
+export function parseArgs(argv: readonly string[], bool: readonly string[] = []): Flags {
+  const positional: string[] = [];
+  const flags = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!a.startsWith('--')) { positional.push(a); continue; }
+    const eq = a.indexOf('=');
+    const key = eq > 0 ? a.slice(2, eq) : a.slice(2);
+    if (eq > 0) flags.set(key, a.slice(eq + 1));
+    else if (bool.includes(key)) flags.set(key, 'true');
+    else {
+      const v = argv[i + 1];
+      if (v === undefined || v.startsWith('--')) throw new NfcError('NFC_ERR_USAGE', `--${key} needs a value`);
+      flags.set(key, v);
+      i++;
+    }
+  }
+  return { positional, flags };
+}
+
+function num(f: Flags, key: string, dflt: number): number {
+  const v = f.flags.get(key);
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new NfcError('NFC_ERR_USAGE', `--${key} needs a non-negative number, got ${v}`);
+  return n;
+}
+
+function checkKnown(f: Flags, known: readonly string[], usage: string): void {
+  for (const k of f.flags.keys()) {
+    if (!known.includes(k)) throw new NfcError('NFC_ERR_USAGE', `unknown option --${k}`, { fix: usage });
+  }
+}
+
+/** Applies --name/--ttl/--limit/--stats/--poll overrides to a topology (cold). */
+function override(topo: Topology, f: Flags): Topology {
+  const t = structuredClone(topo);
+  if (f.flags.has('name')) t.name = f.flags.get('name')!;
+  if (f.flags.has('ttl')) t.manager.ttl = num(f, 'ttl', 0);
+  if (f.flags.has('limit')) t.manager.limit = num(f, 'limit', 0);
+  if (f.flags.has('stats')) t.manager.statsInterval = num(f, 'stats', 1);
+  if (f.flags.has('poll')) {
+    const p = f.flags.get('poll');
+    if (p !== 'busy' && p !== 'adaptive') throw new NfcError('NFC_ERR_USAGE', `--poll takes busy or adaptive, got ${p}`);
+    t.manager.poll = p;
+  }
+  return t;
+}
+
+// ---- nfchain start ------------------------------------------------------------------------
+
+export const START_USAGE = 'nfchain start <topology.yaml|.json> [--name N] [--ttl S] [--limit N] [--stats S] [--poll busy|adaptive] [--until-done]';
+const RUN_FLAGS = ['name', 'ttl', 'limit', 'stats', 'poll', 'until-done'] as const;
+
+export async function startCommand(argv: string[]): Promise<number> {
+  const f = parseArgs(argv, ['until-done']);
+  checkKnown(f, RUN_FLAGS, START_USAGE);
+  const file = f.positional[0];
+  if (!file || f.positional.length > 1) throw new NfcError('NFC_ERR_USAGE', 'give one topology file', { fix: START_USAGE });
+  const topo = override(loadTopology(file), f);
+  const r = await runTopology(topo, { untilDone: f.flags.has('until-done') });
+  process.stdout.write(`[manager] stopped: ${r.reason}\n`);
+  return r.failed.length ? 1 : 0;
+}
+
+// ---- nfchain demo -------------------------------------------------------------------------
+
+export const DEMO_USAGE = 'nfchain demo [--duration S] [--rate PPS] [--name N] [--stats S]';
+
+function packageRoot(): string {
+  return fileURLToPath(new URL('../../../', import.meta.url));
+}
+
+/** The demo chain: gen → basic-monitor → simple-forward → bridge → null. */
+export function demoTopology(o: { name: string; rate: number; duration: number; stats: number }): Topology {
+  const root = packageRoot();
+  const mod = (n: string): string => {
+    const js = `${root}dist/nfs/${n}/index.js`;
+    return existsSync(js) ? js : `${root}nfs/${n}/index.ts`;
+  };
+  return validateTopology({
+    name: o.name,
+    pool: { count: 16384 },
+    manager: { ttl: o.duration, statsInterval: o.stats },
+    ports: [
+      { name: 'gen', driver: 'gen', rate: o.rate, sizes: [64, 128, 512, 1024], flows: 256, tcp: 0.3, seed: 1 },
+      { name: 'sink', driver: 'null' },
+    ],
+    nfs: [
+      { name: 'monitor', module: mod('basic-monitor'), service: 1, options: { interval: 0 } },
+      { name: 'forward', module: mod('simple-forward'), service: 2 },
+      { name: 'bridge', module: mod('bridge'), service: 3 },
+    ],
+    chain: ['monitor', 'forward', 'bridge'],
+  }, BUILT_IN_TOPOLOGY);
+}
+
+export async function demoCommand(argv: string[]): Promise<number> {
+  const f = parseArgs(argv);
+  checkKnown(f, ['duration', 'rate', 'name', 'stats'], DEMO_USAGE);
+  const topo = demoTopology({
+    name: f.flags.get('name') ?? 'demo', rate: num(f, 'rate', 1_000_000), duration: num(f, 'duration', 0), stats: num(f, 'stats', 1),
+  });
+  process.stdout.write(`nfchain demo: gen (${topo.ports[0]!.driver === 'gen' ? (topo.ports[0] as { rate: number }).rate || 'unlimited' : ''} pps) → basic-monitor → simple-forward → bridge → null` +
+    `${topo.manager.ttl ? ` for ${topo.manager.ttl} s` : '; Ctrl-C to stop'}\n`);
+  const r = await runTopology(topo);
+  process.stdout.write(`[manager] stopped: ${r.reason}\n`);
+  return r.failed.length ? 1 : 0;
+}
+
+// ---- nfchain manager ----------------------------------------------------------------------
+
+/**
+ * A manager-only topology from flags: ports by driver, the chain as service ids and
+ * port:<index> hops. Its NFs are started by hand with `nfchain nf`, so services need no NF
+ * here (cold).
+ */
+export function standaloneTopology(name: string, drivers: string[], chainText: string, rate: number): Topology {
+  const ports = drivers.map((d, i) => {
+    if (d === 'gen') return { name: `p${i}`, driver: 'gen' as const, rate, sizes: [64], flows: 1024, tcp: 0, seed: 1, count: 0 };
+    if (d === 'null') return { name: `p${i}`, driver: 'null' as const };
+    throw new NfcError('NFC_ERR_USAGE', `--port ${d}: the manager command takes gen or null ports`, { fix: 'for pcap ports, write a topology file (docs/topology.md)' });
+  });
+  const chain = chainText.split(',').map((h): Topology['chain'][number] => {
+    const svc = /^\d+$/.test(h) ? Number(h) : NaN;
+    if (svc >= 1 && svc <= 31) return { kind: 'service', service: svc };
+    const m = /^port:(\d+)$/.exec(h);
+    if (m && Number(m[1]) < ports.length) return { kind: 'port', port: Number(m[1]) };
+    throw new NfcError('NFC_ERR_USAGE', `--chain: "${h}" is neither a service id (1..31) nor port:<index of a --port>`);
+  });
+  if (!/^[A-Za-z0-9_.-]{1,32}$/.test(name)) throw new NfcError('NFC_ERR_USAGE', `--name ${name}: use 1-32 of A-Z a-z 0-9 _ . -`);
+  return {
+    file: BUILT_IN_TOPOLOGY, name,
+    pool: { count: 16384, dataRoom: 2048, headroom: 128 },
+    rings: { nfRx: 4096, nfTx: 4096 },
+    manager: { ttl: 0, limit: 0, statsInterval: 1, poll: 'adaptive' },
+    ports, nfs: [], chain,
+  };
+}
+
+export const MANAGER_USAGE = 'nfchain manager [topology.yaml] [--name N] [--port gen|null ...] [--chain 1,2,port:1] [--rate PPS] [--ttl S] [--limit N] [--stats S] [--poll busy|adaptive] [--until-done]';
+
+export async function managerCommand(argv: string[]): Promise<number> {
+  // --port may repeat: collect before the generic parser.
+  const ports: string[] = [];
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--port') ports.push(argv[++i] ?? '');
+    else rest.push(argv[i]!);
+  }
+  const f = parseArgs(rest, ['until-done']);
+  checkKnown(f, [...RUN_FLAGS, 'chain', 'rate'], MANAGER_USAGE);
+  let topo: Topology;
+  if (f.positional[0]) {
+    topo = loadTopology(f.positional[0]);
+    // The manager alone: the topology's NFs are started by hand (nfchain nf ...).
+  } else {
+    topo = standaloneTopology(f.flags.get('name') ?? 'default', ports.length ? ports : ['gen', 'null'], f.flags.get('chain') ?? '1', num(f, 'rate', 1_000_000));
+  }
+  topo = override(topo, f);
+  const m = new Manager({ topology: topo, untilDone: f.flags.has('until-done') });
+  await m.start();
+  const onSignal = (sig: string) => (): void => { void m.stop(`${sig} received`); };
+  process.on('SIGINT', onSignal('SIGINT'));
+  process.on('SIGTERM', onSignal('SIGTERM'));
+  const reason = await m.done;
+  process.stdout.write(`[manager] stopped: ${reason}\n`);
+  return 0;
+}
+
+// ---- nfchain nf ---------------------------------------------------------------------------
+
+export async function nfCommand(argv: string[]): Promise<number> {
+  return runNf(parseNfArgs(argv));
+}
+
+// ---- nfchain status / stats ---------------------------------------------------------------
+
+async function fetchStatus(name: string): Promise<ManagerStatus> {
+  const c = await ControlClient.connect(name);
+  try {
+    return (await c.request<StatusReply>({ type: 'status' })).status;
+  } finally {
+    c.close();
+  }
+}
+
+export const STATUS_USAGE = 'nfchain status [--name N] [--json]';
+
+export async function statusCommand(argv: string[]): Promise<number> {
+  const f = parseArgs(argv, ['json']);
+  checkKnown(f, ['name', 'json'], STATUS_USAGE);
+  const s = await fetchStatus(f.flags.get('name') ?? 'default');
+  if (f.flags.has('json')) {
+    process.stdout.write(JSON.stringify(s) + '\n');
+    return 0;
+  }
+  const lines = [
+    `manager "${s.name}" pid ${s.pid}, up ${s.uptime.toFixed(0)} s; pool ${s.pool.free} of ${s.pool.count} buffers free`,
+    `chain: ${s.chain.join(' → ') || '(empty)'}`,
+    'ports:',
+    ...s.ports.map((p) => `  ${p.id} ${p.name} (${p.driver}): rx ${p.rxPackets}, tx ${p.txPackets}, tx dropped ${p.txDropped}`),
+    'NFs:',
+    ...(s.nfs.length ? s.nfs.map((n) => `  ${n.tag} service ${n.service} ${n.state} pid ${n.pid}: rx ${n.counters.rx ?? 0}, drops ${drops(n.counters)}`) : ['  (none)']),
+    'services:',
+    ...(s.services.length ? s.services.map((x) => `  ${x.service}: NF ${x.nfs.join(', ')}`) : ['  (none in service)']),
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+  return 0;
+}
+
+export const STATS_USAGE = 'nfchain stats [--name N] [--json] [--watch [S]]';
+
+export async function statsCommand(argv: string[]): Promise<number> {
+  const args = [...argv];
+  const wi = args.indexOf('--watch');
+  let watch = 0;
+  if (wi >= 0) {
+    const v = args[wi + 1];
+    if (v !== undefined && /^\d+(\.\d+)?$/.test(v)) { watch = Number(v); args.splice(wi, 2); } else { watch = 1; args.splice(wi, 1); }
+  }
+  const f = parseArgs(args, ['json']);
+  checkKnown(f, ['name', 'json'], STATS_USAGE);
+  const name = f.flags.get('name') ?? 'default';
+  const json = f.flags.has('json');
+  let prev = await fetchStatus(name);
+  if (!watch) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const now = await fetchStatus(name);
+    process.stdout.write(json ? JSON.stringify(now) + '\n' : formatStats(now, prev));
+    return 0;
+  }
+  let stop = false;
+  process.on('SIGINT', () => { stop = true; });
+  while (!stop) {
+    await new Promise((r) => setTimeout(r, watch * 1000));
+    let now: ManagerStatus;
+    try {
+      now = await fetchStatus(name);
+    } catch {
+      process.stdout.write('the manager is gone\n');
+      return 0;
+    }
+    process.stdout.write(json ? JSON.stringify(now) + '\n' : formatStats(now, prev));
+    prev = now;
+  }
+  return 0;
+}
+
+export { Manager };

@@ -1,0 +1,304 @@
+/**
+ * The manager's data-plane loops, each in its own worker thread (they block in futex waits
+ * when idle, which must not stall the manager's event loop).
+ *
+ *   RX: port rxBurst → flow hash + chain start in the meta → router → first hop's ring
+ *   TX: every NF's tx ring (and the RX → TX ring) → group by output port → port txBurst
+ *
+ * Each worker maps the instance itself and opens its halves of the ports. The parent sends
+ * { type: 'stop' }; the worker flushes, closes its ports, hands its cached buffers back and
+ * answers { type: 'stopped' }. The RX worker also reports { type: 'rx-done' } when every
+ * port has reached its end (capture read, count reached) or the packet limit was reached.
+ */
+import { parentPort, workerData, isMainThread } from 'node:worker_threads';
+import { attachInstance, type InstanceView } from '../shm/instance.js';
+import {
+  CounterSet, IH, MAX_NFS, PortRxCounters, PortTxCounters, RouteCounters, TxLoopCounters,
+} from '../shm/instance-layout.js';
+import { BURST } from '../shm/layout.js';
+import { Meta } from '../shm/pool-layout.js';
+import { NULL_DESC, PoolCache } from '../shm/pool.js';
+import { ScConsumer, SpscProducer } from '../shm/ring.js';
+import { PacketView } from '../shm/packet-view.js';
+import { openRx, openTx, type RxPort, type TxPort } from '../ports/index.js';
+import type { PortConfig } from '../ports/config.js';
+import { Router } from '../chain/router.js';
+import { Action } from '../chain/verdict.js';
+import { native } from '../native.js';
+import { STAGE_WORDS } from '../shm/instance-layout.js';
+
+export interface DataplaneConfig {
+  role: 'rx' | 'tx';
+  instance: string;
+  ports: PortConfig[];
+  /** stop receiving after this many packets (0: no limit) */
+  limit: number;
+  poll: 'adaptive' | 'busy';
+}
+
+export type WorkerMessage = { type: 'stop' };
+export type WorkerReport = { type: 'ready' } | { type: 'rx-done'; packets: number } | { type: 'stopped' } | { type: 'error'; message: string };
+
+/** Empty loops before an idle data-plane loop sleeps; and the longest sleep (ms). */
+const SPIN = 200;
+const IDLE_SLEEP_MS = 1;
+
+class RxLoop {
+  private readonly inst: InstanceView;
+  private readonly ports: RxPort[] = [];
+  private readonly counters: Float64Array[] = [];
+  private readonly cache: PoolCache;
+  private readonly router: Router;
+  private readonly view: PacketView;
+  private readonly burst = new Uint32Array(BURST);
+  private readonly limit: number;
+  private received = 0;
+  private reportedDone = false;
+
+  constructor(private readonly cfg: DataplaneConfig) {
+    this.inst = attachInstance(cfg.instance);
+    const pool = this.inst.pool;
+    this.cache = new PoolCache(pool, { capacity: 512 });
+    cfg.ports.forEach((p, i) => {
+      this.ports.push(openRx(p, { pool, cache: this.cache, portId: i, portName: p.name }));
+      this.counters.push(this.inst.counters.set(CounterSet.portRx(i)));
+    });
+    const mem = this.inst.mem;
+    this.router = new Router({
+      inst: this.inst, selfId: 0, counters: this.inst.counters.set(CounterSet.managerRx), cache: this.cache,
+      staging: new Uint32Array((MAX_NFS + 1) * STAGE_WORDS), stagingOff: 0,
+      tx: new SpscProducer(mem, this.inst.rxToTxRingOffset, 'manager RX → TX ring'),
+      journal: null, journalBase: 0,
+    });
+    this.view = new PacketView(pool.buffer);
+    this.limit = cfg.limit;
+  }
+
+  /** One pass over every port. Returns packets received. Hot path: no allocation. */
+  pass(): number {
+    const pool = this.inst.pool;
+    const words = pool.words;
+    const ms = pool.shift - 2;
+    const view = this.view;
+    const burst = this.burst;
+    let total = 0;
+    for (let p = 0; p < this.ports.length; p++) {
+      const port = this.ports[p]!;
+      if (port.done) continue;
+      let max = BURST;
+      if (this.limit > 0) {
+        if (this.received >= this.limit) break;
+        if (this.limit - this.received < max) max = this.limit - this.received;
+      }
+      const n = port.rxBurst(burst, max);
+      if (n === 0) continue;
+      let bytes = 0;
+      for (let i = 0; i < n; i++) {
+        const d = burst[i]!;
+        const m = d << ms;
+        const len = words[m + Meta.len]!;
+        bytes += len;
+        view.reset(pool.base + (d << pool.shift) + words[m + Meta.dataOff]!, len);
+        words[m + Meta.flowHash] = view.flowHash();
+        words[m + Meta.chainId] = 0;
+        words[m + Meta.chainIndex] = 0;
+        words[m + Meta.action] = Action.NEXT;
+      }
+      const c = this.counters[p]!;
+      c[PortRxCounters.rxPackets]! += n;
+      c[PortRxCounters.rxBytes]! += bytes;
+      this.router.route(burst, 0, n, false);
+      this.received += n;
+      total += n;
+    }
+    return total;
+  }
+
+  /** True when no port will produce more (or the limit is reached). */
+  get finished(): boolean {
+    if (this.limit > 0 && this.received >= this.limit) return true;
+    for (const p of this.ports) if (!p.done) return false;
+    return true;
+  }
+
+  checkDone(report: (r: WorkerReport) => void): void {
+    if (!this.reportedDone && this.finished) {
+      this.reportedDone = true;
+      report({ type: 'rx-done', packets: this.received });
+    }
+  }
+
+  close(): void {
+    for (let i = 0; i < this.ports.length; i++) {
+      this.counters[i]![PortRxCounters.rxNoBuffer] = this.ports[i]!.rxNoBuffer;
+      this.ports[i]!.close();
+    }
+    this.cache.flush();
+  }
+
+  syncCounters(): void {
+    for (let i = 0; i < this.ports.length; i++) this.counters[i]![PortRxCounters.rxNoBuffer] = this.ports[i]!.rxNoBuffer;
+  }
+}
+
+class TxLoop {
+  private readonly inst: InstanceView;
+  private readonly ports: TxPort[] = [];
+  private readonly counters: Float64Array[] = [];
+  private readonly loopCounters: Float64Array;
+  private readonly cache: PoolCache;
+  private readonly rings: ScConsumer[] = [];
+  private readonly burst = new Uint32Array(BURST);
+  /** per-port staging of descriptors to send */
+  private readonly stage: Uint32Array[] = [];
+  private readonly staged: Int32Array;
+  private readonly stagedBytes: Float64Array;
+
+  constructor(cfg: DataplaneConfig) {
+    this.inst = attachInstance(cfg.instance);
+    const pool = this.inst.pool;
+    this.cache = new PoolCache(pool, { capacity: 512 });
+    cfg.ports.forEach((p, i) => {
+      this.ports.push(openTx(p, { pool, cache: this.cache, portId: i, portName: p.name }));
+      this.counters.push(this.inst.counters.set(CounterSet.portTx(i)));
+      this.stage.push(new Uint32Array(BURST));
+    });
+    this.staged = new Int32Array(cfg.ports.length);
+    this.stagedBytes = new Float64Array(cfg.ports.length);
+    this.loopCounters = this.inst.counters.set(CounterSet.managerTx);
+    const mem = this.inst.mem;
+    for (let id = 1; id < MAX_NFS; id++) this.rings.push(new ScConsumer(mem, this.inst.txRingOffset(id), `NF ${id} tx ring`));
+    this.rings.push(new ScConsumer(mem, this.inst.rxToTxRingOffset, 'manager RX → TX ring'));
+  }
+
+  /** One pass over every tx ring. Returns packets moved. Hot path: no allocation. */
+  pass(): number {
+    const pool = this.inst.pool;
+    const words = pool.words;
+    const ms = pool.shift - 2;
+    const nports = this.ports.length;
+    let total = 0;
+    for (let r = 0; r < this.rings.length; r++) {
+      const n = this.rings[r]!.dequeue(this.burst, BURST);
+      if (n === 0) continue;
+      total += n;
+      this.loopCounters[TxLoopCounters.fromNfs]! += n;
+      for (let i = 0; i < n; i++) {
+        const d = this.burst[i]!;
+        if (d === NULL_DESC) continue;
+        const m = d << ms;
+        const port = words[m + Meta.destination]!;
+        if (port >= nports) {
+          this.loopCounters[TxLoopCounters.dropBadPort]!++;
+          this.cache.freeOne(d);
+          continue;
+        }
+        let k = this.staged[port]!;
+        if (k === BURST) {
+          this.sendPort(port);
+          k = 0;
+        }
+        this.stage[port]![k] = d;
+        this.staged[port] = k + 1;
+        this.stagedBytes[port]! += words[m + Meta.len]!;
+      }
+    }
+    for (let p = 0; p < nports; p++) if (this.staged[p]! > 0) this.sendPort(p);
+    return total;
+  }
+
+  private sendPort(p: number): void {
+    const n = this.staged[p]!;
+    const port = this.ports[p]!;
+    const sent = port.txBurst(this.stage[p]!, n);
+    const c = this.counters[p]!;
+    c[PortTxCounters.txPackets]! += sent;
+    c[PortTxCounters.txBytes]! += sent === n ? this.stagedBytes[p]! : 0;
+    c[PortTxCounters.txDropped] = port.txDropped;
+    this.staged[p] = 0;
+    this.stagedBytes[p] = 0;
+  }
+
+  flushPorts(): void {
+    for (const p of this.ports) p.flush();
+  }
+
+  close(): void {
+    this.pass();
+    for (const p of this.ports) {
+      p.flush();
+      p.close();
+    }
+    this.cache.flush();
+  }
+}
+
+function runWorker(cfg: DataplaneConfig): void {
+  const port = parentPort!;
+  const report = (r: WorkerReport): void => port.postMessage(r);
+  let stopping = false;
+  port.on('message', (m: WorkerMessage) => {
+    if (m.type === 'stop') stopping = true;
+  });
+  let loop: RxLoop | TxLoop;
+  try {
+    loop = cfg.role === 'rx' ? new RxLoop(cfg) : new TxLoop(cfg);
+  } catch (err) {
+    report({ type: 'error', message: (err as Error).message });
+    return;
+  }
+  report({ type: 'ready' });
+  const i32 = (loop as unknown as { inst: InstanceView }).inst.i32;
+  const idleWait = new Int32Array(new SharedArrayBuffer(4));
+  let idle = 0;
+  let lastSync = 0;
+  // Work in slices so the worker's event loop sees the parent's messages.
+  const slice = (): void => {
+    if (stopping) {
+      loop.close();
+      report({ type: 'stopped' });
+      return;
+    }
+    if (cfg.role === 'rx' && Atomics.load(i32, IH.rxEnabled) === 0) {
+      // Not receiving yet: `nfchain start` holds the input until every NF is in service.
+      Atomics.wait(idleWait, 0, 0, 5);
+      setImmediate(slice);
+      return;
+    }
+    const t0 = performance.now();
+    for (let iter = 0; ; iter++) {
+      const n = loop.pass();
+      if (n > 0) {
+        idle = 0;
+      } else if (++idle >= SPIN) {
+        idle = 0;
+        if (loop instanceof TxLoop) {
+          loop.flushPorts();
+          if (cfg.poll === 'adaptive') {
+            Atomics.store(i32, IH.txSleeping, 1);
+            native().futexWait(i32, IH.txSleeping, 1, IDLE_SLEEP_MS);
+            Atomics.store(i32, IH.txSleeping, 0);
+          }
+        } else {
+          loop.checkDone(report);
+          if (cfg.poll === 'adaptive') Atomics.wait(idleWait, 0, 0, loop.finished ? 20 : IDLE_SLEEP_MS);
+        }
+        break;
+      }
+      if ((iter & 15) === 15 && performance.now() - t0 > 5) break;
+    }
+    if (loop instanceof RxLoop && t0 - lastSync > 200) {
+      lastSync = t0;
+      loop.syncCounters();
+      loop.checkDone(report);
+    }
+    setImmediate(slice);
+  };
+  setImmediate(slice);
+}
+
+if (!isMainThread && (workerData as { nfchainDataplane?: boolean })?.nfchainDataplane) {
+  runWorker((workerData as { cfg: DataplaneConfig }).cfg);
+}
+
+export { RouteCounters };

@@ -1,0 +1,442 @@
+/**
+ * The manager: owns an instance's shared memory, its ports (through the RX and TX data-plane
+ * workers), the NF registry and service table, and the control socket. NFs register, are put
+ * in service when ready, and are taken out of service — and have their buffers reclaimed —
+ * when they stop or die (socket closed, or their pid gone).
+ *
+ * Cold code: the data path lives in the workers (dataplane.ts) and the NFs (nflib/engine.ts).
+ */
+import { Worker } from 'node:worker_threads';
+import type { Socket } from 'node:net';
+import { NfcError } from '../errors.js';
+import { listenControl, send, type ControlServer } from '../control/socket.js';
+import type {
+  ManagerStatus, NfStatus, PortStatus, Request, Reply, RegisterRequest,
+} from '../protocol/messages.js';
+import { createInstance, type InstanceView } from '../shm/instance.js';
+import {
+  CounterSet, HopKind, IH, MAX_INSTANCES, MAX_NFS, MAX_SERVICES, ManagerState, NF_STATE_NAMES, NfState, NS,
+  PortRxCounters, PortTxCounters, RouteCounters, TxLoopCounters,
+} from '../shm/instance-layout.js';
+import { NULL_DESC, PoolCache } from '../shm/pool.js';
+import { RING_HEADER_BYTES, RW } from '../shm/ring-layout.js';
+import type { Topology } from '../topology/types.js';
+import type { DataplaneConfig, WorkerReport } from './dataplane.js';
+import { clearSlotRecords, drainRing, reclaimNf } from './reclaim.js';
+import { formatStats } from './stats.js';
+
+interface NfEntry {
+  nfId: number;
+  name: string;
+  service: number;
+  pid: number;
+  generation: number;
+  sock: Socket;
+  module: string;
+  /** put in the service table */
+  inService: boolean;
+  gone: boolean;
+}
+
+export interface ManagerOptions {
+  topology: Topology;
+  /** stop once every RX port is finished and the chain has drained */
+  untilDone?: boolean;
+  /** where log lines go (default: stdout) */
+  log?: ((line: string) => void) | undefined;
+  /** do not receive until enableRx() (nfchain start: until every NF is in service) */
+  holdRx?: boolean;
+  /** where the periodic stats tables go (default: stdout); null: nowhere */
+  stats?: ((text: string) => void) | null | undefined;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export class Manager {
+  readonly topo: Topology;
+  inst!: InstanceView;
+  private control: ControlServer | undefined;
+  private readonly workers: { worker: Worker; role: 'rx' | 'tx'; stopped: Promise<void> }[] = [];
+  private readonly nfs = new Map<number, NfEntry>();
+  private readonly generations = new Int32Array(MAX_NFS);
+  /** slots whose rx ring the manager keeps draining (no consumer) */
+  private readonly orphanRings = new Set<number>();
+  private cache!: PoolCache;
+  private timers: NodeJS.Timeout[] = [];
+  private readonly log: (line: string) => void;
+  private readonly statsOut: ((text: string) => void) | null;
+  private stopping: Promise<string> | undefined;
+  private resolveDone: (reason: string) => void = () => {};
+  /** resolves with the reason when the manager has stopped and removed its files */
+  readonly done: Promise<string>;
+  private startedAt = 0;
+  private rxDone = false;
+  private lastSnapshot: ManagerStatus | undefined;
+  readonly untilDone: boolean;
+  private readonly holdRx: boolean;
+  /** accounting at shutdown: buffers not back in the pool (0 when nothing leaked) */
+  missingAtExit = -1;
+  /** the status taken when stopping began (NFs still registered), for tests and reports */
+  finalStatus: ManagerStatus | undefined;
+
+  constructor(o: ManagerOptions) {
+    this.topo = o.topology;
+    this.untilDone = o.untilDone ?? false;
+    this.holdRx = o.holdRx ?? false;
+    this.log = o.log ?? ((l) => process.stdout.write(`[manager] ${l}\n`));
+    this.statsOut = o.stats === undefined ? (t) => process.stdout.write(t) : o.stats;
+    this.done = new Promise((r) => { this.resolveDone = r; });
+  }
+
+  get name(): string {
+    return this.topo.name;
+  }
+
+  /** True once stop() has been called. */
+  get stoppingNow(): boolean {
+    return this.stopping !== undefined;
+  }
+
+  /** Creates the shared memory, starts the workers and the control socket (cold). */
+  async start(): Promise<void> {
+    const t = this.topo;
+    this.startedAt = Date.now();
+    this.inst = createInstance({
+      name: t.name, pool: t.pool, nfRx: t.rings.nfRx, nfTx: t.rings.nfTx, ports: t.ports.length,
+    });
+    try {
+      this.cache = new PoolCache(this.inst.pool, { capacity: 256 });
+      this.writeChain();
+      this.control = await listenControl(t.name, (sock, onMessage) => this.onClient(sock, onMessage));
+      for (const role of ['tx', 'rx'] as const) await this.startWorker(role);
+    } catch (err) {
+      await this.teardown();
+      throw err;
+    }
+    Atomics.store(this.inst.i32, IH.managerState, ManagerState.RUNNING);
+    if (!this.holdRx) this.enableRx();
+    this.timers.push(setInterval(() => void this.supervise(), 100));
+    if (t.manager.ttl > 0) this.timers.push(setTimeout(() => void this.stop(`TTL of ${t.manager.ttl} s reached`), t.manager.ttl * 1000));
+    if (t.manager.statsInterval > 0 && this.statsOut) {
+      this.timers.push(setInterval(() => this.printStats(), t.manager.statsInterval * 1000));
+    }
+    this.log(`instance "${t.name}": ${t.pool.count} buffers, ${t.ports.length} port(s), control socket ${this.control!.path}`);
+  }
+
+  /** Lets the RX loop receive. */
+  enableRx(): void {
+    Atomics.store(this.inst.i32, IH.rxEnabled, 1);
+  }
+
+  /** The default chain into the chain table (chain 0). */
+  private writeChain(): void {
+    const i32 = this.inst.i32;
+    const cw = this.inst.chainWord(0);
+    this.topo.chain.forEach((hop, i) => {
+      i32[cw + 1 + i] = hop.kind === 'service' ? (HopKind.SERVICE << 16) | hop.service : (HopKind.PORT << 16) | hop.port;
+    });
+    Atomics.store(i32, cw, this.topo.chain.length);
+  }
+
+  private startWorker(role: 'rx' | 'tx'): Promise<void> {
+    const cfg: DataplaneConfig = {
+      role, instance: this.topo.name, ports: this.topo.ports, limit: this.topo.manager.limit, poll: this.topo.manager.poll,
+    };
+    const worker = new Worker(new URL('./dataplane.js', import.meta.url), { workerData: { nfchainDataplane: true, cfg } });
+    let stoppedResolve: () => void = () => {};
+    const stopped = new Promise<void>((r) => { stoppedResolve = r; });
+    this.workers.push({ worker, role, stopped });
+    return new Promise((resolve, reject) => {
+      worker.on('message', (r: WorkerReport) => {
+        switch (r.type) {
+          case 'ready': resolve(); break;
+          case 'error': reject(new NfcError('NFC_ERR_MANAGER', `${role} loop: ${r.message}`)); break;
+          case 'stopped': stoppedResolve(); break;
+          case 'rx-done':
+            this.rxDone = true;
+            this.log(`input finished after ${r.packets} packets`);
+            break;
+        }
+      });
+      worker.on('error', (err) => {
+        this.log(`${role} loop failed: ${err.stack ?? err.message}`);
+        reject(err);
+        void this.stop(`${role} loop failed`);
+      });
+      worker.on('exit', () => stoppedResolve());
+    });
+  }
+
+  // ---- control socket -----------------------------------------------------------------------
+
+  private onClient(sock: Socket, onMessage: (cb: (msg: unknown) => void) => void): void {
+    let nfId = 0;
+    onMessage((msg) => {
+      const req = msg as Request;
+      void this.handle(req, sock).then((reply) => {
+        if (reply.type === 'registered') nfId = reply.nfId;
+        send(sock, reply);
+      }, (err: unknown) => {
+        const e = err as NfcError;
+        send(sock, { type: 'error', id: typeof req?.id === 'number' ? req.id : 0, code: e.code ?? 'NFC_ERR_MANAGER', message: e.message });
+      });
+    });
+    sock.on('close', () => {
+      if (nfId) void this.nfGone(nfId, 'its control connection closed');
+    });
+  }
+
+  private async handle(req: Request, sock: Socket): Promise<Reply> {
+    if (typeof req !== 'object' || req === null || typeof req.id !== 'number') {
+      throw new NfcError('NFC_ERR_CONTROL', 'malformed request: expected a JSON object with type and id');
+    }
+    switch (req.type) {
+      case 'register': return this.register(req, sock);
+      case 'ready': {
+        const e = this.nfs.get(req.nfId);
+        if (!e) throw new NfcError('NFC_ERR_MANAGER', `NF ${req.nfId} is not registered`);
+        this.putInService(e);
+        return { type: 'ok', id: req.id };
+      }
+      case 'stopping': {
+        const e = this.nfs.get(req.nfId);
+        if (e) this.log(`NF ${e.name}#${e.nfId} stopping: ${req.reason}`);
+        await this.nfGone(req.nfId, req.reason);
+        return { type: 'ok', id: req.id };
+      }
+      case 'status':
+        return { type: 'status', id: req.id, status: this.status() };
+      case 'shutdown':
+        setImmediate(() => void this.stop('shutdown requested'));
+        return { type: 'ok', id: req.id };
+      default: {
+        const t = (req as { type?: unknown }).type;
+        throw new NfcError('NFC_ERR_CONTROL', `unknown request type ${JSON.stringify(t)}`);
+      }
+    }
+  }
+
+  private register(req: RegisterRequest, sock: Socket): Reply {
+    if (this.stopping) throw new NfcError('NFC_ERR_MANAGER', 'the manager is shutting down');
+    if (!Number.isInteger(req.service) || req.service < 1 || req.service >= MAX_SERVICES) {
+      throw new NfcError('NFC_ERR_MANAGER', `service ${req.service} is out of range 1..${MAX_SERVICES - 1}`);
+    }
+    const inService = [...this.nfs.values()].filter((e) => e.service === req.service && !e.gone).length;
+    if (inService >= MAX_INSTANCES) {
+      throw new NfcError('NFC_ERR_MANAGER', `service ${req.service} already has ${MAX_INSTANCES} instances`);
+    }
+    let id = req.nfId;
+    const i32 = this.inst.i32;
+    const free = (n: number): boolean => !this.nfs.has(n) && (i32[this.inst.slotWord(n) + NS.state] === NfState.FREE);
+    if (id) {
+      if (id < 1 || id >= MAX_NFS) throw new NfcError('NFC_ERR_MANAGER', `NF id ${id} is out of range 1..${MAX_NFS - 1}`);
+      if (!free(id)) throw new NfcError('NFC_ERR_MANAGER', `NF id ${id} is in use`);
+    } else {
+      for (id = 1; id < MAX_NFS && !free(id); id++);
+      if (id >= MAX_NFS) throw new NfcError('NFC_ERR_MANAGER', `no free NF slot (${MAX_NFS - 1} NFs at most)`);
+    }
+    // Take the slot over: nothing may be left in it from an earlier NF.
+    this.orphanRings.delete(id);
+    drainRing(this.inst, id, (d) => { if (d !== NULL_DESC) this.cache.freeOne(d); });
+    this.cache.flush();
+    clearSlotRecords(this.inst, id);
+    const slot = this.inst.slotWord(id);
+    const gen = ++this.generations[id]!;
+    i32[slot + NS.pid] = req.pid;
+    i32[slot + NS.service] = req.service;
+    i32[slot + NS.nfId] = id;
+    i32[slot + NS.generation] = gen;
+    this.inst.counters.reset(CounterSet.nf(id));
+    Atomics.store(i32, slot + NS.state, NfState.STARTING);
+    this.nfs.set(id, {
+      nfId: id, name: req.name, service: req.service, pid: req.pid, generation: gen, sock, module: req.module, inService: false, gone: false,
+    });
+    this.log(`NF ${req.name}#${id} registered (service ${req.service}, pid ${req.pid})`);
+    return { type: 'registered', id: req.id, nfId: id, instance: this.topo.name, generation: gen, poll: this.topo.manager.poll };
+  }
+
+  private putInService(e: NfEntry): void {
+    const i32 = this.inst.i32;
+    Atomics.store(i32, this.inst.slotWord(e.nfId) + NS.state, NfState.RUNNING);
+    const sw = this.inst.serviceWord(e.service);
+    const count = i32[sw]!;
+    i32[sw + 1 + count] = e.nfId;
+    Atomics.store(i32, sw, count + 1);
+    Atomics.add(i32, IH.serviceVersion, 1);
+    e.inService = true;
+  }
+
+  private takeOutOfService(e: NfEntry): void {
+    if (!e.inService) return;
+    const i32 = this.inst.i32;
+    const sw = this.inst.serviceWord(e.service);
+    const count = i32[sw]!;
+    for (let i = 0; i < count; i++) {
+      if (i32[sw + 1 + i] === e.nfId) {
+        // Publish the shorter count first: readers never index past it.
+        i32[sw + 1 + i] = i32[sw + count]!;
+        Atomics.store(i32, sw, count - 1);
+        break;
+      }
+    }
+    Atomics.add(i32, IH.serviceVersion, 1);
+    e.inService = false;
+  }
+
+  /** An NF stopped or died: out of service, buffers back, slot free (cold). */
+  private async nfGone(nfId: number, why: string): Promise<void> {
+    const e = this.nfs.get(nfId);
+    if (!e || e.gone) return;
+    e.gone = true;
+    const i32 = this.inst.i32;
+    const stateWord = this.inst.slotWord(nfId) + NS.state;
+    const clean = Atomics.load(i32, stateWord) === NfState.STOPPED;
+    if (!clean) Atomics.store(i32, stateWord, NfState.DEAD);
+    this.takeOutOfService(e);
+    if (clean) {
+      drainRing(this.inst, nfId, (d) => { if (d !== NULL_DESC) this.cache.freeOne(d); });
+      this.cache.flush();
+      clearSlotRecords(this.inst, nfId);
+    } else {
+      // Give the dying process's last stores a moment, then account for everything it held.
+      await sleep(10);
+      const r = await reclaimNf(this.inst, nfId, this.cache);
+      this.log(`NF ${e.name}#${nfId} died (${why}): reclaimed ${r.freed} buffers; journal: ${r.journal}`);
+    }
+    this.orphanRings.add(nfId);
+    Atomics.store(i32, stateWord, NfState.FREE);
+    this.nfs.delete(nfId);
+  }
+
+  /** Every 100 ms: dead pids, late packets in orphan rings, the end of input. */
+  private async supervise(): Promise<void> {
+    if (!this.inst) return;
+    for (const e of this.nfs.values()) {
+      if (e.gone) continue;
+      try {
+        process.kill(e.pid, 0);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ESRCH') void this.nfGone(e.nfId, `process ${e.pid} is gone`);
+      }
+    }
+    for (const id of this.orphanRings) {
+      drainRing(this.inst, id, (d) => { if (d !== NULL_DESC) this.cache.freeOne(d); });
+    }
+    this.cache.flush();
+    if (this.untilDone && this.rxDone && !this.stopping && this.pipelineEmpty()) {
+      await sleep(100);
+      if (this.pipelineEmpty()) void this.stop('input finished and the chain drained');
+    }
+  }
+
+  /** Nothing in any ring and no NF in the middle of a burst. */
+  pipelineEmpty(): boolean {
+    const inst = this.inst;
+    const empty = (off: number): boolean => {
+      const w = new Int32Array(inst.mem, off, RING_HEADER_BYTES >> 2);
+      return Atomics.load(w, RW.prodTail) === Atomics.load(w, RW.consTail);
+    };
+    for (let id = 1; id < MAX_NFS; id++) {
+      if (!empty(inst.rxRingOffset(id)) || !empty(inst.txRingOffset(id))) return false;
+      if (inst.u32[inst.slotWord(id) + NS.inflight] !== 0) return false;
+    }
+    return empty(inst.rxToTxRingOffset);
+  }
+
+  // ---- status and stats ---------------------------------------------------------------------
+
+  status(): ManagerStatus {
+    const inst = this.inst;
+    const cb = inst.counters;
+    const ports: PortStatus[] = this.topo.ports.map((p, i) => ({
+      id: i, name: p.name, driver: p.driver,
+      rxPackets: cb.read(CounterSet.portRx(i), PortRxCounters.rxPackets),
+      rxBytes: cb.read(CounterSet.portRx(i), PortRxCounters.rxBytes),
+      rxNoBuffer: cb.read(CounterSet.portRx(i), PortRxCounters.rxNoBuffer),
+      txPackets: cb.read(CounterSet.portTx(i), PortTxCounters.txPackets),
+      txBytes: cb.read(CounterSet.portTx(i), PortTxCounters.txBytes),
+      txDropped: cb.read(CounterSet.portTx(i), PortTxCounters.txDropped),
+    }));
+    const routeCounters = (set: number): Record<string, number> => {
+      const o: Record<string, number> = {};
+      RouteCounters.names.forEach((n, j) => { o[n] = cb.read(set, j); });
+      return o;
+    };
+    const nfs: NfStatus[] = [...this.nfs.values()].map((e) => ({
+      nfId: e.nfId, name: e.name, tag: `${e.name}#${e.nfId}`, service: e.service,
+      state: NF_STATE_NAMES[inst.i32[inst.slotWord(e.nfId) + NS.state]!] ?? 'unknown', pid: e.pid,
+      counters: routeCounters(CounterSet.nf(e.nfId)),
+    }));
+    const services: { service: number; nfs: number[] }[] = [];
+    for (let s = 1; s < MAX_SERVICES; s++) {
+      const sw = inst.serviceWord(s);
+      const n = inst.i32[sw]!;
+      if (n > 0) services.push({ service: s, nfs: Array.from(inst.i32.subarray(sw + 1, sw + 1 + n)) });
+    }
+    const tx: Record<string, number> = {};
+    TxLoopCounters.names.forEach((n, j) => { tx[n] = cb.read(CounterSet.managerTx, j); });
+    return {
+      name: this.topo.name, pid: process.pid, uptime: (Date.now() - this.startedAt) / 1000, time: Date.now() / 1000,
+      pool: { count: inst.pool.count, free: inst.pool.ringFreeCount() },
+      ports, nfs, services,
+      chain: this.topo.chain.map((h) => (h.kind === 'service' ? `service ${h.service}` : `port ${this.topo.ports[h.port]?.name ?? h.port}`)),
+      rx: routeCounters(CounterSet.managerRx), tx,
+    };
+  }
+
+  private printStats(): void {
+    const now = this.status();
+    this.statsOut?.(formatStats(now, this.lastSnapshot));
+    this.lastSnapshot = now;
+  }
+
+  // ---- shutdown -----------------------------------------------------------------------------
+
+  /** Stops NFs, workers and ports, reclaims every buffer and removes the files (cold). */
+  stop(reason: string): Promise<string> {
+    if (!this.stopping) this.stopping = this.shutdown(reason);
+    return this.stopping;
+  }
+
+  private async shutdown(reason: string): Promise<string> {
+    this.log(`stopping: ${reason}`);
+    if (this.inst) this.finalStatus = this.status();
+    if (this.inst) Atomics.store(this.inst.i32, IH.managerState, ManagerState.STOPPING);
+    for (const e of this.nfs.values()) send(e.sock, { type: 'stop', reason: 'the manager is stopping' });
+    const end = Date.now() + 3000;
+    while ([...this.nfs.values()].some((e) => !e.gone) && Date.now() < end) await sleep(20);
+    for (const e of [...this.nfs.values()]) {
+      if (!e.gone) {
+        this.log(`NF ${e.name}#${e.nfId} did not stop in time; reclaiming its buffers`);
+        e.sock.destroy();
+        await this.nfGone(e.nfId, 'did not stop in time');
+      }
+    }
+    await this.teardown();
+    this.resolveDone(reason);
+    return reason;
+  }
+
+  private async teardown(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    // RX first (no new packets), then TX (sends what is left).
+    for (const role of ['rx', 'tx'] as const) {
+      for (const w of this.workers.filter((x) => x.role === role)) {
+        w.worker.postMessage({ type: 'stop' });
+        await Promise.race([w.stopped, sleep(3000)]);
+        await w.worker.terminate();
+      }
+    }
+    if (this.inst) {
+      for (let id = 1; id < MAX_NFS; id++) drainRing(this.inst, id, (d) => { if (d !== NULL_DESC) this.cache.freeOne(d); });
+      this.cache?.flush();
+      if (this.statsOut && this.topo.manager.statsInterval > 0) this.printStats();
+      const free = this.inst.pool.ringFreeCount();
+      this.missingAtExit = this.inst.pool.count - free;
+      if (this.missingAtExit !== 0) this.log(`warning: ${this.missingAtExit} buffers were not returned to the pool`);
+      this.inst.dir.remove();
+    }
+    this.control?.close();
+  }
+}

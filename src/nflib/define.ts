@@ -1,0 +1,198 @@
+/**
+ * What an NF author writes: `export default defineNF({ name, options, setup, handle, ... })`.
+ *
+ * The engine calls the NF; the NF never schedules itself (style.md item 1). `handle` gets one
+ * reusable PacketView, already pointed at the packet, and returns a verdict (verdict.ts):
+ * DROP, NEXT, toNF(service) or out(port). `handleBurst` is the alternative for NFs that want a
+ * whole burst at once. Everything else is optional.
+ */
+import type { PacketView } from '../shm/packet-view.js';
+import type { PacketPool } from '../shm/pool.js';
+import { NfcError } from '../errors.js';
+
+/** One option an NF accepts (from the topology file or `nfchain nf ... -- --key value`). */
+export type OptionSpec =
+  | { type: 'number'; default?: number; min?: number; max?: number; integer?: boolean; help?: string }
+  | { type: 'string'; default?: string; choices?: readonly string[]; help?: string }
+  | { type: 'boolean'; default?: boolean; help?: string };
+
+export type OptionsSpec = Record<string, OptionSpec>;
+
+type ValueOf<S extends OptionSpec> = S extends { type: 'number' } ? number : S extends { type: 'string' } ? string : boolean;
+/** The parsed options an NF sees: every option with a default is present. */
+export type OptionValues<S extends OptionsSpec> = { readonly [K in keyof S]: ValueOf<S[K]> };
+
+/** A burst handed to handleBurst: descriptors and one verdict slot per packet. */
+export interface Burst {
+  /** descriptors [0..n) */
+  readonly descs: Uint32Array;
+  /** set verdicts[i] for each packet (default NEXT) */
+  readonly verdicts: Int32Array;
+  readonly n: number;
+  /** a view for the caller to point at packets: view.reset(pool.dataOffset(d), pool.length(d)) */
+  readonly view: PacketView;
+}
+
+export interface NFContext<O = Record<string, unknown>> {
+  /** the NF definition's name */
+  readonly name: string;
+  readonly service: number;
+  /** this instance's NF id (unique in the manager) */
+  readonly instance: number;
+  readonly options: O;
+  /** the packet pool (meta accessors: pool.meta(d, Meta.x), pool.length(d), ...) */
+  readonly pool: PacketPool;
+  /** descriptor of the packet handle() is looking at */
+  readonly desc: number;
+  /** input port of the current packet */
+  readonly inputPort: number;
+  /** packets handled so far */
+  readonly handled: number;
+  /** packets this NF holds (kept or created and not yet sent) */
+  readonly heldCount: number;
+  /**
+   * Keeps the current packet (buffering): the handler's verdict is ignored and the packet
+   * stays with this NF until send() or drop(). Returns its descriptor, or -1 when the NF
+   * already holds the maximum (then the verdict applies as usual).
+   */
+  keep(): number;
+  /**
+   * A new packet (OpenNetVM's return_pkt), optionally filled with `bytes`; the NF holds it
+   * until send(). Returns its descriptor, or -1 when the pool (or the hold table) is full.
+   */
+  newPacket(bytes?: Uint8Array): number;
+  /** Sends a held packet with a verdict; false if `desc` is not held by this NF. */
+  send(desc: number, verdict: number): boolean;
+  /** Frees a held packet; false if not held. */
+  drop(desc: number): boolean;
+  /** Writes a line to the NF's log (prefixed with its name and id). */
+  log(message: string): void;
+  /** Asks the NF to stop after the current burst. */
+  stop(): void;
+  /** Milliseconds since the NF started handling packets. */
+  now(): number;
+}
+
+export interface NFDefinition<S extends OptionsSpec = OptionsSpec> {
+  name: string;
+  /** options the NF accepts; unknown options are refused before the NF starts */
+  options?: S;
+  /** one-line description for `nfchain nf --help` */
+  description?: string;
+  setup?(ctx: NFContext<OptionValues<S>>): void | Promise<void>;
+  /** per packet: return a verdict. Hot path: must not allocate. */
+  handle?(pkt: PacketView, ctx: NFContext<OptionValues<S>>): number;
+  /** per burst, instead of handle: fill burst.verdicts */
+  handleBurst?(burst: Burst, ctx: NFContext<OptionValues<S>>): void;
+  /** called every tickInterval ms (default 1000) */
+  tick?(ctx: NFContext<OptionValues<S>>): void;
+  tickInterval?: number;
+  /** a message from the manager or another NF */
+  message?(payload: unknown, ctx: NFContext<OptionValues<S>>): void;
+  stop?(ctx: NFContext<OptionValues<S>>): void | Promise<void>;
+}
+
+/** Declares an NF. Checks the definition's shape (cold). */
+export function defineNF<S extends OptionsSpec>(def: NFDefinition<S>): NFDefinition<S> {
+  if (!def || typeof def.name !== 'string' || def.name.length === 0) {
+    throw new NfcError('NFC_ERR_NF', 'defineNF: the definition needs a name');
+  }
+  if (typeof def.handle !== 'function' && typeof def.handleBurst !== 'function') {
+    throw new NfcError('NFC_ERR_NF', `NF ${def.name}: give handle(pkt, ctx) or handleBurst(burst, ctx)`);
+  }
+  return def;
+}
+
+function nearest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = 3;
+  for (const c of candidates) {
+    const d = editDistance(word, c);
+    if (d < bestD) {
+      bestD = d;
+      best = c;
+    }
+  }
+  return best;
+}
+
+export function editDistance(a: string, b: string): number {
+  const dp = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = dp[0]!;
+    dp[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = dp[j]!;
+      dp[j] = Math.min(dp[j]! + 1, dp[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return dp[b.length]!;
+}
+
+/**
+ * Checks and completes an NF's options against its spec (cold). `where` names the source for
+ * errors, e.g. `topology.yaml: nfs[2] (firewall)` or `nfchain nf firewall.ts`.
+ */
+export function parseOptions<S extends OptionsSpec>(def: NFDefinition<S>, raw: Record<string, unknown>, where: string): OptionValues<S> {
+  const spec: OptionsSpec = def.options ?? {};
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(raw)) {
+    const s = spec[k];
+    if (!s) {
+      const near = nearest(k, Object.keys(spec));
+      const known = Object.keys(spec);
+      throw new NfcError('NFC_ERR_NF_OPTION', `${where}: unknown option "${k}"${near ? `; did you mean "${near}"?` : ''}`, {
+        fix: known.length ? `${def.name} takes: ${known.join(', ')}` : `${def.name} takes no options`,
+      });
+    }
+    out[k] = coerce(def.name, k, s, v, where);
+  }
+  for (const [k, s] of Object.entries(spec)) {
+    if (!(k in out) && s.default !== undefined) out[k] = s.default;
+  }
+  return out as OptionValues<S>;
+}
+
+function coerce(nf: string, key: string, s: OptionSpec, v: unknown, where: string): unknown {
+  const bad = (what: string): never => {
+    throw new NfcError('NFC_ERR_NF_OPTION', `${where}: option "${key}" ${what}`, { fix: s.help ? `${key}: ${s.help}` : `see ${nf}'s README` });
+  };
+  switch (s.type) {
+    case 'number': {
+      const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
+      if (typeof n !== 'number' || !Number.isFinite(n)) return bad(`must be a number, got ${JSON.stringify(v)}`);
+      if (s.integer && !Number.isInteger(n)) return bad(`must be an integer, got ${n}`);
+      if (s.min !== undefined && n < s.min) return bad(`must be at least ${s.min}, got ${n}`);
+      if (s.max !== undefined && n > s.max) return bad(`must be at most ${s.max}, got ${n}`);
+      return n;
+    }
+    case 'boolean': {
+      if (v === true || v === 'true' || v === '1' || v === 'yes') return true;
+      if (v === false || v === 'false' || v === '0' || v === 'no') return false;
+      return bad(`must be true or false, got ${JSON.stringify(v)}`);
+    }
+    case 'string': {
+      if (typeof v !== 'string' && typeof v !== 'number') return bad(`must be a string, got ${JSON.stringify(v)}`);
+      const str = String(v);
+      if (s.choices && !s.choices.includes(str)) return bad(`must be one of ${s.choices.join(', ')}, got "${str}"`);
+      return str;
+    }
+  }
+}
+
+/** `--key value` / `--key=value` / `--flag` pairs after `--` on the command line (cold). */
+export function optionsFromArgv(argv: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!a.startsWith('--')) {
+      throw new NfcError('NFC_ERR_USAGE', `NF option "${a}" must be written --name value`);
+    }
+    const eq = a.indexOf('=');
+    if (eq > 0) out[a.slice(2, eq)] = a.slice(eq + 1);
+    else if (i + 1 < argv.length && !argv[i + 1]!.startsWith('--')) out[a.slice(2)] = argv[++i];
+    else out[a.slice(2)] = 'true';
+  }
+  return out;
+}

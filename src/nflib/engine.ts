@@ -1,0 +1,398 @@
+/**
+ * The NF engine: the loop that runs one NF instance inside its process. It dequeues a burst
+ * from the NF's rx ring, calls the NF's handler for each packet (or once for the burst), and
+ * routes each packet by its verdict (router.ts). It is also the NFContext the handler sees.
+ *
+ * Everything the NF holds is recorded in its slot of shared memory: the burst being handled
+ * (inflight), kept and created packets (held), the pool cache, the router's stages and the
+ * ring journal. The manager reads them if this process dies.
+ *
+ * Scheduling (design.md §4): the loop runs in slices of a few milliseconds and returns to the
+ * event loop between them (ticks, control messages). When the ring stays empty for SPIN polls
+ * it sleeps: adaptive polling sets the ring's `sleeping` word and blocks on a futex (a
+ * producer wakes it); busy polling keeps spinning.
+ */
+import { BURST } from '../shm/layout.js';
+import { Meta } from '../shm/pool-layout.js';
+import { NULL_DESC, PoolCache, type PacketPool } from '../shm/pool.js';
+import { ScConsumer, SpscProducer } from '../shm/ring.js';
+import { RW } from '../shm/ring-layout.js';
+import { PacketView } from '../shm/packet-view.js';
+import {
+  CACHE_CAP, CounterSet, FREE_RING_ID, HELD_MAX, NfState, NS, RouteCounters, txRingId,
+} from '../shm/instance-layout.js';
+import type { InstanceView } from '../shm/instance.js';
+import { Router } from '../chain/router.js';
+import { Action, NEXT } from '../chain/verdict.js';
+import { native } from '../native.js';
+import type { Burst, NFContext, NFDefinition, OptionsSpec } from './define.js';
+
+/** Empty polls before an adaptive NF goes to sleep. */
+const SPIN = 100;
+/** Longest sleep before looking at the event loop again (ms). */
+const SLEEP_MS = 5;
+/** Longest slice of packet work before yielding to the event loop (ms). */
+const SLICE_MS = 2;
+
+export interface EngineOptions {
+  inst: InstanceView;
+  nfId: number;
+  service: number;
+  def: NFDefinition<OptionsSpec>;
+  options: Record<string, unknown>;
+  poll: 'adaptive' | 'busy';
+  /** stop after this many seconds (0: never) */
+  ttl: number;
+  /** stop after this many packets (0: never) */
+  limit: number;
+  log: (line: string) => void;
+}
+
+const C = RouteCounters;
+
+export class NfEngine implements NFContext<Record<string, unknown>> {
+  readonly name: string;
+  readonly service: number;
+  readonly instance: number;
+  readonly options: Record<string, unknown>;
+  readonly pool: PacketPool;
+  desc = 0;
+  handled = 0;
+
+  private readonly inst: InstanceView;
+  private readonly def: NFDefinition<OptionsSpec>;
+  private readonly u32: Uint32Array;
+  private readonly i32: Int32Array;
+  private readonly slot: number;
+  private readonly inflight: number;
+  private readonly held: number;
+  private readonly rx: ScConsumer;
+  private readonly router: Router;
+  private readonly cache: PoolCache;
+  private readonly view: PacketView;
+  private readonly c: Float64Array;
+  private readonly sleepWord: number;
+  private readonly poll: 'adaptive' | 'busy';
+  private readonly ttl: number;
+  private readonly limit: number;
+  private readonly logLine: (line: string) => void;
+  private readonly burstDescs = new Uint32Array(BURST);
+  private readonly burstVerdicts = new Int32Array(BURST);
+  private readonly burst: Burst;
+  private keptCurrent = false;
+  private stopReason = '';
+  private started = 0;
+  private tickTimer: NodeJS.Timeout | undefined;
+  private done: Promise<string>;
+  private resolveDone: (reason: string) => void = () => {};
+
+  constructor(o: EngineOptions) {
+    this.inst = o.inst;
+    this.def = o.def;
+    this.name = o.def.name;
+    this.service = o.service;
+    this.instance = o.nfId;
+    this.options = o.options;
+    this.pool = o.inst.pool;
+    this.u32 = o.inst.u32;
+    this.i32 = o.inst.i32;
+    this.slot = o.inst.slotWord(o.nfId);
+    this.inflight = this.slot + NS.inflight;
+    this.held = this.slot + o.inst.g.heldWord;
+    this.poll = o.poll;
+    this.ttl = o.ttl;
+    this.limit = o.limit;
+    this.logLine = o.log;
+    const mem = o.inst.mem;
+    const journalBase = this.slot + NS.journal;
+    const cacheStart = this.slot + o.inst.g.cacheWord;
+    this.cache = new PoolCache(this.pool, { capacity: CACHE_CAP, storage: this.u32.subarray(cacheStart, cacheStart + CACHE_CAP + 1) });
+    this.cache.setJournal(this.i32, journalBase, FREE_RING_ID);
+    this.pool.freeConsumer.setJournal(this.i32, journalBase, FREE_RING_ID + 1);
+    this.rx = new ScConsumer(mem, o.inst.rxRingOffset(o.nfId), `NF ${o.nfId} rx ring`);
+    const tx = new SpscProducer(mem, o.inst.txRingOffset(o.nfId), `NF ${o.nfId} tx ring`);
+    tx.setJournal(this.i32, journalBase, txRingId(o.nfId));
+    this.c = o.inst.counters.set(CounterSet.nf(o.nfId));
+    this.router = new Router({
+      inst: o.inst, selfId: o.nfId, counters: this.c, cache: this.cache,
+      staging: this.u32, stagingOff: this.slot + o.inst.g.stagingWord, tx,
+      journal: this.i32, journalBase,
+    });
+    this.sleepWord = (o.inst.rxRingOffset(o.nfId) >> 2) + RW.sleeping;
+    this.view = new PacketView(mem === this.pool.buffer ? mem : this.pool.buffer);
+    this.burst = { descs: this.burstDescs, verdicts: this.burstVerdicts, n: 0, view: new PacketView(this.pool.buffer) };
+    this.done = new Promise((r) => { this.resolveDone = r; });
+  }
+
+  // ---- NFContext ------------------------------------------------------------------------
+
+  get inputPort(): number {
+    return this.pool.meta(this.desc, Meta.port);
+  }
+
+  get heldCount(): number {
+    return this.u32[this.held]!;
+  }
+
+  keep(): number {
+    if (this.keptCurrent) return this.desc;
+    if (!this.hold(this.desc)) return -1;
+    this.keptCurrent = true;
+    this.c[C.kept]!++;
+    return this.desc;
+  }
+
+  newPacket(bytes?: Uint8Array): number {
+    const h = this.held;
+    const n = this.u32[h]!;
+    if (n >= HELD_MAX) return -1;
+    // Allocate straight into the held table (shared memory): no moment where the buffer is
+    // recorded nowhere.
+    if (this.cache.alloc(this.u32, 1, h + 1 + n) !== 1) {
+      this.c[C.dropPoolEmpty]!++;
+      return -1;
+    }
+    const d = this.u32[h + 1 + n]!;
+    this.pool.setMeta(d, Meta.user1, n);
+    this.u32[h] = n + 1;
+    if (bytes) this.pool.write(d, bytes);
+    this.c[C.created]!++;
+    return d;
+  }
+
+  send(desc: number, verdict: number): boolean {
+    const idx = this.heldIndex(desc);
+    if (idx < 0) return false;
+    const m = this.pool.metaIndex(desc);
+    this.pool.words[m + Meta.action] = verdict & 0xff;
+    this.pool.words[m + Meta.destination] = verdict >>> 8;
+    this.router.routeOne(this.u32, this.held + 1 + idx, true);
+    this.unhold(idx);
+    return true;
+  }
+
+  drop(desc: number): boolean {
+    const idx = this.heldIndex(desc);
+    if (idx < 0) return false;
+    this.cache.freeOne(desc);
+    this.u32[this.held + 1 + idx] = NULL_DESC;
+    this.unhold(idx);
+    return true;
+  }
+
+  log(message: string): void {
+    this.logLine(message);
+  }
+
+  stop(reason = 'stopped by the NF'): void {
+    if (!this.stopReason) this.stopReason = reason;
+  }
+
+  now(): number {
+    return performance.now() - this.started;
+  }
+
+  // ---- held table -------------------------------------------------------------------------
+
+  private hold(d: number): boolean {
+    const h = this.held;
+    const n = this.u32[h]!;
+    if (n >= HELD_MAX) return false;
+    this.u32[h + 1 + n] = d;
+    this.pool.setMeta(d, Meta.user1, n);
+    this.u32[h] = n + 1;
+    return true;
+  }
+
+  private heldIndex(d: number): number {
+    if (!this.pool.isValid(d)) return -1;
+    const idx = this.pool.meta(d, Meta.user1);
+    const n = this.u32[this.held]!;
+    return idx < n && this.u32[this.held + 1 + idx] === d ? idx : -1;
+  }
+
+  /** Removes entry idx (already NULL or moved) by moving the last entry into it. */
+  private unhold(idx: number): void {
+    const h = this.held;
+    const last = this.u32[h]! - 1;
+    if (idx !== last) {
+      const d = this.u32[h + 1 + last]!;
+      this.u32[h + 1 + idx] = d;
+      this.pool.setMeta(d, Meta.user1, idx);
+    }
+    this.u32[h] = last;
+  }
+
+  // ---- the loop ---------------------------------------------------------------------------
+
+  /** Runs setup() and marks the NF ready to be put in service (cold). */
+  async setup(): Promise<void> {
+    this.started = performance.now();
+    await this.def.setup?.(this as unknown as NFContext<never>);
+  }
+
+  /** Starts the loop; resolves with the stop reason when the NF has stopped cleanly. */
+  run(): Promise<string> {
+    this.started = performance.now();
+    if (this.def.tick) {
+      const ms = this.def.tickInterval ?? 1000;
+      this.tickTimer = setInterval(() => {
+        try {
+          this.def.tick!(this as unknown as NFContext<never>);
+          this.router.flush();
+        } catch (err) {
+          this.logLine(`tick threw: ${(err as Error).stack ?? String(err)}`);
+        }
+      }, ms);
+    }
+    if (this.ttl > 0) setTimeout(() => this.stop(`TTL of ${this.ttl} s reached`), this.ttl * 1000).unref();
+    setImmediate(() => this.slice());
+    return this.done;
+  }
+
+  private slice(): void {
+    if (this.stopReason) {
+      void this.finish();
+      return;
+    }
+    const t0 = performance.now();
+    this.i32[this.slot + NS.heartbeat] = (Date.now() / 1000) | 0;
+    let idle = 0;
+    let loops = 0;
+    for (;;) {
+      const n = this.handleBurst();
+      if (n > 0) {
+        idle = 0;
+        if (this.limit > 0 && this.handled >= this.limit) this.stop(`packet limit of ${this.limit} reached`);
+        if (this.stopReason) break;
+      } else if (++idle >= SPIN) {
+        if (this.poll === 'adaptive') this.sleep();
+        break;
+      }
+      if ((++loops & 31) === 0 && performance.now() - t0 > SLICE_MS) break;
+    }
+    setImmediate(() => this.slice());
+  }
+
+  /** Blocks on the ring's futex until a producer wakes us or SLEEP_MS passes. */
+  private sleep(): void {
+    const i32 = this.i32;
+    Atomics.store(i32, this.sleepWord, 1);
+    // Re-check after raising the flag: a producer that published just before would not wake us.
+    if (this.rx.available(1) === 0) native().futexWait(i32, this.sleepWord, 1, SLEEP_MS);
+    Atomics.store(i32, this.sleepWord, 0);
+  }
+
+  /** One burst: dequeue, handle, route. Returns the number of packets. Hot path: no allocation. */
+  private handleBurst(): number {
+    const rx = this.rx;
+    const avail = rx.available(BURST);
+    if (avail === 0) return 0;
+    const u32 = this.u32;
+    const slots = rx.slots;
+    const mask = rx.mask;
+    const pos = rx.position;
+    const base = this.inflight + 1;
+    let k = 0;
+    for (let i = 0; i < avail; i++) {
+      const d = slots[(pos + i) & mask]!;
+      if (d !== NULL_DESC) u32[base + k++] = d;
+    }
+    u32[this.inflight] = k;
+    rx.release(avail);
+    this.c[C.rx]! += k;
+    const words = this.pool.words;
+    const ms = this.pool.shift - 2;
+    const def = this.def;
+    if (def.handle) {
+      const handle = def.handle;
+      const view = this.view;
+      const pool = this.pool;
+      for (let i = 0; i < k; i++) {
+        const d = u32[base + i]!;
+        this.desc = d;
+        this.keptCurrent = false;
+        view.reset(pool.dataOffset(d), pool.length(d));
+        const v = handle(view, this as unknown as NFContext<never>);
+        if (this.keptCurrent) {
+          u32[base + i] = NULL_DESC;
+          continue;
+        }
+        const m = d << ms;
+        words[m + Meta.action] = v & 0xff;
+        words[m + Meta.destination] = v >>> 8;
+      }
+    } else {
+      const bd = this.burstDescs;
+      const bv = this.burstVerdicts;
+      for (let i = 0; i < k; i++) {
+        bd[i] = u32[base + i]!;
+        bv[i] = NEXT;
+      }
+      (this.burst as { n: number }).n = k;
+      def.handleBurst!(this.burst, this as unknown as NFContext<never>);
+      for (let i = 0; i < k; i++) {
+        const m = u32[base + i]! << ms;
+        const v = bv[i]!;
+        words[m + Meta.action] = v & 0xff;
+        words[m + Meta.destination] = v >>> 8;
+      }
+    }
+    this.router.route(u32, base, k, true);
+    u32[this.inflight] = 0;
+    this.handled += k;
+    return k;
+  }
+
+  /** Marks this NF as stopping; the manager takes it out of service. */
+  markStopping(): void {
+    Atomics.store(this.i32, this.slot + NS.state, NfState.STOPPING);
+  }
+
+  /** Stops cleanly: hand back every buffer, call stop(), mark the slot STOPPED (cold). */
+  private async finish(): Promise<void> {
+    if (this.tickTimer) clearInterval(this.tickTimer);
+    this.markStopping();
+    this.router.flush();
+    try {
+      await this.def.stop?.(this as unknown as NFContext<never>);
+    } catch (err) {
+      this.logLine(`stop() threw: ${(err as Error).stack ?? String(err)}`);
+    }
+    this.router.flush();
+    // Held packets and whatever is still queued for us go back to the pool.
+    const h = this.held;
+    while (this.u32[h]! > 0) {
+      const n = this.u32[h]!;
+      const d = this.u32[h + n]!;
+      this.cache.freeOne(d);
+      this.u32[h] = n - 1;
+    }
+    this.drainRx();
+    this.cache.flush();
+    Atomics.store(this.i32, this.slot + NS.state, NfState.STOPPED);
+    this.resolveDone(this.stopReason);
+  }
+
+  /** Frees everything waiting in the rx ring (cold). */
+  private drainRx(): void {
+    const rx = this.rx;
+    for (;;) {
+      const n = rx.available(BURST);
+      if (n === 0) return;
+      const pos = rx.position;
+      for (let i = 0; i < n; i++) {
+        const d = rx.slots[(pos + i) & rx.mask]!;
+        if (d !== NULL_DESC) this.cache.freeOne(d);
+      }
+      rx.release(n);
+    }
+  }
+
+  /** The action a verdict carries (for the harness). */
+  static actionOf(v: number): number {
+    return v & 0xff;
+  }
+}
+
+export { Action };

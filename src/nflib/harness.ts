@@ -1,0 +1,408 @@
+/**
+ * runNF: runs an NF definition over a list of packets in this process, with no manager, no
+ * shared memory and no rings — the way to unit-test an NF (style.md item 14; BESS
+ * `run_module`, Click's `.clicktest`).
+ *
+ *   const r = await runNF(myNF, [pkt1, pkt2], { options: { interval: 0 }, inputPort: 0, ticks: 2 });
+ *   r.verdicts   // one per input packet: the handler's verdict, -1 if kept (NOT_HANDLED if the
+ *                // NF stopped before reaching it)
+ *   r.outputs    // every packet that left with a verdict other than DROP, in order, with a copy
+ *                // of its bytes and where it came from ('input', 'created', 'kept')
+ *   r.dropped    // packets that left with DROP (or an unknown action), plus drop() calls
+ *   r.held       // packets the NF still held at the end (the harness frees them)
+ *   r.logs       // what the NF passed to ctx.log(), without the prefix
+ *
+ * What it does, in order:
+ *   1. parses opts.options against the NF's option spec (parseOptions, so errors are the
+ *      NFC_ERR_NF_OPTION ones a topology file would get, located at "runNF");
+ *   2. makes a private packet pool (an ordinary ArrayBuffer: initPool, PacketPool, PoolCache)
+ *      and a context object with the engine's semantics (engine.ts): keep() holds the current
+ *      packet and its verdict is ignored, newPacket() allocates a held packet, send() routes a
+ *      held packet, drop() frees it, at most HELD_MAX packets held;
+ *   3. await setup(ctx);
+ *   4. feeds the packets in bursts of BURST (32), each written into a pool buffer with the
+ *      meta the manager's RX loop gives it (port, flow hash from PacketView.flowHash(), chain
+ *      position 0, action NEXT), then calls handle() per packet or handleBurst() once per burst
+ *      (verdicts preset to NEXT). A packet "leaves" as soon as its verdict is known;
+ *   5. calls tick(ctx) `opts.ticks` times (default 0);
+ *   6. await stop(ctx), frees what the NF still holds, and checks the pool: every buffer must
+ *      be back on the free ring, or runNF throws (a leak is a bug in the harness or the pool).
+ *
+ * As in the engine, ctx.stop() ends the run after the current burst: the remaining packets are
+ * not handled (their verdict is NOT_HANDLED), no more ticks run, and stop() is still called.
+ *
+ * Differences from a real run, on purpose:
+ *   - Time is virtual by default: ctx.now() is 0 during setup and packets and moves forward by
+ *     the NF's tickInterval (default 1000 ms) before each tick, so rates computed in tick()
+ *     are deterministic. Pass `clock: 'real'` for the engine's wall-clock behaviour.
+ *   - There are no routes: a verdict is recorded as it is, not resolved to a ring or a port
+ *     (a NEXT is not checked against a chain, a toNF(s) not against the registered services).
+ *     Unknown actions count as drops, as the router counts them (dropBadDest).
+ *   - keep() outside handle() (in setup, tick or handleBurst) returns -1: there is no current
+ *     packet to keep.
+ *   - Exceptions from the NF's hooks propagate (the engine logs a throwing tick() and goes on).
+ *
+ * Cold code: the harness copies every output's bytes and allocates freely; it is a test tool.
+ */
+import { NfcError } from '../errors.js';
+import { BURST } from '../shm/layout.js';
+import { Meta } from '../shm/pool-layout.js';
+import { initPool, PacketPool, poolBytes, PoolCache } from '../shm/pool.js';
+import { PacketView } from '../shm/packet-view.js';
+import { HELD_MAX } from '../shm/instance-layout.js';
+import { Action, NEXT } from '../chain/verdict.js';
+import { parseOptions, type Burst, type NFContext, type NFDefinition, type OptionsSpec, type OptionValues } from './define.js';
+
+/** The verdict runNF reports for an input packet the NF never saw (it stopped first). */
+export const NOT_HANDLED = -2;
+/** The verdict runNF reports for an input packet the NF kept. */
+const KEPT = -1;
+
+export interface RunNFOptions {
+  /** the NF's options, as a topology file or the command line would give them (default {}) */
+  options?: Record<string, unknown>;
+  /** input port of every packet, or one per packet (default 0) */
+  inputPort?: number | readonly number[];
+  /** how many times to call tick() after the packets (default 0) */
+  ticks?: number;
+  /** ctx.service (default 1) */
+  service?: number;
+  /** ctx.instance, the NF id (default 1) */
+  instance?: number;
+  /** buffers in the private pool, a power of two (default 2048: HELD_MAX held + bursts) */
+  poolCount?: number;
+  /** data room of each buffer in bytes (default the pool's, 2048) */
+  dataRoom?: number;
+  /** 'virtual' (default): ctx.now() advances by tickInterval per tick; 'real': wall clock */
+  clock?: 'virtual' | 'real';
+  /** also pass each log line (prefixed `[name#instance]`) here, e.g. console.log */
+  log?: (line: string) => void;
+}
+
+export type OutputSource = 'input' | 'created' | 'kept';
+
+/** A packet that left the NF with a verdict other than DROP. */
+export interface RunNFOutput {
+  /** a copy of the packet's bytes as it left */
+  bytes: Uint8Array;
+  verdict: number;
+  /** an input packet by its handler's verdict, a newPacket() or a kept input, by send() */
+  source: OutputSource;
+  /** the input packet's index ('input' and 'kept'), or -1 ('created') */
+  index: number;
+}
+
+export interface RunNFResult<O = Record<string, unknown>> {
+  /** per input packet: the handler's verdict, -1 if kept, NOT_HANDLED (-2) if never handled */
+  verdicts: number[];
+  /** every packet that left with a non-DROP verdict, in the order they left */
+  outputs: RunNFOutput[];
+  /** packets that left with DROP (or an unknown action) and packets freed with drop() */
+  dropped: number;
+  /** packets the NF still held at the end (freed by the harness) */
+  held: number;
+  /** the NF's log lines, without prefix */
+  logs: string[];
+  /** the context the NF saw (options, handled, ...) */
+  ctx: NFContext<O>;
+  /** input packets handled */
+  handled: number;
+  /** tick() calls made */
+  ticks: number;
+  /** why the NF stopped early ('' if it did not call ctx.stop()) */
+  stopReason: string;
+}
+
+/**
+ * The context an NF sees under runNF: NFContext with the engine's semantics over a private
+ * pool. Its methods are hot-path safe (no allocation) except the recording of outputs.
+ */
+class HarnessContext<O> implements NFContext<O> {
+  readonly name: string;
+  readonly service: number;
+  readonly instance: number;
+  readonly options: O;
+  readonly pool: PacketPool;
+  desc = 0;
+  handled = 0;
+
+  readonly cache: PoolCache;
+  readonly outputs: RunNFOutput[] = [];
+  readonly logs: string[] = [];
+  dropped = 0;
+  stopReason = '';
+  /** true while handle() runs: keep() has a current packet */
+  inHandle = false;
+  keptCurrent = false;
+  clockMs = 0;
+
+  /** descriptors held by the NF [0..heldN); meta user1 of each is its index (as the engine) */
+  private readonly heldDescs = new Uint32Array(HELD_MAX);
+  private heldN = 0;
+  private readonly scratch = new Uint32Array(1);
+  /** per buffer: input index of the packet in it, or -1 for a created packet */
+  readonly origin: Int32Array;
+  private readonly realClock: boolean;
+  private readonly started = performance.now();
+  private readonly echo: ((line: string) => void) | undefined;
+  private readonly tag: string;
+
+  constructor(name: string, service: number, instance: number, options: O, pool: PacketPool, realClock: boolean, echo: ((line: string) => void) | undefined) {
+    this.name = name;
+    this.service = service;
+    this.instance = instance;
+    this.options = options;
+    this.pool = pool;
+    this.cache = new PoolCache(pool);
+    this.origin = new Int32Array(pool.count);
+    this.realClock = realClock;
+    this.echo = echo;
+    this.tag = `[${name}#${instance}] `;
+  }
+
+  get inputPort(): number {
+    return this.pool.meta(this.desc, Meta.port);
+  }
+
+  get heldCount(): number {
+    return this.heldN;
+  }
+
+  keep(): number {
+    if (!this.inHandle) return -1;
+    if (this.keptCurrent) return this.desc;
+    if (!this.hold(this.desc)) return -1;
+    this.keptCurrent = true;
+    return this.desc;
+  }
+
+  newPacket(bytes?: Uint8Array): number {
+    if (this.heldN >= HELD_MAX) return -1;
+    if (this.cache.alloc(this.scratch, 1) !== 1) return -1;
+    const d = this.scratch[0]!;
+    this.hold(d);
+    this.origin[d] = -1;
+    if (bytes) this.pool.write(d, bytes);
+    return d;
+  }
+
+  send(desc: number, verdict: number): boolean {
+    const idx = this.heldIndex(desc);
+    if (idx < 0) return false;
+    const o = this.origin[desc]!;
+    this.leave(desc, verdict, o < 0 ? 'created' : 'kept', o);
+    this.unhold(idx);
+    return true;
+  }
+
+  drop(desc: number): boolean {
+    const idx = this.heldIndex(desc);
+    if (idx < 0) return false;
+    this.cache.freeOne(desc);
+    this.dropped++;
+    this.unhold(idx);
+    return true;
+  }
+
+  log(message: string): void {
+    this.logs.push(message);
+    this.echo?.(this.tag + message);
+  }
+
+  stop(reason = 'stopped by the NF'): void {
+    if (!this.stopReason) this.stopReason = reason;
+  }
+
+  now(): number {
+    return this.realClock ? performance.now() - this.started : this.clockMs;
+  }
+
+  /**
+   * A packet leaves with `verdict`: recorded as an output (non-DROP) or counted as a drop, and
+   * its buffer goes back to the pool (the harness has no rings to put it on).
+   */
+  leave(d: number, verdict: number, source: OutputSource, index: number): void {
+    const pool = this.pool;
+    const m = pool.metaIndex(d);
+    pool.words[m + Meta.action] = verdict & 0xff;
+    pool.words[m + Meta.destination] = verdict >>> 8;
+    const a = verdict & 0xff;
+    if (a === Action.NEXT || a === Action.TONF || a === Action.OUT) {
+      this.outputs.push({ bytes: pool.bytes(d).slice(), verdict, source, index });
+    } else {
+      this.dropped++;
+    }
+    this.cache.freeOne(d);
+  }
+
+  /** Frees every packet still held; returns how many there were (cold). */
+  releaseHeld(): number {
+    const n = this.heldN;
+    for (let i = 0; i < n; i++) this.cache.freeOne(this.heldDescs[i]!);
+    this.heldN = 0;
+    return n;
+  }
+
+  private hold(d: number): boolean {
+    const n = this.heldN;
+    if (n >= HELD_MAX) return false;
+    this.heldDescs[n] = d;
+    this.pool.setMeta(d, Meta.user1, n);
+    this.heldN = n + 1;
+    return true;
+  }
+
+  private heldIndex(d: number): number {
+    if (!this.pool.isValid(d)) return -1;
+    const idx = this.pool.meta(d, Meta.user1);
+    return idx < this.heldN && this.heldDescs[idx] === d ? idx : -1;
+  }
+
+  /** Removes entry idx by moving the last entry into it (as the engine does). */
+  private unhold(idx: number): void {
+    const last = this.heldN - 1;
+    if (idx !== last) {
+      const d = this.heldDescs[last]!;
+      this.heldDescs[idx] = d;
+      this.pool.setMeta(d, Meta.user1, idx);
+    }
+    this.heldN = last;
+  }
+}
+
+function bad(message: string, fix?: string): never {
+  throw new NfcError('NFC_ERR_INVALID_ARG', `runNF: ${message}`, fix !== undefined ? { fix } : undefined);
+}
+
+/**
+ * Runs `def` over `packets` without a manager (see the top of this file). Cold: for tests.
+ */
+export async function runNF<S extends OptionsSpec>(
+  def: NFDefinition<S>,
+  packets: readonly Uint8Array[],
+  opts: RunNFOptions = {},
+): Promise<RunNFResult<OptionValues<S>>> {
+  if (!def || typeof def.name !== 'string' || (typeof def.handle !== 'function' && typeof def.handleBurst !== 'function')) {
+    throw new NfcError('NFC_ERR_NF', 'runNF: not an NF definition', { fix: 'pass what defineNF({ name, handle }) returned (the module\'s default export)' });
+  }
+  const options = parseOptions(def, opts.options ?? {}, 'runNF');
+  const ticks = opts.ticks ?? 0;
+  if (!Number.isInteger(ticks) || ticks < 0) bad(`ticks must be an integer >= 0, got ${ticks}`);
+  const total = packets.length;
+  const ports = opts.inputPort ?? 0;
+  if (typeof ports === 'number') {
+    if (!Number.isInteger(ports) || ports < 0 || ports > 0xffff) bad(`inputPort must be an integer port id, got ${ports}`);
+  } else if (ports.length !== total) {
+    bad(`inputPort has ${ports.length} entries for ${total} packets`, 'give one port per packet, or a single number');
+  }
+
+  const count = opts.poolCount ?? 2048;
+  const poolOpts = opts.dataRoom !== undefined ? { count, dataRoom: opts.dataRoom } : { count };
+  const mem = new ArrayBuffer(poolBytes(poolOpts));
+  initPool(mem, 0, poolOpts);
+  const pool = new PacketPool(mem, 0, 'runNF pool');
+  for (let i = 0; i < total; i++) {
+    const p = packets[i];
+    if (!(p instanceof Uint8Array)) bad(`packets[${i}] is not a Uint8Array`);
+    if (p.length > pool.dataRoom) bad(`packets[${i}] has ${p.length} bytes; the pool's data room is ${pool.dataRoom}`, 'pass a larger dataRoom');
+  }
+
+  const ctx = new HarnessContext<OptionValues<S>>(
+    def.name, opts.service ?? 1, opts.instance ?? 1, options, pool, opts.clock === 'real', opts.log,
+  );
+  const nfCtx = ctx as NFContext<OptionValues<S>>;
+  const verdicts: number[] = new Array<number>(total).fill(NOT_HANDLED);
+
+  await def.setup?.(nfCtx);
+
+  // ---- packets, in bursts ----
+  const view = new PacketView(mem);
+  const inflight = new Uint32Array(BURST);
+  const bd = new Uint32Array(BURST);
+  const bv = new Int32Array(BURST);
+  const burst: { descs: Uint32Array; verdicts: Int32Array; n: number; view: PacketView } = {
+    descs: bd, verdicts: bv, n: 0, view: new PacketView(mem),
+  };
+  const words = pool.words;
+  for (let start = 0; start < total && !ctx.stopReason; start += BURST) {
+    const k = Math.min(BURST, total - start);
+    const got = ctx.cache.alloc(inflight, k);
+    if (got < k) {
+      ctx.cache.free(inflight, got);
+      bad(`the pool of ${count} buffers ran out (the NF holds ${ctx.heldCount})`, 'pass a larger poolCount');
+    }
+    for (let i = 0; i < k; i++) {
+      const d = inflight[i]!;
+      const idx = start + i;
+      pool.write(d, packets[idx]!);
+      const m = pool.metaIndex(d);
+      words[m + Meta.port] = typeof ports === 'number' ? ports : ports[idx]!;
+      view.reset(pool.dataOffset(d), pool.length(d));
+      words[m + Meta.flowHash] = view.flowHash();
+      words[m + Meta.chainId] = 0;
+      words[m + Meta.chainIndex] = 0;
+      words[m + Meta.action] = NEXT;
+      ctx.origin[d] = idx;
+    }
+    if (def.handle) {
+      for (let i = 0; i < k; i++) {
+        const d = inflight[i]!;
+        const idx = start + i;
+        ctx.desc = d;
+        ctx.keptCurrent = false;
+        ctx.inHandle = true;
+        view.reset(pool.dataOffset(d), pool.length(d));
+        let v: number;
+        try {
+          v = def.handle(view, nfCtx) | 0;
+        } finally {
+          ctx.inHandle = false;
+        }
+        if (ctx.keptCurrent) {
+          verdicts[idx] = KEPT;
+          continue;
+        }
+        verdicts[idx] = v;
+        ctx.leave(d, v, 'input', idx);
+      }
+    } else {
+      for (let i = 0; i < k; i++) {
+        bd[i] = inflight[i]!;
+        bv[i] = NEXT;
+      }
+      burst.n = k;
+      def.handleBurst!(burst as Burst, nfCtx);
+      for (let i = 0; i < k; i++) {
+        const v = bv[i]!;
+        verdicts[start + i] = v;
+        ctx.leave(inflight[i]!, v, 'input', start + i);
+      }
+    }
+    ctx.handled += k;
+  }
+
+  // ---- ticks ----
+  let ticked = 0;
+  const tickMs = def.tickInterval ?? 1000;
+  for (let t = 0; t < ticks && !ctx.stopReason; t++) {
+    ctx.clockMs += tickMs;
+    def.tick?.(nfCtx);
+    ticked++;
+  }
+
+  await def.stop?.(nfCtx);
+
+  // ---- accounting ----
+  const held = ctx.releaseHeld();
+  ctx.cache.flush();
+  const free = pool.ringFreeCount();
+  if (free !== pool.count) {
+    throw new NfcError('NFC_ERR_NF', `runNF: ${pool.count - free} of ${pool.count} buffers leaked running ${def.name}`, {
+      fix: 'a bug in the harness or the pool (every packet is freed when it leaves): please report it',
+    });
+  }
+  return {
+    verdicts, outputs: ctx.outputs, dropped: ctx.dropped, held, logs: ctx.logs, ctx: nfCtx,
+    handled: ctx.handled, ticks: ticked, stopReason: ctx.stopReason,
+  };
+}

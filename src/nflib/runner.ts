@@ -1,0 +1,113 @@
+/**
+ * `nfchain nf <module> --service N [--instance I] [--name M] [--ttl S] [--limit N]
+ * [--poll busy|adaptive] [-- nf options]`: one NF instance as a process.
+ *
+ * Loads the module, checks its options, registers with the manager over the control socket,
+ * maps the shared memory, runs setup(), reports ready, then runs the engine until the NF
+ * stops (TTL, packet limit, SIGINT/SIGTERM, the manager asking, or the NF itself).
+ */
+import { NfcError } from '../errors.js';
+import { ControlClient } from '../control/socket.js';
+import type { RegisteredReply } from '../protocol/messages.js';
+import { attachInstance } from '../shm/instance.js';
+import { MAX_NFS, MAX_SERVICES } from '../shm/instance-layout.js';
+import { optionsFromArgv, parseOptions } from './define.js';
+import { NfEngine } from './engine.js';
+import { loadNF } from './load.js';
+
+export interface NfArgs {
+  module: string;
+  service: number;
+  nfId: number;
+  manager: string;
+  ttl: number;
+  limit: number;
+  poll: 'adaptive' | 'busy' | undefined;
+  options: Record<string, unknown>;
+}
+
+export const NF_USAGE = 'nfchain nf <module.ts|.js> --service N [--instance I] [--name MANAGER] [--ttl S] [--limit N] [--poll busy|adaptive] [-- --option value ...]';
+
+export function parseNfArgs(argv: readonly string[]): NfArgs {
+  const dd = argv.indexOf('--');
+  const own = dd >= 0 ? argv.slice(0, dd) : argv;
+  const nfOpts = dd >= 0 ? argv.slice(dd + 1) : [];
+  let module: string | undefined;
+  const jsonOptions: Record<string, unknown> = {};
+  const a: Omit<NfArgs, 'module' | 'options'> = { service: 0, nfId: 0, manager: 'default', ttl: 0, limit: 0, poll: undefined };
+  const num = (flag: string, v: string | undefined, min: number, max: number): number => {
+    const n = Number(v);
+    if (v === undefined || !Number.isInteger(n) || n < min || n > max) {
+      throw new NfcError('NFC_ERR_USAGE', `${flag} needs an integer between ${min} and ${max}, got ${v ?? 'nothing'}`, { fix: NF_USAGE });
+    }
+    return n;
+  };
+  for (let i = 0; i < own.length; i++) {
+    const f = own[i]!;
+    switch (f) {
+      case '--service': case '-s': a.service = num(f, own[++i], 1, MAX_SERVICES - 1); break;
+      case '--instance': case '-i': a.nfId = num(f, own[++i], 1, MAX_NFS - 1); break;
+      case '--name': case '-n': a.manager = own[++i] ?? ''; break;
+      case '--ttl': a.ttl = num(f, own[++i], 0, 1e9); break;
+      case '--limit': a.limit = num(f, own[++i], 0, Number.MAX_SAFE_INTEGER); break;
+      case '--options-json': {
+        // Used by `nfchain start` to pass a topology's options verbatim.
+        try {
+          Object.assign(jsonOptions, JSON.parse(own[++i] ?? '') as Record<string, unknown>);
+        } catch {
+          throw new NfcError('NFC_ERR_USAGE', '--options-json needs a JSON object');
+        }
+        break;
+      }
+      case '--poll': {
+        const p = own[++i];
+        if (p !== 'busy' && p !== 'adaptive') throw new NfcError('NFC_ERR_USAGE', `--poll takes busy or adaptive, got ${p ?? 'nothing'}`);
+        a.poll = p;
+        break;
+      }
+      default:
+        if (f.startsWith('-')) throw new NfcError('NFC_ERR_USAGE', `unknown flag ${f} (NF options go after --)`, { fix: NF_USAGE });
+        if (module) throw new NfcError('NFC_ERR_USAGE', `one module per NF process (got ${module} and ${f})`);
+        module = f;
+    }
+  }
+  if (!module) throw new NfcError('NFC_ERR_USAGE', 'which NF module?', { fix: NF_USAGE });
+  if (!a.service) throw new NfcError('NFC_ERR_USAGE', '--service is required', { fix: NF_USAGE });
+  return { module, ...a, options: { ...jsonOptions, ...optionsFromArgv(nfOpts) } };
+}
+
+/** Runs an NF process to its end; returns the exit code (cold). */
+export async function runNf(args: NfArgs): Promise<number> {
+  const def = await loadNF(args.module);
+  const options = parseOptions(def, args.options, `nfchain nf ${args.module}`);
+  const client = await ControlClient.connect(args.manager);
+  const reg = await client.request<RegisteredReply>({
+    type: 'register', name: def.name, service: args.service, nfId: args.nfId, pid: process.pid, module: args.module,
+  });
+  const tag = `${def.name}#${reg.nfId}`;
+  const log = (line: string): void => { process.stdout.write(`[${tag}] ${line}\n`); };
+  const inst = attachInstance(reg.instance);
+  const engine = new NfEngine({
+    inst, nfId: reg.nfId, service: args.service, def, options: options as Record<string, unknown>,
+    poll: args.poll ?? reg.poll, ttl: args.ttl, limit: args.limit, log,
+  });
+  const onSignal = (sig: string) => () => engine.stop(`${sig} received`);
+  process.on('SIGINT', onSignal('SIGINT'));
+  process.on('SIGTERM', onSignal('SIGTERM'));
+  client.onNotice = (n) => {
+    if (n.type === 'stop') engine.stop(n.reason);
+  };
+  client.onClose = () => engine.stop('the manager went away');
+  await engine.setup();
+  await client.request({ type: 'ready', nfId: reg.nfId });
+  log(`running: service ${args.service}, ${engine.pool.count} buffers, poll ${args.poll ?? reg.poll}`);
+  const reason = await engine.run();
+  log(`stopped: ${reason} (${engine.handled} packets)`);
+  try {
+    await client.request({ type: 'stopping', nfId: reg.nfId, reason }, 2000);
+  } catch {
+    /* the manager may already be gone */
+  }
+  client.close();
+  return 0;
+}

@@ -1,0 +1,44 @@
+/**
+ * Port configurations: plain data, produced by the topology loader (validated there) and
+ * handed to the data-plane threads, which open the port halves from them.
+ */
+
+export interface GenPortConfig {
+  name: string;
+  driver: 'gen';
+  /** packets per second; 0 = as fast as possible */
+  rate: number;
+  /** frame sizes in bytes (without FCS), used in rotation; each 60..dataRoom */
+  sizes: number[];
+  /** number of distinct flows (5-tuples), >= 1 */
+  flows: number;
+  /** share of TCP flows, 0..1 (the rest UDP) */
+  tcp: number;
+  /** PRNG seed: the same seed gives the same packets */
+  seed: number;
+  /** stop after this many packets; 0 = never */
+  count: number;
+}
+
+export interface PcapPortConfig {
+  name: string;
+  driver: 'pcap';
+  /** capture to read as incoming traffic (absolute path), if any */
+  rx?: string;
+  /** capture to write outgoing traffic to (absolute path), if any */
+  tx?: string;
+  /** 'max': as fast as possible; 'realtime': at the capture's own pace; a number: that many times the capture's pace */
+  speed: 'max' | 'realtime' | number;
+  /** start the capture again at its end */
+  loop: boolean;
+}
+
+export interface NullPortConfig {
+  name: string;
+  driver: 'null';
+}
+
+export type PortConfig = GenPortConfig | PcapPortConfig | NullPortConfig;
+export type PortDriverName = PortConfig['driver'];
+
+export const PORT_DRIVERS: readonly PortDriverName[] = ['gen', 'pcap', 'null'];

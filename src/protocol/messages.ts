@@ -1,0 +1,90 @@
+/**
+ * The control protocol between the manager, its NFs and the CLI: one JSON object per line on
+ * the manager's Unix socket. Requests carry an `id`; the answer carries the same `id`. One
+ * discriminated union, checked with an exhaustive switch on each side; an unknown `type` is
+ * an error answer, never ignored (style.md item 9).
+ */
+
+/** NF → manager */
+export interface RegisterRequest {
+  type: 'register';
+  id: number;
+  /** the NF definition's name */
+  name: string;
+  service: number;
+  /** the NF id asked for (--instance), or 0 for any free one */
+  nfId: number;
+  pid: number;
+  module: string;
+}
+export interface ReadyRequest { type: 'ready'; id: number; nfId: number }
+export interface StoppingRequest { type: 'stopping'; id: number; nfId: number; reason: string }
+/** CLI → manager */
+export interface StatusRequest { type: 'status'; id: number }
+export interface ShutdownRequest { type: 'shutdown'; id: number }
+
+export type Request = RegisterRequest | ReadyRequest | StoppingRequest | StatusRequest | ShutdownRequest;
+/** A request before the client numbers it. */
+export type RequestBody = Request extends infer R ? (R extends Request ? Omit<R, 'id'> : never) : never;
+
+export interface RegisteredReply {
+  type: 'registered';
+  id: number;
+  nfId: number;
+  /** shared-memory instance name to attach */
+  instance: string;
+  generation: number;
+  poll: 'adaptive' | 'busy';
+}
+export interface OkReply { type: 'ok'; id: number }
+export interface ErrorReply { type: 'error'; id: number; code: string; message: string }
+export interface StatusReply { type: 'status'; id: number; status: ManagerStatus }
+
+export type Reply = RegisteredReply | OkReply | ErrorReply | StatusReply;
+
+/** manager → NF, unsolicited */
+export interface StopNotice { type: 'stop'; reason: string }
+export type Notice = StopNotice;
+
+export interface PortStatus {
+  id: number;
+  name: string;
+  driver: string;
+  rxPackets: number;
+  rxBytes: number;
+  rxNoBuffer: number;
+  txPackets: number;
+  txBytes: number;
+  txDropped: number;
+}
+
+export interface NfStatus {
+  nfId: number;
+  name: string;
+  tag: string;
+  service: number;
+  state: string;
+  pid: number;
+  counters: Record<string, number>;
+}
+
+export interface ManagerStatus {
+  name: string;
+  pid: number;
+  uptime: number;
+  /** seconds since the epoch (float) when this was taken */
+  time: number;
+  pool: { count: number; free: number };
+  ports: PortStatus[];
+  nfs: NfStatus[];
+  services: { service: number; nfs: number[] }[];
+  chain: string[];
+  /** manager RX routing counters and TX loop counters */
+  rx: Record<string, number>;
+  tx: Record<string, number>;
+}
+
+export function isRequest(x: unknown): x is Request {
+  return typeof x === 'object' && x !== null && typeof (x as { type?: unknown }).type === 'string' &&
+    typeof (x as { id?: unknown }).id === 'number';
+}

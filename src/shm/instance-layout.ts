@@ -1,0 +1,220 @@
+/**
+ * Layout of a manager instance's control file (`/dev/shm/nfchain-<name>/instance`): the NF
+ * table, the service table, the chain table, the counters, and every NF's rings. The packet
+ * pool is a separate file (`pool`, see pool-layout.ts). NFs map both files.
+ *
+ *   byte 0      ┌────────────────────────────────────────────────────────────┐
+ *               │ header: magic 'NFIN' version sizes offsets manager state   │ manager writes
+ *   byte 64     ├────────────────────────────────────────────────────────────┤
+ *               │ txSleeping (futex word: the manager TX loop is idle)       │ TX loop ⇄ NFs
+ *   byte 128    ├────────────────────────────────────────────────────────────┤
+ *               │ service table: MAX_SERVICES × 64 B                         │ manager writes
+ *               │   [count | nfId × MAX_INSTANCES]                           │
+ *               ├────────────────────────────────────────────────────────────┤
+ *               │ chain table: MAX_CHAINS × CHAIN_BYTES                      │ manager writes
+ *               │   [length | hop × MAX_HOPS]  hop = kind << 16 | id         │
+ *               ├────────────────────────────────────────────────────────────┤
+ *               │ NF slots: MAX_NFS × NF_SLOT_BYTES (slot 0 unused)          │ one NF each
+ *               │   line 0: state pid service nfId generation …             │
+ *               │   journal (8 words)                                        │
+ *               │   inflight: count + BURST descriptors                      │
+ *               │   held: count + HELD_MAX descriptors                       │
+ *               │   cache: CACHE_CAP descriptors + count                     │
+ *               │   staging: (MAX_NFS + 1) × (count + BURST)                 │
+ *               ├────────────────────────────────────────────────────────────┤
+ *               │ counters block (see counters.ts)                           │
+ *               ├────────────────────────────────────────────────────────────┤
+ *               │ rings: per NF slot an rx ring (MPSC) and a tx ring (SPSC); │
+ *               │        the manager's RX → TX ring (SPSC)                   │
+ *               └────────────────────────────────────────────────────────────┘
+ *
+ * Everything an NF holds is recorded in its slot (inflight burst, kept packets, pool cache,
+ * per-destination staging, ring journal), so when its process dies the manager can account
+ * for every buffer. Plain data: offsets only, no pointers.
+ */
+import { NfcError } from '../errors.js';
+import { BURST, CACHE_LINE, alignUp, assertLayout, isPowerOfTwo, magic } from './layout.js';
+import { ringBytes } from './ring-layout.js';
+import { JOURNAL_WORDS } from './ring.js';
+import { countersBytes, defineCounters } from './counters.js';
+
+export const INSTANCE_MAGIC = magic('NFIN');
+export const INSTANCE_VERSION = 1;
+
+/** NF ids are 1..MAX_NFS-1 (0 means "the manager"). */
+export const MAX_NFS = 32;
+/** Service ids are 1..MAX_SERVICES-1. */
+export const MAX_SERVICES = 32;
+export const MAX_INSTANCES = 8;
+export const MAX_PORTS = 8;
+export const MAX_CHAINS = 16;
+export const MAX_HOPS = 32;
+/** Packets one NF may keep (buffer) at once. */
+export const HELD_MAX = 1024;
+/** Each NF's pool cache. */
+export const CACHE_CAP = 256;
+/** Staging index of the NF's tx ring (NF ids use 1..MAX_NFS-1). */
+export const STAGE_TX = 0;
+export const STAGE_WORDS = 1 + BURST;
+
+/** Header words (Int32 indices). */
+export const IH = {
+  magic: 0,
+  version: 1,
+  nfRxCap: 2,
+  nfTxCap: 3,
+  ports: 4,
+  /** ManagerState */
+  managerState: 5,
+  managerPid: 6,
+  serviceOff: 7,
+  chainOff: 8,
+  slotOff: 9,
+  slotBytes: 10,
+  countersOff: 11,
+  ringsOff: 12,
+  totalBytes: 13,
+  /** bumped on every change of the service table (readers may cache on it) */
+  serviceVersion: 14,
+  /** 1 once the RX loop may receive (nfchain start waits until every NF is in service) */
+  rxEnabled: 15,
+  /** futex word, own line: 1 while the manager TX loop sleeps */
+  txSleeping: 16,
+} as const;
+export const INSTANCE_HEADER_BYTES = 2 * CACHE_LINE;
+
+export const ManagerState = { STARTING: 0, RUNNING: 1, STOPPING: 2 } as const;
+
+/** NF slot states. */
+export const NfState = {
+  FREE: 0,
+  /** registered, mapping memory, running setup() */
+  STARTING: 1,
+  RUNNING: 2,
+  /** asked to stop or stopping by itself: still drains its ring */
+  STOPPING: 3,
+  /** exited cleanly; the manager reclaims and frees the slot */
+  STOPPED: 4,
+  /** died; the manager reclaims its buffers and frees the slot */
+  DEAD: 5,
+} as const;
+export const NF_STATE_NAMES = ['free', 'starting', 'running', 'stopping', 'stopped', 'dead'] as const;
+
+/** NF slot words (Int32 indices from the slot start). */
+export const NS = {
+  state: 0,
+  pid: 1,
+  service: 2,
+  nfId: 3,
+  generation: 4,
+  /** ms since the epoch / 1000 of the last loop iteration (liveness, for status) */
+  heartbeat: 5,
+  /** journal: JOURNAL_WORDS words */
+  journal: 8,
+  /** count, then BURST descriptors (lines 1..2) */
+  inflight: 16,
+} as const;
+
+export const SERVICE_WORDS = 16;
+export const CHAIN_WORDS = 1 + MAX_HOPS;
+export const HopKind = { SERVICE: 1, PORT: 2 } as const;
+
+/** Counter schemas. */
+export const PortRxCounters = defineCounters(['rxPackets', 'rxBytes', 'rxNoBuffer'] as const);
+export const PortTxCounters = defineCounters(['txPackets', 'txBytes', 'txDropped'] as const);
+/** What a router (an NF, or the manager's RX loop) counts. */
+export const RouteCounters = defineCounters([
+  'rx', 'forwarded', 'out', 'dropVerdict', 'dropRingFull', 'dropNoInstance', 'dropNotRunning',
+  'dropPoolEmpty', 'dropChainEnd', 'dropBadDest', 'dropTxFull', 'created', 'kept', 'malformed',
+] as const);
+export const TxLoopCounters = defineCounters(['fromNfs', 'dropBadPort'] as const);
+export const COUNTERS_PER_SET = 16;
+
+/** Counter set indices. */
+export const CounterSet = {
+  managerRx: 0,
+  managerTx: 1,
+  portRx: (p: number): number => 2 + p,
+  portTx: (p: number): number => 2 + MAX_PORTS + p,
+  nf: (id: number): number => 2 + 2 * MAX_PORTS + id,
+  count: 2 + 2 * MAX_PORTS + MAX_NFS,
+} as const;
+
+export interface InstanceGeometry {
+  nfRxCap: number;
+  nfTxCap: number;
+  ports: number;
+  serviceOff: number;
+  chainOff: number;
+  slotOff: number;
+  slotBytes: number;
+  /** word offsets inside a slot */
+  heldWord: number;
+  cacheWord: number;
+  stagingWord: number;
+  countersOff: number;
+  ringsOff: number;
+  rxRingBytes: number;
+  txRingBytes: number;
+  totalBytes: number;
+}
+
+export function instanceGeometry(nfRxCap: number, nfTxCap: number, ports: number): InstanceGeometry {
+  for (const [what, v] of [['nfRx', nfRxCap], ['nfTx', nfTxCap]] as const) {
+    if (!isPowerOfTwo(v) || v < 64 || v > 65536) {
+      throw new NfcError('NFC_ERR_INVALID_ARG', `ring size ${what} = ${v} must be a power of two between 64 and 65536`);
+    }
+  }
+  if (!Number.isInteger(ports) || ports < 1 || ports > MAX_PORTS) {
+    throw new NfcError('NFC_ERR_INVALID_ARG', `${ports} ports: nfchain handles 1 to ${MAX_PORTS}`);
+  }
+  const serviceOff = INSTANCE_HEADER_BYTES;
+  const chainOff = serviceOff + MAX_SERVICES * SERVICE_WORDS * 4;
+  const slotOff = alignUp(chainOff + MAX_CHAINS * CHAIN_WORDS * 4, CACHE_LINE);
+  const heldWord = 16 * 4; // line 4 of the slot, after line 0 (header+journal) and inflight (lines 1..3)
+  const cacheWord = alignUp(heldWord + 1 + HELD_MAX, 16);
+  const stagingWord = alignUp(cacheWord + CACHE_CAP + 1, 16);
+  const slotBytes = alignUp((stagingWord + (MAX_NFS + 1) * STAGE_WORDS) * 4, CACHE_LINE);
+  const countersOff = alignUp(slotOff + MAX_NFS * slotBytes, CACHE_LINE);
+  const ringsOff = alignUp(countersOff + countersBytes(CounterSet.count, COUNTERS_PER_SET), CACHE_LINE);
+  const rxRingBytes = ringBytes(nfRxCap);
+  const txRingBytes = ringBytes(nfTxCap);
+  // Per slot: rx + tx ring; then the manager RX → TX ring (nfTx sized).
+  const totalBytes = ringsOff + MAX_NFS * (rxRingBytes + txRingBytes) + txRingBytes;
+  return { nfRxCap, nfTxCap, ports, serviceOff, chainOff, slotOff, slotBytes, heldWord, cacheWord, stagingWord, countersOff, ringsOff, rxRingBytes, txRingBytes, totalBytes };
+}
+
+/** Byte offset of NF slot `id`'s rx ring. */
+export function rxRingOffset(g: InstanceGeometry, id: number): number {
+  return g.ringsOff + id * (g.rxRingBytes + g.txRingBytes);
+}
+export function txRingOffset(g: InstanceGeometry, id: number): number {
+  return rxRingOffset(g, id) + g.rxRingBytes;
+}
+/** The manager RX loop's ring to the TX loop (packets whose first hop is a port). */
+export function rxToTxRingOffset(g: InstanceGeometry): number {
+  return g.ringsOff + MAX_NFS * (g.rxRingBytes + g.txRingBytes);
+}
+
+/**
+ * Ring ids used in journals: 1 + NF id for rx rings, 100 + NF id for tx rings, and
+ * FREE_RING_ID for the pool's free ring.
+ */
+export const FREE_RING_ID = 1000;
+export const rxRingId = (id: number): number => 1 + id;
+export const txRingId = (id: number): number => 100 + id;
+
+export function assertInstanceLayout(): void {
+  assertLayout('instance header', {
+    magic: { offset: IH.magic * 4 }, version: { offset: IH.version * 4 }, managerState: { offset: IH.managerState * 4 },
+    serviceVersion: { offset: IH.serviceVersion * 4 }, txSleeping: { offset: IH.txSleeping * 4, lineAligned: true },
+  }, INSTANCE_HEADER_BYTES);
+  if (NS.journal + JOURNAL_WORDS > NS.inflight || NS.inflight + 1 + BURST > 64) {
+    throw new NfcError('NFC_ERR_LAYOUT', 'NF slot: journal / inflight words overlap');
+  }
+  const g = instanceGeometry(4096, 4096, 1);
+  if (g.slotBytes % CACHE_LINE !== 0 || g.slotOff % CACHE_LINE !== 0 || g.ringsOff % CACHE_LINE !== 0) {
+    throw new NfcError('NFC_ERR_LAYOUT', 'instance: NF slots and rings must be cache-line aligned');
+  }
+}
+assertInstanceLayout();

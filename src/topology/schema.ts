@@ -1,0 +1,155 @@
+/**
+ * The topology file's schema (zod): the shape, types, ranges and defaults of every key.
+ *
+ * Objects are strict, so an unknown key is an error (the loader turns it into "unknown key;
+ * did you mean ..."). Every leaf carries one message, a noun phrase saying what is allowed
+ * ("an integer in 1..31"); the loader prints it as `expected <that>, got <value>`, so the
+ * phrase must read well after "expected".
+ *
+ * What a schema cannot see — uniqueness, chain hops, files on disk, frame sizes against the
+ * pool's data room — is checked afterwards by the loader (src/topology/load.ts).
+ * The reference for users is docs/topology.md; keep the two in step.
+ */
+import * as z from 'zod';
+import { POOL_DEFAULTS } from '../shm/pool-layout.js';
+import { isPowerOfTwo } from '../shm/layout.js';
+import { TOPOLOGY_LIMITS } from './types.js';
+
+/** NF names: short, lower case, usable in file names and metrics labels. */
+export const NF_NAME_RE = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+/** Manager instance names (they name /dev/shm/nfchain-<name>/). */
+export const INSTANCE_NAME_RE = /^[A-Za-z0-9_.-]{1,32}$/;
+/** Port names (no ':' so that "port:<name>" in a chain is unambiguous). */
+export const PORT_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/;
+/** NF module files the runtime can load. */
+export const NF_MODULE_RE = /\.(?:ts|mts|js|mjs)$/;
+
+/** Largest pool count the schema accepts; the loader also checks the pool's total size. */
+const MAX_POOL_COUNT = 2 ** 22;
+
+// ---- leaf builders: every check of a leaf reports the same phrase ----
+
+/** An integer in min..max (max may be MAX_SAFE_INTEGER, shown as ">= min"). */
+function int(min: number, max: number = Number.MAX_SAFE_INTEGER, what?: string) {
+  const w = what ?? (max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer in ${min}..${max}`);
+  return z.number({ error: w }).int(w).min(min, w).max(max, w);
+}
+
+/** A (possibly fractional) number in min..max. */
+function num(min: number, max: number = Infinity, what?: string) {
+  const w = what ?? (max === Infinity ? `a number >= ${min}` : `a number in ${min}..${max}`);
+  const n = z.number({ error: w }).min(min, w);
+  return max === Infinity ? n : n.max(max, w);
+}
+
+/** A power of two in min..max. */
+function pow2(min: number, max: number) {
+  const w = `a power of two in ${min}..${max}`;
+  return int(min, max, w).refine(isPowerOfTwo, w);
+}
+
+/** A string matching `re`, described by `what`. */
+function str(re: RegExp, what: string) {
+  return z.string({ error: what }).regex(re, what);
+}
+
+const bool = z.boolean({ error: 'true or false' });
+
+// ---- sections ----
+
+export const PoolSchema = z.strictObject({
+  count: pow2(1024, MAX_POOL_COUNT).default(POOL_DEFAULTS.count),
+  dataRoom: int(256, 16384).default(POOL_DEFAULTS.dataRoom),
+  headroom: int(0, 1024, 'a multiple of 4 in 0..1024').multipleOf(4, 'a multiple of 4 in 0..1024').default(POOL_DEFAULTS.headroom),
+}, { error: 'a mapping (count, dataRoom, headroom)' });
+
+export const RingsSchema = z.strictObject({
+  nfRx: pow2(64, 65536).default(4096),
+  nfTx: pow2(64, 65536).default(4096),
+}, { error: 'a mapping (nfRx, nfTx)' });
+
+export const ManagerSchema = z.strictObject({
+  ttl: num(0, Infinity, 'a number of seconds >= 0').default(0),
+  limit: int(0, Number.MAX_SAFE_INTEGER, 'a packet count >= 0').default(0),
+  statsInterval: num(0, Infinity, 'a number of seconds >= 0').default(1),
+  poll: z.enum(['adaptive', 'busy'], { error: '"adaptive" or "busy"' }).default('adaptive'),
+}, { error: 'a mapping (ttl, limit, statsInterval, poll)' });
+
+const portName = str(PORT_NAME_RE, 'a port name ([A-Za-z0-9][A-Za-z0-9_.-]{0,31})');
+
+export const GenPortSchema = z.strictObject({
+  name: portName,
+  driver: z.literal('gen'),
+  rate: num(0, Infinity, 'a rate in packets per second >= 0').default(0),
+  // 60..16384 here; the loader checks each size against the pool's dataRoom.
+  sizes: z.array(int(60, 16384, 'a frame size in 60..16384 bytes'), { error: 'a list of frame sizes' })
+    .min(1, 'a list of 1..64 frame sizes').max(64, 'a list of 1..64 frame sizes').default([64]),
+  flows: int(1, 1_000_000).default(1024),
+  tcp: num(0, 1, 'a share in 0..1').default(0),
+  seed: int(0, 0xffff_ffff).default(1),
+  count: int(0, Number.MAX_SAFE_INTEGER, 'a packet count >= 0').default(0),
+});
+
+export const PcapPortSchema = z.strictObject({
+  name: portName,
+  driver: z.literal('pcap'),
+  // Paths relative to the topology file's directory; the loader checks rx-or-tx and the files.
+  rx: z.string({ error: 'a file path' }).min(1, 'a file path').optional(),
+  tx: z.string({ error: 'a file path' }).min(1, 'a file path').optional(),
+  speed: z.union([z.literal('max'), z.literal('realtime'), z.number().positive()],
+    { error: '"max", "realtime" or a number > 0' }).default('max'),
+  loop: bool.default(false),
+});
+
+export const NullPortSchema = z.strictObject({
+  name: portName,
+  driver: z.literal('null'),
+});
+
+/** One schema per driver: the loader uses it to list the valid keys of a port. */
+export const PORT_SCHEMAS = {
+  gen: GenPortSchema,
+  pcap: PcapPortSchema,
+  null: NullPortSchema,
+} as const;
+
+export const PortSchema = z.discriminatedUnion('driver', [GenPortSchema, PcapPortSchema, NullPortSchema],
+  { error: 'a port mapping (name, driver, ...)' });
+
+export const NfSchema = z.strictObject({
+  name: str(NF_NAME_RE, 'an NF name ([a-z0-9][a-z0-9_-]{0,31})'),
+  module: z.string({ error: 'a path to a .ts, .mts, .js or .mjs file' })
+    .regex(NF_MODULE_RE, 'a path to a .ts, .mts, .js or .mjs file'),
+  service: int(1, TOPOLOGY_LIMITS.maxService),
+  instances: int(1, TOPOLOGY_LIMITS.maxInstances).default(1),
+  // Free-form here: each NF checks its own options against its option spec when it starts.
+  options: z.record(z.string(), z.unknown(), { error: 'a mapping of NF options' }).default({}),
+}, { error: 'an NF mapping (name, module, service, ...)' });
+
+/** A chain hop as written: an NF name, a service id, or "port:<port name>". */
+export const HopSchema = z.union([
+  z.string().min(1),
+  int(1, TOPOLOGY_LIMITS.maxService),
+], { error: `an NF name, a service id (1..${TOPOLOGY_LIMITS.maxService}) or "port:<port name>"` });
+
+const maxPorts = TOPOLOGY_LIMITS.maxPorts;
+const maxNfs = TOPOLOGY_LIMITS.maxNfs;
+const maxHops = TOPOLOGY_LIMITS.maxChainHops;
+
+export const TopologySchema = z.strictObject({
+  name: str(INSTANCE_NAME_RE, 'an instance name ([A-Za-z0-9_.-]{1,32})').default('default'),
+  pool: PoolSchema.prefault({}),
+  rings: RingsSchema.prefault({}),
+  manager: ManagerSchema.prefault({}),
+  ports: z.array(PortSchema, { error: `a list of 1..${maxPorts} ports` })
+    .min(1, `a list of 1..${maxPorts} ports`).max(maxPorts, `a list of 1..${maxPorts} ports`),
+  nfs: z.array(NfSchema, { error: `a list of 1..${maxNfs} NFs` })
+    .min(1, `a list of 1..${maxNfs} NFs`).max(maxNfs, `a list of 1..${maxNfs} NFs`),
+  chain: z.array(HopSchema, { error: `a list of 1..${maxHops} hops` })
+    .min(1, `a list of 1..${maxHops} hops`).max(maxHops, `a list of 1..${maxHops} hops`),
+}, { error: 'a mapping with the keys name, pool, rings, manager, ports, nfs, chain' });
+
+/** A topology file as written (before defaults). */
+export type TopologyInput = z.input<typeof TopologySchema>;
+/** A topology file after the schema: defaults filled, paths and hops not yet resolved. */
+export type TopologyParsed = z.output<typeof TopologySchema>;

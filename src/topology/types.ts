@@ -1,0 +1,66 @@
+/**
+ * The validated topology: what the manager is told to build (pool, rings, ports, NFs and the
+ * default service chain). Plain data, produced only by the loader (src/topology/load.ts) after
+ * every check has passed, so code past the boundary trusts it: paths are absolute, defaults are
+ * filled in, and chain hops are resolved to service ids and port ids.
+ *
+ * The file format that becomes a Topology is described in docs/topology.md.
+ */
+import type { PortConfig } from '../ports/config.js';
+
+export type { PortConfig, GenPortConfig, PcapPortConfig, NullPortConfig } from '../ports/config.js';
+
+/** Name given as `file` to topologies made in code rather than read from a file. */
+export const BUILT_IN_TOPOLOGY = '<built-in>';
+
+export interface Topology {
+  /** absolute path of the file (BUILT_IN_TOPOLOGY, '<built-in>', for topologies made in code) */
+  file: string;
+  /** manager instance name ([A-Za-z0-9_.-]{1,32}); names the shared-memory directory */
+  name: string;
+  /** packet pool geometry: buffer count (power of two), data room and headroom in bytes */
+  pool: { count: number; dataRoom: number; headroom: number };
+  /** capacities (slots, powers of two) of each NF instance's RX and TX descriptor rings */
+  rings: { nfRx: number; nfTx: number };
+  manager: {
+    /** seconds to run; 0 = no limit */
+    ttl: number;
+    /** packets to receive before stopping; 0 = no limit */
+    limit: number;
+    /** seconds between stats lines; 0 = quiet */
+    statsInterval: number;
+    /** 'adaptive': spin, then sleep on a futex when idle; 'busy': always spin */
+    poll: 'adaptive' | 'busy';
+  };
+  /** the ports; the index in this list is the port id. pcap rx/tx paths are absolute. */
+  ports: PortConfig[];
+  /** the NFs, in file order; service ids are unique */
+  nfs: NfConfig[];
+  /** the default service chain, 1..16 hops */
+  chain: Hop[];
+}
+
+export interface NfConfig {
+  /** unique NF name, [a-z0-9][a-z0-9_-]{0,31} */
+  name: string;
+  /** absolute path of the NF module (.ts, .mts, .js or .mjs); the file exists */
+  module: string;
+  /** service id, 1..31; no two NFs share one */
+  service: number;
+  /** number of processes running this NF, 1..8 */
+  instances: number;
+  /** the NF's options, unchecked here: checked against the NF's own option spec when it starts */
+  options: Record<string, unknown>;
+}
+
+/** One step of a service chain: hand the packet to a service, or send it out a port. */
+export type Hop = { kind: 'service'; service: number } | { kind: 'port'; port: number };
+
+/** Limits the schema enforces, shared with code that builds topologies by hand. */
+export const TOPOLOGY_LIMITS = {
+  maxPorts: 8,
+  maxNfs: 32,
+  maxService: 31,
+  maxInstances: 8,
+  maxChainHops: 16,
+} as const;

@@ -1,0 +1,263 @@
+/**
+ * The manager with real NF processes: a capture through a 3-NF chain compared packet by
+ * packet, every verdict and drop reason through the counters, kill -9 of an instance under
+ * load, NF TTL and packet limit, and checks that stop before anything starts.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { spawn } from 'node:child_process';
+import { runTopology } from '../src/cli/start.js';
+import { validateTopology } from '../src/topology/load.js';
+import type { Topology } from '../src/topology/types.js';
+import { PcapReader } from '../src/pcap/pcap-reader.js';
+import { PcapWriter } from '../src/pcap/pcap-writer.js';
+import { PacketView } from '../src/shm/packet-view.js';
+import { synthFlow, writeSynth, SynthKind } from '../src/ports/synth.js';
+import { Manager } from '../src/manager/manager.js';
+import { standaloneTopology } from '../src/cli/commands.js';
+import { NfcError } from '../src/errors.js';
+import { uniqueName, waitFor } from './helpers/procs.js';
+import type { ManagerStatus } from '../src/protocol/messages.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const VERDICT_TS = join(root, 'test/fixtures/nfs/verdict.ts');
+const VERDICT_JS = join(root, 'dist/test/fixtures/nfs/verdict.js');
+const MAIN = join(root, 'dist/src/cli/main.js');
+
+function topo(raw: Record<string, unknown>): Topology {
+  return validateTopology({ name: uniqueName('m').slice(0, 32), manager: { statsInterval: 0 }, ...raw }, '<test>');
+}
+
+async function run(t: Topology, untilDone = true): Promise<{ status: ManagerStatus; missing: number; logs: string[] }> {
+  const logs: string[] = [];
+  const r = await runTopology(t, { untilDone, signals: false, stats: null, log: (l) => logs.push(l), nfOutput: (l) => logs.push(l) });
+  assert.ok(r.manager.finalStatus, 'status taken at stop');
+  assert.equal(existsSync(`/dev/shm/nfchain-${t.name}`), false, 'shared files removed');
+  return { status: r.manager.finalStatus!, missing: r.manager.missingAtExit, logs };
+}
+
+const nf = (name: string, service: number, options: Record<string, unknown>, module = VERDICT_JS, instances = 1): Record<string, unknown> =>
+  ({ name, module, service, instances, options });
+
+test('a capture through a 3-NF chain comes out packet for packet as expected (TTL decremented once)', { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nfchain-golden-'));
+  try {
+    const inPath = join(dir, 'in.pcap');
+    const outPath = join(dir, 'out.pcap');
+    const buf = new ArrayBuffer(4096);
+    const u8 = new Uint8Array(buf);
+    const dv = new DataView(buf);
+    const view = new PacketView(buf);
+    const expected: { bytes: Uint8Array; sec: number; nsec: number }[] = [];
+    const w = PcapWriter.create(inPath, { nanosecond: true });
+    const kinds = [SynthKind.IPV4_UDP, SynthKind.IPV4_TCP, SynthKind.VLAN_IPV4_UDP, SynthKind.QINQ_IPV4_TCP, SynthKind.IPV4_OPTIONS_UDP];
+    for (let i = 0; i < 300; i++) {
+      const len = writeSynth(dv, u8, view, 0, 60 + ((i * 37) % 1400), synthFlow(i, kinds));
+      w.write(u8, 0, len, 1_700_000_000 + (i >> 4), (i * 1000) % 1e9);
+      // Expected: TTL - 1 and the IPv4 header checksum recomputed from scratch (here, byte by byte).
+      const e = u8.slice(0, len);
+      view.reset(0, len);
+      const l3 = view.l3Offset;
+      e[l3 + 8] = e[l3 + 8]! - 1;
+      e[l3 + 10] = 0;
+      e[l3 + 11] = 0;
+      let sum = 0;
+      for (let k = 0; k < (e[l3]! & 15) * 4; k += 2) sum += (e[l3 + k]! << 8) | e[l3 + k + 1]!;
+      while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+      e[l3 + 10] = (~sum >> 8) & 0xff;
+      e[l3 + 11] = ~sum & 0xff;
+      expected.push({ bytes: e, sec: 1_700_000_000 + (i >> 4), nsec: (i * 1000) % 1e9 });
+    }
+    w.close();
+    const t = topo({
+      ports: [{ name: 'in', driver: 'pcap', rx: inPath }, { name: 'out', driver: 'pcap', tx: outPath }],
+      nfs: [nf('ttl', 1, { 'ttl-dec': true }, VERDICT_TS), nf('fwd', 2, {}, VERDICT_TS), nf('last', 3, { verdict: 'out', dest: 1 }, VERDICT_TS)],
+      chain: ['ttl', 'fwd', 'last'],
+    });
+    const { status, missing } = await run(t);
+    assert.equal(missing, 0, 'every buffer back in the pool');
+    assert.equal(status.ports[1]!.txPackets, 300);
+    const got = [...PcapReader.open(outPath)];
+    assert.equal(got.length, expected.length);
+    got.forEach((p, i) => {
+      assert.deepEqual(p.data, expected[i]!.bytes, `packet ${i}`);
+      assert.equal(p.tsSec, expected[i]!.sec);
+      assert.equal(p.tsNsec, expected[i]!.nsec);
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('NEXT through a chain of 5 NFs, then out a port: every NF sees every packet, nothing dropped', { timeout: 60_000 }, async () => {
+  const N = 20_000;
+  const t = topo({
+    ports: [{ name: 'g', driver: 'gen', rate: 200_000, count: N, flows: 64 }, { name: 'sink', driver: 'null' }],
+    nfs: [1, 2, 3, 4, 5].map((s) => nf(`n${s}`, s, {})),
+    chain: [1, 2, 3, 4, 5, 'port:sink'],
+  });
+  const { status, missing } = await run(t);
+  assert.equal(missing, 0);
+  for (const n of status.nfs) {
+    assert.equal(n.counters.rx, N, `${n.tag} rx`);
+    assert.equal(n.counters.dropRingFull, 0);
+  }
+  assert.equal(status.nfs.find((n) => n.service === 5)!.counters.out, N, 'the last hop sends to the port');
+  assert.equal(status.ports[1]!.txPackets, N);
+  assert.equal(status.ports[0]!.rxPackets, N);
+});
+
+test('TONF goes straight to the named service, OUT to the named port', { timeout: 60_000 }, async () => {
+  const N = 10_000;
+  const t = topo({
+    ports: [{ name: 'g', driver: 'gen', rate: 200_000, count: N }, { name: 'a', driver: 'null' }, { name: 'b', driver: 'null' }],
+    nfs: [nf('first', 1, { verdict: 'tonf', dest: 3 }), nf('skipped', 2, {}), nf('third', 3, { verdict: 'out', dest: 2 })],
+    chain: [1, 2, 3],
+  });
+  const { status, missing } = await run(t);
+  assert.equal(missing, 0);
+  const by = (s: number) => status.nfs.find((n) => n.service === s)!.counters;
+  assert.equal(by(1).forwarded, N, 'first forwards everything to service 3');
+  assert.equal(by(2).rx, 0, 'service 2 is skipped');
+  assert.equal(by(3).rx, N);
+  assert.equal(by(3).out, N);
+  assert.equal(status.ports[2]!.txPackets, N, 'out port 2');
+  assert.equal(status.ports[1]!.txPackets, 0);
+});
+
+test('DROP is counted as a verdict drop; TONF to a service without instances as no-instance', { timeout: 60_000 }, async () => {
+  const N = 5_000;
+  const t = topo({
+    ports: [{ name: 'g', driver: 'gen', rate: 200_000, count: N }, { name: 'sink', driver: 'null' }],
+    nfs: [nf('half', 1, { verdict: 'tonf', dest: 9 }), nf('dropper', 2, { verdict: 'drop' })],
+    chain: [1, 2],
+  });
+  const { status, missing } = await run(t);
+  assert.equal(missing, 0);
+  assert.equal(status.nfs.find((n) => n.service === 1)!.counters.dropNoInstance, N);
+  assert.equal(status.nfs.find((n) => n.service === 2)!.counters.rx, 0);
+
+  const t2 = topo({
+    ports: [{ name: 'g', driver: 'gen', rate: 200_000, count: N }, { name: 'sink', driver: 'null' }],
+    nfs: [nf('dropper', 1, { verdict: 'drop' })],
+    chain: [1, 'port:sink'],
+  });
+  const r2 = await run(t2);
+  assert.equal(r2.missing, 0);
+  assert.equal(r2.status.nfs[0]!.counters.dropVerdict, N);
+  assert.equal(r2.status.ports[1]!.txPackets, 0);
+});
+
+test('a slow NF behind a small ring: ring-full drops are counted and every packet is accounted for', { timeout: 60_000 }, async () => {
+  const N = 50_000;
+  const t = topo({
+    rings: { nfRx: 64, nfTx: 64 },
+    ports: [{ name: 'g', driver: 'gen', rate: 0, count: N }, { name: 'sink', driver: 'null' }],
+    nfs: [nf('slow', 1, { spin: 2000 })],
+    chain: [1, 'port:sink'],
+  });
+  const { status, missing } = await run(t);
+  assert.equal(missing, 0);
+  const full = status.rx.dropRingFull ?? 0;
+  assert.ok(full > 0, 'the manager RX counted ring-full drops');
+  assert.equal(status.nfs[0]!.counters.rx! + full + (status.rx.dropNotRunning ?? 0), N, 'received = handled + dropped');
+  const c = status.nfs[0]!.counters;
+  assert.equal(status.ports[1]!.txPackets + c.dropTxFull!, c.rx, 'sent out = handled - tx-ring-full drops');
+});
+
+test('kill -9 of one of two instances under load: forwarding goes on, every buffer comes back', { timeout: 90_000 }, async () => {
+  const N = 600_000;
+  const t = topo({
+    ports: [{ name: 'g', driver: 'gen', rate: 150_000, count: N, flows: 512 }, { name: 'sink', driver: 'null' }],
+    nfs: [nf('fwd', 1, {}, VERDICT_JS, 2)],
+    chain: [1, 'port:sink'],
+  });
+  const logs: string[] = [];
+  let killedAt = 0;
+  let victim = 0;
+  let noticedMs = -1;
+  let txAtKill = 0;
+  let txLater = 0;
+  const r = await runTopology(t, {
+    untilDone: true, signals: false, stats: null, log: (l) => logs.push(l), nfOutput: (l) => logs.push(l),
+    onRunning: (m: Manager) => {
+      void (async () => {
+        await new Promise((res) => setTimeout(res, 800));
+        const s = m.status();
+        victim = s.nfs[0]!.pid;
+        txAtKill = s.ports[1]!.txPackets;
+        killedAt = Date.now();
+        process.kill(victim, 'SIGKILL');
+        await waitFor(() => !m.status().nfs.some((n) => n.pid === victim), 5000, 'the manager to notice');
+        noticedMs = Date.now() - killedAt;
+        await new Promise((res) => setTimeout(res, 500));
+        txLater = m.status().ports[1]!.txPackets;
+      })();
+    },
+  });
+  assert.ok(victim > 0, 'an instance was killed');
+  assert.ok(noticedMs >= 0 && noticedMs < 1000, `noticed within a second (took ${noticedMs} ms)`);
+  assert.ok(txLater > txAtKill, 'packets kept flowing after the kill');
+  assert.equal(r.manager.missingAtExit, 0, `every buffer back in the pool (${logs.filter((l) => /died|warning/.test(l)).join('; ')})`);
+  assert.ok(logs.some((l) => /died .*reclaimed \d+ buffers/.test(l)), 'the reclaim was logged');
+  const st = r.manager.finalStatus!;
+  assert.equal(st.ports[0]!.rxPackets, N);
+  assert.equal(st.nfs.length, 1, 'one instance left');
+});
+
+test('NF --ttl and --limit stop the NF cleanly; its slot and buffers come back', { timeout: 60_000 }, async () => {
+  const t = standaloneTopology(uniqueName('ttl').slice(0, 32), ['gen', 'null'], '1,port:1', 50_000);
+  t.manager.statsInterval = 0;
+  const m = new Manager({ topology: t, log: () => {}, stats: null });
+  await m.start();
+  try {
+    const runNfProc = (extra: string[]): Promise<{ code: number | null; out: string }> => new Promise((resolve) => {
+      const c = spawn(process.execPath, [MAIN, 'nf', VERDICT_JS, '--service', '1', '--name', t.name, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      c.stdout.on('data', (d: Buffer) => { out += d; });
+      c.stderr.on('data', (d: Buffer) => { out += d; });
+      c.on('exit', (code) => resolve({ code, out }));
+    });
+    const ttl = await runNfProc(['--ttl', '1']);
+    assert.equal(ttl.code, 0, ttl.out);
+    assert.match(ttl.out, /stopped: TTL of 1 s reached/);
+    const lim = await runNfProc(['--limit', '2000']);
+    assert.equal(lim.code, 0, lim.out);
+    assert.match(lim.out, /stopped: packet limit of 2000 reached \((\d+) packets\)/);
+    const handled = Number(/\((\d+) packets\)/.exec(lim.out)![1]);
+    assert.ok(handled >= 2000 && handled < 2000 + 32, 'stops within the burst that reached the limit');
+    await waitFor(() => m.status().nfs.length === 0, 3000, 'the NF to leave');
+  } finally {
+    await m.stop('test over');
+  }
+  assert.equal(m.missingAtExit, 0);
+});
+
+test('bad NF modules and options stop `start` before anything starts', { timeout: 30_000 }, async () => {
+  const bad = topo({
+    ports: [{ name: 'g', driver: 'gen', count: 10 }],
+    nfs: [nf('v', 1, { verdcit: 'drop' })],
+    chain: [1],
+  });
+  await assert.rejects(runTopology(bad, { signals: false, stats: null, log: () => {} }),
+    (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_NF_OPTION' && /unknown option "verdcit"; did you mean "verdict"/.test(e.message));
+  assert.equal(existsSync(`/dev/shm/nfchain-${bad.name}`), false);
+  const notNf = topo({
+    ports: [{ name: 'g', driver: 'gen', count: 10 }],
+    nfs: [nf('b', 1, {}, join(root, 'test/fixtures/nfs/broken.ts'))],
+    chain: [1],
+  });
+  await assert.rejects(runTopology(notNf, { signals: false, stats: null, log: () => {} }),
+    (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_NF' && /no NF definition as its default export/.test(e.message));
+  const badValue = topo({
+    ports: [{ name: 'g', driver: 'gen', count: 10 }],
+    nfs: [nf('v', 1, { verdict: 'explode' })],
+    chain: [1],
+  });
+  await assert.rejects(runTopology(badValue, { signals: false, stats: null, log: () => {} }),
+    (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_NF_OPTION' && /must be one of drop, next, tonf, out/.test(e.message));
+});
