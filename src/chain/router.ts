@@ -104,55 +104,73 @@ export class Router {
   }
 
   /**
-   * Stages the packet at descs[at] by its meta (no flush: call flush() at the end of the
-   * burst). Hot path: no allocation.
+   * Routes descs[off..off+n) by verdicts[0..n) (the NF engine's private array): the verdict
+   * does not go through the packet's meta, so a hop that only forwards writes nothing to the
+   * packet's meta line (which would then have to move between cores). Hot path: no allocation.
+   */
+  routeVerdicts(descs: Uint32Array, off: number, n: number, verdicts: Int32Array): void {
+    for (let i = 0; i < n; i++) {
+      const v = verdicts[i]!;
+      this.routeTo(descs, off + i, true, v & 0xff, v >>> 8);
+    }
+    this.flush();
+  }
+
+  /**
+   * Stages the packet at descs[at] by the action and destination in its meta (no flush: call
+   * flush() at the end of the burst). Hot path: no allocation.
    */
   routeOne(descs: Uint32Array, at: number, clearSource: boolean): void {
+    const d = descs[at]!;
+    if (d === NULL_DESC) return;
+    const m = d << this.metaShift;
+    this.routeTo(descs, at, clearSource, this.words[m + Meta.action]!, this.words[m + Meta.destination]!);
+  }
+
+  /** Stages the packet at descs[at] by (action, destination). Hot path: no allocation. */
+  private routeTo(descs: Uint32Array, at: number, clearSource: boolean, action: number, destination: number): void {
+    const d = descs[at]!;
+    if (d === NULL_DESC) return;
     const w = this.words;
-    const ms = this.metaShift;
-    const i32 = this.i32;
+    const m = d << this.metaShift;
     const c = this.c;
-    {
-      const d = descs[at]!;
-      if (d === NULL_DESC) return;
-      const m = d << ms;
-      const action = w[m + Meta.action]!;
-      let dest = -1; // stage index, or -1 to drop
-      if (action === Action.NEXT) {
-        const chain = w[m + Meta.chainId]!;
-        const ci = w[m + Meta.chainIndex]! + 1;
-        const cw = this.chainBase + chain * CHAIN_WORDS;
-        if (chain < MAX_CHAINS && ci <= i32[cw]!) {
-          const hop = i32[cw + ci]!;
-          w[m + Meta.chainIndex] = ci;
-          if (hop >>> 16 === HopKind.SERVICE) {
-            dest = this.pick(hop & 0xffff, w[m + Meta.flowHash]!);
-          } else {
-            w[m + Meta.action] = Action.OUT;
-            w[m + Meta.destination] = hop & 0xffff;
-            dest = STAGE_TX;
-          }
+    let dest = -1; // stage index, or -1 to drop
+    if (action === Action.NEXT) {
+      const chain = w[m + Meta.chainId]!;
+      const ci = w[m + Meta.chainIndex]! + 1;
+      const cw = this.chainBase + chain * CHAIN_WORDS;
+      if (chain < MAX_CHAINS && ci <= this.i32[cw]!) {
+        const hop = this.i32[cw + ci]!;
+        w[m + Meta.chainIndex] = ci;
+        if (hop >>> 16 === HopKind.SERVICE) {
+          dest = this.pick(hop & 0xffff, w[m + Meta.flowHash]!);
         } else {
-          c[C.dropChainEnd]!++;
+          w[m + Meta.action] = Action.OUT;
+          w[m + Meta.destination] = hop & 0xffff;
+          dest = STAGE_TX;
         }
-      } else if (action === Action.TONF) {
-        dest = this.pick(w[m + Meta.destination]!, w[m + Meta.flowHash]!);
-      } else if (action === Action.OUT) {
-        if (w[m + Meta.destination]! < this.inst.g.ports) dest = STAGE_TX;
-        else c[C.dropBadDest]!++;
-      } else if (action === Action.DROP) {
-        c[C.dropVerdict]!++;
+      } else {
+        c[C.dropChainEnd]!++;
+      }
+    } else if (action === Action.TONF) {
+      dest = this.pick(destination, w[m + Meta.flowHash]!);
+    } else if (action === Action.OUT) {
+      if (destination < this.inst.g.ports) {
+        // The TX loop reads the port from the meta.
+        w[m + Meta.action] = Action.OUT;
+        w[m + Meta.destination] = destination;
+        dest = STAGE_TX;
       } else {
         c[C.dropBadDest]!++;
       }
-      if (dest >= 0) {
-        w[m + Meta.src] = this.selfId;
-        this.stage(dest, d);
-      } else {
-        this.cache.freeOne(d);
-      }
-      if (clearSource) descs[at] = NULL_DESC;
+    } else if (action === Action.DROP) {
+      c[C.dropVerdict]!++;
+    } else {
+      c[C.dropBadDest]!++;
     }
+    if (dest >= 0) this.stage(dest, d);
+    else this.cache.freeOne(d);
+    if (clearSource) descs[at] = NULL_DESC;
   }
 
   /**

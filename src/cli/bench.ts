@@ -30,6 +30,24 @@ export const BENCHES: BenchEntry[] = [
     options: '--pool hot,hot-random,cold,cold-touch  --count N',
     load: async () => (await import('../../bench/parse.js')).parseBenchFromArgv,
   },
+  {
+    name: 'speed',
+    summary: 'K speed-tester NFs passing packets round a circle, no manager on the path (Mpps per NF)',
+    options: '--nfs 1,3  --packets 1024  --seconds 3',
+    load: async () => (await import('../../bench/speed.js')).speedBenchFromArgv,
+  },
+  {
+    name: 'chain',
+    summary: 'gen → K header-parsing NF processes → null through the manager (Mpps out of the sink)',
+    options: '--nfs 3  --size 64  --seconds 3  --poll adaptive|busy',
+    load: async () => (await import('../../bench/chain.js')).chainBenchFromArgv,
+  },
+  {
+    name: 'startup',
+    summary: 'NF process start → first packet handled, for a .js and a .ts module (ms)',
+    options: '--runs 7',
+    load: async () => (await import('../../bench/startup.js')).startupBenchFromArgv,
+  },
 ];
 
 export async function runBench(argv: string[]): Promise<number> {

@@ -12,6 +12,7 @@ import { parseNfArgs, runNf } from '../nflib/runner.js';
 import { loadTopology, validateTopology } from '../topology/load.js';
 import { BUILT_IN_TOPOLOGY, type Topology } from '../topology/types.js';
 import { runTopology } from './start.js';
+import { DEMO_USAGE, MANAGER_USAGE, START_USAGE, STATS_USAGE, STATUS_USAGE } from './usage.js';
 
 export interface Flags {
   positional: string[];
@@ -70,7 +71,6 @@ function override(topo: Topology, f: Flags): Topology {
 
 // ---- nfchain start ------------------------------------------------------------------------
 
-export const START_USAGE = 'nfchain start <topology.yaml|.json> [--name N] [--ttl S] [--limit N] [--stats S] [--poll busy|adaptive] [--until-done]';
 const RUN_FLAGS = ['name', 'ttl', 'limit', 'stats', 'poll', 'until-done'] as const;
 
 export async function startCommand(argv: string[]): Promise<number> {
@@ -86,7 +86,6 @@ export async function startCommand(argv: string[]): Promise<number> {
 
 // ---- nfchain demo -------------------------------------------------------------------------
 
-export const DEMO_USAGE = 'nfchain demo [--duration S] [--rate PPS] [--name N] [--stats S]';
 
 function packageRoot(): string {
   return fileURLToPath(new URL('../../../', import.meta.url));
@@ -159,7 +158,6 @@ export function standaloneTopology(name: string, drivers: string[], chainText: s
   };
 }
 
-export const MANAGER_USAGE = 'nfchain manager [topology.yaml] [--name N] [--port gen|null ...] [--chain 1,2,port:1] [--rate PPS] [--ttl S] [--limit N] [--stats S] [--poll busy|adaptive] [--until-done]';
 
 export async function managerCommand(argv: string[]): Promise<number> {
   // --port may repeat: collect before the generic parser.
@@ -206,7 +204,6 @@ async function fetchStatus(name: string): Promise<ManagerStatus> {
   }
 }
 
-export const STATUS_USAGE = 'nfchain status [--name N] [--json]';
 
 export async function statusCommand(argv: string[]): Promise<number> {
   const f = parseArgs(argv, ['json']);
@@ -230,7 +227,6 @@ export async function statusCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-export const STATS_USAGE = 'nfchain stats [--name N] [--json] [--watch [S]]';
 
 export async function statsCommand(argv: string[]): Promise<number> {
   const args = [...argv];

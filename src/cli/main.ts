@@ -6,11 +6,21 @@
 import { readFileSync } from 'node:fs';
 import { NfcError } from '../errors.js';
 import { BENCHES, runBench } from './bench.js';
-import {
-  DEMO_USAGE, MANAGER_USAGE, START_USAGE, STATS_USAGE, STATUS_USAGE,
-  demoCommand, managerCommand, nfCommand, startCommand, statsCommand, statusCommand,
-} from './commands.js';
-import { NF_USAGE } from '../nflib/runner.js';
+import { DEMO_USAGE, MANAGER_USAGE, NF_USAGE, START_USAGE, STATS_USAGE, STATUS_USAGE } from './usage.js';
+
+// Commands load their modules only when run: an NF process (`nfchain nf`) must not pay for
+// the manager, the topology schema (zod, yaml) or the benchmarks (startup time, bench startup).
+const lazy = (name: 'demoCommand' | 'managerCommand' | 'startCommand' | 'statsCommand' | 'statusCommand') =>
+  async (argv: string[]): Promise<number> => (await import('./commands.js'))[name](argv);
+const nfCommand = async (argv: string[]): Promise<number> => {
+  const { parseNfArgs, runNf } = await import('../nflib/runner.js');
+  return runNf(parseNfArgs(argv));
+};
+const demoCommand = lazy('demoCommand');
+const managerCommand = lazy('managerCommand');
+const startCommand = lazy('startCommand');
+const statsCommand = lazy('statsCommand');
+const statusCommand = lazy('statusCommand');
 
 interface Command {
   name: string;
@@ -70,6 +80,7 @@ const COMMANDS: Command[] = [
       '  --service N     the service this instance provides (1..31)',
       '  --instance I    ask for NF id I (1..31; default: the lowest free one)',
       '  --name M        the manager instance to attach to (default "default")',
+      '  --label L       the name shown in stats and logs (default: the NF\'s own name)',
       '  --ttl S         stop after S seconds;  --limit N  stop after N packets',
       '  --poll MODE     adaptive (sleep on a futex when idle) or busy (spin); default: the manager\'s',
       '  -- --opt value  options for the NF itself (see its README)',

@@ -61,7 +61,7 @@ export async function runTopology(topo: Topology, o: RunOptions = {}): Promise<R
     for (const nf of topo.nfs) {
       for (let k = 0; k < nf.instances; k++) {
         const tag = nf.instances > 1 ? `${nf.name}.${k}` : nf.name;
-        const args = [MAIN, 'nf', nf.module, '--service', String(nf.service), '--name', topo.name, '--options-json', JSON.stringify(nf.options)];
+        const args = [MAIN, 'nf', nf.module, '--service', String(nf.service), '--name', topo.name, '--label', nf.name, '--options-json', JSON.stringify(nf.options)];
         const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
         createInterface({ input: child.stdout! }).on('line', (l) => out(l.startsWith('[') ? l : `[${tag}] ${l}`));
         createInterface({ input: child.stderr! }).on('line', (l) => out(`[${tag}] ${l}`));

@@ -43,12 +43,13 @@ export type WorkerReport = { type: 'ready' } | { type: 'rx-done'; packets: numbe
 const SPIN = 200;
 const IDLE_SLEEP_MS = 1;
 
-class RxLoop {
+export class RxLoop {
   private readonly inst: InstanceView;
   private readonly ports: RxPort[] = [];
   private readonly counters: Float64Array[] = [];
   private readonly cache: PoolCache;
   private readonly router: Router;
+  private readonly routeCounters: Float64Array;
   private readonly view: PacketView;
   private readonly burst = new Uint32Array(BURST);
   private readonly limit: number;
@@ -64,8 +65,9 @@ class RxLoop {
       this.counters.push(this.inst.counters.set(CounterSet.portRx(i)));
     });
     const mem = this.inst.mem;
+    this.routeCounters = this.inst.counters.set(CounterSet.managerRx);
     this.router = new Router({
-      inst: this.inst, selfId: 0, counters: this.inst.counters.set(CounterSet.managerRx), cache: this.cache,
+      inst: this.inst, selfId: 0, counters: this.routeCounters, cache: this.cache,
       staging: new Uint32Array((MAX_NFS + 1) * STAGE_WORDS), stagingOff: 0,
       tx: new SpscProducer(mem, this.inst.rxToTxRingOffset, 'manager RX → TX ring'),
       journal: null, journalBase: 0,
@@ -107,7 +109,12 @@ class RxLoop {
       const c = this.counters[p]!;
       c[PortRxCounters.rxPackets]! += n;
       c[PortRxCounters.rxBytes]! += bytes;
+      const full = this.routeCounters[RouteCounters.dropRingFull]!;
       this.router.route(burst, 0, n, false);
+      // Backpressure: the first hop is full, so give the core to the NFs that drain it
+      // (with more threads than cores, receiving faster than the chain can take only burns
+      // the CPU the chain needs).
+      if (this.routeCounters[RouteCounters.dropRingFull] !== full) native().schedYield();
       this.received += n;
       total += n;
     }
@@ -141,7 +148,7 @@ class RxLoop {
   }
 }
 
-class TxLoop {
+export class TxLoop {
   private readonly inst: InstanceView;
   private readonly ports: TxPort[] = [];
   private readonly counters: Float64Array[] = [];

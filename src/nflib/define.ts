@@ -65,6 +65,8 @@ export interface NFContext<O = Record<string, unknown>> {
   send(desc: number, verdict: number): boolean;
   /** Frees a held packet; false if not held. */
   drop(desc: number): boolean;
+  /** Running instances of `service` right now (0: packets sent to it would be dropped). */
+  instances(service: number): number;
   /** Writes a line to the NF's log (prefixed with its name and id). */
   log(message: string): void;
   /** Asks the NF to stop after the current burst. */

@@ -164,6 +164,11 @@ class HarnessContext<O> implements NFContext<O> {
     return this.pool.meta(this.desc, Meta.port);
   }
 
+  /** The harness has no other NFs: every service counts as one running instance. */
+  instances(service: number): number {
+    return Number.isInteger(service) && service >= 1 && service <= 31 ? 1 : 0;
+  }
+
   get heldCount(): number {
     return this.heldN;
   }

@@ -7,6 +7,7 @@
  * stops (TTL, packet limit, SIGINT/SIGTERM, the manager asking, or the NF itself).
  */
 import { NfcError } from '../errors.js';
+import { NF_USAGE } from '../cli/usage.js';
 import { ControlClient } from '../control/socket.js';
 import type { RegisteredReply } from '../protocol/messages.js';
 import { attachInstance } from '../shm/instance.js';
@@ -23,10 +24,11 @@ export interface NfArgs {
   ttl: number;
   limit: number;
   poll: 'adaptive' | 'busy' | undefined;
+  /** the name shown in stats and logs (default: the NF definition's name) */
+  label: string | undefined;
   options: Record<string, unknown>;
 }
 
-export const NF_USAGE = 'nfchain nf <module.ts|.js> --service N [--instance I] [--name MANAGER] [--ttl S] [--limit N] [--poll busy|adaptive] [-- --option value ...]';
 
 export function parseNfArgs(argv: readonly string[]): NfArgs {
   const dd = argv.indexOf('--');
@@ -34,7 +36,7 @@ export function parseNfArgs(argv: readonly string[]): NfArgs {
   const nfOpts = dd >= 0 ? argv.slice(dd + 1) : [];
   let module: string | undefined;
   const jsonOptions: Record<string, unknown> = {};
-  const a: Omit<NfArgs, 'module' | 'options'> = { service: 0, nfId: 0, manager: 'default', ttl: 0, limit: 0, poll: undefined };
+  const a: Omit<NfArgs, 'module' | 'options'> = { service: 0, nfId: 0, manager: 'default', ttl: 0, limit: 0, poll: undefined, label: undefined };
   const num = (flag: string, v: string | undefined, min: number, max: number): number => {
     const n = Number(v);
     if (v === undefined || !Number.isInteger(n) || n < min || n > max) {
@@ -48,6 +50,7 @@ export function parseNfArgs(argv: readonly string[]): NfArgs {
       case '--service': case '-s': a.service = num(f, own[++i], 1, MAX_SERVICES - 1); break;
       case '--instance': case '-i': a.nfId = num(f, own[++i], 1, MAX_NFS - 1); break;
       case '--name': case '-n': a.manager = own[++i] ?? ''; break;
+      case '--label': a.label = own[++i]; break;
       case '--ttl': a.ttl = num(f, own[++i], 0, 1e9); break;
       case '--limit': a.limit = num(f, own[++i], 0, Number.MAX_SAFE_INTEGER); break;
       case '--options-json': {
@@ -82,9 +85,9 @@ export async function runNf(args: NfArgs): Promise<number> {
   const options = parseOptions(def, args.options, `nfchain nf ${args.module}`);
   const client = await ControlClient.connect(args.manager);
   const reg = await client.request<RegisteredReply>({
-    type: 'register', name: def.name, service: args.service, nfId: args.nfId, pid: process.pid, module: args.module,
+    type: 'register', name: args.label ?? def.name, service: args.service, nfId: args.nfId, pid: process.pid, module: args.module,
   });
-  const tag = `${def.name}#${reg.nfId}`;
+  const tag = `${args.label ?? def.name}#${reg.nfId}`;
   const log = (line: string): void => { process.stdout.write(`[${tag}] ${line}\n`); };
   const inst = attachInstance(reg.instance);
   const engine = new NfEngine({

@@ -4,11 +4,26 @@
  * transpileModule (types are not checked here — `tsc` does that), and a relative import of
  * './x.js' falls back to './x.ts' when only the TypeScript file exists (the NodeNext
  * convention). No build step for NF authors.
+ *
+ * Transpiled output is cached on disk (keyed by the file's path, size and mtime), and the
+ * TypeScript compiler — ~10 MB of JavaScript, most of an NF's start-up time — is loaded only
+ * on a cache miss.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile, mkdir, stat, rename } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import ts from 'typescript';
+
+type TS = typeof import('typescript');
+let tsModule: TS | undefined;
+
+function cacheDir(): string {
+  if (process.env.NFCHAIN_CACHE_DIR) return process.env.NFCHAIN_CACHE_DIR;
+  const base = process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache');
+  return join(base, 'nfchain', 'ts');
+}
 
 interface ResolveContext { parentURL?: string }
 type NextResolve = (specifier: string, context: ResolveContext) => Promise<{ url: string; format?: string }>;
@@ -29,7 +44,16 @@ export async function resolve(specifier: string, context: ResolveContext, next: 
 export async function load(url: string, context: LoadContext, next: NextLoad): Promise<{ format: string; source: string | Buffer; shortCircuit?: boolean }> {
   if (url.startsWith('file:') && (url.endsWith('.ts') || url.endsWith('.mts'))) {
     const path = fileURLToPath(url);
+    const st = await stat(path);
+    const key = createHash('sha256').update(`${path}\0${st.size}\0${st.mtimeMs}`).digest('hex').slice(0, 32);
+    const cached = join(cacheDir(), `${key}.mjs`);
+    try {
+      return { format: 'module', source: await readFile(cached, 'utf8'), shortCircuit: true };
+    } catch {
+      /* not cached yet */
+    }
     const text = await readFile(path, 'utf8');
+    const ts = (tsModule ??= (await import('typescript')).default as unknown as TS);
     const out = ts.transpileModule(text, {
       fileName: path,
       reportDiagnostics: true,
@@ -48,6 +72,14 @@ export async function load(url: string, context: LoadContext, next: NextLoad): P
       const pos = d.file && d.start !== undefined ? d.file.getLineAndCharacterOfPosition(d.start) : undefined;
       const where = pos ? `${path}:${pos.line + 1}:${pos.character + 1}` : path;
       throw new SyntaxError(`${where}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`);
+    }
+    try {
+      await mkdir(cacheDir(), { recursive: true, mode: 0o700 });
+      const tmp = `${cached}.${process.pid}.tmp`;
+      await writeFile(tmp, out.outputText, { mode: 0o600 });
+      await rename(tmp, cached);
+    } catch {
+      /* a cache that cannot be written only costs time */
     }
     return { format: 'module', source: out.outputText, shortCircuit: true };
   }

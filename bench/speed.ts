@@ -1,0 +1,81 @@
+/**
+ * bench speed: OpenNetVM's speed test. K speed-tester NF processes (nfs/speed-tester) pass a
+ * fixed set of packets round a circle (service 1 → 2 → … → K → 1; each NF creates --packets
+ * of them, as OpenNetVM's speed_tester instances do), each NF enqueueing
+ * straight into the next one's ring: no port and no manager loop on the path. Reported: the
+ * packets per second each NF handles (the circle's rate; the slowest NF), measured from the
+ * NFs' counters over a window after a warm-up; `aggregate` is the sum over the NFs.
+ *
+ *   nfchain bench speed [--nfs 1,3] [--packets 1024] [--seconds 3] [--runs R] [--poll busy|adaptive] [--json]
+ */
+import { fileURLToPath } from 'node:url';
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { runTopology } from '../src/cli/start.js';
+import { validateTopology } from '../src/topology/load.js';
+import type { Manager } from '../src/manager/manager.js';
+import { emit, median, parseFlags, type BenchResult } from './common.js';
+
+function speedTester(): string {
+  const js = fileURLToPath(new URL('../nfs/speed-tester/index.js', import.meta.url));
+  return existsSync(js) ? js : fileURLToPath(new URL('../../nfs/speed-tester/index.ts', import.meta.url));
+}
+
+async function once(k: number, packets: number, seconds: number, poll: 'adaptive' | 'busy'): Promise<{ perNf: number; aggregate: number }> {
+  const topo = validateTopology({
+    name: `bench-speed-${randomUUID().slice(0, 8)}`,
+    pool: { count: 32768 },
+    manager: { statsInterval: 0, poll },
+    ports: [{ name: 'none', driver: 'null' }],
+    nfs: Array.from({ length: k }, (_, i) => ({
+      name: `st${i + 1}`, module: speedTester(), service: i + 1,
+      options: { destination: ((i + 1) % k) + 1, packets, interval: 0 },
+    })),
+    chain: [1],
+  }, '<bench>');
+  let perNf = 0;
+  let aggregate = 0;
+  await runTopology(topo, {
+    signals: false, stats: null, log: () => {}, nfOutput: () => {},
+    onRunning: (m: Manager) => {
+      void (async () => {
+        await new Promise((r) => setTimeout(r, 1000));
+        const a = m.status();
+        await new Promise((r) => setTimeout(r, seconds * 1000));
+        const b = m.status();
+        const dt = b.time - a.time;
+        const rates = b.nfs.map((n) => ((n.counters.rx ?? 0) - (a.nfs.find((x) => x.nfId === n.nfId)?.counters.rx ?? 0)) / dt / 1e6);
+        perNf = Math.min(...rates);
+        aggregate = rates.reduce((x, y) => x + y, 0);
+        void m.stop('benchmark over');
+      })();
+    },
+  });
+  return { perNf, aggregate };
+}
+
+export async function speedBenchFromArgv(argv: readonly string[]): Promise<BenchResult[]> {
+  const f = parseFlags(argv);
+  const ks = (f.get('nfs') ?? '1,3').split(',').map(Number);
+  const packets = Number(f.get('packets') ?? 1024);
+  const seconds = Number(f.get('seconds') ?? 3);
+  const poll = (f.get('poll') ?? 'adaptive') as 'adaptive' | 'busy';
+  const out: BenchResult[] = [];
+  for (const k of ks) {
+    const runs: number[] = [];
+    const aggs: number[] = [];
+    for (let r = 0; r < Number(f.get('runs') ?? 3); r++) {
+      const x = await once(k, packets, seconds, poll);
+      runs.push(x.perNf);
+      aggs.push(x.aggregate);
+    }
+    const rate = median(runs);
+    const res: BenchResult = {
+      bench: 'speed', params: { nfs: k, packets, poll }, rate, unit: 'mpps', nsPerItem: 1000 / rate, runs,
+      extra: { aggregateMpps: Number(median(aggs).toFixed(3)) },
+    };
+    emit(res, f.has('json'));
+    out.push(res);
+  }
+  return out;
+}

@@ -1,0 +1,7 @@
+/** One-line usages of the commands (shared by --help and error messages; no imports, so --help loads nothing else). */
+export const START_USAGE = 'nfchain start <topology.yaml|.json> [--name N] [--ttl S] [--limit N] [--stats S] [--poll busy|adaptive] [--until-done]';
+export const DEMO_USAGE = 'nfchain demo [--duration S] [--rate PPS] [--name N] [--stats S]';
+export const MANAGER_USAGE = 'nfchain manager [topology.yaml] [--name N] [--port gen|null ...] [--chain 1,2,port:1] [--rate PPS] [--ttl S] [--limit N] [--stats S] [--poll busy|adaptive] [--until-done]';
+export const STATUS_USAGE = 'nfchain status [--name N] [--json]';
+export const STATS_USAGE = 'nfchain stats [--name N] [--json] [--watch [S]]';
+export const NF_USAGE = 'nfchain nf <module.ts|.js> --service N [--instance I] [--name MANAGER] [--label L] [--ttl S] [--limit N] [--poll busy|adaptive] [-- --option value ...]';
