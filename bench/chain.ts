@@ -6,11 +6,10 @@
  *   nfchain bench chain [--nfs K] [--size 64] [--seconds S] [--runs R] [--poll adaptive|busy] [--json]
  */
 import { fileURLToPath } from 'node:url';
-import { runTopology } from '../src/cli/start.js';
+import { measureWindow } from './window.js';
 import { validateTopology } from '../src/topology/load.js';
 import { emit, median, parseFlags, type BenchResult } from './common.js';
 import { randomUUID } from 'node:crypto';
-import type { Manager } from '../src/manager/manager.js';
 
 const PARSE_NF = fileURLToPath(new URL('./nfs/parse-nf.js', import.meta.url));
 
@@ -23,20 +22,8 @@ async function once(nfs: number, size: number, seconds: number, poll: 'adaptive'
     nfs: Array.from({ length: nfs }, (_, i) => ({ name: `p${i + 1}`, module: PARSE_NF, service: i + 1 })),
     chain: [...Array.from({ length: nfs }, (_, i) => i + 1), 'port:sink'],
   }, '<bench>');
-  let rate = 0;
-  await runTopology(topo, {
-    signals: false, stats: null, log: () => {}, nfOutput: () => {},
-    onRunning: (m: Manager) => {
-      void (async () => {
-        await new Promise((r) => setTimeout(r, 1000));
-        const a = m.status();
-        await new Promise((r) => setTimeout(r, seconds * 1000));
-        const b = m.status();
-        rate = (b.ports[1]!.txPackets - a.ports[1]!.txPackets) / (b.time - a.time) / 1e6;
-        void m.stop('benchmark over');
-      })();
-    },
-  });
+  const { a, b } = await measureWindow(topo, seconds);
+  const rate = (b.ports[1]!.txPackets - a.ports[1]!.txPackets) / (b.time - a.time) / 1e6;
   return rate;
 }
 

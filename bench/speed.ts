@@ -11,9 +11,8 @@
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { runTopology } from '../src/cli/start.js';
+import { measureWindow } from './window.js';
 import { validateTopology } from '../src/topology/load.js';
-import type { Manager } from '../src/manager/manager.js';
 import { emit, median, parseFlags, type BenchResult } from './common.js';
 
 function speedTester(): string {
@@ -33,24 +32,11 @@ async function once(k: number, packets: number, seconds: number, poll: 'adaptive
     })),
     chain: [1],
   }, '<bench>');
-  let perNf = 0;
-  let aggregate = 0;
-  await runTopology(topo, {
-    signals: false, stats: null, log: () => {}, nfOutput: () => {},
-    onRunning: (m: Manager) => {
-      void (async () => {
-        await new Promise((r) => setTimeout(r, 1000));
-        const a = m.status();
-        await new Promise((r) => setTimeout(r, seconds * 1000));
-        const b = m.status();
-        const dt = b.time - a.time;
-        const rates = b.nfs.map((n) => ((n.counters.rx ?? 0) - (a.nfs.find((x) => x.nfId === n.nfId)?.counters.rx ?? 0)) / dt / 1e6);
-        perNf = Math.min(...rates);
-        aggregate = rates.reduce((x, y) => x + y, 0);
-        void m.stop('benchmark over');
-      })();
-    },
-  });
+  const { a, b } = await measureWindow(topo, seconds);
+  const dt = b.time - a.time;
+  const rates = b.nfs.map((n) => ((n.counters.rx ?? 0) - (a.nfs.find((x) => x.nfId === n.nfId)?.counters.rx ?? 0)) / dt / 1e6);
+  const perNf = Math.min(...rates);
+  const aggregate = rates.reduce((x, y) => x + y, 0);
   return { perNf, aggregate };
 }
 

@@ -400,8 +400,16 @@ export class Manager {
 
   private async shutdown(reason: string): Promise<string> {
     this.log(`stopping: ${reason}`);
-    if (this.inst) this.finalStatus = this.status();
-    if (this.inst) Atomics.store(this.inst.i32, IH.managerState, ManagerState.STOPPING);
+    if (this.inst) {
+      // Input off first, and let what is in the chain reach its end, so stopping NFs does not
+      // drop packets that were already on their way.
+      Atomics.store(this.inst.i32, IH.rxEnabled, 0);
+      const drainEnd = Date.now() + 500;
+      while (!this.pipelineEmpty() && Date.now() < drainEnd) await sleep(10);
+      this.finalStatus = this.status();
+      if (this.statsOut && this.topo.manager.statsInterval > 0) this.printStats();
+      Atomics.store(this.inst.i32, IH.managerState, ManagerState.STOPPING);
+    }
     for (const e of this.nfs.values()) send(e.sock, { type: 'stop', reason: 'the manager is stopping' });
     const end = Date.now() + 3000;
     while ([...this.nfs.values()].some((e) => !e.gone) && Date.now() < end) await sleep(20);
@@ -431,7 +439,6 @@ export class Manager {
     if (this.inst) {
       for (let id = 1; id < MAX_NFS; id++) drainRing(this.inst, id, (d) => { if (d !== NULL_DESC) this.cache.freeOne(d); });
       this.cache?.flush();
-      if (this.statsOut && this.topo.manager.statsInterval > 0) this.printStats();
       const free = this.inst.pool.ringFreeCount();
       this.missingAtExit = this.inst.pool.count - free;
       if (this.missingAtExit !== 0) this.log(`warning: ${this.missingAtExit} buffers were not returned to the pool`);

@@ -13,24 +13,13 @@ import { initPool, PacketPool, PoolCache, poolBytes } from '../shm/pool.js';
 import type { GenPortConfig } from './config.js';
 import { openGenRx, type GenRxOptions, type GenRxPort } from './gen.js';
 import type { PortContext } from './port.js';
+import { portRig, type PortRig } from '../../test/helpers/port-rig.js';
 
-interface Rig {
-  pool: PacketPool;
-  cache: PoolCache;
-  ctx: PortContext;
-  view: PacketView;
+function rig(count = 256, dataRoom?: number): PortRig {
+  return portRig({ count, ...(dataRoom === undefined ? {} : { dataRoom }), portId: 3, portName: 'gen0' });
 }
 
-function rig(count = 256, dataRoom?: number): Rig {
-  const opts = dataRoom === undefined ? { count } : { count, dataRoom };
-  const mem = new ArrayBuffer(poolBytes(opts));
-  initPool(mem, 0, opts);
-  const pool = new PacketPool(mem, 0);
-  const cache = new PoolCache(pool);
-  return { pool, cache, ctx: { pool, cache, portId: 3, portName: 'gen0' }, view: new PacketView(mem) };
-}
-
-function assertNoLeak(r: Rig): void {
+function assertNoLeak(r: PortRig): void {
   assert.equal(r.pool.ringFreeCount() + r.cache.cached, r.pool.count, 'every buffer is back in the pool');
 }
 
@@ -45,7 +34,7 @@ interface Pkt {
 }
 
 /** Receives `n` packets (bursts of 32), checks their validity and meta, and frees them. */
-function collect(r: Rig, port: GenRxPort, n: number, keepBytes = false): Pkt[] {
+function collect(r: PortRig, port: GenRxPort, n: number, keepBytes = false): Pkt[] {
   const out: Pkt[] = [];
   const descs = new Uint32Array(32);
   const before = Date.now() / 1000;

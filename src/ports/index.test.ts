@@ -14,6 +14,7 @@ import { PcapWriter } from '../pcap/pcap-writer.js';
 import { initPool, PacketPool, PoolCache, poolBytes } from '../shm/pool.js';
 import type { PortConfig } from './config.js';
 import { openRx, openTx, type PortContext } from './index.js';
+import { portRig, type PortRig } from '../../test/helpers/port-rig.js';
 
 let dir = '';
 before(() => {
@@ -23,12 +24,8 @@ after(() => {
   if (dir !== '') rmSync(dir, { recursive: true, force: true });
 });
 
-function rig(count = 128): { pool: PacketPool; cache: PoolCache; ctx: PortContext } {
-  const mem = new ArrayBuffer(poolBytes({ count }));
-  initPool(mem, 0, { count });
-  const pool = new PacketPool(mem, 0);
-  const cache = new PoolCache(pool);
-  return { pool, cache, ctx: { pool, cache, portId: 2, portName: 'p' } };
+function rig(count = 128): PortRig {
+  return portRig({ count, portId: 2, portName: 'p' });
 }
 
 test('gen: RX generates; TX drops, frees and counts', () => {

@@ -9,13 +9,10 @@ import { initPool, PacketPool, PoolCache, poolBytes } from '../shm/pool.js';
 import type { NullPortConfig } from './config.js';
 import { openDropTx, openIdleRx, openNullRx, openNullTx } from './null.js';
 import type { PortContext } from './port.js';
+import { portRig, type PortRig } from '../../test/helpers/port-rig.js';
 
-function rig(count = 128): { pool: PacketPool; cache: PoolCache; ctx: PortContext } {
-  const mem = new ArrayBuffer(poolBytes({ count }));
-  initPool(mem, 0, { count });
-  const pool = new PacketPool(mem, 0);
-  const cache = new PoolCache(pool);
-  return { pool, cache, ctx: { pool, cache, portId: 1, portName: 'sink' } };
+function rig(count = 128): PortRig {
+  return portRig({ count, portId: 1, portName: 'sink' });
 }
 
 const cfg: NullPortConfig = { name: 'sink', driver: 'null' };

@@ -19,6 +19,7 @@ import type { PcapPortConfig } from './config.js';
 import { openPcapRx, openPcapTx, type PcapRxPort } from './pcap.js';
 import type { PortContext } from './port.js';
 import { synthFlow, writeSynth } from './synth.js';
+import { portRig, type PortRig } from '../../test/helpers/port-rig.js';
 
 let dir = '';
 let seq = 0;
@@ -33,22 +34,11 @@ function tmp(name: string): string {
   return join(dir, `${seq++}-${name}`);
 }
 
-interface Rig {
-  pool: PacketPool;
-  cache: PoolCache;
-  ctx: PortContext;
+function rig(count = 256, dataRoom?: number): PortRig {
+  return portRig({ count, ...(dataRoom === undefined ? {} : { dataRoom }), portId: 5, portName: 'wire' });
 }
 
-function rig(count = 256, dataRoom?: number): Rig {
-  const opts = dataRoom === undefined ? { count } : { count, dataRoom };
-  const mem = new ArrayBuffer(poolBytes(opts));
-  initPool(mem, 0, opts);
-  const pool = new PacketPool(mem, 0);
-  const cache = new PoolCache(pool);
-  return { pool, cache, ctx: { pool, cache, portId: 5, portName: 'wire' } };
-}
-
-function assertNoLeak(r: Rig): void {
+function assertNoLeak(r: PortRig): void {
   assert.equal(r.pool.ringFreeCount() + r.cache.cached, r.pool.count, 'every buffer is back in the pool');
 }
 
@@ -96,7 +86,7 @@ function specs(n: number, stepNs: number, t0Sec = 1_700_000_000, t0Nsec = 999_00
 }
 
 /** Drains an RX port in bursts of `max`, freeing each burst; returns the burst sizes. */
-function drain(r: Rig, port: PcapRxPort, max = 32, onPacket?: (d: number) => void): number[] {
+function drain(r: PortRig, port: PcapRxPort, max = 32, onPacket?: (d: number) => void): number[] {
   const descs = new Uint32Array(64);
   const bursts: number[] = [];
   for (let k = 0; k < 100_000 && !port.done; k++) {
