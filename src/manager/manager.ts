@@ -7,6 +7,9 @@
  * Cold code: the data path lives in the workers (dataplane.ts) and the NFs (nflib/engine.ts).
  */
 import { Worker } from 'node:worker_threads';
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { SHM_ROOT } from '../shm/shm-file.js';
 import type { Socket } from 'node:net';
 import { NfcError } from '../errors.js';
 import { listenControl, send, type ControlServer } from '../control/socket.js';
@@ -101,13 +104,20 @@ export class Manager {
   async start(): Promise<void> {
     const t = this.topo;
     this.startedAt = Date.now();
-    this.inst = createInstance({
-      name: t.name, pool: t.pool, nfRx: t.rings.nfRx, nfTx: t.rings.nfTx, ports: t.ports.length,
-    });
+    // The socket first: it tells whether a manager of this name is alive. If none is, shared
+    // files of that name were left by one that did not stop cleanly, and are removed.
+    this.control = await listenControl(t.name, (sock, onMessage) => this.onClient(sock, onMessage));
     try {
+      const stale = join(SHM_ROOT, `nfchain-${t.name}`);
+      if (existsSync(stale)) {
+        rmSync(stale, { recursive: true, force: true });
+        this.log(`removed ${stale}, left by a manager that did not stop cleanly`);
+      }
+      this.inst = createInstance({
+        name: t.name, pool: t.pool, nfRx: t.rings.nfRx, nfTx: t.rings.nfTx, ports: t.ports.length,
+      });
       this.cache = new PoolCache(this.inst.pool, { capacity: 256 });
       this.writeChain();
-      this.control = await listenControl(t.name, (sock, onMessage) => this.onClient(sock, onMessage));
       for (const role of ['tx', 'rx'] as const) await this.startWorker(role);
     } catch (err) {
       await this.teardown();
@@ -187,6 +197,7 @@ export class Manager {
   }
 
   private async handle(req: Request, sock: Socket): Promise<Reply> {
+    if (!this.inst) throw new NfcError('NFC_ERR_MANAGER', 'the manager is still starting');
     if (typeof req !== 'object' || req === null || typeof req.id !== 'number') {
       throw new NfcError('NFC_ERR_CONTROL', 'malformed request: expected a JSON object with type and id');
     }
