@@ -48,6 +48,26 @@ export function send(sock: Socket, msg: Reply | Request | Notice): void {
   if (!sock.destroyed) sock.write(JSON.stringify(msg) + '\n');
 }
 
+/**
+ * Throws NFC_ERR_CONTROL when a manager of this name answers on its socket (cold). A socket
+ * file nobody answers on was left by a manager that did not stop cleanly.
+ */
+export async function ensureNotRunning(name: string): Promise<void> {
+  const path = socketPath(name);
+  if (!existsSync(path)) return;
+  if (lstatSync(path).isSymbolicLink()) throw new NfcError('NFC_ERR_CONTROL', `${path} is a symbolic link; refusing to use it`);
+  const alive = await new Promise<boolean>((resolve) => {
+    const c = createConnection(path);
+    c.on('connect', () => { c.destroy(); resolve(true); });
+    c.on('error', () => resolve(false));
+  });
+  if (alive) {
+    throw new NfcError('NFC_ERR_CONTROL', `a manager named "${name}" is already running (${path})`, {
+      fix: `stop it (nfchain status --name ${name}; Ctrl-C in its terminal) or use another name`,
+    });
+  }
+}
+
 export interface ControlServer {
   server: Server;
   path: string;
@@ -63,20 +83,8 @@ export async function listenControl(name: string, onClient: (sock: Socket, onMes
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   chmodSync(dir, 0o700);
   const path = socketPath(name);
-  if (existsSync(path)) {
-    if (lstatSync(path).isSymbolicLink()) throw new NfcError('NFC_ERR_CONTROL', `${path} is a symbolic link; refusing to use it`);
-    const alive = await new Promise<boolean>((resolve) => {
-      const c = createConnection(path);
-      c.on('connect', () => { c.destroy(); resolve(true); });
-      c.on('error', () => resolve(false));
-    });
-    if (alive) {
-      throw new NfcError('NFC_ERR_CONTROL', `a manager named "${name}" is already running (${path})`, {
-        fix: `stop it (nfchain status --name ${name}; Ctrl-C in its terminal) or use another name`,
-      });
-    }
-    unlinkSync(path); // left by a crashed manager
-  }
+  await ensureNotRunning(name);
+  if (existsSync(path)) unlinkSync(path); // left by a manager that did not stop cleanly
   const server = createServer((sock) => {
     let handler: (msg: unknown) => void = () => {};
     lineReader(sock, (m) => handler(m));

@@ -7,12 +7,12 @@
  * Cold code: the data path lives in the workers (dataplane.ts) and the NFs (nflib/engine.ts).
  */
 import { Worker } from 'node:worker_threads';
-import { existsSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { SHM_ROOT } from '../shm/shm-file.js';
 import type { Socket } from 'node:net';
 import { NfcError } from '../errors.js';
-import { listenControl, send, type ControlServer } from '../control/socket.js';
+import { ensureNotRunning, listenControl, send, type ControlServer } from '../control/socket.js';
 import type {
   ManagerStatus, NfStatus, PortStatus, Request, Reply, RegisterRequest,
 } from '../protocol/messages.js';
@@ -54,6 +54,26 @@ export interface ManagerOptions {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The pid recorded in an instance directory's header, if that process is alive; else 0. */
+function stalePid(dir: string): number {
+  try {
+    const fd = openSync(join(dir, 'instance'), 'r');
+    const h = new Int32Array(32);
+    readSync(fd, h, 0, 128, 0);
+    closeSync(fd);
+    const pid = h[IH.managerPid]!;
+    if (pid <= 0 || pid === process.pid) return 0;
+    try {
+      process.kill(pid, 0);
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === 'EPERM' ? pid : 0;
+    }
+    return pid;
+  } catch {
+    return 0; // no readable header: nothing running owns it
+  }
+}
 
 export class Manager {
   readonly topo: Topology;
@@ -104,11 +124,17 @@ export class Manager {
   async start(): Promise<void> {
     const t = this.topo;
     this.startedAt = Date.now();
-    // The socket first: it tells whether a manager of this name is alive. If none is, shared
-    // files of that name were left by one that did not stop cleanly, and are removed.
-    this.control = await listenControl(t.name, (sock, onMessage) => this.onClient(sock, onMessage));
+    // Is a manager of this name alive? If not, shared files of that name were left by one
+    // that did not stop cleanly, and are removed. The socket opens last, once all is ready.
+    await ensureNotRunning(t.name);
     try {
       const stale = join(SHM_ROOT, `nfchain-${t.name}`);
+      const owner = stalePid(stale);
+      if (owner > 0) {
+        throw new NfcError('NFC_ERR_CONTROL', `a manager named "${t.name}" (pid ${owner}) is starting or running`, {
+          fix: 'wait for it, stop it, or use another name',
+        });
+      }
       if (existsSync(stale)) {
         rmSync(stale, { recursive: true, force: true });
         this.log(`removed ${stale}, left by a manager that did not stop cleanly`);
@@ -119,6 +145,7 @@ export class Manager {
       this.cache = new PoolCache(this.inst.pool, { capacity: 256 });
       this.writeChain();
       for (const role of ['tx', 'rx'] as const) await this.startWorker(role);
+      this.control = await listenControl(t.name, (sock, onMessage) => this.onClient(sock, onMessage));
     } catch (err) {
       await this.teardown();
       throw err;
