@@ -247,26 +247,30 @@ function runWorker(cfg: DataplaneConfig): void {
   port.on('message', (m: WorkerMessage) => {
     if (m.type === 'stop') stopping = true;
   });
-  let loop: RxLoop | TxLoop;
+  let rx: RxLoop | null = null;
+  let tx: TxLoop | null = null;
   try {
-    loop = cfg.role === 'rx' ? new RxLoop(cfg) : new TxLoop(cfg);
+    if (cfg.role !== 'tx') rx = new RxLoop(cfg);
+    if (cfg.role !== 'rx') tx = new TxLoop(cfg);
   } catch (err) {
     report({ type: 'error', message: (err as Error).message });
     return;
   }
   report({ type: 'ready' });
-  const i32 = (loop as unknown as { inst: InstanceView }).inst.i32;
+  const i32 = ((rx ?? tx) as unknown as { inst: InstanceView }).inst.i32;
   const idleWait = new Int32Array(new SharedArrayBuffer(4));
   let idle = 0;
   let lastSync = 0;
   // Work in slices so the worker's event loop sees the parent's messages.
   const slice = (): void => {
     if (stopping) {
-      loop.close();
+      rx?.close();
+      tx?.close();
       report({ type: 'stopped' });
       return;
     }
-    if (cfg.role === 'rx' && Atomics.load(i32, IH.rxEnabled) === 0) {
+    const receiving = rx !== null && Atomics.load(i32, IH.rxEnabled) !== 0;
+    if (rx !== null && !receiving && tx === null) {
       // Not receiving yet: `nfchain start` holds the input until every NF is in service.
       Atomics.wait(idleWait, 0, 0, 5);
       setImmediate(slice);
@@ -274,30 +278,33 @@ function runWorker(cfg: DataplaneConfig): void {
     }
     const t0 = performance.now();
     for (let iter = 0; ; iter++) {
-      const n = loop.pass();
+      let n = 0;
+      if (receiving) n += rx!.pass();
+      if (tx !== null) n += tx.pass();
       if (n > 0) {
         idle = 0;
       } else if (++idle >= SPIN) {
         idle = 0;
-        if (loop instanceof TxLoop) {
-          loop.flushPorts();
+        if (rx !== null) rx.checkDone(report);
+        if (tx !== null) {
+          tx.flushPorts();
           if (cfg.poll === 'adaptive') {
+            // NFs sending out wake this futex; receiving ports are polled every IDLE_SLEEP_MS.
             Atomics.store(i32, IH.txSleeping, 1);
-            native().futexWait(i32, IH.txSleeping, 1, IDLE_SLEEP_MS);
+            native().futexWait(i32, IH.txSleeping, 1, rx !== null && !rx.finished ? IDLE_SLEEP_MS : 5);
             Atomics.store(i32, IH.txSleeping, 0);
           }
-        } else {
-          loop.checkDone(report);
-          if (cfg.poll === 'adaptive') Atomics.wait(idleWait, 0, 0, loop.finished ? 20 : IDLE_SLEEP_MS);
+        } else if (cfg.poll === 'adaptive') {
+          Atomics.wait(idleWait, 0, 0, rx!.finished ? 20 : IDLE_SLEEP_MS);
         }
         break;
       }
       if ((iter & 15) === 15 && performance.now() - t0 > 5) break;
     }
-    if (loop instanceof RxLoop && t0 - lastSync > 200) {
+    if (rx !== null && t0 - lastSync > 200) {
       lastSync = t0;
-      loop.syncCounters();
-      loop.checkDone(report);
+      rx.syncCounters();
+      rx.checkDone(report);
     }
     setImmediate(slice);
   };
