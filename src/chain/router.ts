@@ -26,8 +26,6 @@ import { Action } from './verdict.js';
 
 export interface RouterOptions {
   inst: InstanceView;
-  /** NF id of the caller, 0 for the manager */
-  selfId: number;
   /** the caller's RouteCounters set */
   counters: Float64Array;
   cache: PoolCache;
@@ -48,7 +46,6 @@ export class Router {
   private readonly i32: Int32Array;
   private readonly words: Uint32Array;
   private readonly metaShift: number;
-  private readonly selfId: number;
   private readonly c: Float64Array;
   private readonly cache: PoolCache;
   private readonly st: Uint32Array;
@@ -72,7 +69,6 @@ export class Router {
     this.i32 = o.inst.i32;
     this.words = o.inst.pool.words;
     this.metaShift = o.inst.pool.shift - 2;
-    this.selfId = o.selfId;
     this.c = o.counters;
     this.cache = o.cache;
     this.st = o.staging;

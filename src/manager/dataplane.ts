@@ -41,6 +41,7 @@ export type WorkerReport = { type: 'ready' } | { type: 'rx-done'; packets: numbe
 
 /** Empty loops before an idle data-plane loop sleeps; and the longest sleep (ms). */
 const SPIN = 200;
+const YIELD_AFTER = 4;
 const IDLE_SLEEP_MS = 1;
 
 export class RxLoop {
@@ -56,7 +57,7 @@ export class RxLoop {
   private received = 0;
   private reportedDone = false;
 
-  constructor(private readonly cfg: DataplaneConfig) {
+  constructor(cfg: DataplaneConfig) {
     this.inst = attachInstance(cfg.instance);
     const pool = this.inst.pool;
     this.cache = new PoolCache(pool, { capacity: 512 });
@@ -67,7 +68,7 @@ export class RxLoop {
     const mem = this.inst.mem;
     this.routeCounters = this.inst.counters.set(CounterSet.managerRx);
     this.router = new Router({
-      inst: this.inst, selfId: 0, counters: this.routeCounters, cache: this.cache,
+      inst: this.inst, counters: this.routeCounters, cache: this.cache,
       staging: new Uint32Array((MAX_NFS + 1) * STAGE_WORDS), stagingOff: 0,
       tx: new SpscProducer(mem, this.inst.rxToTxRingOffset, 'manager RX → TX ring'),
       journal: null, journalBase: 0,
@@ -283,7 +284,10 @@ function runWorker(cfg: DataplaneConfig): void {
       if (tx !== null) n += tx.pass();
       if (n > 0) {
         idle = 0;
-      } else if (++idle >= SPIN) {
+      } else if (++idle < SPIN) {
+        // Like the NFs: an idle loop gives its core away before it sleeps.
+        if (idle >= YIELD_AFTER && cfg.poll === 'adaptive') native().schedYield();
+      } else {
         idle = 0;
         if (rx !== null) rx.checkDone(report);
         if (tx !== null) {

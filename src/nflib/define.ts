@@ -89,7 +89,7 @@ export interface NFDefinition<S extends OptionsSpec = OptionsSpec> {
   /** called every tickInterval ms (default 1000) */
   tick?(ctx: NFContext<OptionValues<S>>): void;
   tickInterval?: number;
-  /** a message from the manager or another NF */
+  /** a message from the manager or another NF (declared; delivered once NF messaging lands — issue 5) */
   message?(payload: unknown, ctx: NFContext<OptionValues<S>>): void;
   stop?(ctx: NFContext<OptionValues<S>>): void | Promise<void>;
 }

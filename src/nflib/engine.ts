@@ -117,7 +117,7 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
     tx.setJournal(this.i32, journalBase, txRingId(o.nfId));
     this.c = o.inst.counters.set(CounterSet.nf(o.nfId));
     this.router = new Router({
-      inst: o.inst, selfId: o.nfId, counters: this.c, cache: this.cache,
+      inst: o.inst, counters: this.c, cache: this.cache,
       staging: this.u32, stagingOff: this.slot + o.inst.g.stagingWord, tx,
       journal: this.i32, journalBase,
     });
@@ -315,8 +315,6 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
     u32[this.inflight] = k;
     rx.release(avail);
     this.c[C.rx]! += k;
-    const words = this.pool.words;
-    const ms = this.pool.shift - 2;
     const def = this.def;
     const bv = this.burstVerdicts;
     if (def.handle) {

@@ -7,12 +7,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NfcError } from '../errors.js';
-import { PacketView } from '../shm/packet-view.js';
 import { Meta } from '../shm/pool-layout.js';
-import { initPool, PacketPool, PoolCache, poolBytes } from '../shm/pool.js';
 import type { GenPortConfig } from './config.js';
 import { openGenRx, type GenRxOptions, type GenRxPort } from './gen.js';
-import type { PortContext } from './port.js';
 import { portRig, type PortRig } from '../../test/helpers/port-rig.js';
 
 function rig(count = 256, dataRoom?: number): PortRig {

@@ -293,7 +293,6 @@ class GenRx implements GenRxPort {
     const tsSec = clock[0]!;
     const tsNsec = clock[1]!;
     const pool = this.pool;
-    const u8 = this.u8;
     const words = this.words;
     const metaShift = this.metaShift;
     const nSizes = this.nSizes;

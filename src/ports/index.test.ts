@@ -11,9 +11,8 @@ import { join } from 'node:path';
 import { NfcError } from '../errors.js';
 import { PcapReader } from '../pcap/pcap-reader.js';
 import { PcapWriter } from '../pcap/pcap-writer.js';
-import { initPool, PacketPool, PoolCache, poolBytes } from '../shm/pool.js';
 import type { PortConfig } from './config.js';
-import { openRx, openTx, type PortContext } from './index.js';
+import { openRx, openTx } from './index.js';
 import { portRig, type PortRig } from '../../test/helpers/port-rig.js';
 
 let dir = '';

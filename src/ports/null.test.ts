@@ -5,10 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { initPool, PacketPool, PoolCache, poolBytes } from '../shm/pool.js';
 import type { NullPortConfig } from './config.js';
 import { openDropTx, openIdleRx, openNullRx, openNullTx } from './null.js';
-import type { PortContext } from './port.js';
 import { portRig, type PortRig } from '../../test/helpers/port-rig.js';
 
 function rig(count = 128): PortRig {

@@ -14,10 +14,8 @@ import { PcapReader, type PcapPacket } from '../pcap/pcap-reader.js';
 import { PcapWriter } from '../pcap/pcap-writer.js';
 import { PacketView } from '../shm/packet-view.js';
 import { Meta } from '../shm/pool-layout.js';
-import { initPool, PacketPool, PoolCache, poolBytes } from '../shm/pool.js';
 import type { PcapPortConfig } from './config.js';
 import { openPcapRx, openPcapTx, type PcapRxPort } from './pcap.js';
-import type { PortContext } from './port.js';
 import { synthFlow, writeSynth } from './synth.js';
 import { portRig, type PortRig } from '../../test/helpers/port-rig.js';
 

@@ -61,7 +61,10 @@ export const Meta = {
   /** OpenNetVM packet meta: the verdict and where it points */
   action: 6,
   destination: 7,
-  /** the NF instance or port that handed the packet on */
+  /**
+   * OpenNetVM's "src": kept in the layout, but not written on the fast path (a write per
+   * hop moves the meta line between cores); free for NFs that want to record it.
+   */
   src: 8,
   /** position in the packet's chain */
   chainIndex: 9,
