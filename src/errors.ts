@@ -19,6 +19,8 @@ export const ErrorCodes = {
   NFC_ERR_CONTROL: 'the control socket could not be reached or answered with an error',
   NFC_ERR_MANAGER: 'the manager refused a request (no free NF slot, id in use, shutting down)',
   NFC_ERR_TOPOLOGY: 'a topology file is invalid',
+  NFC_ERR_TESTBED: 'the network-namespace testbed could not be set up or removed',
+  NFC_ERR_PORT: 'a port could not be opened (interface missing or down, no privilege)',
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

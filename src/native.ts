@@ -19,7 +19,20 @@ export interface NativeAddon {
   /** Wakes up to `count` waiters; returns how many were woken. */
   futexWake(words: Int32Array, index: number, count: number): number;
   schedYield(): void;
+  /** An AF_PACKET socket pair on `ifname` (withRx false: the transmit socket only). */
+  afpOpen(ifname: string, blockSize: number, blockCount: number, withRx: boolean): AfpHandle;
+  afpClose(h: AfpHandle): void;
+  /** io: 5 words per packet (in: offset, room; out: length, tsSec, tsNsec, flags). */
+  afpRxBurst(h: AfpHandle, pool: ArrayBuffer, io: Uint32Array, max: number): number;
+  /** io: 2 words per packet (offset, length); returns how many the kernel took. */
+  afpTxBurst(h: AfpHandle, pool: ArrayBuffer, io: Uint32Array, n: number): number;
+  /** Kernel counters since the last call (PACKET_STATISTICS). */
+  afpStats(h: AfpHandle): { packets: number; drops: number; freezes: number };
+  linkInfo(ifname: string): { ifindex: number; up: boolean; running: boolean; mtu: number; mac: string };
 }
+
+/** An opaque native handle of an AF_PACKET port. */
+export type AfpHandle = { readonly __afp: unique symbol };
 
 export const FUTEX_WOKEN = 0;
 export const FUTEX_NOT_EQUAL = 1;

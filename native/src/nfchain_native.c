@@ -8,6 +8,7 @@
  *   futexWait(i32, index, expected, timeoutMs) -> 0 woken | 1 value differed | 2 timed out
  *   futexWake(i32, index, count) -> number of waiters woken
  *   schedYield()                             give the core away (MPMC commit back-off)
+ *   afpOpen/afpRxBurst/afpTxBurst/afpStats/afpClose, linkInfo   AF_PACKET ports (af_packet.c)
  *
  * A mapping is returned as an external ArrayBuffer. It is unmapped only by the buffer's
  * finalizer, so JS can never reach unmapped memory through it. The futex calls use the
@@ -35,7 +36,7 @@
 
 /* ---- errors ------------------------------------------------------------------------- */
 
-static void throw_errno(napi_env env, int err, const char *syscall_name, const char *path) {
+void nfc_throw_errno(napi_env env, int err, const char *syscall_name, const char *path) {
   const char *name = strerrorname_np(err);
   if (name == NULL) name = "EUNKNOWN";
   char msg[PATH_MAX_LEN + 256];
@@ -58,6 +59,14 @@ static void throw_errno(napi_env env, int err, const char *syscall_name, const c
   }
   napi_throw(env, error);
 }
+
+/* af_packet.c */
+napi_value nfc_afp_open(napi_env env, napi_callback_info info);
+napi_value nfc_afp_close(napi_env env, napi_callback_info info);
+napi_value nfc_afp_rx_burst(napi_env env, napi_callback_info info);
+napi_value nfc_afp_tx_burst(napi_env env, napi_callback_info info);
+napi_value nfc_afp_stats(napi_env env, napi_callback_info info);
+napi_value nfc_link_info(napi_env env, napi_callback_info info);
 
 static void throw_type(napi_env env, const char *msg) {
   napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
@@ -113,7 +122,7 @@ static napi_value map_fd(napi_env env, int fd, size_t size, const char *path) {
   if (p == MAP_FAILED) {
     int err = errno;
     close(fd);
-    throw_errno(env, err, "mmap", path);
+    nfc_throw_errno(env, err, "mmap", path);
     return NULL;
   }
   close(fd);
@@ -142,7 +151,7 @@ static napi_value js_shm_create(napi_env env, napi_callback_info info) {
   size_t size = (size_t)dsize;
   int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) {
-    throw_errno(env, errno, "open", path);
+    nfc_throw_errno(env, errno, "open", path);
     return NULL;
   }
   /* The umask could have narrowed the mode; make it exactly 0600. */
@@ -150,7 +159,7 @@ static napi_value js_shm_create(napi_env env, napi_callback_info info) {
     int err = errno;
     close(fd);
     unlink(path);
-    throw_errno(env, err, "ftruncate", path);
+    nfc_throw_errno(env, err, "ftruncate", path);
     return NULL;
   }
   napi_value ab = map_fd(env, fd, size, path);
@@ -165,24 +174,24 @@ static napi_value js_shm_open(napi_env env, napi_callback_info info) {
   if (!get_path(env, argv[0], path)) return NULL;
   int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) {
-    throw_errno(env, errno, "open", path);
+    nfc_throw_errno(env, errno, "open", path);
     return NULL;
   }
   struct stat st;
   if (fstat(fd, &st) != 0) {
     int err = errno;
     close(fd);
-    throw_errno(env, err, "fstat", path);
+    nfc_throw_errno(env, err, "fstat", path);
     return NULL;
   }
   if (!S_ISREG(st.st_mode)) {
     close(fd);
-    throw_errno(env, EINVAL, "open (not a regular file)", path);
+    nfc_throw_errno(env, EINVAL, "open (not a regular file)", path);
     return NULL;
   }
   if (st.st_size <= 0) {
     close(fd);
-    throw_errno(env, EINVAL, "open (empty file)", path);
+    nfc_throw_errno(env, EINVAL, "open (empty file)", path);
     return NULL;
   }
   return map_fd(env, fd, (size_t)st.st_size, path);
@@ -194,7 +203,7 @@ static napi_value js_shm_unlink(napi_env env, napi_callback_info info) {
   if (!get_args(env, info, 1, argv)) return NULL;
   if (!get_path(env, argv[0], path)) return NULL;
   if (unlink(path) != 0) {
-    throw_errno(env, errno, "unlink", path);
+    nfc_throw_errno(env, errno, "unlink", path);
     return NULL;
   }
   return NULL;
@@ -247,7 +256,7 @@ static napi_value futex_wait(napi_env env, napi_callback_info info) {
       case ETIMEDOUT: result = 2; break;
       case EINTR: result = 0; break;     /* a signal: callers re-check their condition */
       default:
-        throw_errno(env, errno, "futex_wait", NULL);
+        nfc_throw_errno(env, errno, "futex_wait", NULL);
         return NULL;
     }
   }
@@ -268,7 +277,7 @@ static napi_value futex_wake(napi_env env, napi_callback_info info) {
   }
   long r = syscall(SYS_futex, word, FUTEX_WAKE, count, NULL, NULL, 0);
   if (r < 0) {
-    throw_errno(env, errno, "futex_wake", NULL);
+    nfc_throw_errno(env, errno, "futex_wake", NULL);
     return NULL;
   }
   napi_value out;
@@ -293,6 +302,12 @@ static napi_value init(napi_env env, napi_value exports) {
       {"futexWait", NULL, futex_wait, NULL, NULL, NULL, napi_enumerable, NULL},
       {"futexWake", NULL, futex_wake, NULL, NULL, NULL, napi_enumerable, NULL},
       {"schedYield", NULL, sched_yield_js, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"afpOpen", NULL, nfc_afp_open, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"afpClose", NULL, nfc_afp_close, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"afpRxBurst", NULL, nfc_afp_rx_burst, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"afpTxBurst", NULL, nfc_afp_tx_burst, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"afpStats", NULL, nfc_afp_stats, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"linkInfo", NULL, nfc_link_info, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { NfcError } from '../errors.js';
 import { BENCHES, runBench } from './bench.js';
-import { DEMO_USAGE, MANAGER_USAGE, NF_USAGE, START_USAGE, STATS_USAGE, STATUS_USAGE } from './usage.js';
+import { DEMO_USAGE, MANAGER_USAGE, NF_USAGE, START_USAGE, STATS_USAGE, STATUS_USAGE, TESTBED_USAGE } from './usage.js';
 
 // Commands load their modules only when run: an NF process (`nfchain nf`) must not pay for
 // the manager, the topology schema (zod, yaml) or the benchmarks (startup time, bench startup).
@@ -21,6 +21,7 @@ const managerCommand = lazy('managerCommand');
 const startCommand = lazy('startCommand');
 const statsCommand = lazy('statsCommand');
 const statusCommand = lazy('statusCommand');
+const testbedCommand = async (argv: string[]): Promise<number> => (await import('./testbed-command.js')).testbedCommand(argv);
 
 interface Command {
   name: string;
@@ -100,6 +101,22 @@ const COMMANDS: Command[] = [
     summary: 'show rates and counters of a running manager (once, or --watch)',
     help: '  --name N      the instance (default "default")\n  --json        JSON snapshots\n  --watch [S]   repeat every S seconds (default 1) until Ctrl-C',
     run: statsCommand,
+  },
+  {
+    name: 'testbed',
+    usage: TESTBED_USAGE,
+    summary: 'make or remove a two-namespace veth testbed to run nfchain between (root)',
+    help: [
+      'Namespaces <name>-a (eth0 10.201.0.1/24) and <name>-b (eth0 10.201.0.2/24), joined by veths to',
+      '<name>-a0 and <name>-b0 in the root namespace, which nothing bridges until nfchain runs (docs/testbed.md).',
+      '  up         make it (idempotent; a half-made one is removed and made again); prints how to use it',
+      '  down       remove it, whatever state it is in',
+      '  topology   print a topology file (YAML) bridging <name>-a0 and <name>-b0 through the bridge NF',
+      '  --name N          testbed name, 1-8 of a-z 0-9 (default nfc)',
+      '  --driver D        port driver in the topology: af_packet (default) or af_xdp',
+      '  --ipv6            up: leave IPv6 on inside the namespaces',
+    ].join('\n'),
+    run: testbedCommand,
   },
   {
     name: 'bench',

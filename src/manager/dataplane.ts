@@ -137,15 +137,18 @@ export class RxLoop {
   }
 
   close(): void {
-    for (let i = 0; i < this.ports.length; i++) {
-      this.counters[i]![PortRxCounters.rxNoBuffer] = this.ports[i]!.rxNoBuffer;
-      this.ports[i]!.close();
-    }
+    this.syncCounters();
+    for (const p of this.ports) p.close();
     this.cache.flush();
   }
 
   syncCounters(): void {
-    for (let i = 0; i < this.ports.length; i++) this.counters[i]![PortRxCounters.rxNoBuffer] = this.ports[i]!.rxNoBuffer;
+    for (let i = 0; i < this.ports.length; i++) {
+      const p = this.ports[i]!;
+      const c = this.counters[i]!;
+      c[PortRxCounters.rxNoBuffer] = p.rxNoBuffer;
+      if (p.kernelDrops !== undefined) c[PortRxCounters.kernelDrops] = p.kernelDrops;
+    }
   }
 }
 

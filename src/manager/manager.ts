@@ -391,6 +391,7 @@ export class Manager {
       rxPackets: cb.read(CounterSet.portRx(i), PortRxCounters.rxPackets),
       rxBytes: cb.read(CounterSet.portRx(i), PortRxCounters.rxBytes),
       rxNoBuffer: cb.read(CounterSet.portRx(i), PortRxCounters.rxNoBuffer),
+      kernelDrops: cb.read(CounterSet.portRx(i), PortRxCounters.kernelDrops),
       txPackets: cb.read(CounterSet.portTx(i), PortTxCounters.txPackets),
       txBytes: cb.read(CounterSet.portTx(i), PortTxCounters.txBytes),
       txDropped: cb.read(CounterSet.portTx(i), PortTxCounters.txDropped),

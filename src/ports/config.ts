@@ -38,7 +38,19 @@ export interface NullPortConfig {
   driver: 'null';
 }
 
-export type PortConfig = GenPortConfig | PcapPortConfig | NullPortConfig;
+/** A Linux interface through an AF_PACKET socket pair (TPACKET_V3 receive ring, sendmmsg). */
+export interface AfPacketPortConfig {
+  name: string;
+  driver: 'af_packet';
+  /** the interface, e.g. veth0 or eth1 */
+  interface: string;
+  /** receive ring block size in bytes (power of two, >= 4096) */
+  blockSize: number;
+  /** receive ring blocks */
+  blocks: number;
+}
+
+export type PortConfig = GenPortConfig | PcapPortConfig | NullPortConfig | AfPacketPortConfig;
 export type PortDriverName = PortConfig['driver'];
 
-export const PORT_DRIVERS: readonly PortDriverName[] = ['gen', 'pcap', 'null'];
+export const PORT_DRIVERS: readonly PortDriverName[] = ['gen', 'pcap', 'null', 'af_packet'];

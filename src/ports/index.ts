@@ -8,12 +8,14 @@
  *   pcap     reads cfg.rx (pcap.ts);         writes cfg.tx (pcap.ts);
  *            without rx: idle, done at once  without tx: drops, counts txDropped
  *   null     idle, done at once (null.ts)    sink: frees, counts as sent
+ *   af_packet  an interface's TPACKET_V3 ring  sendmmsg from pool memory (af-packet.ts)
  */
 import { NfcError } from '../errors.js';
 import type { PortConfig } from './config.js';
 import { openGenRx } from './gen.js';
 import { openDropTx, openIdleRx, openNullRx, openNullTx } from './null.js';
 import { openPcapRx, openPcapTx } from './pcap.js';
+import { openAfPacketRx, openAfPacketTx } from './af-packet.js';
 import type { PortContext, RxPort, TxPort } from './port.js';
 
 export type { PortContext, RxPort, TxPort } from './port.js';
@@ -39,6 +41,8 @@ export function openRx(cfg: PortConfig, ctx: PortContext): RxPort {
       return cfg.rx === undefined ? openIdleRx() : openPcapRx(cfg, ctx);
     case 'null':
       return openNullRx(cfg, ctx);
+    case 'af_packet':
+      return openAfPacketRx(cfg, ctx);
     default:
       throw unknownDriver(cfg, ctx);
   }
@@ -53,6 +57,8 @@ export function openTx(cfg: PortConfig, ctx: PortContext): TxPort {
       return cfg.tx === undefined ? openDropTx(ctx) : openPcapTx(cfg, ctx);
     case 'null':
       return openNullTx(cfg, ctx);
+    case 'af_packet':
+      return openAfPacketTx(cfg, ctx);
     default:
       throw unknownDriver(cfg, ctx);
   }

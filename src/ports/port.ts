@@ -35,6 +35,8 @@ export interface RxPort {
   readonly done: boolean;
   /** Packets the port could not deliver because the pool was empty. */
   readonly rxNoBuffer: number;
+  /** Frames the kernel dropped before the port saw them (real interfaces), if known. */
+  readonly kernelDrops?: number;
   close(): void;
 }
 

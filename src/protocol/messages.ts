@@ -53,6 +53,8 @@ export interface PortStatus {
   rxPackets: number;
   rxBytes: number;
   rxNoBuffer: number;
+  /** frames the kernel dropped before the port saw them (real interfaces) */
+  kernelDrops: number;
   txPackets: number;
   txBytes: number;
   txDropped: number;

@@ -16,7 +16,7 @@
  *
  * Cold code: runs once at start-up (and on reconfiguration); it allocates freely.
  */
-import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, extname, resolve } from 'node:path';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import type * as z from 'zod';
@@ -407,6 +407,12 @@ function resolveTopology(t: TopologyParsed, file: string, baseDir: string): { to
       case 'null':
         ports.push({ name: p.name, driver: 'null' });
         break;
+      case 'af_packet': {
+        const bad = checkInterface(p.interface);
+        if (bad !== undefined) problems.push({ path: ['ports', i, 'interface'], what: bad.what, fix: bad.fix });
+        ports.push({ name: p.name, driver: 'af_packet', interface: p.interface, blockSize: p.blockSize, blocks: p.blocks });
+        break;
+      }
     }
   });
 
@@ -585,4 +591,26 @@ function editDistance(a: string, b: string): number {
     }
   }
   return at(a.length, b.length);
+}
+
+/**
+ * Why an af_packet port on `ifname` cannot open, or undefined when it can: the interface must
+ * exist and be up, and the process needs root (CAP_NET_RAW) for packet sockets.
+ */
+function checkInterface(ifname: string): { what: string; fix: string } | undefined {
+  const sys = `/sys/class/net/${ifname}`;
+  if (!existsSync(sys)) {
+    return { what: `interface "${ifname}" does not exist`, fix: 'check `ip link`; for a test bed of two namespaces, run `nfchain testbed up`' };
+  }
+  let flags = 0;
+  try {
+    flags = parseInt(readFileSync(`${sys}/flags`, 'utf8').trim(), 16);
+  } catch {
+    /* unreadable: let the port report it when it opens */
+  }
+  if ((flags & 1) === 0) return { what: `interface "${ifname}" is down`, fix: `ip link set ${ifname} up` };
+  if (process.getuid?.() !== 0) {
+    return { what: `af_packet needs root (or CAP_NET_RAW) to open interface "${ifname}"`, fix: 'run nfchain as root, or give node CAP_NET_RAW (setcap cap_net_raw+ep $(command -v node))' };
+  }
+  return undefined;
 }

@@ -106,14 +106,24 @@ export const NullPortSchema = z.strictObject({
   driver: z.literal('null'),
 });
 
+export const AfPacketPortSchema = z.strictObject({
+  name: portName,
+  driver: z.literal('af_packet'),
+  // The loader checks that the interface exists and is up.
+  interface: z.string({ error: 'an interface name' }).regex(/^[A-Za-z0-9_.:@-]{1,15}$/, 'an interface name of 1..15 characters'),
+  blockSize: int(4096, 1 << 24, 'a power of two >= 4096').refine((v) => (v & (v - 1)) === 0, 'a power of two >= 4096').default(1 << 18),
+  blocks: int(2, 4096, 'a block count in 2..4096').default(64),
+});
+
 /** One schema per driver: the loader uses it to list the valid keys of a port. */
 export const PORT_SCHEMAS = {
   gen: GenPortSchema,
   pcap: PcapPortSchema,
   null: NullPortSchema,
+  af_packet: AfPacketPortSchema,
 } as const;
 
-export const PortSchema = z.discriminatedUnion('driver', [GenPortSchema, PcapPortSchema, NullPortSchema],
+export const PortSchema = z.discriminatedUnion('driver', [GenPortSchema, PcapPortSchema, NullPortSchema, AfPacketPortSchema],
   { error: 'a port mapping (name, driver, ...)' });
 
 export const NfSchema = z.strictObject({

@@ -1,0 +1,112 @@
+/**
+ * `nfchain testbed up|down|topology`: makes, removes and describes the network-namespace
+ * testbed (src/testbed/testbed.ts, docs/testbed.md). Loads nothing of the manager: it only
+ * shells out to ip, sysctl and ethtool.
+ */
+import { NfcError } from '../errors.js';
+import {
+  describeTestbed, hasEthtool, testbedDown, testbedStatus, testbedTopology, testbedUp,
+  TESTBED_MTU, TESTBED_OFFLOADS, TESTBED_PREFIX, type TestbedDriver,
+} from '../testbed/testbed.js';
+import { TESTBED_USAGE } from './usage.js';
+
+const BOOL_FLAGS = ['ipv6'];
+const FLAGS_BY_ACTION: Record<string, readonly string[]> = {
+  up: ['name', 'driver', 'ipv6'],
+  down: ['name'],
+  topology: ['name', 'driver'],
+};
+
+/** `--key value`, `--key=value`, and the boolean `--ipv6` (as the other commands parse flags). */
+function parse(argv: readonly string[]): { positional: string[]; flags: Map<string, string> } {
+  const positional: string[] = [];
+  const flags = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!a.startsWith('--')) { positional.push(a); continue; }
+    const eq = a.indexOf('=');
+    const key = eq > 0 ? a.slice(2, eq) : a.slice(2);
+    if (eq > 0) flags.set(key, a.slice(eq + 1));
+    else if (BOOL_FLAGS.includes(key)) flags.set(key, 'true');
+    else {
+      const v = argv[i + 1];
+      if (v === undefined || v.startsWith('--')) throw new NfcError('NFC_ERR_USAGE', `--${key} needs a value`);
+      flags.set(key, v);
+      i++;
+    }
+  }
+  return { positional, flags };
+}
+
+function driverFlag(flags: Map<string, string>): TestbedDriver {
+  const d = flags.get('driver') ?? 'af_packet';
+  if (d !== 'af_packet' && d !== 'af_xdp') {
+    throw new NfcError('NFC_ERR_USAGE', `--driver takes af_packet or af_xdp, got ${d}`, { fix: TESTBED_USAGE });
+  }
+  return d;
+}
+
+function nameFlag(flags: Map<string, string>): string {
+  const name = flags.get('name') ?? 'nfc';
+  if (!/^[a-z0-9]{1,8}$/.test(name)) {
+    throw new NfcError('NFC_ERR_USAGE', `--name ${name}: use 1-8 of a-z 0-9 (interface names are at most 15 characters)`, { fix: TESTBED_USAGE });
+  }
+  return name;
+}
+
+export async function testbedCommand(argv: string[]): Promise<number> {
+  const f = parse(argv);
+  const action = f.positional[0];
+  if (action === undefined || !(action in FLAGS_BY_ACTION) || f.positional.length > 1) {
+    throw new NfcError('NFC_ERR_USAGE', action === undefined ? 'say up, down or topology'
+      : f.positional.length > 1 ? `unexpected argument "${f.positional[1]}"` : `unknown testbed action "${action}"`, { fix: TESTBED_USAGE });
+  }
+  const known = FLAGS_BY_ACTION[action]!;
+  for (const k of f.flags.keys()) {
+    if (!known.includes(k)) throw new NfcError('NFC_ERR_USAGE', `testbed ${action} takes no --${k}`, { fix: TESTBED_USAGE });
+  }
+  const name = nameFlag(f.flags);
+  const out = (s: string): void => { process.stdout.write(s); };
+
+  if (action === 'topology') {
+    out(testbedTopology(describeTestbed(name), { driver: driverFlag(f.flags) }));
+    return 0;
+  }
+
+  if (action === 'down') {
+    const r = testbedDown(name);
+    const what = [...r.links.map((l) => `link ${l}`), ...r.namespaces.map((n) => `namespace ${n}`)];
+    out(what.length ? `testbed ${name}: removed ${what.join(', ')}\n` : `testbed ${name}: nothing to remove\n`);
+    return 0;
+  }
+
+  // up
+  const driver = driverFlag(f.flags);
+  const ipv6 = f.flags.has('ipv6');
+  const before = testbedStatus(name, { ipv6 });
+  const tb = testbedUp(name, { ipv6 });
+  const how = before.complete ? 'already up; left as it was'
+    : before.exists ? `was half made (${before.problems.join('; ')}); removed and made again` : 'created';
+  const nameOpt = name === 'nfc' ? '' : ` --name ${name}`;
+  const driverOpt = driver === 'af_packet' ? '' : ` --driver ${driver}`;
+  out([
+    `testbed ${name}: ${how}`,
+    `  namespace ${tb.nsA}: eth0 ${tb.ipA}/${TESTBED_PREFIX} ${tb.macA}  <-veth->  ${tb.ifA} (root namespace, no address)`,
+    `  namespace ${tb.nsB}: eth0 ${tb.ipB}/${TESTBED_PREFIX} ${tb.macB}  <-veth->  ${tb.ifB} (root namespace, no address)`,
+    `  MTU ${TESTBED_MTU}; IPv6 off on ${tb.ifA} and ${tb.ifB}${ipv6 ? ', on in the namespaces' : ' and in the namespaces'}; ` +
+      (hasEthtool() ? `offloads (${TESTBED_OFFLOADS.join(', ')}) off on all four ends`
+        : 'offloads NOT switched off: ethtool is not installed (apt-get install ethtool, then down and up again)'),
+    `Nothing joins ${tb.ifA} and ${tb.ifB}: A reaches B only when nfchain forwards between them.`,
+    '',
+    'Use it:',
+    `  nfchain testbed topology${nameOpt}${driverOpt} > tb.yaml`,
+    '  nfchain start tb.yaml',
+    `  ip netns exec ${tb.nsA} ping ${tb.ipB}             # in another terminal`,
+    `  ip netns exec ${tb.nsB} tcpdump -ni eth0            # what reaches B`,
+    `  nfchain testbed down${nameOpt}                      # remove it all`,
+    '',
+    'tb.yaml:',
+    testbedTopology(tb, { driver }),
+  ].join('\n'));
+  return 0;
+}

@@ -1,0 +1,484 @@
+/**
+ * The network-namespace testbed: two "hosts" on either side of a middlebox, for running
+ * nfchain on real (virtual) interfaces.
+ *
+ *   namespace <name>-a                 root namespace                 namespace <name>-b
+ *   eth0 10.201.0.1/24  <-- veth -->  <name>-a0    <name>-b0  <-- veth -->  eth0 10.201.0.2/24
+ *   02:00:00:00:0a:01                (no address, not bridged)              02:00:00:00:0b:01
+ *
+ * A and B share a subnet; nothing joins <name>-a0 and <name>-b0, so A reaches B only when
+ * something (nfchain, with af_packet or af_xdp ports on those two interfaces) forwards frames
+ * between them at layer 2. IPv6 is off on the root-side ends (and, unless asked, in the
+ * namespaces) so the kernel sends nothing of its own through the chain; checksum and
+ * segmentation offloads are off on all four ends so a forwarder sees complete, MTU-sized
+ * frames. See docs/testbed.md.
+ *
+ * Everything here shells out with execFileSync (no shell) to `ip`, `sysctl` and `ethtool`,
+ * and is cold code: it runs once, before or after an experiment.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { NfcError } from '../errors.js';
+
+/** What a testbed is made of (the same for a given name, whether it exists or not). */
+export interface Testbed {
+  /** the testbed name, [a-z0-9]{1,8} */
+  name: string;
+  /** host A's namespace, `<name>-a` */
+  nsA: string;
+  /** host B's namespace, `<name>-b` */
+  nsB: string;
+  /** the root-namespace end of A's veth pair, `<name>-a0` (an nfchain port goes here) */
+  ifA: string;
+  /** the root-namespace end of B's veth pair, `<name>-b0` */
+  ifB: string;
+  /** A's address (on eth0 in nsA), without the prefix length */
+  ipA: string;
+  /** B's address (on eth0 in nsB), without the prefix length */
+  ipB: string;
+  /** A's eth0 MAC */
+  macA: string;
+  /** B's eth0 MAC */
+  macB: string;
+}
+
+export interface TestbedOptions {
+  /** leave IPv6 on inside the namespaces (default false: off; always off on the root-side ends) */
+  ipv6?: boolean;
+}
+
+/** What testbedDown removed (empty lists: there was nothing). */
+export interface TestbedRemoved {
+  name: string;
+  /** root-side veths deleted (their namespace ends go with them) */
+  links: string[];
+  /** namespaces deleted */
+  namespaces: string[];
+}
+
+/** The state of a testbed on this machine. */
+export interface TestbedStatus {
+  /** some part of it exists (a namespace or a root-side veth) */
+  exists: boolean;
+  /** every part exists and is configured as testbedUp makes it */
+  complete: boolean;
+  /** what is missing or different, one line each (empty when complete) */
+  problems: string[];
+}
+
+export type TestbedDriver = 'af_packet' | 'af_xdp';
+
+/** The interfaces' MTU. */
+export const TESTBED_MTU = 1500;
+/** Prefix length of the testbed's subnet (10.201.0.0/24). */
+export const TESTBED_PREFIX = 24;
+/** The offloads switched off on every veth end (ethtool -K names). */
+export const TESTBED_OFFLOADS = ['tx', 'rx', 'tso', 'gso', 'gro'] as const;
+/** The same offloads as `ethtool -k` prints them. */
+const OFFLOAD_FEATURES = [
+  'tx-checksumming', 'rx-checksumming', 'tcp-segmentation-offload', 'generic-segmentation-offload', 'generic-receive-offload',
+] as const;
+
+const NAME_RE = /^[a-z0-9]{1,8}$/;
+const EXEC_TIMEOUT_MS = 15_000;
+
+/** The testbed called `name`, described (nothing is created; the name is checked). */
+export function describeTestbed(name = 'nfc'): Testbed {
+  if (typeof name !== 'string' || !NAME_RE.test(name)) {
+    throw new NfcError('NFC_ERR_INVALID_ARG', `testbed name ${JSON.stringify(name)} is not 1-8 of a-z 0-9`, {
+      fix: 'interface names are at most 15 characters and the testbed adds "-a0"; pick a short lowercase name such as "nfc"',
+    });
+  }
+  return {
+    name,
+    nsA: `${name}-a`, nsB: `${name}-b`,
+    ifA: `${name}-a0`, ifB: `${name}-b0`,
+    ipA: '10.201.0.1', ipB: '10.201.0.2',
+    macA: '02:00:00:00:0a:01', macB: '02:00:00:00:0b:01',
+  };
+}
+
+// ---- running tools ------------------------------------------------------------------------
+
+const toolCache = new Map<string, string | undefined>();
+
+/** The absolute path of a tool: PATH first, then the sbin directories a non-login PATH may lack. */
+export function findTool(tool: string): string | undefined {
+  if (toolCache.has(tool)) return toolCache.get(tool);
+  const dirs = [...(process.env.PATH ?? '').split(delimiter).filter((d) => d !== ''), '/usr/sbin', '/sbin', '/usr/bin', '/bin'];
+  let found: string | undefined;
+  for (const d of dirs) {
+    const p = join(d, tool);
+    if (isAbsolute(p) && existsSync(p)) { found = p; break; }
+  }
+  toolCache.set(tool, found);
+  return found;
+}
+
+function needTool(tool: string): string {
+  const p = findTool(tool);
+  if (p === undefined) {
+    throw new NfcError('NFC_ERR_TESTBED', `\`${tool}\` is not installed (looked in PATH, /usr/sbin, /sbin)`, {
+      fix: tool === 'ip' ? 'apt-get install iproute2' : tool === 'sysctl' ? 'apt-get install procps' : `apt-get install ${tool}`,
+    });
+  }
+  return p;
+}
+
+interface RunResult { ok: boolean; stdout: string; stderr: string; status: number | null; error?: string }
+
+/** Runs a tool (optionally inside a namespace, through `ip netns exec`); never throws. */
+function tryRun(tool: string, args: readonly string[], ns?: string): RunResult {
+  const file = ns === undefined ? needTool(tool) : needTool('ip');
+  const argv = ns === undefined ? [...args] : ['netns', 'exec', ns, needTool(tool), ...args];
+  try {
+    const stdout = execFileSync(file, argv, {
+      encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: EXEC_TIMEOUT_MS,
+      env: { ...process.env, LC_ALL: 'C' },
+    });
+    return { ok: true, stdout, stderr: '', status: 0 };
+  } catch (e) {
+    const err = e as { status?: number | null; stdout?: string; stderr?: string; code?: string; signal?: string | null; message?: string };
+    const why = err.code === 'ETIMEDOUT' ? `timed out after ${EXEC_TIMEOUT_MS / 1000} s`
+      : err.signal ? `killed by ${err.signal}` : err.code && typeof err.status !== 'number' ? err.code : undefined;
+    return {
+      ok: false, stdout: String(err.stdout ?? ''), stderr: String(err.stderr ?? '').trim(), status: err.status ?? null,
+      ...(why !== undefined ? { error: why } : {}),
+    };
+  }
+}
+
+function commandLine(tool: string, args: readonly string[], ns?: string): string {
+  return [...(ns === undefined ? [] : ['ip', 'netns', 'exec', ns]), tool, ...args].join(' ');
+}
+
+function failure(tool: string, args: readonly string[], r: RunResult, ns?: string): NfcError {
+  const how = r.error ?? `exit status ${r.status}`;
+  const detail = r.stderr !== '' ? `: ${r.stderr.split('\n').join(' | ')}` : '';
+  return new NfcError('NFC_ERR_TESTBED', `\`${commandLine(tool, args, ns)}\` failed (${how})${detail}`, {
+    ...(!isRoot() ? { fix: 'the testbed needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN): run it with sudo' } : {}),
+  });
+}
+
+/** Runs a tool and returns its stdout; throws NFC_ERR_TESTBED naming the command and its stderr. */
+function run(tool: string, args: readonly string[], ns?: string): string {
+  const r = tryRun(tool, args, ns);
+  if (!r.ok) throw failure(tool, args, r, ns);
+  return r.stdout;
+}
+
+// ---- capabilities -------------------------------------------------------------------------
+
+/** True when this process runs as root (uid 0). */
+export function isRoot(): boolean {
+  return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+
+/** True when `ethtool` is installed (offloads are switched off and checked only then). */
+export function hasEthtool(): boolean {
+  return findTool('ethtool') !== undefined;
+}
+
+/**
+ * Whether network namespaces can be made here, and if not why: needs root, `ip`, and an
+ * `ip netns add` of a throw-away namespace that works (it is removed again).
+ */
+export function netnsSupport(): { ok: true } | { ok: false; reason: string } {
+  if (process.platform !== 'linux') return { ok: false, reason: `network namespaces are Linux only (this is ${process.platform})` };
+  if (!isRoot()) return { ok: false, reason: 'not running as root (the testbed needs CAP_NET_ADMIN and CAP_SYS_ADMIN)' };
+  if (findTool('ip') === undefined) return { ok: false, reason: '`ip` (iproute2) is not installed' };
+  if (findTool('sysctl') === undefined) return { ok: false, reason: '`sysctl` (procps) is not installed' };
+  const probe = `nfcprobe${randomBytes(4).toString('hex')}`;
+  const add = tryRun('ip', ['netns', 'add', probe]);
+  if (!add.ok) {
+    tryRun('ip', ['netns', 'del', probe]);
+    return { ok: false, reason: `\`ip netns add\` does not work here: ${add.stderr || add.error || `exit status ${add.status}`}` };
+  }
+  const del = tryRun('ip', ['netns', 'del', probe]);
+  if (!del.ok) return { ok: false, reason: `\`ip netns del ${probe}\` failed: ${del.stderr}` };
+  return { ok: true };
+}
+
+/** True when network namespaces can be made here (see netnsSupport for the reason when not). */
+export function canUseNetns(): boolean {
+  return netnsSupport().ok;
+}
+
+// ---- looking at what exists ---------------------------------------------------------------
+
+interface LinkJson {
+  ifindex: number;
+  link_index?: number;
+  ifname: string;
+  flags?: string[];
+  mtu?: number;
+  address?: string;
+  linkinfo?: { info_kind?: string };
+}
+
+interface AddrJson {
+  ifname: string;
+  addr_info?: { family?: string; local?: string; prefixlen?: number }[];
+}
+
+function parseJsonList<T>(text: string, what: string): T[] {
+  const t = text.trim();
+  if (t === '') return [];
+  try {
+    const v = JSON.parse(t) as unknown;
+    return Array.isArray(v) ? (v as T[]) : [];
+  } catch (e) {
+    throw new NfcError('NFC_ERR_TESTBED', `could not read the JSON output of ${what}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/** Names of the named network namespaces (`ip netns list`). */
+export function listNetns(): string[] {
+  return parseJsonList<{ name: string }>(run('ip', ['-j', 'netns', 'list']), '`ip -j netns list`').map((n) => n.name);
+}
+
+/** Links of the root namespace, or of a named one. */
+function listLinks(ns?: string): LinkJson[] {
+  const args = [...(ns === undefined ? [] : ['-n', ns]), '-j', '-d', 'link', 'show'];
+  return parseJsonList<LinkJson>(run('ip', args), `\`ip ${args.join(' ')}\``);
+}
+
+function ipv4Addresses(ns: string, dev: string): string[] {
+  const args = ['-n', ns, '-j', 'addr', 'show', 'dev', dev];
+  const list = parseJsonList<AddrJson>(run('ip', args), `\`ip ${args.join(' ')}\``);
+  return list.flatMap((l) => (l.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`));
+}
+
+/** The offloads (of TESTBED_OFFLOADS) that are not off on a device, from `ethtool -k`. */
+function offloadsOn(dev: string, ns?: string): string[] {
+  const text = run('ethtool', ['-k', dev], ns);
+  const on: string[] = [];
+  for (const f of OFFLOAD_FEATURES) {
+    const m = new RegExp(`^${f}: (\\S+)`, 'm').exec(text);
+    if (m && m[1] !== 'off') on.push(f);
+  }
+  return on;
+}
+
+/** Whether the kernel has IPv6 at all (booted with ipv6.disable=1 it has no conf tree). */
+function kernelHasIpv6(): boolean {
+  return existsSync('/proc/sys/net/ipv6/conf');
+}
+
+/**
+ * What exists of the testbed `name` and whether it is complete: both namespaces, both veth
+ * pairs with their peers, MACs, addresses, MTU, links up, IPv6 as asked, and (where ethtool
+ * is installed) the offloads off.
+ */
+export function testbedStatus(name = 'nfc', opts: TestbedOptions = {}): TestbedStatus {
+  const tb = describeTestbed(name);
+  const problems: string[] = [];
+  const namespaces = listNetns();
+  const root = listLinks();
+  let exists = false;
+  const sides = [
+    { ns: tb.nsA, dev: tb.ifA, ip: tb.ipA, mac: tb.macA },
+    { ns: tb.nsB, dev: tb.ifB, ip: tb.ipB, mac: tb.macB },
+  ];
+  for (const s of sides) {
+    const outer = root.find((l) => l.ifname === s.dev);
+    const hasNs = namespaces.includes(s.ns);
+    if (outer) exists = true;
+    if (hasNs) exists = true;
+    if (!outer) problems.push(`link ${s.dev} does not exist`);
+    else {
+      if (outer.linkinfo?.info_kind !== 'veth') problems.push(`link ${s.dev} is not a veth (${outer.linkinfo?.info_kind ?? 'unknown kind'})`);
+      if (!outer.flags?.includes('UP')) problems.push(`link ${s.dev} is down`);
+      if (outer.mtu !== TESTBED_MTU) problems.push(`link ${s.dev} has MTU ${outer.mtu}, not ${TESTBED_MTU}`);
+      if (kernelHasIpv6()) {
+        const p = `/proc/sys/net/ipv6/conf/${s.dev}/disable_ipv6`;
+        const v = existsSync(p) ? readFileSync(p, 'utf8').trim() : '?';
+        if (v !== '1') problems.push(`IPv6 is not disabled on ${s.dev}`);
+      }
+    }
+    if (!hasNs) { problems.push(`namespace ${s.ns} does not exist`); continue; }
+    let inner: LinkJson[];
+    try {
+      inner = listLinks(s.ns);
+    } catch (e) {
+      problems.push(`namespace ${s.ns} cannot be entered: ${(e as Error).message}`);
+      continue;
+    }
+    const lo = inner.find((l) => l.ifname === 'lo');
+    if (!lo?.flags?.includes('UP')) problems.push(`lo is down in ${s.ns}`);
+    const eth = inner.find((l) => l.ifname === 'eth0');
+    if (!eth) { problems.push(`eth0 does not exist in ${s.ns}`); continue; }
+    if (eth.linkinfo?.info_kind !== 'veth') problems.push(`eth0 in ${s.ns} is not a veth`);
+    if (!outer || eth.link_index !== outer.ifindex || outer.link_index !== eth.ifindex) problems.push(`eth0 in ${s.ns} is not the peer of ${s.dev}`);
+    if (eth.address !== s.mac) problems.push(`eth0 in ${s.ns} has MAC ${eth.address}, not ${s.mac}`);
+    if (eth.mtu !== TESTBED_MTU) problems.push(`eth0 in ${s.ns} has MTU ${eth.mtu}, not ${TESTBED_MTU}`);
+    if (!eth.flags?.includes('UP')) problems.push(`eth0 in ${s.ns} is down`);
+    const addrs = ipv4Addresses(s.ns, 'eth0');
+    const want = `${s.ip}/${TESTBED_PREFIX}`;
+    if (addrs.length !== 1 || addrs[0] !== want) problems.push(`eth0 in ${s.ns} has IPv4 ${addrs.join(', ') || 'none'}, not ${want}`);
+    if (kernelHasIpv6()) {
+      const v = run('sysctl', ['-n', 'net.ipv6.conf.all.disable_ipv6', 'net.ipv6.conf.eth0.disable_ipv6'], s.ns).trim().split(/\s+/);
+      const want6 = opts.ipv6 ? '0' : '1';
+      if (v[0] !== want6 || v[1] !== want6) problems.push(`IPv6 is ${opts.ipv6 ? 'disabled' : 'enabled'} in ${s.ns}, not ${opts.ipv6 ? 'enabled' : 'disabled'}`);
+    }
+    if (hasEthtool()) {
+      if (outer) {
+        const on = offloadsOn(s.dev);
+        if (on.length) problems.push(`offloads still on for ${s.dev}: ${on.join(', ')}`);
+      }
+      const on = offloadsOn('eth0', s.ns);
+      if (on.length) problems.push(`offloads still on for eth0 in ${s.ns}: ${on.join(', ')}`);
+    }
+  }
+  return { exists, complete: problems.length === 0, problems: exists ? problems : ['the testbed does not exist'] };
+}
+
+// ---- up and down --------------------------------------------------------------------------
+
+function create(tb: Testbed, opts: TestbedOptions): void {
+  const ipv6 = kernelHasIpv6();
+  const sides = [
+    { ns: tb.nsA, dev: tb.ifA, ip: tb.ipA, mac: tb.macA },
+    { ns: tb.nsB, dev: tb.ifB, ip: tb.ipB, mac: tb.macB },
+  ];
+  for (const s of sides) {
+    run('ip', ['netns', 'add', s.ns]);
+    // Before any interface comes up, so eth0 never sends a router solicitation or DAD probe.
+    if (ipv6 && !opts.ipv6) {
+      run('sysctl', ['-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1'], s.ns);
+    }
+  }
+  const off = TESTBED_OFFLOADS.flatMap((o) => [o, 'off']);
+  for (const s of sides) {
+    run('ip', ['link', 'add', s.dev, 'mtu', String(TESTBED_MTU), 'type', 'veth',
+      'peer', 'name', 'eth0', 'mtu', String(TESTBED_MTU), 'address', s.mac, 'netns', s.ns]);
+    if (ipv6) run('sysctl', ['-q', '-w', `net.ipv6.conf.${s.dev}.disable_ipv6=1`]);
+    if (hasEthtool()) {
+      run('ethtool', ['-K', s.dev, ...off]);
+      run('ethtool', ['-K', 'eth0', ...off], s.ns);
+    }
+    run('ip', ['-n', s.ns, 'addr', 'add', `${s.ip}/${TESTBED_PREFIX}`, 'dev', 'eth0']);
+    run('ip', ['-n', s.ns, 'link', 'set', 'lo', 'up']);
+    run('ip', ['-n', s.ns, 'link', 'set', 'eth0', 'up']);
+    run('ip', ['link', 'set', s.dev, 'up']);
+  }
+}
+
+/**
+ * Creates the testbed `name` (default "nfc") and returns its description. Idempotent: a
+ * complete testbed is left as it is; a half-made one (after a crash, or with other options)
+ * is removed and made again. On failure, what was made is removed before the error is thrown.
+ */
+export function testbedUp(name = 'nfc', opts: TestbedOptions = {}): Testbed {
+  const tb = describeTestbed(name);
+  const before = testbedStatus(name, opts);
+  if (before.complete) return tb;
+  if (before.exists) testbedDown(name);
+  try {
+    create(tb, opts);
+    const after = testbedStatus(name, opts);
+    if (!after.complete) {
+      throw new NfcError('NFC_ERR_TESTBED', `testbed ${name} was made but is not as it should be: ${after.problems.join('; ')}`);
+    }
+  } catch (e) {
+    try { testbedDown(name); } catch { /* the first error is the one to report */ }
+    throw e;
+  }
+  return tb;
+}
+
+function removeLink(dev: string): boolean {
+  if (!listLinks().some((l) => l.ifname === dev)) return false;
+  const args = ['link', 'del', dev];
+  const r = tryRun('ip', args);
+  if (r.ok) return true;
+  if (listLinks().some((l) => l.ifname === dev)) throw failure('ip', args, r);
+  return false; // gone in the meantime (its peer's namespace went away)
+}
+
+function removeNetns(ns: string): boolean {
+  if (!listNetns().includes(ns)) return false;
+  const args = ['netns', 'del', ns];
+  const r = tryRun('ip', args);
+  if (r.ok) return true;
+  if (listNetns().includes(ns)) throw failure('ip', args, r);
+  return false;
+}
+
+/**
+ * Removes the testbed `name` whatever state it is in: the root-side veths (which takes their
+ * namespace ends with them), then the namespaces. Anything that does not exist is skipped.
+ */
+export function testbedDown(name = 'nfc'): TestbedRemoved {
+  const tb = describeTestbed(name);
+  const links = [tb.ifA, tb.ifB].filter(removeLink);
+  const namespaces = [tb.nsA, tb.nsB].filter(removeNetns);
+  return { name, links, namespaces };
+}
+
+// ---- the topology -------------------------------------------------------------------------
+
+/** The directory of the nfchain package (the one holding its package.json). */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pj = join(dir, 'package.json');
+    if (existsSync(pj)) {
+      try {
+        if ((JSON.parse(readFileSync(pj, 'utf8')) as { name?: string }).name === 'nfchain') return dir;
+      } catch { /* not ours */ }
+    }
+    const up = dirname(dir);
+    if (up === dir) throw new NfcError('NFC_ERR_TESTBED', 'cannot find the nfchain package directory (to locate nfs/bridge)');
+    dir = up;
+  }
+}
+
+/** The absolute path of the bridge example NF's module. */
+export function bridgeModule(): string {
+  return join(packageRoot(), 'nfs', 'bridge', 'index.ts');
+}
+
+/** A YAML scalar for a path: double-quoted (a JSON string is a valid YAML double-quoted scalar). */
+function yamlString(s: string): string {
+  return JSON.stringify(s);
+}
+
+/** An NF name for a module path: its directory for index.*, else its file name; [a-z0-9_-]. */
+function nfNameFor(module: string): string {
+  const file = basename(module).replace(/\.(ts|mts|js|mjs)$/, '');
+  const base = file === 'index' ? basename(dirname(module)) : file;
+  const n = base.toLowerCase().replace(/[^a-z0-9_-]/g, '-').replace(/^[^a-z0-9]+/, '').slice(0, 32);
+  return n === '' ? 'nf' : n;
+}
+
+/**
+ * The text of a topology file (YAML) that bridges the testbed's two root-side veths through
+ * an NF: port a on `<name>-a0`, port b on `<name>-b0`, both with `driver`; one NF, service 1,
+ * as the whole chain. The NF is the package's `bridge` example unless `nf` names another
+ * module (made absolute; its NF name comes from the module's directory or file name). The
+ * manager instance is named `testbed-<name>`.
+ */
+export function testbedTopology(tb: Testbed, opts: { driver: TestbedDriver; nf?: string }): string {
+  if (opts.driver !== 'af_packet' && opts.driver !== 'af_xdp') {
+    throw new NfcError('NFC_ERR_INVALID_ARG', `driver ${JSON.stringify(opts.driver)}: the testbed's ports take af_packet or af_xdp`);
+  }
+  const module = opts.nf === undefined ? bridgeModule() : resolve(opts.nf);
+  // A custom name is quoted: a bare number would be a service id in the chain.
+  const nf = opts.nf === undefined ? 'bridge' : yamlString(nfNameFor(module));
+  return [
+    `# nfchain testbed "${tb.name}": ${tb.nsA} (${tb.ipA}) <-> ${tb.ifA} | nfchain | ${tb.ifB} <-> ${tb.nsB} (${tb.ipB})`,
+    `# start: nfchain start <this file>; then: ip netns exec ${tb.nsA} ping ${tb.ipB}`,
+    `name: testbed-${tb.name}`,
+    'ports:',
+    `  - { name: a, driver: ${opts.driver}, interface: ${tb.ifA} }`,
+    `  - { name: b, driver: ${opts.driver}, interface: ${tb.ifB} }`,
+    'nfs:',
+    `  - { name: ${nf}, module: ${yamlString(module)}, service: 1 }`,
+    `chain: [${nf}]`,
+    '',
+  ].join('\n');
+}
