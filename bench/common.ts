@@ -15,7 +15,7 @@ export interface BenchResult {
   params: Record<string, string | number>;
   /** million items per second; `unit` says what an item is */
   rate: number;
-  unit: 'mpps' | 'mdesc' | 'mbufs' | 'ms';
+  unit: 'mpps' | 'mdesc' | 'mbufs' | 'ms' | 'gbps';
   /** nanoseconds per item (for unit 'ms', unused) */
   nsPerItem: number;
   /** every run's rate, in run order */
@@ -29,20 +29,22 @@ export function median(xs: readonly number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-const UNIT_LABEL = { mpps: 'Mpps', mdesc: 'Mdesc/s', mbufs: 'Mbufs/s', ms: 'ms' } as const;
-const ITEM_LABEL = { mpps: 'pkt', mdesc: 'desc', mbufs: 'buf', ms: '' } as const;
+const UNIT_LABEL = { mpps: 'Mpps', mdesc: 'Mdesc/s', mbufs: 'Mbufs/s', ms: 'ms', gbps: 'Gbit/s' } as const;
+const ITEM_LABEL = { mpps: 'pkt', mdesc: 'desc', mbufs: 'buf', ms: '', gbps: '' } as const;
 
 export function formatResult(r: BenchResult): string {
   const params = Object.entries(r.params).map(([k, v]) => `${k}=${v}`).join(' ');
   const name = params ? `${r.bench} ${params}` : r.bench;
-  if (r.unit === 'ms') return `${name}: ${r.rate.toFixed(1)} ms (median of ${r.runs.length})`;
-  return `${name}: ${r.rate.toFixed(2)} ${UNIT_LABEL[r.unit]} (${r.nsPerItem.toFixed(2)} ns/${ITEM_LABEL[r.unit]})`;
+  const extra = r.extra ? ` [${Object.entries(r.extra).map(([k, v]) => `${k}=${v}`).join(' ')}]` : '';
+  if (r.unit === 'ms') return `${name}: ${r.rate.toFixed(1)} ms (median of ${r.runs.length})${extra}`;
+  if (r.unit === 'gbps') return `${name}: ${r.rate.toFixed(2)} Gbit/s (median of ${r.runs.length})${extra}`;
+  return `${name}: ${r.rate.toFixed(2)} ${UNIT_LABEL[r.unit]} (${r.nsPerItem.toFixed(2)} ns/${ITEM_LABEL[r.unit]})${extra}`;
 }
 
 export function toJson(r: BenchResult): string {
   const o: Record<string, unknown> = { bench: r.bench, ...r.params };
   o[r.unit] = Number(r.rate.toFixed(3));
-  if (r.unit !== 'ms') o.nsPerPkt = Number(r.nsPerItem.toFixed(3));
+  if (r.unit !== 'ms' && r.unit !== 'gbps') o.nsPerPkt = Number(r.nsPerItem.toFixed(3));
   o.runs = r.runs.map((x) => Number(x.toFixed(3)));
   if (r.extra) Object.assign(o, r.extra);
   return JSON.stringify(o);

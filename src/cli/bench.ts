@@ -43,6 +43,12 @@ export const BENCHES: BenchEntry[] = [
     load: async () => (await import('../../bench/chain.js')).chainBenchFromArgv,
   },
   {
+    name: 'ports',
+    summary: 'nfchain (af_packet) vs the kernel bridge between two namespaces: 64-byte UDP pps and TCP goodput (root)',
+    options: '--seconds 3  --mbytes 200',
+    load: async () => (await import('../../bench/ports.js')).portsBenchFromArgv,
+  },
+  {
     name: 'startup',
     summary: 'NF process start → first packet handled, for a .js and a .ts module (ms)',
     options: '--runs 7',

@@ -1,0 +1,38 @@
+/**
+ * A UDP blaster for `bench ports`, run inside a testbed namespace
+ * (`ip netns exec <ns> node blaster.js <ifname> <srcMac> <dstMac> <srcIp> <dstIp> <seconds> <size>`):
+ * sends 64-byte (or <size>) UDP frames as fast as one core can with sendmmsg bursts through an
+ * AF_PACKET socket (the nfchain addon), and prints how many the kernel took.
+ */
+import { native } from '../src/native.js';
+import { PacketView } from '../src/shm/packet-view.js';
+import { SynthKind, writeSynth } from '../src/ports/synth.js';
+
+const [, , ifname, srcMac, dstMac, srcIp, dstIp, secondsS, sizeS] = process.argv;
+const seconds = Number(secondsS);
+const size = Number(sizeS ?? 64);
+const ip = (s: string): number => s.split('.').reduce((a, b) => ((a << 8) | Number(b)) >>> 0, 0);
+const BURST = 64;
+const STRIDE = 2048;
+const buf = new ArrayBuffer(BURST * STRIDE);
+const u8 = new Uint8Array(buf);
+const dv = new DataView(buf);
+const view = new PacketView(buf);
+const io = new Uint32Array(BURST * 2);
+for (let i = 0; i < BURST; i++) {
+  const off = i * STRIDE;
+  const len = writeSynth(dv, u8, view, off, size, { kind: SynthKind.IPV4_UDP, src: ip(srcIp!), dst: ip(dstIp!), srcPort: 10000 + i, dstPort: 9 });
+  const macs = [dstMac!, srcMac!].map((m) => m.split(':').map((x) => parseInt(x, 16)));
+  u8.set(macs[0]!, off);
+  u8.set(macs[1]!, off + 6);
+  io[i * 2] = off;
+  io[i * 2 + 1] = len;
+}
+const h = native().afpOpen(ifname!, 4096, 2, false);
+let sent = 0;
+const end = performance.now() + seconds * 1000;
+while (performance.now() < end) {
+  for (let k = 0; k < 64; k++) sent += native().afpTxBurst(h, buf, io, BURST);
+}
+native().afpClose(h);
+process.stdout.write(`${sent}\n`);
