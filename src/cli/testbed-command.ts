@@ -54,6 +54,12 @@ function nameFlag(flags: Map<string, string>): string {
   return name;
 }
 
+/** Commands with a comment each, the comments aligned. */
+function usage(lines: readonly (readonly [string, string])[]): string[] {
+  const w = Math.max(...lines.map(([c]) => c.length));
+  return lines.map(([c, why]) => `  ${c.padEnd(w)}   # ${why}`);
+}
+
 export async function testbedCommand(argv: string[]): Promise<number> {
   const f = parse(argv);
   const action = f.positional[0];
@@ -99,11 +105,13 @@ export async function testbedCommand(argv: string[]): Promise<number> {
     `Nothing joins ${tb.ifA} and ${tb.ifB}: A reaches B only when nfchain forwards between them.`,
     '',
     'Use it:',
-    `  nfchain testbed topology${nameOpt}${driverOpt} > tb.yaml`,
-    '  nfchain start tb.yaml',
-    `  ip netns exec ${tb.nsA} ping ${tb.ipB}             # in another terminal`,
-    `  ip netns exec ${tb.nsB} tcpdump -ni eth0            # what reaches B`,
-    `  nfchain testbed down${nameOpt}                      # remove it all`,
+    ...usage([
+      [`nfchain testbed topology${nameOpt}${driverOpt} > tb.yaml`, 'the topology below, as a file'],
+      ['nfchain start tb.yaml', 'bridge the two veths through the bridge NF'],
+      [`ip netns exec ${tb.nsA} ping ${tb.ipB}`, 'in another terminal: A to B through nfchain'],
+      [`ip netns exec ${tb.nsB} tcpdump -ni eth0`, 'what reaches B'],
+      [`nfchain testbed down${nameOpt}`, 'remove it all'],
+    ]),
     '',
     'tb.yaml:',
     testbedTopology(tb, { driver }),

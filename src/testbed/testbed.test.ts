@@ -16,6 +16,8 @@ import { isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { NfcError } from '../errors.js';
+import { validateTopology } from '../topology/load.js';
+import { PORT_SCHEMAS } from '../topology/schema.js';
 import {
   describeTestbed, findTool, hasEthtool, netnsSupport, testbedDown, testbedStatus, testbedTopology, testbedUp,
   type Testbed,
@@ -256,6 +258,16 @@ test('testbed: up, idempotent up, addresses, offloads, isolation, down, half-mad
       assert.ok(inner.find((l) => l.ifname === 'lo')?.flags.includes('UP'), `lo up in ${nsName}`);
     }
     assert.deepEqual(testbedStatus(name), { exists: true, complete: true, problems: [] });
+
+    // its topology loads (the loader checks that the interfaces exist) once the driver is known
+    if ('af_packet' in PORT_SCHEMAS) {
+      const text = testbedTopology(tb, { driver: 'af_packet' });
+      const topo = validateTopology(parseYaml(text), `<testbed ${name}>`, text);
+      assert.deepEqual(topo.ports.map((p) => p.name), ['a', 'b']);
+      assert.deepEqual(topo.chain, [{ kind: 'service', service: 1 }]);
+    } else {
+      t.diagnostic('the topology schema has no af_packet driver yet: topology not loaded');
+    }
 
     // up again: the same testbed (same interfaces), not a second one
     assert.deepEqual(testbedUp(name), tb);
