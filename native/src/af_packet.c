@@ -87,6 +87,34 @@ static afp_t *get_afp(napi_env env, napi_value v) {
   return a;
 }
 
+/*
+ * The arguments of afpRxBurst / afpTxBurst: (handle, pool ArrayBuffer, io Uint32Array, count).
+ * Returns 0 (with a JS exception pending) when they are not of that shape.
+ */
+static int burst_args(napi_env env, napi_callback_info info, const char *usage, afp_t **a, uint8_t **pool,
+                      size_t *pool_len, uint32_t **io, size_t *io_len, uint32_t *count) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 4) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", usage);
+    return 0;
+  }
+  *a = get_afp(env, argv[0]);
+  if (*a == NULL) return 0;
+  napi_typedarray_type t;
+  void *p = NULL, *d = NULL;
+  if (napi_get_arraybuffer_info(env, argv[1], &p, pool_len) != napi_ok ||
+      napi_get_typedarray_info(env, argv[2], &t, io_len, &d, NULL, NULL) != napi_ok || t != napi_uint32_array ||
+      napi_get_value_uint32(env, argv[3], count) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", usage);
+    return 0;
+  }
+  *pool = p;
+  *io = d;
+  return 1;
+}
+
 /* afpOpen(ifname, blockSize, blockCount, withRx) -> handle (withRx false: the TX socket only) */
 napi_value nfc_afp_open(napi_env env, napi_callback_info info) {
   size_t argc = 4;
@@ -205,28 +233,11 @@ napi_value nfc_afp_close(napi_env env, napi_callback_info info) {
  * io[i*5+3] = tsNsec, io[i*5+4] = flags (1: checksum not ready, 2: truncated to room).
  */
 napi_value nfc_afp_rx_burst(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 4) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "afpRxBurst(handle, pool, io, max)");
-    return NULL;
-  }
-  afp_t *a = get_afp(env, argv[0]);
-  if (a == NULL) return NULL;
-  void *pool = NULL;
-  size_t pool_len = 0;
-  napi_typedarray_type t;
-  size_t io_len = 0;
-  void *io_data = NULL;
-  uint32_t max = 0;
-  if (napi_get_arraybuffer_info(env, argv[1], &pool, &pool_len) != napi_ok ||
-      napi_get_typedarray_info(env, argv[2], &t, &io_len, &io_data, NULL, NULL) != napi_ok || t != napi_uint32_array ||
-      napi_get_value_uint32(env, argv[3], &max) != napi_ok) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "afpRxBurst(handle, pool ArrayBuffer, io Uint32Array, max)");
-    return NULL;
-  }
-  uint32_t *io = io_data;
+  afp_t *a;
+  uint8_t *pool;
+  size_t pool_len, io_len;
+  uint32_t *io, max;
+  if (!burst_args(env, info, "afpRxBurst(handle, pool ArrayBuffer, io Uint32Array, max)", &a, &pool, &pool_len, &io, &io_len, &max)) return NULL;
   if (a->ring == NULL) {
     napi_throw_error(env, "ERR_NFCHAIN_NATIVE", "afpRxBurst: this handle was opened without a receive ring");
     return NULL;
@@ -259,7 +270,7 @@ napi_value nfc_afp_rx_burst(napi_env env, napi_callback_info info) {
     }
     if (h->tp_len > h->tp_snaplen) flags |= 2;
     if ((size_t)off + len <= pool_len) {
-      memcpy((uint8_t *)pool + off, (uint8_t *)h + h->tp_mac, len);
+      memcpy(pool + off, (uint8_t *)h + h->tp_mac, len);
       if (h->tp_status & TP_STATUS_CSUMNOTREADY) flags |= 1;
       io[n * IO_WORDS + 1] = len;
       io[n * IO_WORDS + 2] = h->tp_sec;
@@ -285,28 +296,11 @@ napi_value nfc_afp_rx_burst(napi_env env, napi_callback_info info) {
  * io[i*2] = byte offset of frame i in `pool`, io[i*2+1] = its length. One sendmmsg.
  */
 napi_value nfc_afp_tx_burst(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 4) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "afpTxBurst(handle, pool, io, n)");
-    return NULL;
-  }
-  afp_t *a = get_afp(env, argv[0]);
-  if (a == NULL) return NULL;
-  void *pool = NULL;
-  size_t pool_len = 0;
-  napi_typedarray_type t;
-  size_t io_len = 0;
-  void *io_data = NULL;
-  uint32_t n = 0;
-  if (napi_get_arraybuffer_info(env, argv[1], &pool, &pool_len) != napi_ok ||
-      napi_get_typedarray_info(env, argv[2], &t, &io_len, &io_data, NULL, NULL) != napi_ok || t != napi_uint32_array ||
-      napi_get_value_uint32(env, argv[3], &n) != napi_ok) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "afpTxBurst(handle, pool ArrayBuffer, io Uint32Array, n)");
-    return NULL;
-  }
-  uint32_t *io = io_data;
+  afp_t *a;
+  uint8_t *pool;
+  size_t pool_len, io_len;
+  uint32_t *io, n;
+  if (!burst_args(env, info, "afpTxBurst(handle, pool ArrayBuffer, io Uint32Array, n)", &a, &pool, &pool_len, &io, &io_len, &n)) return NULL;
   if (n > io_len / 2) n = (uint32_t)(io_len / 2);
   if (n > MAX_BURST) n = MAX_BURST;
   struct mmsghdr msgs[MAX_BURST];
@@ -315,7 +309,7 @@ napi_value nfc_afp_tx_burst(napi_env env, napi_callback_info info) {
   for (uint32_t i = 0; i < n; i++) {
     uint32_t off = io[i * 2], len = io[i * 2 + 1];
     if (len == 0 || (size_t)off + len > pool_len) continue;
-    iov[k].iov_base = (uint8_t *)pool + off;
+    iov[k].iov_base = pool + off;
     iov[k].iov_len = len;
     memset(&msgs[k], 0, sizeof msgs[k]);
     msgs[k].msg_hdr.msg_iov = &iov[k];

@@ -4,6 +4,7 @@
  * shells out to ip, sysctl and ethtool.
  */
 import { NfcError } from '../errors.js';
+import { parseArgs, type Flags } from './args.js';
 import {
   describeTestbed, hasEthtool, testbedDown, testbedStatus, testbedTopology, testbedUp,
   TESTBED_MTU, TESTBED_OFFLOADS, TESTBED_PREFIX, type TestbedDriver,
@@ -17,25 +18,8 @@ const FLAGS_BY_ACTION: Record<string, readonly string[]> = {
   topology: ['name', 'driver'],
 };
 
-/** `--key value`, `--key=value`, and the boolean `--ipv6` (as the other commands parse flags). */
-function parse(argv: readonly string[]): { positional: string[]; flags: Map<string, string> } {
-  const positional: string[] = [];
-  const flags = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (!a.startsWith('--')) { positional.push(a); continue; }
-    const eq = a.indexOf('=');
-    const key = eq > 0 ? a.slice(2, eq) : a.slice(2);
-    if (eq > 0) flags.set(key, a.slice(eq + 1));
-    else if (BOOL_FLAGS.includes(key)) flags.set(key, 'true');
-    else {
-      const v = argv[i + 1];
-      if (v === undefined || v.startsWith('--')) throw new NfcError('NFC_ERR_USAGE', `--${key} needs a value`);
-      flags.set(key, v);
-      i++;
-    }
-  }
-  return { positional, flags };
+function parse(argv: readonly string[]): Flags {
+  return parseArgs(argv, BOOL_FLAGS);
 }
 
 function driverFlag(flags: Map<string, string>): TestbedDriver {
