@@ -36,11 +36,12 @@ export function formatStats(now: ManagerStatus, prev?: ManagerStatus): string {
   const lines: string[] = [];
   lines.push(`nfchain "${now.name}"  up ${now.uptime.toFixed(0)} s  pool ${now.pool.free}/${now.pool.count} free  chain: ${now.chain.join(' → ') || '(empty)'}`);
   lines.push('PORTS');
-  lines.push(`  ${pad('port', 14)} ${pad('rx pps', 9, true)} ${pad('rx total', 10, true)} ${pad('tx pps', 9, true)} ${pad('tx total', 10, true)} ${pad('no buf', 8, true)} ${pad('tx drop', 8, true)}`);
+  lines.push(`  ${pad('port', 14)} ${pad('rx pps', 9, true)} ${pad('rx total', 10, true)} ${pad('tx pps', 9, true)} ${pad('tx total', 10, true)} ${pad('no buf', 8, true)} ${pad('tx drop', 8, true)} ${pad('kernel drop', 11, true)}`);
   for (const p of now.ports) {
     const o = prev?.ports.find((x) => x.id === p.id);
     lines.push(`  ${pad(`${p.id} ${p.name} (${p.driver})`, 14)} ${pad(rate(p.rxPackets, o?.rxPackets), 9, true)} ${pad(fmt(p.rxPackets), 10, true)} ` +
-      `${pad(rate(p.txPackets, o?.txPackets), 9, true)} ${pad(fmt(p.txPackets), 10, true)} ${pad(fmt(p.rxNoBuffer), 8, true)} ${pad(fmt(p.txDropped), 8, true)}`);
+      `${pad(rate(p.txPackets, o?.txPackets), 9, true)} ${pad(fmt(p.txPackets), 10, true)} ${pad(fmt(p.rxNoBuffer), 8, true)} ${pad(fmt(p.txDropped), 8, true)} ` +
+      `${pad(p.driver === 'af_packet' ? fmt(p.kernelDrops) : '-', 11, true)}`);
   }
   lines.push('NFS');
   lines.push(`  ${pad('tag', 18)} ${pad('id', 3, true)} ${pad('svc', 4, true)} ${pad('state', 9)} ${pad('rx pps', 9, true)} ${pad('tx pps', 9, true)} ${pad('rx total', 10, true)}  drops`);
