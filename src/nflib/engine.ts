@@ -26,6 +26,7 @@ import { Router } from '../chain/router.js';
 import { Action, NEXT } from '../chain/verdict.js';
 import { native } from '../native.js';
 import type { Burst, NFContext, NFDefinition, OptionsSpec } from './define.js';
+import { HeldTable } from './held-table.js';
 
 /** Empty polls before an adaptive NF goes to sleep. */
 const SPIN = 100;
@@ -68,6 +69,7 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
   private readonly slot: number;
   private readonly inflight: number;
   private readonly held: number;
+  private readonly heldTable: HeldTable;
   private readonly rx: ScConsumer;
   private readonly router: Router;
   private readonly cache: PoolCache;
@@ -102,6 +104,7 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
     this.slot = o.inst.slotWord(o.nfId);
     this.inflight = this.slot + NS.inflight;
     this.held = this.slot + o.inst.g.heldWord;
+    this.heldTable = new HeldTable(this.pool, this.u32, this.held, HELD_MAX);
     this.poll = o.poll;
     this.ttl = o.ttl;
     this.limit = o.limit;
@@ -134,54 +137,53 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
   }
 
   get heldCount(): number {
-    return this.u32[this.held]!;
+    return this.heldTable.count;
   }
 
   keep(): number {
     // Only inside handle(): there the current packet is known (handleBurst NFs keep nothing).
     if (!this.inHandle) return -1;
     if (this.keptCurrent) return this.desc;
-    if (!this.hold(this.desc)) return -1;
+    if (!this.heldTable.hold(this.desc)) return -1;
     this.keptCurrent = true;
     this.c[C.kept]!++;
     return this.desc;
   }
 
   newPacket(bytes?: Uint8Array): number {
-    const h = this.held;
-    const n = this.u32[h]!;
-    if (n >= HELD_MAX) return -1;
-    // Allocate straight into the held table (shared memory): no moment where the buffer is
-    // recorded nowhere.
-    if (this.cache.alloc(this.u32, 1, h + 1 + n) !== 1) {
+    const t = this.heldTable;
+    if (t.count >= t.max) return -1;
+    // Allocate straight into the held table's next entry (shared memory): there is no moment
+    // where the buffer is recorded nowhere. hold() then makes it count.
+    const at = t.nextWord;
+    if (this.cache.alloc(this.u32, 1, at) !== 1) {
       this.c[C.dropPoolEmpty]!++;
       return -1;
     }
-    const d = this.u32[h + 1 + n]!;
-    this.pool.setMeta(d, Meta.user1, n);
-    this.u32[h] = n + 1;
+    const d = this.u32[at]!;
+    t.hold(d);
     if (bytes) this.pool.write(d, bytes);
     this.c[C.created]!++;
     return d;
   }
 
   send(desc: number, verdict: number): boolean {
-    const idx = this.heldIndex(desc);
+    const idx = this.heldTable.index(desc);
     if (idx < 0) return false;
     const m = this.pool.metaIndex(desc);
     this.pool.words[m + Meta.action] = verdict & 0xff;
     this.pool.words[m + Meta.destination] = verdict >>> 8;
     this.router.routeOne(this.u32, this.held + 1 + idx, true);
-    this.unhold(idx);
+    this.heldTable.remove(idx);
     return true;
   }
 
   drop(desc: number): boolean {
-    const idx = this.heldIndex(desc);
+    const idx = this.heldTable.index(desc);
     if (idx < 0) return false;
     this.cache.freeOne(desc);
     this.u32[this.held + 1 + idx] = NULL_DESC;
-    this.unhold(idx);
+    this.heldTable.remove(idx);
     return true;
   }
 
@@ -200,37 +202,6 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
 
   now(): number {
     return performance.now() - this.started;
-  }
-
-  // ---- held table -------------------------------------------------------------------------
-
-  private hold(d: number): boolean {
-    const h = this.held;
-    const n = this.u32[h]!;
-    if (n >= HELD_MAX) return false;
-    this.u32[h + 1 + n] = d;
-    this.pool.setMeta(d, Meta.user1, n);
-    this.u32[h] = n + 1;
-    return true;
-  }
-
-  private heldIndex(d: number): number {
-    if (!this.pool.isValid(d)) return -1;
-    const idx = this.pool.meta(d, Meta.user1);
-    const n = this.u32[this.held]!;
-    return idx < n && this.u32[this.held + 1 + idx] === d ? idx : -1;
-  }
-
-  /** Removes entry idx (already NULL or moved) by moving the last entry into it. */
-  private unhold(idx: number): void {
-    const h = this.held;
-    const last = this.u32[h]! - 1;
-    if (idx !== last) {
-      const d = this.u32[h + 1 + last]!;
-      this.u32[h + 1 + idx] = d;
-      this.pool.setMeta(d, Meta.user1, idx);
-    }
-    this.u32[h] = last;
   }
 
   // ---- the loop ---------------------------------------------------------------------------
@@ -370,12 +341,10 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
     }
     this.router.flush();
     // Held packets and whatever is still queued for us go back to the pool.
-    const h = this.held;
-    while (this.u32[h]! > 0) {
-      const n = this.u32[h]!;
-      const d = this.u32[h + n]!;
-      this.cache.freeOne(d);
-      this.u32[h] = n - 1;
+    const t = this.heldTable;
+    while (t.count > 0) {
+      this.cache.freeOne(t.at(t.count - 1));
+      t.remove(t.count - 1);
     }
     this.drainRx();
     this.cache.flush();

@@ -45,6 +45,7 @@
  * Cold code: the harness copies every output's bytes and allocates freely; it is a test tool.
  */
 import { NfcError } from '../errors.js';
+import { HeldTable } from './held-table.js';
 import { BURST } from '../shm/layout.js';
 import { Meta } from '../shm/pool-layout.js';
 import { initPool, PacketPool, poolBytes, PoolCache } from '../shm/pool.js';
@@ -136,9 +137,8 @@ class HarnessContext<O> implements NFContext<O> {
   keptCurrent = false;
   clockMs = 0;
 
-  /** descriptors held by the NF [0..heldN); meta user1 of each is its index (as the engine) */
-  private readonly heldDescs = new Uint32Array(HELD_MAX);
-  private heldN = 0;
+  /** packets held by the NF: the same table as the engine's, in private memory */
+  private readonly held: HeldTable;
   private readonly scratch = new Uint32Array(1);
   /** per buffer: input index of the packet in it, or -1 for a created packet */
   readonly origin: Int32Array;
@@ -154,6 +154,7 @@ class HarnessContext<O> implements NFContext<O> {
     this.options = options;
     this.pool = pool;
     this.cache = new PoolCache(pool);
+    this.held = new HeldTable(pool, new Uint32Array(HELD_MAX + 1), 0, HELD_MAX);
     this.origin = new Int32Array(pool.count);
     this.realClock = realClock;
     this.echo = echo;
@@ -170,42 +171,42 @@ class HarnessContext<O> implements NFContext<O> {
   }
 
   get heldCount(): number {
-    return this.heldN;
+    return this.held.count;
   }
 
   keep(): number {
     if (!this.inHandle) return -1;
     if (this.keptCurrent) return this.desc;
-    if (!this.hold(this.desc)) return -1;
+    if (!this.held.hold(this.desc)) return -1;
     this.keptCurrent = true;
     return this.desc;
   }
 
   newPacket(bytes?: Uint8Array): number {
-    if (this.heldN >= HELD_MAX) return -1;
+    if (this.held.count >= HELD_MAX) return -1;
     if (this.cache.alloc(this.scratch, 1) !== 1) return -1;
     const d = this.scratch[0]!;
-    this.hold(d);
+    this.held.hold(d);
     this.origin[d] = -1;
     if (bytes) this.pool.write(d, bytes);
     return d;
   }
 
   send(desc: number, verdict: number): boolean {
-    const idx = this.heldIndex(desc);
+    const idx = this.held.index(desc);
     if (idx < 0) return false;
     const o = this.origin[desc]!;
     this.leave(desc, verdict, o < 0 ? 'created' : 'kept', o);
-    this.unhold(idx);
+    this.held.remove(idx);
     return true;
   }
 
   drop(desc: number): boolean {
-    const idx = this.heldIndex(desc);
+    const idx = this.held.index(desc);
     if (idx < 0) return false;
     this.cache.freeOne(desc);
     this.dropped++;
-    this.unhold(idx);
+    this.held.remove(idx);
     return true;
   }
 
@@ -242,37 +243,14 @@ class HarnessContext<O> implements NFContext<O> {
 
   /** Frees every packet still held; returns how many there were (cold). */
   releaseHeld(): number {
-    const n = this.heldN;
-    for (let i = 0; i < n; i++) this.cache.freeOne(this.heldDescs[i]!);
-    this.heldN = 0;
+    const n = this.held.count;
+    while (this.held.count > 0) {
+      this.cache.freeOne(this.held.at(this.held.count - 1));
+      this.held.remove(this.held.count - 1);
+    }
     return n;
   }
 
-  private hold(d: number): boolean {
-    const n = this.heldN;
-    if (n >= HELD_MAX) return false;
-    this.heldDescs[n] = d;
-    this.pool.setMeta(d, Meta.user1, n);
-    this.heldN = n + 1;
-    return true;
-  }
-
-  private heldIndex(d: number): number {
-    if (!this.pool.isValid(d)) return -1;
-    const idx = this.pool.meta(d, Meta.user1);
-    return idx < this.heldN && this.heldDescs[idx] === d ? idx : -1;
-  }
-
-  /** Removes entry idx by moving the last entry into it (as the engine does). */
-  private unhold(idx: number): void {
-    const last = this.heldN - 1;
-    if (idx !== last) {
-      const d = this.heldDescs[last]!;
-      this.heldDescs[idx] = d;
-      this.pool.setMeta(d, Meta.user1, idx);
-    }
-    this.heldN = last;
-  }
 }
 
 function bad(message: string, fix?: string): never {
