@@ -26,6 +26,7 @@ import type { ManagerStatus } from '../src/protocol/messages.js';
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const VERDICT_TS = join(root, 'test/fixtures/nfs/verdict.ts');
 const VERDICT_JS = join(root, 'dist/test/fixtures/nfs/verdict.js');
+const KEEPER_JS = join(root, 'dist/test/fixtures/nfs/keeper.js');
 const MAIN = join(root, 'dist/src/cli/main.js');
 
 function topo(raw: Record<string, unknown>): Topology {
@@ -175,6 +176,22 @@ test('a slow NF behind a small ring: ring-full drops are counted and every packe
   assert.equal(status.nfs[0]!.counters.rx! + full + (status.rx.dropNotRunning ?? 0), N, 'received = handled + dropped');
   const c = status.nfs[0]!.counters;
   assert.equal(status.ports[1]!.txPackets + c.dropTxFull!, c.rx, 'sent out = handled - tx-ring-full drops');
+});
+
+test('an NF that keeps packets and creates new ones: everything kept is sent later, nothing leaks', { timeout: 60_000 }, async () => {
+  const N = 4_000;
+  const t = topo({
+    ports: [{ name: 'g', driver: 'gen', rate: 50_000, count: N }, { name: 'sink', driver: 'null' }],
+    nfs: [nf('keeper', 1, { create: 5 }, KEEPER_JS)],
+    chain: [1, 'port:sink'],
+  });
+  const { status, missing } = await run(t);
+  assert.equal(missing, 0, 'every buffer back in the pool');
+  const c = status.nfs[0]!.counters;
+  assert.equal(c.rx, N);
+  assert.equal(c.kept, N / 2, 'every other packet kept');
+  assert.ok(c.created! >= 1 && c.created! <= 5, `created ${c.created}`);
+  assert.equal(status.ports[1]!.txPackets, N + c.created!, 'kept packets were sent at the ticks, plus the new ones');
 });
 
 test('kill -9 of one of two instances under load: forwarding goes on, every buffer comes back', { timeout: 90_000 }, async () => {
