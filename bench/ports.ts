@@ -3,10 +3,11 @@
  * veths, in one run (a testbed this benchmark makes and removes).
  *
  *   udp64: a blaster in A sends 64-byte UDP frames to B as fast as one core can; reported is
- *          what B's interface received per second. nfchain: the `bridge` NF over af_packet.
+ *          what B's interface received per second. nfchain: the `bridge` NF over each port
+ *          driver (af_packet; af_xdp when the addon has libxdp).
  *   tcp:   B serves a 200 MB download to A over HTTP (real TCP, offloads off on every veth);
  *          reported is the goodput in Gbit/s. nfchain: a 3-NF chain (basic-monitor →
- *          simple-forward → bridge) over af_packet.
+ *          simple-forward → bridge) over each port driver.
  *
  *   nfchain bench ports [--seconds S] [--mbytes M] [--runs R] [--json]
  */
@@ -21,6 +22,7 @@ import { validateTopology } from '../src/topology/load.js';
 import { netnsSupport, testbedDown, testbedUp, type Testbed } from '../src/testbed/testbed.js';
 import type { Manager } from '../src/manager/manager.js';
 import { emit, median, parseFlags, type BenchResult } from './common.js';
+import { native } from '../src/native.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const BLASTER = join(root, 'dist/bench/blaster.js');
@@ -74,7 +76,7 @@ async function withKernelBridge<T>(tb: Testbed, f: () => Promise<T> | T): Promis
   }
 }
 
-async function withNfchain<T>(tb: Testbed, chain: 'bridge' | 'chain3', f: () => Promise<T> | T): Promise<T> {
+async function withNfchain<T>(tb: Testbed, driver: 'af_packet' | 'af_xdp', chain: 'bridge' | 'chain3', f: () => Promise<T> | T): Promise<T> {
   const nfs = chain === 'bridge'
     ? [{ name: 'bridge', module: NFS('bridge'), service: 1 }]
     : [
@@ -85,7 +87,7 @@ async function withNfchain<T>(tb: Testbed, chain: 'bridge' | 'chain3', f: () => 
   const topo = validateTopology({
     name: `bench-${tb.name}`,
     manager: { statsInterval: 0 },
-    ports: [{ name: 'a', driver: 'af_packet', interface: tb.ifA }, { name: 'b', driver: 'af_packet', interface: tb.ifB }],
+    ports: [{ name: 'a', driver, interface: tb.ifA }, { name: 'b', driver, interface: tb.ifB }],
     nfs, chain: nfs.map((n) => n.name),
   }, '<bench>');
   let out: T | undefined;
@@ -118,21 +120,33 @@ export async function portsBenchFromArgv(argv: readonly string[]): Promise<Bench
   const tb = testbedUp(`b${randomBytes(3).toString('hex')}`);
   const out: BenchResult[] = [];
   try {
-    const res = { udpKernel: [] as number[], udpNf: [] as number[], tcpKernel: [] as number[], tcpNf: [] as number[] };
+    const drivers = native().xdpAvailable() ? (['af_packet', 'af_xdp'] as const) : (['af_packet'] as const);
+    const udpK: number[] = [];
+    const tcpK: number[] = [];
+    const udpN = new Map<string, number[]>(drivers.map((d) => [d, []]));
+    const tcpN = new Map<string, number[]>(drivers.map((d) => [d, []]));
     for (let r = 0; r < runs; r++) {
-      res.udpKernel.push(await withKernelBridge(tb, () => udp(tb, seconds)));
-      res.udpNf.push(await withNfchain(tb, 'bridge', () => udp(tb, seconds)));
-      res.tcpKernel.push(await withKernelBridge(tb, () => tcp(tb, mbytes)));
-      res.tcpNf.push(await withNfchain(tb, 'chain3', () => tcp(tb, mbytes)));
+      udpK.push(await withKernelBridge(tb, () => udp(tb, seconds)));
+      tcpK.push(await withKernelBridge(tb, () => tcp(tb, mbytes)));
+      for (const d of drivers) {
+        udpN.get(d)!.push(await withNfchain(tb, d, 'bridge', () => udp(tb, seconds)));
+        tcpN.get(d)!.push(await withNfchain(tb, d, 'chain3', () => tcp(tb, mbytes)));
+      }
     }
-    const u = { k: median(res.udpKernel) / 1e6, n: median(res.udpNf) / 1e6 };
-    const t = { k: median(res.tcpKernel), n: median(res.tcpNf) };
+    const uk = median(udpK) / 1e6;
+    const tk = median(tcpK);
     const rows: BenchResult[] = [
-      { bench: 'ports', params: { test: 'udp64', path: 'kernel-bridge' }, rate: u.k, unit: 'mpps', nsPerItem: 1000 / u.k, runs: res.udpKernel.map((x) => x / 1e6) },
-      { bench: 'ports', params: { test: 'udp64', path: 'nfchain-af_packet-bridge' }, rate: u.n, unit: 'mpps', nsPerItem: 1000 / u.n, runs: res.udpNf.map((x) => x / 1e6), extra: { ratio: Number((u.n / u.k).toFixed(3)) } },
-      { bench: 'ports', params: { test: 'tcp', path: 'kernel-bridge' }, rate: t.k, unit: 'gbps', nsPerItem: 0, runs: res.tcpKernel },
-      { bench: 'ports', params: { test: 'tcp', path: 'nfchain-af_packet-3nf' }, rate: t.n, unit: 'gbps', nsPerItem: 0, runs: res.tcpNf, extra: { ratio: Number((t.n / t.k).toFixed(3)) } },
+      { bench: 'ports', params: { test: 'udp64', path: 'kernel-bridge' }, rate: uk, unit: 'mpps', nsPerItem: 1000 / uk, runs: udpK.map((x) => x / 1e6) },
+      { bench: 'ports', params: { test: 'tcp', path: 'kernel-bridge' }, rate: tk, unit: 'gbps', nsPerItem: 0, runs: tcpK },
     ];
+    for (const d of drivers) {
+      const u = median(udpN.get(d)!) / 1e6;
+      const t = median(tcpN.get(d)!);
+      rows.push(
+        { bench: 'ports', params: { test: 'udp64', path: `nfchain-${d}-bridge` }, rate: u, unit: 'mpps', nsPerItem: 1000 / u, runs: udpN.get(d)!.map((x) => x / 1e6), extra: { ratio: Number((u / uk).toFixed(3)) } },
+        { bench: 'ports', params: { test: 'tcp', path: `nfchain-${d}-3nf` }, rate: t, unit: 'gbps', nsPerItem: 0, runs: tcpN.get(d)!, extra: { ratio: Number((t / tk).toFixed(3)) } },
+      );
+    }
     for (const r of rows) {
       emit(r, json);
       out.push(r);

@@ -29,6 +29,16 @@ export interface NativeAddon {
   /** Kernel counters since the last call (PACKET_STATISTICS). */
   afpStats(h: AfpHandle): { packets: number; drops: number; freezes: number };
   linkInfo(ifname: string): { ifindex: number; up: boolean; running: boolean; mtu: number; mac: string };
+  /** True when the addon was built with libxdp (af_xdp ports). */
+  xdpAvailable(): boolean;
+  /** An AF_XDP socket whose UMEM is pool[areaOffset, areaOffset + areaSize); shared per interface and queue. */
+  xdpOpen(ifname: string, queue: number, pool: ArrayBuffer, areaOffset: number, areaSize: number, frameSize: number, headroom: number, ringSize: number): number;
+  xdpFill(h: number, addrs: Uint32Array, n: number): number;
+  /** io: 2 words per frame (UMEM address of the data, length). */
+  xdpRx(h: number, io: Uint32Array, max: number): number;
+  xdpTx(h: number, io: Uint32Array, n: number): number;
+  xdpComplete(h: number, addrs: Uint32Array, max: number): number;
+  xdpClose(h: number): void;
 }
 
 /** An opaque native handle of an AF_PACKET port. */

@@ -9,6 +9,7 @@
  *   futexWake(i32, index, count) -> number of waiters woken
  *   schedYield()                             give the core away (MPMC commit back-off)
  *   afpOpen/afpRxBurst/afpTxBurst/afpStats/afpClose, linkInfo   AF_PACKET ports (af_packet.c)
+ *   xdpOpen/xdpFill/xdpRx/xdpTx/xdpComplete/xdpClose/xdpAvailable   AF_XDP ports (af_xdp.c)
  *
  * A mapping is returned as an external ArrayBuffer. It is unmapped only by the buffer's
  * finalizer, so JS can never reach unmapped memory through it. The futex calls use the
@@ -67,6 +68,14 @@ napi_value nfc_afp_rx_burst(napi_env env, napi_callback_info info);
 napi_value nfc_afp_tx_burst(napi_env env, napi_callback_info info);
 napi_value nfc_afp_stats(napi_env env, napi_callback_info info);
 napi_value nfc_link_info(napi_env env, napi_callback_info info);
+/* af_xdp.c */
+napi_value nfc_xdp_open(napi_env env, napi_callback_info info);
+napi_value nfc_xdp_fill(napi_env env, napi_callback_info info);
+napi_value nfc_xdp_rx(napi_env env, napi_callback_info info);
+napi_value nfc_xdp_tx(napi_env env, napi_callback_info info);
+napi_value nfc_xdp_complete(napi_env env, napi_callback_info info);
+napi_value nfc_xdp_close(napi_env env, napi_callback_info info);
+napi_value nfc_xdp_available(napi_env env, napi_callback_info info);
 
 static void throw_type(napi_env env, const char *msg) {
   napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
@@ -308,6 +317,13 @@ static napi_value init(napi_env env, napi_value exports) {
       {"afpTxBurst", NULL, nfc_afp_tx_burst, NULL, NULL, NULL, napi_enumerable, NULL},
       {"afpStats", NULL, nfc_afp_stats, NULL, NULL, NULL, napi_enumerable, NULL},
       {"linkInfo", NULL, nfc_link_info, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"xdpOpen", NULL, nfc_xdp_open, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"xdpFill", NULL, nfc_xdp_fill, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"xdpRx", NULL, nfc_xdp_rx, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"xdpTx", NULL, nfc_xdp_tx, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"xdpComplete", NULL, nfc_xdp_complete, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"xdpClose", NULL, nfc_xdp_close, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"xdpAvailable", NULL, nfc_xdp_available, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

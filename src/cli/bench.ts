@@ -44,7 +44,7 @@ export const BENCHES: BenchEntry[] = [
   },
   {
     name: 'ports',
-    summary: 'nfchain (af_packet) vs the kernel bridge between two namespaces: 64-byte UDP pps and TCP goodput (root)',
+    summary: 'nfchain (af_packet, af_xdp) vs the kernel bridge between two namespaces: 64-byte UDP pps and TCP goodput (root)',
     options: '--seconds 3  --mbytes 200',
     load: async () => (await import('../../bench/ports.js')).portsBenchFromArgv,
   },

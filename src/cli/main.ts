@@ -113,7 +113,7 @@ const COMMANDS: Command[] = [
       '  down       remove it, whatever state it is in',
       '  topology   print a topology file (YAML) bridging <name>-a0 and <name>-b0 through the bridge NF',
       '  --name N          testbed name, 1-8 of a-z 0-9 (default nfc)',
-      '  --driver D        port driver in the topology: af_packet (the default; af_xdp is not implemented yet)',
+      '  --driver D        port driver in the topology: af_packet (default) or af_xdp',
       '  --ipv6            up: leave IPv6 on inside the namespaces',
     ].join('\n'),
     run: testbedCommand,

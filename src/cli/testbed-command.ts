@@ -24,8 +24,8 @@ function parse(argv: readonly string[]): Flags {
 
 function driverFlag(flags: Map<string, string>): TestbedDriver {
   const d = flags.get('driver') ?? 'af_packet';
-  if (d !== 'af_packet') {
-    throw new NfcError('NFC_ERR_USAGE', d === 'af_xdp' ? 'af_xdp ports are not implemented yet' : `--driver takes af_packet, got ${d}`, { fix: TESTBED_USAGE });
+  if (d !== 'af_packet' && d !== 'af_xdp') {
+    throw new NfcError('NFC_ERR_USAGE', `--driver takes af_packet or af_xdp, got ${d}`, { fix: TESTBED_USAGE });
   }
   return d;
 }

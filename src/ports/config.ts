@@ -50,7 +50,18 @@ export interface AfPacketPortConfig {
   blocks: number;
 }
 
-export type PortConfig = GenPortConfig | PcapPortConfig | NullPortConfig | AfPacketPortConfig;
+/** A Linux interface through an AF_XDP socket whose UMEM is the packet pool (libxdp). */
+export interface AfXdpPortConfig {
+  name: string;
+  driver: 'af_xdp';
+  interface: string;
+  /** the interface's queue to bind to */
+  queue: number;
+  /** size of each of the socket's four rings (power of two) */
+  ringSize: number;
+}
+
+export type PortConfig = GenPortConfig | PcapPortConfig | NullPortConfig | AfPacketPortConfig | AfXdpPortConfig;
 export type PortDriverName = PortConfig['driver'];
 
-export const PORT_DRIVERS: readonly PortDriverName[] = ['gen', 'pcap', 'null', 'af_packet'];
+export const PORT_DRIVERS: readonly PortDriverName[] = ['gen', 'pcap', 'null', 'af_packet', 'af_xdp'];

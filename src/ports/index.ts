@@ -9,6 +9,7 @@
  *            without rx: idle, done at once  without tx: drops, counts txDropped
  *   null     idle, done at once (null.ts)    sink: frees, counts as sent
  *   af_packet  an interface's TPACKET_V3 ring  sendmmsg from pool memory (af-packet.ts)
+ *   af_xdp   AF_XDP rx ring into the pool     AF_XDP tx ring from the pool (af-xdp.ts)
  */
 import { NfcError } from '../errors.js';
 import type { PortConfig } from './config.js';
@@ -16,6 +17,7 @@ import { openGenRx } from './gen.js';
 import { openDropTx, openIdleRx, openNullRx, openNullTx } from './null.js';
 import { openPcapRx, openPcapTx } from './pcap.js';
 import { openAfPacketRx, openAfPacketTx } from './af-packet.js';
+import { openAfXdpRx, openAfXdpTx } from './af-xdp.js';
 import type { PortContext, RxPort, TxPort } from './port.js';
 
 export type { PortContext, RxPort, TxPort } from './port.js';
@@ -43,6 +45,8 @@ export function openRx(cfg: PortConfig, ctx: PortContext): RxPort {
       return openNullRx(cfg, ctx);
     case 'af_packet':
       return openAfPacketRx(cfg, ctx);
+    case 'af_xdp':
+      return openAfXdpRx(cfg, ctx);
     default:
       throw unknownDriver(cfg, ctx);
   }
@@ -59,6 +63,8 @@ export function openTx(cfg: PortConfig, ctx: PortContext): TxPort {
       return openNullTx(cfg, ctx);
     case 'af_packet':
       return openAfPacketTx(cfg, ctx);
+    case 'af_xdp':
+      return openAfXdpTx(cfg, ctx);
     default:
       throw unknownDriver(cfg, ctx);
   }

@@ -176,7 +176,7 @@ test('describeTestbed: names, addresses, MACs; bad names refused', () => {
 
 test('testbedTopology: the bridge NF between the two root-side veths', () => {
   const tb = describeTestbed('q1');
-  for (const driver of ['af_packet'] as const) {
+  for (const driver of ['af_packet', 'af_xdp'] as const) {
     const topo = parseYaml(testbedTopology(tb, { driver })) as {
       name: string; ports: { name: string; driver: string; interface: string }[];
       nfs: { name: string; module: string; service: number }[]; chain: unknown[];
@@ -202,7 +202,7 @@ test('testbedTopology: the bridge NF between the two root-side veths', () => {
   const numeric = parseYaml(testbedTopology(tb, { driver: 'af_packet', nf: '/x/42.ts' })) as { nfs: { name: unknown }[]; chain: unknown[] };
   assert.equal(numeric.nfs[0]!.name, '42');
   assert.deepEqual(numeric.chain, ['42']);
-  assert.throws(() => testbedTopology(tb, { driver: 'af_xdp' as 'af_packet' }), /af_xdp is not implemented yet/);
+  assert.throws(() => testbedTopology(tb, { driver: 'dpdk' as 'af_xdp' }), NfcError);
 });
 
 test('nfchain testbed: topology prints only the YAML; bad input is a usage error', () => {
@@ -210,8 +210,8 @@ test('nfchain testbed: topology prints only the YAML; bad input is a usage error
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout, testbedTopology(describeTestbed('q2'), { driver: 'af_packet' }));
   const xdp = cli('testbed', 'topology', '--driver', 'af_xdp');
-  assert.equal(xdp.status, 2);
-  assert.match(xdp.stderr, /af_xdp ports are not implemented yet/);
+  assert.equal(xdp.status, 0, xdp.stderr);
+  assert.equal(xdp.stdout, testbedTopology(describeTestbed('nfc'), { driver: 'af_xdp' }));
   assert.equal(cli('testbed', 'topology').stdout, testbedTopology(describeTestbed('nfc'), { driver: 'af_packet' }));
   const help = cli('testbed', '--help');
   assert.equal(help.status, 0);

@@ -7,7 +7,7 @@
  *   02:00:00:00:0a:01                (no address, not bridged)              02:00:00:00:0b:01
  *
  * A and B share a subnet; nothing joins <name>-a0 and <name>-b0, so A reaches B only when
- * something (nfchain, with af_packet ports on those two interfaces) forwards frames
+ * something (nfchain, with af_packet or af_xdp ports on those two interfaces) forwards frames
  * between them at layer 2. IPv6 is off on the root-side ends (and, unless asked, in the
  * namespaces) so the kernel sends nothing of its own through the chain; checksum and
  * segmentation offloads are off on all four ends so a forwarder sees complete, MTU-sized
@@ -69,8 +69,8 @@ export interface TestbedStatus {
   problems: string[];
 }
 
-/** The port drivers a testbed topology can use (af_xdp is not implemented yet: issue 4). */
-export type TestbedDriver = 'af_packet';
+/** The port drivers a testbed topology can use. */
+export type TestbedDriver = 'af_packet' | 'af_xdp';
 
 /** The interfaces' MTU. */
 export const TESTBED_MTU = 1500;
@@ -464,8 +464,8 @@ function nfNameFor(module: string): string {
  * manager instance is named `testbed-<name>`.
  */
 export function testbedTopology(tb: Testbed, opts: { driver: TestbedDriver; nf?: string }): string {
-  if (opts.driver !== 'af_packet') {
-    throw new NfcError('NFC_ERR_INVALID_ARG', `driver ${JSON.stringify(opts.driver)}: the testbed's ports take af_packet (af_xdp is not implemented yet)`);
+  if (opts.driver !== 'af_packet' && opts.driver !== 'af_xdp') {
+    throw new NfcError('NFC_ERR_INVALID_ARG', `driver ${JSON.stringify(opts.driver)}: the testbed's ports take af_packet or af_xdp`);
   }
   const module = opts.nf === undefined ? bridgeModule() : resolve(opts.nf);
   // A custom name is quoted: a bare number would be a service id in the chain.

@@ -21,6 +21,7 @@ import { dirname, extname, resolve } from 'node:path';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import type * as z from 'zod';
 import { NfcError } from '../errors.js';
+import { native } from '../native.js';
 import { poolGeometry } from '../shm/pool-layout.js';
 import type { PortConfig } from '../ports/config.js';
 import {
@@ -413,6 +414,12 @@ function resolveTopology(t: TopologyParsed, file: string, baseDir: string): { to
         ports.push({ name: p.name, driver: 'af_packet', interface: p.interface, blockSize: p.blockSize, blocks: p.blocks });
         break;
       }
+      case 'af_xdp': {
+        const bad = checkInterface(p.interface) ?? checkXdp();
+        if (bad !== undefined) problems.push({ path: ['ports', i, 'interface'], what: bad.what, fix: bad.fix });
+        ports.push({ name: p.name, driver: 'af_xdp', interface: p.interface, queue: p.queue, ringSize: p.ringSize });
+        break;
+      }
     }
   });
 
@@ -613,4 +620,10 @@ function checkInterface(ifname: string): { what: string; fix: string } | undefin
     return { what: `af_packet needs root (or CAP_NET_RAW) to open interface "${ifname}"`, fix: 'run nfchain as root, or give node CAP_NET_RAW (setcap cap_net_raw+ep $(command -v node))' };
   }
   return undefined;
+}
+
+/** Why af_xdp ports cannot be used with this build, or undefined. */
+function checkXdp(): { what: string; fix: string } | undefined {
+  if (native().xdpAvailable()) return undefined;
+  return { what: 'this nfchain was built without af_xdp support (libxdp was missing)', fix: 'apt-get install libxdp-dev libbpf-dev, then npm rebuild (or npm install)' };
 }

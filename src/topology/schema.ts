@@ -115,15 +115,24 @@ export const AfPacketPortSchema = z.strictObject({
   blocks: int(2, 4096, 'a block count in 2..4096').default(64),
 });
 
+export const AfXdpPortSchema = z.strictObject({
+  name: portName,
+  driver: z.literal('af_xdp'),
+  interface: z.string({ error: 'an interface name' }).regex(/^[A-Za-z0-9_.:@-]{1,15}$/, 'an interface name of 1..15 characters'),
+  queue: int(0, 1023, 'a queue number in 0..1023').default(0),
+  ringSize: int(64, 16384, 'a power of two in 64..16384').refine((v) => (v & (v - 1)) === 0, 'a power of two in 64..16384').default(2048),
+});
+
 /** One schema per driver: the loader uses it to list the valid keys of a port. */
 export const PORT_SCHEMAS = {
   gen: GenPortSchema,
   pcap: PcapPortSchema,
   null: NullPortSchema,
   af_packet: AfPacketPortSchema,
+  af_xdp: AfXdpPortSchema,
 } as const;
 
-export const PortSchema = z.discriminatedUnion('driver', [GenPortSchema, PcapPortSchema, NullPortSchema, AfPacketPortSchema],
+export const PortSchema = z.discriminatedUnion('driver', [GenPortSchema, PcapPortSchema, NullPortSchema, AfPacketPortSchema, AfXdpPortSchema],
   { error: 'a port mapping (name, driver, ...)' });
 
 export const NfSchema = z.strictObject({
