@@ -16,6 +16,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,9 +50,26 @@ napi_value nfc_xdp_available(napi_env env, napi_callback_info info) {
 
 #else
 
+#include <bpf/libbpf.h>
 #include <linux/if_link.h>
 #include <net/if.h>
+#include <xdp/libxdp.h>
 #include <xdp/xsk.h>
+
+/* libbpf and libxdp narrate on stderr (no bpffs, unknown ELF sections, fallbacks); every
+ * failure that matters comes back as an error code, which is reported with the port's name. */
+static int quiet(enum libbpf_print_level level, const char *fmt, va_list args) {
+  (void)level;
+  (void)fmt;
+  (void)args;
+  return 0;
+}
+static int quiet_xdp(enum libxdp_print_level level, const char *fmt, va_list args) {
+  (void)level;
+  (void)fmt;
+  (void)args;
+  return 0;
+}
 
 #define MAX_XSK 16
 #define MAX_BURST 256
@@ -107,6 +125,8 @@ napi_value nfc_xdp_open(napi_env env, napi_callback_info info) {
     return NULL;
   }
   pthread_mutex_lock(&registry_lock);
+  libbpf_set_print(quiet);
+  libxdp_set_print(quiet_xdp);
   int slot = -1;
   for (int i = 0; i < MAX_XSK; i++) {
     if (registry[i].used && registry[i].queue == queue && strcmp(registry[i].ifname, ifname) == 0) {
