@@ -204,7 +204,7 @@ chain: [monitor]
 
   test('unknown driver, with a suggestion and the list of drivers', () => {
     assertInvalid('driver.yaml', MINIMAL.replace('driver: gen', 'driver: pcpa'),
-      /^driver\.yaml:2: ports\[0\] \(in\)\.driver: unknown driver "pcpa"; did you mean "pcap"\?\n {2}fix: driver is one of: gen, pcap, null, af_packet$/);
+      /^driver\.yaml:2: ports\[0\] \(in\)\.driver: unknown driver "pcpa"; did you mean "pcap"\?\n {2}fix: driver is one of: gen, pcap, null, af_packet, af_xdp$/);
   });
 
   test('a misspelt driver key is reported as such, not as a missing driver', () => {
