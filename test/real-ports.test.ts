@@ -96,6 +96,8 @@ test('ping from A to B goes through bridge over af_packet; counters agree with t
     assert.equal(br.rx, pa!.rxPackets + pb!.rxPackets, 'the bridge saw every received frame');
     assert.equal(pa!.txPackets + pb!.txPackets + pa!.txDropped + pb!.txDropped + (br.dropTxFull ?? 0), br.out, 'everything the bridge sent is sent or counted');
     assert.ok(pa!.rxPackets >= 5 && pb!.rxPackets >= 5, 'echo requests and replies crossed');
+    assert.deepEqual({ ...pa!.link, mac: '' }, { interface: tb.ifA, up: true, running: true, mtu: 1500, mac: '' }, 'link state in the port status');
+    assert.match(pa!.link!.mac, /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/);
   } finally {
     testbedDown(tb.name);
   }

@@ -10,6 +10,7 @@ import { Worker } from 'node:worker_threads';
 import { closeSync, existsSync, openSync, readSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { SHM_ROOT } from '../shm/shm-file.js';
+import { native } from '../native.js';
 import type { Socket } from 'node:net';
 import { NfcError } from '../errors.js';
 import { ensureNotRunning, listenControl, send, type ControlServer } from '../control/socket.js';
@@ -54,6 +55,16 @@ export interface ManagerOptions {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** An interface's state for status (cold); a vanished interface shows as down. */
+function linkOf(ifname: string): NonNullable<PortStatus['link']> {
+  try {
+    const l = native().linkInfo(ifname);
+    return { interface: ifname, up: l.up, running: l.running, mtu: l.mtu, mac: l.mac };
+  } catch {
+    return { interface: ifname, up: false, running: false, mtu: 0, mac: '' };
+  }
+}
 
 /** The pid recorded in an instance directory's header, if that process is alive; else 0. */
 function stalePid(dir: string): number {
@@ -388,6 +399,7 @@ export class Manager {
     const cb = inst.counters;
     const ports: PortStatus[] = this.topo.ports.map((p, i) => ({
       id: i, name: p.name, driver: p.driver,
+      ...(p.driver === 'af_packet' || p.driver === 'af_xdp' ? { link: linkOf(p.interface) } : {}),
       rxPackets: cb.read(CounterSet.portRx(i), PortRxCounters.rxPackets),
       rxBytes: cb.read(CounterSet.portRx(i), PortRxCounters.rxBytes),
       rxNoBuffer: cb.read(CounterSet.portRx(i), PortRxCounters.rxNoBuffer),

@@ -55,6 +55,8 @@ export interface PortStatus {
   rxNoBuffer: number;
   /** frames the kernel dropped before the port saw them (real interfaces) */
   kernelDrops: number;
+  /** interface state of af_packet / af_xdp ports */
+  link?: { interface: string; up: boolean; running: boolean; mtu: number; mac: string };
   txPackets: number;
   txBytes: number;
   txDropped: number;
