@@ -16,6 +16,7 @@ import type { Topology } from '../src/topology/types.js';
 import { PcapReader } from '../src/pcap/pcap-reader.js';
 import { PcapWriter } from '../src/pcap/pcap-writer.js';
 import { PacketView } from '../src/shm/packet-view.js';
+import { FlowKey } from '../src/flow/flow-key.js';
 import { synthFlow, writeSynth, SynthKind } from '../src/ports/synth.js';
 import { Manager } from '../src/manager/manager.js';
 import { standaloneTopology } from '../src/cli/commands.js';
@@ -27,6 +28,7 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 const VERDICT_TS = join(root, 'test/fixtures/nfs/verdict.ts');
 const VERDICT_JS = join(root, 'dist/test/fixtures/nfs/verdict.js');
 const KEEPER_JS = join(root, 'dist/test/fixtures/nfs/keeper.js');
+const TAGGER_JS = join(root, 'dist/test/fixtures/nfs/tagger.js');
 const MAIN = join(root, 'dist/src/cli/main.js');
 
 function topo(raw: Record<string, unknown>): Topology {
@@ -242,6 +244,76 @@ test('kill -9 of one of two instances under load: forwarding goes on, every buff
   const st = r.manager.finalStatus!;
   assert.equal(st.ports[0]!.rxPackets, N);
   assert.equal(st.nfs.length, 1, 'one instance left');
+});
+
+test('with 3 instances, removing one moves only its flows; every other flow keeps its instance', { timeout: 90_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nfchain-scale-'));
+  try {
+    const outPath = join(dir, 'out.pcap');
+    const t = topo({
+      ports: [{ name: 'g', driver: 'gen', rate: 20_000, flows: 128, sizes: [64] }, { name: 'o', driver: 'pcap', tx: outPath }],
+      nfs: [nf('tag', 1, {}, TAGGER_JS, 3)],
+      chain: [1],
+    });
+    let removed = 0;
+    let tRemove = 0;
+    let tGone = 0;
+    const logs: string[] = [];
+    await runTopology(t, {
+      signals: false, stats: null, log: (l) => logs.push(l), nfOutput: (l) => logs.push(l),
+      onRunning: (m: Manager) => {
+        void (async () => {
+          await new Promise((r) => setTimeout(r, 1500));
+          const victim = m.status().nfs.sort((a, b) => a.nfId - b.nfId)[1]!;
+          removed = victim.nfId;
+          tRemove = Date.now() / 1000;
+          process.kill(victim.pid, 'SIGTERM');
+          await waitFor(() => !m.status().nfs.some((n) => n.nfId === removed), 5000, 'the instance to leave');
+          tGone = Date.now() / 1000;
+          await new Promise((r) => setTimeout(r, 1500));
+          void m.stop('test over');
+        })();
+      },
+    });
+    assert.ok(removed > 0);
+    const before = new Map<string, Set<number>>();
+    const after = new Map<string, Set<number>>();
+    const view = new PacketView(new ArrayBuffer(4096));
+    const key = new FlowKey();
+    for (const p of PcapReader.open(outPath)) {
+      const u8 = new Uint8Array(view.bytes.buffer);
+      u8.set(p.data, 0);
+      view.reset(0, p.data.length);
+      assert.ok(view.flowKey(key));
+      const ts = p.tsSec + p.tsNsec / 1e9;
+      const map = ts < tRemove - 0.1 ? before : ts > tGone + 0.1 ? after : undefined;
+      if (!map) continue;
+      const k = key.toString();
+      if (!map.has(k)) map.set(k, new Set());
+      map.get(k)!.add(view.ipv4Ttl);
+    }
+    assert.ok(before.size > 100 && after.size > 100, `flows seen: ${before.size} before, ${after.size} after`);
+    let moved = 0;
+    let kept = 0;
+    for (const [k, ids] of before) {
+      assert.equal(ids.size, 1, `flow ${k} stayed on one instance before`);
+      const was = [...ids][0]!;
+      const now = after.get(k);
+      if (!now) continue;
+      assert.equal(now.size, 1, `flow ${k} stayed on one instance after`);
+      const is = [...now][0]!;
+      if (was === (removed & 0xff)) {
+        assert.notEqual(is, was, `flow ${k} left the removed instance`);
+        moved++;
+      } else {
+        assert.equal(is, was, `flow ${k} kept its instance ${was}`);
+        kept++;
+      }
+    }
+    assert.ok(moved > 0 && kept > 0, `moved ${moved}, kept ${kept}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('NF --ttl and --limit stop the NF cleanly; its slot and buffers come back', { timeout: 60_000 }, async () => {

@@ -18,11 +18,12 @@ import { NULL_DESC, type PoolCache } from '../shm/pool.js';
 import { Journal, MpProducer, type SpscProducer } from '../shm/ring.js';
 import { RW } from '../shm/ring-layout.js';
 import {
-  CHAIN_WORDS, HopKind, IH, MAX_CHAINS, MAX_NFS, MAX_SERVICES, NfState, NS, RouteCounters, SERVICE_WORDS, STAGE_TX, STAGE_WORDS, rxRingId,
+  CHAIN_WORDS, HopKind, IH, MAX_CHAINS, MAX_NFS, MAX_SERVICES, NfState, NS, RouteCounters, SERVICE_BUCKETS, SERVICE_WORDS, STAGE_TX, STAGE_WORDS, rxRingId,
 } from '../shm/instance-layout.js';
 import type { InstanceView } from '../shm/instance.js';
 import { native } from '../native.js';
 import { Action } from './verdict.js';
+import { BUCKETS } from './indirection.js';
 
 export interface RouterOptions {
   inst: InstanceView;
@@ -179,13 +180,12 @@ export class Router {
       this.c[C.dropBadDest]!++;
       return -1;
     }
-    const sw = this.serviceBase + svc * SERVICE_WORDS;
-    const count = i32[sw]!;
-    if (count <= 0) {
+    // The indirection table: a flow's bucket names its instance (chain/indirection.ts).
+    const id = i32[this.serviceBase + svc * SERVICE_WORDS + SERVICE_BUCKETS + (hash & (BUCKETS - 1))]!;
+    if (id <= 0) {
       this.c[C.dropNoInstance]!++;
       return -1;
     }
-    const id = i32[sw + 1 + ((hash >>> 0) % count)]!;
     if (i32[this.slotState[id]!] !== NfState.RUNNING) {
       this.c[C.dropNotRunning]!++;
       return -1;

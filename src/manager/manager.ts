@@ -20,7 +20,7 @@ import type {
 import { createInstance, type InstanceView } from '../shm/instance.js';
 import {
   CounterSet, HopKind, IH, MAX_INSTANCES, MAX_NFS, MAX_SERVICES, ManagerState, NF_STATE_NAMES, NfState, NS,
-  PortRxCounters, PortTxCounters, RouteCounters, TxLoopCounters,
+  PortRxCounters, PortTxCounters, RouteCounters, SERVICE_BUCKETS, TxLoopCounters,
 } from '../shm/instance-layout.js';
 import { NULL_DESC, PoolCache } from '../shm/pool.js';
 import { RING_HEADER_BYTES, RW } from '../shm/ring-layout.js';
@@ -28,6 +28,7 @@ import type { Topology } from '../topology/types.js';
 import type { DataplaneConfig, WorkerReport } from './dataplane.js';
 import { clearSlotRecords, drainRing, reclaimNf } from './reclaim.js';
 import { formatStats } from './stats.js';
+import { join as joinService, leave as leaveService } from '../chain/indirection.js';
 
 interface NfEntry {
   nfId: number;
@@ -311,6 +312,7 @@ export class Manager {
     const count = i32[sw]!;
     i32[sw + 1 + count] = e.nfId;
     Atomics.store(i32, sw, count + 1);
+    joinService(i32, sw + SERVICE_BUCKETS, Array.from(i32.subarray(sw + 1, sw + 2 + count)), e.nfId);
     Atomics.add(i32, IH.serviceVersion, 1);
     e.inService = true;
   }
@@ -320,6 +322,10 @@ export class Manager {
     const i32 = this.inst.i32;
     const sw = this.inst.serviceWord(e.service);
     const count = i32[sw]!;
+    const remaining = Array.from(i32.subarray(sw + 1, sw + 1 + count)).filter((id) => id !== e.nfId);
+    // Its buckets first (to the remaining instances), so no flow is ever sent to a gone instance
+    // by the table; then the member list.
+    leaveService(i32, sw + SERVICE_BUCKETS, remaining, e.nfId);
     for (let i = 0; i < count; i++) {
       if (i32[sw + 1 + i] === e.nfId) {
         // Publish the shorter count first: readers never index past it.

@@ -8,8 +8,8 @@
  *   byte 64     ├────────────────────────────────────────────────────────────┤
  *               │ txSleeping (futex word: the manager TX loop is idle)       │ TX loop ⇄ NFs
  *   byte 128    ├────────────────────────────────────────────────────────────┤
- *               │ service table: MAX_SERVICES × 64 B                         │ manager writes
- *               │   [count | nfId × MAX_INSTANCES]                           │
+ *               │ service table: MAX_SERVICES × 320 B                        │ manager writes
+ *               │   [count | nfId × MAX_INSTANCES | … | 64 buckets → nfId]   │
  *               ├────────────────────────────────────────────────────────────┤
  *               │ chain table: MAX_CHAINS × CHAIN_BYTES                      │ manager writes
  *               │   [length | hop × MAX_HOPS]  hop = kind << 16 | id         │
@@ -115,7 +115,12 @@ export const NS = {
   inflight: 16,
 } as const;
 
-export const SERVICE_WORDS = 16;
+/**
+ * A service: [count, nfId × MAX_INSTANCES, …] in the first 16 words, then the indirection table
+ * (chain/indirection.ts): BUCKETS words from SERVICE_BUCKETS, each an NF id.
+ */
+export const SERVICE_WORDS = 16 + 64;
+export const SERVICE_BUCKETS = 16;
 export const CHAIN_WORDS = 1 + MAX_HOPS;
 export const HopKind = { SERVICE: 1, PORT: 2 } as const;
 
