@@ -22,13 +22,16 @@ import { Manager } from '../src/manager/manager.js';
 import { standaloneTopology } from '../src/cli/commands.js';
 import { NfcError } from '../src/errors.js';
 import { uniqueName, waitFor } from './helpers/procs.js';
-import type { ManagerStatus } from '../src/protocol/messages.js';
+import type { ManagerStatus, MessageReply } from '../src/protocol/messages.js';
+import { ControlClient } from '../src/control/socket.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const VERDICT_TS = join(root, 'test/fixtures/nfs/verdict.ts');
 const VERDICT_JS = join(root, 'dist/test/fixtures/nfs/verdict.js');
 const KEEPER_JS = join(root, 'dist/test/fixtures/nfs/keeper.js');
 const TAGGER_JS = join(root, 'dist/test/fixtures/nfs/tagger.js');
+const TALKER_JS = join(root, 'dist/test/fixtures/nfs/talker.js');
+const LISTENER_JS = join(root, 'dist/test/fixtures/nfs/listener.js');
 const MAIN = join(root, 'dist/src/cli/main.js');
 
 function topo(raw: Record<string, unknown>): Topology {
@@ -314,6 +317,46 @@ test('with 3 instances, removing one moves only its flows; every other flow keep
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('messages NF to NF keep their order; a full inbox, a missing destination and a big payload are errors to the sender', { timeout: 60_000 }, async () => {
+  const t = topo({
+    ports: [{ name: 'n', driver: 'null' }],
+    nfs: [nf('talk', 1, { to: 2, count: 100 }, TALKER_JS), nf('listen', 2, {}, LISTENER_JS)],
+    chain: [1],
+  });
+  const logs: string[] = [];
+  let fromManager = '';
+  await runTopology(t, {
+    signals: false, stats: null, log: (l) => logs.push(l), nfOutput: (l) => logs.push(l),
+    onRunning: (m: Manager) => {
+      void (async () => {
+        await waitFor(() => logs.some((l) => /talker: ok=/.test(l)), 10_000, 'the talker to send');
+        const c = await ControlClient.connect(t.name);
+        const r = await c.request<MessageReply>({ type: 'message', to: { service: 2 }, payload: { hello: 'from the CLI' } });
+        fromManager = r.result;
+        const none = await c.request<MessageReply>({ type: 'message', to: { instance: 30 }, payload: 1 });
+        assert.equal(none.result, 'no-destination');
+        c.close();
+        await waitFor(() => logs.some((l) => /from the manager/.test(l)), 5000, 'the listener to get the manager message');
+        void m.stop('test over');
+      })();
+    },
+  });
+  const talk = /talker: ok=(\d+) ring-full=(\d+) nowhere=(\S+) big=(\S+)/.exec(logs.join('\n'));
+  assert.ok(talk, logs.join('\n'));
+  const ok = Number(talk[1]);
+  const full = Number(talk[2]);
+  assert.equal(ok + full, 100, 'every send got a result');
+  assert.ok(ok >= 64, 'at least a full inbox of messages went through');
+  assert.equal(talk[3], 'no-destination');
+  assert.equal(talk[4], 'too-large');
+  const heard = /listener: got=(\d+) ordered=(\w+)/.exec(logs.join('\n'));
+  assert.ok(heard, logs.join('\n'));
+  assert.equal(Number(heard[1]), ok, 'every message sent with ok arrived');
+  assert.equal(heard[2], 'true', 'in the order sent');
+  assert.equal(fromManager, 'ok');
+  assert.ok(logs.some((l) => /listener: from the manager: \{"hello":"from the CLI"\}/.test(l)));
 });
 
 test('NF --ttl and --limit stop the NF cleanly; its slot and buffers come back', { timeout: 60_000 }, async () => {

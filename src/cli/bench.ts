@@ -54,6 +54,12 @@ export const BENCHES: BenchEntry[] = [
     options: '--runs 7',
     load: async () => (await import('../../bench/startup.js')).startupBenchFromArgv,
   },
+  {
+    name: 'flow',
+    summary: 'flow table lookupOrAdd + touch per packet at 1k/100k/1M flows, cache-friendly and random order (Mpps)',
+    options: '--flows 1k,100k,1m  --order hot,seq,random  --hash meta,table  --op update,lookup  --count N',
+    load: async () => (await import('../../bench/flow.js')).flowBenchFromArgv,
+  },
 ];
 
 export async function runBench(argv: string[]): Promise<number> {

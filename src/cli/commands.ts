@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { NfcError } from '../errors.js';
 import { ControlClient } from '../control/socket.js';
-import type { StatusReply, ManagerStatus } from '../protocol/messages.js';
+import type { StatusReply, ManagerStatus, MessageReply } from '../protocol/messages.js';
 import { Manager } from '../manager/manager.js';
 import { formatStats, drops } from '../manager/stats.js';
 import { parseNfArgs, runNf } from '../nflib/runner.js';
@@ -13,7 +13,7 @@ import { loadTopology, validateTopology } from '../topology/load.js';
 import { BUILT_IN_TOPOLOGY, type Topology } from '../topology/types.js';
 import { runTopology } from './start.js';
 import { parseArgs, type Flags } from './args.js';
-import { DEMO_USAGE, MANAGER_USAGE, START_USAGE, STATS_USAGE, STATUS_USAGE } from './usage.js';
+import { DEMO_USAGE, MANAGER_USAGE, MESSAGE_USAGE, START_USAGE, STATS_USAGE, STATUS_USAGE } from './usage.js';
 
 function num(f: Flags, key: string, dflt: number): number {
   const v = f.flags.get(key);
@@ -241,3 +241,28 @@ export async function statsCommand(argv: string[]): Promise<number> {
 }
 
 export { Manager };
+
+// ---- nfchain message ----------------------------------------------------------------------
+
+export async function messageCommand(argv: string[]): Promise<number> {
+  const f = parseArgs(argv);
+  checkKnown(f, ['name'], MESSAGE_USAGE);
+  const [target, json] = f.positional;
+  const m = target ? /^(nf|service):(\d+)$/.exec(target) : null;
+  if (!m || json === undefined || f.positional.length !== 2) throw new NfcError('NFC_ERR_USAGE', 'give a target and a JSON payload', { fix: MESSAGE_USAGE });
+  let payload: unknown;
+  try {
+    payload = JSON.parse(json);
+  } catch {
+    throw new NfcError('NFC_ERR_USAGE', `the payload is not JSON: ${json}`, { fix: `quote it, e.g. '{"reload":true}'` });
+  }
+  const to = m[1] === 'nf' ? { instance: Number(m[2]) } : { service: Number(m[2]) };
+  const c = await ControlClient.connect(f.flags.get('name') ?? 'default');
+  try {
+    const r = await c.request<MessageReply>({ type: 'message', to, payload });
+    process.stdout.write(`${r.result}\n`);
+    return r.result === 'ok' ? 0 : 1;
+  } finally {
+    c.close();
+  }
+}

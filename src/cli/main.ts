@@ -6,11 +6,11 @@
 import { readFileSync } from 'node:fs';
 import { NfcError } from '../errors.js';
 import { BENCHES, runBench } from './bench.js';
-import { DEMO_USAGE, MANAGER_USAGE, NF_USAGE, START_USAGE, STATS_USAGE, STATUS_USAGE, TESTBED_USAGE } from './usage.js';
+import { DEMO_USAGE, MANAGER_USAGE, MESSAGE_USAGE, NF_USAGE, START_USAGE, STATS_USAGE, STATUS_USAGE, TESTBED_USAGE } from './usage.js';
 
 // Commands load their modules only when run: an NF process (`nfchain nf`) must not pay for
 // the manager, the topology schema (zod, yaml) or the benchmarks (startup time, bench startup).
-const lazy = (name: 'demoCommand' | 'managerCommand' | 'startCommand' | 'statsCommand' | 'statusCommand') =>
+const lazy = (name: 'demoCommand' | 'managerCommand' | 'startCommand' | 'statsCommand' | 'statusCommand' | 'messageCommand') =>
   async (argv: string[]): Promise<number> => (await import('./commands.js'))[name](argv);
 const nfCommand = async (argv: string[]): Promise<number> => {
   const { parseNfArgs, runNf } = await import('../nflib/runner.js');
@@ -21,6 +21,7 @@ const managerCommand = lazy('managerCommand');
 const startCommand = lazy('startCommand');
 const statsCommand = lazy('statsCommand');
 const statusCommand = lazy('statusCommand');
+const messageCommand = lazy('messageCommand');
 const testbedCommand = async (argv: string[]): Promise<number> => (await import('./testbed-command.js')).testbedCommand(argv);
 
 interface Command {
@@ -117,6 +118,13 @@ const COMMANDS: Command[] = [
       '  --ipv6            up: leave IPv6 on inside the namespaces',
     ].join('\n'),
     run: testbedCommand,
+  },
+  {
+    name: 'message',
+    usage: MESSAGE_USAGE,
+    summary: 'send a message (JSON) to an NF or a service of a running manager',
+    help: '  nf:ID        that NF\n  service:S    an instance of that service\n  --name N     the instance (default "default")\nPrints ok, or why not: no-destination, ring-full, too-large (exit 1).',
+    run: messageCommand,
   },
   {
     name: 'bench',

@@ -6,3 +6,4 @@ export const STATUS_USAGE = 'nfchain status [--name N] [--json]';
 export const STATS_USAGE = 'nfchain stats [--name N] [--json] [--watch [S]]';
 export const NF_USAGE = 'nfchain nf <module.ts|.js> --service N [--instance I] [--name MANAGER] [--label L] [--ttl S] [--limit N] [--poll busy|adaptive] [-- --option value ...]';
 export const TESTBED_USAGE = 'nfchain testbed up|down|topology [--name N] [--driver af_packet|af_xdp] [--ipv6]';
+export const MESSAGE_USAGE = 'nfchain message <nf:ID|service:S> <json> [--name N]';

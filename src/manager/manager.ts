@@ -29,6 +29,7 @@ import type { DataplaneConfig, WorkerReport } from './dataplane.js';
 import { clearSlotRecords, drainRing, reclaimNf } from './reclaim.js';
 import { formatStats } from './stats.js';
 import { join as joinService, leave as leaveService } from '../chain/indirection.js';
+import { Messenger } from '../nflib/messages.js';
 
 interface NfEntry {
   nfId: number;
@@ -97,6 +98,8 @@ export class Manager {
   /** slots whose rx ring the manager keeps draining (no consumer) */
   private readonly orphanRings = new Set<number>();
   private cache!: PoolCache;
+  /** sends the CLI's messages (sender id 0) */
+  private messenger: Messenger | undefined;
   private timers: NodeJS.Timeout[] = [];
   private readonly log: (line: string) => void;
   private readonly statsOut: ((text: string) => void) | null;
@@ -259,6 +262,9 @@ export class Manager {
       case 'shutdown':
         setImmediate(() => void this.stop('shutdown requested'));
         return { type: 'ok', id: req.id };
+      case 'message':
+        this.messenger ??= new Messenger(this.inst, 0);
+        return { type: 'message-result', id: req.id, result: this.messenger.send(req.to, req.payload) };
       default: {
         const t = (req as { type?: unknown }).type;
         throw new NfcError('NFC_ERR_CONTROL', `unknown request type ${JSON.stringify(t)}`);
@@ -290,6 +296,9 @@ export class Manager {
     drainRing(this.inst, id, (d) => { if (d !== NULL_DESC) this.cache.freeOne(d); });
     this.cache.flush();
     clearSlotRecords(this.inst, id);
+    // Messages left for an earlier NF in this slot are not for the new one.
+    const inbox = new Int32Array(this.inst.mem, this.inst.msgRingOffset(id), RING_HEADER_BYTES >> 2);
+    Atomics.store(inbox, RW.consTail, Atomics.load(inbox, RW.prodTail));
     const slot = this.inst.slotWord(id);
     const gen = ++this.generations[id]!;
     i32[slot + NS.pid] = req.pid;

@@ -41,6 +41,8 @@ function journalRing(inst: InstanceView, nfId: number, ringId: number): { ring: 
   if (ringId === FREE_RING_ID + 1) return { ring: ringAt(inst.pool.buffer, inst.pool.freeProducer.byteOffset), consumer: true };
   if (ringId >= 1 && ringId < 1 + MAX_NFS) return { ring: ringAt(inst.mem, inst.rxRingOffset(ringId - 1)), consumer: false };
   if (ringId === 100 + nfId) return { ring: ringAt(inst.mem, inst.txRingOffset(nfId)), consumer: false };
+  // Another NF's inbox (a message send): a half-done one is finished or emptied like any ring.
+  if (ringId >= 200 && ringId < 200 + MAX_NFS) return { ring: ringAt(inst.mem, inst.msgRingOffset(ringId - 200)), consumer: false };
   return null;
 }
 
@@ -91,6 +93,9 @@ export async function reclaimNf(inst: InstanceView, nfId: number, cache: PoolCac
   if (jr && n > 0 && n <= Math.max(BURST, CACHE_CAP)) {
     const { w, slots, mask } = jr.ring;
     const isFreeRing = ringId === FREE_RING_ID;
+    // NF rx rings and the NF's own tx ring are fed from a staging array (Journal.src); the free
+    // ring from the cache stack; inboxes from nothing that holds buffers.
+    const staged = ringId < 200;
     if (!jr.consumer) {
       const published = async (): Promise<boolean> => {
         // COPIED: slots hold our descriptors; publish them as they are once it is our turn.
@@ -111,11 +116,11 @@ export async function reclaimNf(inst: InstanceView, nfId: number, cache: PoolCac
         return true;
       };
       if (state === JournalState.PUBLISHED) {
-        skipStage = isFreeRing ? -1 : src;
+        skipStage = staged ? src : -1;
         journal = `published ${n} to ring ${ringId}`;
       } else if (state === JournalState.COPIED) {
         await published();
-        skipStage = isFreeRing ? -1 : src;
+        skipStage = staged ? src : -1;
         journal = `completed the publish of ${n} to ring ${ringId}`;
       } else if (state === JournalState.RESERVED || state === JournalState.INTENT) {
         const repaired = await nullAndPublish(state === JournalState.INTENT ? 1000 : 50);

@@ -8,6 +8,7 @@
  */
 import type { PacketView } from '../shm/packet-view.js';
 import type { PacketPool } from '../shm/pool.js';
+import type { MessageResult, MessageTarget } from './messages.js';
 import { NfcError } from '../errors.js';
 
 /** One option an NF accepts (from the topology file or `nfchain nf ... -- --key value`). */
@@ -65,6 +66,12 @@ export interface NFContext<O = Record<string, unknown>> {
   send(desc: number, verdict: number): boolean;
   /** Frees a held packet; false if not held. */
   drop(desc: number): boolean;
+  /**
+   * Sends a message (any JSON value, at most ~1 KB) to an NF by id or to a service (one of its
+   * instances). Returns 'ok', or why not: 'no-destination', 'ring-full' (its inbox holds 64
+   * messages) or 'too-large'. Never throws.
+   */
+  sendMessage(to: MessageTarget, payload: unknown): MessageResult;
   /** Running instances of `service` right now (0: packets sent to it would be dropped). */
   instances(service: number): number;
   /** Writes a line to the NF's log (prefixed with its name and id). */
@@ -89,8 +96,8 @@ export interface NFDefinition<S extends OptionsSpec = OptionsSpec> {
   /** called every tickInterval ms (default 1000) */
   tick?(ctx: NFContext<OptionValues<S>>): void;
   tickInterval?: number;
-  /** a message from the manager or another NF (declared; delivered once NF messaging lands — issue 5) */
-  message?(payload: unknown, ctx: NFContext<OptionValues<S>>): void;
+  /** a message from the manager (from = 0) or another NF (from = its NF id), in the order sent */
+  message?(payload: unknown, ctx: NFContext<OptionValues<S>>, from: number): void;
   stop?(ctx: NFContext<OptionValues<S>>): void | Promise<void>;
 }
 

@@ -27,6 +27,7 @@ import { Action, NEXT } from '../chain/verdict.js';
 import { native } from '../native.js';
 import type { Burst, NFContext, NFDefinition, OptionsSpec } from './define.js';
 import { HeldTable } from './held-table.js';
+import { Inbox, Messenger, type MessageResult, type MessageTarget } from './messages.js';
 
 /** Empty polls before an adaptive NF goes to sleep. */
 const SPIN = 100;
@@ -70,6 +71,8 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
   private readonly inflight: number;
   private readonly held: number;
   private readonly heldTable: HeldTable;
+  private readonly messenger: Messenger;
+  private readonly inbox: Inbox;
   private readonly rx: ScConsumer;
   private readonly router: Router;
   private readonly cache: PoolCache;
@@ -105,6 +108,8 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
     this.inflight = this.slot + NS.inflight;
     this.held = this.slot + o.inst.g.heldWord;
     this.heldTable = new HeldTable(this.pool, this.u32, this.held, HELD_MAX);
+    this.messenger = new Messenger(o.inst, o.nfId, { words: this.i32, base: this.slot + NS.journal });
+    this.inbox = new Inbox(o.inst, o.nfId);
     this.poll = o.poll;
     this.ttl = o.ttl;
     this.limit = o.limit;
@@ -187,6 +192,10 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
     return true;
   }
 
+  sendMessage(to: MessageTarget, payload: unknown): MessageResult {
+    return this.messenger.send(to, payload);
+  }
+
   instances(service: number): number {
     if (!Number.isInteger(service) || service < 1 || service >= MAX_SERVICES) return 0;
     return Atomics.load(this.i32, this.inst.serviceWord(service));
@@ -238,6 +247,7 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
     }
     const t0 = performance.now();
     this.i32[this.slot + NS.heartbeat] = (Date.now() / 1000) | 0;
+    if (this.def.message) this.deliverMessages();
     let idle = 0;
     let loops = 0;
     for (;;) {
@@ -257,6 +267,18 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
       if ((++loops & 31) === 0 && performance.now() - t0 > SLICE_MS) break;
     }
     setImmediate(() => this.slice());
+  }
+
+  /** Hands waiting messages to message(), in order (cold: messages are control traffic). */
+  private deliverMessages(): void {
+    this.inbox.poll(16, (from, payload) => {
+      try {
+        this.def.message!(payload, this as unknown as NFContext<never>, from);
+      } catch (err) {
+        this.logLine(`message() threw: ${(err as Error).stack ?? String(err)}`);
+      }
+    });
+    this.router.flush();
   }
 
   /** Blocks on the ring's futex until a producer wakes us or SLEEP_MS passes. */

@@ -46,6 +46,7 @@
  */
 import { NfcError } from '../errors.js';
 import { HeldTable } from './held-table.js';
+import type { MessageResult, MessageTarget } from './messages.js';
 import { BURST } from '../shm/layout.js';
 import { Meta } from '../shm/pool-layout.js';
 import { initPool, PacketPool, poolBytes, PoolCache } from '../shm/pool.js';
@@ -104,6 +105,8 @@ export interface RunNFResult<O = Record<string, unknown>> {
   held: number;
   /** the NF's log lines, without prefix */
   logs: string[];
+  /** messages the NF sent (the harness accepts them all: 'ok') */
+  messages: { to: MessageTarget; payload: unknown }[];
   /** the context the NF saw (options, handled, ...) */
   ctx: NFContext<O>;
   /** input packets handled */
@@ -130,6 +133,7 @@ class HarnessContext<O> implements NFContext<O> {
   readonly cache: PoolCache;
   readonly outputs: RunNFOutput[] = [];
   readonly logs: string[] = [];
+  readonly messages: { to: MessageTarget; payload: unknown }[] = [];
   dropped = 0;
   stopReason = '';
   /** true while handle() runs: keep() has a current packet */
@@ -163,6 +167,12 @@ class HarnessContext<O> implements NFContext<O> {
 
   get inputPort(): number {
     return this.pool.meta(this.desc, Meta.port);
+  }
+
+  /** The harness records messages (result.messages) and accepts them all. */
+  sendMessage(to: MessageTarget, payload: unknown): MessageResult {
+    this.messages.push({ to, payload: JSON.parse(JSON.stringify(payload ?? null)) as unknown });
+    return 'ok';
   }
 
   /** The harness has no other NFs: every service counts as one running instance. */
@@ -385,7 +395,7 @@ export async function runNF<S extends OptionsSpec>(
     });
   }
   return {
-    verdicts, outputs: ctx.outputs, dropped: ctx.dropped, held, logs: ctx.logs, ctx: nfCtx,
+    verdicts, outputs: ctx.outputs, dropped: ctx.dropped, held, logs: ctx.logs, messages: ctx.messages, ctx: nfCtx,
     handled: ctx.handled, ticks: ticked, stopReason: ctx.stopReason,
   };
 }

@@ -22,8 +22,10 @@ export interface StoppingRequest { type: 'stopping'; id: number; nfId: number; r
 /** CLI → manager */
 export interface StatusRequest { type: 'status'; id: number }
 export interface ShutdownRequest { type: 'shutdown'; id: number }
+/** CLI → manager → an NF's inbox */
+export interface MessageRequest { type: 'message'; id: number; to: { instance: number } | { service: number; key?: number }; payload: unknown }
 
-export type Request = RegisterRequest | ReadyRequest | StoppingRequest | StatusRequest | ShutdownRequest;
+export type Request = RegisterRequest | ReadyRequest | StoppingRequest | StatusRequest | ShutdownRequest | MessageRequest;
 /** A request before the client numbers it. */
 export type RequestBody = Request extends infer R ? (R extends Request ? Omit<R, 'id'> : never) : never;
 
@@ -39,8 +41,9 @@ export interface RegisteredReply {
 export interface OkReply { type: 'ok'; id: number }
 export interface ErrorReply { type: 'error'; id: number; code: string; message: string }
 export interface StatusReply { type: 'status'; id: number; status: ManagerStatus }
+export interface MessageReply { type: 'message-result'; id: number; result: 'ok' | 'no-destination' | 'ring-full' | 'too-large' }
 
-export type Reply = RegisteredReply | OkReply | ErrorReply | StatusReply;
+export type Reply = RegisteredReply | OkReply | ErrorReply | StatusReply | MessageReply;
 
 /** manager → NF, unsolicited */
 export interface StopNotice { type: 'stop'; reason: string }

@@ -56,6 +56,9 @@ export const CACHE_CAP = 256;
 /** Staging index of the NF's tx ring (NF ids use 1..MAX_NFS-1). */
 export const STAGE_TX = 0;
 export const STAGE_WORDS = 1 + BURST;
+/** Messages waiting per NF, and the largest message (sender id + JSON payload). */
+export const MSG_SLOTS = 64;
+export const MSG_BYTES = 1024;
 
 /** Header words (Int32 indices). */
 export const IH = {
@@ -161,6 +164,8 @@ export interface InstanceGeometry {
   ringsOff: number;
   rxRingBytes: number;
   txRingBytes: number;
+  /** per NF: a message ring (MPSC, MSG_SLOTS) and its MSG_SLOTS × MSG_BYTES message area */
+  msgOff: number;
   totalBytes: number;
 }
 
@@ -185,8 +190,9 @@ export function instanceGeometry(nfRxCap: number, nfTxCap: number, ports: number
   const rxRingBytes = ringBytes(nfRxCap);
   const txRingBytes = ringBytes(nfTxCap);
   // Per slot: rx + tx ring; then the manager RX → TX ring (nfTx sized).
-  const totalBytes = ringsOff + MAX_NFS * (rxRingBytes + txRingBytes) + txRingBytes;
-  return { nfRxCap, nfTxCap, ports, serviceOff, chainOff, slotOff, slotBytes, heldWord, cacheWord, stagingWord, countersOff, ringsOff, rxRingBytes, txRingBytes, totalBytes };
+  const msgOff = alignUp(ringsOff + MAX_NFS * (rxRingBytes + txRingBytes) + txRingBytes, CACHE_LINE);
+  const totalBytes = msgOff + MAX_NFS * (ringBytes(MSG_SLOTS) + MSG_SLOTS * MSG_BYTES);
+  return { nfRxCap, nfTxCap, ports, serviceOff, chainOff, slotOff, slotBytes, heldWord, cacheWord, stagingWord, countersOff, ringsOff, rxRingBytes, txRingBytes, msgOff, totalBytes };
 }
 
 /** Byte offset of NF slot `id`'s rx ring. */
@@ -197,6 +203,14 @@ export function txRingOffset(g: InstanceGeometry, id: number): number {
   return rxRingOffset(g, id) + g.rxRingBytes;
 }
 /** The manager RX loop's ring to the TX loop (packets whose first hop is a port). */
+/** NF `id`'s message ring; its message area follows it. */
+export function msgRingOffset(g: InstanceGeometry, id: number): number {
+  return g.msgOff + id * (ringBytes(MSG_SLOTS) + MSG_SLOTS * MSG_BYTES);
+}
+export function msgAreaOffset(g: InstanceGeometry, id: number): number {
+  return msgRingOffset(g, id) + ringBytes(MSG_SLOTS);
+}
+
 export function rxToTxRingOffset(g: InstanceGeometry): number {
   return g.ringsOff + MAX_NFS * (g.rxRingBytes + g.txRingBytes);
 }
@@ -208,6 +222,7 @@ export function rxToTxRingOffset(g: InstanceGeometry): number {
 export const FREE_RING_ID = 1000;
 export const rxRingId = (id: number): number => 1 + id;
 export const txRingId = (id: number): number => 100 + id;
+export const msgRingId = (id: number): number => 200 + id;
 
 export function assertInstanceLayout(): void {
   assertLayout('instance header', {

@@ -5,8 +5,8 @@
 import { NfcError } from '../errors.js';
 import { CounterBlock, initCounters } from './counters.js';
 import {
-  CHAIN_WORDS, COUNTERS_PER_SET, CounterSet, IH, INSTANCE_MAGIC, INSTANCE_VERSION, ManagerState, MAX_NFS,
-  SERVICE_WORDS, instanceGeometry, rxRingOffset, rxToTxRingOffset, txRingOffset, type InstanceGeometry,
+  CHAIN_WORDS, COUNTERS_PER_SET, CounterSet, IH, INSTANCE_MAGIC, INSTANCE_VERSION, ManagerState, MAX_NFS, MSG_SLOTS,
+  SERVICE_WORDS, instanceGeometry, msgRingOffset, rxRingOffset, rxToTxRingOffset, txRingOffset, type InstanceGeometry,
 } from './instance-layout.js';
 import { initRing, RingKind } from './ring-layout.js';
 import { initPool, PacketPool, poolBytes, type PoolOptions } from './pool.js';
@@ -70,6 +70,10 @@ export class InstanceView {
     return txRingOffset(this.g, id);
   }
 
+  msgRingOffset(id: number): number {
+    return msgRingOffset(this.g, id);
+  }
+
   get rxToTxRingOffset(): number {
     return rxToTxRingOffset(this.g);
   }
@@ -115,6 +119,7 @@ export function createInstance(o: InstanceOptions): InstanceView {
       initRing(mem, txRingOffset(g, id), g.nfTxCap, RingKind.SPSC);
     }
     initRing(mem, rxToTxRingOffset(g), g.nfTxCap, RingKind.SPSC);
+    for (let id = 0; id < MAX_NFS; id++) initRing(mem, msgRingOffset(g, id), MSG_SLOTS, RingKind.MPSC);
     Atomics.store(h, IH.magic, INSTANCE_MAGIC | 0);
     return new InstanceView(dir, mem, poolMem);
   } catch (err) {

@@ -303,6 +303,52 @@ export class MpProducer extends RingSide {
   }
 }
 
+/**
+ * Zero-copy multi-producer enqueue for callers that write more than a u32 per slot (messages):
+ * reserve `n` slots all or nothing, write what belongs to positions [head, head + n), then
+ * publish. Journaled like enqueue (RESERVED after the reservation, COPIED before publishing).
+ * Cold path.
+ */
+export class MpReserver extends MpProducer {
+  /** Reserves n slots; returns the first counter, or null when fewer than n are free. */
+  reserveAll(n: number): number | null {
+    const w = this.w;
+    const j = this.jw;
+    const jb = this.jb;
+    let head = Atomics.load(w, RW.prodHead);
+    for (;;) {
+      const free = (Atomics.load(w, RW.consTail) + this.capacity - head) | 0;
+      if (free < n) return null;
+      if (j !== null) {
+        j[jb + Journal.ring] = this.jring;
+        j[jb + Journal.head] = head;
+        j[jb + Journal.n] = n;
+        j[jb + Journal.state] = JournalState.INTENT;
+      }
+      const seen = Atomics.compareExchange(w, RW.prodHead, head, (head + n) | 0);
+      if (seen === head) break;
+      head = seen;
+    }
+    if (j !== null) j[jb + Journal.state] = JournalState.RESERVED;
+    return head;
+  }
+
+  /** Publishes a reservation once every earlier one is published; ends the journal entry. */
+  publishReserved(head: number, n: number): void {
+    const w = this.w;
+    if (this.jw !== null) this.jw[this.jb + Journal.state] = JournalState.COPIED;
+    let spins = 0;
+    while (Atomics.load(w, RW.prodTail) !== head) {
+      if (++spins === COMMIT_SPINS) {
+        spins = 0;
+        native().schedYield();
+      }
+    }
+    Atomics.store(w, RW.prodTail, (head + n) | 0);
+    if (this.jw !== null) this.jw[this.jb + Journal.state] = JournalState.IDLE;
+  }
+}
+
 /** The only consumer of an SPSC or MPSC ring. */
 export class ScConsumer extends RingSide {
   private head: number;
