@@ -125,6 +125,37 @@ test('NEXT through a chain of 5 NFs, then out a port: each hop gets what the one
   assert.ok(status.ports[1]!.txPackets >= N * 0.99, `almost everything arrives (${status.ports[1]!.txPackets} of ${N})`);
 });
 
+test('a 16-hop chain (NEXT back and forth between two NFs) delivers every packet, in order', { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nfchain-16hop-'));
+  try {
+    const inPath = join(dir, 'in.pcap');
+    const outPath = join(dir, 'out.pcap');
+    const buf = new ArrayBuffer(4096);
+    const u8 = new Uint8Array(buf);
+    const w = PcapWriter.create(inPath, { nanosecond: true });
+    const view = new PacketView(buf);
+    for (let i = 0; i < 500; i++) {
+      const len = writeSynth(new DataView(buf), u8, view, 0, 64 + (i % 200), synthFlow(i % 7, [SynthKind.IPV4_UDP]));
+      w.write(u8, 0, len, 1_700_000_000, i);
+    }
+    w.close();
+    const t = topo({
+      ports: [{ name: 'in', driver: 'pcap', rx: inPath }, { name: 'out', driver: 'pcap', tx: outPath }],
+      nfs: [nf('ping', 1, {}), nf('pong', 2, {})],
+      chain: [...Array.from({ length: 16 }, (_, i) => (i % 2) + 1), 'port:out'],
+    });
+    const { status, missing } = await run(t);
+    assert.equal(missing, 0);
+    assert.equal(status.nfs.find((n) => n.service === 1)!.counters.rx, 500 * 8, 'each packet visited hop 1, 3, ... 15');
+    assert.equal(status.nfs.find((n) => n.service === 2)!.counters.rx, 500 * 8);
+    const got = [...PcapReader.open(outPath)];
+    assert.equal(got.length, 500);
+    got.forEach((p, i) => assert.equal(p.tsNsec, i, `packet ${i} in order`));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('TONF goes straight to the named service, OUT to the named port', { timeout: 60_000 }, async () => {
   const N = 10_000;
   const t = topo({

@@ -62,5 +62,5 @@ export const TOPOLOGY_LIMITS = {
   maxNfs: 32,
   maxService: 31,
   maxInstances: 8,
-  maxChainHops: 16,
+  maxChainHops: 32, // MAX_HOPS of the chain table (shm/instance-layout.ts)
 } as const;
