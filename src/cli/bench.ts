@@ -57,8 +57,14 @@ export const BENCHES: BenchEntry[] = [
   {
     name: 'flow',
     summary: 'flow table lookupOrAdd + touch per packet at 1k/100k/1M flows, cache-friendly and random order (Mpps)',
-    options: '--flows 1k,100k,1m  --order hot,seq,random  --hash meta,table  --op update,lookup  --count N',
+    options: '--flows 1k,100k,1m  --order hot,seq,random  --prefetch off,on  --hash meta,table  --op update,lookup  --count N',
     load: async () => (await import('../../bench/flow.js')).flowBenchFromArgv,
+  },
+  {
+    name: 'director',
+    summary: 'flow director classify per packet, 10/1000 rules, exact-match cache hits vs the uncached scan (Mpps)',
+    options: '--rules 10,1000  --cache on,off  --traffic mixed,miss  --flows 4096  --count N',
+    load: async () => (await import('../../bench/director.js')).directorBenchFromArgv,
   },
 ];
 

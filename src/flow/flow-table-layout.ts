@@ -7,31 +7,40 @@
  * arrays (design.md §5: 19 ns per packet against 87 ns for a Map with number keys), one
  * fixed-size entry per slot, no pointers, so any process can map it at any address.
  *
- *   byte 0     ┌───────────────────────────────────────────────────────────────┐
- *              │ magic 'NFFT' | version | capacity | mask | valueWords         │ read-only
- *              │ entryWords | maxCount | flags (bit 0 symmetric)               │ after init
- *              │ idleTimeoutMs f64 | hardTimeoutMs f64 | entries (byte offset) │ (timeouts:
- *   byte 64    ├───────────────────────────────────────────────────────────────┤  writer)
- *              │ count | tombstones | expireCursor | generation (seqlock)      │ writer →
- *              │ fullCount f64 | adds f64 | expired f64                        │ readers
- *   byte 128   ├───────────────────────────────────────────────────────────────┤
- *              │ entry 0 │ entry 1 │ ... │ entry capacity-1                    │
- *              └───────────────────────────────────────────────────────────────┘
+ *   byte 0       ┌─────────────────────────────────────────────────────────────┐
+ *                │ magic 'NFFT' | version | capacity | mask | valueWords       │ read-only
+ *                │ coldWords | maxCount | flags (bit 0 symmetric)              │ after init
+ *                │ idleTimeoutMs f64 | hardTimeoutMs f64 | hot | cold          │ (timeouts:
+ *   byte 64      ├─────────────────────────────────────────────────────────────┤  writer)
+ *                │ count | tombstones | expireCursor | generation (seqlock)    │ writer →
+ *                │ fullCount f64 | adds f64 | expired f64                      │ readers
+ *   byte 128     ├─────────────────────────────────────────────────────────────┤
+ *   (hot)        │ hot record 0 │ hot record 1 │ ... │ hot record capacity-1   │ 64 B each
+ *   128 + 64×cap ├─────────────────────────────────────────────────────────────┤
+ *   (cold)       │ cold record 0 │ cold record 1 │ ... (coldWords × 4 B each)   │
+ *                └─────────────────────────────────────────────────────────────┘
  *
- *   one entry (entryWords u32 words = 20 + valueWords rounded up to even; 8-byte aligned):
- *   word  0      state: 0 empty, 1 used, 2 tombstone (3 only during compaction)
- *   word  1      hash: hashFlowKey(key, symmetric), 31 bits
- *   word  2      family | proto << 8
- *   word  3      srcPort << 16 | dstPort
- *   words 4..11  addr: source words 0..3, destination words 4..7 (IPv4: words 4 and 8 only)
- *   words 12..13 packets        f64
- *   words 14..15 bytes          f64
- *   words 16..17 firstSeen (ms) f64
- *   words 18..19 lastSeen (ms)  f64
- *   words 20..   value words (u32, zeroed when the entry is added)
+ * An entry is split in two records with the same index. The hot record is exactly one cache
+ * line (64-byte aligned) and holds everything a lookup reads and touch() writes, so a packet
+ * of a known flow costs one line; the cold record holds what is read rarely or only by the NF.
  *
- * The state, hash and key (what a probe reads) are the first 48 bytes of an entry, the
- * counters written by touch() follow them; with 4 value words an entry is 96 bytes.
+ *   hot record (16 u32 words):
+ *   word  0      tag: bits 0-1 state (0 empty, 1 used, 2 tombstone, 3 pending during a
+ *                compaction), bits 2-3 family >> 1 (0 none, 2 IPv4, 3 IPv6), bits 4-11 proto,
+ *                bits 12-31 hash bits 11-30. An empty slot's tag is 0, a tombstone's 2: a
+ *                probe compares one word against the tag it expects and so checks state,
+ *                family, proto and 20 bits of hash at once.
+ *   word  1      srcPort << 16 | dstPort
+ *   words 2..9   addr: source words 0..3, destination words 4..7 (IPv4: words 2 and 6 only)
+ *   words 10..11 packets        f64
+ *   words 12..13 bytes          f64
+ *   words 14..15 lastSeen (ms)  f64
+ *
+ *   cold record (coldWords = 4 + valueWords rounded up to even):
+ *   word  0      hash: hashFlowKey(key, symmetric), all 31 bits
+ *   word  1      reserved (0)
+ *   words 2..3   firstSeen (ms) f64
+ *   words 4..    value words (u32, zeroed when the entry is added)
  *
  * Slot of a key: hash & mask, then linear probing (slot + 1, + 2, ...) until the key or an
  * empty slot. Capacity is a power of two; at most maxCount = floor(capacity × maxLoad) entries
@@ -50,15 +59,17 @@ export const FlowTableOffsets = {
   capacity: 8,
   mask: 12,
   valueWords: 16,
-  entryWords: 20,
+  coldWords: 20,
   maxCount: 24,
   flags: 28,
   /** f64, ms; 0 = no idle timeout */
   idleTimeout: 32,
   /** f64, ms; 0 = no hard timeout */
   hardTimeout: 40,
-  /** byte offset of entry 0 from the table's base */
-  entries: 48,
+  /** byte offset of hot record 0 from the table's base */
+  hot: 48,
+  /** byte offset of cold record 0 from the table's base */
+  cold: 52,
   /** ---- written by the table's single writer, read by anyone ---- */
   count: 1 * CACHE_LINE,
   tombstones: 1 * CACHE_LINE + 4,
@@ -81,7 +92,7 @@ export const FlowTableFlags = {
   symmetric: 1,
 } as const;
 
-/** Entry states (word 0 of an entry). */
+/** Entry states (bits 0-1 of a hot record's tag word). */
 export const FlowState = {
   EMPTY: 0,
   USED: 1,
@@ -90,27 +101,39 @@ export const FlowState = {
   PENDING: 3,
 } as const;
 
-/** u32 word index of each field within an entry. */
-export const Entry = {
-  state: 0,
-  hash: 1,
-  familyProto: 2,
-  ports: 3,
-  addr: 4,
-  /** f64 fields, as u32 word indices (even: 8-byte aligned) */
-  packets: 12,
-  bytes: 14,
-  firstSeen: 16,
-  lastSeen: 18,
-  value: 20,
+/** Fields of the tag word (word 0 of a hot record). */
+export const Tag = {
+  stateMask: 0x3,
+  familyShift: 2,
+  protoShift: 4,
+  /** the tag keeps hash bits 11..30 in its bits 12..31 */
+  hashShift: 11,
+  hashMask: 0xfffff000,
 } as const;
 
-/** Words of an entry before the value words. */
-export const ENTRY_FIXED_WORDS = Entry.value;
+/** u32 word index of each field of a hot record (f64 fields: even word indices). */
+export const Hot = {
+  tag: 0,
+  ports: 1,
+  addr: 2,
+  packets: 10,
+  bytes: 12,
+  lastSeen: 14,
+} as const;
+export const HOT_WORDS = 16;
+export const HOT_BYTES = HOT_WORDS * 4;
+
+/** u32 word index of each field of a cold record. */
+export const Cold = {
+  hash: 0,
+  reserved: 1,
+  firstSeen: 2,
+  value: 4,
+} as const;
 
 export const FLOW_TABLE_LIMITS = {
   minCapacity: 8,
-  maxCapacity: 2 ** 26,
+  maxCapacity: 2 ** 24,
   maxValueWords: 64,
   defaultMaxLoad: 0.75,
   maxMaxLoad: 0.9,
@@ -119,7 +142,7 @@ export const FLOW_TABLE_LIMITS = {
 } as const;
 
 export interface FlowTableOptions {
-  /** Number of slots, a power of two (at least 8). The table holds up to capacity × maxLoad flows. */
+  /** Number of slots, a power of two (8 to 2^24). The table holds up to capacity × maxLoad flows. */
   capacity: number;
   /** u32 words of NF state per entry (0..64), zeroed when an entry is added. Default 0. */
   valueWords?: number;
@@ -136,21 +159,27 @@ export interface FlowTableOptions {
 export interface FlowTableGeometry {
   capacity: number;
   valueWords: number;
-  entryWords: number;
+  /** u32 words per cold record */
+  coldWords: number;
   maxCount: number;
   symmetric: boolean;
   idleTimeoutMs: number;
   hardTimeoutMs: number;
-  entriesOffset: number;
+  /** byte offsets of the hot and cold records from the table's base */
+  hotOffset: number;
+  coldOffset: number;
   totalBytes: number;
 }
 
 export function assertFlowTableLayout(): void {
-  if (Entry.packets % 2 !== 0 || Entry.bytes % 2 !== 0 || Entry.firstSeen % 2 !== 0 || Entry.lastSeen % 2 !== 0) {
-    throw new NfcError('NFC_ERR_LAYOUT', 'flow table entry: f64 fields must be at even word indices');
+  if (Hot.packets % 2 !== 0 || Hot.bytes % 2 !== 0 || Hot.lastSeen % 2 !== 0 || Cold.firstSeen % 2 !== 0 || Cold.value % 2 !== 0) {
+    throw new NfcError('NFC_ERR_LAYOUT', 'flow table records: f64 fields must be at even word indices');
   }
-  if (Entry.addr + 8 > Entry.packets || ENTRY_FIXED_WORDS % 2 !== 0) {
-    throw new NfcError('NFC_ERR_LAYOUT', 'flow table entry: fields overlap or the fixed part is not 8-byte aligned');
+  if (Hot.addr + 8 > Hot.packets || Hot.lastSeen + 2 !== HOT_WORDS || HOT_BYTES !== CACHE_LINE) {
+    throw new NfcError('NFC_ERR_LAYOUT', 'flow table hot record: fields overlap or it is not one cache line');
+  }
+  if (Tag.protoShift + 8 > Tag.hashShift + 1 || (Tag.hashMask >>> 0) !== ((0xffffffff << (Tag.hashShift + 1)) >>> 0)) {
+    throw new NfcError('NFC_ERR_LAYOUT', 'flow table tag word: fields overlap');
   }
   if (FlowTableOffsets.idleTimeout % 8 !== 0 || FlowTableOffsets.hardTimeout % 8 !== 0 ||
     FlowTableOffsets.fullCount % 8 !== 0 || FlowTableOffsets.adds % 8 !== 0 || FlowTableOffsets.expired % 8 !== 0) {
@@ -162,14 +191,15 @@ export function assertFlowTableLayout(): void {
     capacity: { offset: FlowTableOffsets.capacity },
     mask: { offset: FlowTableOffsets.mask },
     valueWords: { offset: FlowTableOffsets.valueWords },
-    entryWords: { offset: FlowTableOffsets.entryWords },
+    coldWords: { offset: FlowTableOffsets.coldWords },
     maxCount: { offset: FlowTableOffsets.maxCount },
     flags: { offset: FlowTableOffsets.flags },
     idleTimeout: { offset: FlowTableOffsets.idleTimeout },
     idleTimeoutHi: { offset: FlowTableOffsets.idleTimeout + 4 },
     hardTimeout: { offset: FlowTableOffsets.hardTimeout },
     hardTimeoutHi: { offset: FlowTableOffsets.hardTimeout + 4 },
-    entries: { offset: FlowTableOffsets.entries },
+    hot: { offset: FlowTableOffsets.hot },
+    cold: { offset: FlowTableOffsets.cold },
     count: { offset: FlowTableOffsets.count, lineAligned: true },
     tombstones: { offset: FlowTableOffsets.tombstones },
     expireCursor: { offset: FlowTableOffsets.expireCursor },
@@ -205,7 +235,7 @@ export function flowTableGeometry(opts: FlowTableOptions): FlowTableGeometry {
     capacity > FLOW_TABLE_LIMITS.maxCapacity) {
     const up = typeof capacity === 'number' && capacity > 0 ? 2 ** Math.ceil(Math.log2(capacity)) : 65536;
     throw badOption(
-      `capacity ${String(capacity)} must be a power of two between ${FLOW_TABLE_LIMITS.minCapacity} and 2^26`,
+      `capacity ${String(capacity)} must be a power of two between ${FLOW_TABLE_LIMITS.minCapacity} and 2^24`,
       `use ${Math.min(Math.max(up, FLOW_TABLE_LIMITS.minCapacity), FLOW_TABLE_LIMITS.maxCapacity)}; ` +
       'a table holds up to capacity × maxLoad (0.75) flows');
   }
@@ -229,14 +259,15 @@ export function flowTableGeometry(opts: FlowTableOptions): FlowTableGeometry {
   }
   const idleTimeoutMs = checkTimeout('idleTimeoutMs', opts.idleTimeoutMs ?? 0);
   const hardTimeoutMs = checkTimeout('hardTimeoutMs', opts.hardTimeoutMs ?? 0);
-  const entryWords = ENTRY_FIXED_WORDS + valueWords + (valueWords & 1);
-  const entriesOffset = FLOW_TABLE_HEADER_BYTES;
-  const totalBytes = alignUp(entriesOffset + capacity * entryWords * 4, CACHE_LINE);
+  const coldWords = Cold.value + valueWords + (valueWords & 1);
+  const hotOffset = FLOW_TABLE_HEADER_BYTES;
+  const coldOffset = hotOffset + capacity * HOT_BYTES;
+  const totalBytes = alignUp(coldOffset + capacity * coldWords * 4, CACHE_LINE);
   if (totalBytes > FLOW_TABLE_LIMITS.maxBytes) {
     throw badOption(`capacity ${capacity} with ${valueWords} value words needs ${totalBytes} bytes (limit 2 GiB)`,
       'use a smaller capacity or fewer value words, or split flows over several tables');
   }
-  return { capacity, valueWords, entryWords, maxCount, symmetric, idleTimeoutMs, hardTimeoutMs, entriesOffset, totalBytes };
+  return { capacity, valueWords, coldWords, maxCount, symmetric, idleTimeoutMs, hardTimeoutMs, hotOffset, coldOffset, totalBytes };
 }
 
 /** Bytes a flow table with these options needs (cold). */
