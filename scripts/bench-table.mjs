@@ -11,6 +11,8 @@ const GOALS = {
   'chain nfs=3 size=64 poll=adaptive': '≥ 8 Mpps (not met)',
   'startup module=js': '≤ 300 ms',
   'startup module=ts': '≤ 300 ms',
+  'flow flows=100k order=hot prefetch=off': '≥ 20 Mpps',
+  'flow flows=100k order=hot prefetch=on': '≥ 20 Mpps',
 };
 const UNITS = { mpps: 'Mpps', mdesc: 'M desc/s', mbufs: 'M bufs/s', ms: 'ms' };
 for (const line of readFileSync(0, 'utf8').split('\n')) {
@@ -18,7 +20,7 @@ for (const line of readFileSync(0, 'utf8').split('\n')) {
   const r = JSON.parse(line);
   const unit = Object.keys(UNITS).find((u) => u in r);
   const params = Object.entries(r)
-    .filter(([k]) => !['bench', 'runs', 'nsPerPkt', 'count', 'aggregateMpps', unit].includes(k))
+    .filter(([k]) => !['bench', 'runs', 'nsPerPkt', 'count', 'aggregateMpps', 'capacity', 'flows_', 'matched', unit].includes(k))
     .map(([k, v]) => `${k}=${v}`).join(' ');
   const fmt = (x) => (x >= 100 ? x.toFixed(0) : x.toPrecision(3));
   const lo = fmt(Math.min(...r.runs));
