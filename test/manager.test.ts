@@ -156,6 +156,47 @@ test('a 16-hop chain (NEXT back and forth between two NFs) delivers every packet
   }
 });
 
+test('the flow director: every packet of 1200 flows follows its class\'s chain; misses take the default chain', { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nfchain-flows-'));
+  try {
+    const inPath = join(dir, 'in.pcap');
+    const buf = new ArrayBuffer(4096);
+    const u8 = new Uint8Array(buf);
+    const view = new PacketView(buf);
+    const w = PcapWriter.create(inPath);
+    const expect = new Map<number, number>([[1, 0], [2, 0], [3, 0], [4, 0]]);
+    for (let i = 0; i < 2400; i++) {
+      const f = synthFlow(i % 1200);
+      const len = writeSynth(new DataView(buf), u8, view, 0, 80, f);
+      w.write(u8, 0, len, 1_700_000_000, i);
+      const tcp = f.kind === SynthKind.IPV4_TCP || f.kind === SynthKind.IPV6_TCP || f.kind === SynthKind.QINQ_IPV4_TCP;
+      const svc = !tcp && f.dstPort === 53 ? 1 : tcp && f.dstPort === 80 ? 2 : f.dstPort === 443 ? 3 : 4;
+      expect.set(svc, expect.get(svc)! + 1);
+    }
+    w.close();
+    const t = topo({
+      ports: [{ name: 'in', driver: 'pcap', rx: inPath }, { name: 'out', driver: 'null' }],
+      nfs: [nf('dns', 1, {}), nf('web', 2, {}), nf('tls', 3, {}), nf('other', 4, {})],
+      chain: ['other', 'port:out'],
+      chains: { dns: ['dns', 'port:out'], web: ['web', 'port:out'], tls: ['tls', 'port:out'] },
+      flows: [
+        { priority: 10, chain: 'dns', proto: 17, dstPorts: [53, 53] },
+        { priority: 10, chain: 'web', proto: 6, dstPorts: [80, 80] },
+        { priority: 5, chain: 'tls', dstPorts: [443, 443] },
+      ],
+    });
+    const { status, missing } = await run(t);
+    assert.equal(missing, 0);
+    for (const [svc, n] of expect) {
+      assert.ok(n > 0, `class of service ${svc} is in the capture`);
+      assert.equal(status.nfs.find((x) => x.service === svc)!.counters.rx, n, `service ${svc} got exactly its class`);
+    }
+    assert.equal(status.ports[1]!.txPackets, 2400);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('TONF goes straight to the named service, OUT to the named port', { timeout: 60_000 }, async () => {
   const N = 10_000;
   const t = topo({

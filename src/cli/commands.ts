@@ -129,7 +129,7 @@ export function standaloneTopology(name: string, drivers: string[], chainText: s
     pool: { count: 16384, dataRoom: 2048, headroom: 128 },
     rings: { nfRx: 4096, nfTx: 4096 },
     manager: { ttl: 0, limit: 0, statsInterval: 1, poll: 'adaptive' },
-    ports, nfs: [], chain,
+    ports, nfs: [], chain, chains: [], flows: [],
   };
 }
 

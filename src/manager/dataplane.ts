@@ -23,6 +23,8 @@ import { PacketView } from '../shm/packet-view.js';
 import { openRx, openTx, type RxPort, type TxPort } from '../ports/index.js';
 import type { PortConfig } from '../ports/config.js';
 import { Router } from '../chain/router.js';
+import { FlowDirector, type FlowRule } from '../flow/director.js';
+import { FlowKey } from '../flow/flow-key.js';
 import { Action } from '../chain/verdict.js';
 import { native } from '../native.js';
 import { STAGE_WORDS } from '../shm/instance-layout.js';
@@ -33,6 +35,8 @@ export interface DataplaneConfig {
   ports: PortConfig[];
   /** stop receiving after this many packets (0: no limit) */
   limit: number;
+  /** the flow director's rules (none: every packet takes chain 0) */
+  flows: FlowRule[];
   poll: 'adaptive' | 'busy';
 }
 
@@ -55,6 +59,9 @@ export class RxLoop {
   private readonly burst = new Uint32Array(BURST);
   private readonly limit: number;
   private received = 0;
+  /** the flow director (null: no rules) and the key it classifies */
+  private readonly director: FlowDirector | null;
+  private readonly key = new FlowKey();
   private reportedDone = false;
 
   constructor(cfg: DataplaneConfig) {
@@ -75,6 +82,13 @@ export class RxLoop {
     });
     this.view = new PacketView(pool.buffer);
     this.limit = cfg.limit;
+    if (cfg.flows.length > 0) {
+      this.director = new FlowDirector({ defaultChain: 0 });
+      for (const r of cfg.flows) this.director.add(r);
+      this.director.compile();
+    } else {
+      this.director = null;
+    }
   }
 
   /** One pass over every port. Returns packets received. Hot path: no allocation. */
@@ -102,8 +116,12 @@ export class RxLoop {
         const len = words[m + Meta.len]!;
         bytes += len;
         view.reset(pool.base + (d << pool.shift) + words[m + Meta.dataOff]!, len);
-        words[m + Meta.flowHash] = view.flowHash();
-        words[m + Meta.chainId] = 0;
+        const hash = view.flowHash();
+        words[m + Meta.flowHash] = hash;
+        // The flow director picks the chain (exact-match cache first, then the rules).
+        words[m + Meta.chainId] = this.director !== null && view.flowKey(this.key)
+          ? this.director.classify(this.key, p, view.vlanCount > 0 ? view.vlanId(0) : -1, hash)
+          : 0;
         words[m + Meta.chainIndex] = 0;
         words[m + Meta.action] = Action.NEXT;
       }

@@ -180,19 +180,22 @@ export class Manager {
     Atomics.store(this.inst.i32, IH.rxEnabled, 1);
   }
 
-  /** The default chain into the chain table (chain 0). */
+  /** The default chain (chain 0) and the named chains (1..) into the chain table. */
   private writeChain(): void {
     const i32 = this.inst.i32;
-    const cw = this.inst.chainWord(0);
-    this.topo.chain.forEach((hop, i) => {
-      i32[cw + 1 + i] = hop.kind === 'service' ? (HopKind.SERVICE << 16) | hop.service : (HopKind.PORT << 16) | hop.port;
+    const all = [this.topo.chain, ...this.topo.chains.map((c) => c.hops)];
+    all.forEach((hops, c) => {
+      const cw = this.inst.chainWord(c);
+      hops.forEach((hop, i) => {
+        i32[cw + 1 + i] = hop.kind === 'service' ? (HopKind.SERVICE << 16) | hop.service : (HopKind.PORT << 16) | hop.port;
+      });
+      Atomics.store(i32, cw, hops.length);
     });
-    Atomics.store(i32, cw, this.topo.chain.length);
   }
 
   private startWorker(role: 'rx' | 'tx'): Promise<void> {
     const cfg: DataplaneConfig = {
-      role, instance: this.topo.name, ports: this.topo.ports, limit: this.topo.manager.limit, poll: this.topo.manager.poll,
+      role, instance: this.topo.name, ports: this.topo.ports, limit: this.topo.manager.limit, poll: this.topo.manager.poll, flows: this.topo.flows,
     };
     const worker = new Worker(new URL('./dataplane.js', import.meta.url), { workerData: { nfchainDataplane: true, cfg } });
     let stoppedResolve: () => void = () => {};

@@ -115,6 +115,8 @@ chain: [monitor, 2, "port:sink"]
       { name: 'bridge', module: join(dir, 'nfs', 'bridge.mjs'), service: 2, instances: 2, options: {} },
     ],
     chain: [{ kind: 'service', service: 1 }, { kind: 'service', service: 2 }, { kind: 'port', port: 2 }],
+    chains: [],
+    flows: [],
   });
 
   test('YAML: defaults filled, paths and hops resolved, `driver: null` unquoted is the null driver', () => {

@@ -28,6 +28,7 @@ import {
   ManagerSchema, NfSchema, PoolSchema, PORT_SCHEMAS, RingsSchema, TopologySchema, type TopologyParsed,
 } from './schema.js';
 import type { Hop, NfConfig, Topology } from './types.js';
+import { FlowDirector, type FlowRule } from '../flow/director.js';
 
 /** A step in a path into the document: a mapping key or a list index. */
 type Seg = string | number;
@@ -458,10 +459,60 @@ function resolveTopology(t: TopologyParsed, file: string, baseDir: string): { to
     else chain.push(r);
   });
 
+  // Named chains (ids 1..15) and the flow rules that pick them.
+  const chains: { name: string; hops: Hop[] }[] = [];
+  const chainIds = new Map<string, number>();
+  for (const [cname, hops] of Object.entries(t.chains)) {
+    if (chains.length === 15) {
+      problems.push({ path: ['chains', cname], what: 'at most 15 named chains', fix: 'merge chains, or use the default chain' });
+      break;
+    }
+    const resolved: Hop[] = [];
+    hops.forEach((hop, i) => {
+      const r = resolveHop(hop, t, portIds, nfByName, nfByService);
+      if ('what' in r) problems.push({ path: ['chains', cname, i], what: r.what, fix: r.fix });
+      else resolved.push(r);
+    });
+    chains.push({ name: cname, hops: resolved });
+    chainIds.set(cname, chains.length);
+  }
+  const flows: FlowRule[] = [];
+  t.flows.forEach((f, i) => {
+    const id = chainIds.get(f.chain);
+    if (id === undefined) {
+      const guess = didYouMean(f.chain, [...chainIds.keys()]);
+      problems.push({ path: ['flows', i, 'chain'], what: `no chain named "${f.chain}"${guess ? `; did you mean "${guess}"?` : ''}`, fix: 'name a chain defined under chains' });
+      return;
+    }
+    const rule: FlowRule = { priority: f.priority, chain: id };
+    if (f.srcPrefix !== undefined) rule.srcPrefix = f.srcPrefix;
+    if (f.dstPrefix !== undefined) rule.dstPrefix = f.dstPrefix;
+    if (f.srcPorts !== undefined) rule.srcPorts = f.srcPorts;
+    if (f.dstPorts !== undefined) rule.dstPorts = f.dstPorts;
+    if (f.proto !== undefined) rule.proto = f.proto;
+    if (f.vlan !== undefined) rule.vlan = f.vlan;
+    if (f.inPort !== undefined) {
+      const p = portIds.get(f.inPort);
+      if (p === undefined) {
+        problems.push({ path: ['flows', i, 'inPort'], what: `no port named "${f.inPort}"`, fix: `ports: ${[...portIds.keys()].join(', ')}` });
+        return;
+      }
+      rule.inPort = p;
+    }
+    // The director checks prefixes, ranges and values; its message names the field.
+    try {
+      new FlowDirector({ defaultChain: 0, cacheCapacity: 0 }).add(rule);
+    } catch (err) {
+      problems.push({ path: ['flows', i], what: (err as Error).message.split('\n')[0]!, fix: 'see docs/topology.md, flows' });
+      return;
+    }
+    flows.push(rule);
+  });
+
   if (problems.length > 0) return { problems };
   return {
     problems,
-    topology: { file, name: t.name, pool: t.pool, rings: t.rings, manager: t.manager, ports, nfs, chain },
+    topology: { file, name: t.name, pool: t.pool, rings: t.rings, manager: t.manager, ports, nfs, chain, chains, flows },
   };
 }
 

@@ -166,6 +166,21 @@ export const TopologySchema = z.strictObject({
     .min(1, `a list of 1..${maxNfs} NFs`).max(maxNfs, `a list of 1..${maxNfs} NFs`),
   chain: z.array(HopSchema, { error: `a list of 1..${maxHops} hops` })
     .min(1, `a list of 1..${maxHops} hops`).max(maxHops, `a list of 1..${maxHops} hops`),
+  // Named chains (ids 1..15) and the flow director's rules; both optional.
+  chains: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'a chain name ([a-z0-9][a-z0-9_-]{0,31})'),
+    z.array(HopSchema).min(1, `a list of 1..${maxHops} hops`).max(maxHops, `a list of 1..${maxHops} hops`),
+    { error: 'a mapping of chain names to lists of hops' }).default({}),
+  flows: z.array(z.strictObject({
+    priority: z.number().int().default(0),
+    chain: z.string({ error: 'the name of a chain under chains' }),
+    srcPrefix: z.string().optional(),
+    dstPrefix: z.string().optional(),
+    srcPorts: z.tuple([z.number().int(), z.number().int()]).optional(),
+    dstPorts: z.tuple([z.number().int(), z.number().int()]).optional(),
+    proto: z.number().int().optional(),
+    inPort: z.string({ error: 'the name of a port' }).optional(),
+    vlan: z.number().int().optional(),
+  }), { error: 'a list of flow rules' }).default([]),
 }, { error: 'a mapping with the keys name, pool, rings, manager, ports, nfs, chain' });
 
 /** A topology file as written (before defaults). */

@@ -36,8 +36,12 @@ export interface Topology {
   ports: PortConfig[];
   /** the NFs, in file order; service ids are unique */
   nfs: NfConfig[];
-  /** the default service chain, 1..16 hops */
+  /** the default service chain (chain 0), 1..32 hops */
   chain: Hop[];
+  /** named chains; chain id = index + 1 (1..15) */
+  chains: { name: string; hops: Hop[] }[];
+  /** flow rules of the flow director: which chain a flow takes (misses take chain 0) */
+  flows: FlowRule[];
 }
 
 export interface NfConfig {
@@ -54,6 +58,8 @@ export interface NfConfig {
 }
 
 /** One step of a service chain: hand the packet to a service, or send it out a port. */
+import type { FlowRule } from '../flow/director.js';
+
 export type Hop = { kind: 'service'; service: number } | { kind: 'port'; port: number };
 
 /** Limits the schema enforces, shared with code that builds topologies by hand. */
