@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { NfcError } from '../errors.js';
 import { ControlClient } from '../control/socket.js';
-import type { StatusReply, ManagerStatus, MessageReply } from '../protocol/messages.js';
+import type { ChainListReply, FlowAddedReply, FlowListReply, FlowRuleSpec, StatusReply, ManagerStatus, MessageReply } from '../protocol/messages.js';
 import { Manager } from '../manager/manager.js';
 import { formatStats, drops } from '../manager/stats.js';
 import { parseNfArgs, runNf } from '../nflib/runner.js';
@@ -13,7 +13,7 @@ import { loadTopology, validateTopology } from '../topology/load.js';
 import { BUILT_IN_TOPOLOGY, type Topology } from '../topology/types.js';
 import { runTopology } from './start.js';
 import { parseArgs, type Flags } from './args.js';
-import { DEMO_USAGE, MANAGER_USAGE, MESSAGE_USAGE, START_USAGE, STATS_USAGE, STATUS_USAGE } from './usage.js';
+import { CHAIN_USAGE, DEMO_USAGE, FLOW_USAGE, MANAGER_USAGE, MESSAGE_USAGE, START_USAGE, STATS_USAGE, STATUS_USAGE } from './usage.js';
 
 function num(f: Flags, key: string, dflt: number): number {
   const v = f.flags.get(key);
@@ -265,4 +265,85 @@ export async function messageCommand(argv: string[]): Promise<number> {
   } finally {
     c.close();
   }
+}
+
+// ---- nfchain flow / chain -----------------------------------------------------------------
+
+function range(v: string | undefined, flag: string): [number, number] | undefined {
+  if (v === undefined) return undefined;
+  const m = /^(\d+)(?:-(\d+))?$/.exec(v);
+  if (!m) throw new NfcError('NFC_ERR_USAGE', `--${flag} takes a port or a range LO-HI, got ${v}`);
+  return [Number(m[1]), Number(m[2] ?? m[1])];
+}
+
+async function withManager<T>(name: string, f: (c: ControlClient) => Promise<T>): Promise<T> {
+  const c = await ControlClient.connect(name);
+  try {
+    return await f(c);
+  } finally {
+    c.close();
+  }
+}
+
+export async function flowCommand(argv: string[]): Promise<number> {
+  const f = parseArgs(argv);
+  const [verb, arg] = f.positional;
+  const name = f.flags.get('name') ?? 'default';
+  if (verb === 'list') {
+    checkKnown(f, ['name'], FLOW_USAGE);
+    const r = await withManager(name, (c) => c.request<FlowListReply>({ type: 'flow-list' }));
+    if (r.rules.length === 0) process.stdout.write('no flow rules: every packet takes the default chain\n');
+    for (const x of r.rules) {
+      const { id, chain, priority, ...match } = x;
+      process.stdout.write(`${id}: priority ${priority ?? 0} → chain ${chain}  ${JSON.stringify(match)}\n`);
+    }
+    return 0;
+  }
+  if (verb === 'del') {
+    checkKnown(f, ['name'], FLOW_USAGE);
+    if (!arg || !/^\d+$/.test(arg)) throw new NfcError('NFC_ERR_USAGE', 'flow del takes a rule id', { fix: FLOW_USAGE });
+    await withManager(name, (c) => c.request({ type: 'flow-del', ruleId: Number(arg) }));
+    process.stdout.write(`rule ${arg} removed\n`);
+    return 0;
+  }
+  if (verb === 'add') {
+    checkKnown(f, ['name', 'chain', 'priority', 'proto', 'src-prefix', 'dst-prefix', 'src-ports', 'dst-ports', 'in-port', 'vlan'], FLOW_USAGE);
+    const chain = f.flags.get('chain');
+    if (!chain) throw new NfcError('NFC_ERR_USAGE', 'flow add needs --chain', { fix: FLOW_USAGE });
+    const rule: FlowRuleSpec = { chain, priority: num(f, 'priority', 0) };
+    if (f.flags.has('proto')) rule.proto = num(f, 'proto', 0);
+    if (f.flags.has('vlan')) rule.vlan = num(f, 'vlan', 0);
+    const sp = f.flags.get('src-prefix');
+    if (sp !== undefined) rule.srcPrefix = sp;
+    const dp = f.flags.get('dst-prefix');
+    if (dp !== undefined) rule.dstPrefix = dp;
+    const sr = range(f.flags.get('src-ports'), 'src-ports');
+    if (sr) rule.srcPorts = sr;
+    const dr = range(f.flags.get('dst-ports'), 'dst-ports');
+    if (dr) rule.dstPorts = dr;
+    const ip = f.flags.get('in-port');
+    if (ip !== undefined) rule.inPort = ip;
+    const r = await withManager(name, (c) => c.request<FlowAddedReply>({ type: 'flow-add', rule }));
+    process.stdout.write(`rule ${r.ruleId} added\n`);
+    return 0;
+  }
+  throw new NfcError('NFC_ERR_USAGE', `flow ${verb ?? ''}: use add, del or list`, { fix: FLOW_USAGE });
+}
+
+export async function chainCommand(argv: string[]): Promise<number> {
+  const f = parseArgs(argv);
+  checkKnown(f, ['name'], CHAIN_USAGE);
+  const [verb, cname, hops] = f.positional;
+  const name = f.flags.get('name') ?? 'default';
+  if (verb === 'list') {
+    const r = await withManager(name, (c) => c.request<ChainListReply>({ type: 'chain-list' }));
+    for (const ch of r.chains) process.stdout.write(`${ch.id} ${ch.name}: ${ch.hops.join(' → ')}\n`);
+    return 0;
+  }
+  if (verb === 'set' && cname && hops) {
+    await withManager(name, (c) => c.request({ type: 'chain-set', name: cname, hops: hops.split(',') }));
+    process.stdout.write(`chain ${cname} set\n`);
+    return 0;
+  }
+  throw new NfcError('NFC_ERR_USAGE', 'use chain set NAME HOP,HOP,... or chain list', { fix: CHAIN_USAGE });
 }

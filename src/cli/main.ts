@@ -6,11 +6,11 @@
 import { readFileSync } from 'node:fs';
 import { NfcError } from '../errors.js';
 import { BENCHES, runBench } from './bench.js';
-import { DEMO_USAGE, MANAGER_USAGE, MESSAGE_USAGE, NF_USAGE, START_USAGE, STATS_USAGE, STATUS_USAGE, TESTBED_USAGE } from './usage.js';
+import { CHAIN_USAGE, DEMO_USAGE, FLOW_USAGE, MANAGER_USAGE, MESSAGE_USAGE, NF_USAGE, START_USAGE, STATS_USAGE, STATUS_USAGE, TESTBED_USAGE } from './usage.js';
 
 // Commands load their modules only when run: an NF process (`nfchain nf`) must not pay for
 // the manager, the topology schema (zod, yaml) or the benchmarks (startup time, bench startup).
-const lazy = (name: 'demoCommand' | 'managerCommand' | 'startCommand' | 'statsCommand' | 'statusCommand' | 'messageCommand') =>
+const lazy = (name: 'demoCommand' | 'managerCommand' | 'startCommand' | 'statsCommand' | 'statusCommand' | 'messageCommand' | 'flowCommand' | 'chainCommand') =>
   async (argv: string[]): Promise<number> => (await import('./commands.js'))[name](argv);
 const nfCommand = async (argv: string[]): Promise<number> => {
   const { parseNfArgs, runNf } = await import('../nflib/runner.js');
@@ -22,6 +22,8 @@ const startCommand = lazy('startCommand');
 const statsCommand = lazy('statsCommand');
 const statusCommand = lazy('statusCommand');
 const messageCommand = lazy('messageCommand');
+const flowCommand = lazy('flowCommand');
+const chainCommand = lazy('chainCommand');
 const testbedCommand = async (argv: string[]): Promise<number> => (await import('./testbed-command.js')).testbedCommand(argv);
 
 interface Command {
@@ -118,6 +120,20 @@ const COMMANDS: Command[] = [
       '  --ipv6            up: leave IPv6 on inside the namespaces',
     ].join('\n'),
     run: testbedCommand,
+  },
+  {
+    name: 'flow',
+    usage: FLOW_USAGE,
+    summary: 'add, remove or list flow rules (which chain a flow takes) while traffic flows',
+    help: 'Rules apply between two bursts of the RX loop; flows they do not match keep their chain.\nFields: --chain (required) --priority --proto --src-prefix --dst-prefix --src-ports --dst-ports --in-port --vlan',
+    run: flowCommand,
+  },
+  {
+    name: 'chain',
+    usage: CHAIN_USAGE,
+    summary: 'set or list service chains while traffic flows',
+    help: 'HOP: a service id, an NF name from the topology, or port:<name>. A new name makes a new chain (16 at most).',
+    run: chainCommand,
   },
   {
     name: 'message',

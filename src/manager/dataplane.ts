@@ -40,7 +40,8 @@ export interface DataplaneConfig {
   poll: 'adaptive' | 'busy';
 }
 
-export type WorkerMessage = { type: 'stop' };
+/** stop; or new flow rules for the RX loop's director (applied between two bursts) */
+export type WorkerMessage = { type: 'stop' } | { type: 'flows'; rules: FlowRule[] };
 export type WorkerReport = { type: 'ready' } | { type: 'rx-done'; packets: number } | { type: 'stopped' } | { type: 'error'; message: string };
 
 /** Empty loops before an idle data-plane loop sleeps; and the longest sleep (ms). */
@@ -60,7 +61,7 @@ export class RxLoop {
   private readonly limit: number;
   private received = 0;
   /** the flow director (null: no rules) and the key it classifies */
-  private readonly director: FlowDirector | null;
+  private director: FlowDirector | null;
   private readonly key = new FlowKey();
   private reportedDone = false;
 
@@ -89,6 +90,21 @@ export class RxLoop {
     } else {
       this.director = null;
     }
+  }
+
+  /**
+   * Replaces the flow rules (cold). Runs between two bursts on this thread, so no packet sees
+   * half a rule set; flows the change does not touch classify as before.
+   */
+  setFlows(rules: FlowRule[]): void {
+    if (rules.length === 0) {
+      this.director = null;
+      return;
+    }
+    const d = new FlowDirector({ defaultChain: 0 });
+    for (const r of rules) d.add(r);
+    d.compile();
+    this.director = d;
   }
 
   /** One pass over every port. Returns packets received. Hot path: no allocation. */
@@ -268,6 +284,7 @@ function runWorker(cfg: DataplaneConfig): void {
   let stopping = false;
   port.on('message', (m: WorkerMessage) => {
     if (m.type === 'stop') stopping = true;
+    else if (m.type === 'flows') rx?.setFlows(m.rules);
   });
   let rx: RxLoop | null = null;
   let tx: TxLoop | null = null;

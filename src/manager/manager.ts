@@ -15,11 +15,11 @@ import type { Socket } from 'node:net';
 import { NfcError } from '../errors.js';
 import { ensureNotRunning, listenControl, send, type ControlServer } from '../control/socket.js';
 import type {
-  ManagerStatus, NfStatus, PortStatus, Request, Reply, RegisterRequest,
+  FlowRuleSpec, ManagerStatus, NfStatus, PortStatus, Request, Reply, RegisterRequest,
 } from '../protocol/messages.js';
 import { createInstance, type InstanceView } from '../shm/instance.js';
 import {
-  CounterSet, HopKind, IH, MAX_INSTANCES, MAX_NFS, MAX_SERVICES, ManagerState, NF_STATE_NAMES, NfState, NS,
+  CounterSet, HopKind, IH, MAX_CHAINS, MAX_HOPS, MAX_INSTANCES, MAX_NFS, MAX_SERVICES, ManagerState, NF_STATE_NAMES, NfState, NS,
   PortRxCounters, PortTxCounters, RouteCounters, SERVICE_BUCKETS, TxLoopCounters,
 } from '../shm/instance-layout.js';
 import { NULL_DESC, PoolCache } from '../shm/pool.js';
@@ -30,6 +30,7 @@ import { clearSlotRecords, drainRing, reclaimNf } from './reclaim.js';
 import { formatStats } from './stats.js';
 import { join as joinService, leave as leaveService } from '../chain/indirection.js';
 import { Messenger } from '../nflib/messages.js';
+import { FlowDirector, type FlowRule } from '../flow/director.js';
 
 interface NfEntry {
   nfId: number;
@@ -100,6 +101,11 @@ export class Manager {
   private cache!: PoolCache;
   /** sends the CLI's messages (sender id 0) */
   private messenger: Messenger | undefined;
+  /** flow rules with their ids (the RX loop holds the compiled copy) */
+  private flowRules: { id: number; rule: FlowRule }[] = [];
+  private nextRuleId = 1;
+  /** chain names by id; 0 is the default chain */
+  private chainNames: string[] = [];
   private timers: NodeJS.Timeout[] = [];
   private readonly log: (line: string) => void;
   private readonly statsOut: ((text: string) => void) | null;
@@ -121,6 +127,8 @@ export class Manager {
     this.topo = o.topology;
     this.untilDone = o.untilDone ?? false;
     this.holdRx = o.holdRx ?? false;
+    this.chainNames = ['default', ...o.topology.chains.map((c) => c.name)];
+    this.flowRules = o.topology.flows.map((rule) => ({ id: this.nextRuleId++, rule }));
     this.log = o.log ?? ((l) => process.stdout.write(`[manager] ${l}\n`));
     this.statsOut = o.stats === undefined ? (t) => process.stdout.write(t) : o.stats;
     this.done = new Promise((r) => { this.resolveDone = r; });
@@ -173,6 +181,92 @@ export class Manager {
       this.timers.push(setInterval(() => this.printStats(), t.manager.statsInterval * 1000));
     }
     this.log(`instance "${t.name}": ${t.pool.count} buffers, ${t.ports.length} port(s), control socket ${this.control!.path}`);
+  }
+
+  /** Sends the current flow rules to the RX loop, which swaps them in between two bursts. */
+  private pushFlows(): void {
+    const rules = this.flowRules.map((r) => r.rule);
+    for (const w of this.workers) if (w.role === 'rx') w.worker.postMessage({ type: 'flows', rules });
+  }
+
+  private chainId(name: string): number {
+    const c = this.chainNames.indexOf(name);
+    if (c < 0) throw new NfcError('NFC_ERR_MANAGER', `no chain named "${name}"`, { fix: `chains: ${this.chainNames.join(', ')} (nfchain chain set NAME HOPS makes one)` });
+    return c;
+  }
+
+  private ruleFromSpec(s: FlowRuleSpec): FlowRule {
+    const rule: FlowRule = { priority: s.priority ?? 0, chain: this.chainId(s.chain) };
+    if (s.srcPrefix !== undefined) rule.srcPrefix = s.srcPrefix;
+    if (s.dstPrefix !== undefined) rule.dstPrefix = s.dstPrefix;
+    if (s.srcPorts !== undefined) rule.srcPorts = s.srcPorts;
+    if (s.dstPorts !== undefined) rule.dstPorts = s.dstPorts;
+    if (s.proto !== undefined) rule.proto = s.proto;
+    if (s.vlan !== undefined) rule.vlan = s.vlan;
+    if (s.inPort !== undefined) {
+      const p = this.topo.ports.findIndex((x) => x.name === s.inPort);
+      if (p < 0) throw new NfcError('NFC_ERR_MANAGER', `no port named "${s.inPort}"`);
+      rule.inPort = p;
+    }
+    return rule;
+  }
+
+  private specFromRule(r: FlowRule): FlowRuleSpec {
+    const s: FlowRuleSpec = { priority: r.priority, chain: this.chainNames[r.chain] ?? String(r.chain) };
+    if (r.srcPrefix !== undefined) s.srcPrefix = r.srcPrefix;
+    if (r.dstPrefix !== undefined) s.dstPrefix = r.dstPrefix;
+    if (r.srcPorts !== undefined) s.srcPorts = [r.srcPorts[0], r.srcPorts[1]];
+    if (r.dstPorts !== undefined) s.dstPorts = [r.dstPorts[0], r.dstPorts[1]];
+    if (r.proto !== undefined) s.proto = r.proto;
+    if (r.vlan !== undefined) s.vlan = r.vlan;
+    if (r.inPort !== undefined) s.inPort = this.topo.ports[r.inPort]?.name ?? String(r.inPort);
+    return s;
+  }
+
+  /** Sets (or makes) a named chain while traffic flows: hops first, then the length. */
+  private setChain(name: string, hops: (string | number)[]): void {
+    if (!/^[a-z0-9][a-z0-9_-]{0,31}$/.test(name)) throw new NfcError('NFC_ERR_MANAGER', `chain name "${name}": use [a-z0-9][a-z0-9_-]{0,31}`);
+    if (hops.length < 1 || hops.length > MAX_HOPS) throw new NfcError('NFC_ERR_MANAGER', `a chain has 1..${MAX_HOPS} hops`);
+    const words = hops.map((h) => {
+      if (typeof h === 'number' || /^\d+$/.test(h)) {
+        const s = Number(h);
+        if (s < 1 || s >= MAX_SERVICES) throw new NfcError('NFC_ERR_MANAGER', `hop ${h}: services are 1..${MAX_SERVICES - 1}`);
+        return (HopKind.SERVICE << 16) | s;
+      }
+      if (h.startsWith('port:')) {
+        const p = this.topo.ports.findIndex((x) => x.name === h.slice(5));
+        if (p < 0) throw new NfcError('NFC_ERR_MANAGER', `hop ${h}: no such port`);
+        return (HopKind.PORT << 16) | p;
+      }
+      const nf = this.topo.nfs.find((x) => x.name === h);
+      if (!nf) throw new NfcError('NFC_ERR_MANAGER', `hop ${h}: not a service id, an NF name or port:<name>`);
+      return (HopKind.SERVICE << 16) | nf.service;
+    });
+    let c = this.chainNames.indexOf(name);
+    if (c < 0) {
+      if (this.chainNames.length >= MAX_CHAINS) throw new NfcError('NFC_ERR_MANAGER', `at most ${MAX_CHAINS} chains`);
+      c = this.chainNames.length;
+      this.chainNames.push(name);
+    }
+    const i32 = this.inst.i32;
+    const cw = this.inst.chainWord(c);
+    // A packet reading this chain meanwhile sees the old hops or the new ones at each position;
+    // flows on other chains are not touched at all.
+    if (words.length < i32[cw]!) Atomics.store(i32, cw, words.length);
+    words.forEach((w, i) => { i32[cw + 1 + i] = w; });
+    Atomics.store(i32, cw, words.length);
+    this.log(`chain ${name} (${c}) set: ${hops.join(' → ')}`);
+  }
+
+  private chainHops(c: number): string[] {
+    const i32 = this.inst.i32;
+    const cw = this.inst.chainWord(c);
+    const out: string[] = [];
+    for (let i = 0; i < i32[cw]!; i++) {
+      const h = i32[cw + 1 + i]!;
+      out.push(h >>> 16 === HopKind.SERVICE ? `service ${h & 0xffff}` : `port:${this.topo.ports[h & 0xffff]?.name ?? h & 0xffff}`);
+    }
+    return out;
   }
 
   /** Lets the RX loop receive. */
@@ -268,6 +362,31 @@ export class Manager {
       case 'message':
         this.messenger ??= new Messenger(this.inst, 0);
         return { type: 'message-result', id: req.id, result: this.messenger.send(req.to, req.payload) };
+      case 'flow-add': {
+        const rule = this.ruleFromSpec(req.rule);
+        // The director validates (prefixes, ranges); its error goes back to the caller.
+        new FlowDirector({ defaultChain: 0, cacheCapacity: 0 }).add(rule);
+        const ruleId = this.nextRuleId++;
+        this.flowRules.push({ id: ruleId, rule });
+        this.pushFlows();
+        this.log(`flow rule ${ruleId} added: ${JSON.stringify(req.rule)}`);
+        return { type: 'flow-added', id: req.id, ruleId };
+      }
+      case 'flow-del': {
+        const i = this.flowRules.findIndex((r) => r.id === req.ruleId);
+        if (i < 0) throw new NfcError('NFC_ERR_MANAGER', `no flow rule ${req.ruleId}`, { fix: 'nfchain flow list shows the rules and their ids' });
+        this.flowRules.splice(i, 1);
+        this.pushFlows();
+        this.log(`flow rule ${req.ruleId} removed`);
+        return { type: 'ok', id: req.id };
+      }
+      case 'flow-list':
+        return { type: 'flows', id: req.id, rules: this.flowRules.map((r) => ({ id: r.id, ...this.specFromRule(r.rule) })) };
+      case 'chain-set':
+        this.setChain(req.name, req.hops);
+        return { type: 'ok', id: req.id };
+      case 'chain-list':
+        return { type: 'chains', id: req.id, chains: this.chainNames.map((name, c) => ({ id: c, name, hops: this.chainHops(c) })) };
       default: {
         const t = (req as { type?: unknown }).type;
         throw new NfcError('NFC_ERR_CONTROL', `unknown request type ${JSON.stringify(t)}`);

@@ -23,9 +23,21 @@ export interface StoppingRequest { type: 'stopping'; id: number; nfId: number; r
 export interface StatusRequest { type: 'status'; id: number }
 export interface ShutdownRequest { type: 'shutdown'; id: number }
 /** CLI → manager → an NF's inbox */
+/** CLI → manager: flow rules and chains, applied while traffic flows */
+export interface FlowAddRequest { type: 'flow-add'; id: number; rule: FlowRuleSpec }
+export interface FlowDelRequest { type: 'flow-del'; id: number; ruleId: number }
+export interface FlowListRequest { type: 'flow-list'; id: number }
+export interface ChainSetRequest { type: 'chain-set'; id: number; name: string; hops: (string | number)[] }
+export interface ChainListRequest { type: 'chain-list'; id: number }
+/** A flow rule as the CLI writes it: the chain and the input port by name. */
+export interface FlowRuleSpec {
+  priority?: number; chain: string; srcPrefix?: string; dstPrefix?: string;
+  srcPorts?: [number, number]; dstPorts?: [number, number]; proto?: number; inPort?: string; vlan?: number;
+}
 export interface MessageRequest { type: 'message'; id: number; to: { instance: number } | { service: number; key?: number }; payload: unknown }
 
-export type Request = RegisterRequest | ReadyRequest | StoppingRequest | StatusRequest | ShutdownRequest | MessageRequest;
+export type Request = RegisterRequest | ReadyRequest | StoppingRequest | StatusRequest | ShutdownRequest | MessageRequest
+  | FlowAddRequest | FlowDelRequest | FlowListRequest | ChainSetRequest | ChainListRequest;
 /** A request before the client numbers it. */
 export type RequestBody = Request extends infer R ? (R extends Request ? Omit<R, 'id'> : never) : never;
 
@@ -43,7 +55,10 @@ export interface ErrorReply { type: 'error'; id: number; code: string; message: 
 export interface StatusReply { type: 'status'; id: number; status: ManagerStatus }
 export interface MessageReply { type: 'message-result'; id: number; result: 'ok' | 'no-destination' | 'ring-full' | 'too-large' }
 
-export type Reply = RegisteredReply | OkReply | ErrorReply | StatusReply | MessageReply;
+export interface FlowListReply { type: 'flows'; id: number; rules: (FlowRuleSpec & { id: number })[] }
+export interface ChainListReply { type: 'chains'; id: number; chains: { id: number; name: string; hops: string[] }[] }
+export interface FlowAddedReply { type: 'flow-added'; id: number; ruleId: number }
+export type Reply = RegisteredReply | OkReply | ErrorReply | StatusReply | MessageReply | FlowListReply | ChainListReply | FlowAddedReply;
 
 /** manager → NF, unsolicited */
 export interface StopNotice { type: 'stop'; reason: string }
