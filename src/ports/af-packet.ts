@@ -21,18 +21,23 @@ import type { PortContext, RxPort, TxPort } from './port.js';
 const MAX = 64;
 const IO_RX = 5;
 
-function open(cfg: AfPacketPortConfig, ctx: PortContext, withRx: boolean): AfpHandle {
+/** Checks that a port's interface exists and is up (cold); shared by af_packet and af_xdp. */
+export function checkLinkUp(ifname: string, ctx: PortContext): void {
   let link;
   try {
-    link = native().linkInfo(cfg.interface);
+    link = native().linkInfo(ifname);
   } catch (err) {
-    throw new NfcError('NFC_ERR_PORT', `port "${ctx.portName}": interface ${cfg.interface}: ${(err as Error).message}`, {
+    throw new NfcError('NFC_ERR_PORT', `port "${ctx.portName}": interface ${ifname}: ${(err as Error).message}`, {
       fix: 'check `ip link`; for a test bed of two namespaces, run `nfchain testbed up`', cause: err,
     });
   }
   if (!link.up) {
-    throw new NfcError('NFC_ERR_PORT', `port "${ctx.portName}": interface ${cfg.interface} is down`, { fix: `ip link set ${cfg.interface} up` });
+    throw new NfcError('NFC_ERR_PORT', `port "${ctx.portName}": interface ${ifname} is down`, { fix: `ip link set ${ifname} up` });
   }
+}
+
+function open(cfg: AfPacketPortConfig, ctx: PortContext, withRx: boolean): AfpHandle {
+  checkLinkUp(cfg.interface, ctx);
   try {
     return native().afpOpen(cfg.interface, cfg.blockSize, cfg.blocks, withRx);
   } catch (err) {

@@ -20,6 +20,7 @@ import { Meta, META_BYTES } from '../shm/pool-layout.js';
 import type { PacketPool, PoolCache } from '../shm/pool.js';
 import type { AfXdpPortConfig } from './config.js';
 import type { PortContext, RxPort, TxPort } from './port.js';
+import { checkLinkUp } from './af-packet.js';
 
 const MAX = 64;
 /** Buffers kept in the fill ring. */
@@ -31,8 +32,7 @@ function open(cfg: AfXdpPortConfig, ctx: PortContext): number {
       fix: 'apt-get install libxdp-dev libbpf-dev, then npm rebuild',
     });
   }
-  const link = native().linkInfo(cfg.interface);
-  if (!link.up) throw new NfcError('NFC_ERR_PORT', `port "${ctx.portName}": interface ${cfg.interface} is down`, { fix: `ip link set ${cfg.interface} up` });
+  checkLinkUp(cfg.interface, ctx);
   const pool = ctx.pool;
   try {
     // The kernel places data at headroom + 256 (XDP_PACKET_HEADROOM) in each frame: the
