@@ -15,7 +15,7 @@
 import { BURST } from '../shm/layout.js';
 import { Meta } from '../shm/pool-layout.js';
 import { NULL_DESC, type PoolCache } from '../shm/pool.js';
-import { Journal, MpProducer, type SpscProducer } from '../shm/ring.js';
+import { Journal, JournalState, MpProducer, type SpscProducer } from '../shm/ring.js';
 import { RW } from '../shm/ring-layout.js';
 import {
   CHAIN_WORDS, HopKind, IH, MAX_CHAINS, MAX_NFS, MAX_SERVICES, NfState, NS, RouteCounters, SERVICE_BUCKETS, SERVICE_WORDS, STAGE_TX, STAGE_WORDS, rxRingId,
@@ -238,7 +238,7 @@ export class Router {
     }
     if (sent < n) this.cache.free(st, n - sent, base + 1 + sent);
     st[base] = 0;
-    if (this.jw !== null) this.jw[this.jb + Journal.state] = 0;
+    if (this.jw !== null) this.jw[this.jb + Journal.state] = JournalState.IDLE;
     if (sent > 0) this.wake(dest);
   }
 

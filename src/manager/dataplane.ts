@@ -357,4 +357,3 @@ if (!isMainThread && (workerData as { nfchainDataplane?: boolean })?.nfchainData
   runWorker((workerData as { cfg: DataplaneConfig }).cfg);
 }
 
-export { RouteCounters };

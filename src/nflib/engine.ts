@@ -23,7 +23,7 @@ import {
 } from '../shm/instance-layout.js';
 import type { InstanceView } from '../shm/instance.js';
 import { Router } from '../chain/router.js';
-import { Action, NEXT } from '../chain/verdict.js';
+import { NEXT } from '../chain/verdict.js';
 import { native } from '../native.js';
 import type { Burst, NFContext, NFDefinition, OptionsSpec } from './define.js';
 import { HeldTable } from './held-table.js';
@@ -118,8 +118,7 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
     const journalBase = this.slot + NS.journal;
     const cacheStart = this.slot + o.inst.g.cacheWord;
     this.cache = new PoolCache(this.pool, { capacity: CACHE_CAP, storage: this.u32.subarray(cacheStart, cacheStart + CACHE_CAP + 1) });
-    this.cache.setJournal(this.i32, journalBase, FREE_RING_ID);
-    this.pool.freeConsumer.setJournal(this.i32, journalBase, FREE_RING_ID + 1);
+    this.cache.setJournal(this.i32, journalBase, FREE_RING_ID, FREE_RING_ID + 1);
     this.rx = new ScConsumer(mem, o.inst.rxRingOffset(o.nfId), `NF ${o.nfId} rx ring`);
     const tx = new SpscProducer(mem, o.inst.txRingOffset(o.nfId), `NF ${o.nfId} tx ring`);
     tx.setJournal(this.i32, journalBase, txRingId(o.nfId));
@@ -388,11 +387,5 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
       rx.release(n);
     }
   }
-
-  /** The action a verdict carries (for the harness). */
-  static actionOf(v: number): number {
-    return v & 0xff;
-  }
 }
 
-export { Action };

@@ -8,7 +8,6 @@
  * when traffic stops; tests check it.
  */
 import { NfcError } from '../errors.js';
-import { BURST } from './layout.js';
 import { Meta, META_BYTES, META_WORDS, POOL_HEADER_BYTES, POOL_MAGIC, POOL_VERSION, PoolOffsets, poolGeometry, type PoolGeometry } from './pool-layout.js';
 import { RingKind, initRing, RW, RING_HEADER_BYTES } from './ring-layout.js';
 import { Journal, McConsumer, MpProducer } from './ring.js';
@@ -283,15 +282,16 @@ export class PoolCache {
   }
 
   /**
-   * Journals the free ring's operations in `words[base..)` (see ring.ts Journal), with ring
-   * id `ringId`. Needs a cache (capacity > 0) so that every buffer in flight has a place.
+   * Journals the free ring's operations in `words[base..)` (see ring.ts Journal): frees under
+   * `producerRingId`, refills under `consumerRingId`, so the owner knows which side a half-done
+   * operation was on. Needs a cache (capacity > 0) so that every buffer in flight has a place.
    */
-  setJournal(words: Int32Array, base: number, ringId: number): void {
+  setJournal(words: Int32Array, base: number, producerRingId: number, consumerRingId: number): void {
     if (this.capacity === 0) throw new NfcError('NFC_ERR_INVALID_ARG', 'a journaled pool cache needs a capacity > 0');
     this.jw = words;
     this.jb = base;
-    this.pool.freeProducer.setJournal(words, base, ringId);
-    this.pool.freeConsumer.setJournal(words, base, ringId);
+    this.pool.freeProducer.setJournal(words, base, producerRingId);
+    this.pool.freeConsumer.setJournal(words, base, consumerRingId);
   }
 
   /** Buffers held in this cache right now. */
@@ -429,4 +429,3 @@ export class PoolCache {
   }
 }
 
-export { BURST };

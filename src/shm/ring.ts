@@ -133,8 +133,8 @@ abstract class RingSide {
   }
 
   /**
-   * Copies the descriptors currently in the ring into `out` without taking them (cold; used
-   * by the owner to reclaim a dead peer's ring). Returns the number copied.
+   * Copies the descriptors currently in the ring into `out` without taking them (cold; for
+   * inspection and tests). Returns the number copied.
    */
   peekAll(out: Uint32Array): number {
     const tail = Atomics.load(this.w, RW.consTail);
@@ -420,11 +420,6 @@ export class ScConsumer extends RingSide {
     if (this.cachedProdTail !== this.head) return false;
     this.cachedProdTail = Atomics.load(this.w, RW.prodTail);
     return this.cachedProdTail === this.head;
-  }
-
-  /** The futex word (Int32 index into `words`) that a sleeping consumer waits on. */
-  get sleepWord(): { words: Int32Array; index: number } {
-    return { words: this.w, index: RW.sleeping };
   }
 }
 
