@@ -13,13 +13,15 @@ export { CounterBlock, countersBytes, defineCounters, initCounters } from './shm
 export * from './shm/packet-view.js';
 export * from './shm/checksum.js';
 export { FlowKey, hashFlowKey, type FlowFamily } from './flow/flow-key.js';
+export { FlowTable, initFlowTable, flowTableBytes, type FlowTableOptions, type FlowTableGeometry } from './flow/flow-table.js';
 export * from './pcap/pcap-reader.js';
 export * from './pcap/pcap-writer.js';
 export { writeSynth, synthFlow, synthMinLength, SynthKind, SYNTH_KINDS, type SynthFlow } from './ports/synth.js';
 export {
   defineNF, parseOptions, optionsFromArgv,
-  type NFDefinition, type NFContext, type Burst, type OptionSpec, type OptionsSpec, type OptionValues,
+  type NFDefinition, type NFContext, type Burst, type OptionSpec, type OptionsSpec, type OptionValues, type FlowChainResult, type ScaleResult,
 } from './nflib/define.js';
+export { editDistance } from './nflib/define.js';
 export { DROP, NEXT, toNF, out, Action, formatVerdict } from './chain/verdict.js';
 export {
   runNF, NOT_HANDLED, type RunNFOptions, type RunNFResult, type RunNFOutput, type OutputSource,

@@ -22,7 +22,7 @@ import { Manager } from '../src/manager/manager.js';
 import { standaloneTopology } from '../src/cli/commands.js';
 import { NfcError } from '../src/errors.js';
 import { uniqueName, waitFor } from './helpers/procs.js';
-import type { FlowAddedReply, FlowListReply, ManagerStatus, MessageReply } from '../src/protocol/messages.js';
+import type { FlowAddedReply, FlowListReply, ManagerStatus, MessageReply, ScaledReply } from '../src/protocol/messages.js';
 import { ControlClient } from '../src/control/socket.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -427,6 +427,123 @@ test('with 3 instances, removing one moves only its flows; every other flow keep
         kept++;
       }
     }
+    assert.ok(moved > 0 && kept > 0, `moved ${moved}, kept ${kept}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('nfchain scale under traffic: flows that existed keep their instance when one joins; a retired instance moves only its flows', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nfchain-join-'));
+  try {
+    // A capture played at its own pace: flows A (0..99) for 7 s, flows B (100..199) from 3.5 s.
+    const inPath = join(dir, 'in.pcap');
+    const outPath = join(dir, 'out.pcap');
+    const buf = new ArrayBuffer(4096);
+    const u8 = new Uint8Array(buf);
+    const view = new PacketView(buf);
+    const w = PcapWriter.create(inPath);
+    const BASE = 1_700_000_000;
+    const udp = [SynthKind.IPV4_UDP];
+    for (let ms = 0; ms < 7000; ms += 10) {
+      const flows = ms < 3500 ? 100 : 200;
+      for (let i = 0; i < flows; i++) {
+        const len = writeSynth(new DataView(buf), u8, view, 0, 64, synthFlow(i, udp));
+        w.write(u8, 0, len, BASE + Math.floor(ms / 1000), (ms % 1000) * 1e6 + i * 1000);
+      }
+    }
+    w.close();
+    const t = topo({
+      ports: [{ name: 'in', driver: 'pcap', rx: inPath, speed: 'realtime' }, { name: 'o', driver: 'pcap', tx: outPath }],
+      nfs: [nf('tag', 1, {}, TAGGER_JS, 2)],
+      chain: [1],
+    });
+    const logs: string[] = [];
+    const ev = { t0: 0, scaled: 0, retire: 0, gone: 0, added: [] as number[], cli: '', retired: [] as number[] };
+    await runTopology(t, {
+      signals: false, stats: null, log: (l) => logs.push(l), nfOutput: (l) => logs.push(l),
+      onRunning: (m: Manager) => {
+        ev.t0 = Date.now() / 1000;
+        void (async () => {
+          try {
+            await new Promise((r) => setTimeout(r, 1000));
+            // Up to 3 with the command, as a user would.
+            const cli = spawn(process.execPath, [MAIN, 'scale', 'tag', '3', '--name', t.name], { stdio: ['ignore', 'pipe', 'pipe'] });
+            let outText = '';
+            cli.stdout.on('data', (d: Buffer) => { outText += d.toString(); });
+            cli.stderr.on('data', (d: Buffer) => { outText += d.toString(); });
+            const code = await new Promise<number | null>((r) => cli.on('exit', r));
+            ev.cli = outText.trim();
+            assert.equal(code, 0, outText);
+            ev.scaled = Date.now() / 1000;
+            ev.added = m.status().nfs.map((n) => n.nfId).filter((id) => id > 2);
+            await new Promise((r) => setTimeout(r, Math.max(0, (ev.t0 + 5.5 - Date.now() / 1000) * 1000)));
+            // Down to 2 through the control API: the newest instance is retired.
+            const c = await ControlClient.connect(t.name);
+            ev.retire = Date.now() / 1000;
+            const r = await c.request<ScaledReply>({ type: 'scale', service: 1, instances: 2 });
+            c.close();
+            ev.retired = r.retired;
+            await waitFor(() => !m.status().nfs.some((n) => r.retired.includes(n.nfId)), 5000, 'the retired instance to leave');
+            ev.gone = Date.now() / 1000;
+          } catch (err) {
+            logs.push(`test: ${(err as Error).message}`);
+          }
+        })();
+      },
+      untilDone: true,
+    });
+    const problems = logs.filter((l) => l.startsWith('test:'));
+    assert.deepEqual(problems, [], logs.join('\n'));
+    assert.match(ev.cli, /^service 1: 2 → 3 instances \(started #3\)$/);
+    assert.deepEqual(ev.added, [3]);
+    assert.deepEqual(ev.retired, [3]);
+    assert.ok(logs.some((l) => /affinity epoch 1: new flows of service 1/.test(l)), 'the join made a new epoch');
+    // Capture time of each event (the capture started playing when RX was enabled).
+    const at = (wall: number): number => wall - ev.t0;
+    const joinAt = at(ev.scaled);
+    const marks = new Map<number, { ts: number; id: number }[]>();
+    const pv = new PacketView(new ArrayBuffer(4096));
+    const key = new FlowKey();
+    for (const p of PcapReader.open(outPath)) {
+      new Uint8Array(pv.bytes.buffer).set(p.data, 0);
+      pv.reset(0, p.data.length);
+      assert.ok(pv.flowKey(key));
+      const flow = (key.addr[4]! & 0xffff);
+      if (!marks.has(flow)) marks.set(flow, []);
+      marks.get(flow)!.push({ ts: p.tsSec - BASE + p.tsNsec / 1e9, id: pv.ipv4Ttl });
+    }
+    // Flows A started before the join: each stayed on one of the first two instances, start to end.
+    for (let f = 0; f < 100; f++) {
+      const ids = new Set(marks.get(f)?.map((x) => x.id));
+      assert.equal(ids.size, 1, `flow A${f} kept its instance through the join (saw ${[...ids].join(', ')})`);
+      assert.ok(!ids.has(3), `flow A${f} never went to the new instance`);
+    }
+    // Flows B started after it: the new instance takes a share; the retire moves only its flows.
+    let onNew = 0;
+    let moved = 0;
+    let kept = 0;
+    let started = 0; // flows B that began once the new instance was in service
+    for (let f = 100; f < 200; f++) {
+      const m = marks.get(f) ?? [];
+      if ((m[0]?.ts ?? 0) > joinAt) started++;
+      const before = new Set(m.filter((x) => x.ts < at(ev.retire) - 0.1).map((x) => x.id));
+      const after = new Set(m.filter((x) => x.ts > at(ev.gone) + 0.1).map((x) => x.id));
+      assert.equal(before.size, 1, `flow B${f}: one instance before the retire (saw ${[...before].join(', ')})`);
+      assert.equal(after.size, 1, `flow B${f}: one instance after the retire (saw ${[...after].join(', ')})`);
+      const [was] = before;
+      const [is] = after;
+      if (was === 3) {
+        onNew++;
+        assert.notEqual(is, 3);
+        moved++;
+      } else {
+        assert.equal(is, was, `flow B${f} kept instance ${was}`);
+        kept++;
+      }
+    }
+    assert.ok(started > 0, `flows B began after the join (${joinAt.toFixed(2)} s in)`);
+    assert.ok(onNew >= started / 10, `the new instance took a share of the new flows (${onNew} of ${started})`);
     assert.ok(moved > 0 && kept > 0, `moved ${moved}, kept ${kept}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });

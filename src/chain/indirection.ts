@@ -5,8 +5,13 @@
  * Why a table and not `hash % instances`: with a modulus, one instance leaving renumbers the
  * others and moves most flows. Here an instance that leaves gives only its own buckets away
  * (to the instances with the fewest), so every other flow stays where it is. An instance that
- * joins takes buckets one by one from the instances with the most, until it has its share: the
- * flows of those buckets move (a flow table can pin them; the director does).
+ * joins takes buckets one by one from the instances with the most, until it has its share.
+ *
+ * That would move the flows of the buckets it takes, so a join is made in a new affinity epoch
+ * (instance-layout.ts EPOCHS): a copy of the tables with the join applied. The manager's flow
+ * table remembers the epoch each flow started in and the RX loop writes it into every packet,
+ * so flows that started before the join keep their instances; only new flows see the new
+ * table. A leave is applied to every epoch's table.
  *
  * Only the manager writes the table; each bucket is one 32-bit word, so a reader sees the old or
  * the new owner, never a torn value. Cold code: run on joins and leaves.

@@ -18,7 +18,7 @@ import { NULL_DESC, type PoolCache } from '../shm/pool.js';
 import { Journal, JournalState, MpProducer, type SpscProducer } from '../shm/ring.js';
 import { RW } from '../shm/ring-layout.js';
 import {
-  CHAIN_WORDS, HopKind, IH, MAX_CHAINS, MAX_NFS, MAX_SERVICES, NfState, NS, RouteCounters, SERVICE_BUCKETS, SERVICE_WORDS, STAGE_TX, STAGE_WORDS, rxRingId,
+  CHAIN_WORDS, EPOCHS, HopKind, IH, MAX_CHAINS, MAX_NFS, MAX_SERVICES, NfState, NS, RouteCounters, SERVICE_BUCKETS, SERVICE_WORDS, STAGE_TX, STAGE_WORDS, rxRingId,
 } from '../shm/instance-layout.js';
 import type { InstanceView } from '../shm/instance.js';
 import { native } from '../native.js';
@@ -140,7 +140,7 @@ export class Router {
         const hop = this.i32[cw + ci]!;
         w[m + Meta.chainIndex] = ci;
         if (hop >>> 16 === HopKind.SERVICE) {
-          dest = this.pick(hop & 0xffff, w[m + Meta.flowHash]!);
+          dest = this.pick(hop & 0xffff, w[m + Meta.flowHash]!, w[m + Meta.epoch]!);
         } else {
           w[m + Meta.action] = Action.OUT;
           w[m + Meta.destination] = hop & 0xffff;
@@ -150,7 +150,7 @@ export class Router {
         c[C.dropChainEnd]!++;
       }
     } else if (action === Action.TONF) {
-      dest = this.pick(destination, w[m + Meta.flowHash]!);
+      dest = this.pick(destination, w[m + Meta.flowHash]!, w[m + Meta.epoch]!);
     } else if (action === Action.OUT) {
       if (destination < this.inst.g.ports) {
         // The TX loop reads the port from the meta.
@@ -171,17 +171,17 @@ export class Router {
   }
 
   /**
-   * An instance of service `svc` for a packet with flow hash `hash`: its NF id, or -1 (the
-   * reason counted). Hot path: no allocation.
+   * An instance of service `svc` for a packet with flow hash `hash` and affinity epoch
+   * `epoch`: its NF id, or -1 (the reason counted). Hot path: no allocation.
    */
-  private pick(svc: number, hash: number): number {
+  private pick(svc: number, hash: number, epoch: number): number {
     const i32 = this.i32;
     if (svc <= 0 || svc >= MAX_SERVICES) {
       this.c[C.dropBadDest]!++;
       return -1;
     }
-    // The indirection table: a flow's bucket names its instance (chain/indirection.ts).
-    const id = i32[this.serviceBase + svc * SERVICE_WORDS + SERVICE_BUCKETS + (hash & (BUCKETS - 1))]!;
+    // The flow's epoch's indirection table: its bucket names the instance (chain/indirection.ts).
+    const id = i32[this.serviceBase + svc * SERVICE_WORDS + SERVICE_BUCKETS + ((epoch & (EPOCHS - 1)) << 6) + (hash & (BUCKETS - 1))]!;
     if (id <= 0) {
       this.c[C.dropNoInstance]!++;
       return -1;

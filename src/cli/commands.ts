@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { NfcError } from '../errors.js';
 import { ControlClient } from '../control/socket.js';
-import type { ChainListReply, FlowAddedReply, FlowListReply, FlowRuleSpec, StatusReply, ManagerStatus, MessageReply } from '../protocol/messages.js';
+import type { ChainListReply, ScaledReply, FlowAddedReply, FlowListReply, FlowRuleSpec, StatusReply, ManagerStatus, MessageReply } from '../protocol/messages.js';
 import { Manager } from '../manager/manager.js';
 import { formatStats, drops } from '../manager/stats.js';
 import { parseNfArgs, runNf } from '../nflib/runner.js';
@@ -13,7 +13,7 @@ import { loadTopology, validateTopology } from '../topology/load.js';
 import { BUILT_IN_TOPOLOGY, type Topology } from '../topology/types.js';
 import { runTopology } from './start.js';
 import { parseArgs, type Flags } from './args.js';
-import { CHAIN_USAGE, DEMO_USAGE, FLOW_USAGE, MANAGER_USAGE, MESSAGE_USAGE, START_USAGE, STATS_USAGE, STATUS_USAGE } from './usage.js';
+import { CHAIN_USAGE, SCALE_USAGE, DEMO_USAGE, FLOW_USAGE, MANAGER_USAGE, MESSAGE_USAGE, START_USAGE, STATS_USAGE, STATUS_USAGE } from './usage.js';
 
 function num(f: Flags, key: string, dflt: number): number {
   const v = f.flags.get(key);
@@ -128,7 +128,7 @@ export function standaloneTopology(name: string, drivers: string[], chainText: s
     file: BUILT_IN_TOPOLOGY, name,
     pool: { count: 16384, dataRoom: 2048, headroom: 128 },
     rings: { nfRx: 4096, nfTx: 4096 },
-    manager: { ttl: 0, limit: 0, statsInterval: 1, poll: 'adaptive' },
+    manager: { ttl: 0, limit: 0, statsInterval: 1, poll: 'adaptive', flowTable: 65536, flowIdleTimeout: 30 },
     ports, nfs: [], chain, chains: [], flows: [],
   };
 }
@@ -346,4 +346,24 @@ export async function chainCommand(argv: string[]): Promise<number> {
     return 0;
   }
   throw new NfcError('NFC_ERR_USAGE', 'use chain set NAME HOP,HOP,... or chain list', { fix: CHAIN_USAGE });
+}
+
+// ---- nfchain scale ------------------------------------------------------------------------
+
+export async function scaleCommand(argv: string[]): Promise<number> {
+  const f = parseArgs(argv);
+  checkKnown(f, ['name'], SCALE_USAGE);
+  const [service, count] = f.positional;
+  const n = Number(count);
+  if (!service || count === undefined || !Number.isInteger(n) || n < 0 || f.positional.length > 2) {
+    throw new NfcError('NFC_ERR_USAGE', 'give a service and a number of instances, e.g. nfchain scale firewall 3', { fix: SCALE_USAGE });
+  }
+  const name = f.flags.get('name') ?? 'default';
+  const r = await withManager(name, (c) => c.request<ScaledReply>({ type: 'scale', service: /^\d+$/.test(service) ? Number(service) : service, instances: n }, 40_000));
+  const what = [
+    r.started.length ? `started ${r.started.map((id) => `#${id}`).join(', ')}` : '',
+    r.retired.length ? `retired ${r.retired.map((id) => `#${id}`).join(', ')}` : '',
+  ].filter(Boolean).join('; ');
+  process.stdout.write(`service ${r.service}: ${r.before} → ${r.instances} instances${what ? ` (${what})` : ' (no change)'}\n`);
+  return 0;
 }

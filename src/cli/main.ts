@@ -6,11 +6,11 @@
 import { readFileSync } from 'node:fs';
 import { NfcError } from '../errors.js';
 import { BENCHES, runBench } from './bench.js';
-import { CHAIN_USAGE, DEMO_USAGE, FLOW_USAGE, MANAGER_USAGE, MESSAGE_USAGE, NF_USAGE, START_USAGE, STATS_USAGE, STATUS_USAGE, TESTBED_USAGE } from './usage.js';
+import { CHAIN_USAGE, SCALE_USAGE, DEMO_USAGE, FLOW_USAGE, MANAGER_USAGE, MESSAGE_USAGE, NF_USAGE, START_USAGE, STATS_USAGE, STATUS_USAGE, TESTBED_USAGE } from './usage.js';
 
 // Commands load their modules only when run: an NF process (`nfchain nf`) must not pay for
 // the manager, the topology schema (zod, yaml) or the benchmarks (startup time, bench startup).
-const lazy = (name: 'demoCommand' | 'managerCommand' | 'startCommand' | 'statsCommand' | 'statusCommand' | 'messageCommand' | 'flowCommand' | 'chainCommand') =>
+const lazy = (name: 'demoCommand' | 'managerCommand' | 'startCommand' | 'statsCommand' | 'statusCommand' | 'messageCommand' | 'flowCommand' | 'chainCommand' | 'scaleCommand') =>
   async (argv: string[]): Promise<number> => (await import('./commands.js'))[name](argv);
 const nfCommand = async (argv: string[]): Promise<number> => {
   const { parseNfArgs, runNf } = await import('../nflib/runner.js');
@@ -24,6 +24,7 @@ const statusCommand = lazy('statusCommand');
 const messageCommand = lazy('messageCommand');
 const flowCommand = lazy('flowCommand');
 const chainCommand = lazy('chainCommand');
+const scaleCommand = lazy('scaleCommand');
 const testbedCommand = async (argv: string[]): Promise<number> => (await import('./testbed-command.js')).testbedCommand(argv);
 
 interface Command {
@@ -134,6 +135,20 @@ const COMMANDS: Command[] = [
     summary: 'set or list service chains while traffic flows',
     help: 'HOP: a service id, an NF name from the topology, or port:<name>. A new name makes a new chain (16 at most).',
     run: chainCommand,
+  },
+  {
+    name: 'scale',
+    usage: SCALE_USAGE,
+    summary: 'start or retire instances of a service while traffic flows',
+    help: [
+      'SERVICE: a service id or an NF name from the topology. N: 0..8 instances.',
+      'New instances run the same module and options as the service\'s others; flows that exist keep',
+      'their instance (only new flows may go to a new one). Retiring takes the newest instances out of',
+      'service at once (their flows move to the others) and lets them drain. Waits until new',
+      'instances are in service, then prints what changed.',
+      '  --name N     the instance (default "default")',
+    ].join('\n'),
+    run: scaleCommand,
   },
   {
     name: 'message',

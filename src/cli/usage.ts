@@ -8,4 +8,5 @@ export const NF_USAGE = 'nfchain nf <module.ts|.js> --service N [--instance I] [
 export const TESTBED_USAGE = 'nfchain testbed up|down|topology [--name N] [--driver af_packet|af_xdp] [--ipv6]';
 export const MESSAGE_USAGE = 'nfchain message <nf:ID|service:S> <json> [--name N]';
 export const FLOW_USAGE = 'nfchain flow add --chain NAME [--priority P] [--proto N] [--src-prefix P] [--dst-prefix P] [--src-ports LO-HI] [--dst-ports LO-HI] [--in-port NAME] [--vlan V] | flow del ID | flow list  [--name N]';
+export const SCALE_USAGE = 'nfchain scale SERVICE N  [--name N]';
 export const CHAIN_USAGE = 'nfchain chain set NAME HOP,HOP,... | chain list  [--name N]';

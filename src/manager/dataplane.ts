@@ -23,8 +23,9 @@ import { PacketView } from '../shm/packet-view.js';
 import { openRx, openTx, type RxPort, type TxPort } from '../ports/index.js';
 import type { PortConfig } from '../ports/config.js';
 import { Router } from '../chain/router.js';
-import { FlowDirector, type FlowRule } from '../flow/director.js';
-import { FlowKey } from '../flow/flow-key.js';
+import { FlowDirector, MAX_CHAIN, type FlowRule } from '../flow/director.js';
+import { FlowKey, hashFlowKey } from '../flow/flow-key.js';
+import { Inbox, MANAGER_INBOX, isFlowPin } from '../nflib/messages.js';
 import { Action } from '../chain/verdict.js';
 import { native } from '../native.js';
 import { STAGE_WORDS } from '../shm/instance-layout.js';
@@ -37,6 +38,8 @@ export interface DataplaneConfig {
   limit: number;
   /** the flow director's rules (none: every packet takes chain 0) */
   flows: FlowRule[];
+  /** the RX loop's flow table (the director's cache): slots, and idle timeout in ms */
+  flowTable: { capacity: number; idleTimeoutMs: number };
   poll: 'adaptive' | 'busy';
 }
 
@@ -60,9 +63,35 @@ export class RxLoop {
   private readonly burst = new Uint32Array(BURST);
   private readonly limit: number;
   private received = 0;
-  /** the flow director (null: no rules) and the key it classifies */
-  private director: FlowDirector | null;
+  /**
+   * The flow director: its cache is the manager's flow table, which remembers each flow's
+   * chain, pin and affinity epoch (chain/indirection.ts) even when there are no rules.
+   */
+  private readonly director: FlowDirector;
   private readonly key = new FlowKey();
+  private sweep = 0;
+  /** requests from NFs for the data path (flow pins): inbox 0 */
+  private readonly inbox: Inbox;
+  private readonly pinKey = new FlowKey();
+  private now = 1;
+  /** flow pins applied, and refused (the flow table was full or the request malformed) */
+  pins = 0;
+  pinsRefused = 0;
+  private readonly onRequest = (_from: number, msg: unknown): void => {
+    if (!isFlowPin(msg) || !Number.isInteger(msg.pin) || msg.pin < -1 || msg.pin > MAX_CHAIN) {
+      this.pinsRefused++;
+      return;
+    }
+    const k = this.pinKey;
+    const v = msg.k;
+    k.family = v[0] === 6 ? 6 : 4;
+    k.proto = v[1]! & 0xff;
+    k.srcPort = v[2]! & 0xffff;
+    k.dstPort = v[3]! & 0xffff;
+    for (let i = 0; i < 8; i++) k.addr[i] = v[4 + i]!;
+    if (this.director.pin(k, msg.pin | 0, hashFlowKey(k, true), this.now)) this.pins++;
+    else this.pinsRefused++;
+  };
   private reportedDone = false;
 
   constructor(cfg: DataplaneConfig) {
@@ -83,13 +112,15 @@ export class RxLoop {
     });
     this.view = new PacketView(pool.buffer);
     this.limit = cfg.limit;
-    if (cfg.flows.length > 0) {
-      this.director = new FlowDirector({ defaultChain: 0 });
-      for (const r of cfg.flows) this.director.add(r);
-      this.director.compile();
-    } else {
-      this.director = null;
-    }
+    this.director = new FlowDirector({ defaultChain: 0, cacheCapacity: cfg.flowTable.capacity, idleTimeoutMs: cfg.flowTable.idleTimeoutMs });
+    this.director.countEpochsIn(this.inst.i32, IH.epochFlows);
+    this.director.setRules(cfg.flows);
+    this.inbox = new Inbox(this.inst, MANAGER_INBOX);
+  }
+
+  /** The director (tests and the worker's message handler). */
+  get flowDirector(): FlowDirector {
+    return this.director;
   }
 
   /**
@@ -97,14 +128,7 @@ export class RxLoop {
    * half a rule set; flows the change does not touch classify as before.
    */
   setFlows(rules: FlowRule[]): void {
-    if (rules.length === 0) {
-      this.director = null;
-      return;
-    }
-    const d = new FlowDirector({ defaultChain: 0 });
-    for (const r of rules) d.add(r);
-    d.compile();
-    this.director = d;
+    this.director.setRules(rules);
   }
 
   /** One pass over every port. Returns packets received. Hot path: no allocation. */
@@ -115,6 +139,15 @@ export class RxLoop {
     const view = this.view;
     const burst = this.burst;
     let total = 0;
+    const director = this.director;
+    const key = this.key;
+    const now = performance.now() + 1; // never 0 (0 means "no clock" to the director)
+    this.now = now;
+    director.epoch = Atomics.load(this.inst.i32, IH.epoch);
+    // Flow pins from NFs first, so the packets of this pass see them.
+    this.inbox.poll(16, this.onRequest);
+    // A slice of the flow table per pass: flows idle past the timeout leave it.
+    if ((++this.sweep & 7) === 0) director.expire(now, 256);
     for (let p = 0; p < this.ports.length; p++) {
       const port = this.ports[p]!;
       if (port.done) continue;
@@ -134,10 +167,15 @@ export class RxLoop {
         view.reset(pool.base + (d << pool.shift) + words[m + Meta.dataOff]!, len);
         const hash = view.flowHash();
         words[m + Meta.flowHash] = hash;
-        // The flow director picks the chain (exact-match cache first, then the rules).
-        words[m + Meta.chainId] = this.director !== null && view.flowKey(this.key)
-          ? this.director.classify(this.key, p, view.vlanCount > 0 ? view.vlanId(0) : -1, hash)
-          : 0;
+        // The flow director picks the chain (pin, exact-match cache, then the rules) and
+        // tells the flow's affinity epoch; packets without a 5-tuple take chain 0, epoch now.
+        if (view.flowKey(key)) {
+          words[m + Meta.chainId] = director.classify(key, p, view.vlanCount > 0 ? view.vlanId(0) : -1, hash, now, len);
+          words[m + Meta.epoch] = director.lastEpoch;
+        } else {
+          words[m + Meta.chainId] = 0;
+          words[m + Meta.epoch] = director.epoch;
+        }
         words[m + Meta.chainIndex] = 0;
         words[m + Meta.action] = Action.NEXT;
       }

@@ -19,7 +19,7 @@ import type {
 } from '../protocol/messages.js';
 import { createInstance, type InstanceView } from '../shm/instance.js';
 import {
-  CounterSet, HopKind, IH, MAX_CHAINS, MAX_HOPS, MAX_INSTANCES, MAX_NFS, MAX_SERVICES, ManagerState, NF_STATE_NAMES, NfState, NS,
+  CounterSet, EPOCHS, HopKind, IH, MAX_CHAINS, MAX_HOPS, MAX_INSTANCES, MAX_NFS, MAX_SERVICES, ManagerState, NF_STATE_NAMES, NfState, NS,
   PortRxCounters, PortTxCounters, RouteCounters, SERVICE_BUCKETS, TxLoopCounters,
 } from '../shm/instance-layout.js';
 import { NULL_DESC, PoolCache } from '../shm/pool.js';
@@ -28,9 +28,10 @@ import type { Topology } from '../topology/types.js';
 import type { DataplaneConfig, WorkerReport } from './dataplane.js';
 import { clearSlotRecords, drainRing, reclaimNf } from './reclaim.js';
 import { formatStats } from './stats.js';
-import { join as joinService, leave as leaveService } from '../chain/indirection.js';
+import { BUCKETS, join as joinService, leave as leaveService } from '../chain/indirection.js';
 import { Messenger } from '../nflib/messages.js';
 import { FlowDirector, type FlowRule } from '../flow/director.js';
+import { NfLauncher, type NfLaunch } from './launcher.js';
 
 interface NfEntry {
   nfId: number;
@@ -42,6 +43,8 @@ interface NfEntry {
   module: string;
   /** put in the service table */
   inService: boolean;
+  /** scaled down: out of service and asked to stop */
+  retired: boolean;
   gone: boolean;
 }
 
@@ -55,6 +58,8 @@ export interface ManagerOptions {
   holdRx?: boolean;
   /** where the periodic stats tables go (default: stdout); null: nowhere */
   stats?: ((text: string) => void) | null | undefined;
+  /** where the output of NF processes the manager starts goes (default: stdout) */
+  nfOutput?: ((line: string) => void) | undefined;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -122,6 +127,10 @@ export class Manager {
   missingAtExit = -1;
   /** the status taken when stopping began (NFs still registered), for tests and reports */
   finalStatus: ManagerStatus | undefined;
+  /** starts NF processes (nfchain start, scaling up); they are stopped with the manager */
+  readonly launcher: NfLauncher;
+  /** what each service's instances run (from the topology, or from a registering NF) */
+  private readonly launches = new Map<number, NfLaunch>();
 
   constructor(o: ManagerOptions) {
     this.topo = o.topology;
@@ -132,6 +141,9 @@ export class Manager {
     this.log = o.log ?? ((l) => process.stdout.write(`[manager] ${l}\n`));
     this.statsOut = o.stats === undefined ? (t) => process.stdout.write(t) : o.stats;
     this.done = new Promise((r) => { this.resolveDone = r; });
+    const out = o.nfOutput ?? ((l: string) => process.stdout.write(`${l}\n`));
+    this.launcher = new NfLauncher(o.topology.name, out, this.log);
+    for (const nf of o.topology.nfs) this.launches.set(nf.service, nf);
   }
 
   get name(): string {
@@ -290,6 +302,7 @@ export class Manager {
   private startWorker(role: 'rx' | 'tx'): Promise<void> {
     const cfg: DataplaneConfig = {
       role, instance: this.topo.name, ports: this.topo.ports, limit: this.topo.manager.limit, poll: this.topo.manager.poll, flows: this.topo.flows,
+      flowTable: { capacity: this.topo.manager.flowTable, idleTimeoutMs: this.topo.manager.flowIdleTimeout * 1000 },
     };
     const worker = new Worker(new URL('./dataplane.js', import.meta.url), { workerData: { nfchainDataplane: true, cfg } });
     let stoppedResolve: () => void = () => {};
@@ -387,6 +400,8 @@ export class Manager {
         return { type: 'ok', id: req.id };
       case 'chain-list':
         return { type: 'chains', id: req.id, chains: this.chainNames.map((name, c) => ({ id: c, name, hops: this.chainHops(c) })) };
+      case 'scale':
+        return { type: 'scaled', id: req.id, ...(await this.scale(req.service, req.instances)) };
       default: {
         const t = (req as { type?: unknown }).type;
         throw new NfcError('NFC_ERR_CONTROL', `unknown request type ${JSON.stringify(t)}`);
@@ -429,13 +444,21 @@ export class Manager {
     i32[slot + NS.generation] = gen;
     this.inst.counters.reset(CounterSet.nf(id));
     Atomics.store(i32, slot + NS.state, NfState.STARTING);
+    if (!this.launches.has(req.service)) {
+      this.launches.set(req.service, { name: req.name, module: req.module, service: req.service, options: req.options ?? {} });
+    }
     this.nfs.set(id, {
-      nfId: id, name: req.name, service: req.service, pid: req.pid, generation: gen, sock, module: req.module, inService: false, gone: false,
+      nfId: id, name: req.name, service: req.service, pid: req.pid, generation: gen, sock, module: req.module, inService: false, retired: false, gone: false,
     });
     this.log(`NF ${req.name}#${id} registered (service ${req.service}, pid ${req.pid})`);
-    return { type: 'registered', id: req.id, nfId: id, instance: this.topo.name, generation: gen, poll: this.topo.manager.poll };
+    return { type: 'registered', id: req.id, nfId: id, instance: this.topo.name, generation: gen, poll: this.topo.manager.poll, chains: [...this.chainNames] };
   }
 
+  /**
+   * Puts a ready NF in service. It joins its service's indirection table in a new affinity
+   * epoch when flows hold the current one (they keep their instances: only flows that start
+   * from now on may go to the new instance), else in the current epoch in place.
+   */
   private putInService(e: NfEntry): void {
     const i32 = this.inst.i32;
     Atomics.store(i32, this.inst.slotWord(e.nfId) + NS.state, NfState.RUNNING);
@@ -443,9 +466,105 @@ export class Manager {
     const count = i32[sw]!;
     i32[sw + 1 + count] = e.nfId;
     Atomics.store(i32, sw, count + 1);
-    joinService(i32, sw + SERVICE_BUCKETS, Array.from(i32.subarray(sw + 1, sw + 2 + count)), e.nfId);
+    const members = Array.from(i32.subarray(sw + 1, sw + 2 + count));
+    const cur = Atomics.load(i32, IH.epoch);
+    let epoch = cur;
+    if (count > 0 && Atomics.load(i32, IH.epochFlows + cur) > 0) {
+      epoch = this.freeEpoch(cur);
+      // The new epoch starts as a copy of the current one, for every service.
+      for (let s = 1; s < MAX_SERVICES; s++) {
+        const t = this.inst.serviceWord(s) + SERVICE_BUCKETS;
+        i32.copyWithin(t + epoch * BUCKETS, t + cur * BUCKETS, t + (cur + 1) * BUCKETS);
+      }
+    }
+    joinService(i32, sw + SERVICE_BUCKETS + epoch * BUCKETS, members, e.nfId);
+    if (epoch !== cur) {
+      Atomics.store(i32, IH.epoch, epoch);
+      this.log(`affinity epoch ${epoch}: new flows of service ${e.service} may use NF ${e.name}#${e.nfId}; ` +
+        `${Atomics.load(i32, IH.epochFlows + cur)} flows keep their instances`);
+    }
     Atomics.add(i32, IH.serviceVersion, 1);
     e.inService = true;
+  }
+
+  /**
+   * Runs `n` instances of a service (an id, or the name of an NF in the topology): starts
+   * processes like the service's others, or retires the newest instances (out of service at
+   * once, so their flows move to the others; then asked to stop, draining what they hold).
+   * Resolves once the new instances are in service; rejects naming the reason (cold).
+   */
+  async scale(service: number | string, n: number): Promise<{ service: number; before: number; instances: number; started: number[]; retired: number[] }> {
+    if (this.stopping) throw new NfcError('NFC_ERR_MANAGER', 'the manager is shutting down');
+    let svc: number;
+    if (typeof service === 'number' || /^\d+$/.test(service)) {
+      svc = Number(service);
+    } else {
+      const nf = this.topo.nfs.find((x) => x.name === service) ?? [...this.launches.values()].find((x) => x.name === service);
+      if (!nf) {
+        throw new NfcError('NFC_ERR_MANAGER', `no NF or service named "${service}"`, { fix: 'give a service id or the name of an NF (nfchain status lists them)' });
+      }
+      svc = nf.service;
+    }
+    if (!Number.isInteger(svc) || svc < 1 || svc >= MAX_SERVICES) {
+      throw new NfcError('NFC_ERR_MANAGER', `service ${svc} is out of range 1..${MAX_SERVICES - 1}`);
+    }
+    if (!Number.isInteger(n) || n < 0 || n > MAX_INSTANCES) {
+      throw new NfcError('NFC_ERR_MANAGER', `${n} instances: a service has 0..${MAX_INSTANCES}`);
+    }
+    const current = (): NfEntry[] => [...this.nfs.values()].filter((e) => e.service === svc && !e.gone && !e.retired);
+    const have = current();
+    const before = have.length;
+    const retired: number[] = [];
+    const started: number[] = [];
+    if (n < before) {
+      // The newest first: the instances that hold the fewest long-lived flows.
+      for (const e of have.sort((a, b) => b.nfId - a.nfId).slice(0, before - n)) {
+        e.retired = true;
+        this.takeOutOfService(e);
+        send(e.sock, { type: 'stop', reason: 'retired (scaled down)' });
+        retired.push(e.nfId);
+      }
+      this.log(`service ${svc}: ${before} → ${n} instances (retired ${retired.map((id) => `#${id}`).join(', ')})`);
+    } else if (n > before) {
+      const launch = this.launches.get(svc);
+      if (!launch) {
+        throw new NfcError('NFC_ERR_MANAGER', `service ${svc} has no NF to start more of`, {
+          fix: 'put it in the topology\'s nfs, or start one by hand first (nfchain nf MODULE --service N)',
+        });
+      }
+      const known = new Set(this.nfs.keys());
+      const failedBefore = this.launcher.failed.length;
+      for (let k = before; k < n; k++) this.launcher.start(launch);
+      const end = Date.now() + 30_000;
+      for (;;) {
+        const fresh = [...this.nfs.values()].filter((e) => e.service === svc && !known.has(e.nfId) && e.inService);
+        if (fresh.length >= n - before) {
+          started.push(...fresh.map((e) => e.nfId));
+          break;
+        }
+        if (this.launcher.failed.length > failedBefore) {
+          throw new NfcError('NFC_ERR_NF', `scaling service ${svc}: NF ${this.launcher.failed.slice(failedBefore).join(', ')} failed to start (see its output)`);
+        }
+        if (Date.now() > end) throw new NfcError('NFC_ERR_NF', `scaling service ${svc}: new instances did not come up within 30 s`);
+        if (this.stopping) throw new NfcError('NFC_ERR_MANAGER', 'the manager is shutting down');
+        await sleep(10);
+      }
+      this.log(`service ${svc}: ${before} → ${n} instances (started ${started.map((id) => `#${id}`).join(', ')})`);
+    }
+    return { service: svc, before, instances: current().length, started, retired };
+  }
+
+  /** An epoch no flow holds (other than `cur`); if every one is held, the oldest (its flows may move). */
+  private freeEpoch(cur: number): number {
+    const i32 = this.inst.i32;
+    for (let k = 1; k < EPOCHS; k++) {
+      const c = (cur + k) % EPOCHS;
+      if (Atomics.load(i32, IH.epochFlows + c) === 0) return c;
+    }
+    const oldest = (cur + 1) % EPOCHS;
+    this.log(`warning: all ${EPOCHS} affinity epochs hold flows; ${Atomics.load(i32, IH.epochFlows + oldest)} flows of ` +
+      `epoch ${oldest} may move to other instances (they started before ${EPOCHS - 1} joins ago)`);
+    return oldest;
   }
 
   private takeOutOfService(e: NfEntry): void {
@@ -456,7 +575,7 @@ export class Manager {
     const remaining = Array.from(i32.subarray(sw + 1, sw + 1 + count)).filter((id) => id !== e.nfId);
     // Its buckets first (to the remaining instances), so no flow is ever sent to a gone instance
     // by the table; then the member list.
-    leaveService(i32, sw + SERVICE_BUCKETS, remaining, e.nfId);
+    for (let epoch = 0; epoch < EPOCHS; epoch++) leaveService(i32, sw + SERVICE_BUCKETS + epoch * BUCKETS, remaining, e.nfId);
     for (let i = 0; i < count; i++) {
       if (i32[sw + 1 + i] === e.nfId) {
         // Publish the shorter count first: readers never index past it.
@@ -608,6 +727,7 @@ export class Manager {
         await this.nfGone(e.nfId, 'did not stop in time');
       }
     }
+    await this.launcher.stopAll();
     await this.teardown();
     this.resolveDone(reason);
     return reason;

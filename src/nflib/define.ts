@@ -9,6 +9,18 @@
 import type { PacketView } from '../shm/packet-view.js';
 import type { PacketPool } from '../shm/pool.js';
 import type { MessageResult, MessageTarget } from './messages.js';
+
+/** What setFlowChain() did: 'ok', or why not (see NFContext.setFlowChain). */
+export type FlowChainResult = 'ok' | 'no-flow' | 'no-chain' | 'ring-full';
+
+/** The manager's answer to scale(): instances before and now, NF ids started and retired. */
+export interface ScaleResult {
+  service: number;
+  before: number;
+  instances: number;
+  started: number[];
+  retired: number[];
+}
 import { NfcError } from '../errors.js';
 
 /** One option an NF accepts (from the topology file or `nfchain nf ... -- --key value`). */
@@ -74,6 +86,25 @@ export interface NFContext<O = Record<string, unknown>> {
   sendMessage(to: MessageTarget, payload: unknown): MessageResult;
   /** Running instances of `service` right now (0: packets sent to it would be dropped). */
   instances(service: number): number;
+  /**
+   * Pins the current packet's flow (both directions) to chain `chain` (an id from chainId())
+   * in the manager's flow director, above every rule — OpenNetVM's flow_dir_add. The packet
+   * itself goes on along that chain, from its first hop, if the handler returns NEXT. Returns
+   * 'ok', or why not: 'no-flow' (not IPv4/IPv6, or called outside handle()), 'no-chain' (no
+   * such chain), 'ring-full' (the manager's inbox is full: the packet stays on its chain; try
+   * again with a later packet of the flow). Packets of the flow already on their way keep
+   * their chain. Never throws; allocates (first packet of a flow only).
+   */
+  setFlowChain(chain: number): FlowChainResult;
+  /** A chain's id by name (chains the manager had when this NF registered), or -1. */
+  chainId(name: string): number;
+  /**
+   * Asks the manager to run `instances` instances of `service` (default: this NF's; an id or
+   * an NF name): it starts processes running the same module and options, or retires the
+   * newest instances. Resolves once new instances are in service; rejects with the reason
+   * (NfcError). Cold: call it from tick() or message(), not per packet.
+   */
+  scale(instances: number, service?: number | string): Promise<ScaleResult>;
   /** Writes a line to the NF's log (prefixed with its name and id). */
   log(message: string): void;
   /** Asks the NF to stop after the current burst. */

@@ -19,7 +19,7 @@ import { ScConsumer, SpscProducer } from '../shm/ring.js';
 import { RW } from '../shm/ring-layout.js';
 import { PacketView } from '../shm/packet-view.js';
 import {
-  CACHE_CAP, CounterSet, FREE_RING_ID, HELD_MAX, MAX_SERVICES, NfState, NS, RouteCounters, txRingId,
+  CACHE_CAP, CounterSet, FREE_RING_ID, HELD_MAX, MAX_CHAINS, MAX_SERVICES, NfState, NS, RouteCounters, txRingId,
 } from '../shm/instance-layout.js';
 import type { InstanceView } from '../shm/instance.js';
 import { Router } from '../chain/router.js';
@@ -28,6 +28,10 @@ import { native } from '../native.js';
 import type { Burst, NFContext, NFDefinition, OptionsSpec } from './define.js';
 import { HeldTable } from './held-table.js';
 import { Inbox, Messenger, type MessageResult, type MessageTarget } from './messages.js';
+import type { FlowChainResult, ScaleResult } from './define.js';
+import type { Reply, RequestBody } from '../protocol/messages.js';
+import { FlowKey } from '../flow/flow-key.js';
+import { NfcError } from '../errors.js';
 
 /** Empty polls before an adaptive NF goes to sleep. */
 const SPIN = 100;
@@ -50,6 +54,10 @@ export interface EngineOptions {
   /** stop after this many packets (0: never) */
   limit: number;
   log: (line: string) => void;
+  /** sends a request to the manager over the NF's control connection (scale); none: not connected */
+  control?: ((req: RequestBody, timeoutMs: number) => Promise<Reply>) | undefined;
+  /** chain names by id, as the manager reported them at registration */
+  chains?: readonly string[] | undefined;
 }
 
 const C = RouteCounters;
@@ -93,6 +101,9 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
   private tickTimer: NodeJS.Timeout | undefined;
   private done: Promise<string>;
   private resolveDone: (reason: string) => void = () => {};
+  private readonly control: EngineOptions['control'];
+  private readonly chains: readonly string[];
+  private readonly flowKey = new FlowKey();
 
   constructor(o: EngineOptions) {
     this.inst = o.inst;
@@ -114,6 +125,8 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
     this.ttl = o.ttl;
     this.limit = o.limit;
     this.logLine = o.log;
+    this.control = o.control;
+    this.chains = o.chains ?? ['default'];
     const mem = o.inst.mem;
     const journalBase = this.slot + NS.journal;
     const cacheStart = this.slot + o.inst.g.cacheWord;
@@ -198,6 +211,39 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
   instances(service: number): number {
     if (!Number.isInteger(service) || service < 1 || service >= MAX_SERVICES) return 0;
     return Atomics.load(this.i32, this.inst.serviceWord(service));
+  }
+
+  setFlowChain(chain: number): FlowChainResult {
+    if (!this.inHandle) return 'no-flow';
+    if (!Number.isInteger(chain) || chain < 0 || chain >= MAX_CHAINS || Atomics.load(this.i32, this.inst.chainWord(chain)) === 0) {
+      return 'no-chain';
+    }
+    const d = this.desc;
+    const view = this.view;
+    view.reset(this.pool.dataOffset(d), this.pool.length(d));
+    const key = this.flowKey;
+    if (!view.flowKey(key)) return 'no-flow';
+    const a = key.addr;
+    const r = this.messenger.sendToManager({
+      pin: chain, k: [key.family, key.proto, key.srcPort, key.dstPort, a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!],
+    });
+    if (r !== 'ok') return 'ring-full';
+    // This packet follows the new chain from its first hop (the router adds one to chainIndex).
+    const m = this.pool.metaIndex(d);
+    this.pool.words[m + Meta.chainId] = chain;
+    this.pool.words[m + Meta.chainIndex] = 0;
+    return 'ok';
+  }
+
+  chainId(name: string): number {
+    return this.chains.indexOf(name);
+  }
+
+  async scale(instances: number, service?: number | string): Promise<ScaleResult> {
+    if (!this.control) throw new NfcError('NFC_ERR_NF', 'scale(): this NF is not connected to a manager');
+    const r = await this.control({ type: 'scale', service: service ?? this.service, instances }, 40_000);
+    if (r.type !== 'scaled') throw new NfcError('NFC_ERR_NF', `scale(): unexpected answer ${r.type}`);
+    return { service: r.service, before: r.before, instances: r.instances, started: r.started, retired: r.retired };
   }
 
   log(message: string): void {

@@ -53,7 +53,8 @@ import { initPool, PacketPool, poolBytes, PoolCache } from '../shm/pool.js';
 import { PacketView } from '../shm/packet-view.js';
 import { HELD_MAX } from '../shm/instance-layout.js';
 import { Action, NEXT } from '../chain/verdict.js';
-import { parseOptions, type Burst, type NFContext, type NFDefinition, type OptionsSpec, type OptionValues } from './define.js';
+import { parseOptions, type Burst, type FlowChainResult, type NFContext, type NFDefinition, type OptionsSpec, type OptionValues, type ScaleResult } from './define.js';
+import { FlowKey } from '../flow/flow-key.js';
 
 /** The verdict runNF reports for an input packet the NF never saw (it stopped first). */
 export const NOT_HANDLED = -2;
@@ -79,6 +80,13 @@ export interface RunNFOptions {
   clock?: 'virtual' | 'real';
   /** also pass each log line (prefixed `[name#instance]`) here, e.g. console.log */
   log?: (line: string) => void;
+  /** chain names by id, for ctx.chainId() and ctx.setFlowChain() (default ['default']) */
+  chains?: readonly string[];
+  /**
+   * answers ctx.scale() (there is no manager here); without it scale() rejects with
+   * NFC_ERR_NF. Requests are recorded in result.scaleRequests either way.
+   */
+  onScale?: (instances: number, service: number | string) => ScaleResult | Promise<ScaleResult>;
 }
 
 export type OutputSource = 'input' | 'created' | 'kept';
@@ -107,6 +115,10 @@ export interface RunNFResult<O = Record<string, unknown>> {
   logs: string[];
   /** messages the NF sent (the harness accepts them all: 'ok') */
   messages: { to: MessageTarget; payload: unknown }[];
+  /** setFlowChain() calls that succeeded: the input packet's index, its flow (FlowKey.toString()) and the chain */
+  flowChains: { index: number; flow: string; chain: number }[];
+  /** scale() calls, in order */
+  scaleRequests: { instances: number; service: number | string }[];
   /** the context the NF saw (options, handled, ...) */
   ctx: NFContext<O>;
   /** input packets handled */
@@ -134,6 +146,10 @@ class HarnessContext<O> implements NFContext<O> {
   readonly outputs: RunNFOutput[] = [];
   readonly logs: string[] = [];
   readonly messages: { to: MessageTarget; payload: unknown }[] = [];
+  readonly flowChains: { index: number; flow: string; chain: number }[] = [];
+  readonly scaleRequests: { instances: number; service: number | string }[] = [];
+  chains: readonly string[] = ['default'];
+  onScale: RunNFOptions['onScale'];
   dropped = 0;
   stopReason = '';
   /** true while handle() runs: keep() has a current packet */
@@ -173,6 +189,35 @@ class HarnessContext<O> implements NFContext<O> {
   sendMessage(to: MessageTarget, payload: unknown): MessageResult {
     this.messages.push({ to, payload: JSON.parse(JSON.stringify(payload ?? null)) as unknown });
     return 'ok';
+  }
+
+  /**
+   * As the engine: checks the chain, records the pin (result.flowChains) and moves the current
+   * packet onto the chain (its meta chainId, chainIndex 0).
+   */
+  setFlowChain(chain: number): FlowChainResult {
+    if (!this.inHandle) return 'no-flow';
+    if (!Number.isInteger(chain) || chain < 0 || chain >= this.chains.length) return 'no-chain';
+    const view = new PacketView(this.pool.buffer);
+    view.reset(this.pool.dataOffset(this.desc), this.pool.length(this.desc));
+    const key = new FlowKey();
+    if (!view.flowKey(key)) return 'no-flow';
+    this.flowChains.push({ index: this.origin[this.desc]!, flow: key.toString(), chain });
+    const m = this.pool.metaIndex(this.desc);
+    this.pool.words[m + Meta.chainId] = chain;
+    this.pool.words[m + Meta.chainIndex] = 0;
+    return 'ok';
+  }
+
+  chainId(name: string): number {
+    return this.chains.indexOf(name);
+  }
+
+  async scale(instances: number, service?: number | string): Promise<ScaleResult> {
+    const svc = service ?? this.service;
+    this.scaleRequests.push({ instances, service: svc });
+    if (!this.onScale) throw new NfcError('NFC_ERR_NF', 'scale(): runNF has no manager', { fix: 'pass onScale in runNF\'s options to answer it' });
+    return this.onScale(instances, svc);
   }
 
   /** The harness has no other NFs: every service counts as one running instance. */
@@ -303,6 +348,8 @@ export async function runNF<S extends OptionsSpec>(
   const ctx = new HarnessContext<OptionValues<S>>(
     def.name, opts.service ?? 1, opts.instance ?? 1, options, pool, opts.clock === 'real', opts.log,
   );
+  if (opts.chains) ctx.chains = opts.chains;
+  ctx.onScale = opts.onScale;
   const nfCtx = ctx as NFContext<OptionValues<S>>;
   const verdicts: number[] = new Array<number>(total).fill(NOT_HANDLED);
 
@@ -395,7 +442,7 @@ export async function runNF<S extends OptionsSpec>(
     });
   }
   return {
-    verdicts, outputs: ctx.outputs, dropped: ctx.dropped, held, logs: ctx.logs, messages: ctx.messages, ctx: nfCtx,
+    verdicts, outputs: ctx.outputs, dropped: ctx.dropped, held, logs: ctx.logs, messages: ctx.messages, flowChains: ctx.flowChains, scaleRequests: ctx.scaleRequests, ctx: nfCtx,
     handled: ctx.handled, ticks: ticked, stopReason: ctx.stopReason,
   };
 }

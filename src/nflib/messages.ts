@@ -9,7 +9,7 @@
  * Messages are control traffic (cold path): they allocate (JSON).
  */
 import type { InstanceView } from '../shm/instance.js';
-import { MAX_NFS, MAX_SERVICES, MSG_BYTES, MSG_SLOTS, NfState, NS, SERVICE_BUCKETS, msgAreaOffset, msgRingId } from '../shm/instance-layout.js';
+import { IH, MAX_NFS, MAX_SERVICES, MSG_BYTES, MSG_SLOTS, NfState, NS, SERVICE_BUCKETS, msgAreaOffset, msgRingId } from '../shm/instance-layout.js';
 import { MpReserver, ScConsumer } from '../shm/ring.js';
 import { NULL_DESC } from '../shm/pool.js';
 import { BUCKETS } from '../chain/indirection.js';
@@ -17,6 +17,20 @@ import { BUCKETS } from '../chain/indirection.js';
 export type MessageResult = 'ok' | 'no-destination' | 'ring-full' | 'too-large';
 /** An NF by id, or a service (one of its instances, picked by `key` like a flow hash; default 0). */
 export type MessageTarget = { instance: number } | { service: number; key?: number };
+
+/** The inbox the manager's RX loop reads (slot 0 is never an NF). */
+export const MANAGER_INBOX = 0;
+
+/**
+ * NF → RX loop: pin a flow to a chain. k = [family, proto, srcPort, dstPort, addr words 0..7]
+ * (FlowKey's fields, the addresses as unsigned 32-bit numbers).
+ */
+export interface FlowPinMessage { pin: number; k: number[] }
+
+export function isFlowPin(x: unknown): x is FlowPinMessage {
+  return typeof x === 'object' && x !== null && typeof (x as FlowPinMessage).pin === 'number' &&
+    Array.isArray((x as FlowPinMessage).k) && (x as FlowPinMessage).k.length === 12;
+}
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -51,7 +65,7 @@ export class Messenger {
       id = to.instance;
     } else {
       if (!Number.isInteger(to.service) || to.service < 1 || to.service >= MAX_SERVICES) return 0;
-      id = i32[this.inst.serviceWord(to.service) + SERVICE_BUCKETS + ((to.key ?? 0) & (BUCKETS - 1))]!;
+      id = i32[this.inst.serviceWord(to.service) + SERVICE_BUCKETS + Atomics.load(i32, IH.epoch) * BUCKETS + ((to.key ?? 0) & (BUCKETS - 1))]!;
     }
     if (!Number.isInteger(id) || id < 1 || id >= MAX_NFS) return 0;
     const state = Atomics.load(i32, this.inst.slotWord(id) + NS.state);
@@ -61,6 +75,18 @@ export class Messenger {
   send(to: MessageTarget, payload: unknown): MessageResult {
     const id = this.resolve(to);
     if (id === 0) return 'no-destination';
+    return this.deliver(id, payload);
+  }
+
+  /**
+   * Sends to the manager's RX loop (inbox 0, which no NF slot uses): requests that act on the
+   * data path, such as flow pins (FlowPinMessage).
+   */
+  sendToManager(payload: unknown): MessageResult {
+    return this.deliver(MANAGER_INBOX, payload);
+  }
+
+  private deliver(id: number, payload: unknown): MessageResult {
     let bytes: Uint8Array;
     try {
       bytes = encoder.encode(JSON.stringify(payload ?? null));

@@ -85,7 +85,7 @@ export async function runNf(args: NfArgs): Promise<number> {
   const options = parseOptions(def, args.options, `nfchain nf ${args.module}`);
   const client = await ControlClient.connect(args.manager);
   const reg = await client.request<RegisteredReply>({
-    type: 'register', name: args.label ?? def.name, service: args.service, nfId: args.nfId, pid: process.pid, module: args.module,
+    type: 'register', name: args.label ?? def.name, service: args.service, nfId: args.nfId, pid: process.pid, module: args.module, options: args.options,
   });
   const tag = `${args.label ?? def.name}#${reg.nfId}`;
   const log = (line: string): void => { process.stdout.write(`[${tag}] ${line}\n`); };
@@ -93,6 +93,7 @@ export async function runNf(args: NfArgs): Promise<number> {
   const engine = new NfEngine({
     inst, nfId: reg.nfId, service: args.service, def, options: options as Record<string, unknown>,
     poll: args.poll ?? reg.poll, ttl: args.ttl, limit: args.limit, log,
+    control: (req, timeoutMs) => client.request(req, timeoutMs), chains: reg.chains,
   });
   const onSignal = (sig: string) => () => engine.stop(`${sig} received`);
   process.on('SIGINT', onSignal('SIGINT'));

@@ -175,6 +175,8 @@ class GenRx implements GenRxPort {
   private readonly bucket: number;
   private tokens = 0;
   private lastMs: number;
+  /** performance.now() of the last wall-clock read */
+  private clockMs = 0;
 
   private readonly clock = new Float64Array(2);
   private bursts = 0;
@@ -199,6 +201,7 @@ class GenRx implements GenRxPort {
     this.tokensPerMs = cfg.rate / 1000;
     this.bucket = Math.max(2 * 64, cfg.rate / 100);
     this.lastMs = performance.now();
+    this.clockMs = this.lastMs;
 
     let sizeSum = 0;
     // Templates start on 4-byte boundaries so rxBurst can copy them a word at a time.
@@ -288,8 +291,13 @@ class GenRx implements GenRxPort {
 
     const clock = this.clock;
     // The clock is read every 16th burst (a read costs ~0.1-0.3 us and allocates in Node 20);
-    // stamps are then at most ~16 bursts old, which is fine for synthetic traffic.
-    if ((this.bursts++ & 15) === 0) wallClock(clock);
+    // stamps are then at most ~16 bursts old, which is fine for synthetic traffic. A rate-limited
+    // port (small bursts, far apart) reads it whenever a millisecond has passed, so its stamps
+    // stay within a millisecond of the time the packets entered.
+    if ((this.bursts++ & 15) === 0 || (this.rate > 0 && this.lastMs - this.clockMs >= 1)) {
+      wallClock(clock);
+      this.clockMs = this.lastMs;
+    }
     const tsSec = clock[0]!;
     const tsNsec = clock[1]!;
     const pool = this.pool;

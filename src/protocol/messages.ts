@@ -16,6 +16,8 @@ export interface RegisterRequest {
   nfId: number;
   pid: number;
   module: string;
+  /** the NF's options (so the manager can start more instances like it) */
+  options?: Record<string, unknown>;
 }
 export interface ReadyRequest { type: 'ready'; id: number; nfId: number }
 export interface StoppingRequest { type: 'stopping'; id: number; nfId: number; reason: string }
@@ -34,10 +36,12 @@ export interface FlowRuleSpec {
   priority?: number; chain: string; srcPrefix?: string; dstPrefix?: string;
   srcPorts?: [number, number]; dstPorts?: [number, number]; proto?: number; inPort?: string; vlan?: number;
 }
+/** CLI or NF → manager: run `instances` instances of a service (by id or NF name), starting or retiring some */
+export interface ScaleRequest { type: 'scale'; id: number; service: number | string; instances: number }
 export interface MessageRequest { type: 'message'; id: number; to: { instance: number } | { service: number; key?: number }; payload: unknown }
 
 export type Request = RegisterRequest | ReadyRequest | StoppingRequest | StatusRequest | ShutdownRequest | MessageRequest
-  | FlowAddRequest | FlowDelRequest | FlowListRequest | ChainSetRequest | ChainListRequest;
+  | FlowAddRequest | FlowDelRequest | FlowListRequest | ChainSetRequest | ChainListRequest | ScaleRequest;
 /** A request before the client numbers it. */
 export type RequestBody = Request extends infer R ? (R extends Request ? Omit<R, 'id'> : never) : never;
 
@@ -49,6 +53,8 @@ export interface RegisteredReply {
   instance: string;
   generation: number;
   poll: 'adaptive' | 'busy';
+  /** chain names by id, when the NF registered */
+  chains: string[];
 }
 export interface OkReply { type: 'ok'; id: number }
 export interface ErrorReply { type: 'error'; id: number; code: string; message: string }
@@ -58,7 +64,15 @@ export interface MessageReply { type: 'message-result'; id: number; result: 'ok'
 export interface FlowListReply { type: 'flows'; id: number; rules: (FlowRuleSpec & { id: number })[] }
 export interface ChainListReply { type: 'chains'; id: number; chains: { id: number; name: string; hops: string[] }[] }
 export interface FlowAddedReply { type: 'flow-added'; id: number; ruleId: number }
-export type Reply = RegisteredReply | OkReply | ErrorReply | StatusReply | MessageReply | FlowListReply | ChainListReply | FlowAddedReply;
+/** The outcome of a scale request, once the new instances are in service (or failed to start). */
+export interface ScaledReply {
+  type: 'scaled'; id: number; service: number;
+  /** instances before and now (running or starting) */
+  before: number; instances: number;
+  /** NF ids put in service, and NF ids retired (taken out of service and asked to stop) */
+  started: number[]; retired: number[];
+}
+export type Reply = ScaledReply | RegisteredReply | OkReply | ErrorReply | StatusReply | MessageReply | FlowListReply | ChainListReply | FlowAddedReply;
 
 /** manager → NF, unsolicited */
 export interface StopNotice { type: 'stop'; reason: string }

@@ -8,8 +8,10 @@
  *   byte 64     ├────────────────────────────────────────────────────────────┤
  *               │ txSleeping (futex word: the manager TX loop is idle)       │ TX loop ⇄ NFs
  *   byte 128    ├────────────────────────────────────────────────────────────┤
- *               │ service table: MAX_SERVICES × 320 B                        │ manager writes
- *               │   [count | nfId × MAX_INSTANCES | … | 64 buckets → nfId]   │
+ *               │ affinity epoch, flows per epoch (own line)                 │ manager / RX
+ *   byte 192    ├────────────────────────────────────────────────────────────┤
+ *               │ service table: MAX_SERVICES × 1088 B                       │ manager writes
+ *               │   [count | nfId × MAX_INSTANCES | … | EPOCHS × 64 buckets] │
  *               ├────────────────────────────────────────────────────────────┤
  *               │ chain table: MAX_CHAINS × CHAIN_BYTES                      │ manager writes
  *               │   [length | hop × MAX_HOPS]  hop = kind << 16 | id         │
@@ -39,7 +41,7 @@ import { JOURNAL_WORDS } from './ring.js';
 import { countersBytes, defineCounters } from './counters.js';
 
 export const INSTANCE_MAGIC = magic('NFIN');
-export const INSTANCE_VERSION = 1;
+export const INSTANCE_VERSION = 2;
 
 /** NF ids are 1..MAX_NFS-1 (0 means "the manager"). */
 export const MAX_NFS = 32;
@@ -83,8 +85,23 @@ export const IH = {
   rxEnabled: 15,
   /** futex word, own line: 1 while the manager TX loop sleeps */
   txSleeping: 16,
+  /**
+   * Own line (the RX loop writes it when flows start and end): the affinity epoch new flows
+   * get (0..EPOCHS-1, the manager writes it), then per epoch the flows of the RX loop's flow
+   * table that hold it (the RX loop writes them).
+   */
+  epoch: 32,
+  epochFlows: 33,
 } as const;
-export const INSTANCE_HEADER_BYTES = 2 * CACHE_LINE;
+export const INSTANCE_HEADER_BYTES = 3 * CACHE_LINE;
+/**
+ * Affinity epochs: each service has EPOCHS indirection tables. A flow keeps the epoch it
+ * started in (the RX loop's flow table remembers it and writes it into every packet's meta),
+ * and routers pick its instance from that epoch's table. An instance joining makes a new
+ * epoch (a copy of the tables with the join applied), so flows that started before keep their
+ * instance; an instance leaving is applied to every epoch (only its own flows move).
+ */
+export const EPOCHS = 4;
 
 export const ManagerState = { STARTING: 0, RUNNING: 1, STOPPING: 2 } as const;
 
@@ -119,10 +136,10 @@ export const NS = {
 } as const;
 
 /**
- * A service: [count, nfId × MAX_INSTANCES, …] in the first 16 words, then the indirection table
- * (chain/indirection.ts): BUCKETS words from SERVICE_BUCKETS, each an NF id.
+ * A service: [count, nfId × MAX_INSTANCES, …] in the first 16 words, then EPOCHS indirection
+ * tables (chain/indirection.ts), each BUCKETS words (NF ids) from SERVICE_BUCKETS + epoch × 64.
  */
-export const SERVICE_WORDS = 16 + 64;
+export const SERVICE_WORDS = 16 + EPOCHS * 64;
 export const SERVICE_BUCKETS = 16;
 export const CHAIN_WORDS = 1 + MAX_HOPS;
 export const HopKind = { SERVICE: 1, PORT: 2 } as const;

@@ -74,6 +74,11 @@ export const Meta = {
   /** free for the NF holding the packet (not kept across hops) */
   user0: 12,
   user1: 13,
+  /**
+   * The flow's affinity epoch (instance-layout.ts EPOCHS): which indirection table picks its
+   * instances. Written by the RX loop for every packet; not cleared by resetMeta (routers mask it).
+   */
+  epoch: 14,
 } as const;
 export const META_BYTES = CACHE_LINE;
 export const META_WORDS = META_BYTES >> 2;

@@ -104,7 +104,7 @@ chain: [monitor, 2, "port:sink"]
     name: 'demo',
     pool: { count: 8192, dataRoom: 2048, headroom: 128 },
     rings: { nfRx: 4096, nfTx: 4096 },
-    manager: { ttl: 10, limit: 0, statsInterval: 1, poll: 'busy' },
+    manager: { ttl: 10, limit: 0, statsInterval: 1, poll: 'busy', flowTable: 65536, flowIdleTimeout: 30 },
     ports: [
       { name: 'in', driver: 'gen', rate: 1000, sizes: [64, 1500], flows: 1024, tcp: 0.5, seed: 1, count: 0 },
       { name: 'cap', driver: 'pcap', rx: join(dir, 'in.pcap'), tx: join(dir, 'out.pcap'), speed: 'realtime', loop: false },
@@ -142,7 +142,7 @@ chain: [monitor, 2, "port:sink"]
     assert.equal(t.name, 'default');
     assert.deepEqual(t.pool, { count: 16384, dataRoom: 2048, headroom: 128 });
     assert.deepEqual(t.rings, { nfRx: 4096, nfTx: 4096 });
-    assert.deepEqual(t.manager, { ttl: 0, limit: 0, statsInterval: 1, poll: 'adaptive' });
+    assert.deepEqual(t.manager, { ttl: 0, limit: 0, statsInterval: 1, poll: 'adaptive', flowTable: 65536, flowIdleTimeout: 30 });
     assert.deepEqual(t.ports, [{ name: 'in', driver: 'gen', rate: 0, sizes: [64], flows: 1024, tcp: 0, seed: 1, count: 0 }]);
     assert.deepEqual(t.chain, [{ kind: 'service', service: 1 }]);
   });

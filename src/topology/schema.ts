@@ -73,7 +73,9 @@ export const ManagerSchema = z.strictObject({
   limit: int(0, Number.MAX_SAFE_INTEGER, 'a packet count >= 0').default(0),
   statsInterval: num(0, Infinity, 'a number of seconds >= 0').default(1),
   poll: z.enum(['adaptive', 'busy'], { error: '"adaptive" or "busy"' }).default('adaptive'),
-}, { error: 'a mapping (ttl, limit, statsInterval, poll)' });
+  flowTable: pow2(1024, 1 << 22).default(65536),
+  flowIdleTimeout: num(0, Infinity, 'a number of seconds >= 0 (0: flows never expire)').default(30),
+}, { error: 'a mapping (ttl, limit, statsInterval, poll, flowTable, flowIdleTimeout)' });
 
 const portName = str(PORT_NAME_RE, 'a port name ([A-Za-z0-9][A-Za-z0-9_.-]{0,31})');
 

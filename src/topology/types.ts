@@ -31,6 +31,10 @@ export interface Topology {
     statsInterval: number;
     /** 'adaptive': spin, then sleep on a futex when idle; 'busy': always spin */
     poll: 'adaptive' | 'busy';
+    /** slots of the manager's flow table (the flow director's cache), a power of two */
+    flowTable: number;
+    /** seconds without a packet before a flow leaves the flow table; 0 = never */
+    flowIdleTimeout: number;
   };
   /** the ports; the index in this list is the port id. pcap rx/tx paths are absolute. */
   ports: PortConfig[];

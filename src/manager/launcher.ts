@@ -1,0 +1,80 @@
+/**
+ * Starts NF instances as `nfchain nf` processes and keeps track of them: used by
+ * `nfchain start` for the topology's NFs, and by the manager when a service is scaled up
+ * (`nfchain scale`, an NF's ctx.scale()). Output lines are prefixed with the instance's tag.
+ * Cold code.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+
+/** What one instance runs: an NF module for a service, with its options. */
+export interface NfLaunch {
+  /** the NF's name in the topology (labels its logs and status) */
+  name: string;
+  /** absolute path of the module */
+  module: string;
+  service: number;
+  options: Record<string, unknown>;
+}
+
+interface Child {
+  child: ChildProcess;
+  tag: string;
+  exited: Promise<number | null>;
+}
+
+const MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+
+export class NfLauncher {
+  private readonly children: Child[] = [];
+  /** tags of processes that exited with an error while not expected to stop */
+  readonly failed: string[] = [];
+  private count = new Map<string, number>();
+  /** set once stopAll() has begun: exits are then expected */
+  private stopping = false;
+
+  constructor(
+    private readonly manager: string,
+    private readonly out: (line: string) => void,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  /** Starts one instance; its tag is `name` or `name.k` from the second instance on. */
+  start(nf: NfLaunch): string {
+    const k = this.count.get(nf.name) ?? 0;
+    this.count.set(nf.name, k + 1);
+    const tag = k === 0 ? nf.name : `${nf.name}.${k}`;
+    const args = [MAIN, 'nf', nf.module, '--service', String(nf.service), '--name', this.manager, '--label', nf.name,
+      '--options-json', JSON.stringify(nf.options)];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    createInterface({ input: child.stdout! }).on('line', (l) => this.out(l.startsWith('[') ? l : `[${tag}] ${l}`));
+    createInterface({ input: child.stderr! }).on('line', (l) => this.out(`[${tag}] ${l}`));
+    const exited = new Promise<number | null>((resolve) => {
+      child.on('exit', (code, signal) => {
+        if (code !== 0 && !this.stopping) {
+          this.failed.push(tag);
+          this.log(`NF process ${tag} exited with ${signal ?? code}`);
+        }
+        resolve(code);
+      });
+    });
+    this.children.push({ child, tag, exited });
+    return tag;
+  }
+
+  /** Processes started so far. */
+  get started(): number {
+    return this.children.length;
+  }
+
+  /** Waits for every process to exit (the manager told them to stop); kills stragglers after 3 s. */
+  async stopAll(): Promise<void> {
+    this.stopping = true;
+    const all = Promise.all(this.children.map((c) => c.exited));
+    const t = setTimeout(() => { for (const c of this.children) c.child.kill('SIGKILL'); }, 3000);
+    for (const c of this.children) if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill('SIGTERM');
+    await all;
+    clearTimeout(t);
+  }
+}
