@@ -13,7 +13,7 @@ export { CounterBlock, countersBytes, defineCounters, initCounters } from './shm
 export * from './shm/packet-view.js';
 export * from './shm/checksum.js';
 export { FlowKey, hashFlowKey, type FlowFamily } from './flow/flow-key.js';
-export { FlowTable, initFlowTable, flowTableBytes, type FlowTableOptions, type FlowTableGeometry } from './flow/flow-table.js';
+export { FlowTable, initFlowTable, flowTableBytes, flowTableFor, createFlowTable, type FlowTableOptions, type FlowTableGeometry } from './flow/flow-table.js';
 export * from './pcap/pcap-reader.js';
 export * from './pcap/pcap-writer.js';
 export { writeSynth, synthFlow, synthMinLength, SynthKind, SYNTH_KINDS, type SynthFlow } from './ports/synth.js';

@@ -550,6 +550,85 @@ test('nfchain scale under traffic: flows that existed keep their instance when o
   }
 });
 
+test('an NF pins flows (flow-director example): later packets of each flow go straight down its chain', { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nfchain-pins-'));
+  try {
+    const inPath = join(dir, 'in.pcap');
+    const buf = new ArrayBuffer(4096);
+    const u8 = new Uint8Array(buf);
+    const view = new PacketView(buf);
+    const w = PcapWriter.create(inPath);
+    const FLOWS = 150;
+    const ROUNDS = 20;
+    const want = { dns: 0, web: 0, other: 0 };
+    for (let r = 0; r < ROUNDS; r++) {
+      for (let i = 0; i < FLOWS; i++) {
+        const cls = i % 3;
+        const f = { ...synthFlow(i, [cls === 0 ? SynthKind.IPV4_UDP : SynthKind.IPV4_TCP]), dstPort: cls === 0 ? 53 : cls === 1 ? 80 : 22 };
+        const len = writeSynth(new DataView(buf), u8, view, 0, 64, f);
+        w.write(u8, 0, len, 1_700_000_000, r * 50_000_000 + i * 1000); // a round every 50 ms
+        want[cls === 0 ? 'dns' : cls === 1 ? 'web' : 'other']++;
+      }
+    }
+    w.close();
+    const t = topo({
+      ports: [{ name: 'in', driver: 'pcap', rx: inPath, speed: 'realtime' }, { name: 'out', driver: 'null' }],
+      nfs: [
+        { name: 'director', module: join(root, 'dist/nfs/flow-director/index.js'), service: 1, options: { map: '53=dns,80=web' } },
+        nf('dns', 2, {}), nf('web', 3, {}),
+      ],
+      chain: ['director', 'port:out'],
+      chains: { dns: ['dns', 'port:out'], web: ['web', 'port:out'] },
+    });
+    const { status, missing, logs } = await run(t);
+    assert.equal(missing, 0);
+    const rx = (name: string): number => status.nfs.find((n) => n.name === name)!.counters.rx!;
+    assert.equal(rx('dns'), want.dns, 'every packet of the DNS flows reached the dns NF');
+    assert.equal(rx('web'), want.web, 'every packet of the web flows reached the web NF');
+    assert.equal(status.ports[1]!.txPackets, FLOWS * ROUNDS);
+    const director = rx('director');
+    assert.ok(director >= want.other + (2 * FLOWS) / 3, `the director saw each flow's first packet and every unmatched one (${director})`);
+    assert.ok(director < FLOWS * ROUNDS, `pinned flows bypassed the director (${director} of ${FLOWS * ROUNDS} packets)`);
+    assert.ok(logs.some((l) => /flow-director: \d+ flows pinned/.test(l)), logs.join('\n'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an NF scales its own service (scaling-example): the manager starts the processes, and they carry traffic', { timeout: 60_000 }, async () => {
+  const t = topo({
+    ports: [{ name: 'g', driver: 'gen', rate: 20_000, flows: 256, sizes: [64] }, { name: 'sink', driver: 'null' }],
+    nfs: [{ name: 'scaler', module: join(root, 'dist/nfs/scaling-example/index.js'), service: 1, options: { instances: 3, rebalance: true } }],
+    chain: [1, 'port:sink'],
+  });
+  const logs: string[] = [];
+  let seen: ManagerStatus | undefined;
+  await runTopology(t, {
+    signals: false, stats: null, log: (l) => logs.push(l), nfOutput: (l) => logs.push(l),
+    onRunning: (m: Manager) => {
+      void (async () => {
+        try {
+          await waitFor(() => m.status().nfs.filter((n) => n.state === 'running').length === 3, 20_000, 'three running instances');
+          // Let the new instances carry some traffic.
+          const rx = (): number[] => m.status().nfs.map((n) => n.counters.rx!);
+          const before = rx();
+          await waitFor(() => rx().every((v, i) => v > (before[i] ?? 0)), 10_000, 'every instance to receive packets');
+          seen = m.status();
+        } catch (err) {
+          logs.push(`test: ${(err as Error).message}`);
+        } finally {
+          void m.stop('test over');
+        }
+      })();
+    },
+  });
+  assert.ok(seen, logs.join('\n'));
+  assert.deepEqual(seen.services, [{ service: 1, nfs: seen.nfs.map((n) => n.nfId) }]);
+  assert.ok(logs.some((l) => /asking for 3 instances of service 1/.test(l)), logs.join('\n'));
+  assert.ok(logs.some((l) => /service 1: 1 → 3 instances, started #\d+ #\d+/.test(l)), logs.join('\n'));
+  assert.equal(logs.filter((l) => /asking for/.test(l)).length, 1, 'the new instances did not ask again');
+});
+
 test('messages NF to NF keep their order; a full inbox, a missing destination and a big payload are errors to the sender', { timeout: 60_000 }, async () => {
   const t = topo({
     ports: [{ name: 'n', driver: 'null' }],
@@ -653,6 +732,17 @@ test('bad NF modules and options stop `start` before anything starts', { timeout
   });
   await assert.rejects(runTopology(badValue, { signals: false, stats: null, log: () => {} }),
     (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_NF_OPTION' && /must be one of drop, next, tonf, out/.test(e.message));
+  // setup() throwing: the NF leaves at once and start fails, naming it (no wait for a timeout).
+  const badSetup = topo({
+    ports: [{ name: 'g', driver: 'gen', count: 10 }],
+    nfs: [nf('s', 1, {}, join(root, 'dist/test/fixtures/nfs/bad-setup.js'))],
+    chain: [1],
+  });
+  const out: string[] = [];
+  await assert.rejects(runTopology(badSetup, { signals: false, stats: null, log: () => {}, nfOutput: (l) => out.push(l) }),
+    (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_NF' && /NF s failed to start/.test(e.message));
+  assert.ok(out.some((l) => /config\.yaml does not exist/.test(l)), out.join('\n'));
+  assert.equal(existsSync(`/dev/shm/nfchain-${badSetup.name}`), false);
 });
 
 test('a manager replaces the shared files of one that died (no live socket), and refuses to run twice', { timeout: 30_000 }, async () => {

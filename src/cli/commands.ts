@@ -351,15 +351,15 @@ export async function chainCommand(argv: string[]): Promise<number> {
 // ---- nfchain scale ------------------------------------------------------------------------
 
 export async function scaleCommand(argv: string[]): Promise<number> {
-  const f = parseArgs(argv);
-  checkKnown(f, ['name'], SCALE_USAGE);
+  const f = parseArgs(argv, ['rebalance']);
+  checkKnown(f, ['name', 'rebalance'], SCALE_USAGE);
   const [service, count] = f.positional;
   const n = Number(count);
   if (!service || count === undefined || !Number.isInteger(n) || n < 0 || f.positional.length > 2) {
     throw new NfcError('NFC_ERR_USAGE', 'give a service and a number of instances, e.g. nfchain scale firewall 3', { fix: SCALE_USAGE });
   }
   const name = f.flags.get('name') ?? 'default';
-  const r = await withManager(name, (c) => c.request<ScaledReply>({ type: 'scale', service: /^\d+$/.test(service) ? Number(service) : service, instances: n }, 40_000));
+  const r = await withManager(name, (c) => c.request<ScaledReply>({ type: 'scale', service: /^\d+$/.test(service) ? Number(service) : service, instances: n, rebalance: f.flags.has('rebalance') }, 40_000));
   const what = [
     r.started.length ? `started ${r.started.map((id) => `#${id}`).join(', ')}` : '',
     r.retired.length ? `retired ${r.retired.map((id) => `#${id}`).join(', ')}` : '',

@@ -356,3 +356,54 @@ test('validation errors name the field and the fix', () => {
   assertInvalid(() => new FlowDirector({ defaultChain: 0, cacheCapacity: 1000 }), /cacheCapacity 1000 must be 0 \(no cache\) or a power of two/);
   assert.equal(d.rules().length, 0, 'rejected rules are not added');
 });
+
+test('pins: a pinned flow takes its chain in both directions, above every rule, and keeps it across rule changes', () => {
+  const d = new FlowDirector({ defaultChain: 0, cacheCapacity: 64 });
+  d.setRules([{ priority: 9, chain: 1, proto: TCP }]);
+  const k = k4('10.0.0.1', '10.0.0.2', TCP, 1000, 80);
+  const r = k4('10.0.0.2', '10.0.0.1', TCP, 80, 1000);
+  const other = k4('10.0.0.3', '10.0.0.2', TCP, 1001, 80);
+  assert.equal(cls(d, k), 1);
+  assert.ok(d.pin(k, 5, hashFlowKey(k, true)));
+  assert.equal(cls(d, k), 5, 'the pin wins over the rule');
+  assert.equal(cls(d, r), 5, 'and holds for the reply direction');
+  assert.equal(cls(d, other), 1, 'other flows still follow the rules');
+  d.setRules([{ priority: 9, chain: 2, proto: TCP }]);
+  assert.equal(cls(d, k), 5, 'a rule change keeps the pin');
+  assert.equal(cls(d, other), 2, 'and re-answers the others');
+  assert.equal(d.pinned(k, hashFlowKey(k, true)), 5);
+  assert.ok(d.pin(k, -1, hashFlowKey(k, true)));
+  assert.equal(cls(d, k), 2, 'unpinned: the rules again');
+  assert.throws(() => d.pin(k, 16, hashFlowKey(k, true)), /chain id from 0 to 15/);
+  const none = new FlowDirector({ defaultChain: 0, cacheCapacity: 0 });
+  assert.equal(none.pin(k, 1, hashFlowKey(k, true)), false, 'no cache: nothing to pin in');
+});
+
+test('epochs: a flow keeps the epoch it started in; flows are counted per epoch and uncounted when they expire', () => {
+  const counts = new Int32Array(8);
+  const d = new FlowDirector({ defaultChain: 0, cacheCapacity: 64, idleTimeoutMs: 1000 });
+  d.countEpochsIn(counts, 4);
+  const a = k4('10.0.0.1', '10.0.0.2', UDP, 1, 2);
+  const b = k4('10.0.0.3', '10.0.0.4', UDP, 3, 4);
+  d.epoch = 0;
+  d.classify(a, 0, -1, hashFlowKey(a, true), 100, 64);
+  assert.equal(d.lastEpoch, 0);
+  d.epoch = 2; // an instance joined
+  d.classify(a, 0, -1, hashFlowKey(a, true), 200, 64);
+  assert.equal(d.lastEpoch, 0, 'the old flow keeps epoch 0');
+  d.classify(b, 0, -1, hashFlowKey(b, true), 300, 64);
+  assert.equal(d.lastEpoch, 2, 'a new flow takes the current epoch');
+  assert.deepEqual(Array.from(counts.subarray(4, 8)), [1, 0, 1, 0]);
+  assert.equal(d.expire(1150), 0, 'nothing idle for 1 s yet');
+  assert.equal(d.expire(1200), 1, 'flow a, last seen at 200, expires at 1200');
+  assert.deepEqual(Array.from(counts.subarray(4, 8)), [0, 0, 1, 0], 'epoch 0 is free again');
+  d.classify(b, 0, -1, hashFlowKey(b, true), 1250, 64);
+  assert.equal(d.expire(2249), 0, 'b was seen at 1250');
+  assert.equal(d.expire(2250), 1);
+  assert.deepEqual(Array.from(counts.subarray(4, 8)), [0, 0, 0, 0]);
+  d.epoch = 1;
+  d.classify(a, 0, -1, hashFlowKey(a, true), 3000, 64);
+  assert.equal(d.lastEpoch, 1, 'a flow that expired is a new flow: the current epoch');
+  d.clearCache();
+  assert.deepEqual(Array.from(counts.subarray(4, 8)), [0, 0, 0, 0], 'clearCache uncounts its flows');
+});

@@ -61,7 +61,7 @@
  * - The cache lives in private memory (not shared with other processes).
  */
 import { NfcError } from '../errors.js';
-import { FlowTable, flowTableBytes, initFlowTable } from './flow-table.js';
+import { createFlowTable, type FlowTable } from './flow-table.js';
 import { FLOW_TABLE_LIMITS } from './flow-table-layout.js';
 import type { FlowKey } from './flow-key.js';
 
@@ -184,10 +184,7 @@ export class FlowDirector {
         'use e.g. 65536 (holds 49152 flows at the default 0.75 load)');
     }
     if (cap !== 0) {
-      const topts = { capacity: cap, valueWords: CACHE_VALUE_WORDS, symmetric: true, idleTimeoutMs: opts.idleTimeoutMs ?? 0 };
-      const buf = new ArrayBuffer(flowTableBytes(topts));
-      initFlowTable(buf, 0, topts);
-      this.cache = new FlowTable(buf, 0, 'flow director cache');
+      this.cache = createFlowTable({ capacity: cap, valueWords: CACHE_VALUE_WORDS, symmetric: true, idleTimeoutMs: opts.idleTimeoutMs ?? 0 }, 'flow director cache');
     } else {
       this.cache = undefined;
     }

@@ -46,7 +46,7 @@ import { assertRegion } from '../shm/layout.js';
 import { hashFlowKey, type FlowFamily, type FlowKey } from './flow-key.js';
 import {
   Cold, FLOW_TABLE_HEADER_BYTES, FLOW_TABLE_LIMITS, FLOW_TABLE_MAGIC, FLOW_TABLE_VERSION, FlowState, FlowTableFlags,
-  FlowTableOffsets as O, Hot, HOT_WORDS, Tag, flowTableGeometry, type FlowTableGeometry, type FlowTableOptions,
+  FlowTableOffsets as O, Hot, HOT_WORDS, Tag, flowTableBytes, flowTableGeometry, type FlowTableGeometry, type FlowTableOptions,
 } from './flow-table-layout.js';
 
 export { flowTableBytes, type FlowTableGeometry, type FlowTableOptions } from './flow-table-layout.js';
@@ -671,4 +671,24 @@ export class FlowTable {
   forEach(fn: (idx: number) => void): void {
     for (let i = this.nextUsed(0); i >= 0; i = this.nextUsed(i + 1)) fn(i);
   }
+}
+
+/**
+ * Options for a table that holds exactly `flows` flows: the smallest power-of-two slot count
+ * that keeps the load at or under the default 0.75, with maxLoad = flows / slots (exact: the
+ * divisor is a power of two). Cold.
+ */
+export function flowTableFor(flows: number, opts: Omit<FlowTableOptions, 'capacity' | 'maxLoad'> = {}): FlowTableOptions {
+  if (!Number.isInteger(flows) || flows < 1) {
+    throw new NfcError('NFC_ERR_INVALID_ARG', `flow table for ${flows} flows: give a whole number of at least 1`);
+  }
+  const slots = Math.max(8, 2 ** Math.ceil(Math.log2(Math.ceil(flows / 0.75))));
+  return { ...opts, capacity: slots, maxLoad: flows / slots };
+}
+
+/** A flow table in private memory (an NF's own state; cold: allocates). */
+export function createFlowTable(opts: FlowTableOptions, what = 'flow table'): FlowTable {
+  const buf = new ArrayBuffer(flowTableBytes(opts));
+  initFlowTable(buf, 0, opts);
+  return new FlowTable(buf, 0, what);
 }

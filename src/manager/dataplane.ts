@@ -13,7 +13,7 @@
 import { parentPort, workerData, isMainThread } from 'node:worker_threads';
 import { attachInstance, type InstanceView } from '../shm/instance.js';
 import {
-  CounterSet, IH, MAX_NFS, PortRxCounters, PortTxCounters, RouteCounters, TxLoopCounters,
+  CounterSet, IH, MAX_NFS, MSG_SLOTS, PortRxCounters, PortTxCounters, RouteCounters, TxLoopCounters,
 } from '../shm/instance-layout.js';
 import { BURST } from '../shm/layout.js';
 import { Meta } from '../shm/pool-layout.js';
@@ -145,7 +145,7 @@ export class RxLoop {
     this.now = now;
     director.epoch = Atomics.load(this.inst.i32, IH.epoch);
     // Flow pins from NFs first, so the packets of this pass see them.
-    this.inbox.poll(16, this.onRequest);
+    this.inbox.poll(MSG_SLOTS, this.onRequest);
     // A slice of the flow table per pass: flows idle past the timeout leave it.
     if ((++this.sweep & 7) === 0) director.expire(now, 256);
     for (let p = 0; p < this.ports.length; p++) {

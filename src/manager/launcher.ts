@@ -18,6 +18,9 @@ export interface NfLaunch {
   options: Record<string, unknown>;
 }
 
+/** Where the NFs' relative option paths are from (ctx.baseDir): the topology file's directory. */
+export type BaseDir = string;
+
 interface Child {
   child: ChildProcess;
   tag: string;
@@ -38,6 +41,7 @@ export class NfLauncher {
     private readonly manager: string,
     private readonly out: (line: string) => void,
     private readonly log: (line: string) => void,
+    private readonly baseDir: BaseDir = process.cwd(),
   ) {}
 
   /** Starts one instance; its tag is `name` or `name.k` from the second instance on. */
@@ -46,7 +50,7 @@ export class NfLauncher {
     this.count.set(nf.name, k + 1);
     const tag = k === 0 ? nf.name : `${nf.name}.${k}`;
     const args = [MAIN, 'nf', nf.module, '--service', String(nf.service), '--name', this.manager, '--label', nf.name,
-      '--options-json', JSON.stringify(nf.options)];
+      '--base-dir', this.baseDir, '--options-json', JSON.stringify(nf.options)];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     createInterface({ input: child.stdout! }).on('line', (l) => this.out(l.startsWith('[') ? l : `[${tag}] ${l}`));
     createInterface({ input: child.stderr! }).on('line', (l) => this.out(`[${tag}] ${l}`));

@@ -8,7 +8,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { closeSync, existsSync, openSync, readSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { SHM_ROOT } from '../shm/shm-file.js';
 import { native } from '../native.js';
 import type { Socket } from 'node:net';
@@ -24,7 +24,7 @@ import {
 } from '../shm/instance-layout.js';
 import { NULL_DESC, PoolCache } from '../shm/pool.js';
 import { RING_HEADER_BYTES, RW } from '../shm/ring-layout.js';
-import type { Topology } from '../topology/types.js';
+import { BUILT_IN_TOPOLOGY, type Topology } from '../topology/types.js';
 import type { DataplaneConfig, WorkerReport } from './dataplane.js';
 import { clearSlotRecords, drainRing, reclaimNf } from './reclaim.js';
 import { formatStats } from './stats.js';
@@ -32,6 +32,8 @@ import { BUCKETS, join as joinService, leave as leaveService } from '../chain/in
 import { Messenger } from '../nflib/messages.js';
 import { FlowDirector, type FlowRule } from '../flow/director.js';
 import { NfLauncher, type NfLaunch } from './launcher.js';
+
+type ScaleOutcome = { service: number; before: number; instances: number; started: number[]; retired: number[] };
 
 interface NfEntry {
   nfId: number;
@@ -131,6 +133,10 @@ export class Manager {
   readonly launcher: NfLauncher;
   /** what each service's instances run (from the topology, or from a registering NF) */
   private readonly launches = new Map<number, NfLaunch>();
+  /** the scale request being carried out (they run one after another) */
+  private scaling: Promise<unknown> = Promise.resolve();
+  /** services being scaled up with rebalance: their new instances join the current epoch in place */
+  private readonly rebalancing = new Set<number>();
 
   constructor(o: ManagerOptions) {
     this.topo = o.topology;
@@ -142,7 +148,8 @@ export class Manager {
     this.statsOut = o.stats === undefined ? (t) => process.stdout.write(t) : o.stats;
     this.done = new Promise((r) => { this.resolveDone = r; });
     const out = o.nfOutput ?? ((l: string) => process.stdout.write(`${l}\n`));
-    this.launcher = new NfLauncher(o.topology.name, out, this.log);
+    const baseDir = o.topology.file === BUILT_IN_TOPOLOGY ? process.cwd() : dirname(o.topology.file);
+    this.launcher = new NfLauncher(o.topology.name, out, this.log, baseDir);
     for (const nf of o.topology.nfs) this.launches.set(nf.service, nf);
   }
 
@@ -401,7 +408,7 @@ export class Manager {
       case 'chain-list':
         return { type: 'chains', id: req.id, chains: this.chainNames.map((name, c) => ({ id: c, name, hops: this.chainHops(c) })) };
       case 'scale':
-        return { type: 'scaled', id: req.id, ...(await this.scale(req.service, req.instances)) };
+        return { type: 'scaled', id: req.id, ...(await this.scale(req.service, req.instances, req.rebalance === true)) };
       default: {
         const t = (req as { type?: unknown }).type;
         throw new NfcError('NFC_ERR_CONTROL', `unknown request type ${JSON.stringify(t)}`);
@@ -469,7 +476,7 @@ export class Manager {
     const members = Array.from(i32.subarray(sw + 1, sw + 2 + count));
     const cur = Atomics.load(i32, IH.epoch);
     let epoch = cur;
-    if (count > 0 && Atomics.load(i32, IH.epochFlows + cur) > 0) {
+    if (count > 0 && Atomics.load(i32, IH.epochFlows + cur) > 0 && !this.rebalancing.has(e.service)) {
       epoch = this.freeEpoch(cur);
       // The new epoch starts as a copy of the current one, for every service.
       for (let s = 1; s < MAX_SERVICES; s++) {
@@ -491,9 +498,18 @@ export class Manager {
    * Runs `n` instances of a service (an id, or the name of an NF in the topology): starts
    * processes like the service's others, or retires the newest instances (out of service at
    * once, so their flows move to the others; then asked to stop, draining what they hold).
+   * New instances take only flows that start from now on, unless `rebalance`: then they take
+   * their share of the buckets at once, existing flows included (for NFs without flow state).
    * Resolves once the new instances are in service; rejects naming the reason (cold).
    */
-  async scale(service: number | string, n: number): Promise<{ service: number; before: number; instances: number; started: number[]; retired: number[] }> {
+  scale(service: number | string, n: number, rebalance = false): Promise<ScaleOutcome> {
+    // One at a time: a second request sees the instances the first one started.
+    const next = this.scaling.then(() => this.scaleNow(service, n, rebalance));
+    this.scaling = next.catch(() => undefined);
+    return next;
+  }
+
+  private async scaleNow(service: number | string, n: number, rebalance: boolean): Promise<ScaleOutcome> {
     if (this.stopping) throw new NfcError('NFC_ERR_MANAGER', 'the manager is shutting down');
     let svc: number;
     if (typeof service === 'number' || /^\d+$/.test(service)) {
@@ -536,6 +552,8 @@ export class Manager {
       const failedBefore = this.launcher.failed.length;
       for (let k = before; k < n; k++) this.launcher.start(launch);
       const end = Date.now() + 30_000;
+      if (rebalance) this.rebalancing.add(svc);
+      try {
       for (;;) {
         const fresh = [...this.nfs.values()].filter((e) => e.service === svc && !known.has(e.nfId) && e.inService);
         if (fresh.length >= n - before) {
@@ -548,6 +566,9 @@ export class Manager {
         if (Date.now() > end) throw new NfcError('NFC_ERR_NF', `scaling service ${svc}: new instances did not come up within 30 s`);
         if (this.stopping) throw new NfcError('NFC_ERR_MANAGER', 'the manager is shutting down');
         await sleep(10);
+      }
+      } finally {
+        this.rebalancing.delete(svc);
       }
       this.log(`service ${svc}: ${before} → ${n} instances (started ${started.map((id) => `#${id}`).join(', ')})`);
     }

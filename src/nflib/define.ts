@@ -49,6 +49,11 @@ export interface Burst {
 export interface NFContext<O = Record<string, unknown>> {
   /** the NF definition's name */
   readonly name: string;
+  /**
+   * The directory relative paths in the NF's options are taken from: the topology file's
+   * directory under `nfchain start`, else the working directory. path.resolve(ctx.baseDir, p).
+   */
+  readonly baseDir: string;
   readonly service: number;
   /** this instance's NF id (unique in the manager) */
   readonly instance: number;
@@ -91,20 +96,25 @@ export interface NFContext<O = Record<string, unknown>> {
    * in the manager's flow director, above every rule — OpenNetVM's flow_dir_add. The packet
    * itself goes on along that chain, from its first hop, if the handler returns NEXT. Returns
    * 'ok', or why not: 'no-flow' (not IPv4/IPv6, or called outside handle()), 'no-chain' (no
-   * such chain), 'ring-full' (the manager's inbox is full: the packet stays on its chain; try
-   * again with a later packet of the flow). Packets of the flow already on their way keep
-   * their chain. Never throws; allocates (first packet of a flow only).
+   * such chain) — the packet stays on its chain — or 'ring-full' (the manager's inbox is full:
+   * this packet still goes along the new chain, but the flow is not pinned, so its next packet
+   * comes here again). Packets of the flow already on their way keep their chain. Never
+   * throws; allocates (first packet of a flow only).
    */
   setFlowChain(chain: number): FlowChainResult;
-  /** A chain's id by name (chains the manager had when this NF registered), or -1. */
+  /** Chain names by id (chain 0 is "default"), as the manager had them when this NF registered. */
+  readonly chains: readonly string[];
+  /** A chain's id by name (in `chains`), or -1. */
   chainId(name: string): number;
   /**
    * Asks the manager to run `instances` instances of `service` (default: this NF's; an id or
    * an NF name): it starts processes running the same module and options, or retires the
-   * newest instances. Resolves once new instances are in service; rejects with the reason
-   * (NfcError). Cold: call it from tick() or message(), not per packet.
+   * newest instances. New instances take only flows that start from then on, unless
+   * `rebalance` (existing flows move too: for NFs that keep no per-flow state). Resolves once
+   * new instances are in service; rejects with the reason (NfcError). Cold: call it from
+   * tick() or message(), not per packet.
    */
-  scale(instances: number, service?: number | string): Promise<ScaleResult>;
+  scale(instances: number, service?: number | string, opts?: { rebalance?: boolean }): Promise<ScaleResult>;
   /** Writes a line to the NF's log (prefixed with its name and id). */
   log(message: string): void;
   /** Asks the NF to stop after the current burst. */

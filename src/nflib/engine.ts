@@ -58,6 +58,8 @@ export interface EngineOptions {
   control?: ((req: RequestBody, timeoutMs: number) => Promise<Reply>) | undefined;
   /** chain names by id, as the manager reported them at registration */
   chains?: readonly string[] | undefined;
+  /** where relative paths in the options are from (default: the working directory) */
+  baseDir?: string | undefined;
 }
 
 const C = RouteCounters;
@@ -102,7 +104,8 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
   private done: Promise<string>;
   private resolveDone: (reason: string) => void = () => {};
   private readonly control: EngineOptions['control'];
-  private readonly chains: readonly string[];
+  readonly chains: readonly string[];
+  readonly baseDir: string;
   private readonly flowKey = new FlowKey();
 
   constructor(o: EngineOptions) {
@@ -127,6 +130,7 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
     this.logLine = o.log;
     this.control = o.control;
     this.chains = o.chains ?? ['default'];
+    this.baseDir = o.baseDir ?? process.cwd();
     const mem = o.inst.mem;
     const journalBase = this.slot + NS.journal;
     const cacheStart = this.slot + o.inst.g.cacheWord;
@@ -227,21 +231,21 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
     const r = this.messenger.sendToManager({
       pin: chain, k: [key.family, key.proto, key.srcPort, key.dstPort, a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!],
     });
-    if (r !== 'ok') return 'ring-full';
-    // This packet follows the new chain from its first hop (the router adds one to chainIndex).
+    // This packet follows the new chain from its first hop (the router adds one to chainIndex),
+    // pinned or not.
     const m = this.pool.metaIndex(d);
     this.pool.words[m + Meta.chainId] = chain;
     this.pool.words[m + Meta.chainIndex] = 0;
-    return 'ok';
+    return r === 'ok' ? 'ok' : 'ring-full';
   }
 
   chainId(name: string): number {
     return this.chains.indexOf(name);
   }
 
-  async scale(instances: number, service?: number | string): Promise<ScaleResult> {
+  async scale(instances: number, service?: number | string, opts?: { rebalance?: boolean }): Promise<ScaleResult> {
     if (!this.control) throw new NfcError('NFC_ERR_NF', 'scale(): this NF is not connected to a manager');
-    const r = await this.control({ type: 'scale', service: service ?? this.service, instances }, 40_000);
+    const r = await this.control({ type: 'scale', service: service ?? this.service, instances, rebalance: opts?.rebalance === true }, 40_000);
     if (r.type !== 'scaled') throw new NfcError('NFC_ERR_NF', `scale(): unexpected answer ${r.type}`);
     return { service: r.service, before: r.before, instances: r.instances, started: r.started, retired: r.retired };
   }

@@ -80,13 +80,15 @@ export interface RunNFOptions {
   clock?: 'virtual' | 'real';
   /** also pass each log line (prefixed `[name#instance]`) here, e.g. console.log */
   log?: (line: string) => void;
+  /** ctx.baseDir: where relative option paths are from (default the working directory) */
+  baseDir?: string;
   /** chain names by id, for ctx.chainId() and ctx.setFlowChain() (default ['default']) */
   chains?: readonly string[];
   /**
    * answers ctx.scale() (there is no manager here); without it scale() rejects with
    * NFC_ERR_NF. Requests are recorded in result.scaleRequests either way.
    */
-  onScale?: (instances: number, service: number | string) => ScaleResult | Promise<ScaleResult>;
+  onScale?: (instances: number, service: number | string, rebalance: boolean) => ScaleResult | Promise<ScaleResult>;
 }
 
 export type OutputSource = 'input' | 'created' | 'kept';
@@ -118,7 +120,7 @@ export interface RunNFResult<O = Record<string, unknown>> {
   /** setFlowChain() calls that succeeded: the input packet's index, its flow (FlowKey.toString()) and the chain */
   flowChains: { index: number; flow: string; chain: number }[];
   /** scale() calls, in order */
-  scaleRequests: { instances: number; service: number | string }[];
+  scaleRequests: { instances: number; service: number | string; rebalance: boolean }[];
   /** the context the NF saw (options, handled, ...) */
   ctx: NFContext<O>;
   /** input packets handled */
@@ -147,8 +149,9 @@ class HarnessContext<O> implements NFContext<O> {
   readonly logs: string[] = [];
   readonly messages: { to: MessageTarget; payload: unknown }[] = [];
   readonly flowChains: { index: number; flow: string; chain: number }[] = [];
-  readonly scaleRequests: { instances: number; service: number | string }[] = [];
+  readonly scaleRequests: { instances: number; service: number | string; rebalance: boolean }[] = [];
   chains: readonly string[] = ['default'];
+  baseDir = process.cwd();
   onScale: RunNFOptions['onScale'];
   dropped = 0;
   stopReason = '';
@@ -213,11 +216,12 @@ class HarnessContext<O> implements NFContext<O> {
     return this.chains.indexOf(name);
   }
 
-  async scale(instances: number, service?: number | string): Promise<ScaleResult> {
+  async scale(instances: number, service?: number | string, opts?: { rebalance?: boolean }): Promise<ScaleResult> {
     const svc = service ?? this.service;
-    this.scaleRequests.push({ instances, service: svc });
+    const rebalance = opts?.rebalance === true;
+    this.scaleRequests.push({ instances, service: svc, rebalance });
     if (!this.onScale) throw new NfcError('NFC_ERR_NF', 'scale(): runNF has no manager', { fix: 'pass onScale in runNF\'s options to answer it' });
-    return this.onScale(instances, svc);
+    return this.onScale(instances, svc, rebalance);
   }
 
   /** The harness has no other NFs: every service counts as one running instance. */
@@ -349,6 +353,7 @@ export async function runNF<S extends OptionsSpec>(
     def.name, opts.service ?? 1, opts.instance ?? 1, options, pool, opts.clock === 'real', opts.log,
   );
   if (opts.chains) ctx.chains = opts.chains;
+  if (opts.baseDir !== undefined) ctx.baseDir = opts.baseDir;
   ctx.onScale = opts.onScale;
   const nfCtx = ctx as NFContext<OptionValues<S>>;
   const verdicts: number[] = new Array<number>(total).fill(NOT_HANDLED);

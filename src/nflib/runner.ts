@@ -26,6 +26,8 @@ export interface NfArgs {
   poll: 'adaptive' | 'busy' | undefined;
   /** the name shown in stats and logs (default: the NF definition's name) */
   label: string | undefined;
+  /** where relative paths in the options are from (ctx.baseDir; default the working directory) */
+  baseDir: string | undefined;
   options: Record<string, unknown>;
 }
 
@@ -36,7 +38,7 @@ export function parseNfArgs(argv: readonly string[]): NfArgs {
   const nfOpts = dd >= 0 ? argv.slice(dd + 1) : [];
   let module: string | undefined;
   const jsonOptions: Record<string, unknown> = {};
-  const a: Omit<NfArgs, 'module' | 'options'> = { service: 0, nfId: 0, manager: 'default', ttl: 0, limit: 0, poll: undefined, label: undefined };
+  const a: Omit<NfArgs, 'module' | 'options'> = { service: 0, nfId: 0, manager: 'default', ttl: 0, limit: 0, poll: undefined, label: undefined, baseDir: undefined };
   const num = (flag: string, v: string | undefined, min: number, max: number): number => {
     const n = Number(v);
     if (v === undefined || !Number.isInteger(n) || n < min || n > max) {
@@ -51,6 +53,7 @@ export function parseNfArgs(argv: readonly string[]): NfArgs {
       case '--instance': case '-i': a.nfId = num(f, own[++i], 1, MAX_NFS - 1); break;
       case '--name': case '-n': a.manager = own[++i] ?? ''; break;
       case '--label': a.label = own[++i]; break;
+      case '--base-dir': a.baseDir = own[++i]; break;
       case '--ttl': a.ttl = num(f, own[++i], 0, 1e9); break;
       case '--limit': a.limit = num(f, own[++i], 0, Number.MAX_SAFE_INTEGER); break;
       case '--options-json': {
@@ -93,7 +96,7 @@ export async function runNf(args: NfArgs): Promise<number> {
   const engine = new NfEngine({
     inst, nfId: reg.nfId, service: args.service, def, options: options as Record<string, unknown>,
     poll: args.poll ?? reg.poll, ttl: args.ttl, limit: args.limit, log,
-    control: (req, timeoutMs) => client.request(req, timeoutMs), chains: reg.chains,
+    control: (req, timeoutMs) => client.request(req, timeoutMs), chains: reg.chains, baseDir: args.baseDir,
   });
   const onSignal = (sig: string) => () => engine.stop(`${sig} received`);
   process.on('SIGINT', onSignal('SIGINT'));
@@ -102,7 +105,18 @@ export async function runNf(args: NfArgs): Promise<number> {
     if (n.type === 'stop') engine.stop(n.reason);
   };
   client.onClose = () => engine.stop('the manager went away');
-  await engine.setup();
+  try {
+    await engine.setup();
+  } catch (err) {
+    // Leave at once (the manager frees the slot), rather than sit registered until it stops.
+    try {
+      await client.request({ type: 'stopping', nfId: reg.nfId, reason: `setup() failed: ${(err as Error).message}` }, 2000);
+    } catch {
+      /* the manager may be gone */
+    }
+    client.close();
+    throw err;
+  }
   await client.request({ type: 'ready', nfId: reg.nfId });
   log(`running: service ${args.service}, ${engine.pool.count} buffers, poll ${args.poll ?? reg.poll}`);
   const reason = await engine.run();

@@ -37,7 +37,11 @@ export interface FlowRuleSpec {
   srcPorts?: [number, number]; dstPorts?: [number, number]; proto?: number; inPort?: string; vlan?: number;
 }
 /** CLI or NF → manager: run `instances` instances of a service (by id or NF name), starting or retiring some */
-export interface ScaleRequest { type: 'scale'; id: number; service: number | string; instances: number }
+export interface ScaleRequest {
+  type: 'scale'; id: number; service: number | string; instances: number;
+  /** new instances take their share of existing flows too (default: only new flows) */
+  rebalance?: boolean;
+}
 export interface MessageRequest { type: 'message'; id: number; to: { instance: number } | { service: number; key?: number }; payload: unknown }
 
 export type Request = RegisterRequest | ReadyRequest | StoppingRequest | StatusRequest | ShutdownRequest | MessageRequest

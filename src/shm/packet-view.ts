@@ -581,10 +581,12 @@ export class PacketView {
     if (this.l3Kind !== L3_IPV4) return false;
     const dv = this.data;
     const o = this.l3 + field;
-    const v = addr >>> 0;
-    const old = dv.getUint32(o);
+    // Int32 throughout: an unsigned value of 2^31 or more is a heap number in V8 when a call
+    // is not inlined (an allocation per packet); the checksum helpers take either form.
+    const v = addr | 0;
+    const old = dv.getInt32(o);
     if (old === v) return true;
-    dv.setUint32(o, v);
+    dv.setInt32(o, v);
     dv.setUint16(this.l3 + 10, csumUpdate32(dv.getUint16(this.l3 + 10), old, v));
     this.pseudoUpdate32(old, v);
     return true;
@@ -720,10 +722,10 @@ export class PacketView {
     const dv = this.data;
     for (let i = 0; i < 4; i++) {
       const o = this.l3 + field + (i << 2);
-      const old = dv.getUint32(o);
-      const v = addr[i]!;
+      const old = dv.getInt32(o);
+      const v = addr[i]! | 0;
       if (old !== v) {
-        dv.setUint32(o, v);
+        dv.setInt32(o, v);
         this.pseudoUpdate32(old, v);
       }
     }

@@ -1,0 +1,54 @@
+/**
+ * Tests of the scaling-example NF with runNF (its requests answered by onScale): fixed mode
+ * asks once, autoscaling asks for what the rate needs within min..max and respects the
+ * cooldown, and a refused request is logged. The end-to-end test (a real manager starting
+ * processes) is in test/manager.test.ts.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { NEXT, NfcError, runNF, type ScaleResult } from 'nfchain';
+import scaler, { forwarded, targetInstances } from './index.js';
+import { buildPacket } from '../../test/helpers/packet-builder.js';
+
+const pkt = buildPacket({ l3: { kind: 'ipv4', src: '10.0.0.1', dst: '10.0.0.2' }, l4: { kind: 'udp', sport: 1, dport: 2 }, padTo: 60 }).bytes;
+const grant = (instances: number, service: number | string): ScaleResult =>
+  ({ service: Number(service), before: 1, instances, started: Array.from({ length: instances - 1 }, (_, i) => i + 2), retired: [] });
+const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+test('targetInstances: the rate over up-pps, within min and max', () => {
+  assert.equal(targetInstances(50_000, 1, 100_000, 1, 4), 1);
+  assert.equal(targetInstances(150_000, 1, 100_000, 1, 4), 2);
+  assert.equal(targetInstances(90_000, 2, 100_000, 1, 4), 2, 'two instances at 90k each: 180k in all');
+  assert.equal(targetInstances(1e9, 1, 100_000, 1, 4), 4, 'at most max');
+  assert.equal(targetInstances(0, 3, 100_000, 2, 4), 2, 'at least min');
+});
+
+test('fixed mode: forwards every packet and asks once for the configured count', async () => {
+  const r = await runNF(scaler, Array(100).fill(pkt), { options: { instances: 3 }, ticks: 3, onScale: grant });
+  await settle();
+  assert.ok(r.verdicts.every((v) => v === NEXT));
+  assert.equal(forwarded(), 100);
+  assert.deepEqual(r.scaleRequests, [{ instances: 3, service: 1, rebalance: false }]);
+  assert.ok(r.logs.includes('asking for 3 instances of service 1 (instances: 3)'), r.logs.join('\n'));
+  assert.ok(r.logs.includes('service 1: 1 → 3 instances, started #2 #3'), r.logs.join('\n'));
+});
+
+test('autoscaling: asks for what the rate needs, then waits out the cooldown', async () => {
+  // 5000 packets in the first (virtual) second at up-pps 1000: 5 wanted, max 4.
+  const r = await runNF(scaler, Array(5000).fill(pkt), { options: { 'up-pps': 1000, max: 4, cooldown: 3 }, ticks: 3, poolCount: 8192, onScale: grant });
+  await settle();
+  assert.deepEqual(r.scaleRequests, [{ instances: 4, service: 1, rebalance: false }], 'one request: the next ticks are inside the cooldown');
+  // Quiet traffic and min 1: nothing to ask (runNF counts one instance).
+  const q = await runNF(scaler, Array(10).fill(pkt), { options: { 'up-pps': 1000 }, ticks: 2, onScale: grant });
+  assert.deepEqual(q.scaleRequests, []);
+});
+
+test('a refused request is logged, not thrown', async () => {
+  const r = await runNF(scaler, [pkt], {
+    options: { instances: 8 }, ticks: 1,
+    onScale: () => { throw new NfcError('NFC_ERR_MANAGER', 'service 1 has no NF to start more of'); },
+  });
+  await settle();
+  assert.deepEqual(r.scaleRequests, [{ instances: 8, service: 1, rebalance: false }]);
+  assert.ok(r.logs.some((l) => l === 'scaling failed: service 1 has no NF to start more of'), r.logs.join('\n'));
+});

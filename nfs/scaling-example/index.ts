@@ -1,0 +1,118 @@
+/**
+ * scaling-example: forwards every packet (NEXT) and scales its own service — after OpenNetVM's
+ * scaling_example, which spawns copies of itself. Two modes:
+ *
+ *   instances: N   (N > 0) the first instance asks the manager, once, for N instances of the
+ *                  service; the manager starts processes like this one (same module, options)
+ *   instances: 0   autoscaling: every tick each instance estimates the service's packet rate
+ *                  (its own rate × instances: the indirection table spreads flows evenly) and
+ *                  asks for clamp(ceil(rate / up-pps), min, max) instances, at most once per
+ *                  `cooldown` seconds
+ *
+ * New instances take only flows that start after they joined (existing flows keep their
+ * instance, and with it any per-flow state); `rebalance: true` moves a share of the existing
+ * flows to them as well — right for this NF, which keeps no per-flow state.
+ *
+ * Requests go to the manager over the NF's control connection (ctx.scale); the manager takes
+ * them one at a time, so instances asking for the same count at once start it only once.
+ * Retiring takes the newest instances out of service first. State lives in module scope and
+ * is reset in setup(): one process runs one instance.
+ */
+import { defineNF, NEXT, type NFContext } from 'nfchain';
+
+let packets = 0;
+let lastPackets = 0;
+let lastMs = 0;
+let lastAskMs = -Infinity;
+let asking = false;
+let asked = false;
+
+/** What autoscaling asks for: clamp(ceil(totalPps / upPps), min, max). Exported for tests. */
+export function targetInstances(ownPps: number, instances: number, upPps: number, min: number, max: number): number {
+  const total = ownPps * Math.max(1, instances);
+  const want = Math.ceil(total / upPps);
+  return Math.min(max, Math.max(min, want));
+}
+
+type Options = { instances: number; min: number; max: number; 'up-pps': number; cooldown: number; rebalance: boolean };
+
+function ask(ctx: NFContext<Options>, n: number, why: string): void {
+  asking = true;
+  lastAskMs = ctx.now();
+  ctx.log(`asking for ${n} instances of service ${ctx.service} (${why})`);
+  ctx.scale(n, ctx.service, { rebalance: ctx.options.rebalance }).then(
+    (r) => ctx.log(`service ${r.service}: ${r.before} → ${r.instances} instances` +
+      (r.started.length ? `, started ${r.started.map((id) => `#${id}`).join(' ')}` : '') +
+      (r.retired.length ? `, retired ${r.retired.map((id) => `#${id}`).join(' ')}` : '')),
+    (err: unknown) => ctx.log(`scaling failed: ${(err as Error).message}`),
+  ).finally(() => { asking = false; });
+}
+
+export default defineNF({
+  name: 'scaling-example',
+  description: 'forwards packets and starts or retires instances of its own service (OpenNetVM scaling_example)',
+  options: {
+    instances: { type: 'number', default: 0, integer: true, min: 0, max: 8, help: 'ask once for this many instances; 0: autoscale by packet rate' },
+    min: { type: 'number', default: 1, integer: true, min: 1, max: 8, help: 'autoscaling: fewest instances' },
+    max: { type: 'number', default: 4, integer: true, min: 1, max: 8, help: 'autoscaling: most instances' },
+    'up-pps': { type: 'number', default: 100_000, min: 1, help: 'autoscaling: packets per second one instance should carry at most' },
+    cooldown: { type: 'number', default: 3, min: 0, help: 'autoscaling: seconds between two requests of an instance' },
+    rebalance: { type: 'boolean', default: false, help: 'new instances take a share of existing flows too (only for NFs without per-flow state)' },
+  },
+
+  setup(ctx) {
+    packets = 0;
+    lastPackets = 0;
+    lastMs = ctx.now();
+    lastAskMs = -Infinity;
+    asking = false;
+    asked = false;
+  },
+
+  /** Counts and forwards. Hot path: no allocation. */
+  handle() {
+    packets++;
+    return NEXT;
+  },
+
+  /** Cold: decides whether to ask for another instance count. */
+  tick(ctx) {
+    const now = ctx.now();
+    const secs = (now - lastMs) / 1000;
+    const pps = secs > 0 ? (packets - lastPackets) / secs : 0;
+    lastPackets = packets;
+    lastMs = now;
+    if (asking) return;
+    const have = ctx.instances(ctx.service);
+    const o = ctx.options;
+    if (o.instances > 0) {
+      // Fixed mode: the first instance asks, once.
+      if (!asked && have < o.instances && ctx.instance === lowestInstance(ctx)) {
+        asked = true;
+        ask(ctx, o.instances, `instances: ${o.instances}`);
+      }
+      return;
+    }
+    if (now - lastAskMs < o.cooldown * 1000) return;
+    const want = targetInstances(pps, have, o['up-pps'], o.min, Math.max(o.min, o.max));
+    if (want !== have) ask(ctx, want, `${Math.round(pps * Math.max(1, have))} pps for ${have}, ${o['up-pps']} pps each`);
+  },
+
+  stop(ctx) {
+    ctx.log(`scaling-example: ${packets} packets forwarded`);
+  },
+});
+
+/**
+ * In fixed mode only one instance should ask; the manager would take duplicate requests one
+ * after another anyway (the second finds the count reached), but one request reads better in
+ * the log. Without a list of the service's members, an instance asks when it is alone.
+ */
+function lowestInstance(ctx: NFContext<Options>): number {
+  return ctx.instances(ctx.service) <= 1 ? ctx.instance : -1;
+}
+
+/** Packets forwarded since setup (cold; for tests). */
+export function forwarded(): number {
+  return packets;
+}
