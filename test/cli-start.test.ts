@@ -58,7 +58,21 @@ test('nfchain start: status and stats from another process, then SIGINT leaves n
     const text = spawnSync(process.execPath, [MAIN, 'stats', '--name', name], { encoding: 'utf8' });
     assert.equal(text.status, 0, text.stderr);
     assert.match(text.stdout, /PORTS[\s\S]*NFS[\s\S]*a#\d+/);
-    const pids = s.nfs.map((n) => n.pid);
+    // Scaling from the command line: mistakes exit 2 with the reason; a scale-up is waited for.
+    const scale = (...a: string[]) => spawnSync(process.execPath, [MAIN, 'scale', '--name', name, ...a], { encoding: 'utf8' });
+    const unknown = scale('nosuch', '2');
+    assert.equal(unknown.status, 2);
+    assert.match(unknown.stderr, /no NF or service named "nosuch"/);
+    const tooMany = scale('b', '9');
+    assert.equal(tooMany.status, 2);
+    assert.match(tooMany.stderr, /9 instances: a service has 0\.\.8/);
+    assert.equal(scale('b').status, 2, 'a count is required');
+    const up = scale('b', '2');
+    assert.equal(up.status, 0, up.stderr);
+    assert.match(up.stdout, /^service 2: 1 → 2 instances \(started #\d+\)$/m);
+    const s2 = JSON.parse(spawnSync(process.execPath, [MAIN, 'status', '--name', name, '--json'], { encoding: 'utf8' }).stdout) as ManagerStatus;
+    assert.deepEqual(s2.services.map((x) => [x.service, x.nfs.length]), [[1, 2], [2, 2]]);
+    const pids = s2.nfs.map((n) => n.pid);
     assert.ok(out.includes('[a') && out.includes('[b'), 'NF output is prefixed with the NF name');
     child.kill('SIGINT');
     assert.equal(await exited, 0, out);
