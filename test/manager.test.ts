@@ -22,7 +22,7 @@ import { Manager } from '../src/manager/manager.js';
 import { standaloneTopology } from '../src/cli/commands.js';
 import { NfcError } from '../src/errors.js';
 import { uniqueName, waitFor } from './helpers/procs.js';
-import type { FlowAddedReply, FlowListReply, ManagerStatus, MessageReply, ScaledReply } from '../src/protocol/messages.js';
+import type { FlowAddedReply, FlowListReply, FlowTableStats, ManagerStatus, MessageReply, ScaledReply } from '../src/protocol/messages.js';
 import { ControlClient } from '../src/control/socket.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -459,7 +459,7 @@ test('nfchain scale under traffic: flows that existed keep their instance when o
       chain: [1],
     });
     const logs: string[] = [];
-    const ev = { t0: 0, scaled: 0, retire: 0, gone: 0, added: [] as number[], cli: '', retired: [] as number[] };
+    const ev = { t0: 0, scaled: 0, retire: 0, gone: 0, added: [] as number[], cli: '', retired: [] as number[], table: undefined as FlowTableStats | undefined };
     await runTopology(t, {
       signals: false, stats: null, log: (l) => logs.push(l), nfOutput: (l) => logs.push(l),
       onRunning: (m: Manager) => {
@@ -486,6 +486,7 @@ test('nfchain scale under traffic: flows that existed keep their instance when o
             ev.retired = r.retired;
             await waitFor(() => !m.status().nfs.some((n) => r.retired.includes(n.nfId)), 5000, 'the retired instance to leave');
             ev.gone = Date.now() / 1000;
+            ev.table = await m.flowStats();
           } catch (err) {
             logs.push(`test: ${(err as Error).message}`);
           }
@@ -499,6 +500,9 @@ test('nfchain scale under traffic: flows that existed keep their instance when o
     assert.deepEqual(ev.added, [3]);
     assert.deepEqual(ev.retired, [3]);
     assert.ok(logs.some((l) => /affinity epoch 1: new flows of service 1/.test(l)), 'the join made a new epoch');
+    // The manager's flow table: flows A hold epoch 0, flows B epoch 1 (the current one).
+    assert.deepEqual(ev.table && { flows: ev.table.flows, epochs: ev.table.epochs, epoch: ev.table.epoch, pinned: ev.table.pinned },
+      { flows: 200, epochs: [100, 100, 0, 0], epoch: 1, pinned: 0 });
     // Capture time of each event (the capture started playing when RX was enabled).
     const at = (wall: number): number => wall - ev.t0;
     const joinAt = at(ev.scaled);

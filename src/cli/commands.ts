@@ -292,6 +292,11 @@ export async function flowCommand(argv: string[]): Promise<number> {
   if (verb === 'list') {
     checkKnown(f, ['name'], FLOW_USAGE);
     const r = await withManager(name, (c) => c.request<FlowListReply>({ type: 'flow-list' }));
+    if (r.table) {
+      const t = r.table;
+      process.stdout.write(`flow table: ${t.flows} flows of ${t.maxFlows}, ${t.pinned} pinned; by affinity epoch ${t.epochs.join('/')} ` +
+        `(current ${t.epoch}); expired ${t.expired}, not held (table full) ${t.full}; pins applied ${t.pins}, refused ${t.pinsRefused}\n`);
+    }
     if (r.rules.length === 0) process.stdout.write('no flow rules: every packet takes the default chain\n');
     for (const x of r.rules) {
       const { id, chain, priority, ...match } = x;

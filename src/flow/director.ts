@@ -286,6 +286,20 @@ export class FlowDirector {
     return true;
   }
 
+  /** Flows with a pin (cold: O(cache size)). */
+  pinnedCount(): number {
+    const cache = this.cache;
+    if (cache === undefined) return 0;
+    let n = 0;
+    cache.forEach((idx) => { if (cache.value(idx, W_PIN) !== 0) n++; });
+    return n;
+  }
+
+  /** Flows the idle timeout removed so far. */
+  get expiredCount(): number {
+    return this.cache?.expiredCount ?? 0;
+  }
+
   /** The pinned chain of key's flow, or -1. Cold. */
   pinned(key: FlowKey, hash: number): number {
     const idx = this.cache === undefined ? -1 : this.cache.lookup(key, hash);

@@ -13,7 +13,7 @@
 import { parentPort, workerData, isMainThread } from 'node:worker_threads';
 import { attachInstance, type InstanceView } from '../shm/instance.js';
 import {
-  CounterSet, IH, MAX_NFS, MSG_SLOTS, PortRxCounters, PortTxCounters, RouteCounters, TxLoopCounters,
+  CounterSet, EPOCHS, IH, MAX_NFS, MSG_SLOTS, PortRxCounters, PortTxCounters, RouteCounters, TxLoopCounters,
 } from '../shm/instance-layout.js';
 import { BURST } from '../shm/layout.js';
 import { Meta } from '../shm/pool-layout.js';
@@ -26,6 +26,7 @@ import { Router } from '../chain/router.js';
 import { FlowDirector, MAX_CHAIN, type FlowRule } from '../flow/director.js';
 import { FlowKey, hashFlowKey } from '../flow/flow-key.js';
 import { Inbox, MANAGER_INBOX, isFlowPin } from '../nflib/messages.js';
+import type { FlowTableStats } from '../protocol/messages.js';
 import { Action } from '../chain/verdict.js';
 import { native } from '../native.js';
 import { STAGE_WORDS } from '../shm/instance-layout.js';
@@ -44,8 +45,9 @@ export interface DataplaneConfig {
 }
 
 /** stop; or new flow rules for the RX loop's director (applied between two bursts) */
-export type WorkerMessage = { type: 'stop' } | { type: 'flows'; rules: FlowRule[] };
-export type WorkerReport = { type: 'ready' } | { type: 'rx-done'; packets: number } | { type: 'stopped' } | { type: 'error'; message: string };
+export type WorkerMessage = { type: 'stop' } | { type: 'flows'; rules: FlowRule[] } | { type: 'flow-stats' };
+export type WorkerReport = { type: 'ready' } | { type: 'rx-done'; packets: number } | { type: 'stopped' } | { type: 'error'; message: string }
+  | { type: 'flow-stats'; stats: FlowTableStats };
 
 /** Empty loops before an idle data-plane loop sleeps; and the longest sleep (ms). */
 const SPIN = 200;
@@ -129,6 +131,20 @@ export class RxLoop {
    */
   setFlows(rules: FlowRule[]): void {
     this.director.setRules(rules);
+  }
+
+  /** The flow table's state (cold: counts pins over the whole table). */
+  flowStats(): FlowTableStats {
+    const d = this.director;
+    const s = d.stats();
+    const i32 = this.inst.i32;
+    const epochs: number[] = [];
+    for (let e = 0; e < EPOCHS; e++) epochs.push(Atomics.load(i32, IH.epochFlows + e));
+    return {
+      flows: s.cacheEntries, maxFlows: Math.floor(s.cacheCapacity * 0.75), pinned: d.pinnedCount(),
+      epochs, epoch: Atomics.load(i32, IH.epoch), expired: d.expiredCount, full: s.cacheFull,
+      pins: this.pins, pinsRefused: this.pinsRefused,
+    };
   }
 
   /** One pass over every port. Returns packets received. Hot path: no allocation. */
@@ -323,6 +339,7 @@ function runWorker(cfg: DataplaneConfig): void {
   port.on('message', (m: WorkerMessage) => {
     if (m.type === 'stop') stopping = true;
     else if (m.type === 'flows') rx?.setFlows(m.rules);
+    else if (m.type === 'flow-stats' && rx) report({ type: 'flow-stats', stats: rx.flowStats() });
   });
   let rx: RxLoop | null = null;
   let tx: TxLoop | null = null;

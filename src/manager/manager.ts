@@ -15,7 +15,7 @@ import type { Socket } from 'node:net';
 import { NfcError } from '../errors.js';
 import { ensureNotRunning, listenControl, send, type ControlServer } from '../control/socket.js';
 import type {
-  FlowRuleSpec, ManagerStatus, NfStatus, PortStatus, Request, Reply, RegisterRequest,
+  FlowRuleSpec, FlowTableStats, ManagerStatus, NfStatus, PortStatus, Request, Reply, RegisterRequest,
 } from '../protocol/messages.js';
 import { createInstance, type InstanceView } from '../shm/instance.js';
 import {
@@ -200,6 +200,23 @@ export class Manager {
       this.timers.push(setInterval(() => this.printStats(), t.manager.statsInterval * 1000));
     }
     this.log(`instance "${t.name}": ${t.pool.count} buffers, ${t.ports.length} port(s), control socket ${this.control!.path}`);
+  }
+
+  /** The RX loop's flow table, asked of the RX worker (cold; undefined if it does not answer within 1 s). */
+  flowStats(): Promise<FlowTableStats | undefined> {
+    const rx = this.workers.find((w) => w.role === 'rx');
+    if (!rx) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      const t = setTimeout(() => { rx.worker.off('message', on); resolve(undefined); }, 1000);
+      const on = (r: WorkerReport): void => {
+        if (r.type !== 'flow-stats') return;
+        clearTimeout(t);
+        rx.worker.off('message', on);
+        resolve(r.stats);
+      };
+      rx.worker.on('message', on);
+      rx.worker.postMessage({ type: 'flow-stats' });
+    });
   }
 
   /** Sends the current flow rules to the RX loop, which swaps them in between two bursts. */
@@ -400,8 +417,11 @@ export class Manager {
         this.log(`flow rule ${req.ruleId} removed`);
         return { type: 'ok', id: req.id };
       }
-      case 'flow-list':
-        return { type: 'flows', id: req.id, rules: this.flowRules.map((r) => ({ id: r.id, ...this.specFromRule(r.rule) })) };
+      case 'flow-list': {
+        const rules = this.flowRules.map((r) => ({ id: r.id, ...this.specFromRule(r.rule) }));
+        const table = await this.flowStats();
+        return table ? { type: 'flows', id: req.id, rules, table } : { type: 'flows', id: req.id, rules };
+      }
       case 'chain-set':
         this.setChain(req.name, req.hops);
         return { type: 'ok', id: req.id };

@@ -9,6 +9,10 @@
 import type { PacketView } from '../shm/packet-view.js';
 import type { PacketPool } from '../shm/pool.js';
 import type { MessageResult, MessageTarget } from './messages.js';
+import { editDistance } from '../util/config-file.js';
+
+/** Edit distance for "did you mean" (public API); it lives in util/config-file.ts, beside didYouMean. */
+export { editDistance };
 
 /** What setFlowChain() did: 'ok', or why not (see NFContext.setFlowChain). */
 export type FlowChainResult = 'ok' | 'no-flow' | 'no-chain' | 'ring-full';
@@ -164,20 +168,6 @@ function nearest(word: string, candidates: readonly string[]): string | undefine
     }
   }
   return best;
-}
-
-export function editDistance(a: string, b: string): number {
-  const dp = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = dp[0]!;
-    dp[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = dp[j]!;
-      dp[j] = Math.min(dp[j]! + 1, dp[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return dp[b.length]!;
 }
 
 /**

@@ -65,7 +65,23 @@ export interface ErrorReply { type: 'error'; id: number; code: string; message: 
 export interface StatusReply { type: 'status'; id: number; status: ManagerStatus }
 export interface MessageReply { type: 'message-result'; id: number; result: 'ok' | 'no-destination' | 'ring-full' | 'too-large' }
 
-export interface FlowListReply { type: 'flows'; id: number; rules: (FlowRuleSpec & { id: number })[] }
+/** The manager's flow table (the RX loop's), for `nfchain flow list`. */
+export interface FlowTableStats {
+  flows: number;
+  /** most flows it holds */
+  maxFlows: number;
+  pinned: number;
+  /** flows per affinity epoch, and the current epoch */
+  epochs: number[];
+  epoch: number;
+  /** flows removed by the idle timeout; flows classified without an entry (table full) */
+  expired: number;
+  full: number;
+  /** pins applied and refused (table full or a malformed request) */
+  pins: number;
+  pinsRefused: number;
+}
+export interface FlowListReply { type: 'flows'; id: number; rules: (FlowRuleSpec & { id: number })[]; table?: FlowTableStats }
 export interface ChainListReply { type: 'chains'; id: number; chains: { id: number; name: string; hops: string[] }[] }
 export interface FlowAddedReply { type: 'flow-added'; id: number; ruleId: number }
 /** The outcome of a scale request, once the new instances are in service (or failed to start). */

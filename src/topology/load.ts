@@ -9,42 +9,40 @@
  *
  *   demo.yaml:12: nfs[1] (forward): unknown key "servce"; did you mean "service"?
  *
- * Line numbers come from the YAML document's node ranges (JSON is YAML, so the same works for
- * .json files). The checks after the schema are the ones a schema cannot express: unique names
- * and service ids, chain hops that name something that exists, NF modules and capture files on
- * disk, frame sizes against the pool's data room. After this file, nothing re-checks a Topology.
+ * Reading, parsing, line numbers, the wording of schema issues and the error itself are
+ * src/util/config-file.ts, shared with NFs' own config files; what is here is the topology's
+ * own: which keys each mapping takes, the port drivers, and the checks after the schema, the
+ * ones a schema cannot express: unique names and service ids, chain hops that name something
+ * that exists, NF modules and capture files on disk, frame sizes against the pool's data room.
+ * After this file, nothing re-checks a Topology.
  *
  * Cold code: runs once at start-up (and on reconfiguration); it allocates freely.
  */
 import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, extname, resolve } from 'node:path';
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
-import type * as z from 'zod';
 import { NfcError } from '../errors.js';
 import { native } from '../native.js';
 import { poolGeometry } from '../shm/pool-layout.js';
 import type { PortConfig } from '../ports/config.js';
+import {
+  configDocument, configError, didYouMean, describeValue, problemsFromZod, readConfigFile, valueAt, zodIssueMessage,
+  type ConfigDocument, type ConfigFileOptions, type ConfigPath, type ConfigProblem, type ZodHints,
+} from '../util/config-file.js';
 import {
   ManagerSchema, NfSchema, PoolSchema, PORT_SCHEMAS, RingsSchema, TopologySchema, type TopologyParsed,
 } from './schema.js';
 import type { Hop, NfConfig, Topology } from './types.js';
 import { FlowDirector, type FlowRule } from '../flow/director.js';
 
-/** A step in a path into the document: a mapping key or a list index. */
-type Seg = string | number;
+export { didYouMean } from '../util/config-file.js';
 
-/** One thing wrong with a topology. */
-interface Problem {
-  /** what the message names, e.g. ['nfs', 1] printed as `nfs[1] (forward)` */
-  path: Seg[];
-  /** where to take the line number from (defaults to `path`); a key's own line for unknown keys */
-  at?: Seg[];
-  what: string;
-  fix?: string | undefined;
-}
-
-/** At most this many problems are listed in one error; the rest are counted. */
-const MAX_LISTED = 10;
+/** A topology file, for config-file.ts: its error code, its wording, and the lists whose items have names. */
+const TOPOLOGY_FILE: ConfigFileOptions = {
+  code: 'NFC_ERR_TOPOLOGY',
+  what: 'the topology file',
+  format: 'yaml',
+  namedItems: ['nfs', 'ports'],
+};
 
 // ---------------------------------------------------------------------------------------------
 // Entry points
@@ -55,20 +53,11 @@ const MAX_LISTED = 10;
  * Throws NfcError NFC_ERR_TOPOLOGY naming the file, the line and the path of each problem.
  */
 export function loadTopology(path: string): Topology {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    throw new NfcError('NFC_ERR_TOPOLOGY', `${path}: cannot read the topology file (${code})`, {
-      fix: code === 'ENOENT' ? `check the path (relative paths are taken from ${process.cwd()})` : 'check the path and its permissions',
-      cause: err,
-    });
-  }
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // a byte-order mark is not content
   const isJson = extname(path).toLowerCase() === '.json';
-  const { raw, locator } = isJson ? parseJson(text, path) : parseYaml(text, path);
-  return check(raw, path, resolve(path), locator);
+  const doc = readConfigFile(path, isJson
+    ? { ...TOPOLOGY_FILE, format: 'json', syntaxFix: 'JSON needs double-quoted keys and strings and no trailing commas (or write the topology as .yaml)' }
+    : TOPOLOGY_FILE);
+  return check(doc, path, resolve(path));
 }
 
 /**
@@ -78,106 +67,8 @@ export function loadTopology(path: string): Topology {
  * directory). `source`, the text `raw` was parsed from, adds line numbers to messages.
  */
 export function validateTopology(raw: unknown, file: string, source?: string): Topology {
-  const locator = source === undefined ? undefined : locatorFor(source);
   const pseudo = file.startsWith('<');
-  return check(raw, file, pseudo ? file : resolve(file), locator, pseudo ? process.cwd() : undefined);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Parsing and line numbers
-
-/** Finds the line of a path in the source text (1-based). */
-class Locator {
-  constructor(private readonly doc: Document, private readonly lines: LineCounter) {}
-
-  /**
-   * The line of the node at `path`. When the last step is a mapping key, the key's line (where
-   * a reader looks for `service:`); when the path runs out of the document (a missing key), the
-   * line of the deepest node that exists.
-   */
-  line(path: readonly Seg[]): number | undefined {
-    let node: unknown = this.doc.contents;
-    let offset = this.offsetOf(node) ?? 0;
-    for (let i = 0; i < path.length; i++) {
-      const seg = path[i];
-      if (isAlias(node)) node = node.resolve(this.doc);
-      if (isMap(node)) {
-        const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(seg));
-        if (pair === undefined) break;
-        const keyOffset = this.offsetOf(pair.key);
-        if (i === path.length - 1 || pair.value === null) return this.lineAt(keyOffset ?? offset);
-        node = pair.value;
-      } else if (isSeq(node) && typeof seg === 'number') {
-        const item = node.items[seg];
-        if (item === undefined || item === null) break;
-        node = item;
-      } else {
-        break;
-      }
-      offset = this.offsetOf(node) ?? offset;
-    }
-    return this.lineAt(offset);
-  }
-
-  private offsetOf(node: unknown): number | undefined {
-    const range = (node as { range?: [number, number, number] } | null)?.range;
-    return range?.[0];
-  }
-
-  lineAt(offset: number): number {
-    return this.lines.linePos(offset).line;
-  }
-}
-
-/** A locator for `source`, or none if the text does not parse as YAML (nor JSON). */
-function locatorFor(source: string): Locator | undefined {
-  const lines = new LineCounter();
-  const doc = parseDocument(source, { lineCounter: lines, prettyErrors: false });
-  return doc.errors.length === 0 ? new Locator(doc, lines) : undefined;
-}
-
-function parseYaml(text: string, file: string): { raw: unknown; locator: Locator } {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
-  const first = doc.errors[0];
-  if (first !== undefined) {
-    // Later parser errors usually follow from the first; report that one, with its line.
-    const line = lines.linePos(first.pos[0]).line;
-    throw new NfcError('NFC_ERR_TOPOLOGY', `${file}:${line}: YAML syntax error: ${first.message}`, {
-      fix: 'check the indentation and the quoting on that line and the one before it',
-    });
-  }
-  let raw: unknown;
-  try {
-    raw = doc.toJS({ maxAliasCount: 1000 });
-  } catch (err) {
-    throw new NfcError('NFC_ERR_TOPOLOGY', `${file}: YAML error: ${(err as Error).message}`, { cause: err });
-  }
-  return { raw, locator: new Locator(doc, lines) };
-}
-
-function parseJson(text: string, file: string): { raw: unknown; locator: Locator | undefined } {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    // V8 says "... in JSON at position N" (and in newer versions "(line L column C)").
-    const msg = (err as Error).message;
-    const pos = /at position (\d+)/.exec(msg);
-    const line = pos?.[1] === undefined ? undefined : lineOfOffset(text, Number(pos[1]));
-    const what = msg.replace(/\s*in JSON at position \d+.*$/s, '').replace(/^JSON\.parse: /, '');
-    throw new NfcError('NFC_ERR_TOPOLOGY', `${file}${line === undefined ? '' : `:${line}`}: JSON syntax error: ${what}`, {
-      fix: 'JSON needs double-quoted keys and strings and no trailing commas (or write the topology as .yaml)',
-      cause: err,
-    });
-  }
-  return { raw, locator: locatorFor(text) };
-}
-
-function lineOfOffset(text: string, offset: number): number {
-  let line = 1;
-  for (let i = 0; i < offset && i < text.length; i++) if (text.charCodeAt(i) === 10) line++;
-  return line;
+  return check(configDocument(raw, source), file, pseudo ? file : resolve(file), pseudo ? process.cwd() : undefined);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -187,12 +78,12 @@ function lineOfOffset(text: string, offset: number): number {
  * Schema, then the checks after it, then resolution. `display` names the file in messages,
  * `absFile` goes into Topology.file, `baseDir` resolves relative paths.
  */
-function check(raw: unknown, display: string, absFile: string, locator: Locator | undefined, baseDir?: string): Topology {
-  const input = nullDriverAsName(raw);
-  const result = TopologySchema.safeParse(input, { error: fallbackMessage });
-  if (!result.success) fail(display, locator, input, problemsFromIssues(result.error.issues, input));
+function check(doc: ConfigDocument, display: string, absFile: string, baseDir?: string): Topology {
+  const input = nullDriverAsName(doc.raw);
+  const result = TopologySchema.safeParse(input, { error: zodIssueMessage });
+  if (!result.success) throw configError(display, doc, problemsFromZod(result.error.issues, input, TOPOLOGY_HINTS), TOPOLOGY_FILE);
   const { topology, problems } = resolveTopology(result.data, absFile, baseDir ?? dirname(absFile));
-  if (problems.length > 0 || topology === undefined) fail(display, locator, input, problems);
+  if (problems.length > 0 || topology === undefined) throw configError(display, doc, problems, TOPOLOGY_FILE);
   return topology;
 }
 
@@ -211,118 +102,23 @@ function nullDriverAsName(raw: unknown): unknown {
   return { ...(raw as object), ports: ports.map((p: unknown) => (isNullDriver(p) ? { ...(p as object), driver: 'null' } : p)) };
 }
 
-/** Throws the NfcError for `problems` (sorted by line, at most MAX_LISTED listed). */
-function fail(file: string, locator: Locator | undefined, raw: unknown, problems: Problem[]): never {
-  const seen = new Set<string>();
-  const rows: { line: number | undefined; text: string; fix: string | undefined }[] = [];
-  for (const p of problems) {
-    const line = locator?.line(p.at ?? p.path);
-    const where = describePath(p.path, raw);
-    const text = `${file}${line === undefined ? '' : `:${line}`}: ${where === '' ? '' : `${where}: `}${p.what}`;
-    if (seen.has(text)) continue; // e.g. an integer check and a power-of-two check on one value
-    seen.add(text);
-    rows.push({ line, text, fix: p.fix });
-  }
-  rows.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)); // stable: same-line problems keep their order
-  const first = rows[0];
-  if (rows.length === 1 && first !== undefined) {
-    throw new NfcError('NFC_ERR_TOPOLOGY', first.text, first.fix === undefined ? undefined : { fix: first.fix });
-  }
-  const listed = rows.slice(0, MAX_LISTED).map((r) => (r.fix === undefined ? r.text : `${r.text}\n  fix: ${r.fix}`));
-  if (rows.length > MAX_LISTED) {
-    const more = rows.length - MAX_LISTED;
-    listed.push(`(and ${more} more problem${more === 1 ? '' : 's'})`);
-  }
-  throw new NfcError('NFC_ERR_TOPOLOGY', listed.join('\n'));
-}
-
-/** Messages for checks that carry none of their own: the same "expected <phrase>" style. */
-function fallbackMessage(issue: z.core.$ZodRawIssue): string {
-  switch (issue.code) {
-    case 'invalid_type': return article(String(issue.expected));
-    case 'too_small': return `a value >= ${String(issue.minimum)}`;
-    case 'too_big': return `a value <= ${String(issue.maximum)}`;
-    case 'invalid_value': return issue.values.map((v) => JSON.stringify(v)).join(' or ');
-    default: return 'a valid value';
-  }
-}
-
-function article(type: string): string {
-  switch (type) {
-    case 'object': case 'record': return 'a mapping';
-    case 'array': return 'a list';
-    case 'boolean': return 'true or false';
-    case 'int': return 'an integer';
-    default: return `a ${type}`;
-  }
-}
-
-/** Turns zod's issues into problems worded for the topology file. */
-function problemsFromIssues(issues: readonly z.core.$ZodIssue[], raw: unknown): Problem[] {
-  const out: Problem[] = [];
-  const pathOf = (issue: z.core.$ZodIssue): Seg[] => issue.path.filter((s): s is Seg => typeof s === 'string' || typeof s === 'number');
-  // Unknown keys first: a misspelt key is also a missing one, and one message is enough.
-  const suggested = new Set<string>();
-  for (const issue of issues) {
-    if (issue.code !== 'unrecognized_keys') continue;
-    const path = pathOf(issue);
-    for (const key of issue.keys) {
-      const p = unknownKey(path, key, raw);
-      if (p.suggests !== undefined) suggested.add(JSON.stringify([...path, p.suggests]));
-      out.push(p);
-    }
-  }
-  for (const issue of issues) {
-    if (issue.code === 'unrecognized_keys') continue;
-    const path = pathOf(issue);
-    const parent = path.slice(0, -1);
-    const last = path[path.length - 1];
-    const { found, value } = valueAt(raw, path);
-    if (!found && suggested.has(JSON.stringify(path))) continue;
-    if (issue.code === 'invalid_union' && issue.discriminator === 'driver') {
-      const drivers = Object.keys(PORT_SCHEMAS);
-      if (!found) {
-        // The schema stops at a missing driver, so a misspelt "driver" key is found here.
-        const portKeys = new Set(Object.values(PORT_SCHEMAS).flatMap((s) => Object.keys(s.shape)));
-        const item = valueAt(raw, parent).value;
-        const typo = Object.keys(item ?? {}).find((k) => !portKeys.has(k) && didYouMean(k, ['driver']) !== undefined);
-        if (typo !== undefined) {
-          out.push({ path: parent, at: [...parent, typo], what: `unknown key "${typo}"; did you mean "driver"?` });
-        } else {
-          out.push({ path: parent, what: 'missing required key "driver"', fix: `driver is one of: ${drivers.join(', ')}` });
-        }
-      } else if (typeof value === 'string') {
-        const guess = didYouMean(value, drivers);
-        out.push({
-          path,
-          what: `unknown driver "${value}"${guess === undefined ? '' : `; did you mean "${guess}"?`}`,
-          fix: `driver is one of: ${drivers.join(', ')}`,
-        });
-      } else {
-        out.push({ path, what: `expected one of ${drivers.map((d) => `"${d}"`).join(', ')}, got ${describeValue(value)}` });
-      }
-      continue;
-    }
-    if (!found && path.length > 0 && typeof last === 'string') {
-      out.push({ path: parent, at: parent, what: `missing required key "${last}" (${issue.message})` });
-      continue;
-    }
-    if (path.length === 0 && (value === null || value === undefined)) {
-      out.push({ path, what: `the file is empty; expected ${issue.message}`, fix: 'see docs/topology.md for an example' });
-      continue;
-    }
-    let what = `expected ${issue.message}, got ${describeValue(value)}`;
-    if (issue.code === 'invalid_value' && typeof value === 'string') {
-      const guess = didYouMean(value, issue.values.map(String));
-      if (guess !== undefined) what += `; did you mean "${guess}"?`;
-    }
-    out.push({ path, what });
-  }
-  return out;
-}
+/** What the topology adds to the wording of schema issues: its keys, its port drivers. */
+const TOPOLOGY_HINTS: ZodHints = {
+  knownKeys,
+  // A port key that belongs to another driver: say so rather than just listing keys.
+  unknownKey: ({ path, key, guess, known }, raw) => {
+    if (guess !== undefined || path[0] !== 'ports') return undefined;
+    const driver = String(valueAt(raw, [...path, 'driver']).value);
+    const owner = Object.entries(PORT_SCHEMAS).find(([, s]) => Object.hasOwn(s.shape, key))?.[0];
+    if (owner === undefined) return undefined;
+    return { path, at: [...path, key], what: `unknown key "${key}": ${driver} ports have no "${key}" (${owner} ports do)`, fix: `keys of ${driver} ports: ${known.join(', ')}` };
+  },
+  issue: (issue, path, raw) => (issue.code === 'invalid_union' && issue.discriminator === 'driver' ? driverProblem(path, raw) : undefined),
+  fix: (path) => (path.length === 0 ? 'see docs/topology.md for an example' : undefined),
+};
 
 /** The keys a strict mapping at `path` accepts (ports depend on their driver). */
-function knownKeys(path: readonly Seg[], raw: unknown): string[] {
+function knownKeys(path: ConfigPath, raw: unknown): string[] {
   const [section, index] = path;
   if (path.length === 0) return Object.keys(TopologySchema.shape);
   if (path.length === 1 && section === 'pool') return Object.keys(PoolSchema.shape);
@@ -338,25 +134,33 @@ function knownKeys(path: readonly Seg[], raw: unknown): string[] {
   return [];
 }
 
-function unknownKey(path: Seg[], key: string, raw: unknown): Problem & { suggests?: string } {
-  const known = knownKeys(path, raw);
-  const guess = didYouMean(key, known);
-  const what = `unknown ${path.length === 0 ? 'top-level ' : ''}key "${key}"`;
-  if (guess !== undefined) return { path, at: [...path, key], what: `${what}; did you mean "${guess}"?`, suggests: guess };
-  // A port key that belongs to another driver: say so rather than just listing keys.
-  if (path[0] === 'ports') {
-    const driver = String(valueAt(raw, [...path, 'driver']).value);
-    const owner = Object.entries(PORT_SCHEMAS).find(([, s]) => Object.hasOwn(s.shape, key))?.[0];
-    if (owner !== undefined) {
-      return { path, at: [...path, key], what: `${what}: ${driver} ports have no "${key}" (${owner} ports do)`, fix: `keys of ${driver} ports: ${known.join(', ')}` };
-    }
+/** A port's driver is missing, misspelt or unknown (`path` ends in 'driver'). */
+function driverProblem(path: ConfigPath, raw: unknown): ConfigProblem {
+  const drivers = Object.keys(PORT_SCHEMAS);
+  const parent = path.slice(0, -1);
+  const { found, value } = valueAt(raw, path);
+  if (!found) {
+    // The schema stops at a missing driver, so a misspelt "driver" key is found here.
+    const portKeys = new Set(Object.values(PORT_SCHEMAS).flatMap((s) => Object.keys(s.shape)));
+    const item = valueAt(raw, parent).value;
+    const typo = Object.keys(item ?? {}).find((k) => !portKeys.has(k) && didYouMean(k, ['driver']) !== undefined);
+    if (typo !== undefined) return { path: parent, at: [...parent, typo], what: `unknown key "${typo}"; did you mean "driver"?` };
+    return { path: parent, what: 'missing required key "driver"', fix: `driver is one of: ${drivers.join(', ')}` };
   }
-  return { path, at: [...path, key], what, fix: known.length > 0 ? `valid keys here: ${known.join(', ')}` : undefined };
+  if (typeof value === 'string') {
+    const guess = didYouMean(value, drivers);
+    return {
+      path,
+      what: `unknown driver "${value}"${guess === undefined ? '' : `; did you mean "${guess}"?`}`,
+      fix: `driver is one of: ${drivers.join(', ')}`,
+    };
+  }
+  return { path, what: `expected one of ${drivers.map((d) => `"${d}"`).join(', ')}, got ${describeValue(value)}` };
 }
 
 /** Checks what the schema cannot, resolves paths and hops; returns the problems found. */
-function resolveTopology(t: TopologyParsed, file: string, baseDir: string): { topology?: Topology; problems: Problem[] } {
-  const problems: Problem[] = [];
+function resolveTopology(t: TopologyParsed, file: string, baseDir: string): { topology?: Topology; problems: ConfigProblem[] } {
+  const problems: ConfigProblem[] = [];
 
   try {
     poolGeometry(t.pool);
@@ -573,82 +377,6 @@ function checkWritableFile(path: string): string | undefined {
     const code = (err as NodeJS.ErrnoException).code;
     return code === 'ENOENT' || code === 'ENOTDIR' ? `directory ${dir} does not exist` : `directory ${dir} is not writable (${code ?? 'error'})`;
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Wording helpers
-
-/** The value at `path` in the raw document, and whether it is there at all. */
-function valueAt(raw: unknown, path: readonly Seg[]): { found: boolean; value: unknown } {
-  let v: unknown = raw;
-  for (const seg of path) {
-    if (v === null || typeof v !== 'object' || !Object.hasOwn(v, seg)) return { found: false, value: undefined };
-    v = (v as Record<string | number, unknown>)[seg];
-  }
-  return { found: true, value: v };
-}
-
-/** `nfs[0] (monitor).module`: list items in ports and nfs carry their name, when they have one. */
-function describePath(path: readonly Seg[], raw: unknown): string {
-  let out = '';
-  path.forEach((seg, i) => {
-    if (typeof seg === 'number') {
-      out += `[${seg}]`;
-      if (i === 1 && (path[0] === 'nfs' || path[0] === 'ports')) {
-        const name = valueAt(raw, [path[0], seg, 'name']).value;
-        if (typeof name === 'string' && name !== '') out += ` (${name})`;
-      }
-    } else {
-      out += out === '' ? seg : `.${seg}`;
-    }
-  });
-  return out;
-}
-
-/** The value as the user would recognise it in the file. */
-function describeValue(v: unknown): string {
-  if (v === undefined) return 'nothing';
-  if (v === null) return 'an empty value (null)';
-  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v)}`;
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  if (Array.isArray(v)) return v.length === 0 ? 'an empty list' : `a list of ${v.length} item${v.length === 1 ? '' : 's'}`;
-  if (typeof v === 'object') return 'a mapping';
-  return typeof v;
-}
-
-/**
- * The candidate closest to `word` (case-insensitive optimal-string-alignment distance, so a
- * swap of two neighbouring letters counts as one edit), if it is within 2 edits.
- */
-export function didYouMean(word: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = 3;
-  for (const c of candidates) {
-    const d = editDistance(word.toLowerCase(), c.toLowerCase());
-    if (d < bestDistance && d < Math.max(c.length, 2)) {
-      best = c;
-      bestDistance = d;
-    }
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string): number {
-  // d[i][j] = distance between a[0..i) and b[0..j); rows kept as flat arrays.
-  const w = b.length + 1;
-  const d = new Array<number>((a.length + 1) * w).fill(0);
-  for (let i = 0; i <= a.length; i++) d[i * w] = i;
-  for (let j = 0; j <= b.length; j++) d[j] = j;
-  const at = (i: number, j: number): number => d[i * w + j] ?? 0;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let v = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, at(i - 2, j - 2) + 1);
-      d[i * w + j] = v;
-    }
-  }
-  return at(a.length, b.length);
 }
 
 /**
