@@ -22,6 +22,10 @@ export {
   type NFDefinition, type NFContext, type Burst, type OptionSpec, type OptionsSpec, type OptionValues, type FlowChainResult, type ScaleResult,
 } from './nflib/define.js';
 export { editDistance } from './nflib/define.js';
+export {
+  readConfigFile, parseConfigText, configDocument, configError, problemsFromZod, zodIssueMessage, valueAt, describeValue, didYouMean,
+  type ConfigDocument, type ConfigFileOptions, type ConfigPath, type ConfigProblem, type ZodHints,
+} from './util/config-file.js';
 export { DROP, NEXT, toNF, out, Action, formatVerdict } from './chain/verdict.js';
 export {
   runNF, NOT_HANDLED, type RunNFOptions, type RunNFResult, type RunNFOutput, type OutputSource,

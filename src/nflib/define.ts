@@ -9,9 +9,9 @@
 import type { PacketView } from '../shm/packet-view.js';
 import type { PacketPool } from '../shm/pool.js';
 import type { MessageResult, MessageTarget } from './messages.js';
-import { editDistance } from '../util/config-file.js';
+import { editDistance } from '../util/names.js';
 
-/** Edit distance for "did you mean" (public API); it lives in util/config-file.ts, beside didYouMean. */
+/** Edit distance for "did you mean" (public API); it lives in util/names.ts, beside didYouMean. */
 export { editDistance };
 
 /** What setFlowChain() did: 'ok', or why not (see NFContext.setFlowChain). */

@@ -25,9 +25,23 @@
  * Cold code: runs at start-up and on reconfiguration; it allocates freely.
  */
 import { readFileSync } from 'node:fs';
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
+import { createRequire } from 'node:module';
+import type { Document, LineCounter } from 'yaml';
 import type * as z from 'zod';
 import { NfcError, type ErrorCode } from '../errors.js';
+import { didYouMean } from './names.js';
+
+export { didYouMean, editDistance } from './names.js';
+
+/**
+ * The YAML parser, loaded at first use: every NF process imports this module (through
+ * 'nfchain') and most never read a config file, so they do not pay for loading it (~20 ms).
+ */
+let yamlModule: typeof import('yaml') | undefined;
+function yaml(): typeof import('yaml') {
+  yamlModule ??= createRequire(import.meta.url)('yaml') as typeof import('yaml');
+  return yamlModule;
+}
 
 /** A path into a document, of mapping keys and list indexes: ['backends', 1, 'ip'] is `backends[1].ip`. */
 export type ConfigPath = readonly (string | number)[];
@@ -110,8 +124,8 @@ export function readConfigFile(path: string, options: ConfigFileOptions): Config
 export function parseConfigText(text: string, file: string, options: ConfigFileOptions): ConfigDocument {
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // a byte-order mark is not content
   if (options.format === 'json') return parseJson(text, file, options);
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  const lines = new (yaml().LineCounter)();
+  const doc = yaml().parseDocument(text, { lineCounter: lines, prettyErrors: false });
   const first = doc.errors[0];
   if (first !== undefined) {
     // Later parser errors usually follow from the first; report that one, with its line.
@@ -136,8 +150,8 @@ export function parseConfigText(text: string, file: string, options: ConfigFileO
  */
 export function configDocument(raw: unknown, source?: string): ConfigDocument {
   if (source !== undefined) {
-    const lines = new LineCounter();
-    const doc = parseDocument(source, { lineCounter: lines, prettyErrors: false });
+    const lines = new (yaml().LineCounter)();
+    const doc = yaml().parseDocument(source, { lineCounter: lines, prettyErrors: false });
     if (doc.errors.length === 0) return { raw, line: (path) => lineOf(doc, lines, path) };
   }
   return { raw, line: () => undefined };
@@ -172,6 +186,7 @@ function lineOf(doc: Document, lines: LineCounter, path: ConfigPath): number {
   const start = (node: unknown): number | undefined => (node as { range?: [number, number, number] } | null)?.range?.[0];
   let node: unknown = doc.contents;
   let offset = start(node) ?? 0;
+  const { isAlias, isMap, isScalar, isSeq } = yaml();
   for (let i = 0; i < path.length; i++) {
     const seg = path[i];
     if (isAlias(node)) node = node.resolve(doc);
@@ -369,43 +384,4 @@ export function describeValue(v: unknown): string {
   if (Array.isArray(v)) return v.length === 0 ? 'an empty list' : `a list of ${v.length} item${v.length === 1 ? '' : 's'}`;
   if (typeof v === 'object') return 'a mapping';
   return typeof v;
-}
-
-/**
- * The candidate closest to `word`, ignoring case, if it is within 2 edits and not further than
- * the candidate is long (no "did you mean "ip"?" for "x").
- */
-export function didYouMean(word: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = 3;
-  for (const c of candidates) {
-    const d = editDistance(word.toLowerCase(), c.toLowerCase());
-    if (d < bestDistance && d < Math.max(c.length, 2)) {
-      best = c;
-      bestDistance = d;
-    }
-  }
-  return best;
-}
-
-/**
- * Edits (insert, delete, substitute, or swap two neighbouring characters) that turn `a` into `b`:
- * the optimal-string-alignment distance, so "servcie" is one edit from "service".
- */
-export function editDistance(a: string, b: string): number {
-  // d[i][j] = distance between a[0..i) and b[0..j); rows kept as one flat array.
-  const w = b.length + 1;
-  const d = new Array<number>((a.length + 1) * w).fill(0);
-  for (let i = 0; i <= a.length; i++) d[i * w] = i;
-  for (let j = 0; j <= b.length; j++) d[j] = j;
-  const at = (i: number, j: number): number => d[i * w + j] ?? 0;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let v = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, at(i - 2, j - 2) + 1);
-      d[i * w + j] = v;
-    }
-  }
-  return at(a.length, b.length);
 }
