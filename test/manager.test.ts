@@ -501,8 +501,13 @@ test('nfchain scale under traffic: flows that existed keep their instance when o
     assert.deepEqual(ev.retired, [3]);
     assert.ok(logs.some((l) => /affinity epoch 1: new flows of service 1/.test(l)), 'the join made a new epoch');
     // The manager's flow table: flows A hold epoch 0, flows B epoch 1 (the current one).
-    assert.deepEqual(ev.table && { flows: ev.table.flows, epochs: ev.table.epochs, epoch: ev.table.epoch, pinned: ev.table.pinned },
-      { flows: 200, epochs: [100, 100, 0, 0], epoch: 1, pinned: 0 });
+    // (Flows whose hashes share a slot count once: with 2^20 slots and 200 flows, rarely.)
+    const aff = ev.table!.affinity;
+    assert.equal(aff.epoch, 1);
+    assert.ok(aff.epochs[0]! >= 97 && aff.epochs[0]! <= 100 && aff.epochs[1]! >= 97 && aff.epochs[1]! <= 100, `flows per epoch ${aff.epochs.join('/')}`);
+    assert.deepEqual(aff.epochs.slice(2), [0, 0]);
+    assert.equal(aff.tracked, aff.epochs[0]! + aff.epochs[1]!);
+    assert.equal(ev.table!.director, false, 'no rules and no pins: no flow table lookups');
     // Capture time of each event (the capture started playing when RX was enabled).
     const at = (wall: number): number => wall - ev.t0;
     const joinAt = at(ev.scaled);

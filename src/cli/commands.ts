@@ -294,8 +294,12 @@ export async function flowCommand(argv: string[]): Promise<number> {
     const r = await withManager(name, (c) => c.request<FlowListReply>({ type: 'flow-list' }));
     if (r.table) {
       const t = r.table;
-      process.stdout.write(`flow table: ${t.flows} flows of ${t.maxFlows}, ${t.pinned} pinned; by affinity epoch ${t.epochs.join('/')} ` +
-        `(current ${t.epoch}); expired ${t.expired}, not held (table full) ${t.full}; pins applied ${t.pins}, refused ${t.pinsRefused}\n`);
+      const a = t.affinity;
+      process.stdout.write(t.director
+        ? `flow table: ${t.flows} flows of ${t.maxFlows}, ${t.pinned} pinned; expired ${t.expired}, not held (table full) ${t.full}; ` +
+          `pins applied ${t.pins}, refused ${t.pinsRefused}\n`
+        : 'flow table: none yet (no rules, no pins: every packet takes the default chain)\n');
+      process.stdout.write(`affinity: ${a.tracked} flows by epoch ${a.epochs.join('/')} (current ${a.epoch}), expired ${a.expired}, ${a.slots} slots\n`);
     }
     if (r.rules.length === 0) process.stdout.write('no flow rules: every packet takes the default chain\n');
     for (const x of r.rules) {

@@ -379,31 +379,19 @@ test('pins: a pinned flow takes its chain in both directions, above every rule, 
   assert.equal(none.pin(k, 1, hashFlowKey(k, true)), false, 'no cache: nothing to pin in');
 });
 
-test('epochs: a flow keeps the epoch it started in; flows are counted per epoch and uncounted when they expire', () => {
-  const counts = new Int32Array(8);
+test('idle flows leave the cache (and their pins with them) at the idle timeout', () => {
   const d = new FlowDirector({ defaultChain: 0, cacheCapacity: 64, idleTimeoutMs: 1000 });
-  d.countEpochsIn(counts, 4);
   const a = k4('10.0.0.1', '10.0.0.2', UDP, 1, 2);
   const b = k4('10.0.0.3', '10.0.0.4', UDP, 3, 4);
-  d.epoch = 0;
   d.classify(a, 0, -1, hashFlowKey(a, true), 100, 64);
-  assert.equal(d.lastEpoch, 0);
-  d.epoch = 2; // an instance joined
-  d.classify(a, 0, -1, hashFlowKey(a, true), 200, 64);
-  assert.equal(d.lastEpoch, 0, 'the old flow keeps epoch 0');
-  d.classify(b, 0, -1, hashFlowKey(b, true), 300, 64);
-  assert.equal(d.lastEpoch, 2, 'a new flow takes the current epoch');
-  assert.deepEqual(Array.from(counts.subarray(4, 8)), [1, 0, 1, 0]);
-  assert.equal(d.expire(1150), 0, 'nothing idle for 1 s yet');
-  assert.equal(d.expire(1200), 1, 'flow a, last seen at 200, expires at 1200');
-  assert.deepEqual(Array.from(counts.subarray(4, 8)), [0, 0, 1, 0], 'epoch 0 is free again');
-  d.classify(b, 0, -1, hashFlowKey(b, true), 1250, 64);
-  assert.equal(d.expire(2249), 0, 'b was seen at 1250');
-  assert.equal(d.expire(2250), 1);
-  assert.deepEqual(Array.from(counts.subarray(4, 8)), [0, 0, 0, 0]);
-  d.epoch = 1;
-  d.classify(a, 0, -1, hashFlowKey(a, true), 3000, 64);
-  assert.equal(d.lastEpoch, 1, 'a flow that expired is a new flow: the current epoch');
-  d.clearCache();
-  assert.deepEqual(Array.from(counts.subarray(4, 8)), [0, 0, 0, 0], 'clearCache uncounts its flows');
+  assert.ok(d.pin(b, 3, hashFlowKey(b, true), 300));
+  assert.equal(d.classify(b, 0, -1, hashFlowKey(b, true), 500, 64), 3);
+  assert.equal(d.expire(1099), 0, 'a was seen at 100: not idle for 1 s yet');
+  assert.equal(d.expire(1100), 1);
+  assert.equal(d.stats().cacheEntries, 1);
+  assert.equal(d.pinnedCount(), 1);
+  assert.equal(d.expire(1500), 1, 'b, last seen at 500');
+  assert.equal(d.expiredCount, 2);
+  assert.equal(d.pinnedCount(), 0);
+  assert.equal(d.classify(b, 0, -1, hashFlowKey(b, true), 1600, 64), 0, 'b came back: a new flow, no pin');
 });

@@ -35,25 +35,22 @@
  *   value word 1 / 4   rule generation the answer was computed under
  *   value word 2 / 5   (inPort & 0xffff) | (vlan & 0xffff) << 16 the answer was computed for
  *
- *   value word 6       affinity epoch + 1 the flow started in (see `epoch`; the manager's RX
- *                      loop writes it into every packet's meta, so the flow keeps its instances
- *                      when instances join)
- *   value word 7       chain + 1 pinned for this flow (both directions) by pin(); 0: none
+ *   value word 6       chain + 1 pinned for this flow (both directions) by pin(); 0: none
  *
  * The answer depends on inPort and vlan as well as on the 5-tuple, so a hit whose context
  * word differs is treated as a miss and overwritten (a flow seen on two ports flip-flops, but
  * is never misclassified). compile() advances the generation; add() and remove() mark the
  * rules changed, and the next classify() (or compile()) compiles them before answering, so no
  * answer ever comes from old rules: an entry whose generation differs from the current one is
- * answered again by the scan. Entries stay across rule changes (their epoch and pin with them);
- * with an idle timeout, expire() removes the flows that went quiet.
+ * answered again by the scan. Entries stay across rule changes (their pins with them); with an
+ * idle timeout, expire() removes the flows that went quiet.
  *
  * Not done yet (say so before relying on it):
  * - No tries, tuple-space search or decision trees: a miss is a linear scan over the compiled
  *   rules (cost grows with the rule count: see bench/director.ts). Fine at ~1000 rules behind
  *   the cache; a first-packet-heavy load (SYN floods, many short flows) pays the full scan.
- * - Once the cache holds maxCount flows, new flows are classified without caching (and get
- *   the current epoch, no pin) and are counted in cacheFull, until expire() frees entries.
+ * - Once the cache holds maxCount flows, new flows are classified without caching (and cannot
+ *   be pinned) and are counted in cacheFull, until expire() frees entries.
  * - Rule changes are not incremental: a change recompiles everything (at the next classify or
  *   compile()). Not safe to change rules from another thread while
  *   classifying: one process owns a FlowDirector.
@@ -99,9 +96,8 @@ export const MAX_CHAIN = 15;
 /** Int32 words per compiled rule (a power of two: the scan steps by a constant). */
 export const RULE_WORDS = 32;
 /** Value words of a cache entry (see the file comment). */
-const CACHE_VALUE_WORDS = 8;
-const W_EPOCH = 6;
-const W_PIN = 7;
+const CACHE_VALUE_WORDS = 7;
+const W_PIN = 6;
 const DEFAULT_CACHE_CAPACITY = 65536;
 
 const RULE_FIELDS: ReadonlySet<string> = new Set([
@@ -155,19 +151,6 @@ export class FlowDirector {
   /** Rule generation, 1..2^31-1 (0 is never used: a zeroed cache word never matches). */
   private gen = 1;
   private readonly cache: FlowTable | undefined;
-  /**
-   * The affinity epoch new flows get (set by the owner, e.g. once per burst from the shared
-   * header). lastEpoch is the epoch of the flow classify() or pin() looked at last.
-   */
-  epoch = 0;
-  lastEpoch = 0;
-  /** flows per epoch (Atomics on shared words, e.g. the instance header), or null */
-  private epochFlows: Int32Array | null = null;
-  private epochFlowsBase = 0;
-  private readonly onExpire = (idx: number): void => {
-    const e = this.cache!.value(idx, W_EPOCH);
-    if (e !== 0 && this.epochFlows !== null) Atomics.sub(this.epochFlows, this.epochFlowsBase + e - 1, 1);
-  };
 
   /** Setup (allocates the cache). */
   constructor(opts: FlowDirectorOptions) {
@@ -233,7 +216,7 @@ export class FlowDirector {
     this.gen = this.gen >= 0x7fffffff ? 1 : this.gen + 1;
   }
 
-  /** Replaces every rule (cold); flows keep their cache entries, epochs and pins. */
+  /** Replaces every rule (cold); flows keep their cache entries and pins. */
   setRules(rules: readonly FlowRule[]): void {
     const parsed = rules.map((r, i) => parseRule(r, this.nextId + i));
     this.nextId += rules.length;
@@ -242,20 +225,9 @@ export class FlowDirector {
     this.compile();
   }
 
-  /** Empties the exact-match cache (cold: O(cache size)); flows lose their epochs and pins. */
+  /** Empties the exact-match cache (cold: O(cache size)); flows lose their pins. */
   clearCache(): void {
-    if (this.cache === undefined) return;
-    if (this.epochFlows !== null) this.cache.forEach(this.onExpire);
-    this.cache.clear();
-  }
-
-  /**
-   * Counts flows per epoch in `words[base + epoch]` (Atomics: another thread reads them), so the
-   * owner of the epochs knows which are still held. Cold.
-   */
-  countEpochsIn(words: Int32Array, base: number): void {
-    this.epochFlows = words;
-    this.epochFlowsBase = base;
+    this.cache?.clear();
   }
 
   /**
@@ -263,7 +235,7 @@ export class FlowDirector {
    * where the last call stopped. Returns how many went. Hot path: no allocation.
    */
   expire(now: number, max?: number): number {
-    return this.cache === undefined ? 0 : this.cache.expire(now, this.onExpire, max);
+    return this.cache === undefined ? 0 : this.cache.expire(now, undefined, max);
   }
 
   /**
@@ -280,8 +252,6 @@ export class FlowDirector {
       this.cacheFull++;
       return false;
     }
-    if (cache.lastAdded) this.newFlow(idx);
-    this.lastEpoch = cache.value(idx, W_EPOCH) - 1;
     cache.setValue(idx, W_PIN, chain + 1);
     return true;
   }
@@ -306,11 +276,6 @@ export class FlowDirector {
     return idx < 0 ? -1 : this.cache!.value(idx, W_PIN) - 1;
   }
 
-  /** A flow entry was just added: it takes the current epoch. Hot path: no allocation. */
-  private newFlow(idx: number): void {
-    this.cache!.setValue(idx, W_EPOCH, this.epoch + 1);
-    if (this.epochFlows !== null) Atomics.add(this.epochFlows, this.epochFlowsBase + this.epoch, 1);
-  }
 
   /** Counters and sizes (cold). */
   stats(): FlowDirectorStats {
@@ -330,7 +295,7 @@ export class FlowDirector {
    * `hash` = hashFlowKey(key, true), the symmetric flow hash the RX path leaves in the
    * packet's meta (PacketView.flowHash()). defaultChain when no rule matches. A pinned flow
    * gets its pin. With `now` (ms, non-zero), the flow's entry is touched (idle timeout, packet
-   * and `bytes` counts). Sets lastEpoch. Hot path: no allocation (after a rule change, the first
+   * and `bytes` counts). Hot path: no allocation (after a rule change, the first
    * call compiles: cold).
    */
   classify(key: FlowKey, inPort: number, vlan: number, hash: number, now = 0, bytes = 0): number {
@@ -338,7 +303,6 @@ export class FlowDirector {
     const cache = this.cache;
     if (cache === undefined) {
       this.cacheMisses++;
-      this.lastEpoch = this.epoch;
       return this.scan(key, inPort, vlan);
     }
     const idx = cache.lookupOrAdd(key, now, hash);
@@ -346,12 +310,9 @@ export class FlowDirector {
     if (idx < 0) {
       this.cacheFull++;
       this.cacheMisses++;
-      this.lastEpoch = this.epoch;
       return this.scan(key, inPort, vlan);
     }
-    if (cache.lastAdded) this.newFlow(idx);
     if (now !== 0) cache.touch(idx, bytes, now);
-    this.lastEpoch = cache.value(idx, W_EPOCH) - 1;
     const pin = cache.value(idx, W_PIN);
     if (pin !== 0) {
       this.cacheHits++;

@@ -24,6 +24,7 @@ import { openRx, openTx, type RxPort, type TxPort } from '../ports/index.js';
 import type { PortConfig } from '../ports/config.js';
 import { Router } from '../chain/router.js';
 import { FlowDirector, MAX_CHAIN, type FlowRule } from '../flow/director.js';
+import { FlowAffinity } from '../flow/affinity.js';
 import { FlowKey, hashFlowKey } from '../flow/flow-key.js';
 import { Inbox, MANAGER_INBOX, isFlowPin } from '../nflib/messages.js';
 import type { FlowTableStats } from '../protocol/messages.js';
@@ -66,12 +67,23 @@ export class RxLoop {
   private readonly limit: number;
   private received = 0;
   /**
-   * The flow director: its cache is the manager's flow table, which remembers each flow's
-   * chain, pin and affinity epoch (chain/indirection.ts) even when there are no rules.
+   * The flow director, made when there are rules or an NF pins a flow (until then every packet
+   * takes chain 0 and pays no lookup); its exact-match cache is the manager's flow table.
    */
-  private readonly director: FlowDirector;
+  private director: FlowDirector | null = null;
+  private readonly flowTable: { capacity: number; idleTimeoutMs: number };
+  /** each flow's affinity epoch (flow/affinity.ts), always kept: instances may join at any time */
+  private readonly affinity: FlowAffinity;
   private readonly key = new FlowKey();
-  private sweep = 0;
+  /**
+   * The idle sweeps: slots owed to each (the whole structure is scanned four times per idle
+   * timeout) and the last pass's time. Time-based, so a sweep costs a few slots per ms whatever
+   * the packet rate (slots are memory the packets do not need).
+   */
+  private readonly sweepPerMs: number;
+  private affinityOwed = 0;
+  private directorOwed = 0;
+  private lastNow = performance.now() + 1;
   /** requests from NFs for the data path (flow pins): inbox 0 */
   private readonly inbox: Inbox;
   private readonly pinKey = new FlowKey();
@@ -91,7 +103,7 @@ export class RxLoop {
     k.srcPort = v[2]! & 0xffff;
     k.dstPort = v[3]! & 0xffff;
     for (let i = 0; i < 8; i++) k.addr[i] = v[4 + i]!;
-    if (this.director.pin(k, msg.pin | 0, hashFlowKey(k, true), this.now)) this.pins++;
+    if (this.directorNow().pin(k, msg.pin | 0, hashFlowKey(k, true), this.now)) this.pins++;
     else this.pinsRefused++;
   };
   private reportedDone = false;
@@ -114,14 +126,17 @@ export class RxLoop {
     });
     this.view = new PacketView(pool.buffer);
     this.limit = cfg.limit;
-    this.director = new FlowDirector({ defaultChain: 0, cacheCapacity: cfg.flowTable.capacity, idleTimeoutMs: cfg.flowTable.idleTimeoutMs });
-    this.director.countEpochsIn(this.inst.i32, IH.epochFlows);
-    this.director.setRules(cfg.flows);
+    this.flowTable = cfg.flowTable;
+    this.affinity = new FlowAffinity(Math.min(1 << 24, cfg.flowTable.capacity * 16), cfg.flowTable.idleTimeoutMs, this.inst.i32, IH.epochFlows);
+    // Per ms: the fraction of a structure to scan (four times per idle timeout).
+    this.sweepPerMs = cfg.flowTable.idleTimeoutMs > 0 ? 4 / cfg.flowTable.idleTimeoutMs : 0;
+    if (cfg.flows.length > 0) this.directorNow().setRules(cfg.flows);
     this.inbox = new Inbox(this.inst, MANAGER_INBOX);
   }
 
-  /** The director (tests and the worker's message handler). */
-  get flowDirector(): FlowDirector {
+  /** The director, made at its first use (cold). */
+  private directorNow(): FlowDirector {
+    this.director ??= new FlowDirector({ defaultChain: 0, cacheCapacity: this.flowTable.capacity, idleTimeoutMs: this.flowTable.idleTimeoutMs });
     return this.director;
   }
 
@@ -130,20 +145,20 @@ export class RxLoop {
    * half a rule set; flows the change does not touch classify as before.
    */
   setFlows(rules: FlowRule[]): void {
-    this.director.setRules(rules);
+    if (rules.length > 0 || this.director !== null) this.directorNow().setRules(rules);
   }
 
   /** The flow table's state (cold: counts pins over the whole table). */
   flowStats(): FlowTableStats {
     const d = this.director;
-    const s = d.stats();
+    const s = d?.stats();
     const i32 = this.inst.i32;
     const epochs: number[] = [];
     for (let e = 0; e < EPOCHS; e++) epochs.push(Atomics.load(i32, IH.epochFlows + e));
     return {
-      flows: s.cacheEntries, maxFlows: Math.floor(s.cacheCapacity * 0.75), pinned: d.pinnedCount(),
-      epochs, epoch: Atomics.load(i32, IH.epoch), expired: d.expiredCount, full: s.cacheFull,
-      pins: this.pins, pinsRefused: this.pinsRefused,
+      director: d !== null, flows: s?.cacheEntries ?? 0, maxFlows: Math.floor(this.flowTable.capacity * 0.75), pinned: d?.pinnedCount() ?? 0,
+      expired: d?.expiredCount ?? 0, full: s?.cacheFull ?? 0, pins: this.pins, pinsRefused: this.pinsRefused,
+      affinity: { slots: this.affinity.slots, tracked: this.affinity.tracked, expired: this.affinity.expired, epochs, epoch: Atomics.load(i32, IH.epoch) },
     };
   }
 
@@ -156,14 +171,33 @@ export class RxLoop {
     const burst = this.burst;
     let total = 0;
     const director = this.director;
+    const affinity = this.affinity;
     const key = this.key;
     const now = performance.now() + 1; // never 0 (0 means "no clock" to the director)
+    const sec = (now / 1000) | 0;
     this.now = now;
-    director.epoch = Atomics.load(this.inst.i32, IH.epoch);
+    affinity.epoch = Atomics.load(this.inst.i32, IH.epoch);
     // Flow pins from NFs first, so the packets of this pass see them.
     this.inbox.poll(MSG_SLOTS, this.onRequest);
-    // A slice of the flow table per pass: flows idle past the timeout leave it.
-    if ((++this.sweep & 7) === 0) director.expire(now, 256);
+    // A slice of the flow structures: flows idle past the timeout leave them.
+    if (this.sweepPerMs > 0) {
+      const f = (now - this.lastNow) * this.sweepPerMs;
+      this.lastNow = now;
+      this.affinityOwed += f * affinity.slots;
+      if (this.affinityOwed >= 256) {
+        const n = Math.floor(this.affinityOwed);
+        affinity.sweep(sec, n);
+        this.affinityOwed -= n;
+      }
+      if (director !== null) {
+        this.directorOwed += f * this.flowTable.capacity;
+        if (this.directorOwed >= 64) {
+          const n = Math.floor(this.directorOwed);
+          director.expire(now, n);
+          this.directorOwed -= n;
+        }
+      }
+    }
     for (let p = 0; p < this.ports.length; p++) {
       const port = this.ports[p]!;
       if (port.done) continue;
@@ -183,15 +217,13 @@ export class RxLoop {
         view.reset(pool.base + (d << pool.shift) + words[m + Meta.dataOff]!, len);
         const hash = view.flowHash();
         words[m + Meta.flowHash] = hash;
-        // The flow director picks the chain (pin, exact-match cache, then the rules) and
-        // tells the flow's affinity epoch; packets without a 5-tuple take chain 0, epoch now.
-        if (view.flowKey(key)) {
-          words[m + Meta.chainId] = director.classify(key, p, view.vlanCount > 0 ? view.vlanId(0) : -1, hash, now, len);
-          words[m + Meta.epoch] = director.lastEpoch;
-        } else {
-          words[m + Meta.chainId] = 0;
-          words[m + Meta.epoch] = director.epoch;
-        }
+        // The flow's affinity epoch (which instances it uses), then its chain: the flow
+        // director's (pin, exact-match cache, rules) when there is one; else, and for packets
+        // without a 5-tuple, chain 0.
+        words[m + Meta.epoch] = affinity.epochOf(hash, sec);
+        words[m + Meta.chainId] = director !== null && view.flowKey(key)
+          ? director.classify(key, p, view.vlanCount > 0 ? view.vlanId(0) : -1, hash, now, len)
+          : 0;
         words[m + Meta.chainIndex] = 0;
         words[m + Meta.action] = Action.NEXT;
       }

@@ -67,19 +67,23 @@ export interface MessageReply { type: 'message-result'; id: number; result: 'ok'
 
 /** The manager's flow table (the RX loop's), for `nfchain flow list`. */
 export interface FlowTableStats {
+  /** false until there are rules or an NF pinned a flow: no flow table, every packet takes chain 0 */
+  director: boolean;
+  /** flows in the flow director's table, the most it holds, and those pinned */
   flows: number;
-  /** most flows it holds */
   maxFlows: number;
   pinned: number;
-  /** flows per affinity epoch, and the current epoch */
-  epochs: number[];
-  epoch: number;
   /** flows removed by the idle timeout; flows classified without an entry (table full) */
   expired: number;
   full: number;
   /** pins applied and refused (table full or a malformed request) */
   pins: number;
   pinsRefused: number;
+  /**
+   * Flow affinity (flow/affinity.ts): hash slots, slots in use (≈ flows; flows sharing a slot
+   * count once), freed by the idle timeout, in use per epoch, and the current epoch.
+   */
+  affinity: { slots: number; tracked: number; expired: number; epochs: number[]; epoch: number };
 }
 export interface FlowListReply { type: 'flows'; id: number; rules: (FlowRuleSpec & { id: number })[]; table?: FlowTableStats }
 export interface ChainListReply { type: 'chains'; id: number; chains: { id: number; name: string; hops: string[] }[] }

@@ -74,7 +74,7 @@ export const ManagerSchema = z.strictObject({
   statsInterval: num(0, Infinity, 'a number of seconds >= 0').default(1),
   poll: z.enum(['adaptive', 'busy'], { error: '"adaptive" or "busy"' }).default('adaptive'),
   flowTable: pow2(1024, 1 << 22).default(65536),
-  flowIdleTimeout: num(0, Infinity, 'a number of seconds >= 0 (0: flows never expire)').default(30),
+  flowIdleTimeout: num(0, 32767, 'a number of seconds from 0 (flows never expire) to 32767').default(30),
 }, { error: 'a mapping (ttl, limit, statsInterval, poll, flowTable, flowIdleTimeout)' });
 
 const portName = str(PORT_NAME_RE, 'a port name ([A-Za-z0-9][A-Za-z0-9_.-]{0,31})');
