@@ -21,7 +21,10 @@
  * reusable FlowKey is filled, as the packet view does.
  *
  *   nfchain bench director [--rules 10,1000] [--cache on,off] [--traffic mixed,miss]
- *                          [--flows 4096] [--count N] [--runs R] [--json]
+ *                          [--index auto] [--flows 4096] [--count N] [--runs R] [--json]
+ *
+ * --index: the destination-port index of the rules (director.ts): auto (from 32 rules on),
+ * on or off; a list such as on,off compares them.
  */
 import { NfcError } from '../src/errors.js';
 import { fileURLToPath } from 'node:url';
@@ -36,6 +39,8 @@ export interface DirectorBenchOptions {
   rules: number[];
   caches: string[];
   traffic: string[];
+  /** 'auto', 'on' or 'off' each */
+  index: string[];
   flows: number;
   count: number;
   runs: number;
@@ -49,6 +54,9 @@ export async function directorBench(o: DirectorBenchOptions): Promise<BenchResul
   for (const t of o.traffic) {
     if (t !== 'mixed' && t !== 'miss') throw new NfcError('NFC_ERR_USAGE', `bench director: unknown --traffic "${t}"`, { fix: 'use mixed, miss or mixed,miss' });
   }
+  for (const x of o.index) {
+    if (x !== 'auto' && x !== 'on' && x !== 'off') throw new NfcError('NFC_ERR_USAGE', `bench director: unknown --index "${x}"`, { fix: 'use auto, on, off or a list such as on,off' });
+  }
   for (const n of o.rules) {
     if (!Number.isInteger(n) || n < 0) throw new NfcError('NFC_ERR_USAGE', `bench director: bad rule count "${n}"`, { fix: 'use e.g. --rules 10,1000' });
   }
@@ -57,17 +65,17 @@ export async function directorBench(o: DirectorBenchOptions): Promise<BenchResul
   }
   const results: BenchResult[] = [];
   for (const traffic of o.traffic) for (const rules of o.rules) {
-    for (const cache of o.caches) {
+    for (const cache of o.caches) for (const index of o.index) {
       const runs: number[] = [];
       let matched = '';
       for (let r = 0; r < o.runs; r++) {
-        const out = (await runChild(import.meta.url, ['child', String(rules), cache, traffic, String(o.flows), String(o.count)])).trim().split(' ');
+        const out = (await runChild(import.meta.url, ['child', String(rules), cache, traffic, String(o.flows), String(o.count), index])).trim().split(' ');
         runs.push(Number(out[0]));
         matched = out[1] ?? '';
       }
       const rate = median(runs);
       const res: BenchResult = {
-        bench: 'director', params: { rules, cache, traffic }, rate, unit: 'mpps', nsPerItem: 1000 / rate, runs,
+        bench: 'director', params: o.index.length > 1 || o.index[0] !== 'auto' ? { rules, cache, traffic, index } : { rules, cache, traffic }, rate, unit: 'mpps', nsPerItem: 1000 / rate, runs,
         extra: { flows: o.flows, matched },
       };
       emit(res, o.json);
@@ -148,8 +156,8 @@ function loop(d: FlowDirector, k: Keys, start: number, count: number, cached: bo
 }
 
 /** Runs in the child: returns `Mpps matched-fraction checksum`. */
-function child(nRules: number, cache: string, traffic: string, flows: number, count: number): string {
-  const d = new FlowDirector({ defaultChain: 0, cacheCapacity: 65536 });
+function child(nRules: number, cache: string, traffic: string, flows: number, count: number, index: string): string {
+  const d = new FlowDirector({ defaultChain: 0, cacheCapacity: 65536, index: index === 'auto' ? 'auto' : index === 'on' });
   // Rules with chain 0 would hide matches in the `matched` figure: keep them off chain 0.
   for (const r of makeRules(nRules)) d.add({ ...r, chain: r.chain === 0 ? 1 : r.chain });
   d.compile();
@@ -179,6 +187,7 @@ export function directorBenchFromArgv(argv: readonly string[]): Promise<BenchRes
     rules: (f.get('rules') ?? '10,1000').split(',').map(Number),
     caches: (f.get('cache') ?? 'on,off').split(','),
     traffic: (f.get('traffic') ?? 'mixed,miss').split(','),
+    index: (f.get('index') ?? 'auto').split(','),
     flows: Number(f.get('flows') ?? 4096),
     count: Number(f.get('count') ?? 0) || 0,
     runs: Number(f.get('runs') ?? 5),
@@ -187,9 +196,9 @@ export function directorBenchFromArgv(argv: readonly string[]): Promise<BenchRes
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === 'child') {
-  const [, , , r, c, t, fl, n] = process.argv;
+  const [, , , r, c, t, fl, n, x] = process.argv;
   const rules = Number(r);
   // Default count: about a second of work whatever the rule count.
   const count = Number(n) || (c === 'on' ? 20_000_000 : Math.max(200_000, Math.floor(20_000_000 / Math.max(1, rules / 10))));
-  process.stdout.write(`${child(rules, c ?? 'on', t ?? 'mixed', Number(fl), count)}\n`);
+  process.stdout.write(`${child(rules, c ?? 'on', t ?? 'mixed', Number(fl), count, x ?? 'auto')}\n`);
 }

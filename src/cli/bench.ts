@@ -63,7 +63,7 @@ export const BENCHES: BenchEntry[] = [
   {
     name: 'director',
     summary: 'flow director classify per packet, 10/1000 rules, exact-match cache hits vs the uncached scan (Mpps)',
-    options: '--rules 10,1000  --cache on,off  --traffic mixed,miss  --flows 4096  --count N',
+    options: '--rules 10,1000  --cache on,off  --traffic mixed,miss  --index auto|on|off  --flows 4096  --count N',
     load: async () => (await import('../../bench/director.js')).directorBenchFromArgv,
   },
 ];

@@ -235,7 +235,7 @@ test('cache invalidation: add, remove and compile change answers at once', () =>
   assert.equal(cls(d, k), 0);
 });
 
-test('seeded random: 60 rules, 1500 flows — cached, uncached and reference agree; a full cache only counts', () => {
+test('seeded random: 60 rules, 1500 flows — cached, uncached (with and without the port index) and reference agree; a full cache only counts', () => {
   const rnd = mulberry32(0x5eed);
   const pick = <T>(xs: readonly T[]): T => xs[rnd() % xs.length]!;
   // Addresses from a few small pools so that rules and flows overlap.
@@ -295,8 +295,8 @@ test('seeded random: 60 rules, 1500 flows — cached, uncached and reference agr
     }
     flows.push({ k, inPort: rnd() % 3, vlan: pick([-1, 10, 20]) });
   }
-  for (const capacity of [65536, 256]) {
-    const d = new FlowDirector({ defaultChain: 15, cacheCapacity: capacity });
+  for (const capacity of [65536, 256]) for (const index of [true, false]) {
+    const d = new FlowDirector({ defaultChain: 15, cacheCapacity: capacity, index });
     for (const r of rules) d.add(r);
     d.compile();
     let nonDefault = 0;
@@ -304,7 +304,7 @@ test('seeded random: 60 rules, 1500 flows — cached, uncached and reference agr
       for (const f of flows) {
         const want = refClassify(rules, 15, f.k, f.inPort, f.vlan);
         if (want !== 15) nonDefault++;
-        assert.equal(d.classifyUncached(f.k, f.inPort, f.vlan), want, `uncached ${f.k.toString()} port ${f.inPort} vlan ${f.vlan}`);
+        assert.equal(d.classifyUncached(f.k, f.inPort, f.vlan), want, `uncached (index ${index}) ${f.k.toString()} port ${f.inPort} vlan ${f.vlan}`);
         assert.equal(cls(d, f.k, f.inPort, f.vlan), want, `cached (round ${round}) ${f.k.toString()}`);
         const rev = new FlowKey().copyFrom(f.k).reverse();
         assert.equal(cls(d, rev, f.inPort, f.vlan), refClassify(rules, 15, rev, f.inPort, f.vlan), `reverse ${rev.toString()}`);
@@ -320,6 +320,25 @@ test('seeded random: 60 rules, 1500 flows — cached, uncached and reference agr
       assert.ok(s.cacheHits > 5500, `hits ${s.cacheHits} (rounds 2 and 3 hit in both directions, but for flows whose 5-tuple recurs with another inPort or vlan)`);
     }
   }
+});
+
+test('the port index: narrow ranges get their own lists, wide ones and port-less rules are checked for every port, in priority order', () => {
+  const d = new FlowDirector({ defaultChain: 0, cacheCapacity: 0, index: true });
+  d.setRules([
+    { priority: 5, chain: 1, dstPorts: [80, 80] },
+    { priority: 9, chain: 2, dstPorts: [1000, 9000], proto: TCP }, // wide: general
+    { priority: 7, chain: 3, proto: UDP }, // no port: general
+    { priority: 3, chain: 4, dstPorts: [53, 60] },
+    { priority: 8, chain: 5, dstPorts: [80, 81], srcPrefix: '10.9.0.0/16' },
+  ]);
+  assert.equal(d.classifyUncached(k4('10.0.0.1', '10.0.0.2', TCP, 1, 80), 0, -1), 1);
+  assert.equal(d.classifyUncached(k4('10.9.0.1', '10.0.0.2', TCP, 1, 80), 0, -1), 5, 'a higher-priority rule of the same port');
+  assert.equal(d.classifyUncached(k4('10.9.0.1', '10.0.0.2', UDP, 1, 80), 0, -1), 5);
+  assert.equal(d.classifyUncached(k4('10.0.0.1', '10.0.0.2', UDP, 1, 80), 0, -1), 3, 'a general rule above a port rule');
+  assert.equal(d.classifyUncached(k4('10.0.0.1', '10.0.0.2', TCP, 1, 5000), 0, -1), 2, 'a wide range');
+  assert.equal(d.classifyUncached(k4('10.0.0.1', '10.0.0.2', TCP, 1, 55), 0, -1), 4);
+  assert.equal(d.classifyUncached(k4('10.0.0.1', '10.0.0.2', TCP, 1, 61), 0, -1), 0, 'no rule: the default');
+  assert.equal(d.classifyUncached(FlowKey.ipv4(ip4('10.0.0.1'), ip4('10.0.0.2'), 1, 0, 0), 0, -1), 0, 'ICMP (port 0)');
 });
 
 test('a cache of capacity 0: no cache, same answers', () => {
