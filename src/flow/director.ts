@@ -377,7 +377,10 @@ export class FlowDirector {
    * every rule. Hot path: no allocation.
    */
   private scan(key: FlowKey, inPort: number, vlan: number): number {
+    if (this.portStart !== null) return this.scanPort(key, inPort, vlan, this.portStart);
+    // Every compiled record in order.
     const r = this.compiled;
+    const end = this.compiledEnd;
     const a = key.addr;
     const fam = key.family;
     const proto = key.proto;
@@ -385,25 +388,35 @@ export class FlowDirector {
     const dp = key.dstPort;
     const s0 = a[0]! | 0;
     const d0 = a[4]! | 0;
-    const ps = this.portStart;
-    // Each loop makes ruleMatches' first test in line: most rules of an ACL fail it.
-    if (ps === null) {
-      // Every compiled record in order.
-      const end = this.compiledEnd;
-      for (let b = 0; b < end; b += 32) {
-        if ((d0 & r[b + 24]!) !== r[b + 20]! || (s0 & r[b + 16]!) !== r[b + 12]!) continue;
-        if (ruleMatches(r, b, a, fam, proto, sp, dp, s0, d0, inPort, vlan)) return r[b + 1]!;
-      }
-    } else {
-      // The list of the packet's destination port.
-      const lists = this.lists;
-      const l = this.portList[dp]!;
-      const to = ps[l + 1]!;
-      for (let k = ps[l]!; k < to; k++) {
-        const b = lists[k]!;
-        if ((d0 & r[b + 24]!) !== r[b + 20]! || (s0 & r[b + 16]!) !== r[b + 12]!) continue;
-        if (ruleMatches(r, b, a, fam, proto, sp, dp, s0, d0, inPort, vlan)) return r[b + 1]!;
-      }
+    for (let b = 0; b < end; b += 32) {
+      // The first test of ruleMatches, in line: in an ACL most rules fail on it.
+      if ((d0 & r[b + 24]!) !== r[b + 20]! || (s0 & r[b + 16]!) !== r[b + 12]!) continue;
+      if (ruleMatches(r, b, a, fam, proto, sp, dp, s0, d0, inPort, vlan)) return r[b + 1]!;
+    }
+    return this.defaultChain;
+  }
+
+  /**
+   * scan() with the index: the list of the packet's destination port. A function of its own,
+   * not a second loop in scan(): measured, V8 made the indexed loop ~40 % slower when both
+   * loops shared one function. Hot path: no allocation.
+   */
+  private scanPort(key: FlowKey, inPort: number, vlan: number, ps: Int32Array): number {
+    const r = this.compiled;
+    const lists = this.lists;
+    const a = key.addr;
+    const fam = key.family;
+    const proto = key.proto;
+    const sp = key.srcPort;
+    const dp = key.dstPort;
+    const s0 = a[0]! | 0;
+    const d0 = a[4]! | 0;
+    const l = this.portList[dp]!;
+    const to = ps[l + 1]!;
+    for (let k = ps[l]!; k < to; k++) {
+      const b = lists[k]!;
+      if ((d0 & r[b + 24]!) !== r[b + 20]! || (s0 & r[b + 16]!) !== r[b + 12]!) continue;
+      if (ruleMatches(r, b, a, fam, proto, sp, dp, s0, d0, inPort, vlan)) return r[b + 1]!;
     }
     return this.defaultChain;
   }
