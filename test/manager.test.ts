@@ -638,6 +638,46 @@ test('an NF scales its own service (scaling-example): the manager starts the pro
   assert.equal(logs.filter((l) => /asking for/.test(l)).length, 1, 'the new instances did not ask again');
 });
 
+test('scale: instances that fail to start reject the request with the reason; the service keeps what it had', { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nfchain-scalefail-'));
+  const flag = join(dir, 'fail');
+  const t = topo({
+    ports: [{ name: 'g', driver: 'gen', rate: 1000 }, { name: 'sink', driver: 'null' }],
+    nfs: [nf('s', 1, { 'fail-if': flag }, join(root, 'dist/test/fixtures/nfs/bad-setup.js'))],
+    chain: [1, 'port:sink'],
+  });
+  const logs: string[] = [];
+  let err: unknown;
+  let after: ManagerStatus | undefined;
+  let down: unknown;
+  try {
+    await runTopology(t, {
+      signals: false, stats: null, log: (l) => logs.push(l), nfOutput: (l) => logs.push(l),
+      onRunning: (m: Manager) => {
+        void (async () => {
+          try {
+            writeFileSync(flag, '');
+            await m.scale('s', 3).catch((e: unknown) => { err = e; });
+            await waitFor(() => m.status().nfs.length === 1, 5000, 'the failed instances to be gone');
+            after = m.status();
+            down = await m.scale(1, 0);
+          } catch (e) {
+            logs.push(`test: ${(e as Error).message}`);
+          } finally {
+            void m.stop('test over');
+          }
+        })();
+      },
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  assert.ok(err instanceof NfcError && err.code === 'NFC_ERR_NF' && /scaling service 1: NF s\.\d failed to start/.test(err.message), String(err));
+  assert.ok(logs.some((l) => /config\.yaml does not exist/.test(l)), 'the failing NF said why');
+  assert.deepEqual(after?.services, [{ service: 1, nfs: [after!.nfs[0]!.nfId] }], 'the first instance still serves');
+  assert.deepEqual(down, { service: 1, before: 1, instances: 0, started: [], retired: [after!.nfs[0]!.nfId] }, 'scaled to 0');
+});
+
 test('messages NF to NF keep their order; a full inbox, a missing destination and a big payload are errors to the sender', { timeout: 60_000 }, async () => {
   const t = topo({
     ports: [{ name: 'n', driver: 'null' }],
