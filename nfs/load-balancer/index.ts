@@ -179,12 +179,12 @@ export class LoadBalancer {
    */
   route(pkt: PacketView, now: number): number {
     const c = this.counters;
-    if (pkt.ipVersion !== 4) {
+    const key = this.key;
+    // Not IPv4, or a header too short or malformed for a 5-tuple: not ours to touch.
+    if (pkt.ipVersion !== 4 || !pkt.flowKey(key)) {
       c[OTHER]!++;
       return OTHER;
     }
-    const key = this.key;
-    pkt.flowKey(key);
     const t = this.table;
     const per = this.perBackend;
     const len = pkt.length;
