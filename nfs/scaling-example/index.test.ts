@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NEXT, NfcError, runNF, type ScaleResult } from 'nfchain';
-import scaler, { forwarded, targetInstances } from './index.js';
+import scaler, { forwarded, scaleStep } from './index.js';
 import { buildPacket } from '../../test/helpers/packet-builder.js';
 
 const pkt = buildPacket({ l3: { kind: 'ipv4', src: '10.0.0.1', dst: '10.0.0.2' }, l4: { kind: 'udp', sport: 1, dport: 2 }, padTo: 60 }).bytes;
@@ -15,12 +15,14 @@ const grant = (instances: number, service: number | string): ScaleResult =>
   ({ service: Number(service), before: 1, instances, started: Array.from({ length: instances - 1 }, (_, i) => i + 2), retired: [] });
 const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
 
-test('targetInstances: the rate over up-pps, within min and max', () => {
-  assert.equal(targetInstances(50_000, 1, 100_000, 1, 4), 1);
-  assert.equal(targetInstances(150_000, 1, 100_000, 1, 4), 2);
-  assert.equal(targetInstances(90_000, 2, 100_000, 1, 4), 2, 'two instances at 90k each: 180k in all');
-  assert.equal(targetInstances(1e9, 1, 100_000, 1, 4), 4, 'at most max');
-  assert.equal(targetInstances(0, 3, 100_000, 2, 4), 2, 'at least min');
+test('scaleStep: one more above up-pps, one less below down-pps, within min and max', () => {
+  assert.equal(scaleStep(150_000, 1, 100_000, 30_000, 1, 4), 2);
+  assert.equal(scaleStep(150_000, 4, 100_000, 30_000, 1, 4), 4, 'at most max');
+  assert.equal(scaleStep(50_000, 2, 100_000, 30_000, 1, 4), 2, 'between the two: stay');
+  assert.equal(scaleStep(10_000, 3, 100_000, 30_000, 1, 4), 2);
+  assert.equal(scaleStep(10_000, 2, 100_000, 30_000, 2, 4), 2, 'at least min');
+  assert.equal(scaleStep(0, 1, 100_000, 30_000, 2, 4), 2, 'below min: up to min');
+  assert.equal(scaleStep(0, 6, 100_000, 30_000, 1, 4), 4, 'above max: down to max');
 });
 
 test('fixed mode: forwards every packet and asks once for the configured count', async () => {
@@ -33,14 +35,24 @@ test('fixed mode: forwards every packet and asks once for the configured count',
   assert.ok(r.logs.includes('service 1: 1 → 3 instances, started #2 #3'), r.logs.join('\n'));
 });
 
-test('autoscaling: asks for what the rate needs, then waits out the cooldown', async () => {
-  // 5000 packets in the first (virtual) second at up-pps 1000: 5 wanted, max 4.
-  const r = await runNF(scaler, Array(5000).fill(pkt), { options: { 'up-pps': 1000, max: 4, cooldown: 3 }, ticks: 3, poolCount: 8192, onScale: grant });
+test('autoscaling: one more when this instance is over up-pps, with rebalance; then the cooldown', async () => {
+  // 5000 packets in the first (virtual) second at up-pps 1000: one more instance.
+  const r = await runNF(scaler, Array(5000).fill(pkt), { options: { 'up-pps': 1000, 'down-pps': 100, cooldown: 3 }, ticks: 3, poolCount: 8192, onScale: grant });
   await settle();
-  assert.deepEqual(r.scaleRequests, [{ instances: 4, service: 1, rebalance: false }], 'one request: the next ticks are inside the cooldown');
-  // Quiet traffic and min 1: nothing to ask (runNF counts one instance).
-  const q = await runNF(scaler, Array(10).fill(pkt), { options: { 'up-pps': 1000 }, ticks: 2, onScale: grant });
+  assert.deepEqual(r.scaleRequests, [{ instances: 2, service: 1, rebalance: true }], 'one request: the next ticks are inside the cooldown');
+  assert.ok(r.logs.includes('asking for 2 instances of service 1 (this instance: 5000 pps, 1 instance)'), r.logs.join('\n'));
+  // Quiet traffic at min 1: nothing to ask (runNF counts one instance).
+  const q = await runNF(scaler, Array(10).fill(pkt), { options: { 'up-pps': 1000, 'down-pps': 100 }, ticks: 2, onScale: grant });
   assert.deepEqual(q.scaleRequests, []);
+  // Below min (runNF has one instance): up to min at once.
+  const m = await runNF(scaler, [pkt], { options: { min: 3 }, ticks: 1, onScale: grant });
+  assert.deepEqual(m.scaleRequests, [{ instances: 3, service: 1, rebalance: true }]);
+});
+
+test('down-pps above half of up-pps, or min above max, is refused in setup', async () => {
+  await assert.rejects(runNF(scaler, [pkt], { options: { 'up-pps': 1000, 'down-pps': 600 } }),
+    (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_NF_OPTION' && /down-pps 600 is more than half of up-pps 1000/.test(e.message));
+  await assert.rejects(runNF(scaler, [pkt], { options: { min: 4, max: 2 } }), /min 4 is more than max 2/);
 });
 
 test('a refused request is logged, not thrown', async () => {
