@@ -17,7 +17,7 @@ import { PcapReader } from '../src/pcap/pcap-reader.js';
 import { PcapWriter } from '../src/pcap/pcap-writer.js';
 import { PacketView } from '../src/shm/packet-view.js';
 import { FlowKey } from '../src/flow/flow-key.js';
-import { synthFlow, writeSynth, SynthKind } from '../src/ports/synth.js';
+import { synthFlow, writeSynth, SynthKind, type SynthFlow } from '../src/ports/synth.js';
 import { Manager } from '../src/manager/manager.js';
 import { standaloneTopology } from '../src/cli/commands.js';
 import { NfcError } from '../src/errors.js';
@@ -44,6 +44,20 @@ async function run(t: Topology, untilDone = true): Promise<{ status: ManagerStat
   assert.ok(r.manager.finalStatus, 'status taken at stop');
   assert.equal(existsSync(`/dev/shm/nfchain-${t.name}`), false, 'shared files removed');
   return { status: r.manager.finalStatus!, missing: r.manager.missingAtExit, logs };
+}
+
+/**
+ * Writes a capture of synthetic packets to `path`: `each(emit)` calls emit(flow, frame size,
+ * seconds, nanoseconds) once per packet, in order (cold; for tests).
+ */
+function writeCapture(path: string, each: (emit: (f: SynthFlow, size: number, sec: number, nsec: number) => void) => void): void {
+  const buf = new ArrayBuffer(4096);
+  const u8 = new Uint8Array(buf);
+  const dv = new DataView(buf);
+  const view = new PacketView(buf);
+  const w = PcapWriter.create(path, { nanosecond: true });
+  each((f, size, sec, nsec) => w.write(u8, 0, writeSynth(dv, u8, view, 0, size, f), sec, nsec));
+  w.close();
 }
 
 const nf = (name: string, service: number, options: Record<string, unknown>, module = VERDICT_JS, instances = 1): Record<string, unknown> =>
@@ -130,15 +144,9 @@ test('a 16-hop chain (NEXT back and forth between two NFs) delivers every packet
   try {
     const inPath = join(dir, 'in.pcap');
     const outPath = join(dir, 'out.pcap');
-    const buf = new ArrayBuffer(4096);
-    const u8 = new Uint8Array(buf);
-    const w = PcapWriter.create(inPath, { nanosecond: true });
-    const view = new PacketView(buf);
-    for (let i = 0; i < 500; i++) {
-      const len = writeSynth(new DataView(buf), u8, view, 0, 64 + (i % 200), synthFlow(i % 7, [SynthKind.IPV4_UDP]));
-      w.write(u8, 0, len, 1_700_000_000, i);
-    }
-    w.close();
+    writeCapture(inPath, (emit) => {
+      for (let i = 0; i < 500; i++) emit(synthFlow(i % 7, [SynthKind.IPV4_UDP]), 64 + (i % 200), 1_700_000_000, i);
+    });
     const t = topo({
       ports: [{ name: 'in', driver: 'pcap', rx: inPath }, { name: 'out', driver: 'pcap', tx: outPath }],
       nfs: [nf('ping', 1, {}), nf('pong', 2, {})],
@@ -160,20 +168,16 @@ test('the flow director: every packet of 1200 flows follows its class\'s chain; 
   const dir = mkdtempSync(join(tmpdir(), 'nfchain-flows-'));
   try {
     const inPath = join(dir, 'in.pcap');
-    const buf = new ArrayBuffer(4096);
-    const u8 = new Uint8Array(buf);
-    const view = new PacketView(buf);
-    const w = PcapWriter.create(inPath);
     const expect = new Map<number, number>([[1, 0], [2, 0], [3, 0], [4, 0]]);
-    for (let i = 0; i < 2400; i++) {
-      const f = synthFlow(i % 1200);
-      const len = writeSynth(new DataView(buf), u8, view, 0, 80, f);
-      w.write(u8, 0, len, 1_700_000_000, i);
-      const tcp = f.kind === SynthKind.IPV4_TCP || f.kind === SynthKind.IPV6_TCP || f.kind === SynthKind.QINQ_IPV4_TCP;
-      const svc = !tcp && f.dstPort === 53 ? 1 : tcp && f.dstPort === 80 ? 2 : f.dstPort === 443 ? 3 : 4;
-      expect.set(svc, expect.get(svc)! + 1);
-    }
-    w.close();
+    writeCapture(inPath, (emit) => {
+      for (let i = 0; i < 2400; i++) {
+        const f = synthFlow(i % 1200);
+        emit(f, 80, 1_700_000_000, i);
+        const tcp = f.kind === SynthKind.IPV4_TCP || f.kind === SynthKind.IPV6_TCP || f.kind === SynthKind.QINQ_IPV4_TCP;
+        const svc = !tcp && f.dstPort === 53 ? 1 : tcp && f.dstPort === 80 ? 2 : f.dstPort === 443 ? 3 : 4;
+        expect.set(svc, expect.get(svc)! + 1);
+      }
+    });
     const t = topo({
       ports: [{ name: 'in', driver: 'pcap', rx: inPath }, { name: 'out', driver: 'null' }],
       nfs: [nf('dns', 1, {}), nf('web', 2, {}), nf('tls', 3, {}), nf('other', 4, {})],
@@ -439,20 +443,14 @@ test('nfchain scale under traffic: flows that existed keep their instance when o
     // A capture played at its own pace: flows A (0..99) for 7 s, flows B (100..199) from 3.5 s.
     const inPath = join(dir, 'in.pcap');
     const outPath = join(dir, 'out.pcap');
-    const buf = new ArrayBuffer(4096);
-    const u8 = new Uint8Array(buf);
-    const view = new PacketView(buf);
-    const w = PcapWriter.create(inPath);
     const BASE = 1_700_000_000;
     const udp = [SynthKind.IPV4_UDP];
-    for (let ms = 0; ms < 7000; ms += 10) {
-      const flows = ms < 3500 ? 100 : 200;
-      for (let i = 0; i < flows; i++) {
-        const len = writeSynth(new DataView(buf), u8, view, 0, 64, synthFlow(i, udp));
-        w.write(u8, 0, len, BASE + Math.floor(ms / 1000), (ms % 1000) * 1e6 + i * 1000);
+    writeCapture(inPath, (emit) => {
+      for (let ms = 0; ms < 7000; ms += 10) {
+        const flows = ms < 3500 ? 100 : 200;
+        for (let i = 0; i < flows; i++) emit(synthFlow(i, udp), 64, BASE + Math.floor(ms / 1000), (ms % 1000) * 1e6 + i * 1000);
       }
-    }
-    w.close();
+    });
     const t = topo({
       ports: [{ name: 'in', driver: 'pcap', rx: inPath, speed: 'realtime' }, { name: 'o', driver: 'pcap', tx: outPath }],
       nfs: [nf('tag', 1, {}, TAGGER_JS, 2)],
@@ -563,23 +561,19 @@ test('an NF pins flows (flow-director example): later packets of each flow go st
   const dir = mkdtempSync(join(tmpdir(), 'nfchain-pins-'));
   try {
     const inPath = join(dir, 'in.pcap');
-    const buf = new ArrayBuffer(4096);
-    const u8 = new Uint8Array(buf);
-    const view = new PacketView(buf);
-    const w = PcapWriter.create(inPath);
     const FLOWS = 150;
     const ROUNDS = 20;
     const want = { dns: 0, web: 0, other: 0 };
-    for (let r = 0; r < ROUNDS; r++) {
-      for (let i = 0; i < FLOWS; i++) {
-        const cls = i % 3;
-        const f = { ...synthFlow(i, [cls === 0 ? SynthKind.IPV4_UDP : SynthKind.IPV4_TCP]), dstPort: cls === 0 ? 53 : cls === 1 ? 80 : 22 };
-        const len = writeSynth(new DataView(buf), u8, view, 0, 64, f);
-        w.write(u8, 0, len, 1_700_000_000, r * 50_000_000 + i * 1000); // a round every 50 ms
-        want[cls === 0 ? 'dns' : cls === 1 ? 'web' : 'other']++;
+    writeCapture(inPath, (emit) => {
+      for (let r = 0; r < ROUNDS; r++) {
+        for (let i = 0; i < FLOWS; i++) {
+          const cls = i % 3;
+          const f = { ...synthFlow(i, [cls === 0 ? SynthKind.IPV4_UDP : SynthKind.IPV4_TCP]), dstPort: cls === 0 ? 53 : cls === 1 ? 80 : 22 };
+          emit(f, 64, 1_700_000_000, r * 50_000_000 + i * 1000); // a round every 50 ms
+          want[cls === 0 ? 'dns' : cls === 1 ? 'web' : 'other']++;
+        }
       }
-    }
-    w.close();
+    });
     const t = topo({
       ports: [{ name: 'in', driver: 'pcap', rx: inPath, speed: 'realtime' }, { name: 'out', driver: 'null' }],
       nfs: [
