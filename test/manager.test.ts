@@ -19,6 +19,7 @@ import { PacketView } from '../src/shm/packet-view.js';
 import { FlowKey } from '../src/flow/flow-key.js';
 import { synthFlow, writeSynth, SynthKind, type SynthFlow } from '../src/ports/synth.js';
 import { Manager } from '../src/manager/manager.js';
+import { IH, SERVICE_BUCKETS } from '../src/shm/instance-layout.js';
 import { standaloneTopology } from '../src/cli/commands.js';
 import { NfcError } from '../src/errors.js';
 import { uniqueName, waitFor } from './helpers/procs.js';
@@ -670,6 +671,53 @@ test('scale: instances that fail to start reject the request with the reason; th
   assert.ok(logs.some((l) => /config\.yaml does not exist/.test(l)), 'the failing NF said why');
   assert.deepEqual(after?.services, [{ service: 1, nfs: [after!.nfs[0]!.nfId] }], 'the first instance still serves');
   assert.deepEqual(down, { service: 1, before: 1, instances: 0, started: [], retired: [after!.nfs[0]!.nfId] }, 'scaled to 0');
+});
+
+test('affinity epochs: each join under held flows makes a new epoch that only new flows see; a fifth reuses the oldest, with a warning', { timeout: 90_000 }, async () => {
+  const t = topo({ ports: [{ name: 'sink', driver: 'null' }], nfs: [nf('v', 1, {})], chain: [1, 'port:sink'] });
+  const logs: string[] = [];
+  const seen: { epoch: number; members: number[][] }[] = [];
+  await runTopology(t, {
+    signals: false, stats: null, log: (l) => logs.push(l), nfOutput: (l) => logs.push(l),
+    onRunning: (m: Manager) => {
+      void (async () => {
+        const i32 = m.inst.i32;
+        const table = (e: number): number[] => {
+          const base = m.inst.serviceWord(1) + SERVICE_BUCKETS + e * 64;
+          return [...new Set(i32.subarray(base, base + 64))].sort((a, b) => a - b);
+        };
+        const snap = (): void => { seen.push({ epoch: Atomics.load(i32, IH.epoch), members: [0, 1, 2, 3].map(table) }); };
+        try {
+          snap();
+          for (let n = 2; n <= 5; n++) {
+            // Flows hold the current epoch (the RX loop counts them there; no traffic here, so the test does).
+            Atomics.store(i32, IH.epochFlows + Atomics.load(i32, IH.epoch), 10);
+            await m.scale(1, n);
+            snap();
+          }
+          // A leave is applied to every epoch: the first instance goes, from every table.
+          await m.scale(1, 4);
+          snap();
+        } catch (err) {
+          logs.push(`test: ${(err as Error).message}`);
+        } finally {
+          void m.stop('test over');
+        }
+      })();
+    },
+  });
+  assert.deepEqual(logs.filter((l) => l.startsWith('test:')), []);
+  const ids = seen[4]!.members.flat();
+  const [a, b, c, d] = [...new Set(ids)].filter((x) => x > 0).sort((x, y) => x - y);
+  assert.deepEqual(seen.slice(0, 4).map((x) => x.epoch), [0, 1, 2, 3], 'each join under held flows: a new epoch');
+  assert.deepEqual(seen[0]!.members[0], [a]);
+  assert.deepEqual(seen[1]!.members.slice(0, 2), [[a], [a, b]], 'epoch 0 (old flows) does not know the new instance');
+  assert.deepEqual(seen[3]!.members, [[a], [a, b], [a, b, c], [a, b, c, d]]);
+  assert.equal(seen[4]!.epoch, 0, 'all four epochs held: the oldest is reused');
+  assert.ok(logs.some((l) => /warning: all 4 affinity epochs hold flows; 10 flows of epoch 0 may move/.test(l)), logs.join('\n'));
+  assert.equal(seen[4]!.members[0]!.length, 5, 'the reused epoch has every instance');
+  const gone = Math.max(...seen[4]!.members[0]!);
+  assert.ok(seen[5]!.members.every((m) => !m.includes(gone)), 'the retired (newest) instance left every epoch');
 });
 
 test('messages NF to NF keep their order; a full inbox, a missing destination and a big payload are errors to the sender', { timeout: 60_000 }, async () => {
