@@ -40,7 +40,7 @@ export interface DataplaneConfig {
   limit: number;
   /** the flow director's rules (none: every packet takes chain 0) */
   flows: FlowRule[];
-  /** the RX loop's flow table (the director's cache): slots, and idle timeout in ms */
+  /** the RX loop's flow table (the director's cache): slots, and idle timeout in ms (also for the affinity slots, 16 × as many) */
   flowTable: { capacity: number; idleTimeoutMs: number };
   poll: 'adaptive' | 'busy';
 }

@@ -202,7 +202,7 @@ export class Manager {
     this.log(`instance "${t.name}": ${t.pool.count} buffers, ${t.ports.length} port(s), control socket ${this.control!.path}`);
   }
 
-  /** The RX loop's flow table, asked of the RX worker (cold; undefined if it does not answer within 1 s). */
+  /** The RX loop's flow table and affinity counts, asked of the RX worker (cold; undefined if it does not answer within 1 s). */
   flowStats(): Promise<FlowTableStats | undefined> {
     const rx = this.workers.find((w) => w.role === 'rx');
     if (!rx) return Promise.resolve(undefined);

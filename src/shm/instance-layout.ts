@@ -96,7 +96,7 @@ export const IH = {
 export const INSTANCE_HEADER_BYTES = 3 * CACHE_LINE;
 /**
  * Affinity epochs: each service has EPOCHS indirection tables. A flow keeps the epoch it
- * started in (the RX loop's flow table remembers it and writes it into every packet's meta),
+ * started in (the RX loop's flow affinity slots remember it and it writes it into every packet's meta),
  * and routers pick its instance from that epoch's table. An instance joining makes a new
  * epoch (a copy of the tables with the join applied), so flows that started before keep their
  * instance; an instance leaving is applied to every epoch (only its own flows move).
