@@ -127,7 +127,10 @@ const COMMANDS: Command[] = [
     name: 'flow',
     usage: FLOW_USAGE,
     summary: 'add, remove or list flow rules (which chain a flow takes) while traffic flows',
-    help: 'Rules apply between two bursts of the RX loop; flows they do not match keep their chain.\nFields: --chain (required) --priority --proto --src-prefix --dst-prefix --src-ports --dst-ports --in-port --vlan',
+    help: 'Rules apply between two bursts of the RX loop; flows they do not match keep their chain.\n' +
+      'Fields: --chain (required) --priority --proto --src-prefix --dst-prefix --src-ports --dst-ports --in-port --vlan\n' +
+      'list also shows the manager\'s flow table (flows, pins made by NFs, expired, full) and the flows per\n' +
+      'affinity epoch (docs/flows.md).',
     run: flowCommand,
   },
   {
