@@ -103,8 +103,9 @@ export default defineNF({
     const have = ctx.instances(ctx.service);
     const o = ctx.options;
     if (o.instances > 0) {
-      // Fixed mode: the first instance asks, once.
-      if (!asked && have < o.instances && ctx.instance === lowestInstance(ctx)) {
+      // Fixed mode: the first instance asks, once, while it is alone (the manager would take a
+      // duplicate request after the first anyway: it would find the count reached).
+      if (!asked && have <= 1 && have < o.instances) {
         asked = true;
         ask(ctx, o.instances, `instances: ${o.instances}`, o.rebalance);
       }
@@ -119,15 +120,6 @@ export default defineNF({
     ctx.log(`scaling-example: ${packets} packets forwarded`);
   },
 });
-
-/**
- * In fixed mode only one instance should ask; the manager would take duplicate requests one
- * after another anyway (the second finds the count reached), but one request reads better in
- * the log. Without a list of the service's members, an instance asks when it is alone.
- */
-function lowestInstance(ctx: NFContext<Options>): number {
-  return ctx.instances(ctx.service) <= 1 ? ctx.instance : -1;
-}
 
 /** Packets forwarded since setup (cold; for tests). */
 export function forwarded(): number {

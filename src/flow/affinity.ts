@@ -20,6 +20,7 @@
  * One writer (the RX loop's thread); the counts are read by the manager with Atomics.
  */
 import { NfcError } from '../errors.js';
+import { EPOCHS } from '../shm/instance-layout.js';
 
 export class FlowAffinity {
   /** epoch + 1 per slot; 0: free */
@@ -34,8 +35,6 @@ export class FlowAffinity {
   private cursor = 0;
   /** the epoch new flows get (the owner sets it, e.g. once per burst from the shared header) */
   epoch = 0;
-  /** slots in use */
-  tracked = 0;
   /** slots freed by the idle timeout */
   expired = 0;
 
@@ -63,6 +62,13 @@ export class FlowAffinity {
     return this.mask + 1;
   }
 
+  /** Slots in use: the sum of the per-epoch counts (cold). */
+  get tracked(): number {
+    let n = 0;
+    for (let e = 0; e < EPOCHS; e++) n += Atomics.load(this.counts, this.countsBase + e);
+    return n;
+  }
+
   /**
    * The epoch of the flow with (symmetric) hash `hash`, seen at second `sec` (any counter of
    * seconds; only its low 16 bits are kept). A free slot takes the current epoch.
@@ -76,7 +82,6 @@ export class FlowAffinity {
       const cur = this.epoch;
       this.epochs[i] = cur + 1;
       this.seen[i] = s;
-      this.tracked++;
       Atomics.add(this.counts, this.countsBase + cur, 1);
       return cur;
     }
@@ -106,7 +111,6 @@ export class FlowAffinity {
       i = (i + 1) & mask;
     }
     this.cursor = i;
-    this.tracked -= freed;
     this.expired += freed;
     return freed;
   }

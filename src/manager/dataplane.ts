@@ -25,6 +25,7 @@ import type { PortConfig } from '../ports/config.js';
 import { Router } from '../chain/router.js';
 import { FlowDirector, MAX_CHAIN, type FlowRule } from '../flow/director.js';
 import { FlowAffinity } from '../flow/affinity.js';
+import { flowTableGeometry } from '../flow/flow-table-layout.js';
 import { FlowKey, hashFlowKey } from '../flow/flow-key.js';
 import { Inbox, MANAGER_INBOX, isFlowPin } from '../nflib/messages.js';
 import type { FlowTableStats } from '../protocol/messages.js';
@@ -156,7 +157,7 @@ export class RxLoop {
     const epochs: number[] = [];
     for (let e = 0; e < EPOCHS; e++) epochs.push(Atomics.load(i32, IH.epochFlows + e));
     return {
-      director: d !== null, flows: s?.cacheEntries ?? 0, maxFlows: Math.floor(this.flowTable.capacity * 0.75), pinned: d?.pinnedCount() ?? 0,
+      director: d !== null, flows: s?.cacheEntries ?? 0, maxFlows: flowTableGeometry({ capacity: this.flowTable.capacity }).maxCount, pinned: d?.pinnedCount() ?? 0,
       expired: d?.expiredCount ?? 0, full: s?.cacheFull ?? 0, pins: this.pins, pinsRefused: this.pinsRefused,
       affinity: { slots: this.affinity.slots, tracked: this.affinity.tracked, expired: this.affinity.expired, epochs, epoch: Atomics.load(i32, IH.epoch) },
     };
