@@ -18,17 +18,17 @@ const buf = new ArrayBuffer(BURST * STRIDE);
 const u8 = new Uint8Array(buf);
 const dv = new DataView(buf);
 const view = new PacketView(buf);
-const io = new Uint32Array(BURST * 2);
+const io = new Uint32Array(BURST * 3); // offset, length, offload word (0)
 for (let i = 0; i < BURST; i++) {
   const off = i * STRIDE;
   const len = writeSynth(dv, u8, view, off, size, { kind: SynthKind.IPV4_UDP, src: ip(srcIp!), dst: ip(dstIp!), srcPort: 10000 + i, dstPort: 9 });
   const macs = [dstMac!, srcMac!].map((m) => m.split(':').map((x) => parseInt(x, 16)));
   u8.set(macs[0]!, off);
   u8.set(macs[1]!, off + 6);
-  io[i * 2] = off;
-  io[i * 2 + 1] = len;
+  io[i * 3] = off;
+  io[i * 3 + 1] = len;
 }
-const h = native().afpOpen(ifname!, 4096, 2, false);
+const h = native().afpOpen(ifname!, 2048, 64, false, false);
 let sent = 0;
 const end = performance.now() + seconds * 1000;
 while (performance.now() < end) {

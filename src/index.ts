@@ -7,7 +7,7 @@ export { BURST, CACHE_LINE } from './shm/layout.js';
 export { ShmDir, SHM_ROOT } from './shm/shm-file.js';
 export { initRing, ringBytes, RingKind, RingOffsets } from './shm/ring-layout.js';
 export { SpscProducer, MpProducer, ScConsumer, McConsumer } from './shm/ring.js';
-export { Meta, META_BYTES, POOL_DEFAULTS, poolGeometry, type PoolGeometry } from './shm/pool-layout.js';
+export { Meta, META_BYTES, POOL_DEFAULTS, poolGeometry, type PoolGeometry, OFFLOAD_CSUM_PARTIAL, OffloadGso, gsoOffload, JUMBO_DATA } from './shm/pool-layout.js';
 export { initPool, poolBytes, PacketPool, PoolCache, type PoolOptions, type PoolCacheOptions } from './shm/pool.js';
 export { CounterBlock, countersBytes, defineCounters, initCounters } from './shm/counters.js';
 export * from './shm/packet-view.js';

@@ -19,15 +19,27 @@ export interface NativeAddon {
   /** Wakes up to `count` waiters; returns how many were woken. */
   futexWake(words: Int32Array, index: number, count: number): number;
   schedYield(): void;
-  /** An AF_PACKET socket pair on `ifname` (withRx false: the transmit socket only). */
-  afpOpen(ifname: string, blockSize: number, blockCount: number, withRx: boolean): AfpHandle;
+  /**
+   * An AF_PACKET socket pair on `ifname` (withRx false: the transmit socket only) with a
+   * TPACKET_V2 receive ring of `frameCount` frames of `frameSize` bytes; `vnet`: both sockets
+   * carry the virtio-net header (offloads).
+   */
+  afpOpen(ifname: string, frameSize: number, frameCount: number, withRx: boolean, vnet: boolean): AfpHandle;
   afpClose(h: AfpHandle): void;
-  /** io: 5 words per packet (in: offset, room; out: length, tsSec, tsNsec, flags). */
+  /** The receive socket's file descriptor (for pollIn). */
+  afpFd(h: AfpHandle): number;
+  /**
+   * io: a header (AFP_RX_HDR words: jumbo slots offered, used, oversize drops, malformed drops,
+   * checksums completed; then AFP_RX_JUMBO (offset, room) slots), then AFP_RX_WORDS per packet
+   * (in: offset, room; out: offset, length, tsSec, tsNsec, offload word, flags).
+   */
   afpRxBurst(h: AfpHandle, pool: ArrayBuffer, io: Uint32Array, max: number): number;
-  /** io: 2 words per packet (offset, length); returns how many the kernel took. */
+  /** io: 3 words per packet (offset, length, offload word); returns how many the kernel took. */
   afpTxBurst(h: AfpHandle, pool: ArrayBuffer, io: Uint32Array, n: number): number;
   /** Kernel counters since the last call (PACKET_STATISTICS). */
-  afpStats(h: AfpHandle): { packets: number; drops: number; freezes: number };
+  afpStats(h: AfpHandle): { packets: number; drops: number };
+  /** poll(2) for input on `fds[0..n)`: how many are readable; 0 after timeoutMs or a signal. */
+  pollIn(fds: Int32Array, n: number, timeoutMs: number): number;
   linkInfo(ifname: string): { ifindex: number; up: boolean; running: boolean; mtu: number; mac: string };
   /** True when the addon was built with libxdp (af_xdp ports). */
   xdpAvailable(): boolean;

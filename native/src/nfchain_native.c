@@ -8,7 +8,7 @@
  *   futexWait(i32, index, expected, timeoutMs) -> 0 woken | 1 value differed | 2 timed out
  *   futexWake(i32, index, count) -> number of waiters woken
  *   schedYield()                             give the core away (MPMC commit back-off)
- *   afpOpen/afpRxBurst/afpTxBurst/afpStats/afpClose, linkInfo   AF_PACKET ports (af_packet.c)
+ *   afpOpen/afpRxBurst/afpTxBurst/afpStats/afpFd/afpClose, linkInfo, pollIn   AF_PACKET ports (af_packet.c)
  *   xdpOpen/xdpFill/xdpRx/xdpTx/xdpComplete/xdpClose/xdpAvailable   AF_XDP ports (af_xdp.c)
  *
  * A mapping is returned as an external ArrayBuffer. It is unmapped only by the buffer's
@@ -67,6 +67,8 @@ napi_value nfc_afp_close(napi_env env, napi_callback_info info);
 napi_value nfc_afp_rx_burst(napi_env env, napi_callback_info info);
 napi_value nfc_afp_tx_burst(napi_env env, napi_callback_info info);
 napi_value nfc_afp_stats(napi_env env, napi_callback_info info);
+napi_value nfc_afp_fd(napi_env env, napi_callback_info info);
+napi_value nfc_poll_in(napi_env env, napi_callback_info info);
 napi_value nfc_link_info(napi_env env, napi_callback_info info);
 /* af_xdp.c */
 napi_value nfc_xdp_open(napi_env env, napi_callback_info info);
@@ -316,6 +318,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"afpRxBurst", NULL, nfc_afp_rx_burst, NULL, NULL, NULL, napi_enumerable, NULL},
       {"afpTxBurst", NULL, nfc_afp_tx_burst, NULL, NULL, NULL, napi_enumerable, NULL},
       {"afpStats", NULL, nfc_afp_stats, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"afpFd", NULL, nfc_afp_fd, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"pollIn", NULL, nfc_poll_in, NULL, NULL, NULL, napi_enumerable, NULL},
       {"linkInfo", NULL, nfc_link_info, NULL, NULL, NULL, napi_enumerable, NULL},
       {"xdpOpen", NULL, nfc_xdp_open, NULL, NULL, NULL, napi_enumerable, NULL},
       {"xdpFill", NULL, nfc_xdp_fill, NULL, NULL, NULL, napi_enumerable, NULL},

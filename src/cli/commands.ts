@@ -126,7 +126,7 @@ export function standaloneTopology(name: string, drivers: string[], chainText: s
   if (!/^[A-Za-z0-9_.-]{1,32}$/.test(name)) throw new NfcError('NFC_ERR_USAGE', `--name ${name}: use 1-32 of A-Z a-z 0-9 _ . -`);
   return {
     file: BUILT_IN_TOPOLOGY, name,
-    pool: { count: 16384, dataRoom: 2048, headroom: 128 },
+    pool: { count: 16384, dataRoom: 2048, headroom: 128, jumbos: 256 },
     rings: { nfRx: 4096, nfTx: 4096 },
     manager: { ttl: 0, limit: 0, statsInterval: 1, poll: 'adaptive', flowTable: 65536, flowIdleTimeout: 30 },
     ports, nfs: [], chain, chains: [], flows: [],

@@ -120,6 +120,8 @@ const COMMANDS: Command[] = [
       '  --name N          testbed name, 1-8 of a-z 0-9 (default nfc)',
       '  --driver D        port driver in the topology: af_packet (default) or af_xdp',
       '  --ipv6            up: leave IPv6 on inside the namespaces',
+      '  --offloads on|off up: on (default) leaves the veths\' checksum offload, TSO and GSO as the kernel',
+      '                    makes them, as on real hosts; off switches them (and GRO) off (needs ethtool)',
     ].join('\n'),
     run: testbedCommand,
   },

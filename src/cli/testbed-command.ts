@@ -6,14 +6,14 @@
 import { NfcError } from '../errors.js';
 import { parseArgs, type Flags } from './args.js';
 import {
-  describeTestbed, hasEthtool, testbedDown, testbedStatus, testbedTopology, testbedUp,
+  checkOffloads, describeTestbed, testbedDown, testbedStatus, testbedTopology, testbedUp,
   TESTBED_MTU, TESTBED_OFFLOADS, TESTBED_PREFIX, type TestbedDriver,
 } from '../testbed/testbed.js';
 import { TESTBED_USAGE } from './usage.js';
 
 const BOOL_FLAGS = ['ipv6'];
 const FLAGS_BY_ACTION: Record<string, readonly string[]> = {
-  up: ['name', 'driver', 'ipv6'],
+  up: ['name', 'driver', 'ipv6', 'offloads'],
   down: ['name'],
   topology: ['name', 'driver'],
 };
@@ -73,8 +73,9 @@ export async function testbedCommand(argv: string[]): Promise<number> {
   // up
   const driver = driverFlag(f.flags);
   const ipv6 = f.flags.has('ipv6');
-  const before = testbedStatus(name, { ipv6 });
-  const tb = testbedUp(name, { ipv6 });
+  const offloads = checkOffloads(f.flags.get('offloads'));
+  const before = testbedStatus(name, { ipv6, offloads });
+  const tb = testbedUp(name, { ipv6, offloads });
   const how = before.complete ? 'already up; left as it was'
     : before.exists ? `was half made (${before.problems.join('; ')}); removed and made again` : 'created';
   const nameOpt = name === 'nfc' ? '' : ` --name ${name}`;
@@ -84,8 +85,8 @@ export async function testbedCommand(argv: string[]): Promise<number> {
     `  namespace ${tb.nsA}: eth0 ${tb.ipA}/${TESTBED_PREFIX} ${tb.macA}  <-veth->  ${tb.ifA} (root namespace, no address)`,
     `  namespace ${tb.nsB}: eth0 ${tb.ipB}/${TESTBED_PREFIX} ${tb.macB}  <-veth->  ${tb.ifB} (root namespace, no address)`,
     `  MTU ${TESTBED_MTU}; IPv6 off on ${tb.ifA} and ${tb.ifB}${ipv6 ? ', on in the namespaces' : ' and in the namespaces'}; ` +
-      (hasEthtool() ? `offloads (${TESTBED_OFFLOADS.join(', ')}) off on all four ends`
-        : 'offloads NOT switched off: ethtool is not installed (apt-get install ethtool, then down and up again)'),
+      (offloads === 'off' ? `offloads (${TESTBED_OFFLOADS.join(', ')}) off on all four ends`
+        : 'offloads at the kernel\'s defaults (checksum offload, TSO, GSO on), as on real hosts'),
     `Nothing joins ${tb.ifA} and ${tb.ifB}: A reaches B only when nfchain forwards between them.`,
     '',
     'Use it:',

@@ -51,10 +51,15 @@ export type WorkerMessage = { type: 'stop' } | { type: 'flows'; rules: FlowRule[
 export type WorkerReport = { type: 'ready' } | { type: 'rx-done'; packets: number } | { type: 'stopped' } | { type: 'error'; message: string }
   | { type: 'flow-stats'; stats: FlowTableStats };
 
-/** Empty loops before an idle data-plane loop sleeps; and the longest sleep (ms). */
+/**
+ * Empty loops before an idle data-plane loop sleeps; the longest sleep (ms) when a port cannot
+ * be waited on (gen, pcap); and the longest wait in poll() on the ports' sockets (ms): that one
+ * only bounds how late the worker sees a stop or a new rule set, since a packet ends it at once.
+ */
 const SPIN = 200;
 const YIELD_AFTER = 4;
 const IDLE_SLEEP_MS = 1;
+const POLL_WAIT_MS = 20;
 
 export class RxLoop {
   private readonly inst: InstanceView;
@@ -243,6 +248,27 @@ export class RxLoop {
     return total;
   }
 
+  /**
+   * Sleeps until a port has a packet or `timeoutMs` passes: in poll() on the ports' descriptors
+   * when every open port has one (the kernel wakes it on the first frame), else for the
+   * timeout. Cold: once per idle period.
+   */
+  idleWait(timeoutMs: number): void {
+    let n = 0;
+    for (const p of this.ports) {
+      if (p.done) continue;
+      if (p.pollFd === undefined || p.pollFd < 0) {
+        Atomics.wait(this.idleWord, 0, 0, timeoutMs);
+        return;
+      }
+      this.pollFds[n++] = p.pollFd;
+    }
+    if (n === 0) Atomics.wait(this.idleWord, 0, 0, timeoutMs);
+    else native().pollIn(this.pollFds, n, POLL_WAIT_MS);
+  }
+  private readonly pollFds = new Int32Array(64);
+  private readonly idleWord = new Int32Array(new SharedArrayBuffer(4));
+
   /** True when no port will produce more (or the limit is reached). */
   get finished(): boolean {
     if (this.limit > 0 && this.received >= this.limit) return true;
@@ -425,7 +451,8 @@ function runWorker(cfg: DataplaneConfig): void {
             Atomics.store(i32, IH.txSleeping, 0);
           }
         } else if (cfg.poll === 'adaptive') {
-          Atomics.wait(idleWait, 0, 0, rx!.finished ? 20 : IDLE_SLEEP_MS);
+          if (rx!.finished) Atomics.wait(idleWait, 0, 0, 20);
+          else rx!.idleWait(IDLE_SLEEP_MS);
         }
         break;
       }

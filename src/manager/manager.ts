@@ -6,6 +6,7 @@
  *
  * Cold code: the data path lives in the workers (dataplane.ts) and the NFs (nflib/engine.ts).
  */
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { closeSync, existsSync, openSync, readSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -169,6 +170,7 @@ export class Manager {
     // Is a manager of this name alive? If not, shared files of that name were left by one
     // that did not stop cleanly, and are removed. The socket opens last, once all is ready.
     await ensureNotRunning(t.name);
+    checkBusyPoll(t.manager.poll, t.nfs.reduce((n, nf) => n + nf.instances, 0));
     try {
       const stale = join(SHM_ROOT, `nfchain-${t.name}`);
       const owner = stalePid(stale);
@@ -794,5 +796,19 @@ export class Manager {
       this.inst.dir.remove();
     }
     this.control?.close();
+  }
+}
+
+/**
+ * `poll: busy` spins every loop: with more spinning loops (RX, TX and one per NF instance) than
+ * cores they wait for each other's time slices and latency collapses (16 ms pings measured with
+ * 5 loops on 2 cores). Refused then, with the count and the fix (cold).
+ */
+export function checkBusyPoll(poll: 'adaptive' | 'busy', nfInstances: number, cores = availableParallelism()): void {
+  const loops = 2 + nfInstances;
+  if (poll === 'busy' && loops > cores) {
+    throw new NfcError('NFC_ERR_TOPOLOGY', `poll "busy" needs a core for each polling loop: this topology has ${loops} (RX, TX and ${nfInstances} NF instance${nfInstances === 1 ? '' : 's'}) and this machine has ${cores} core${cores === 1 ? '' : 's'}`, {
+      fix: 'use poll "adaptive" (the default: loops sleep when idle and wake on the first packet), or fewer NF instances',
+    });
   }
 }

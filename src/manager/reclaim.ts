@@ -3,7 +3,8 @@
  * the middle of a burst — every buffer it held is recorded in its slot of shared memory:
  *
  *   inflight   the burst it was handling          held     packets it kept or created
- *   cache      its pool cache (stack + count)     staging  per-destination stages
+ *   cache      its pool cache (stack + count,     staging  per-destination stages
+ *              and the jumbo stack + count)
  *   rx ring    what was queued for it             journal  a ring operation in progress
  *
  * The journal tells whether a stage was already handed to a ring (then it is not freed), and
@@ -18,7 +19,7 @@ import {
   CACHE_CAP, FREE_RING_ID, HELD_MAX, MAX_NFS, NS, STAGE_TX, STAGE_WORDS,
 } from '../shm/instance-layout.js';
 import { BURST } from '../shm/layout.js';
-import { NULL_DESC, type PoolCache } from '../shm/pool.js';
+import { JUMBO_CACHE, NULL_DESC, type PoolCache } from '../shm/pool.js';
 import type { InstanceView } from '../shm/instance.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -39,6 +40,7 @@ function ringAt(buffer: ArrayBuffer, off: number): RingWords {
 function journalRing(inst: InstanceView, nfId: number, ringId: number): { ring: RingWords; consumer: boolean } | null {
   if (ringId === FREE_RING_ID) return { ring: ringAt(inst.pool.buffer, inst.pool.freeProducer.byteOffset), consumer: false };
   if (ringId === FREE_RING_ID + 1) return { ring: ringAt(inst.pool.buffer, inst.pool.freeProducer.byteOffset), consumer: true };
+  if (ringId === FREE_RING_ID + 2) return { ring: ringAt(inst.pool.buffer, inst.pool.jumboProducer.byteOffset), consumer: false };
   if (ringId >= 1 && ringId < 1 + MAX_NFS) return { ring: ringAt(inst.mem, inst.rxRingOffset(ringId - 1)), consumer: false };
   if (ringId === 100 + nfId) return { ring: ringAt(inst.mem, inst.txRingOffset(nfId)), consumer: false };
   // Another NF's inbox (a message send): a half-done one is finished or emptied like any ring.
@@ -75,10 +77,11 @@ export async function reclaimNf(inst: InstanceView, nfId: number, cache: PoolCac
   const g = inst.g;
   const found = new Set<number>();
   const add = (d: number): void => {
-    if (d !== NULL_DESC && d < inst.pool.count) found.add(d);
+    if (d !== NULL_DESC && inst.pool.isValid(d)) found.add(d);
   };
   const stagingBase = slot + g.stagingWord;
   const cacheBase = slot + g.cacheWord;
+  const jumboBase = cacheBase + CACHE_CAP + 1;
 
   // 1. The journal: a ring operation the NF may have left half done.
   const jb = slot + NS.journal;
@@ -93,6 +96,7 @@ export async function reclaimNf(inst: InstanceView, nfId: number, cache: PoolCac
   if (jr && n > 0 && n <= Math.max(BURST, CACHE_CAP)) {
     const { w, slots, mask } = jr.ring;
     const isFreeRing = ringId === FREE_RING_ID;
+    const isJumboRing = ringId === FREE_RING_ID + 2;
     // NF rx rings and the NF's own tx ring are fed from a staging array (Journal.src); the free
     // ring from the cache stack; inboxes from nothing that holds buffers.
     const staged = ringId < 200;
@@ -127,6 +131,7 @@ export async function reclaimNf(inst: InstanceView, nfId: number, cache: PoolCac
         journal = repaired ? `filled and published a dead reservation of ${n} on ring ${ringId}` : `no reservation of its own on ring ${ringId}`;
         // The descriptors never reached the ring: free them from where they came from.
         if (isFreeRing) for (let i = 0; i < n && src + i < CACHE_CAP; i++) add(u32[cacheBase + src + i]!);
+        if (isJumboRing) for (let i = 0; i < n && src + i < JUMBO_CACHE; i++) add(u32[jumboBase + src + i]!);
       }
     } else {
       // The free ring's consumer side (cache refill).
@@ -150,6 +155,7 @@ export async function reclaimNf(inst: InstanceView, nfId: number, cache: PoolCac
   const held = slot + g.heldWord;
   for (let i = 0, c = Math.min(u32[held]!, HELD_MAX); i < c; i++) add(u32[held + 1 + i]!);
   for (let i = 0, c = Math.min(u32[cacheBase + CACHE_CAP]!, CACHE_CAP); i < c; i++) add(u32[cacheBase + i]!);
+  for (let i = 0, c = Math.min(u32[jumboBase + JUMBO_CACHE]!, JUMBO_CACHE); i < c; i++) add(u32[jumboBase + i]!);
   for (let s = STAGE_TX; s < MAX_NFS; s++) {
     if (s === skipStage) continue;
     const b = stagingBase + s * STAGE_WORDS;
@@ -185,5 +191,6 @@ export function clearSlotRecords(inst: InstanceView, nfId: number): void {
   u32[slot + NS.inflight] = 0;
   u32[slot + g.heldWord] = 0;
   u32[slot + g.cacheWord + CACHE_CAP] = 0;
+  u32[slot + g.cacheWord + CACHE_CAP + 1 + JUMBO_CACHE] = 0;
   for (let s = 0; s < MAX_NFS; s++) u32[slot + g.stagingWord + s * STAGE_WORDS] = 0;
 }

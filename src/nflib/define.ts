@@ -46,7 +46,7 @@ export interface Burst {
   /** set verdicts[i] for each packet (default NEXT) */
   readonly verdicts: Int32Array;
   readonly n: number;
-  /** a view for the caller to point at packets: view.reset(pool.dataOffset(d), pool.length(d)) */
+  /** a view for the caller to point at packets: view.attach(pool, d) (data, length, offloads) */
   readonly view: PacketView;
 }
 

@@ -14,7 +14,7 @@
  */
 import { BURST } from '../shm/layout.js';
 import { Meta } from '../shm/pool-layout.js';
-import { NULL_DESC, PoolCache, type PacketPool } from '../shm/pool.js';
+import { NULL_DESC, PoolCache, cacheStorageWords, type PacketPool } from '../shm/pool.js';
 import { ScConsumer, SpscProducer } from '../shm/ring.js';
 import { RW } from '../shm/ring-layout.js';
 import { PacketView } from '../shm/packet-view.js';
@@ -134,8 +134,8 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
     const mem = o.inst.mem;
     const journalBase = this.slot + NS.journal;
     const cacheStart = this.slot + o.inst.g.cacheWord;
-    this.cache = new PoolCache(this.pool, { capacity: CACHE_CAP, storage: this.u32.subarray(cacheStart, cacheStart + CACHE_CAP + 1) });
-    this.cache.setJournal(this.i32, journalBase, FREE_RING_ID, FREE_RING_ID + 1);
+    this.cache = new PoolCache(this.pool, { capacity: CACHE_CAP, storage: this.u32.subarray(cacheStart, cacheStart + cacheStorageWords(CACHE_CAP)) });
+    this.cache.setJournal(this.i32, journalBase, FREE_RING_ID, FREE_RING_ID + 1, FREE_RING_ID + 2);
     this.rx = new ScConsumer(mem, o.inst.rxRingOffset(o.nfId), `NF ${o.nfId} rx ring`);
     const tx = new SpscProducer(mem, o.inst.txRingOffset(o.nfId), `NF ${o.nfId} tx ring`);
     tx.setJournal(this.i32, journalBase, txRingId(o.nfId));
@@ -224,7 +224,7 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
     }
     const d = this.desc;
     const view = this.view;
-    view.reset(this.pool.dataOffset(d), this.pool.length(d));
+    view.attach(this.pool, d);
     const key = this.flowKey;
     if (!view.flowKey(key)) return 'no-flow';
     const a = key.addr;
@@ -368,7 +368,7 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
         const d = u32[base + i]!;
         this.desc = d;
         this.keptCurrent = false;
-        view.reset(pool.dataOffset(d), pool.length(d));
+        view.attach(pool, d);
         const v = handle(view, this as unknown as NFContext<never>);
         if (this.keptCurrent) {
           u32[base + i] = NULL_DESC;

@@ -66,6 +66,12 @@ export interface RunNFOptions {
   options?: Record<string, unknown>;
   /** input port of every packet, or one per packet (default 0) */
   inputPort?: number | readonly number[];
+  /**
+   * the offload word (Meta.offload) of every packet, or one per packet (default 0): e.g.
+   * gsoOffload(OffloadGso.TCPV4, 1448) for a GSO super-frame, OFFLOAD_CSUM_PARTIAL for a
+   * partial checksum, as an af_packet port receives them from a host with offloads on
+   */
+  offloads?: number | readonly number[];
   /** how many times to call tick() after the packets (default 0) */
   ticks?: number;
   /** ctx.service (default 1) */
@@ -97,6 +103,8 @@ export type OutputSource = 'input' | 'created' | 'kept';
 export interface RunNFOutput {
   /** a copy of the packet's bytes as it left */
   bytes: Uint8Array;
+  /** its offload word as it left (0: checksums complete, one frame on the wire) */
+  offload: number;
   verdict: number;
   /** an input packet by its handler's verdict, a newPacket() or a kept input, by send() */
   source: OutputSource;
@@ -202,7 +210,7 @@ class HarnessContext<O> implements NFContext<O> {
     if (!this.inHandle) return 'no-flow';
     if (!Number.isInteger(chain) || chain < 0 || chain >= this.chains.length) return 'no-chain';
     const view = new PacketView(this.pool.buffer);
-    view.reset(this.pool.dataOffset(this.desc), this.pool.length(this.desc));
+    view.attach(this.pool, this.desc);
     const key = new FlowKey();
     if (!view.flowKey(key)) return 'no-flow';
     this.flowChains.push({ index: this.origin[this.desc]!, flow: key.toString(), chain });
@@ -293,7 +301,7 @@ class HarnessContext<O> implements NFContext<O> {
     pool.words[m + Meta.destination] = verdict >>> 8;
     const a = verdict & 0xff;
     if (a === Action.NEXT || a === Action.TONF || a === Action.OUT) {
-      this.outputs.push({ bytes: pool.bytes(d).slice(), verdict, source, index });
+      this.outputs.push({ bytes: pool.bytes(d).slice(), offload: pool.meta(d, Meta.offload), verdict, source, index });
     } else {
       this.dropped++;
     }
@@ -332,6 +340,8 @@ export async function runNF<S extends OptionsSpec>(
   if (!Number.isInteger(ticks) || ticks < 0) bad(`ticks must be an integer >= 0, got ${ticks}`);
   const total = packets.length;
   const ports = opts.inputPort ?? 0;
+  const offloads = opts.offloads ?? 0;
+  if (typeof offloads !== 'number' && offloads.length !== total) bad(`offloads has ${offloads.length} entries for ${total} packets`, 'give one offload word per packet, or a single number');
   if (typeof ports === 'number') {
     if (!Number.isInteger(ports) || ports < 0 || ports > 0xffff) bad(`inputPort must be an integer port id, got ${ports}`);
   } else if (ports.length !== total) {
@@ -382,6 +392,7 @@ export async function runNF<S extends OptionsSpec>(
       pool.write(d, packets[idx]!);
       const m = pool.metaIndex(d);
       words[m + Meta.port] = typeof ports === 'number' ? ports : ports[idx]!;
+      words[m + Meta.offload] = typeof offloads === 'number' ? offloads : offloads[idx]!;
       view.reset(pool.dataOffset(d), pool.length(d));
       words[m + Meta.flowHash] = view.flowHash();
       words[m + Meta.chainId] = 0;
@@ -396,7 +407,7 @@ export async function runNF<S extends OptionsSpec>(
         ctx.desc = d;
         ctx.keptCurrent = false;
         ctx.inHandle = true;
-        view.reset(pool.dataOffset(d), pool.length(d));
+        view.attach(pool, d);
         let v: number;
         try {
           v = def.handle(view, nfCtx) | 0;

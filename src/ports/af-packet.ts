@@ -1,28 +1,48 @@
 /**
  * The af_packet port: a Linux interface through AF_PACKET sockets (native/src/af_packet.c).
  *
- *   RX half: a TPACKET_V3 ring mapped in the RX worker; each rxBurst is one native call that
- *            copies the waiting frames into pool buffers the port keeps ready (`spare`).
+ *   RX half: a TPACKET_V2 ring mapped in the RX worker: each frame is ready as soon as the
+ *            kernel wrote it (no block timer). Each rxBurst is one native call that copies the
+ *            waiting frames into pool buffers the port keeps ready (`spare`), and a frame too
+ *            large for one (a GSO super-frame) into a jumbo buffer (`jumbo`). An idle RX loop
+ *            sleeps in poll() on `pollFd`.
  *   TX half: a protocol-0 socket with PACKET_QDISC_BYPASS; each txBurst is one sendmmsg
  *            straight from pool memory, then the buffers are freed.
  *
- * Frames whose sender left the checksum to offload (TP_STATUS_CSUMNOTREADY: frames from a
- * namespace's veth with checksum offload on) get their TCP/UDP checksum completed here, or a
- * receiver would drop them. Kernel drop counters (PACKET_STATISTICS) are surfaced.
+ * Offloads (`offloads: true`, the default): both sockets carry the virtio-net header. A GSO
+ * super-frame stays one packet (Meta.offload: type and segment size) and a partial checksum
+ * stays partial; TX hands both back to the kernel, which segments and checksums as it would
+ * for its own bridge. With `offloads: false` a frame whose checksum the sender left to the
+ * device (TP_STATUS_CSUMNOTREADY) is marked partial and completed on TX by parsing; a
+ * super-frame does not fit the ring and is counted as oversize.
  */
 import { NfcError } from '../errors.js';
 import { native, type AfpHandle } from '../native.js';
-import { Meta } from '../shm/pool-layout.js';
-import { PacketView } from '../shm/packet-view.js';
+import { JUMBO_DATA, Meta } from '../shm/pool-layout.js';
 import type { PacketPool, PoolCache } from '../shm/pool.js';
 import type { AfPacketPortConfig } from './config.js';
 import type { PortContext, RxPort, TxPort } from './port.js';
 
 const MAX = 64;
-const IO_RX = 5;
+/** native/src/af_packet.c: the io header, jumbo slots, words per received / sent packet */
+const RX_HDR = 8;
+const RX_JUMBO = 4;
+const RX_BASE = RX_HDR + 2 * RX_JUMBO;
+const RX_WORDS = 6;
+const TX_WORDS = 3;
+const H = { offered: 0, used: 1, oversize: 2, malformed: 3, completed: 4 } as const;
 
-/** Checks that a port's interface exists and is up (cold); shared by af_packet and af_xdp. */
-export function checkLinkUp(ifname: string, ctx: PortContext): void {
+/**
+ * Ring frame size: with offloads, room for a 64 KiB super-frame after the kernel's frame header
+ * and the virtio-net header; without, for one frame of the interface's MTU (and two VLAN tags).
+ */
+export function afPacketFrameSize(offloads: boolean, mtu: number): number {
+  const need = (offloads ? JUMBO_DATA : mtu + 14 + 8) + 128;
+  return Math.max(2048, (need + 15) & ~15);
+}
+
+/** Checks that a port's interface exists and is up (cold); shared by af_packet and af_xdp. Returns its MTU. */
+export function checkLinkUp(ifname: string, ctx: PortContext): number {
   let link;
   try {
     link = native().linkInfo(ifname);
@@ -34,16 +54,18 @@ export function checkLinkUp(ifname: string, ctx: PortContext): void {
   if (!link.up) {
     throw new NfcError('NFC_ERR_PORT', `port "${ctx.portName}": interface ${ifname} is down`, { fix: `ip link set ${ifname} up` });
   }
+  return link.mtu;
 }
 
 function open(cfg: AfPacketPortConfig, ctx: PortContext, withRx: boolean): AfpHandle {
-  checkLinkUp(cfg.interface, ctx);
+  const mtu = checkLinkUp(cfg.interface, ctx);
   try {
-    return native().afpOpen(cfg.interface, cfg.blockSize, cfg.blocks, withRx);
+    return native().afpOpen(cfg.interface, afPacketFrameSize(cfg.offloads, mtu), cfg.frames, withRx, cfg.offloads);
   } catch (err) {
     const code = (err as { code?: string }).code;
     throw new NfcError('NFC_ERR_PORT', `port "${ctx.portName}": cannot open ${cfg.interface}: ${(err as Error).message}`, {
-      fix: code === 'EPERM' || code === 'EACCES' ? 'packet sockets need root or CAP_NET_RAW' : 'check the interface and the ring sizes (blockSize, blocks)',
+      fix: code === 'EPERM' || code === 'EACCES' ? 'packet sockets need root or CAP_NET_RAW'
+        : code === 'ENOMEM' ? 'the receive ring did not fit in memory: lower `frames`' : 'check the interface and `frames`',
       cause: err,
     });
   }
@@ -52,39 +74,56 @@ function open(cfg: AfPacketPortConfig, ctx: PortContext, withRx: boolean): AfpHa
 export interface AfPacketRxPort extends RxPort {
   /** frames dropped by the kernel because the ring was full (PACKET_STATISTICS) */
   readonly kernelDrops: number;
-  /** frames larger than a buffer, cut to it */
-  readonly truncated: number;
-  /** frames whose checksum was completed here */
+  /** frames larger than any buffer (or a jumbo, when none was free): dropped, counted */
+  readonly oversize: number;
+  /** super-frames whose headers do not match their offload description: dropped, counted */
+  readonly malformed: number;
+  /** partial checksums completed here (not where TX would find them) */
   readonly checksumsCompleted: number;
 }
 
 class AfPacketRx implements AfPacketRxPort {
   readonly done = false;
+  readonly pollFd: number;
   private readonly h: AfpHandle;
   private readonly pool: PacketPool;
   private readonly cache: PoolCache;
   private readonly portId: number;
-  private readonly io = new Uint32Array(MAX * IO_RX);
+  private readonly io = new Uint32Array(RX_BASE + MAX * RX_WORDS);
   /** buffers kept ready for the next frames (owned by the port) */
   private readonly spare = new Uint32Array(MAX);
   private nSpare = 0;
-  private readonly view: PacketView;
+  /** jumbos kept ready for super-frames (owned by the port); fetched again after one is used */
+  private readonly jumbo = new Uint32Array(RX_JUMBO);
+  private nJumbo = 0;
+  private wantJumbo: boolean;
   private noBuffer = 0;
   private drops = 0;
-  truncated = 0;
-  checksumsCompleted = 0;
   private lastStats = 0;
 
   constructor(cfg: AfPacketPortConfig, ctx: PortContext) {
     this.h = open(cfg, ctx, true);
+    this.pollFd = native().afpFd(this.h);
     this.pool = ctx.pool;
     this.cache = ctx.cache;
     this.portId = ctx.portId;
-    this.view = new PacketView(ctx.pool.buffer);
+    this.wantJumbo = ctx.pool.jumbos > 0;
   }
 
   get rxNoBuffer(): number {
     return this.noBuffer;
+  }
+
+  get oversize(): number {
+    return this.io[H.oversize]!;
+  }
+
+  get malformed(): number {
+    return this.io[H.malformed]!;
+  }
+
+  get checksumsCompleted(): number {
+    return this.io[H.completed]!;
   }
 
   get kernelDrops(): number {
@@ -108,44 +147,68 @@ class AfPacketRx implements AfPacketRxPort {
         return 0;
       }
     }
-    const k = this.nSpare < max ? this.nSpare : max;
     const io = this.io;
-    const stride = pool.stride;
+    if (this.wantJumbo && this.nJumbo < RX_JUMBO) {
+      this.nJumbo += this.cache.allocJumbo(this.jumbo, RX_JUMBO - this.nJumbo, this.nJumbo);
+      this.wantJumbo = false;
+      for (let j = 0; j < this.nJumbo; j++) {
+        const d = this.jumbo[j]!;
+        io[RX_HDR + 2 * j] = pool.dataOffset(d);
+        io[RX_HDR + 2 * j + 1] = pool.room(d);
+      }
+    }
+    io[H.offered] = this.nJumbo;
+    const k = this.nSpare < max ? this.nSpare : max;
     for (let i = 0; i < k; i++) {
       const d = this.spare[i]!;
-      const off = pool.dataOffset(d);
-      io[i * IO_RX] = off;
-      io[i * IO_RX + 1] = pool.bufferOffset(d) + stride - off;
+      io[RX_BASE + i * RX_WORDS] = pool.dataOffset(d);
+      io[RX_BASE + i * RX_WORDS + 1] = pool.room(d);
     }
+    const oversize = io[H.oversize];
     const n = native().afpRxBurst(this.h, pool.buffer, io, k);
+    const used = io[H.used]!;
+    // A jumbo was used, or a super-frame found none: fetch more before the next burst.
+    if (used > 0 || (io[H.oversize] !== oversize && this.nJumbo < RX_JUMBO)) this.wantJumbo = pool.jumbos > 0;
     if (n === 0) return 0;
     const words = pool.words;
     const ms = pool.shift - 2;
+    let kept = 0;
+    let jk = 0;
     for (let i = 0; i < n; i++) {
-      const d = this.spare[i]!;
-      const m = d << ms;
-      const len = io[i * IO_RX + 1]!;
-      words[m + Meta.len] = len;
-      words[m + Meta.port] = this.portId;
-      words[m + Meta.tsSec] = io[i * IO_RX + 2]!;
-      words[m + Meta.tsNsec] = io[i * IO_RX + 3]!;
-      const flags = io[i * IO_RX + 4]!;
-      if (flags & 2) this.truncated++;
-      if (flags & 1) {
-        this.view.reset(io[i * IO_RX]!, len);
-        if (this.view.fixL4Checksum()) this.checksumsCompleted++;
+      const p = RX_BASE + i * RX_WORDS;
+      let d: number;
+      if ((io[p + 5]! & 1) !== 0) {
+        d = this.jumbo[jk++]!;
+        this.spare[kept++] = this.spare[i]!; // this spare stays ready
+      } else {
+        d = this.spare[i]!;
       }
+      const m = d << ms;
+      words[m + Meta.len] = io[p + 1]!;
+      words[m + Meta.port] = this.portId;
+      words[m + Meta.tsSec] = io[p + 2]!;
+      words[m + Meta.tsNsec] = io[p + 3]!;
+      words[m + Meta.offload] = io[p + 4]!;
       descs[i] = d;
     }
-    // The unused spares move to the front.
-    this.spare.copyWithin(0, n, this.nSpare);
-    this.nSpare -= n;
+    // The unused spares move to the front, after those kept above; the used jumbos leave.
+    this.spare.copyWithin(kept, n, this.nSpare);
+    this.nSpare -= n - kept;
+    if (used > 0) {
+      this.jumbo.copyWithin(0, used, this.nJumbo);
+      this.nJumbo -= used;
+      for (let j = 0; j < this.nJumbo; j++) {
+        io[RX_HDR + 2 * j] = io[RX_HDR + 2 * (j + used)]!;
+        io[RX_HDR + 2 * j + 1] = io[RX_HDR + 2 * (j + used) + 1]!;
+      }
+    }
     return n;
   }
 
   close(): void {
     if (this.nSpare > 0) this.cache.free(this.spare, this.nSpare);
-    this.nSpare = 0;
+    if (this.nJumbo > 0) this.cache.free(this.jumbo, this.nJumbo);
+    this.nSpare = this.nJumbo = 0;
     native().afpClose(this.h);
   }
 }
@@ -154,7 +217,7 @@ class AfPacketTx implements TxPort {
   private readonly h: AfpHandle;
   private readonly pool: PacketPool;
   private readonly cache: PoolCache;
-  private readonly io = new Uint32Array(MAX * 2);
+  private readonly io = new Uint32Array(MAX * TX_WORDS);
   private dropped = 0;
 
   constructor(cfg: AfPacketPortConfig, ctx: PortContext) {
@@ -170,14 +233,18 @@ class AfPacketTx implements TxPort {
   /** Hot path: no allocation (one sendmmsg per burst). */
   txBurst(descs: Uint32Array, n: number): number {
     const pool = this.pool;
+    const words = pool.words;
+    const ms = pool.shift - 2;
     const io = this.io;
     let sent = 0;
     for (let done = 0; done < n; done += MAX) {
       const k = n - done < MAX ? n - done : MAX;
       for (let i = 0; i < k; i++) {
         const d = descs[done + i]!;
-        io[i * 2] = pool.dataOffset(d);
-        io[i * 2 + 1] = pool.length(d);
+        const m = d << ms;
+        io[i * TX_WORDS] = pool.base + (d << pool.shift) + words[m + Meta.dataOff]!;
+        io[i * TX_WORDS + 1] = words[m + Meta.len]!;
+        io[i * TX_WORDS + 2] = words[m + Meta.offload]!;
       }
       sent += native().afpTxBurst(this.h, pool.buffer, io, k);
     }

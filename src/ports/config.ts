@@ -38,16 +38,16 @@ export interface NullPortConfig {
   driver: 'null';
 }
 
-/** A Linux interface through an AF_PACKET socket pair (TPACKET_V3 receive ring, sendmmsg). */
+/** A Linux interface through an AF_PACKET socket pair (TPACKET_V2 receive ring, sendmmsg). */
 export interface AfPacketPortConfig {
   name: string;
   driver: 'af_packet';
   /** the interface, e.g. veth0 or eth1 */
   interface: string;
-  /** receive ring block size in bytes (power of two, >= 4096) */
-  blockSize: number;
-  /** receive ring blocks */
-  blocks: number;
+  /** receive ring frames (each holds one frame of up to 64 KiB with offloads, else one MTU) */
+  frames: number;
+  /** carry the hosts' offloads (PACKET_VNET_HDR: GSO super-frames, partial checksums) */
+  offloads: boolean;
 }
 
 /** A Linux interface through an AF_XDP socket whose UMEM is the packet pool (libxdp). */

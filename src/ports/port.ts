@@ -37,6 +37,12 @@ export interface RxPort {
   readonly rxNoBuffer: number;
   /** Frames the kernel dropped before the port saw them (real interfaces), if known. */
   readonly kernelDrops?: number;
+  /**
+   * A file descriptor that polls readable when the port has packets (real interfaces): an
+   * idle RX loop whose ports all have one sleeps in poll() on them, so the first packet wakes
+   * it at once. Absent for ports without one (gen, pcap), which the loop polls on a timer.
+   */
+  readonly pollFd?: number;
   close(): void;
 }
 

@@ -21,7 +21,7 @@
  *               │   journal (8 words)                                        │
  *               │   inflight: count + BURST descriptors                      │
  *               │   held: count + HELD_MAX descriptors                       │
- *               │   cache: CACHE_CAP descriptors + count                     │
+ *               │   cache: CACHE_CAP descriptors + count, JUMBO_CACHE + count│
  *               │   staging: (MAX_NFS + 1) × (count + BURST)                 │
  *               ├────────────────────────────────────────────────────────────┤
  *               │ counters block (see counters.ts)                           │
@@ -38,10 +38,11 @@ import { NfcError } from '../errors.js';
 import { BURST, CACHE_LINE, alignUp, assertLayout, isPowerOfTwo, magic } from './layout.js';
 import { ringBytes } from './ring-layout.js';
 import { JOURNAL_WORDS } from './ring.js';
+import { cacheStorageWords } from './pool.js';
 import { countersBytes, defineCounters } from './counters.js';
 
 export const INSTANCE_MAGIC = magic('NFIN');
-export const INSTANCE_VERSION = 2;
+export const INSTANCE_VERSION = 3;
 
 /** NF ids are 1..MAX_NFS-1 (0 means "the manager"). */
 export const MAX_NFS = 32;
@@ -200,7 +201,7 @@ export function instanceGeometry(nfRxCap: number, nfTxCap: number, ports: number
   const slotOff = alignUp(chainOff + MAX_CHAINS * CHAIN_WORDS * 4, CACHE_LINE);
   const heldWord = 16 * 4; // line 4 of the slot, after line 0 (header+journal) and inflight (lines 1..3)
   const cacheWord = alignUp(heldWord + 1 + HELD_MAX, 16);
-  const stagingWord = alignUp(cacheWord + CACHE_CAP + 1, 16);
+  const stagingWord = alignUp(cacheWord + cacheStorageWords(CACHE_CAP), 16);
   const slotBytes = alignUp((stagingWord + (MAX_NFS + 1) * STAGE_WORDS) * 4, CACHE_LINE);
   const countersOff = alignUp(slotOff + MAX_NFS * slotBytes, CACHE_LINE);
   const ringsOff = alignUp(countersOff + countersBytes(CounterSet.count, COUNTERS_PER_SET), CACHE_LINE);
@@ -234,7 +235,8 @@ export function rxToTxRingOffset(g: InstanceGeometry): number {
 
 /**
  * Ring ids used in journals: 1 + NF id for rx rings, 100 + NF id for tx rings, and
- * FREE_RING_ID for the pool's free ring.
+ * FREE_RING_ID for the pool's free ring (FREE_RING_ID + 1 its consumer side, FREE_RING_ID + 2
+ * the jumbo ring).
  */
 export const FREE_RING_ID = 1000;
 export const rxRingId = (id: number): number => 1 + id;

@@ -18,6 +18,15 @@
  * - Offsets exposed to callers (l3Offset, l4Offset, payloadOffset) are relative to the start of
  *   the packet; add byteOffset to index `bytes` / `data`, which cover the whole buffer.
  *
+ * Offloads: a packet received from a host whose interface keeps its offloads on may be a GSO
+ * super-frame (up to 64 KiB of TCP that the kernel segments on the way out, `isGso`, `gsoSize`)
+ * and its TCP/UDP checksum may be partial (`checksumPartial`: the field holds the sum of the
+ * pseudo header only, not complemented; whoever sends the packet completes it). attach(pool, d)
+ * reads this from the buffer's meta (Meta.offload). The setters keep such a packet right: an
+ * address change updates a partial field as a pseudo-header sum, a port change leaves it alone
+ * (ports are summed when the checksum is completed), and fixL4Checksum() completes it and
+ * clears the flag in the meta.
+ *
  * Hot path rules: DataView big-endian reads, no allocation, closures, strings, BigInt, Map or
  * exceptions per packet. The string helpers at the bottom are cold (logs, config, tests).
  */
@@ -27,6 +36,8 @@ import {
   csumUpdate16, csumUpdate32, ipv4HeaderChecksum, ipv4HeaderChecksumOk,
   l4ChecksumIpv4, l4ChecksumIpv4Ok, l4ChecksumIpv6, l4ChecksumIpv6Ok,
 } from './checksum.js';
+import { Meta, OFFLOAD_CSUM_PARTIAL } from './pool-layout.js';
+import type { PacketPool } from './pool.js';
 
 export { formatIpv4, formatIpv6 };
 
@@ -101,6 +112,10 @@ export class PacketView {
   private base = 0;
   private len = 0;
   private parsed = false;
+  /** the packet's offload word (Meta.offload), and where it lives in `metaWords` (-1: nowhere) */
+  private off = 0;
+  private metaWords: Uint32Array | null = null;
+  private metaAt = -1;
 
   // Parse results; absolute offsets into the buffer, -1 when absent.
   private end = 0;
@@ -135,12 +150,64 @@ export class PacketView {
     this.bufLen = this.bytes.length;
   }
 
-  /** Point the view at the packet of `length` bytes at `byteOffset`. Hot path: no allocation. */
+  /**
+   * Point the view at the packet of `length` bytes at `byteOffset`, with no offloads (a buffer
+   * that is not a pool packet, or whose meta the caller keeps). Hot path: no allocation.
+   */
   reset(byteOffset: number, length: number): this {
     this.base = byteOffset;
     this.len = length;
     this.parsed = false;
+    this.off = 0;
+    this.metaAt = -1;
     return this;
+  }
+
+  /**
+   * Point the view at pool packet d: its data, length and offloads from its meta (the view's
+   * buffer must be the pool's). Hot path: no allocation.
+   */
+  attach(pool: PacketPool, d: number): this {
+    const w = pool.words;
+    const m = pool.metaIndex(d);
+    this.base = pool.base + (d << pool.shift) + w[m + Meta.dataOff]!;
+    this.len = w[m + Meta.len]!;
+    this.parsed = false;
+    this.off = w[m + Meta.offload]!;
+    this.metaWords = w;
+    this.metaAt = m;
+    return this;
+  }
+
+  /** The offload word (Meta.offload) of the packet. */
+  get offload(): number {
+    return this.off;
+  }
+
+  /** True when the packet is a GSO super-frame: the sender's kernel segments it on the way out. */
+  get isGso(): boolean {
+    return (this.off & 0xff00) !== 0;
+  }
+
+  /** Payload bytes per segment of a GSO super-frame (its MSS for TCP); 0 when not one. */
+  get gsoSize(): number {
+    return this.off >>> 16;
+  }
+
+  /** The GSO type (OffloadGso: TCPV4, TCPV6, UDP_L4, or-ed with ECN); 0 when not a super-frame. */
+  get gsoType(): number {
+    return (this.off >>> 8) & 0xff;
+  }
+
+  /** True when the TCP/UDP checksum field holds only the pseudo-header sum (completed on send). */
+  get checksumPartial(): boolean {
+    return (this.off & OFFLOAD_CSUM_PARTIAL) !== 0;
+  }
+
+  /** The checksum is whole now: clear the partial flag (and the meta's, when attached). */
+  private checksumCompleted(): void {
+    this.off &= ~OFFLOAD_CSUM_PARTIAL;
+    if (this.metaAt >= 0) this.metaWords![this.metaAt + Meta.offload] = this.off >>> 0;
   }
 
   /** Start of the current packet in the buffer. */
@@ -746,6 +813,11 @@ export class PacketView {
     else if (k === L4_ICMPV6) o = this.l4 + 2;
     else return;
     const c = dv.getUint16(o);
+    if ((this.off & OFFLOAD_CSUM_PARTIAL) !== 0) {
+      // A partial field is the pseudo-header sum itself (not complemented): update it as one.
+      dv.setUint16(o, ~csumUpdate32(~c & 0xffff, oldValue, newValue) & 0xffff);
+      return;
+    }
     if (k === L4_UDP) {
       if (c === 0 && this.l3Kind === L3_IPV4) return;
       const n = csumUpdate32(c, oldValue, newValue);
@@ -800,6 +872,8 @@ export class PacketView {
     const v = port & 0xffff;
     if (old === v) return true;
     dv.setUint16(o, v);
+    // A partial checksum does not cover the ports yet: they are summed when it is completed.
+    if ((this.off & OFFLOAD_CSUM_PARTIAL) !== 0) return true;
     if (this.l4Kind === L4_TCP) {
       dv.setUint16(this.l4 + 16, csumUpdate16(dv.getUint16(this.l4 + 16), old, v));
     } else {
@@ -1009,6 +1083,8 @@ export class PacketView {
    */
   l4ChecksumOk(): boolean {
     if (!this.parsed) this.parse();
+    // Partial: not computed yet, by design (the kernel's CHECKSUM_PARTIAL is trusted).
+    if ((this.off & OFFLOAD_CSUM_PARTIAL) !== 0 && (this.l4Kind === L4_TCP || this.l4Kind === L4_UDP)) return true;
     const n = this.l4CsumLength();
     if (n < 0) return false;
     if (this.l3Kind === L3_IPV4) return l4ChecksumIpv4Ok(this.data, this.l3, this.l4, n, this.proto);
@@ -1023,6 +1099,8 @@ export class PacketView {
    */
   fixL4Checksum(): boolean {
     if (!this.parsed) this.parse();
+    // A super-frame's checksum is per segment: the sender (kernel or software GSO) makes it.
+    if ((this.off & 0xff00) !== 0) return false;
     const n = this.l4CsumLength();
     if (n < 0) return false;
     const dv = this.data;
@@ -1033,6 +1111,7 @@ export class PacketView {
       : l4ChecksumIpv6(dv, this.l3, this.l4, n, this.proto);
     if (c < 0) return false;
     dv.setUint16(field, c);
+    if ((this.off & OFFLOAD_CSUM_PARTIAL) !== 0) this.checksumCompleted();
     return true;
   }
 

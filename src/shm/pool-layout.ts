@@ -7,13 +7,18 @@
  *
  *   byte 0        ┌──────────────────────────────────────────────────────────┐
  *                 │ header: magic 'NFPL' version count shift headroom        │
- *                 │         dataRoom bufBase freeRingOffset                  │
+ *                 │         dataRoom bufBase freeRingOffset jumbos jumboSpan │
+ *                 │         jumboRingOffset                                  │
  *   byte 64       ├──────────────────────────────────────────────────────────┤
  *                 │ free ring (MPMC, capacity = count): indices of free      │
  *                 │ buffers                                                  │
  *                 ├──────────────────────────────────────────────────────────┤
+ *                 │ jumbo ring (MPMC, capacity >= jumbos): free jumbos       │
+ *                 ├──────────────────────────────────────────────────────────┤
  *   bufBase       │ buffer 0 │ buffer 1 │ ... │ buffer count-1               │
- *   (4096-aligned)└──────────────────────────────────────────────────────────┘
+ *   (4096-aligned)├──────────────────────────────────────────────────────────┤
+ *                 │ jumbo 0 (jumboSpan strides) │ ... │ jumbo jumbos-1       │
+ *                 └──────────────────────────────────────────────────────────┘
  *
  *   one buffer (stride = 1 << shift bytes; 4096 with the defaults):
  *   ┌────────────┬────────────────┬──────────────────────────────┬─────────┐
@@ -25,13 +30,24 @@
  * Metadata is one cache line per buffer, next to its data (same page), as u32 words. The
  * OpenNetVM packet meta (action, destination, src, chainIndex, flags) lives here, so a
  * descriptor alone carries a packet's routing state from hop to hop.
+ *
+ * Jumbo buffers (the second size class) hold what does not fit a buffer: GSO super-frames of
+ * up to 64 KiB from hosts whose interfaces keep TSO on, and frames above the data room. A
+ * jumbo is jumboSpan consecutive strides after the ordinary buffers, named by the index of its
+ * first stride (count + j × jumboSpan), so `d << shift` addresses it like any buffer and every
+ * consumer of a descriptor (rings, packet view, ports) works unchanged; its data runs on over
+ * the strides that follow, whose meta lines it overwrites (they are never descriptors).
+ * Jumbos have their own free ring, so a jumbo freed anywhere is back for the next super-frame
+ * at once, instead of behind every buffer of the ordinary free ring (PoolCache routes frees by
+ * index). Chained buffers were the other choice: they keep every buffer one size, but every
+ * NF would have to walk a chain to see a super-frame's payload, and TX would gather.
  */
 import { NfcError } from '../errors.js';
 import { CACHE_LINE, alignUp, assertLayout, isPowerOfTwo, log2, magic } from './layout.js';
 import { ringBytes } from './ring-layout.js';
 
 export const POOL_MAGIC = magic('NFPL');
-export const POOL_VERSION = 1;
+export const POOL_VERSION = 2;
 
 export const PoolOffsets = {
   magic: 0,
@@ -42,6 +58,9 @@ export const PoolOffsets = {
   dataRoom: 20,
   bufBase: 24,
   freeRing: 28,
+  jumbos: 32,
+  jumboSpan: 36,
+  jumboRing: 40,
 } as const;
 export const POOL_HEADER_BYTES = CACHE_LINE;
 
@@ -68,7 +87,12 @@ export const Meta = {
   src: 8,
   /** position in the packet's chain */
   chainIndex: 9,
-  flags: 10,
+  /**
+   * Offloads the packet carries (OFFLOAD_* below): a partial L4 checksum and a GSO super-frame's
+   * type and segment size, as the kernel's virtio-net header describes them. 0 for a packet
+   * whose checksums are complete and that is one frame on the wire.
+   */
+  offload: 10,
   /** the chain this packet follows */
   chainId: 11,
   /** free for the NF holding the packet (not kept across hops) */
@@ -81,12 +105,39 @@ export const Meta = {
   epoch: 14,
 } as const;
 export const META_BYTES = CACHE_LINE;
+
+/**
+ * The offload word (Meta.offload), the same bits as native/src/af_packet.c:
+ *   bit 0        the TCP/UDP checksum is partial: the field holds the pseudo-header sum, not
+ *                complemented; whoever sends the packet completes it (the kernel, or software)
+ *   bits 8..15   GSO type, virtio-net's values (OffloadGso), 0 when not a super-frame
+ *   bits 16..31  GSO segment size: payload bytes per segment on the wire
+ */
+export const OFFLOAD_CSUM_PARTIAL = 1;
+export const OffloadGso = {
+  NONE: 0,
+  TCPV4: 1,
+  UDP: 3,
+  TCPV6: 4,
+  UDP_L4: 5,
+  /** or-ed in: the segments carry ECN's CWR */
+  ECN: 0x80,
+} as const;
+
+/** The offload word of a GSO super-frame. */
+export function gsoOffload(type: number, size: number): number {
+  return (OFFLOAD_CSUM_PARTIAL | ((type & 0xff) << 8) | ((size & 0xffff) << 16)) >>> 0;
+}
+
+/** Largest frame a jumbo holds: 64 KiB of IP datagram, an Ethernet header and two VLAN tags. */
+export const JUMBO_DATA = 65536 + 64;
 export const META_WORDS = META_BYTES >> 2;
 
 export const POOL_DEFAULTS = {
   count: 16384,
   headroom: 128,
   dataRoom: 2048,
+  jumbos: 0,
 } as const;
 
 export interface PoolGeometry {
@@ -96,6 +147,11 @@ export interface PoolGeometry {
   shift: number;
   stride: number;
   freeRingOffset: number;
+  /** jumbo buffers, and the strides each spans */
+  jumbos: number;
+  jumboSpan: number;
+  jumboRingOffset: number;
+  jumboRingCap: number;
   bufBase: number;
   totalBytes: number;
 }
@@ -118,10 +174,14 @@ export function assertPoolLayout(): void {
 assertPoolLayout();
 
 /** Computes and checks the geometry of a pool (cold). Errors name the option and the fix. */
-export function poolGeometry(opts: Partial<Pick<PoolGeometry, 'count' | 'headroom' | 'dataRoom'>> = {}): PoolGeometry {
+export function poolGeometry(opts: Partial<Pick<PoolGeometry, 'count' | 'headroom' | 'dataRoom' | 'jumbos'>> = {}): PoolGeometry {
   const count = opts.count ?? POOL_DEFAULTS.count;
   const headroom = opts.headroom ?? POOL_DEFAULTS.headroom;
   const dataRoom = opts.dataRoom ?? POOL_DEFAULTS.dataRoom;
+  const jumbos = opts.jumbos ?? POOL_DEFAULTS.jumbos;
+  if (!Number.isInteger(jumbos) || jumbos < 0 || jumbos > 4096) {
+    throw new NfcError('NFC_ERR_INVALID_ARG', `pool jumbos ${jumbos} must be an integer between 0 and 4096`, { fix: 'the manager default is 256' });
+  }
   if (!isPowerOfTwo(count) || count < 64) {
     throw new NfcError('NFC_ERR_INVALID_ARG', `pool count ${count} must be a power of two of at least 64`, { fix: 'use e.g. 8192, 16384 or 65536' });
   }
@@ -134,10 +194,14 @@ export function poolGeometry(opts: Partial<Pick<PoolGeometry, 'count' | 'headroo
   let shift = log2(META_BYTES + headroom + dataRoom);
   if (1 << shift < META_BYTES + headroom + dataRoom) shift++;
   const stride = 1 << shift;
-  if (count * stride > MAX_BUFFER_BYTES) {
-    throw new NfcError('NFC_ERR_INVALID_ARG', `pool of ${count} buffers of ${stride} bytes exceeds 2 GiB`, { fix: 'use fewer buffers or a smaller data room' });
+  const jumboSpan = Math.ceil((META_BYTES + headroom + JUMBO_DATA) / stride);
+  const strides = count + jumbos * jumboSpan;
+  if (strides * stride > MAX_BUFFER_BYTES) {
+    throw new NfcError('NFC_ERR_INVALID_ARG', `pool of ${count} buffers of ${stride} bytes and ${jumbos} jumbos exceeds 2 GiB`, { fix: 'use fewer buffers or a smaller data room' });
   }
   const freeRingOffset = POOL_HEADER_BYTES;
-  const bufBase = alignUp(freeRingOffset + ringBytes(count), 4096);
-  return { count, headroom, dataRoom, shift, stride, freeRingOffset, bufBase, totalBytes: bufBase + count * stride };
+  const jumboRingOffset = freeRingOffset + ringBytes(count);
+  const jumboRingCap = jumbos <= 64 ? 64 : 1 << Math.ceil(Math.log2(jumbos));
+  const bufBase = alignUp(jumboRingOffset + ringBytes(jumboRingCap), 4096);
+  return { count, headroom, dataRoom, shift, stride, freeRingOffset, jumbos, jumboSpan, jumboRingOffset, jumboRingCap, bufBase, totalBytes: bufBase + strides * stride };
 }

@@ -72,7 +72,7 @@ test('alloc resets meta; an exhausted pool gives a short count, not an exception
   for (const d of all) {
     assert.equal(pool.length(d), 0);
     assert.equal(pool.meta(d, Meta.dataOff), pool.defaultDataOff);
-    for (const f of ['port', 'flowHash', 'tsSec', 'tsNsec', 'action', 'destination', 'src', 'chainIndex', 'flags', 'chainId'] as const) {
+    for (const f of ['port', 'flowHash', 'tsSec', 'tsNsec', 'action', 'destination', 'src', 'chainIndex', 'offload', 'chainId'] as const) {
       assert.equal(pool.meta(d, Meta[f]), 0, `${f} of buffer ${d}`);
     }
   }

@@ -16,6 +16,8 @@ export interface PoolOptions {
   count?: number;
   headroom?: number;
   dataRoom?: number;
+  /** jumbo buffers (64 KiB and more, for GSO super-frames); default 0 */
+  jumbos?: number;
 }
 
 /** Bytes a pool with these options needs (cold). */
@@ -41,20 +43,36 @@ export function initPool(buffer: ArrayBuffer, byteOffset: number, opts: PoolOpti
   h[PoolOffsets.dataRoom >> 2] = g.dataRoom;
   h[PoolOffsets.bufBase >> 2] = g.bufBase;
   h[PoolOffsets.freeRing >> 2] = g.freeRingOffset;
+  h[PoolOffsets.jumbos >> 2] = g.jumbos;
+  h[PoolOffsets.jumboSpan >> 2] = g.jumboSpan;
+  h[PoolOffsets.jumboRing >> 2] = g.jumboRingOffset;
   initRing(buffer, byteOffset + g.freeRingOffset, g.count, RingKind.MPMC);
+  initRing(buffer, byteOffset + g.jumboRingOffset, g.jumboRingCap, RingKind.MPMC);
   // Fill the free ring directly (nobody else can see the pool yet).
   const ringWords = new Int32Array(buffer, byteOffset + g.freeRingOffset, RING_HEADER_BYTES >> 2);
   const slots = new Uint32Array(buffer, byteOffset + g.freeRingOffset + RING_HEADER_BYTES, g.count);
-  const meta = new Uint32Array(buffer, byteOffset + g.bufBase, (g.count * g.stride) >> 2);
+  const meta = new Uint32Array(buffer, byteOffset + g.bufBase, g.totalBytes - g.bufBase >> 2);
   const dataOff = META_BYTES + g.headroom;
-  for (let d = 0; d < g.count; d++) {
-    slots[d] = d;
+  const fresh = (d: number): void => {
     const m = d << (g.shift - 2);
     meta.fill(0, m, m + META_WORDS);
     meta[m + Meta.dataOff] = dataOff;
+  };
+  for (let d = 0; d < g.count; d++) {
+    slots[d] = d;
+    fresh(d);
   }
   Atomics.store(ringWords, RW.prodHead, g.count);
   Atomics.store(ringWords, RW.prodTail, g.count);
+  const jumboWords = new Int32Array(buffer, byteOffset + g.jumboRingOffset, RING_HEADER_BYTES >> 2);
+  const jumboSlots = new Uint32Array(buffer, byteOffset + g.jumboRingOffset + RING_HEADER_BYTES, g.jumboRingCap);
+  for (let j = 0; j < g.jumbos; j++) {
+    const d = g.count + j * g.jumboSpan;
+    jumboSlots[j] = d;
+    fresh(d);
+  }
+  Atomics.store(jumboWords, RW.prodHead, g.jumbos);
+  Atomics.store(jumboWords, RW.prodTail, g.jumbos);
   Atomics.store(h as unknown as Int32Array, 0, POOL_MAGIC | 0);
   return g;
 }
@@ -67,6 +85,10 @@ export class PacketPool {
   readonly stride: number;
   readonly headroom: number;
   readonly dataRoom: number;
+  /** jumbo buffers: how many, the strides each spans, and the first jumbo's descriptor (= count) */
+  readonly jumbos: number;
+  readonly jumboSpan: number;
+  readonly jumboBase: number;
   /** byte offset of buffer 0 in `buffer` */
   readonly base: number;
   /** default data offset inside a buffer (meta + headroom) */
@@ -85,6 +107,9 @@ export class PacketPool {
   /** The shared free ring, both sides (MPMC). Use a PoolCache on the hot path. */
   readonly freeProducer: MpProducer;
   readonly freeConsumer: McConsumer;
+  /** The jumbo free ring, both sides (MPMC). */
+  readonly jumboProducer: MpProducer;
+  readonly jumboConsumer: McConsumer;
 
   constructor(buffer: ArrayBuffer, byteOffset = 0, what = 'packet pool') {
     const h = new Uint32Array(buffer, byteOffset, POOL_HEADER_BYTES >> 2);
@@ -100,8 +125,9 @@ export class PacketPool {
       count: h[PoolOffsets.count >> 2]!,
       headroom: h[PoolOffsets.headroom >> 2]!,
       dataRoom: h[PoolOffsets.dataRoom >> 2]!,
+      jumbos: h[PoolOffsets.jumbos >> 2]!,
     });
-    if (g.shift !== h[PoolOffsets.shift >> 2] || g.bufBase !== h[PoolOffsets.bufBase >> 2]) {
+    if (g.shift !== h[PoolOffsets.shift >> 2] || g.bufBase !== h[PoolOffsets.bufBase >> 2] || g.jumboSpan !== h[PoolOffsets.jumboSpan >> 2]) {
       throw new NfcError('NFC_ERR_LAYOUT', `${what}: header geometry is inconsistent (shift/bufBase)`);
     }
     if (byteOffset + g.totalBytes > buffer.byteLength) {
@@ -113,13 +139,17 @@ export class PacketPool {
     this.stride = g.stride;
     this.headroom = g.headroom;
     this.dataRoom = g.dataRoom;
+    this.jumbos = g.jumbos;
+    this.jumboSpan = g.jumboSpan;
+    this.jumboBase = g.count;
     this.base = byteOffset + g.bufBase;
     this.defaultDataOff = META_BYTES + g.headroom;
     this.u8 = new Uint8Array(buffer);
     this.dv = new DataView(buffer);
-    this.words = new Uint32Array(buffer, this.base, (g.count * g.stride) >> 2);
+    const area = g.totalBytes - g.bufBase;
+    this.words = new Uint32Array(buffer, this.base, area >> 2);
     this.metaShift = g.shift - 2;
-    this.f64 = new Float64Array(buffer, this.base, (g.count * g.stride) >> 3);
+    this.f64 = new Float64Array(buffer, this.base, area >> 3);
     this.f64Shift = g.shift - 3;
     const pair = new Uint32Array(2);
     pair[Meta.len] = 0;
@@ -127,6 +157,23 @@ export class PacketPool {
     this.freshLenDataOff = new Float64Array(pair.buffer)[0]!;
     this.freeProducer = new MpProducer(buffer, byteOffset + g.freeRingOffset, `${what} free ring`);
     this.freeConsumer = new McConsumer(buffer, byteOffset + g.freeRingOffset, `${what} free ring`);
+    this.jumboProducer = new MpProducer(buffer, byteOffset + g.jumboRingOffset, `${what} jumbo ring`);
+    this.jumboConsumer = new McConsumer(buffer, byteOffset + g.jumboRingOffset, `${what} jumbo ring`);
+  }
+
+  /** True when d is a jumbo buffer. Hot path: no allocation. */
+  isJumbo(d: number): boolean {
+    return d >= this.jumboBase;
+  }
+
+  /** Bytes of buffer d from its start (meta included) to its end: the stride, or a jumbo's span. */
+  extent(d: number): number {
+    return d >= this.jumboBase ? this.stride * this.jumboSpan : this.stride;
+  }
+
+  /** Room for packet data in d from its current data offset. Hot path: no allocation. */
+  room(d: number): number {
+    return this.extent(d) - this.words[(d << this.metaShift) + Meta.dataOff]!;
   }
 
   /** Word index of d's meta in `words`. Hot path: no allocation. */
@@ -151,7 +198,7 @@ export class PacketPool {
   /** Sets the packet length; false (and no change) if it does not fit the buffer. */
   setLength(d: number, len: number): boolean {
     const m = d << this.metaShift;
-    if (len < 0 || this.words[m + Meta.dataOff]! + len > this.stride) return false;
+    if (len < 0 || this.words[m + Meta.dataOff]! + len > this.extent(d)) return false;
     this.words[m + Meta.len] = len;
     return true;
   }
@@ -221,9 +268,17 @@ export class PacketPool {
     return this.freeConsumer.count();
   }
 
-  /** True when d is a valid descriptor of this pool. */
+  /** Free jumbos on the jumbo ring (excludes per-process caches). Cold: 2 Atomics. */
+  jumboFreeCount(): number {
+    return this.jumboConsumer.count();
+  }
+
+  /** True when d is a valid descriptor of this pool: a buffer, or the first stride of a jumbo. */
   isValid(d: number): boolean {
-    return d >>> 0 === d && d < this.count;
+    if (d >>> 0 !== d) return false;
+    if (d < this.count) return true;
+    const j = d - this.count;
+    return j % this.jumboSpan === 0 && j / this.jumboSpan < this.jumbos;
   }
 }
 
@@ -231,11 +286,20 @@ export interface PoolCacheOptions {
   /** cached buffers kept at most (default 512, or an eighth of a smaller pool); 0 disables the cache */
   capacity?: number;
   /**
-   * Where the cache keeps its descriptors: capacity + 1 words, the last one being the count.
-   * Put it in the process's slot of shared memory so the manager can account for a dead
-   * process's cache; defaults to private memory.
+   * Where the cache keeps its descriptors: cacheStorageWords(capacity) words — the stack and
+   * its count, then the jumbo stack (JUMBO_CACHE) and its count. Put it in the process's slot
+   * of shared memory so the manager can account for a dead process's cache; defaults to
+   * private memory.
    */
   storage?: Uint32Array;
+}
+
+/** Jumbos a cache keeps before it hands them back to the jumbo ring. */
+export const JUMBO_CACHE = 16;
+
+/** Words of storage a PoolCache of `capacity` needs (both stacks and their counts). */
+export function cacheStorageWords(capacity: number): number {
+  return capacity + 1 + JUMBO_CACHE + 1;
 }
 
 /** A descriptor value that never names a buffer: what a repaired ring slot holds. */
@@ -258,6 +322,10 @@ export class PoolCache {
   private readonly stack: Uint32Array;
   private readonly countIndex: number;
   private n: number;
+  /** freed jumbos, on their way back to the jumbo ring (storage after the stack's count) */
+  private readonly jstack: Uint32Array;
+  private jn = 0;
+  private readonly jumboBase: number;
   /** journal words of the free ring's sides, when journaled (null otherwise) */
   private jw: Int32Array | null = null;
   private jb = 0;
@@ -269,9 +337,10 @@ export class PoolCache {
     if (!Number.isInteger(capacity) || capacity < 0 || capacity > pool.count) {
       throw new NfcError('NFC_ERR_INVALID_ARG', `pool cache capacity ${capacity} must be between 0 and the pool count ${pool.count}`);
     }
-    const storage = opts.storage ?? new Uint32Array(capacity + 1);
-    if (storage.length < capacity + 1) {
-      throw new NfcError('NFC_ERR_INVALID_ARG', `pool cache storage has ${storage.length} words; it needs capacity + 1 = ${capacity + 1}`);
+    const words = cacheStorageWords(capacity);
+    const storage = opts.storage ?? new Uint32Array(words);
+    if (storage.length < words) {
+      throw new NfcError('NFC_ERR_INVALID_ARG', `pool cache storage has ${storage.length} words; it needs cacheStorageWords(${capacity}) = ${words}`);
     }
     this.pool = pool;
     this.capacity = capacity;
@@ -279,6 +348,9 @@ export class PoolCache {
     this.countIndex = capacity;
     this.n = 0;
     storage[capacity] = 0;
+    this.jstack = storage.subarray(capacity + 1, words);
+    this.jstack[JUMBO_CACHE] = 0;
+    this.jumboBase = pool.jumboBase;
   }
 
   /**
@@ -286,12 +358,29 @@ export class PoolCache {
    * `producerRingId`, refills under `consumerRingId`, so the owner knows which side a half-done
    * operation was on. Needs a cache (capacity > 0) so that every buffer in flight has a place.
    */
-  setJournal(words: Int32Array, base: number, producerRingId: number, consumerRingId: number): void {
+  setJournal(words: Int32Array, base: number, producerRingId: number, consumerRingId: number, jumboRingId: number): void {
     if (this.capacity === 0) throw new NfcError('NFC_ERR_INVALID_ARG', 'a journaled pool cache needs a capacity > 0');
     this.jw = words;
     this.jb = base;
     this.pool.freeProducer.setJournal(words, base, producerRingId);
     this.pool.freeConsumer.setJournal(words, base, consumerRingId);
+    this.pool.jumboProducer.setJournal(words, base, jumboRingId);
+  }
+
+  /**
+   * Allocates up to `n` jumbo buffers into `dst[dstOff..)`, with fresh meta; returns how many.
+   * For the manager's ports only: the jumbo ring's consumer side is not journaled, so an NF
+   * process must not call this. Cold-ish: once per super-frame.
+   */
+  allocJumbo(dst: Uint32Array, n: number, dstOff = 0): number {
+    let got = 0;
+    while (got < n && this.jn > 0) {
+      dst[dstOff + got++] = this.jstack[--this.jn]!;
+      this.jstack[JUMBO_CACHE] = this.jn;
+    }
+    if (got < n) got += this.pool.jumboConsumer.dequeue(dst, n - got, dstOff + got);
+    for (let i = 0; i < got; i++) this.pool.resetMeta(dst[dstOff + i]!);
+    return got;
   }
 
   /** Buffers held in this cache right now. */
@@ -359,30 +448,65 @@ export class PoolCache {
     return got;
   }
 
-  /** Frees `n` buffers from `src[srcOff..)`. Hot path: no allocation. */
+  /**
+   * Frees `n` buffers from `src[srcOff..)`; jumbos go to the jumbo stack. The caller's array
+   * keeps recording them until this returns (crash safety). Hot path: no allocation.
+   */
   free(src: Uint32Array, n: number, srcOff = 0): void {
     if (this.capacity === 0) {
-      this.pushToRing(src, srcOff, n);
+      for (let i = 0; i < n; i++) this.freeOne(src[srcOff + i]!);
       return;
     }
     const stack = this.stack;
     const cap = this.capacity;
+    const jumboBase = this.jumboBase;
     let c = this.n;
-    let done = 0;
-    while (done < n) {
-      if (c === cap) c = this.flushTo(cap >> 1);
-      let k = n - done;
-      if (k > cap - c) k = cap - c;
-      for (let i = 0; i < k; i++) stack[c + i] = src[srcOff + done + i]!;
-      c += k;
-      done += k;
-      this.n = c;
-      stack[this.countIndex] = c;
+    for (let i = 0; i < n; i++) {
+      const d = src[srcOff + i]!;
+      if (d >= jumboBase) {
+        this.freeJumbo(d);
+        continue;
+      }
+      if (c === cap) {
+        this.n = c;
+        stack[this.countIndex] = c;
+        c = this.flushTo(cap >> 1);
+      }
+      stack[c++] = d;
     }
+    this.n = c;
+    stack[this.countIndex] = c;
+  }
+
+  /** A freed jumbo: onto the jumbo stack, which goes back to the jumbo ring when full. */
+  private freeJumbo(d: number): void {
+    if (this.jn === JUMBO_CACHE) this.flushJumbos();
+    this.jstack[this.jn++] = d;
+    this.jstack[JUMBO_CACHE] = this.jn;
+  }
+
+  /** The jumbo stack onto the jumbo ring, as flushTo does for the stack (count first, journaled). */
+  private flushJumbos(): void {
+    const c = this.jn;
+    if (c === 0) return;
+    this.jn = 0;
+    this.jstack[JUMBO_CACHE] = 0;
+    if (this.jw !== null) this.jw[this.jb + Journal.src] = 0;
+    let done = 0;
+    while (done < c) {
+      const k = this.pool.jumboProducer.enqueue(this.jstack, c - done, done);
+      if (k === 0) throw new NfcError('NFC_ERR_LAYOUT', 'packet pool jumbo ring overflow: a jumbo was freed twice');
+      done += k;
+    }
+    this.pool.jumboProducer.journalDone();
   }
 
   /** Frees one buffer. Hot path: no allocation. */
   freeOne(d: number): void {
+    if (d >= this.jumboBase) {
+      this.freeJumbo(d);
+      return;
+    }
     let c = this.n;
     if (c === this.capacity) {
       if (c === 0) {
@@ -401,6 +525,7 @@ export class PoolCache {
   /** Returns every cached buffer to the shared ring (at exit, or before handing over). */
   flush(): void {
     if (this.n > 0) this.flushTo(0);
+    this.flushJumbos();
   }
 
   /**

@@ -290,16 +290,24 @@ test('testbed: up, idempotent up, addresses, offloads, isolation, down, half-mad
       assert.equal(inNs(tb.nsA, 'sysctl', '-n', 'net.ipv6.conf.all.disable_ipv6').trim(), '1');
     }
 
-    // offloads off on all four ends
+    // offloads at the kernel's defaults (as on real hosts); --offloads off switches them off
+    // on all four ends (the testbed is made again), and the default brings them back
     if (hasEthtool()) {
+      const defaults = { ...Object.fromEntries(OFFLOADS.map((f) => [f, 'on'])), 'generic-receive-offload': 'off' };
       const allOff = Object.fromEntries(OFFLOADS.map((f) => [f, 'off']));
-      assert.deepEqual(offloadState(tb.ifA), allOff, tb.ifA);
-      assert.deepEqual(offloadState(tb.ifB), allOff, tb.ifB);
-      assert.deepEqual(offloadState('eth0', tb.nsA), allOff, `eth0 in ${tb.nsA}`);
-      assert.deepEqual(offloadState('eth0', tb.nsB), allOff, `eth0 in ${tb.nsB}`);
+      const ends = [[tb.ifA, undefined], [tb.ifB, undefined], ['eth0', tb.nsA], ['eth0', tb.nsB]] as const;
+      for (const [dev, ns] of ends) assert.deepEqual(offloadState(dev, ns), defaults, `${dev} ${ns ?? ''}: kernel defaults`);
+      assert.equal(testbedStatus(name, { offloads: 'off' }).complete, false, 'offloads on: not the testbed --offloads off asks for');
+      testbedUp(name, { offloads: 'off' });
+      for (const [dev, ns] of ends) assert.deepEqual(offloadState(dev, ns), allOff, `${dev} ${ns ?? ''}: off`);
+      assert.deepEqual(testbedStatus(name, { offloads: 'off' }), { exists: true, complete: true, problems: [] });
+      assert.match(testbedStatus(name).problems.join('; '), /offloads off for /);
+      testbedUp(name);
+      for (const [dev, ns] of ends) assert.deepEqual(offloadState(dev, ns), defaults, `${dev} ${ns ?? ''}: defaults again`);
     } else {
       t.diagnostic('ethtool is not installed: offloads not checked');
     }
+    assert.throws(() => testbedUp(name, { offloads: 'of' as 'off' }), /--offloads|offloads takes on or off, got "of"/);
 
     // B is not reachable from A: nothing joins the root-side veths
     assert.equal(await reachable(tb), false, 'A must not reach B before anything forwards between the veths');

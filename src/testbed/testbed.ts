@@ -9,9 +9,11 @@
  * A and B share a subnet; nothing joins <name>-a0 and <name>-b0, so A reaches B only when
  * something (nfchain, with af_packet or af_xdp ports on those two interfaces) forwards frames
  * between them at layer 2. IPv6 is off on the root-side ends (and, unless asked, in the
- * namespaces) so the kernel sends nothing of its own through the chain; checksum and
- * segmentation offloads are off on all four ends so a forwarder sees complete, MTU-sized
- * frames. See docs/testbed.md.
+ * namespaces) so the kernel sends nothing of its own through the chain. Offloads stay at the
+ * kernel's defaults (checksum offload, TSO and GSO on: what every container's veth has), so a
+ * forwarder sees what it would see between real hosts — GSO super-frames of up to 64 KiB and
+ * partial checksums; `offloads: 'off'` switches them off on all four ends (needs ethtool), for
+ * complete, MTU-sized frames. See docs/testbed.md.
  *
  * Everything here shells out with execFileSync (no shell) to `ip`, `sysctl` and `ethtool`,
  * and is cold code: it runs once, before or after an experiment.
@@ -48,7 +50,12 @@ export interface Testbed {
 export interface TestbedOptions {
   /** leave IPv6 on inside the namespaces (default false: off; always off on the root-side ends) */
   ipv6?: boolean;
+  /** 'on' (default): the veths keep the kernel's default offloads; 'off': switched off with ethtool */
+  offloads?: TestbedOffloads;
 }
+
+/** Offloads on the testbed's veths: the kernel's defaults, or off. */
+export type TestbedOffloads = 'on' | 'off';
 
 /** What testbedDown removed (empty lists: there was nothing). */
 export interface TestbedRemoved {
@@ -76,12 +83,25 @@ export type TestbedDriver = 'af_packet' | 'af_xdp';
 export const TESTBED_MTU = 1500;
 /** Prefix length of the testbed's subnet (10.201.0.0/24). */
 export const TESTBED_PREFIX = 24;
-/** The offloads switched off on every veth end (ethtool -K names). */
+/** The offloads switched off on every veth end with `offloads: 'off'` (ethtool -K names). */
 export const TESTBED_OFFLOADS = ['tx', 'rx', 'tso', 'gso', 'gro'] as const;
 /** The same offloads as `ethtool -k` prints them. */
 const OFFLOAD_FEATURES = [
   'tx-checksumming', 'rx-checksumming', 'tcp-segmentation-offload', 'generic-segmentation-offload', 'generic-receive-offload',
 ] as const;
+/** Those a new veth has on (the kernel's defaults: GRO is off on a veth). */
+const DEFAULT_ON_FEATURES = OFFLOAD_FEATURES.filter((f) => f !== 'generic-receive-offload');
+
+/** Checks an `offloads` value (cold). */
+export function checkOffloads(v: unknown, where = '--offloads'): TestbedOffloads {
+  if (v === undefined) return 'on';
+  if (v !== 'on' && v !== 'off') {
+    throw new NfcError('NFC_ERR_USAGE', `${where} takes on or off, got ${JSON.stringify(v)}`, {
+      fix: 'on (the default) leaves the veths\' offloads as the kernel makes them, as on real hosts; off switches checksum offload, TSO, GSO and GRO off',
+    });
+  }
+  return v;
+}
 
 const NAME_RE = /^[a-z0-9]{1,8}$/;
 const EXEC_TIMEOUT_MS = 15_000;
@@ -253,15 +273,18 @@ function ipv4Addresses(ns: string, dev: string): string[] {
   return list.flatMap((l) => (l.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`));
 }
 
-/** The offloads (of TESTBED_OFFLOADS) that are not off on a device, from `ethtool -k`. */
-function offloadsOn(dev: string, ns?: string): string[] {
+/**
+ * The offloads not as `want` says on a device, from `ethtool -k`: for 'off', those of
+ * TESTBED_OFFLOADS that are on; for 'on', those of the kernel's defaults that are off.
+ */
+function offloadsNot(want: TestbedOffloads, dev: string, ns?: string): string[] {
   const text = run('ethtool', ['-k', dev], ns);
-  const on: string[] = [];
-  for (const f of OFFLOAD_FEATURES) {
+  const wrong: string[] = [];
+  for (const f of want === 'off' ? OFFLOAD_FEATURES : DEFAULT_ON_FEATURES) {
     const m = new RegExp(`^${f}: (\\S+)`, 'm').exec(text);
-    if (m && m[1] !== 'off') on.push(f);
+    if (m && (want === 'off' ? m[1] !== 'off' : !m[1]!.startsWith('on'))) wrong.push(f);
   }
-  return on;
+  return wrong;
 }
 
 /** Whether the kernel has IPv6 at all (booted with ipv6.disable=1 it has no conf tree). */
@@ -272,10 +295,11 @@ function kernelHasIpv6(): boolean {
 /**
  * What exists of the testbed `name` and whether it is complete: both namespaces, both veth
  * pairs with their peers, MACs, addresses, MTU, links up, IPv6 as asked, and (where ethtool
- * is installed) the offloads off.
+ * is installed) the offloads as asked.
  */
 export function testbedStatus(name = 'nfc', opts: TestbedOptions = {}): TestbedStatus {
   const tb = describeTestbed(name);
+  const offloads = checkOffloads(opts.offloads, 'offloads');
   const problems: string[] = [];
   const namespaces = listNetns();
   const root = listLinks();
@@ -326,12 +350,13 @@ export function testbedStatus(name = 'nfc', opts: TestbedOptions = {}): TestbedS
       if (v[0] !== want6 || v[1] !== want6) problems.push(`IPv6 is ${opts.ipv6 ? 'disabled' : 'enabled'} in ${s.ns}, not ${opts.ipv6 ? 'enabled' : 'disabled'}`);
     }
     if (hasEthtool()) {
+      const how = offloads === 'off' ? 'on' : 'off';
       if (outer) {
-        const on = offloadsOn(s.dev);
-        if (on.length) problems.push(`offloads still on for ${s.dev}: ${on.join(', ')}`);
+        const wrong = offloadsNot(offloads, s.dev);
+        if (wrong.length) problems.push(`offloads ${how} for ${s.dev}: ${wrong.join(', ')}`);
       }
-      const on = offloadsOn('eth0', s.ns);
-      if (on.length) problems.push(`offloads still on for eth0 in ${s.ns}: ${on.join(', ')}`);
+      const wrong = offloadsNot(offloads, 'eth0', s.ns);
+      if (wrong.length) problems.push(`offloads ${how} for eth0 in ${s.ns}: ${wrong.join(', ')}`);
     }
   }
   return { exists, complete: problems.length === 0, problems: exists ? problems : ['the testbed does not exist'] };
@@ -357,7 +382,7 @@ function create(tb: Testbed, opts: TestbedOptions): void {
     run('ip', ['link', 'add', s.dev, 'mtu', String(TESTBED_MTU), 'type', 'veth',
       'peer', 'name', 'eth0', 'mtu', String(TESTBED_MTU), 'address', s.mac, 'netns', s.ns]);
     if (ipv6) run('sysctl', ['-q', '-w', `net.ipv6.conf.${s.dev}.disable_ipv6=1`]);
-    if (hasEthtool()) {
+    if (opts.offloads === 'off') {
       run('ethtool', ['-K', s.dev, ...off]);
       run('ethtool', ['-K', 'eth0', ...off], s.ns);
     }
@@ -375,6 +400,11 @@ function create(tb: Testbed, opts: TestbedOptions): void {
  */
 export function testbedUp(name = 'nfc', opts: TestbedOptions = {}): Testbed {
   const tb = describeTestbed(name);
+  if (checkOffloads(opts.offloads, 'offloads') === 'off' && !hasEthtool()) {
+    throw new NfcError('NFC_ERR_TESTBED', 'offloads off needs ethtool, which is not installed', {
+      fix: 'apt-get install ethtool, or leave the offloads on (the default)',
+    });
+  }
   const before = testbedStatus(name, opts);
   if (before.complete) return tb;
   if (before.exists) testbedDown(name);

@@ -102,7 +102,7 @@ chain: [monitor, 2, "port:sink"]
   const expected = (file: string): Topology => ({
     file,
     name: 'demo',
-    pool: { count: 8192, dataRoom: 2048, headroom: 128 },
+    pool: { count: 8192, dataRoom: 2048, headroom: 128, jumbos: 256 },
     rings: { nfRx: 4096, nfTx: 4096 },
     manager: { ttl: 10, limit: 0, statsInterval: 1, poll: 'busy', flowTable: 65536, flowIdleTimeout: 30 },
     ports: [
@@ -140,7 +140,7 @@ chain: [monitor, 2, "port:sink"]
   test('the minimal topology gets every default', () => {
     const t = loadTopology(fixture('minimal.yaml', MINIMAL));
     assert.equal(t.name, 'default');
-    assert.deepEqual(t.pool, { count: 16384, dataRoom: 2048, headroom: 128 });
+    assert.deepEqual(t.pool, { count: 16384, dataRoom: 2048, headroom: 128, jumbos: 256 });
     assert.deepEqual(t.rings, { nfRx: 4096, nfTx: 4096 });
     assert.deepEqual(t.manager, { ttl: 0, limit: 0, statsInterval: 1, poll: 'adaptive', flowTable: 65536, flowIdleTimeout: 30 });
     assert.deepEqual(t.ports, [{ name: 'in', driver: 'gen', rate: 0, sizes: [64], flows: 1024, tcp: 0, seed: 1, count: 0 }]);
@@ -181,7 +181,7 @@ chain: [monitor]
 
   test('unknown key with nothing close lists the valid keys', () => {
     assertInvalid('pool-key.yaml', `pool: { count: 8192, zzz: 1 }\n${MINIMAL}`,
-      /^pool-key\.yaml:1: pool: unknown key "zzz"\n {2}fix: valid keys here: count, dataRoom, headroom$/);
+      /^pool-key\.yaml:1: pool: unknown key "zzz"\n {2}fix: valid keys here: count, dataRoom, headroom, jumbos$/);
   });
 
   test('a key of another driver says which driver has it', () => {

@@ -216,7 +216,7 @@ function resolveTopology(t: TopologyParsed, file: string, baseDir: string): { to
       case 'af_packet': {
         const bad = checkInterface(p.interface);
         if (bad !== undefined) problems.push({ path: ['ports', i, 'interface'], what: bad.what, fix: bad.fix });
-        ports.push({ name: p.name, driver: 'af_packet', interface: p.interface, blockSize: p.blockSize, blocks: p.blocks });
+        ports.push({ name: p.name, driver: 'af_packet', interface: p.interface, frames: p.frames, offloads: p.offloads });
         break;
       }
       case 'af_xdp': {

@@ -61,7 +61,9 @@ export const PoolSchema = z.strictObject({
   count: pow2(1024, MAX_POOL_COUNT).default(POOL_DEFAULTS.count),
   dataRoom: int(256, 16384).default(POOL_DEFAULTS.dataRoom),
   headroom: int(0, 1024, 'a multiple of 4 in 0..1024').multipleOf(4, 'a multiple of 4 in 0..1024').default(POOL_DEFAULTS.headroom),
-}, { error: 'a mapping (count, dataRoom, headroom)' });
+  // 64 KiB buffers for GSO super-frames (hosts with TSO on) and frames above dataRoom.
+  jumbos: int(0, 4096, 'a jumbo buffer count in 0..4096').default(256),
+}, { error: 'a mapping (count, dataRoom, headroom, jumbos)' });
 
 export const RingsSchema = z.strictObject({
   nfRx: pow2(64, 65536).default(4096),
@@ -113,8 +115,8 @@ export const AfPacketPortSchema = z.strictObject({
   driver: z.literal('af_packet'),
   // The loader checks that the interface exists and is up.
   interface: z.string({ error: 'an interface name' }).regex(/^[A-Za-z0-9_.:@-]{1,15}$/, 'an interface name of 1..15 characters'),
-  blockSize: int(4096, 1 << 24, 'a power of two >= 4096').refine((v) => (v & (v - 1)) === 0, 'a power of two >= 4096').default(1 << 18),
-  blocks: int(2, 4096, 'a block count in 2..4096').default(64),
+  frames: int(64, 16384, 'a frame count in 64..16384').default(256),
+  offloads: bool.default(true),
 });
 
 export const AfXdpPortSchema = z.strictObject({

@@ -18,8 +18,8 @@ export interface Topology {
   file: string;
   /** manager instance name ([A-Za-z0-9_.-]{1,32}); names the shared-memory directory */
   name: string;
-  /** packet pool geometry: buffer count (power of two), data room and headroom in bytes */
-  pool: { count: number; dataRoom: number; headroom: number };
+  /** packet pool geometry: buffer count (power of two), data room and headroom in bytes, jumbo buffers (64 KiB) */
+  pool: { count: number; dataRoom: number; headroom: number; jumbos: number };
   /** capacities (slots, powers of two) of each NF instance's RX and TX descriptor rings */
   rings: { nfRx: number; nfTx: number };
   manager: {
