@@ -2,9 +2,12 @@
  * Real traffic through nfchain over af_packet and af_xdp ports, on a testbed of two network
  * namespaces this test creates (and always removes): ping through `bridge` (both drivers), no
  * ping through a dropping NF, kernel and nfchain counters that agree (af_packet), a 50 MB HTTP
- * download through a 3-NF chain that arrives intact (both drivers), and clear errors for a
- * missing or down interface. Traffic goes only to the
- * test's own namespaces. Skipped (with the reason) only where namespaces cannot be made.
+ * download through a 3-NF chain that arrives intact (both drivers, the hosts' offloads on as
+ * the kernel makes them and off), GSO super-frames through the load balancer (addresses
+ * rewritten in super-frames with partial checksums) that the receiving kernel checks segment by
+ * segment, super-frames with no jumbo buffer to go to counted, and clear errors for a missing or
+ * down interface. Traffic goes only to the test's own namespaces. Skipped (with the reason)
+ * only where namespaces cannot be made (or ethtool is missing, for the offloads-off runs).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,7 +19,9 @@ import { createInterface } from 'node:readline';
 import { runTopology } from '../src/cli/start.js';
 import { validateTopology } from '../src/topology/load.js';
 import { NfcError } from '../src/errors.js';
-import { netnsSupport, testbedDown, testbedUp, type Testbed } from '../src/testbed/testbed.js';
+import { findTool, hasEthtool, netnsSupport, testbedDown, testbedUp, type Testbed, type TestbedOffloads } from '../src/testbed/testbed.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import type { Manager } from '../src/manager/manager.js';
 import type { ManagerStatus } from '../src/protocol/messages.js';
 import { native } from '../src/native.js';
@@ -41,9 +46,10 @@ function linkStats(ns: string | undefined, ifname: string): { rx: number; tx: nu
 
 type Driver = 'af_packet' | 'af_xdp';
 
-function topo(tb: Testbed, nfs: Record<string, unknown>[], chain: (string | number)[], driver: Driver = 'af_packet') {
+function topo(tb: Testbed, nfs: Record<string, unknown>[], chain: (string | number)[], driver: Driver = 'af_packet', pool: Record<string, number> = {}) {
   return validateTopology({
     name: `tb-${tb.name}`,
+    pool,
     manager: { statsInterval: 0 },
     ports: [{ name: 'a', driver, interface: tb.ifA }, { name: 'b', driver, interface: tb.ifB }],
     nfs, chain,
@@ -138,36 +144,150 @@ test('with a dropping NF in the chain, ping does not get through (and the drops 
   }
 });
 
+/** Starts the HTTP server of test/helpers/http-peer.ts in `ns`; resolves once it listens. */
+async function httpServer(ns: string, ip: string, bytes: number): Promise<ReturnType<typeof spawn>> {
+  const server = spawn('ip', ['netns', 'exec', ns, process.execPath, HTTP_PEER, 'serve', ip, '8080', String(bytes)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    createInterface({ input: server.stdout! }).on('line', (l) => { if (l === 'ready') resolve(); });
+    server.on('exit', (code) => reject(new Error(`HTTP server exited with ${code}`)));
+  });
+  return server;
+}
+
+interface Fetched { bytes: number; sha256: string; expect: string; ms: number }
+
+/** Downloads from `ip`:8080 in `ns` (SIGKILL at the deadline); the result, or the failure. */
+function httpFetch(ns: string, ip: string, timeoutMs: number): { ok: true; got: Fetched } | { ok: false; why: string } {
+  const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, HTTP_PEER, 'fetch', ip, '8080'], { encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL' });
+  if (r.status !== 0) return { ok: false, why: `fetch exited with ${r.status ?? r.signal}: ${r.stderr}` };
+  return { ok: true, got: JSON.parse(r.stdout) as Fetched };
+}
+
+const ethtoolSkip = hasEthtool() ? false : 'ethtool is not installed (apt-get install ethtool)';
+
 for (const driver of ['af_packet', 'af_xdp'] as const) {
-test(`a 50 MB HTTP download from B to A through a 3-NF chain arrives intact (${driver})`, { skip: driver === 'af_xdp' ? xdpSkip : skip, timeout: 180_000 }, async () => {
-  const tb = testbedUp(name());
-  const server = spawn('ip', ['netns', 'exec', tb.nsB, process.execPath, HTTP_PEER, 'serve', tb.ipB, '8080', String(50 * 1024 * 1024)], { stdio: ['ignore', 'pipe', 'inherit'] });
+for (const offloads of ['on', 'off'] as const satisfies readonly TestbedOffloads[]) {
+const why = (driver === 'af_xdp' ? xdpSkip : skip) || (offloads === 'off' ? ethtoolSkip : false);
+test(`a 50 MB HTTP download from B to A through a 3-NF chain arrives intact (${driver}, hosts' offloads ${offloads})`, { skip: why, timeout: 180_000 }, async () => {
+  const tb = testbedUp(name(), { offloads });
+  const server = await httpServer(tb.nsB, tb.ipB, 50 * 1024 * 1024);
   try {
-    await new Promise<void>((resolve, reject) => {
-      createInterface({ input: server.stdout! }).on('line', (l) => { if (l === 'ready') resolve(); });
-      server.on('exit', (code) => reject(new Error(`HTTP server exited with ${code}`)));
-    });
-    let got: { bytes: number; sha256: string; expect: string; ms: number } | undefined;
+    let got: Fetched | undefined;
     const { missing, status } = await withChain(topo(tb, [
       { name: 'monitor', module: NFS('basic-monitor'), service: 1, options: { interval: 0 } },
       { name: 'forward', module: NFS('simple-forward'), service: 2 },
       { name: 'bridge', module: NFS('bridge'), service: 3 },
     ], ['monitor', 'forward', 'bridge'], driver), async () => {
-      const r = spawnSync('ip', ['netns', 'exec', tb.nsA, process.execPath, HTTP_PEER, 'fetch', tb.ipB, '8080'], { encoding: 'utf8', timeout: 150_000 });
-      assert.equal(r.status, 0, r.stderr);
-      got = JSON.parse(r.stdout) as typeof got;
+      const r = httpFetch(tb.nsA, tb.ipB, 150_000);
+      assert.ok(r.ok, r.ok ? '' : r.why);
+      got = r.got;
     });
     assert.ok(got, 'the download ran');
     assert.equal(got.bytes, 50 * 1024 * 1024);
     assert.equal(got.sha256, got.expect, 'content intact');
-    assert.equal(missing, 0);
-    assert.ok(status.ports[1]!.rxPackets > 30_000, 'the data crossed nfchain');
+    assert.equal(missing, 0, 'every buffer back in the pool');
+    assert.ok(status.ports[1]!.rxPackets > (offloads === 'on' && driver === 'af_packet' ? 700 : 30_000), 'the data crossed nfchain');
+    assert.equal(status.ports[1]!.rxOversize + status.ports[1]!.rxMalformed, 0, 'no frame dropped for its size or its offloads');
   } finally {
-    server.kill('SIGTERM');
+    server.kill('SIGKILL');
     testbedDown(tb.name);
   }
 });
 }
+}
+
+/** Runs a command in a namespace (or the root one), throwing with its output on failure. */
+function sh(ns: string | undefined, cmd: string, ...args: string[]): string {
+  const argv = ns === undefined ? [cmd, ...args] : ['netns', 'exec', ns, cmd, ...args];
+  return execFileSync(ns === undefined ? cmd : 'ip', ns === undefined ? args : argv, { encoding: 'utf8' });
+}
+
+/** TCP segments with a bad checksum a namespace's kernel has seen (InCsumErrors of /proc/net/snmp). */
+function tcpCsumErrors(ns: string): number {
+  const rows = sh(ns, 'cat', '/proc/net/snmp').split('\n').filter((l) => l.startsWith('Tcp:')).map((l) => l.trim().split(/\s+/));
+  const i = rows[0]!.indexOf('InCsumErrors');
+  assert.ok(i > 0 && rows[1], 'InCsumErrors in /proc/net/snmp');
+  return Number(rows[1][i]);
+}
+
+test('GSO super-frames through the load balancer: addresses rewritten in partial checksums, every segment checked by the receiving kernel', { skip: skip || ethtoolSkip, timeout: 180_000 }, async (t) => {
+  // B keeps its offloads (TSO: it sends 64 KiB super-frames with partial checksums). On A's
+  // side the offloads are off where it matters: the root-side veth cannot segment or checksum
+  // (the kernel does both in software on nfchain's transmit) and A's eth0 does not trust
+  // checksums, so A's TCP verifies every segment — a wrong pseudo-header update fails them all.
+  const tb = testbedUp(name());
+  const vip = '10.201.0.100';
+  const dir = mkdtempSync(join(tmpdir(), 'nfc-lb-'));
+  const tcpdump = findTool('tcpdump');
+  const tshark = findTool('tshark');
+  const capture = join(dir, 'a.pcap');
+  let cap: ReturnType<typeof spawn> | undefined;
+  try {
+    sh(undefined, findTool('ethtool')!, '-K', tb.ifA, 'tx', 'off', 'tso', 'off', 'gso', 'off');
+    sh(tb.nsA, findTool('ethtool')!, '-K', 'eth0', 'rx', 'off');
+    sh(tb.nsA, 'ip', 'neigh', 'replace', vip, 'lladdr', tb.macB, 'dev', 'eth0');
+    const before = tcpCsumErrors(tb.nsA);
+    writeFileSync(join(dir, 'lb.yaml'), `vip: ${vip}\nbackends:\n  - { ip: ${tb.ipB} }\n`);
+    const server = await httpServer(tb.nsB, tb.ipB, 32 * 1024 * 1024);
+    if (tcpdump) {
+      cap = spawn('ip', ['netns', 'exec', tb.nsA, tcpdump, '-i', 'eth0', '-nn', '-s', '200', '-c', '3000', '-w', capture, 'tcp'], { stdio: 'ignore' });
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    let got: Fetched | undefined;
+    try {
+      const { missing, status } = await withChain(topo(tb, [
+        { name: 'lb', module: NFS('load-balancer'), service: 1, options: { config: join(dir, 'lb.yaml'), interval: 0 } },
+        { name: 'bridge', module: NFS('bridge'), service: 2 },
+      ], ['lb', 'bridge']), async () => {
+        const r = httpFetch(tb.nsA, vip, 150_000);
+        assert.ok(r.ok, r.ok ? '' : r.why);
+        got = r.got;
+      });
+      assert.ok(got, 'the download ran');
+      assert.equal(got.sha256, got.expect, 'content intact');
+      assert.equal(missing, 0, 'every buffer back in the pool');
+      const [pa, pb] = status.ports;
+      assert.ok(pb!.rxBytes / pb!.rxPackets > 3000, `B sent super-frames through nfchain (${(pb!.rxBytes / pb!.rxPackets).toFixed(0)} B per frame)`);
+      assert.ok(pa!.txPackets > 0);
+    } finally {
+      server.kill('SIGKILL');
+    }
+    assert.equal(tcpCsumErrors(tb.nsA) - before, 0, 'A\'s TCP found no bad checksum');
+    if (cap && tshark) {
+      cap.kill('SIGINT');
+      await new Promise((r) => cap!.once('exit', r));
+      const bad = spawnSync(tshark, ['-r', capture, '-o', 'tcp.check_checksum:TRUE', '-o', 'ip.check_checksum:TRUE',
+        '-Y', 'tcp.checksum.status == "Bad" || ip.checksum.status == "Bad"'], { encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL' });
+      assert.equal(bad.status, 0, bad.stderr);
+      assert.equal(bad.stdout.trim(), '', 'tshark finds no bad checksum in what A received');
+      const all = spawnSync(tshark, ['-r', capture, '-Y', `ip.src == ${vip}`], { encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL' });
+      assert.ok(all.stdout.trim().split('\n').length > 100, 'the capture holds the download, from the VIP');
+    } else {
+      t.diagnostic(`tshark or tcpdump missing: the capture was not checked (${tcpdump ? 'tshark' : 'tcpdump'} not installed)`);
+    }
+  } finally {
+    cap?.kill('SIGKILL');
+    testbedDown(tb.name);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a super-frame with no jumbo buffer to go to is dropped and counted (pool.jumbos 0)', { skip, timeout: 60_000 }, async () => {
+  const tb = testbedUp(name());
+  const server = await httpServer(tb.nsB, tb.ipB, 8 * 1024 * 1024);
+  try {
+    let r: ReturnType<typeof httpFetch> | undefined;
+    const { missing, status } = await withChain(topo(tb, [{ name: 'bridge', module: NFS('bridge'), service: 1 }], ['bridge'], 'af_packet', { jumbos: 0 }), async () => {
+      r = httpFetch(tb.nsA, tb.ipB, 5_000);
+    });
+    assert.ok(r && !r.ok, 'TCP cannot pass when super-frames cannot');
+    assert.ok(status.ports[1]!.rxOversize > 0, 'B\'s super-frames are counted as oversize');
+    assert.equal(missing, 0);
+  } finally {
+    server.kill('SIGKILL');
+    testbedDown(tb.name);
+  }
+});
 
 test('an af_packet port on a missing or down interface is refused before anything starts', { skip, timeout: 30_000 }, () => {
   const missing = `nx${randomBytes(3).toString('hex')}`;

@@ -8,8 +8,8 @@
  *       call per burst; when the ring is empty the caller sleeps in poll() on the socket
  *       (nfcPollIn), which the kernel wakes per frame.
  *   TX: a second AF_PACKET socket of protocol 0 (it receives nothing, so a port never sees its
- *       own frames) with PACKET_QDISC_BYPASS; afpTxBurst hands frames to the kernel straight
- *       from pool memory with one sendmmsg per burst.
+ *       own frames); afpTxBurst hands frames to the kernel straight from pool memory with one
+ *       sendmmsg per burst. Without offloads it bypasses the qdisc (PACKET_QDISC_BYPASS).
  *
  * Offloads (vnet, the default): both sockets use PACKET_VNET_HDR, the virtio-net header QEMU's
  * tap backend uses. A GSO super-frame (up to 64 KiB of TCP from a host whose veth keeps TSO on)
@@ -305,7 +305,10 @@ tx:
   if (a->tx_fd < 0) goto fail;
   step = "setsockopt(PACKET_VNET_HDR) (tx)";
   if (a->vnet && setsockopt(a->tx_fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof one) != 0) goto fail;
-  setsockopt(a->tx_fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one);
+  /* PACKET_QDISC_BYPASS transmits with dev_direct_xmit, which drops a frame the device cannot
+   * take as it is (a super-frame for a device without TSO: the kernel would segment it). With
+   * offloads the frames go through dev_queue_xmit, which segments; veths have no qdisc anyway. */
+  if (!a->vnet) setsockopt(a->tx_fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one);
   sll.sll_protocol = 0;
   step = "bind (tx)";
   if (bind(a->tx_fd, (struct sockaddr *)&sll, sizeof sll) != 0) goto fail;

@@ -193,7 +193,7 @@ export async function statusCommand(argv: string[]): Promise<number> {
     `chain: ${s.chain.join(' → ') || '(empty)'}`,
     'ports:',
     ...s.ports.map((p) => `  ${p.id} ${p.name} (${p.driver}): rx ${p.rxPackets}, tx ${p.txPackets}, tx dropped ${p.txDropped}` +
-      (p.link ? `, kernel drops ${p.kernelDrops}; ${p.link.interface} ${p.link.up ? (p.link.running ? 'up' : 'up, no carrier') : 'DOWN'} mtu ${p.link.mtu} ${p.link.mac}` : '')),
+      (p.link ? `, kernel drops ${p.kernelDrops}, oversize ${p.rxOversize}, malformed ${p.rxMalformed}; ${p.link.interface} ${p.link.up ? (p.link.running ? 'up' : 'up, no carrier') : 'DOWN'} mtu ${p.link.mtu} ${p.link.mac}` : '')),
     'NFs:',
     ...(s.nfs.length ? s.nfs.map((n) => `  ${n.tag} service ${n.service} ${n.state} pid ${n.pid}: rx ${n.counters.rx ?? 0}, drops ${drops(n.counters)}`) : ['  (none)']),
     'services:',

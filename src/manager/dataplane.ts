@@ -52,11 +52,14 @@ export type WorkerReport = { type: 'ready' } | { type: 'rx-done'; packets: numbe
   | { type: 'flow-stats'; stats: FlowTableStats };
 
 /**
- * Empty loops before an idle data-plane loop sleeps; the longest sleep (ms) when a port cannot
+ * How long (ms, and at least how many passes) an idle data-plane loop keeps polling before it
+ * sleeps (see the NF engine's SPIN_MS: a reply that follows a packet finds the loop awake); the
+ * longest sleep (ms) when a port cannot
  * be waited on (gen, pcap); and the longest wait in poll() on the ports' sockets (ms): that one
  * only bounds how late the worker sees a stop or a new rule set, since a packet ends it at once.
  */
-const SPIN = 200;
+const SPIN = 16;
+const SPIN_MS = Number(process.env.NFC_SPIN_US ?? 200) / 1000;
 const YIELD_AFTER = 4;
 const IDLE_SLEEP_MS = 1;
 const POLL_WAIT_MS = 20;
@@ -295,6 +298,8 @@ export class RxLoop {
       const c = this.counters[i]!;
       c[PortRxCounters.rxNoBuffer] = p.rxNoBuffer;
       if (p.kernelDrops !== undefined) c[PortRxCounters.kernelDrops] = p.kernelDrops;
+      if (p.oversize !== undefined) c[PortRxCounters.rxOversize] = p.oversize;
+      if (p.malformed !== undefined) c[PortRxCounters.rxMalformed] = p.malformed;
     }
   }
 }
@@ -413,6 +418,7 @@ function runWorker(cfg: DataplaneConfig): void {
   const i32 = ((rx ?? tx) as unknown as { inst: InstanceView }).inst.i32;
   const idleWait = new Int32Array(new SharedArrayBuffer(4));
   let idle = 0;
+  let idleSince = 0;
   let lastSync = 0;
   // Work in slices so the worker's event loop sees the parent's messages.
   const slice = (): void => {
@@ -436,7 +442,9 @@ function runWorker(cfg: DataplaneConfig): void {
       if (tx !== null) n += tx.pass();
       if (n > 0) {
         idle = 0;
-      } else if (++idle < SPIN) {
+      } else if (idle++ === 0) {
+        idleSince = performance.now();
+      } else if (idle < SPIN || performance.now() - idleSince < SPIN_MS) {
         // Like the NFs: an idle loop gives its core away before it sleeps.
         if (idle >= YIELD_AFTER && cfg.poll === 'adaptive') native().schedYield();
       } else {

@@ -703,6 +703,8 @@ export class Manager {
       rxBytes: cb.read(CounterSet.portRx(i), PortRxCounters.rxBytes),
       rxNoBuffer: cb.read(CounterSet.portRx(i), PortRxCounters.rxNoBuffer),
       kernelDrops: cb.read(CounterSet.portRx(i), PortRxCounters.kernelDrops),
+      rxOversize: cb.read(CounterSet.portRx(i), PortRxCounters.rxOversize),
+      rxMalformed: cb.read(CounterSet.portRx(i), PortRxCounters.rxMalformed),
       txPackets: cb.read(CounterSet.portTx(i), PortTxCounters.txPackets),
       txBytes: cb.read(CounterSet.portTx(i), PortTxCounters.txBytes),
       txDropped: cb.read(CounterSet.portTx(i), PortTxCounters.txDropped),

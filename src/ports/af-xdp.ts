@@ -13,12 +13,22 @@
  * descriptor convert with a shift. Frames from a veth with checksum offload on may carry a
  * partial checksum; XDP does not say which, so run af_xdp ports with offloads off (the testbed
  * turns them off).
+ *
+ * TX offloads: packets from other ports may carry offloads AF_XDP cannot hand on (an af_packet
+ * RX port delivers GSO super-frames in jumbo buffers and partial checksums). The UMEM is the
+ * ordinary buffers only (pool.count strides), so a jumbo can never go on the tx ring. Each
+ * burst goes through a SoftwareOffload (offload.ts) first: partial checksums are completed,
+ * super-frames become segments in ordinary buffers, and any other packet left in a jumbo is
+ * copied into an ordinary buffer, or dropped when it does not fit one (`offload` counts each
+ * case). txBurst's count and txDropped are in packets as the chain handed them over (a
+ * super-frame is one, sent when all its segments went on the tx ring).
  */
 import { NfcError } from '../errors.js';
 import { native } from '../native.js';
 import { Meta, META_BYTES } from '../shm/pool-layout.js';
 import type { PacketPool, PoolCache } from '../shm/pool.js';
 import type { AfXdpPortConfig } from './config.js';
+import { SoftwareOffload, type OffloadCounters } from './offload.js';
 import type { PortContext, RxPort, TxPort } from './port.js';
 import { checkLinkUp } from './af-packet.js';
 
@@ -126,13 +136,21 @@ class AfXdpRx implements RxPort {
   }
 }
 
-class AfXdpTx implements TxPort {
+/** The af_xdp port's TX half: the TxPort plus its software offload counters. */
+export interface AfXdpTxPort extends TxPort {
+  /** Checksums completed, super-frames segmented, jumbo packets copied or dropped before sending. */
+  readonly offload: OffloadCounters;
+}
+
+class AfXdpTx implements AfXdpTxPort {
   private readonly h: number;
   private readonly pool: PacketPool;
   private readonly cache: PoolCache;
   private readonly io = new Uint32Array(MAX * 2);
   private readonly done = new Uint32Array(MAX * 4);
+  /** 1 for each ordinary buffer on the tx ring (jumbos never get there: see the file comment) */
   private readonly inFlight: Uint8Array;
+  private readonly soft: SoftwareOffload;
   private dropped = 0;
 
   constructor(cfg: AfXdpPortConfig, ctx: PortContext) {
@@ -140,10 +158,15 @@ class AfXdpTx implements TxPort {
     this.pool = ctx.pool;
     this.cache = ctx.cache;
     this.inFlight = new Uint8Array(ctx.pool.count);
+    this.soft = new SoftwareOffload(ctx.pool, ctx.cache, (descs, n) => this.sendFrames(descs, n), { linearize: true, chunk: MAX });
   }
 
   get txDropped(): number {
     return this.dropped;
+  }
+
+  get offload(): OffloadCounters {
+    return this.soft;
   }
 
   /** Frees the buffers whose transmission completed. Hot path: no allocation. */
@@ -165,6 +188,17 @@ class AfXdpTx implements TxPort {
   /** Hot path: no allocation. */
   txBurst(descs: Uint32Array, n: number): number {
     this.complete();
+    const sent = this.soft.process(descs, n);
+    this.dropped += n - sent;
+    return sent;
+  }
+
+  /**
+   * The offload's sink: puts frames descs[0..n) (ordinary buffers only) on the tx ring, MAX at a
+   * time; what the ring does not take is freed. Returns how many went on the ring (for n <= MAX,
+   * the offload's chunks, the ring took a prefix). Hot path: no allocation.
+   */
+  private sendFrames(descs: Uint32Array, n: number): number {
     const pool = this.pool;
     const io = this.io;
     let sent = 0;
@@ -181,7 +215,6 @@ class AfXdpTx implements TxPort {
       for (let i = q; i < k; i++) this.cache.freeOne(descs[done + i]!);
       sent += q;
     }
-    this.dropped += n - sent;
     return sent;
   }
 
@@ -206,6 +239,6 @@ export function openAfXdpRx(cfg: AfXdpPortConfig, ctx: PortContext): RxPort {
   return new AfXdpRx(cfg, ctx);
 }
 
-export function openAfXdpTx(cfg: AfXdpPortConfig, ctx: PortContext): TxPort {
+export function openAfXdpTx(cfg: AfXdpPortConfig, ctx: PortContext): AfXdpTxPort {
   return new AfXdpTx(cfg, ctx);
 }

@@ -26,7 +26,11 @@
  * TX (openPcapTx): writes every packet to `tx` with PcapWriter (nanosecond pcap, so meta
  * timestamps survive exactly), stamped with the packet's meta timestamp, then frees it. A write
  * failure (disk full) stops the writer: later packets are freed and counted in txDropped, and
- * `error` holds the cause.
+ * `error` holds the cause. A capture shows what a wire would carry, so offloads are done in
+ * software first (offload.ts): a partial checksum is completed and a GSO super-frame is written
+ * as its segments (`offload` counts both, and the super-frames dropped). txBurst's count and
+ * txDropped are in packets as the chain handed them over (a super-frame is one, sent when all
+ * its segments were written); `sent` counts the records written.
  *
  * Allocation: copying a packet between the reader's buffer (or the writer's) and the pool
  * takes one short-lived subarray view per packet — JS has no allocation-free bulk copy between
@@ -40,6 +44,7 @@ import { PcapWriter } from '../pcap/pcap-writer.js';
 import { Meta } from '../shm/pool-layout.js';
 import type { PacketPool, PoolCache } from '../shm/pool.js';
 import type { PcapPortConfig } from './config.js';
+import { SoftwareOffload, type OffloadCounters } from './offload.js';
 import type { PortContext, RxPort, TxPort } from './port.js';
 
 const LINKTYPE_ETHERNET = 1;
@@ -72,8 +77,10 @@ export interface PcapRxPort extends RxPort {
 
 /** The pcap port's TX half: the TxPort plus what it wrote. */
 export interface PcapTxPort extends TxPort {
-  /** Packets written so far. */
+  /** Records written so far (each segment of a super-frame is one). */
   readonly sent: number;
+  /** Software offloads done before writing: checksums completed, super-frames segmented or dropped. */
+  readonly offload: OffloadCounters;
   /** Why the writer stopped (write failure), else null. */
   readonly error: NfcError | null;
 }
@@ -393,6 +400,7 @@ class PcapTx implements PcapTxPort {
   private written = 0;
   private dropped = 0;
   private failure: NfcError | null = null;
+  private readonly soft: SoftwareOffload;
 
   /** Setup: creates the output file (cold, allocates the writer's buffer). */
   constructor(cfg: PcapPortConfig, ctx: PortContext) {
@@ -404,6 +412,7 @@ class PcapTx implements PcapTxPort {
     this.cache = ctx.cache;
     this.ctx = ctx;
     this.path = cfg.tx;
+    this.soft = new SoftwareOffload(ctx.pool, ctx.cache, (descs, n) => this.writeFrames(descs, n));
     // A packet may have grown into its headroom (encapsulation): allow the whole buffer.
     const snaplen = Math.min(MAX_CAPLEN, Math.max(65535, ctx.pool.stride));
     try {
@@ -426,11 +435,31 @@ class PcapTx implements PcapTxPort {
     return this.failure;
   }
 
+  get offload(): OffloadCounters {
+    return this.soft;
+  }
+
   /**
-   * Writes the n packets and frees them. Hot path: no allocation apart from the writer's one
-   * subarray view per packet (see the file comment).
+   * Writes the n packets (their segments, with checksums completed) and frees them. Hot path:
+   * no allocation apart from the writer's one subarray view per record (see the file comment).
    */
   txBurst(descs: Uint32Array, n: number): number {
+    if (this.writer === null) {
+      // Failed writer: nothing to complete or segment for.
+      this.cache.free(descs, n);
+      this.dropped += n;
+      return 0;
+    }
+    const sent = this.soft.process(descs, n);
+    this.dropped += n - sent;
+    return sent;
+  }
+
+  /**
+   * The offload's sink: writes frames descs[0..n) as records until the writer fails, frees all
+   * of them, and returns how many were written (a prefix). Hot path: as txBurst.
+   */
+  private writeFrames(descs: Uint32Array, n: number): number {
     const w = this.writer;
     let sent = 0;
     if (w !== null) {
@@ -449,7 +478,6 @@ class PcapTx implements PcapTxPort {
       }
     }
     this.written += sent;
-    this.dropped += n - sent;
     this.cache.free(descs, n);
     return sent;
   }

@@ -37,6 +37,10 @@ export interface RxPort {
   readonly rxNoBuffer: number;
   /** Frames the kernel dropped before the port saw them (real interfaces), if known. */
   readonly kernelDrops?: number;
+  /** Frames larger than any buffer the port could give them: dropped, counted. */
+  readonly oversize?: number;
+  /** Frames whose offload description does not match their headers: dropped, counted. */
+  readonly malformed?: number;
   /**
    * A file descriptor that polls readable when the port has packets (real interfaces): an
    * idle RX loop whose ports all have one sleeps in poll() on them, so the first packet wakes

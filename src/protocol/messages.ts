@@ -111,6 +111,10 @@ export interface PortStatus {
   rxNoBuffer: number;
   /** frames the kernel dropped before the port saw them (real interfaces) */
   kernelDrops: number;
+  /** frames larger than any buffer (a jumbo included, or none free): dropped, counted */
+  rxOversize: number;
+  /** frames whose offload description does not match their headers: dropped, counted */
+  rxMalformed: number;
   /** interface state of af_packet / af_xdp ports */
   link?: { interface: string; up: boolean; running: boolean; mtu: number; mac: string };
   txPackets: number;

@@ -146,7 +146,7 @@ export const CHAIN_WORDS = 1 + MAX_HOPS;
 export const HopKind = { SERVICE: 1, PORT: 2 } as const;
 
 /** Counter schemas. */
-export const PortRxCounters = defineCounters(['rxPackets', 'rxBytes', 'rxNoBuffer', 'kernelDrops'] as const);
+export const PortRxCounters = defineCounters(['rxPackets', 'rxBytes', 'rxNoBuffer', 'kernelDrops', 'rxOversize', 'rxMalformed'] as const);
 export const PortTxCounters = defineCounters(['txPackets', 'txBytes', 'txDropped'] as const);
 /** What a router (an NF, or the manager's RX loop) counts. */
 export const RouteCounters = defineCounters([
