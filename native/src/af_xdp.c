@@ -83,6 +83,7 @@ typedef struct {
   struct xsk_socket *xsk;
   struct xsk_ring_prod fq, tx;
   struct xsk_ring_cons cq, rx;
+  int native; /* bound with native (driver) XDP, not generic */
 } xsk_entry_t;
 
 static xsk_entry_t registry[MAX_XSK];
@@ -155,10 +156,17 @@ napi_value nfc_xdp_open(napi_env env, napi_callback_info info) {
     nfc_throw_errno(env, -r, "xsk_umem__create", ifname);
     return NULL;
   }
-  /* Generic (SKB) XDP and copy mode: works on any driver, veth included. */
+  /* Native (driver) XDP first, in copy mode; generic (SKB) XDP where the driver has none. On a
+   * veth, native XDP also makes the peer stop sending GSO super-frames (veth_fix_features), which
+   * AF_XDP could not take (a frame must fit one UMEM frame). */
   struct xsk_socket_config scfg = {
-      .rx_size = ring, .tx_size = ring, .libxdp_flags = 0, .xdp_flags = XDP_FLAGS_SKB_MODE, .bind_flags = XDP_COPY};
+      .rx_size = ring, .tx_size = ring, .libxdp_flags = 0, .xdp_flags = XDP_FLAGS_DRV_MODE, .bind_flags = XDP_COPY};
   r = xsk_socket__create(&e->xsk, ifname, queue, e->umem, &e->rx, &e->tx, &scfg);
+  if (r != 0) {
+    scfg.xdp_flags = XDP_FLAGS_SKB_MODE;
+    r = xsk_socket__create(&e->xsk, ifname, queue, e->umem, &e->rx, &e->tx, &scfg);
+  }
+  e->native = r == 0 && scfg.xdp_flags == XDP_FLAGS_DRV_MODE;
   if (r != 0) {
     xsk_umem__delete(e->umem);
     pthread_mutex_unlock(&registry_lock);

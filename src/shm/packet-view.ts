@@ -33,7 +33,7 @@
 import { NfcError } from '../errors.js';
 import { FlowKey, hashFlowKey, formatIpv4, formatIpv6, endpointHash, foldIpv6, combineEndpoints } from '../flow/flow-key.js';
 import {
-  csumUpdate16, csumUpdate32, ipv4HeaderChecksum, ipv4HeaderChecksumOk,
+  csumFold, csumUpdate16, csumUpdate32, ipv4HeaderChecksum, ipv4HeaderChecksumOk, pseudoSumIpv4At, pseudoSumIpv6At,
   l4ChecksumIpv4, l4ChecksumIpv4Ok, l4ChecksumIpv6, l4ChecksumIpv6Ok,
 } from './checksum.js';
 import { Meta, OFFLOAD_CSUM_PARTIAL } from './pool-layout.js';
@@ -1113,6 +1113,28 @@ export class PacketView {
     dv.setUint16(field, c);
     if ((this.off & OFFLOAD_CSUM_PARTIAL) !== 0) this.checksumCompleted();
     return true;
+  }
+
+  /**
+   * For a packet whose offload state is unknown (AF_XDP gives none): completes its TCP/UDP
+   * checksum when it was left partial by the sender — the field holds exactly the pseudo-header
+   * sum and the segment does not verify — and returns true. Exact, and cheap for ordinary
+   * packets: the full sum is taken only when the field equals the pseudo-header sum (a
+   * complete checksum does so by chance once in 65536). Hot path: no allocation.
+   */
+  completeIfPartial(): boolean {
+    if (!this.parsed) this.parse();
+    const k = this.l4Kind;
+    if (k !== L4_TCP && k !== L4_UDP) return false;
+    const n = this.l4CsumLength();
+    if (n < 0) return false;
+    const dv = this.data;
+    const field = dv.getUint16(this.l4 + (k === L4_TCP ? 16 : 6));
+    const ps = this.l3Kind === L3_IPV4 ? pseudoSumIpv4At(dv, this.l3, this.proto, n) : pseudoSumIpv6At(dv, this.l3, this.proto, n);
+    if (field !== csumFold(ps)) return false;
+    if (this.l3Kind === L3_IPV4 ? l4ChecksumIpv4Ok(dv, this.l3, this.l4, n, this.proto) : l4ChecksumIpv6Ok(dv, this.l3, this.l4, n, this.proto)) return false;
+    this.off |= OFFLOAD_CSUM_PARTIAL;
+    return this.fixL4Checksum();
   }
 
   // -------------------------------------------------------------------------------------------
