@@ -1,14 +1,17 @@
 /**
  * A UDP blaster for `bench ports`, run inside a testbed namespace
- * (`ip netns exec <ns> node blaster.js <ifname> <srcMac> <dstMac> <srcIp> <dstIp> <seconds> <size>`):
+ * (`ip netns exec <ns> node blaster.js <ifname> <srcMac> <dstMac> <srcIp> <dstIp> <seconds> <size> [pps]`):
  * sends 64-byte (or <size>) UDP frames as fast as one core can with sendmmsg bursts through an
- * AF_PACKET socket (the nfchain addon), and prints how many the kernel took.
+ * AF_PACKET socket (the nfchain addon), or at `pps` packets per second (bursts of 64 on a
+ * schedule, sleeping in between: the background load of `bench latency`), and prints how many
+ * the kernel took.
  */
 import { native } from '../src/native.js';
 import { PacketView } from '../src/shm/packet-view.js';
 import { SynthKind, writeSynth } from '../src/ports/synth.js';
 
-const [, , ifname, srcMac, dstMac, srcIp, dstIp, secondsS, sizeS] = process.argv;
+const [, , ifname, srcMac, dstMac, srcIp, dstIp, secondsS, sizeS, ppsS] = process.argv;
+const pps = Number(ppsS ?? 0);
 const seconds = Number(secondsS);
 const size = Number(sizeS ?? 64);
 const ip = (s: string): number => s.split('.').reduce((a, b) => ((a << 8) | Number(b)) >>> 0, 0);
@@ -31,8 +34,22 @@ for (let i = 0; i < BURST; i++) {
 const h = native().afpOpen(ifname!, 2048, 64, false, false);
 let sent = 0;
 const end = performance.now() + seconds * 1000;
-while (performance.now() < end) {
-  for (let k = 0; k < 64; k++) sent += native().afpTxBurst(h, buf, io, BURST);
+if (pps > 0) {
+  // Paced: burst k leaves at start + k * BURST / pps; in between, sleep (not spin: the load must
+  // not take a core from what it loads).
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  const start = performance.now();
+  for (let k = 0; ; k++) {
+    const at = start + (k * BURST * 1000) / pps;
+    if (at >= end) break;
+    const wait = at - performance.now();
+    if (wait > 0.05) Atomics.wait(nap, 0, 0, wait);
+    sent += native().afpTxBurst(h, buf, io, BURST);
+  }
+} else {
+  while (performance.now() < end) {
+    for (let k = 0; k < 64; k++) sent += native().afpTxBurst(h, buf, io, BURST);
+  }
 }
 native().afpClose(h);
 process.stdout.write(`${sent}\n`);

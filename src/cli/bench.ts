@@ -49,6 +49,12 @@ export const BENCHES: BenchEntry[] = [
     load: async () => (await import('../../bench/ports.js')).portsBenchFromArgv,
   },
   {
+    name: 'latency',
+    summary: 'round-trip time (p50/p99/p99.9/max µs) through 1, 3, 5 NFs vs the kernel bridge, idle and under load (root)',
+    options: '--nfs 1,3,5  --driver af_packet,af_xdp  --load 0,10,50,90  --count 2000  --interval-us 1000',
+    load: async () => (await import('../../bench/latency.js')).latencyBenchFromArgv,
+  },
+  {
     name: 'startup',
     summary: 'NF process start → first packet handled, for a .js and a .ts module (ms)',
     options: '--runs 7',

@@ -59,7 +59,7 @@ export type WorkerReport = { type: 'ready' } | { type: 'rx-done'; packets: numbe
  * only bounds how late the worker sees a stop or a new rule set, since a packet ends it at once.
  */
 const SPIN = 16;
-const SPIN_MS = Number(process.env.NFC_SPIN_US ?? 200) / 1000;
+const SPIN_MS = 0.2;
 const YIELD_AFTER = 4;
 const IDLE_SLEEP_MS = 1;
 const POLL_WAIT_MS = 20;
@@ -370,6 +370,12 @@ export class TxLoop {
     return total;
   }
 
+  /** True when a ring holds something (cold: the last look before sleeping). */
+  pending(): boolean {
+    for (let r = 0; r < this.rings.length; r++) if (this.rings[r]!.available(1) > 0) return true;
+    return false;
+  }
+
   private sendPort(p: number): void {
     const n = this.staged[p]!;
     const port = this.ports[p]!;
@@ -454,15 +460,20 @@ function runWorker(cfg: DataplaneConfig): void {
           tx.flushPorts();
           if (cfg.poll === 'adaptive') {
             // NFs sending out wake this futex; receiving ports are polled every IDLE_SLEEP_MS.
+            // Look at the rings again after raising the flag: an NF that published just
+            // before saw no flag and did not wake us (that packet would wait for the timeout).
             Atomics.store(i32, IH.txSleeping, 1);
-            native().futexWait(i32, IH.txSleeping, 1, rx !== null && !rx.finished ? IDLE_SLEEP_MS : 5);
+            if (!tx.pending()) native().futexWait(i32, IH.txSleeping, 1, rx !== null && !rx.finished ? IDLE_SLEEP_MS : 5);
             Atomics.store(i32, IH.txSleeping, 0);
           }
         } else if (cfg.poll === 'adaptive') {
           if (rx!.finished) Atomics.wait(idleWait, 0, 0, 20);
           else rx!.idleWait(IDLE_SLEEP_MS);
         }
-        break;
+        // Woken: straight back to work (a turn of the event loop first would add its latency to
+        // the packet that woke us), unless the slice is over.
+        if (stopping || performance.now() - t0 > 5) break;
+        continue;
       }
       if ((iter & 15) === 15 && performance.now() - t0 > 5) break;
     }

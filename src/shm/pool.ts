@@ -378,7 +378,15 @@ export class PoolCache {
       dst[dstOff + got++] = this.jstack[--this.jn]!;
       this.jstack[JUMBO_CACHE] = this.jn;
     }
-    if (got < n) got += this.pool.jumboConsumer.dequeue(dst, n - got, dstOff + got);
+    if (got < n) {
+      const k = this.pool.jumboConsumer.dequeue(dst, n - got, dstOff + got);
+      // Slots repaired after a crash (reclaim.ts) hold NULL_DESC: drop them, as refill does.
+      const end = got + k;
+      for (let i = got; i < end; i++) {
+        const d = dst[dstOff + i]!;
+        if (d !== NULL_DESC) dst[dstOff + got++] = d;
+      }
+    }
     for (let i = 0; i < got; i++) this.pool.resetMeta(dst[dstOff + i]!);
     return got;
   }

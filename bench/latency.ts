@@ -1,0 +1,192 @@
+/**
+ * bench latency: round-trip time through a chain between two network namespaces, with the Linux
+ * kernel bridge on the same veths as the reference, in one run (a testbed this benchmark makes
+ * with the hosts' default offloads, and removes).
+ *
+ * The probe (latency-probe.ts) in namespace A sends ICMP echo requests to B, one every
+ * `--interval-us` (default 1000), and takes each reply's time from the kernel's receive stamp;
+ * B's kernel answers. Reported per path: p50, p99, p99.9 and max of the RTT in µs, and the
+ * average. Paths: the kernel bridge, and nfchain with each port driver (af_packet; af_xdp when
+ * the addon has libxdp) and a chain of 1, 3 or 5 NFs (bridge; basic-monitor, simple-forward ...,
+ * bridge). Load: none, or a 64-byte UDP stream from A to B at a share of that path's top rate
+ * (measured first in the same run with the blaster at full speed), sent by a paced blaster.
+ *
+ *   nfchain bench latency [--nfs 1,3,5] [--driver af_packet,af_xdp] [--load 0,10,50,90]
+ *                         [--count 2000] [--interval-us 1000] [--json]
+ *
+ * Output: `latency path=P driver=D nfs=N load=L: p50 X µs, p99 Y µs, p99.9 Z µs, max W µs`;
+ * with --json one line each: { bench: "latency", path, driver, nfs, load, p50Us, p99Us,
+ * p999Us, maxUs, avgUs, lost, loadPps }.
+ */
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { NfcError } from '../src/errors.js';
+import { runTopology } from '../src/cli/start.js';
+import { validateTopology } from '../src/topology/load.js';
+import { netnsSupport, testbedDown, testbedUp, type Testbed } from '../src/testbed/testbed.js';
+import type { Manager } from '../src/manager/manager.js';
+import { parseFlags } from './common.js';
+import { native } from '../src/native.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const PROBE = join(root, 'dist/bench/latency-probe.js');
+const BLASTER = join(root, 'dist/bench/blaster.js');
+const NFS = (n: string): string => join(root, `dist/nfs/${n}/index.js`);
+
+export interface LatencyRow {
+  bench: 'latency';
+  path: 'kernel-bridge' | 'nfchain';
+  driver: string;
+  nfs: number;
+  load: number;
+  p50Us: number;
+  p99Us: number;
+  p999Us: number;
+  maxUs: number;
+  avgUs: number;
+  lost: number;
+  loadPps: number;
+}
+
+/** The q-quantile of sorted xs (nearest rank). */
+function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
+}
+
+function rxPackets(ns: string): number {
+  const j = JSON.parse(execFileSync('ip', ['-n', ns, '-s', '-j', 'link', 'show', 'dev', 'eth0'], { encoding: 'utf8' })) as { stats64: { rx: { packets: number } } }[];
+  return j[0]!.stats64.rx.packets;
+}
+
+function blasterArgs(tb: Testbed, seconds: number, pps: number): string[] {
+  return ['netns', 'exec', tb.nsA, process.execPath, BLASTER, 'eth0', tb.macA, tb.macB, tb.ipA, tb.ipB, String(seconds), '64', String(pps)];
+}
+
+/** The path's top rate: 64-byte UDP A → B at full speed for 2 s, as B received it (pps). */
+function topRate(tb: Testbed): number {
+  const before = rxPackets(tb.nsB);
+  const t0 = performance.now();
+  const r = spawnSync('ip', blasterArgs(tb, 2, 0), { encoding: 'utf8', timeout: 30_000, killSignal: 'SIGKILL' });
+  if (r.status !== 0) throw new NfcError('NFC_ERR_BENCH', `blaster failed: ${r.stderr}`);
+  return (rxPackets(tb.nsB) - before) / ((performance.now() - t0) / 1000);
+}
+
+/** Probes `count` echoes, with a paced load of `pps` (0: none) running meanwhile. */
+async function probe(tb: Testbed, count: number, intervalUs: number, pps: number): Promise<{ rtt: number[]; lost: number }> {
+  const seconds = Math.ceil((count * intervalUs) / 1e6) + 2;
+  const load = pps > 0 ? spawn('ip', blasterArgs(tb, seconds, pps), { stdio: 'ignore' }) : null;
+  try {
+    if (load) await new Promise((r) => setTimeout(r, 300));
+    const r = spawnSync('ip', ['netns', 'exec', tb.nsA, process.execPath, PROBE, 'eth0', tb.macA, tb.macB, tb.ipA, tb.ipB, String(count), String(intervalUs)],
+      { encoding: 'utf8', timeout: seconds * 1000 + 30_000, killSignal: 'SIGKILL' });
+    if (r.status !== 0) throw new NfcError('NFC_ERR_BENCH', `latency probe failed: ${r.stderr}`);
+    const out = JSON.parse(r.stdout) as { sent: number; received: number; rttUs: number[] };
+    return { rtt: out.rttUs.sort((a, b) => a - b), lost: out.sent - out.received };
+  } finally {
+    load?.kill('SIGKILL');
+  }
+}
+
+async function withKernelBridge<T>(tb: Testbed, f: () => Promise<T>): Promise<T> {
+  const br = `${tb.name}-br`;
+  execFileSync('ip', ['link', 'add', br, 'type', 'bridge']);
+  try {
+    execFileSync('ip', ['link', 'set', tb.ifA, 'master', br]);
+    execFileSync('ip', ['link', 'set', tb.ifB, 'master', br]);
+    execFileSync('ip', ['link', 'set', br, 'up']);
+    return await f();
+  } finally {
+    execFileSync('ip', ['link', 'del', br]);
+  }
+}
+
+/** The chain of `n` NFs: monitor, forwards, bridge (n = 1: bridge alone). */
+function chainOf(n: number): Record<string, unknown>[] {
+  const nfs: Record<string, unknown>[] = [];
+  if (n >= 2) nfs.push({ name: 'monitor', module: NFS('basic-monitor'), options: { interval: 0 } });
+  for (let i = nfs.length; i < n - 1; i++) nfs.push({ name: `forward${i}`, module: NFS('simple-forward') });
+  nfs.push({ name: 'bridge', module: NFS('bridge') });
+  return nfs.map((nf, i) => ({ ...nf, service: i + 1 }));
+}
+
+async function withNfchain<T>(tb: Testbed, driver: string, n: number, f: () => Promise<T>): Promise<T> {
+  const nfs = chainOf(n);
+  const topo = validateTopology({
+    name: `lat-${tb.name}`,
+    manager: { statsInterval: 0 },
+    ports: [{ name: 'a', driver, interface: tb.ifA }, { name: 'b', driver, interface: tb.ifB }],
+    nfs, chain: nfs.map((x) => x.name as string),
+  }, '<bench latency>');
+  let out: T | undefined;
+  let failure: unknown;
+  await runTopology(topo, {
+    signals: false, stats: null, log: () => {}, nfOutput: () => {},
+    onRunning: (m: Manager) => {
+      void (async () => {
+        try {
+          await new Promise((r) => setTimeout(r, 500)); // JIT warm-up of the NFs' first packets aside
+          out = await f();
+        } catch (err) {
+          failure = err;
+        }
+        void m.stop('benchmark over');
+      })();
+    },
+  });
+  if (failure) throw failure;
+  return out as T;
+}
+
+function list(v: string | undefined, dflt: string): string[] {
+  return (v ?? dflt).split(',').map((s) => s.trim()).filter((s) => s !== '');
+}
+
+export async function latencyBenchFromArgv(argv: readonly string[]): Promise<LatencyRow[]> {
+  const f = parseFlags(argv);
+  const support = netnsSupport();
+  if (!support.ok) throw new NfcError('NFC_ERR_BENCH', `bench latency needs network namespaces: ${support.reason}`);
+  const nfsList = list(f.get('nfs'), '1,3,5').map(Number);
+  const loads = list(f.get('load'), '0,10,50,90').map(Number);
+  const drivers = list(f.get('driver'), native().xdpAvailable() ? 'af_packet,af_xdp' : 'af_packet');
+  const count = Number(f.get('count') ?? 2000);
+  const intervalUs = Number(f.get('interval-us') ?? 1000);
+  const json = f.has('json');
+  for (const n of nfsList) if (!Number.isInteger(n) || n < 1 || n > 16) throw new NfcError('NFC_ERR_USAGE', `--nfs ${n}: a chain of 1..16 NFs`);
+  for (const l of loads) if (!(l >= 0 && l < 100)) throw new NfcError('NFC_ERR_USAGE', `--load ${l}: a share of the top rate in percent, 0..99`);
+  for (const d of drivers) {
+    if (d !== 'af_packet' && d !== 'af_xdp') throw new NfcError('NFC_ERR_USAGE', `--driver ${d}: af_packet or af_xdp`);
+    if (d === 'af_xdp' && !native().xdpAvailable()) throw new NfcError('NFC_ERR_USAGE', '--driver af_xdp: this build has no af_xdp (apt-get install libxdp-dev libbpf-dev, then npm rebuild)');
+  }
+  if (!Number.isInteger(count) || count < 10) throw new NfcError('NFC_ERR_USAGE', `--count ${count}: at least 10 echoes`);
+  if (!(intervalUs >= 100)) throw new NfcError('NFC_ERR_USAGE', `--interval-us ${intervalUs}: at least 100`);
+
+  const tb = testbedUp(`l${randomBytes(3).toString('hex')}`);
+  const rows: LatencyRow[] = [];
+  const measure = async (path: LatencyRow['path'], driver: string, nfs: number): Promise<void> => {
+    const top = loads.some((l) => l > 0) ? topRate(tb) : 0;
+    for (const load of loads) {
+      const pps = Math.round((top * load) / 100);
+      const { rtt, lost } = await probe(tb, count, intervalUs, pps);
+      const row: LatencyRow = {
+        bench: 'latency', path, driver, nfs, load,
+        p50Us: quantile(rtt, 0.5), p99Us: quantile(rtt, 0.99), p999Us: quantile(rtt, 0.999), maxUs: rtt[rtt.length - 1] ?? NaN,
+        avgUs: Number((rtt.reduce((a, b) => a + b, 0) / Math.max(1, rtt.length)).toFixed(1)), lost, loadPps: pps,
+      };
+      rows.push(row);
+      process.stdout.write(json ? `${JSON.stringify(row)}\n`
+        : `latency path=${path} driver=${driver} nfs=${nfs} load=${load}%${pps ? ` (${pps} pps)` : ''}: p50 ${row.p50Us} µs, p99 ${row.p99Us} µs, p99.9 ${row.p999Us} µs, max ${row.maxUs} µs (avg ${row.avgUs}, lost ${lost} of ${count})\n`);
+    }
+  };
+  try {
+    await withKernelBridge(tb, () => measure('kernel-bridge', '-', 0));
+    for (const d of drivers) {
+      for (const n of nfsList) await withNfchain(tb, d, n, () => measure('nfchain', d, n));
+    }
+  } finally {
+    testbedDown(tb.name);
+  }
+  return rows;
+}
