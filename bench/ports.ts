@@ -1,158 +1,288 @@
 /**
- * bench ports: nfchain between two network namespaces vs the Linux kernel bridge on the same
- * veths, in one run (a testbed this benchmark makes and removes).
+ * bench ports: what passes through a middlebox between two network namespaces, for nfchain and
+ * its peers on the same veths, in one run (a testbed this benchmark makes and removes).
  *
- *   udp64: a blaster in A sends 64-byte UDP frames to B as fast as one core can; reported is
- *          what B's interface received per second. nfchain: the `bridge` NF over each port
- *          driver (af_packet; af_xdp when the addon has libxdp).
- *   tcp:   B serves a 200 MB download to A over HTTP (real TCP, offloads off on every veth);
- *          reported is the goodput in Gbit/s. nfchain: a 3-NF chain (basic-monitor →
- *          simple-forward → bridge) over each port driver.
+ * Paths (each joins the testbed's two root-side veths):
+ *   kernel-bridge   a Linux bridge
+ *   tc-mirred       tc ingress filters redirecting each veth to the other
+ *   nfchain-<drv>   nfchain with af_packet / af_xdp ports (af_xdp when the addon has libxdp):
+ *                   the `bridge` NF for UDP, a 3-NF chain (basic-monitor → simple-forward →
+ *                   bridge) for TCP
+ *   dpdk-<drv>      DPDK's dpdk-testpmd (io forwarding, --no-huge) with its af_packet and
+ *                   af_xdp PMDs, when dpdk-testpmd is installed (Debian: dpdk)
  *
- *   nfchain bench ports [--seconds S] [--mbytes M] [--runs R] [--json]
+ * Tests:
+ *   udp64, udp1500  a blaster in A sends UDP frames of that size to B as fast as one core can;
+ *                   the figure is what B's interface received (Mpps; Gbit/s for 1500)
+ *   tcp1, tcp4      iperf3 from A to B with 1 and 4 streams (Gbit/s received), with the hosts'
+ *                   offloads on (the kernel's defaults: TSO, GSO, checksum offload) and off
+ *
+ * Every figure is the median of --runs runs, with its range, and its ratio to the kernel bridge
+ * measured in the same run. A path that cannot carry a test (DPDK drops GSO super-frames: TCP
+ * with offloads on) reports 0.
+ *
+ *   nfchain bench ports [--seconds S] [--runs R] [--tests udp64,udp1500,tcp1,tcp4]
+ *                       [--offloads on,off] [--paths kernel-bridge,tc-mirred,nfchain,dpdk] [--json]
+ *
+ * JSON, one line per figure: { bench: "ports", test, path, offloads, nfs, gbps | mpps, runs,
+ * ratio }.
  */
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { NfcError } from '../src/errors.js';
 import { runTopology } from '../src/cli/start.js';
 import { validateTopology } from '../src/topology/load.js';
-import { netnsSupport, testbedDown, testbedUp, type Testbed } from '../src/testbed/testbed.js';
+import { findTool, hasEthtool, netnsSupport, testbedDown, testbedUp, type Testbed, type TestbedOffloads } from '../src/testbed/testbed.js';
 import type { Manager } from '../src/manager/manager.js';
-import { emit, median, parseFlags, type BenchResult } from './common.js';
+import { median, parseFlags } from './common.js';
 import { native } from '../src/native.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const BLASTER = join(root, 'dist/bench/blaster.js');
-const HTTP_PEER = join(root, 'dist/test/helpers/http-peer.js');
 const NFS = (n: string): string => join(root, `dist/nfs/${n}/index.js`);
+
+type Test = 'udp64' | 'udp1500' | 'tcp1' | 'tcp4';
+const TESTS: readonly Test[] = ['udp64', 'udp1500', 'tcp1', 'tcp4'];
+
+interface PathDef {
+  name: string;
+  /** NFs in the middle (nfchain only) */
+  nfs: (test: Test) => number;
+  /** joins the veths for `test`, runs f, unjoins */
+  run<T>(tb: Testbed, test: Test, f: () => Promise<T>): Promise<T>;
+}
+
+export interface PortsRow {
+  bench: 'ports';
+  test: Test;
+  path: string;
+  offloads: TestbedOffloads;
+  nfs: number;
+  /** Gbit/s for tcp and udp1500, Mpps for udp64 */
+  value: number;
+  unit: 'gbps' | 'mpps';
+  runs: number[];
+  ratio: number;
+}
 
 function rxPackets(ns: string): number {
   const j = JSON.parse(execFileSync('ip', ['-n', ns, '-s', '-j', 'link', 'show', 'dev', 'eth0'], { encoding: 'utf8' })) as { stats64: { rx: { packets: number } } }[];
   return j[0]!.stats64.rx.packets;
 }
 
-/** Blasts A → B for `seconds`; returns packets per second B received. */
-function udp(tb: Testbed, seconds: number): number {
+/** UDP frames of `size` bytes A → B for `seconds` at full speed; packets per second B received. */
+function udp(tb: Testbed, seconds: number, size: number): number {
   const before = rxPackets(tb.nsB);
   const t0 = performance.now();
-  const r = spawnSync('ip', ['netns', 'exec', tb.nsA, process.execPath, BLASTER, 'eth0', tb.macA, tb.macB, tb.ipA, tb.ipB, String(seconds), '64'], { encoding: 'utf8' });
+  const r = spawnSync('ip', ['netns', 'exec', tb.nsA, process.execPath, BLASTER, 'eth0', tb.macA, tb.macB, tb.ipA, tb.ipB, String(seconds), String(size)],
+    { encoding: 'utf8', timeout: seconds * 1000 + 30_000, killSignal: 'SIGKILL' });
   if (r.status !== 0) throw new NfcError('NFC_ERR_BENCH', `blaster failed: ${r.stderr}`);
-  const dt = (performance.now() - t0) / 1000;
-  return (rxPackets(tb.nsB) - before) / dt;
+  return (rxPackets(tb.nsB) - before) / ((performance.now() - t0) / 1000);
 }
 
-/** Downloads `mbytes` MB from B to A; returns goodput in Gbit/s. */
-async function tcp(tb: Testbed, mbytes: number): Promise<number> {
-  const port = String(8000 + Math.floor(Math.random() * 1000));
-  const server = spawn('ip', ['netns', 'exec', tb.nsB, process.execPath, HTTP_PEER, 'serve', tb.ipB, port, String(mbytes * 1024 * 1024)], { stdio: ['ignore', 'pipe', 'ignore'] });
+/** iperf3 A → B with `streams` streams for `seconds`: Gbit/s received (0 when no data passed). */
+async function tcp(tb: Testbed, seconds: number, streams: number): Promise<number> {
+  const port = String(5201 + Math.floor(Math.random() * 500));
+  const server = spawn('ip', ['netns', 'exec', tb.nsB, 'iperf3', '-s', '-1', '-B', tb.ipB, '-p', port], { stdio: 'ignore' });
   try {
-    await new Promise<void>((resolve, reject) => {
-      createInterface({ input: server.stdout! }).on('line', (l) => { if (l === 'ready') resolve(); });
-      server.on('exit', (c) => reject(new NfcError('NFC_ERR_BENCH', `HTTP server exited with ${c}`)));
-    });
-    const r = spawnSync('ip', ['netns', 'exec', tb.nsA, process.execPath, HTTP_PEER, 'fetch', tb.ipB, port], { encoding: 'utf8', timeout: 300_000 });
-    if (r.status !== 0) throw new NfcError('NFC_ERR_BENCH', `download failed: ${r.stderr}`);
-    const got = JSON.parse(r.stdout) as { bytes: number; sha256: string; expect: string; ms: number };
-    if (got.sha256 !== got.expect) throw new NfcError('NFC_ERR_BENCH', 'download corrupted');
-    return (got.bytes * 8) / (got.ms / 1000) / 1e9;
+    await new Promise((r) => setTimeout(r, 300));
+    const r = spawnSync('ip', ['netns', 'exec', tb.nsA, 'iperf3', '-c', tb.ipB, '-p', port, '-t', String(seconds), '-P', String(streams), '-J', '--connect-timeout', '3000'],
+      { encoding: 'utf8', timeout: seconds * 1000 + 20_000, killSignal: 'SIGKILL' });
+    if (r.status !== 0 || !r.stdout) return 0;
+    const j = JSON.parse(r.stdout) as { end?: { sum_received?: { bits_per_second?: number } } };
+    return (j.end?.sum_received?.bits_per_second ?? 0) / 1e9;
   } finally {
-    server.kill('SIGTERM');
+    server.kill('SIGKILL');
   }
 }
 
-async function withKernelBridge<T>(tb: Testbed, f: () => Promise<T> | T): Promise<T> {
-  const br = `${tb.name}-br`;
-  execFileSync('ip', ['link', 'add', br, 'type', 'bridge']);
-  try {
-    execFileSync('ip', ['link', 'set', tb.ifA, 'master', br]);
-    execFileSync('ip', ['link', 'set', tb.ifB, 'master', br]);
-    execFileSync('ip', ['link', 'set', br, 'up']);
-    return await f();
-  } finally {
-    execFileSync('ip', ['link', 'del', br]);
+async function measure(tb: Testbed, test: Test, seconds: number): Promise<number> {
+  switch (test) {
+    case 'udp64': return udp(tb, seconds, 64) / 1e6;
+    case 'udp1500': return (udp(tb, seconds, 1500) * 1500 * 8) / 1e9;
+    case 'tcp1': return tcp(tb, seconds, 1);
+    case 'tcp4': return tcp(tb, seconds, 4);
   }
 }
 
-async function withNfchain<T>(tb: Testbed, driver: 'af_packet' | 'af_xdp', chain: 'bridge' | 'chain3', f: () => Promise<T> | T): Promise<T> {
-  const nfs = chain === 'bridge'
+const kernelBridge: PathDef = {
+  name: 'kernel-bridge',
+  nfs: () => 0,
+  async run(tb, _test, f) {
+    const br = `${tb.name}-br`;
+    execFileSync('ip', ['link', 'add', br, 'type', 'bridge']);
+    try {
+      execFileSync('ip', ['link', 'set', tb.ifA, 'master', br]);
+      execFileSync('ip', ['link', 'set', tb.ifB, 'master', br]);
+      execFileSync('ip', ['link', 'set', br, 'up']);
+      return await f();
+    } finally {
+      execFileSync('ip', ['link', 'del', br]);
+    }
+  },
+};
+
+const tcMirred: PathDef = {
+  name: 'tc-mirred',
+  nfs: () => 0,
+  async run(tb, _test, f) {
+    const tc = findTool('tc')!;
+    try {
+      for (const [from, to] of [[tb.ifA, tb.ifB], [tb.ifB, tb.ifA]] as const) {
+        execFileSync(tc, ['qdisc', 'add', 'dev', from, 'ingress']);
+        execFileSync(tc, ['filter', 'add', 'dev', from, 'ingress', 'protocol', 'all', 'u32', 'match', 'u32', '0', '0',
+          'action', 'mirred', 'egress', 'redirect', 'dev', to]);
+      }
+      return await f();
+    } finally {
+      for (const dev of [tb.ifA, tb.ifB]) spawnSync(tc, ['qdisc', 'del', 'dev', dev, 'ingress'], { stdio: 'ignore' });
+    }
+  },
+};
+
+function nfchainPath(driver: 'af_packet' | 'af_xdp'): PathDef {
+  const chainFor = (test: Test): Record<string, unknown>[] => (test.startsWith('udp')
     ? [{ name: 'bridge', module: NFS('bridge'), service: 1 }]
     : [
       { name: 'monitor', module: NFS('basic-monitor'), service: 1, options: { interval: 0 } },
       { name: 'forward', module: NFS('simple-forward'), service: 2 },
       { name: 'bridge', module: NFS('bridge'), service: 3 },
-    ];
-  const topo = validateTopology({
-    name: `bench-${tb.name}`,
-    manager: { statsInterval: 0 },
-    ports: [{ name: 'a', driver, interface: tb.ifA }, { name: 'b', driver, interface: tb.ifB }],
-    nfs, chain: nfs.map((n) => n.name),
-  }, '<bench>');
-  let out: T | undefined;
-  let failure: unknown;
-  await runTopology(topo, {
-    signals: false, stats: null, log: () => {}, nfOutput: () => {},
-    onRunning: (m: Manager) => {
-      void (async () => {
-        try {
-          out = await f();
-        } catch (err) {
-          failure = err;
-        }
-        void m.stop('benchmark over');
-      })();
+    ]);
+  return {
+    name: `nfchain-${driver}`,
+    nfs: (test) => chainFor(test).length,
+    async run(tb, test, f) {
+      const nfs = chainFor(test);
+      const topo = validateTopology({
+        name: `bench-${tb.name}`,
+        manager: { statsInterval: 0 },
+        ports: [{ name: 'a', driver, interface: tb.ifA }, { name: 'b', driver, interface: tb.ifB }],
+        nfs, chain: nfs.map((n) => n.name as string),
+      }, '<bench ports>');
+      let out: number | undefined;
+      let failure: unknown;
+      await runTopology(topo, {
+        signals: false, stats: null, log: () => {}, nfOutput: () => {},
+        onRunning: (m: Manager) => {
+          void (async () => {
+            try {
+              out = await f() as number;
+            } catch (err) {
+              failure = err;
+            }
+            void m.stop('benchmark over');
+          })();
+        },
+      });
+      if (failure) throw failure;
+      return out as never;
     },
-  });
-  if (failure) throw failure;
-  return out as T;
+  };
 }
 
-export async function portsBenchFromArgv(argv: readonly string[]): Promise<BenchResult[]> {
+function dpdkPath(pmd: 'af_packet' | 'af_xdp', testpmd: string): PathDef {
+  const vdev = (i: number, ifname: string): string => (pmd === 'af_packet'
+    ? `net_af_packet${i},iface=${ifname}` : `net_af_xdp${i},iface=${ifname},start_queue=0,queue_count=1`);
+  return {
+    name: `dpdk-${pmd}`,
+    nfs: () => 0,
+    async run(tb, _test, f) {
+      const child = spawn(testpmd, ['--no-huge', '-m', '1024', '--no-pci', '-l', '0,1', '--file-prefix', `nfc${tb.name}`,
+        '--vdev', vdev(0, tb.ifA), '--vdev', vdev(1, tb.ifB), '--', '--forward-mode=io', '--auto-start', '--nb-cores=1'],
+      { stdio: ['pipe', 'pipe', 'pipe'] });
+      let log = '';
+      child.stdout!.on('data', (d: Buffer) => { log += d.toString(); });
+      child.stderr!.on('data', (d: Buffer) => { log += d.toString(); });
+      try {
+        const t0 = Date.now();
+        while (!/Press enter to exit/.test(log)) {
+          if (child.exitCode !== null || Date.now() - t0 > 20_000) {
+            throw new NfcError('NFC_ERR_BENCH', `dpdk-testpmd (${pmd}) did not start: ${log.split('\n').slice(-5).join(' | ')}`);
+          }
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        return await f();
+      } finally {
+        child.kill('SIGKILL');
+        await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once('exit', r)));
+      }
+    },
+  };
+}
+
+function list(v: string | undefined, dflt: string): string[] {
+  return (v ?? dflt).split(',').map((s) => s.trim()).filter((s) => s !== '');
+}
+
+export async function portsBenchFromArgv(argv: readonly string[]): Promise<PortsRow[]> {
   const f = parseFlags(argv);
   const support = netnsSupport();
   if (!support.ok) throw new NfcError('NFC_ERR_BENCH', `bench ports needs network namespaces: ${support.reason}`);
   const seconds = Number(f.get('seconds') ?? 3);
-  const mbytes = Number(f.get('mbytes') ?? 200);
   const runs = Number(f.get('runs') ?? 3);
   const json = f.has('json');
-  const tb = testbedUp(`b${randomBytes(3).toString('hex')}`);
-  const out: BenchResult[] = [];
+  const tests = list(f.get('tests'), TESTS.join(',')) as Test[];
+  for (const t of tests) if (!TESTS.includes(t)) throw new NfcError('NFC_ERR_USAGE', `--tests ${t}: one of ${TESTS.join(', ')}`);
+  const offloadsList = list(f.get('offloads'), 'on,off') as TestbedOffloads[];
+  for (const o of offloadsList) if (o !== 'on' && o !== 'off') throw new NfcError('NFC_ERR_USAGE', `--offloads ${o}: on or off`);
+  if (offloadsList.includes('off') && !hasEthtool()) throw new NfcError('NFC_ERR_BENCH', '--offloads off needs ethtool (apt-get install ethtool)');
+  if (tests.some((t) => t.startsWith('tcp')) && !findTool('iperf3')) throw new NfcError('NFC_ERR_BENCH', 'the tcp tests need iperf3 (apt-get install iperf3)');
+  if (!(seconds >= 1) || !Number.isInteger(runs) || runs < 1) throw new NfcError('NFC_ERR_USAGE', '--seconds >= 1 and --runs >= 1');
+  const kinds = list(f.get('paths'), 'kernel-bridge,tc-mirred,nfchain,dpdk');
+  const testpmd = findTool('dpdk-testpmd');
+  const paths: PathDef[] = [kernelBridge];
+  if (kinds.includes('tc-mirred') && findTool('tc')) paths.push(tcMirred);
+  const drivers = native().xdpAvailable() ? (['af_packet', 'af_xdp'] as const) : (['af_packet'] as const);
+  if (kinds.includes('nfchain')) for (const d of drivers) paths.push(nfchainPath(d));
+  if (kinds.includes('dpdk')) {
+    if (testpmd) for (const d of ['af_packet', 'af_xdp'] as const) paths.push(dpdkPath(d, testpmd));
+    else process.stderr.write('bench ports: dpdk-testpmd is not installed (Debian: apt-get install dpdk): DPDK not measured\n');
+  }
+
+  const out: PortsRow[] = [];
+  const name = `b${randomBytes(3).toString('hex')}`;
   try {
-    const drivers = native().xdpAvailable() ? (['af_packet', 'af_xdp'] as const) : (['af_packet'] as const);
-    const udpK: number[] = [];
-    const tcpK: number[] = [];
-    const udpN = new Map<string, number[]>(drivers.map((d) => [d, []]));
-    const tcpN = new Map<string, number[]>(drivers.map((d) => [d, []]));
-    for (let r = 0; r < runs; r++) {
-      udpK.push(await withKernelBridge(tb, () => udp(tb, seconds)));
-      tcpK.push(await withKernelBridge(tb, () => tcp(tb, mbytes)));
-      for (const d of drivers) {
-        udpN.get(d)!.push(await withNfchain(tb, d, 'bridge', () => udp(tb, seconds)));
-        tcpN.get(d)!.push(await withNfchain(tb, d, 'chain3', () => tcp(tb, mbytes)));
+    for (const offloads of offloadsList) {
+      const tb = testbedUp(name, { offloads });
+      // UDP from a raw blaster does not depend on the hosts' offloads: measured once.
+      const here = tests.filter((t) => t.startsWith('tcp') || offloads === offloadsList[0]);
+      const figures = new Map<string, number[]>();
+      for (let r = 0; r < runs; r++) {
+        for (const p of paths) {
+          for (const t of here) {
+            let v = 0;
+            try {
+              v = await p.run(tb, t, () => measure(tb, t, seconds));
+            } catch (err) {
+              process.stderr.write(`bench ports: ${p.name} ${t}: ${(err as Error).message}\n`);
+            }
+            const k = `${p.name}|${t}`;
+            figures.set(k, [...(figures.get(k) ?? []), v]);
+          }
+        }
+      }
+      for (const t of here) {
+        const base = median(figures.get(`kernel-bridge|${t}`)!);
+        for (const p of paths) {
+          const xs = figures.get(`${p.name}|${t}`)!;
+          const v = median(xs);
+          const row: PortsRow = {
+            bench: 'ports', test: t, path: p.name, offloads, nfs: p.nfs(t), value: v, unit: t === 'udp64' ? 'mpps' : 'gbps',
+            runs: xs, ratio: base > 0 ? v / base : 0,
+          };
+          out.push(row);
+          const fig = row.unit === 'mpps' ? `${v.toFixed(3)} Mpps` : `${v.toFixed(2)} Gbit/s`;
+          const range = `${Math.min(...xs).toFixed(row.unit === 'mpps' ? 3 : 2)}–${Math.max(...xs).toFixed(row.unit === 'mpps' ? 3 : 2)}`;
+          process.stdout.write(json
+            ? `${JSON.stringify({ bench: 'ports', test: t, path: p.name, offloads, nfs: row.nfs, [row.unit]: Number(v.toFixed(3)), runs: xs.map((x) => Number(x.toFixed(3))), ratio: Number(row.ratio.toFixed(3)) })}\n`
+            : `ports test=${t} path=${p.name} offloads=${offloads}${row.nfs ? ` nfs=${row.nfs}` : ''}: ${fig} (median of ${xs.length}, ${range}) [ratio=${row.ratio.toFixed(2)}]\n`);
+        }
       }
     }
-    const uk = median(udpK) / 1e6;
-    const tk = median(tcpK);
-    const rows: BenchResult[] = [
-      { bench: 'ports', params: { test: 'udp64', path: 'kernel-bridge' }, rate: uk, unit: 'mpps', nsPerItem: 1000 / uk, runs: udpK.map((x) => x / 1e6) },
-      { bench: 'ports', params: { test: 'tcp', path: 'kernel-bridge' }, rate: tk, unit: 'gbps', nsPerItem: 0, runs: tcpK },
-    ];
-    for (const d of drivers) {
-      const u = median(udpN.get(d)!) / 1e6;
-      const t = median(tcpN.get(d)!);
-      rows.push(
-        { bench: 'ports', params: { test: 'udp64', path: `nfchain-${d}-bridge` }, rate: u, unit: 'mpps', nsPerItem: 1000 / u, runs: udpN.get(d)!.map((x) => x / 1e6), extra: { ratio: Number((u / uk).toFixed(3)) } },
-        { bench: 'ports', params: { test: 'tcp', path: `nfchain-${d}-3nf` }, rate: t, unit: 'gbps', nsPerItem: 0, runs: tcpN.get(d)!, extra: { ratio: Number((t / tk).toFixed(3)) } },
-      );
-    }
-    for (const r of rows) {
-      emit(r, json);
-      out.push(r);
-    }
   } finally {
-    testbedDown(tb.name);
+    testbedDown(name);
   }
   return out;
 }

@@ -72,12 +72,15 @@ async function withChain(t: ReturnType<typeof topo>, during: (m: Manager) => Pro
   return { status: r.manager.finalStatus!, missing: r.manager.missingAtExit };
 }
 
+const pingSkip = findTool('ping') ? false : 'ping is not installed (apt-get install iputils-ping)';
+
 function ping(tb: Testbed, count: number): { ok: boolean; out: string } {
-  const r = spawnSync('ip', ['netns', 'exec', tb.nsA, 'ping', '-c', String(count), '-i', '0.2', '-W', '1', tb.ipB], { encoding: 'utf8' });
+  const r = spawnSync('ip', ['netns', 'exec', tb.nsA, findTool('ping')!, '-c', String(count), '-i', '0.2', '-W', '1', tb.ipB],
+    { encoding: 'utf8', timeout: 30_000, killSignal: 'SIGKILL' });
   return { ok: r.status === 0, out: r.stdout + r.stderr };
 }
 
-test('ping from A to B goes through bridge over af_packet; counters agree with the kernel', { skip, timeout: 60_000 }, async () => {
+test('ping from A to B goes through bridge over af_packet; counters agree with the kernel', { skip: skip || pingSkip, timeout: 60_000 }, async () => {
   const tb = testbedUp(name());
   try {
     const a0 = linkStats(tb.nsA, 'eth0');
@@ -109,7 +112,7 @@ test('ping from A to B goes through bridge over af_packet; counters agree with t
   }
 });
 
-test('ping from A to B through bridge over af_xdp (the UMEM is the packet pool)', { skip: xdpSkip, timeout: 60_000 }, async () => {
+test('ping from A to B through bridge over af_xdp (the UMEM is the packet pool)', { skip: xdpSkip || pingSkip, timeout: 60_000 }, async () => {
   const tb = testbedUp(name());
   try {
     let p = { ok: false, out: '' };
@@ -126,7 +129,7 @@ test('ping from A to B through bridge over af_xdp (the UMEM is the packet pool)'
   }
 });
 
-test('with a dropping NF in the chain, ping does not get through (and the drops are counted)', { skip, timeout: 60_000 }, async () => {
+test('with a dropping NF in the chain, ping does not get through (and the drops are counted)', { skip: skip || pingSkip, timeout: 60_000 }, async () => {
   const tb = testbedUp(name());
   try {
     let p = { ok: true, out: '' };

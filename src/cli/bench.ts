@@ -44,8 +44,8 @@ export const BENCHES: BenchEntry[] = [
   },
   {
     name: 'ports',
-    summary: 'nfchain (af_packet, af_xdp) vs the kernel bridge between two namespaces: 64-byte UDP pps and TCP goodput (root)',
-    options: '--seconds 3  --mbytes 200',
+    summary: 'nfchain (af_packet, af_xdp) vs the kernel bridge, tc mirred and dpdk-testpmd between two namespaces: UDP 64/1500 B, iperf3 TCP 1/4 streams, offloads on/off (root)',
+    options: '--seconds 3  --runs 3  --tests udp64,udp1500,tcp1,tcp4  --offloads on,off  --paths kernel-bridge,tc-mirred,nfchain,dpdk',
     load: async () => (await import('../../bench/ports.js')).portsBenchFromArgv,
   },
   {
