@@ -18,16 +18,15 @@
  * with --json one line each: { bench: "latency", path, driver, nfs, load, p50Us, p99Us,
  * p999Us, maxUs, avgUs, lost, loadPps }.
  */
-import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { NfcError } from '../src/errors.js';
-import { runTopology } from '../src/cli/start.js';
 import { validateTopology } from '../src/topology/load.js';
 import { netnsSupport, testbedDown, testbedUp, type Testbed } from '../src/testbed/testbed.js';
-import type { Manager } from '../src/manager/manager.js';
 import { parseFlags } from './common.js';
+import { rxPackets, withKernelBridge, withTopology } from './wire.js';
 import { native } from '../src/native.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -54,11 +53,6 @@ export interface LatencyRow {
 function quantile(sorted: readonly number[], q: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
-}
-
-function rxPackets(ns: string): number {
-  const j = JSON.parse(execFileSync('ip', ['-n', ns, '-s', '-j', 'link', 'show', 'dev', 'eth0'], { encoding: 'utf8' })) as { stats64: { rx: { packets: number } } }[];
-  return j[0]!.stats64.rx.packets;
 }
 
 function blasterArgs(tb: Testbed, seconds: number, pps: number): string[] {
@@ -90,19 +84,6 @@ async function probe(tb: Testbed, count: number, intervalUs: number, pps: number
   }
 }
 
-async function withKernelBridge<T>(tb: Testbed, f: () => Promise<T>): Promise<T> {
-  const br = `${tb.name}-br`;
-  execFileSync('ip', ['link', 'add', br, 'type', 'bridge']);
-  try {
-    execFileSync('ip', ['link', 'set', tb.ifA, 'master', br]);
-    execFileSync('ip', ['link', 'set', tb.ifB, 'master', br]);
-    execFileSync('ip', ['link', 'set', br, 'up']);
-    return await f();
-  } finally {
-    execFileSync('ip', ['link', 'del', br]);
-  }
-}
-
 /** The chain of `n` NFs: monitor, forwards, bridge (n = 1: bridge alone). */
 function chainOf(n: number): Record<string, unknown>[] {
   const nfs: Record<string, unknown>[] = [];
@@ -120,24 +101,7 @@ async function withNfchain<T>(tb: Testbed, driver: string, n: number, f: () => P
     ports: [{ name: 'a', driver, interface: tb.ifA }, { name: 'b', driver, interface: tb.ifB }],
     nfs, chain: nfs.map((x) => x.name as string),
   }, '<bench latency>');
-  let out: T | undefined;
-  let failure: unknown;
-  await runTopology(topo, {
-    signals: false, stats: null, log: () => {}, nfOutput: () => {},
-    onRunning: (m: Manager) => {
-      void (async () => {
-        try {
-          await new Promise((r) => setTimeout(r, 500)); // JIT warm-up of the NFs' first packets aside
-          out = await f();
-        } catch (err) {
-          failure = err;
-        }
-        void m.stop('benchmark over');
-      })();
-    },
-  });
-  if (failure) throw failure;
-  return out as T;
+  return withTopology(topo, f, 500); // the NFs' first packets (JIT) aside
 }
 
 function list(v: string | undefined, dflt: string): string[] {

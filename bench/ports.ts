@@ -32,11 +32,10 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { NfcError } from '../src/errors.js';
-import { runTopology } from '../src/cli/start.js';
 import { validateTopology } from '../src/topology/load.js';
 import { findTool, hasEthtool, netnsSupport, testbedDown, testbedUp, type Testbed, type TestbedOffloads } from '../src/testbed/testbed.js';
-import type { Manager } from '../src/manager/manager.js';
 import { median, parseFlags } from './common.js';
+import { rxPackets, withKernelBridge, withTopology } from './wire.js';
 import { native } from '../src/native.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -65,11 +64,6 @@ export interface PortsRow {
   unit: 'gbps' | 'mpps';
   runs: number[];
   ratio: number;
-}
-
-function rxPackets(ns: string): number {
-  const j = JSON.parse(execFileSync('ip', ['-n', ns, '-s', '-j', 'link', 'show', 'dev', 'eth0'], { encoding: 'utf8' })) as { stats64: { rx: { packets: number } } }[];
-  return j[0]!.stats64.rx.packets;
 }
 
 /** UDP frames of `size` bytes A → B for `seconds` at full speed; packets per second B received. */
@@ -110,18 +104,7 @@ async function measure(tb: Testbed, test: Test, seconds: number): Promise<number
 const kernelBridge: PathDef = {
   name: 'kernel-bridge',
   nfs: () => 0,
-  async run(tb, _test, f) {
-    const br = `${tb.name}-br`;
-    execFileSync('ip', ['link', 'add', br, 'type', 'bridge']);
-    try {
-      execFileSync('ip', ['link', 'set', tb.ifA, 'master', br]);
-      execFileSync('ip', ['link', 'set', tb.ifB, 'master', br]);
-      execFileSync('ip', ['link', 'set', br, 'up']);
-      return await f();
-    } finally {
-      execFileSync('ip', ['link', 'del', br]);
-    }
-  },
+  run: (tb, _test, f) => withKernelBridge(tb, f),
 };
 
 const tcMirred: PathDef = {
@@ -161,23 +144,7 @@ function nfchainPath(driver: 'af_packet' | 'af_xdp'): PathDef {
         ports: [{ name: 'a', driver, interface: tb.ifA }, { name: 'b', driver, interface: tb.ifB }],
         nfs, chain: nfs.map((n) => n.name as string),
       }, '<bench ports>');
-      let out: number | undefined;
-      let failure: unknown;
-      await runTopology(topo, {
-        signals: false, stats: null, log: () => {}, nfOutput: () => {},
-        onRunning: (m: Manager) => {
-          void (async () => {
-            try {
-              out = await f() as number;
-            } catch (err) {
-              failure = err;
-            }
-            void m.stop('benchmark over');
-          })();
-        },
-      });
-      if (failure) throw failure;
-      return out as never;
+      return withTopology(topo, f);
     },
   };
 }

@@ -8,7 +8,7 @@
  *   pcap     reads cfg.rx (pcap.ts);         writes cfg.tx (pcap.ts);
  *            without rx: idle, done at once  without tx: drops, counts txDropped
  *   null     idle, done at once (null.ts)    sink: frees, counts as sent
- *   af_packet  an interface's TPACKET_V3 ring  sendmmsg from pool memory (af-packet.ts)
+ *   af_packet  an interface's TPACKET_V2 ring  sendmmsg from pool memory (af-packet.ts)
  *   af_xdp   AF_XDP rx ring into the pool     AF_XDP tx ring from the pool (af-xdp.ts)
  */
 import { NfcError } from '../errors.js';

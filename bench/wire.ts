@@ -1,0 +1,52 @@
+/**
+ * Shared by the benchmarks that run real traffic between the testbed's two namespaces (bench
+ * ports, bench latency): interface counters, the kernel bridge as a path, and nfchain started
+ * around a measurement.
+ */
+import { execFileSync } from 'node:child_process';
+import { runTopology } from '../src/cli/start.js';
+import type { Topology } from '../src/topology/types.js';
+import type { Testbed } from '../src/testbed/testbed.js';
+import type { Manager } from '../src/manager/manager.js';
+
+/** Packets eth0 in namespace `ns` has received. */
+export function rxPackets(ns: string): number {
+  const j = JSON.parse(execFileSync('ip', ['-n', ns, '-s', '-j', 'link', 'show', 'dev', 'eth0'], { encoding: 'utf8' })) as { stats64: { rx: { packets: number } } }[];
+  return j[0]!.stats64.rx.packets;
+}
+
+/** Runs f with the testbed's two root-side veths in a Linux bridge (removed after). */
+export async function withKernelBridge<T>(tb: Testbed, f: () => Promise<T>): Promise<T> {
+  const br = `${tb.name}-br`;
+  execFileSync('ip', ['link', 'add', br, 'type', 'bridge']);
+  try {
+    execFileSync('ip', ['link', 'set', tb.ifA, 'master', br]);
+    execFileSync('ip', ['link', 'set', tb.ifB, 'master', br]);
+    execFileSync('ip', ['link', 'set', br, 'up']);
+    return await f();
+  } finally {
+    execFileSync('ip', ['link', 'del', br]);
+  }
+}
+
+/** Starts the topology, runs f once every NF is in service (after `settleMs`), stops; f's result. */
+export async function withTopology<T>(topo: Topology, f: () => Promise<T>, settleMs = 0): Promise<T> {
+  let out: T | undefined;
+  let failure: unknown;
+  await runTopology(topo, {
+    signals: false, stats: null, log: () => {}, nfOutput: () => {},
+    onRunning: (m: Manager) => {
+      void (async () => {
+        try {
+          if (settleMs > 0) await new Promise((r) => setTimeout(r, settleMs));
+          out = await f();
+        } catch (err) {
+          failure = err;
+        }
+        void m.stop('benchmark over');
+      })();
+    },
+  });
+  if (failure) throw failure;
+  return out as T;
+}
