@@ -51,6 +51,8 @@ export interface NativeAddon {
   xdpTx(h: number, io: Uint32Array, n: number): number;
   xdpComplete(h: number, addrs: Uint32Array, max: number): number;
   xdpClose(h: number): void;
+  /** The AF_XDP socket's fd (readable when its rx ring has frames; for pollIn). */
+  xdpFd(h: number): number;
 }
 
 /** An opaque native handle of an AF_PACKET port. */

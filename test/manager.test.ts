@@ -18,7 +18,7 @@ import { PcapWriter } from '../src/pcap/pcap-writer.js';
 import { PacketView } from '../src/shm/packet-view.js';
 import { FlowKey } from '../src/flow/flow-key.js';
 import { synthFlow, writeSynth, SynthKind, type SynthFlow } from '../src/ports/synth.js';
-import { Manager } from '../src/manager/manager.js';
+import { Manager, checkBusyPoll } from '../src/manager/manager.js';
 import { IH, SERVICE_BUCKETS } from '../src/shm/instance-layout.js';
 import { standaloneTopology } from '../src/cli/commands.js';
 import { NfcError } from '../src/errors.js';
@@ -852,4 +852,12 @@ test('a manager replaces the shared files of one that died (no live socket), and
     await m.stop('test over');
   }
   assert.equal(existsSync(`/dev/shm/nfchain-${t.name}`), false);
+});
+
+test('poll busy is refused when the polling loops outnumber the cores, with the counts and the fix', () => {
+  // 2 cores: RX + TX + 1 NF instance = 3 loops.
+  assert.throws(() => checkBusyPoll('busy', 1, 2), (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_TOPOLOGY'
+    && /3 \(RX, TX and 1 NF instance\) and this machine has 2 cores/.test(e.message) && /adaptive/.test(e.fix ?? ''));
+  assert.doesNotThrow(() => checkBusyPoll('busy', 2, 4), '4 loops on 4 cores');
+  assert.doesNotThrow(() => checkBusyPoll('adaptive', 30, 2), 'adaptive loops sleep: any number');
 });

@@ -41,6 +41,7 @@ napi_value nfc_xdp_rx(napi_env env, napi_callback_info info) { return missing(en
 napi_value nfc_xdp_tx(napi_env env, napi_callback_info info) { return missing(env, info); }
 napi_value nfc_xdp_complete(napi_env env, napi_callback_info info) { return missing(env, info); }
 napi_value nfc_xdp_close(napi_env env, napi_callback_info info) { return missing(env, info); }
+napi_value nfc_xdp_fd(napi_env env, napi_callback_info info) { return missing(env, info); }
 napi_value nfc_xdp_available(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value v;
@@ -179,6 +180,21 @@ napi_value nfc_xdp_open(napi_env env, napi_callback_info info) {
   napi_value h;
   napi_create_uint32(env, (uint32_t)slot, &h);
   return h;
+}
+
+/* xdpFd(handle) -> the socket's fd: it polls readable when the rx ring has frames (nfcPollIn). */
+napi_value nfc_xdp_fd(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  pthread_mutex_lock(&registry_lock);
+  xsk_entry_t *e = argc >= 1 ? get_entry(env, argv[0]) : NULL;
+  int fd = e != NULL ? xsk_socket__fd(e->xsk) : -1;
+  pthread_mutex_unlock(&registry_lock);
+  if (e == NULL) return NULL;
+  napi_value out;
+  napi_create_int32(env, fd, &out);
+  return out;
 }
 
 /* xdpClose(handle): the last close removes the socket and the UMEM (and the XDP program). */

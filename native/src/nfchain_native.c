@@ -9,7 +9,7 @@
  *   futexWake(i32, index, count) -> number of waiters woken
  *   schedYield()                             give the core away (MPMC commit back-off)
  *   afpOpen/afpRxBurst/afpTxBurst/afpStats/afpFd/afpClose, linkInfo, pollIn   AF_PACKET ports (af_packet.c)
- *   xdpOpen/xdpFill/xdpRx/xdpTx/xdpComplete/xdpClose/xdpAvailable   AF_XDP ports (af_xdp.c)
+ *   xdpOpen/xdpFill/xdpRx/xdpTx/xdpComplete/xdpClose/xdpAvailable/xdpFd   AF_XDP ports (af_xdp.c)
  *
  * A mapping is returned as an external ArrayBuffer. It is unmapped only by the buffer's
  * finalizer, so JS can never reach unmapped memory through it. The futex calls use the
@@ -78,6 +78,7 @@ napi_value nfc_xdp_tx(napi_env env, napi_callback_info info);
 napi_value nfc_xdp_complete(napi_env env, napi_callback_info info);
 napi_value nfc_xdp_close(napi_env env, napi_callback_info info);
 napi_value nfc_xdp_available(napi_env env, napi_callback_info info);
+napi_value nfc_xdp_fd(napi_env env, napi_callback_info info);
 
 static void throw_type(napi_env env, const char *msg) {
   napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
@@ -328,6 +329,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"xdpComplete", NULL, nfc_xdp_complete, NULL, NULL, NULL, napi_enumerable, NULL},
       {"xdpClose", NULL, nfc_xdp_close, NULL, NULL, NULL, napi_enumerable, NULL},
       {"xdpAvailable", NULL, nfc_xdp_available, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"xdpFd", NULL, nfc_xdp_fd, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

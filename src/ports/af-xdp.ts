@@ -76,9 +76,12 @@ class AfXdpRx implements RxPort {
   private readonly view: PacketView;
   /** partial checksums (from a host with checksum offload on) completed */
   checksumsCompleted = 0;
+  /** the socket: an idle RX loop sleeps in poll() on it (woken by the first frame) */
+  readonly pollFd: number;
 
   constructor(cfg: AfXdpPortConfig, ctx: PortContext) {
     this.h = open(cfg, ctx);
+    this.pollFd = native().xdpFd(this.h);
     this.view = new PacketView(ctx.pool.buffer);
     this.pool = ctx.pool;
     this.cache = ctx.cache;
