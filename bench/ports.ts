@@ -156,9 +156,12 @@ function dpdkPath(pmd: 'af_packet' | 'af_xdp', testpmd: string): PathDef {
     name: `dpdk-${pmd}`,
     nfs: () => 0,
     async run(tb, _test, f) {
-      const child = spawn(testpmd, ['--no-huge', '-m', '1024', '--no-pci', '-l', '0,1', '--file-prefix', `nfc${tb.name}`,
-        '--vdev', vdev(0, tb.ifA), '--vdev', vdev(1, tb.ifB), '--', '--forward-mode=io', '--auto-start', '--nb-cores=1'],
-      { stdio: ['pipe', 'pipe', 'pipe'] });
+      // testpmd's stdout is a pipe here, so C stdio would hold its lines back: unbuffer it.
+      const stdbuf = findTool('stdbuf');
+      const argv = ['--no-huge', '-m', '1024', '--no-pci', '-l', '0,1', '--file-prefix', `nfc${tb.name}`,
+        '--vdev', vdev(0, tb.ifA), '--vdev', vdev(1, tb.ifB), '--', '--forward-mode=io', '--auto-start', '--nb-cores=1'];
+      const child = stdbuf ? spawn(stdbuf, ['-o0', '-e0', testpmd, ...argv], { stdio: ['pipe', 'pipe', 'pipe'] })
+        : spawn(testpmd, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
       let log = '';
       child.stdout!.on('data', (d: Buffer) => { log += d.toString(); });
       child.stderr!.on('data', (d: Buffer) => { log += d.toString(); });
