@@ -71,6 +71,11 @@ export function runChild(moduleUrl: string, args: string[], opts: { timeoutMs?: 
   });
 }
 
+/** A comma-separated flag value as a list (`dflt` when the flag is absent; empty items dropped). */
+export function list(v: string | undefined, dflt: string): string[] {
+  return (v ?? dflt).split(',').map((s) => s.trim()).filter((s) => s !== '');
+}
+
 /** Parses `--key value` / `--flag` pairs (cold). */
 export function parseFlags(argv: readonly string[]): Map<string, string> {
   const m = new Map<string, string>();

@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { NfcError } from '../src/errors.js';
 import { validateTopology } from '../src/topology/load.js';
 import { netnsSupport, testbedDown, testbedUp, type Testbed } from '../src/testbed/testbed.js';
-import { parseFlags } from './common.js';
+import { list, parseFlags } from './common.js';
 import { rxPackets, withKernelBridge, withTopology } from './wire.js';
 import { native } from '../src/native.js';
 
@@ -102,10 +102,6 @@ async function withNfchain<T>(tb: Testbed, driver: string, n: number, f: () => P
     nfs, chain: nfs.map((x) => x.name as string),
   }, '<bench latency>');
   return withTopology(topo, f, 500); // the NFs' first packets (JIT) aside
-}
-
-function list(v: string | undefined, dflt: string): string[] {
-  return (v ?? dflt).split(',').map((s) => s.trim()).filter((s) => s !== '');
 }
 
 export async function latencyBenchFromArgv(argv: readonly string[]): Promise<LatencyRow[]> {

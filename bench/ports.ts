@@ -34,7 +34,7 @@ import { join } from 'node:path';
 import { NfcError } from '../src/errors.js';
 import { validateTopology } from '../src/topology/load.js';
 import { findTool, hasEthtool, netnsSupport, testbedDown, testbedUp, type Testbed, type TestbedOffloads } from '../src/testbed/testbed.js';
-import { median, parseFlags } from './common.js';
+import { list, median, parseFlags } from './common.js';
 import { rxPackets, withKernelBridge, withTopology } from './wire.js';
 import { native } from '../src/native.js';
 
@@ -180,10 +180,6 @@ function dpdkPath(pmd: 'af_packet' | 'af_xdp', testpmd: string): PathDef {
       }
     },
   };
-}
-
-function list(v: string | undefined, dflt: string): string[] {
-  return (v ?? dflt).split(',').map((s) => s.trim()).filter((s) => s !== '');
 }
 
 export async function portsBenchFromArgv(argv: readonly string[]): Promise<PortsRow[]> {
