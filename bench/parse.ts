@@ -9,7 +9,7 @@
  *                    unpredictable, so the parser's branches mispredict
  *   pool=cold        65536 buffers (256 MiB), visited in shuffled order: every header misses
  *   pool=cold-touch  as cold, but first touches one byte of each packet of the burst, then
- *                    parses (design.md §5: overlaps the misses of a burst)
+ *                    parses (the touches overlap the burst's cache and TLB misses)
  *
  *   nfchain bench parse [--pool hot,hot-random,cold,cold-touch] [--count N] [--runs R] [--json]
  */
