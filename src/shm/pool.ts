@@ -127,8 +127,9 @@ export class PacketPool {
       dataRoom: h[PoolOffsets.dataRoom >> 2]!,
       jumbos: h[PoolOffsets.jumbos >> 2]!,
     });
-    if (g.shift !== h[PoolOffsets.shift >> 2] || g.bufBase !== h[PoolOffsets.bufBase >> 2] || g.jumboSpan !== h[PoolOffsets.jumboSpan >> 2]) {
-      throw new NfcError('NFC_ERR_LAYOUT', `${what}: header geometry is inconsistent (shift/bufBase)`);
+    if (g.shift !== h[PoolOffsets.shift >> 2] || g.bufBase !== h[PoolOffsets.bufBase >> 2]
+      || g.jumboSpan !== h[PoolOffsets.jumboSpan >> 2] || g.jumboRingOffset !== h[PoolOffsets.jumboRing >> 2]) {
+      throw new NfcError('NFC_ERR_LAYOUT', `${what}: header geometry is inconsistent (shift/bufBase/jumboSpan/jumboRing)`);
     }
     if (byteOffset + g.totalBytes > buffer.byteLength) {
       throw new NfcError('NFC_ERR_LAYOUT', `${what}: pool of ${g.totalBytes} bytes does not fit the ${buffer.byteLength}-byte mapping`);
@@ -462,7 +463,16 @@ export class PoolCache {
    */
   free(src: Uint32Array, n: number, srcOff = 0): void {
     if (this.capacity === 0) {
-      for (let i = 0; i < n; i++) this.freeOne(src[srcOff + i]!);
+      // No cache: the burst goes to the free ring in one operation, cut around any jumbos.
+      let start = 0;
+      for (let i = 0; i < n; i++) {
+        const d = src[srcOff + i]!;
+        if (d < this.jumboBase) continue;
+        if (i > start) this.pushToRing(src, srcOff + start, i - start);
+        this.freeJumbo(d);
+        start = i + 1;
+      }
+      if (n > start) this.pushToRing(src, srcOff + start, n - start);
       return;
     }
     const stack = this.stack;
