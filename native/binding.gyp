@@ -5,7 +5,7 @@
   "targets": [
     {
       "target_name": "nfchain_native",
-      "sources": ["src/nfchain_native.c", "src/af_packet.c", "src/af_xdp.c"],
+      "sources": ["src/nfchain_native.c", "src/af_packet.c", "src/af_xdp.c", "src/process.c"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-std=gnu11"],
       "defines": ["NAPI_VERSION=8"],
       "conditions": [

@@ -53,6 +53,14 @@ export interface NativeAddon {
   xdpClose(h: number): void;
   /** The AF_XDP socket's fd (readable when its rx ring has frames; for pollIn). */
   xdpFd(h: number): number;
+  /** The process at the other end of a connected Unix socket (SO_PEERCRED; pid in our namespace). */
+  peerCred(fd: number): { pid: number; uid: number; gid: number };
+  /** A pidfd for `pid` (close-on-exec); throws ESRCH when there is no such process. */
+  pidfdOpen(pid: number): number;
+  /** Sends `signal` (a number) through a pidfd; a process that has exited is not an error. */
+  pidfdSignal(fd: number, signal: number): void;
+  /** True when the pidfd's process has exited (every thread: its mappings are gone). No wait. */
+  pidfdExited(fd: number): boolean;
 }
 
 /** An opaque native handle of an AF_PACKET port. */

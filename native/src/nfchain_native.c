@@ -10,6 +10,7 @@
  *   schedYield()                             give the core away (MPMC commit back-off)
  *   afpOpen/afpRxBurst/afpTxBurst/afpStats/afpFd/afpClose, linkInfo, pollIn   AF_PACKET ports (af_packet.c)
  *   xdpOpen/xdpFill/xdpRx/xdpTx/xdpComplete/xdpClose/xdpAvailable/xdpFd   AF_XDP ports (af_xdp.c)
+ *   peerCred/pidfdOpen/pidfdSignal/pidfdExited   the processes on the control socket (process.c)
  *
  * A mapping is returned as an external ArrayBuffer. It is unmapped only by the buffer's
  * finalizer, so JS can never reach unmapped memory through it. The futex calls use the
@@ -79,6 +80,11 @@ napi_value nfc_xdp_complete(napi_env env, napi_callback_info info);
 napi_value nfc_xdp_close(napi_env env, napi_callback_info info);
 napi_value nfc_xdp_available(napi_env env, napi_callback_info info);
 napi_value nfc_xdp_fd(napi_env env, napi_callback_info info);
+/* process.c */
+napi_value nfc_peer_cred(napi_env env, napi_callback_info info);
+napi_value nfc_pidfd_open(napi_env env, napi_callback_info info);
+napi_value nfc_pidfd_signal(napi_env env, napi_callback_info info);
+napi_value nfc_pidfd_exited(napi_env env, napi_callback_info info);
 
 static void throw_type(napi_env env, const char *msg) {
   napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
@@ -330,6 +336,10 @@ static napi_value init(napi_env env, napi_value exports) {
       {"xdpClose", NULL, nfc_xdp_close, NULL, NULL, NULL, napi_enumerable, NULL},
       {"xdpAvailable", NULL, nfc_xdp_available, NULL, NULL, NULL, napi_enumerable, NULL},
       {"xdpFd", NULL, nfc_xdp_fd, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"peerCred", NULL, nfc_peer_cred, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"pidfdOpen", NULL, nfc_pidfd_open, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"pidfdSignal", NULL, nfc_pidfd_signal, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"pidfdExited", NULL, nfc_pidfd_exited, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -8,7 +8,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { closeSync, existsSync, openSync, readSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, readlinkSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { SHM_ROOT } from '../shm/shm-file.js';
 import { native } from '../native.js';
@@ -40,8 +40,12 @@ interface NfEntry {
   nfId: number;
   name: string;
   service: number;
+  /** the process, as the kernel names it to the manager (SO_PEERCRED), and a pidfd on it */
   pid: number;
+  pidfd: number;
   generation: number;
+  /** the connection it registered on: the only one its lifecycle requests are taken from */
+  conn: Conn;
   sock: Socket;
   module: string;
   /** put in the service table */
@@ -66,6 +70,43 @@ export interface ManagerOptions {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** One control connection: the process at its other end (null: unknown), and the NF it registered. */
+interface Conn {
+  sock: Socket;
+  peer: { pid: number; uid: number; gid: number } | null;
+  nfId: number;
+}
+
+/** The other end of a Unix socket (cold); null when the kernel cannot say. */
+function peerOf(sock: Socket): Conn['peer'] {
+  const fd = (sock as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) return null;
+  try {
+    return native().peerCred(fd);
+  } catch {
+    return null;
+  }
+}
+
+/** True when `pid` lives in another pid namespace than the manager (a container): its own pid differs. */
+function otherPidNamespace(pid: number): boolean {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/pid`) !== readlinkSync('/proc/self/ns/pid');
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * How long an NF that said it is stopping gets to exit before it is killed, and how long a
+ * killed process may take to be gone before its slot is given up on (quarantined: its buffers
+ * stay where they are, since the process may still write them).
+ */
+const EXIT_GRACE_MS = 2000;
+const KILL_WAIT_MS = 5000;
+/** How long a process whose connection closed unannounced gets to finish dying by itself. */
+const DYING_GRACE_MS = 100;
 
 /** An interface's state for status (cold); a vanished interface shows as down. */
 function linkOf(ifname: string): NonNullable<PortStatus['link']> {
@@ -138,6 +179,10 @@ export class Manager {
   private scaling: Promise<unknown> = Promise.resolve();
   /** services being scaled up with rebalance: their new instances join the current epoch in place */
   private readonly rebalancing = new Set<number>();
+  /** NFs being taken away (waiting for their process to be gone, then reclaiming) */
+  private readonly leaving = new Set<Promise<void>>();
+  /** slots whose process could not be made to exit: never reused, their buffers never freed */
+  private readonly quarantined = new Map<number, { pid: number; pidfd: number; name: string }>();
 
   constructor(o: ManagerOptions) {
     this.topo = o.topology;
@@ -358,11 +403,10 @@ export class Manager {
   // ---- control socket -----------------------------------------------------------------------
 
   private onClient(sock: Socket, onMessage: (cb: (msg: unknown) => void) => void): void {
-    let nfId = 0;
+    const conn: Conn = { sock, peer: peerOf(sock), nfId: 0 };
     onMessage((msg) => {
       const req = msg as Request;
-      void this.handle(req, sock).then((reply) => {
-        if (reply.type === 'registered') nfId = reply.nfId;
+      void this.handle(req, conn).then((reply) => {
         send(sock, reply);
       }, (err: unknown) => {
         const e = err as NfcError;
@@ -370,27 +414,42 @@ export class Manager {
       });
     });
     sock.on('close', () => {
-      if (nfId) void this.nfGone(nfId, 'its control connection closed');
+      // The process may live on (a bug, a socket error): nfGone kills it before reclaiming.
+      if (conn.nfId) this.nfGone(conn.nfId, 'its control connection closed');
     });
   }
 
-  private async handle(req: Request, sock: Socket): Promise<Reply> {
+  /** The NF a lifecycle request names, if it is this connection's own (cold). */
+  private ownNf(nfId: number, conn: Conn, what: string): NfEntry {
+    const e = this.nfs.get(nfId);
+    if (!e || e.gone) throw new NfcError('NFC_ERR_MANAGER', `NF ${nfId} is not registered`);
+    if (e.conn !== conn) {
+      this.log(`refused "${what}" for NF ${e.name}#${nfId} from another connection (process ${conn.peer?.pid ?? 'unknown'})`);
+      throw new NfcError('NFC_ERR_CONTROL', `"${what}" for NF ${nfId} refused: only the connection that registered it may send it`, {
+        fix: 'an NF process sends its own lifecycle requests; to stop an NF, stop its process (or scale its service down)',
+      });
+    }
+    return e;
+  }
+
+  private async handle(req: Request, conn: Conn): Promise<Reply> {
     if (!this.inst) throw new NfcError('NFC_ERR_MANAGER', 'the manager is still starting');
     if (typeof req !== 'object' || req === null || typeof req.id !== 'number') {
       throw new NfcError('NFC_ERR_CONTROL', 'malformed request: expected a JSON object with type and id');
     }
     switch (req.type) {
-      case 'register': return this.register(req, sock);
+      case 'register': return this.register(req, conn);
       case 'ready': {
-        const e = this.nfs.get(req.nfId);
-        if (!e) throw new NfcError('NFC_ERR_MANAGER', `NF ${req.nfId} is not registered`);
-        this.putInService(e);
+        const e = this.ownNf(req.nfId, conn, 'ready');
+        if (!e.inService) this.putInService(e);
         return { type: 'ok', id: req.id };
       }
       case 'stopping': {
-        const e = this.nfs.get(req.nfId);
-        if (e) this.log(`NF ${e.name}#${e.nfId} stopping: ${req.reason}`);
-        await this.nfGone(req.nfId, req.reason);
+        const e = this.ownNf(req.nfId, conn, 'stopping');
+        this.log(`NF ${e.name}#${e.nfId} stopping: ${req.reason}`);
+        // Answered at once: the NF exits after the answer, and its buffers are taken back
+        // only once the process is gone.
+        this.nfGone(req.nfId, `it stopped (${req.reason})`, true);
         return { type: 'ok', id: req.id };
       }
       case 'status':
@@ -438,8 +497,21 @@ export class Manager {
     }
   }
 
-  private register(req: RegisterRequest, sock: Socket): Reply {
+  private register(req: RegisterRequest, conn: Conn): Reply {
     if (this.stopping) throw new NfcError('NFC_ERR_MANAGER', 'the manager is shutting down');
+    if (conn.nfId) throw new NfcError('NFC_ERR_CONTROL', `this connection already registered NF ${conn.nfId}: one NF per connection`);
+    // The process is who the kernel says is connected, not who the request says it is.
+    const peer = conn.peer;
+    if (peer === null || peer.pid <= 0) {
+      throw new NfcError('NFC_ERR_CONTROL', 'register refused: the kernel does not name the process on this connection (SO_PEERCRED)');
+    }
+    if (peer.pid === process.pid) throw new NfcError('NFC_ERR_CONTROL', 'register refused: an NF runs in a process of its own, not in the manager');
+    if (req.pid !== peer.pid && !otherPidNamespace(peer.pid)) {
+      this.log(`refused a register for pid ${req.pid} from process ${peer.pid}`);
+      throw new NfcError('NFC_ERR_CONTROL', `register for pid ${req.pid} refused: the request came from process ${peer.pid}`, {
+        fix: 'an NF registers itself, from its own process',
+      });
+    }
     if (!Number.isInteger(req.service) || req.service < 1 || req.service >= MAX_SERVICES) {
       throw new NfcError('NFC_ERR_MANAGER', `service ${req.service} is out of range 1..${MAX_SERVICES - 1}`);
     }
@@ -449,13 +521,19 @@ export class Manager {
     }
     let id = req.nfId;
     const i32 = this.inst.i32;
-    const free = (n: number): boolean => !this.nfs.has(n) && (i32[this.inst.slotWord(n) + NS.state] === NfState.FREE);
+    const free = (n: number): boolean => !this.nfs.has(n) && !this.quarantined.has(n) && (i32[this.inst.slotWord(n) + NS.state] === NfState.FREE);
     if (id) {
       if (id < 1 || id >= MAX_NFS) throw new NfcError('NFC_ERR_MANAGER', `NF id ${id} is out of range 1..${MAX_NFS - 1}`);
       if (!free(id)) throw new NfcError('NFC_ERR_MANAGER', `NF id ${id} is in use`);
     } else {
       for (id = 1; id < MAX_NFS && !free(id); id++);
       if (id >= MAX_NFS) throw new NfcError('NFC_ERR_MANAGER', `no free NF slot (${MAX_NFS - 1} NFs at most)`);
+    }
+    let pidfd: number;
+    try {
+      pidfd = native().pidfdOpen(peer.pid);
+    } catch (err) {
+      throw new NfcError('NFC_ERR_CONTROL', `register refused: process ${peer.pid} cannot be supervised (pidfd_open: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
     }
     // Take the slot over: nothing may be left in it from an earlier NF.
     this.orphanRings.delete(id);
@@ -467,7 +545,7 @@ export class Manager {
     Atomics.store(inbox, RW.consTail, Atomics.load(inbox, RW.prodTail));
     const slot = this.inst.slotWord(id);
     const gen = ++this.generations[id]!;
-    i32[slot + NS.pid] = req.pid;
+    i32[slot + NS.pid] = peer.pid;
     i32[slot + NS.service] = req.service;
     i32[slot + NS.nfId] = id;
     i32[slot + NS.generation] = gen;
@@ -477,9 +555,11 @@ export class Manager {
       this.launches.set(req.service, { name: req.name, module: req.module, service: req.service, options: req.options ?? {} });
     }
     this.nfs.set(id, {
-      nfId: id, name: req.name, service: req.service, pid: req.pid, generation: gen, sock, module: req.module, inService: false, retired: false, gone: false,
+      nfId: id, name: req.name, service: req.service, pid: peer.pid, pidfd, generation: gen, conn, sock: conn.sock, module: req.module,
+      inService: false, retired: false, gone: false,
     });
-    this.log(`NF ${req.name}#${id} registered (service ${req.service}, pid ${req.pid})`);
+    conn.nfId = id;
+    this.log(`NF ${req.name}#${id} registered (service ${req.service}, pid ${peer.pid}${req.pid !== peer.pid ? `, ${req.pid} in its own pid namespace` : ''})`);
     return { type: 'registered', id: req.id, nfId: id, instance: this.topo.name, generation: gen, poll: this.topo.manager.poll, chains: [...this.chainNames] };
   }
 
@@ -631,8 +711,16 @@ export class Manager {
     e.inService = false;
   }
 
-  /** An NF stopped or died: out of service, buffers back, slot free (cold). */
-  private async nfGone(nfId: number, why: string): Promise<void> {
+  /**
+   * An NF stopped, died or must go: out of service at once (no new packet reaches it); then,
+   * once its process is certainly gone, its buffers back and its slot free (cold).
+   *
+   * The invariant: a buffer is given back only when no process can still write it. So the
+   * process is waited for (EXIT_GRACE_MS when it said it is stopping, DYING_GRACE_MS when its
+   * connection closed or it is being removed) and then killed, through its pidfd, which no
+   * reused pid can fool; the reclaim starts when the pidfd says the process has exited.
+   */
+  private nfGone(nfId: number, why: string, announced = false): void {
     const e = this.nfs.get(nfId);
     if (!e || e.gone) return;
     e.gone = true;
@@ -641,15 +729,45 @@ export class Manager {
     const clean = Atomics.load(i32, stateWord) === NfState.STOPPED;
     if (!clean) Atomics.store(i32, stateWord, NfState.DEAD);
     this.takeOutOfService(e);
-    if (clean) {
+    const p = this.reclaimWhenGone(e, clean, why, announced ? EXIT_GRACE_MS : DYING_GRACE_MS).finally(() => this.leaving.delete(p));
+    this.leaving.add(p);
+  }
+
+  private async reclaimWhenGone(e: NfEntry, clean: boolean, why: string, graceMs: number): Promise<void> {
+    const nfId = e.nfId;
+    const i32 = this.inst.i32;
+    const stateWord = this.inst.slotWord(nfId) + NS.state;
+    const exited = (): boolean => native().pidfdExited(e.pidfd);
+    const waitExit = async (ms: number): Promise<boolean> => {
+      const end = Date.now() + ms;
+      while (!exited()) {
+        if (Date.now() >= end) return false;
+        await sleep(5);
+      }
+      return true;
+    };
+    let killed = false;
+    if (!exited() && !await waitExit(graceMs)) {
+      this.log(`NF ${e.name}#${nfId} (pid ${e.pid}) is still running ${graceMs} ms after ${why}: killing it before its buffers are reused`);
+      native().pidfdSignal(e.pidfd, 9);
+      killed = true;
+      if (!await waitExit(KILL_WAIT_MS)) {
+        // Its buffers may still be written: they stay where they are, and so does the slot.
+        this.log(`error: NF ${e.name}#${nfId} (pid ${e.pid}) did not exit ${KILL_WAIT_MS} ms after SIGKILL; its slot and buffers are quarantined`);
+        this.quarantined.set(nfId, { pid: e.pid, pidfd: e.pidfd, name: e.name });
+        this.nfs.delete(nfId);
+        return;
+      }
+    }
+    closeSync(e.pidfd);
+    if (clean && !killed) {
       drainRing(this.inst, nfId, (d) => { if (d !== NULL_DESC) this.cache.freeOne(d); });
       this.cache.flush();
       clearSlotRecords(this.inst, nfId);
     } else {
-      // Give the dying process's last stores a moment, then account for everything it held.
-      await sleep(10);
+      if (!killed) await sleep(10); // a slot the NF was writing as it died: its last stores land first
       const r = await reclaimNf(this.inst, nfId, this.cache);
-      this.log(`NF ${e.name}#${nfId} died (${why}): reclaimed ${r.freed} buffers; journal: ${r.journal}`);
+      this.log(`NF ${e.name}#${nfId} ${killed ? 'killed' : 'died'} (${why}): reclaimed ${r.freed} buffers; journal: ${r.journal}`);
     }
     this.orphanRings.add(nfId);
     Atomics.store(i32, stateWord, NfState.FREE);
@@ -660,12 +778,7 @@ export class Manager {
   private async supervise(): Promise<void> {
     if (!this.inst) return;
     for (const e of this.nfs.values()) {
-      if (e.gone) continue;
-      try {
-        process.kill(e.pid, 0);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ESRCH') void this.nfGone(e.nfId, `process ${e.pid} is gone`);
-      }
+      if (!e.gone && native().pidfdExited(e.pidfd)) this.nfGone(e.nfId, `process ${e.pid} is gone`);
     }
     for (const id of this.orphanRings) {
       drainRing(this.inst, id, (d) => { if (d !== NULL_DESC) this.cache.freeOne(d); });
@@ -767,12 +880,17 @@ export class Manager {
     while ([...this.nfs.values()].some((e) => !e.gone) && Date.now() < end) await sleep(20);
     for (const e of [...this.nfs.values()]) {
       if (!e.gone) {
-        this.log(`NF ${e.name}#${e.nfId} did not stop in time; reclaiming its buffers`);
+        this.log(`NF ${e.name}#${e.nfId} did not stop in time`);
         e.sock.destroy();
-        await this.nfGone(e.nfId, 'did not stop in time');
+        this.nfGone(e.nfId, 'did not stop in time');
       }
     }
+    while (this.leaving.size > 0) await Promise.all([...this.leaving]);
     await this.launcher.stopAll();
+    for (const q of this.quarantined.values()) {
+      this.log(`warning: NF ${q.name} (pid ${q.pid}) never exited after SIGKILL; the buffers it held are not returned`);
+      closeSync(q.pidfd);
+    }
     await this.teardown();
     this.resolveDone(reason);
     return reason;
