@@ -55,6 +55,14 @@ test('nfchain start: status and stats from another process, then SIGINT leaves n
     assert.equal(s.nfs.length, 3);
     assert.ok(s.nfs.every((n) => n.state === 'running'));
     assert.deepEqual(s.services.map((x) => [x.service, x.nfs.length]), [[1, 2], [2, 1]]);
+    // Where the buffers are: every place adds up to the pool (the rest was moving as it was counted).
+    const b = s.buffers;
+    assert.equal(b.free + b.rings + b.nfs.reduce((a, x) => a + x.held, 0) + b.ports.reduce((a, x) => a + x.held, 0) + b.manager + b.inMotion, b.total);
+    assert.ok(b.free > 0 && b.free <= b.total);
+    assert.deepEqual(b.ports.map((p) => p.port), s.ports.map((p) => p.name));
+    assert.ok(b.nfs.every((x) => s.nfs.some((n) => n.nfId === x.nfId)), 'buffers are held only by registered NFs');
+    const human = spawnSync(process.execPath, [MAIN, 'status', '--name', name], { encoding: 'utf8' });
+    assert.match(human.stdout, /^buffers: \d+ of \d+ free, \d+ in rings, \d+ in NFs.*, -?\d+ in motion$/m);
     const text = spawnSync(process.execPath, [MAIN, 'stats', '--name', name], { encoding: 'utf8' });
     assert.equal(text.status, 0, text.stderr);
     assert.match(text.stdout, /PORTS[\s\S]*NFS[\s\S]*a#\d+/);
@@ -76,6 +84,8 @@ test('nfchain start: status and stats from another process, then SIGINT leaves n
     assert.ok(out.includes('[a') && out.includes('[b'), 'NF output is prefixed with the NF name');
     child.kill('SIGINT');
     assert.equal(await exited, 0, out);
+    assert.match(out, /buffers at stop: \d+ of \d+ free/);
+    assert.match(out, /buffers: all \d+ back in the pool/);
     await waitFor(() => pids.every((p) => !alive(p)), 5000, 'NF processes to exit');
     assert.equal(existsSync(`/dev/shm/nfchain-${name}`), false, 'no shared files left');
     assert.equal(existsSync(socketPath(name)), false, 'no control socket left');

@@ -74,10 +74,14 @@ function forge(name: string, requests: Record<string, unknown>[]): Promise<{ ok:
   });
 }
 
+/** The log of the last withManager run. */
+let stopLogs: string[] = [];
+
 async function withManager(prefix: string, f: (m: Manager, logs: string[]) => Promise<void>): Promise<Manager> {
   const t = standaloneTopology(uniqueName(prefix).slice(0, 32), ['gen', 'null'], '1,port:1', 20_000);
   t.manager.statsInterval = 0;
   const logs: string[] = [];
+  stopLogs = logs;
   const m = new Manager({ topology: t, log: (l) => logs.push(l), stats: null });
   await m.start();
   try {
@@ -129,6 +133,7 @@ test('a forged stopping, ready or register from another process is refused and c
   });
   const exit = await nf!.exit;
   assert.equal(exit.code, 0, `the NF stopped cleanly with the manager: ${nf!.out.join('')}`);
+  assert.ok(stopLogs.some((l) => /^buffers: all \d+ back in the pool$/.test(l)), stopLogs.join('\n'));
   assert.equal(m.missingAtExit, 0, 'every buffer back');
 });
 

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { NfcError } from '../errors.js';
 import { ControlClient } from '../control/socket.js';
 import type { ChainListReply, ScaledReply, FlowAddedReply, FlowListReply, FlowRuleSpec, StatusReply, ManagerStatus, MessageReply } from '../protocol/messages.js';
-import { Manager } from '../manager/manager.js';
+import { Manager, describeCount } from '../manager/manager.js';
 import { formatStats, drops } from '../manager/stats.js';
 import { parseNfArgs, runNf } from '../nflib/runner.js';
 import { loadTopology, validateTopology } from '../topology/load.js';
@@ -190,6 +190,7 @@ export async function statusCommand(argv: string[]): Promise<number> {
   }
   const lines = [
     `manager "${s.name}" pid ${s.pid}, up ${s.uptime.toFixed(0)} s; pool ${s.pool.free} of ${s.pool.count} buffers free`,
+    `buffers: ${describeCount(s.buffers, s.nfs)}`,
     `chain: ${s.chain.join(' → ') || '(empty)'}`,
     'ports:',
     ...s.ports.map((p) => `  ${p.id} ${p.name} (${p.driver}): rx ${p.rxPackets}, tx ${p.txPackets}, tx dropped ${p.txDropped}` +

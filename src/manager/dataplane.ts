@@ -13,7 +13,7 @@
 import { parentPort, workerData, isMainThread } from 'node:worker_threads';
 import { attachInstance, type InstanceView } from '../shm/instance.js';
 import {
-  CounterSet, EPOCHS, IH, MAX_NFS, MSG_SLOTS, PortRxCounters, PortTxCounters, RouteCounters, TxLoopCounters,
+  CounterSet, EPOCHS, IH, MAX_NFS, MSG_SLOTS, ManagerHeldCounters, PortRxCounters, PortTxCounters, RouteCounters, TxLoopCounters,
 } from '../shm/instance-layout.js';
 import { BURST } from '../shm/layout.js';
 import { Meta } from '../shm/pool-layout.js';
@@ -141,6 +141,7 @@ export class RxLoop {
     this.sweepPerMs = cfg.flowTable.idleTimeoutMs > 0 ? 4 / cfg.flowTable.idleTimeoutMs : 0;
     if (cfg.flows.length > 0) this.directorNow().setRules(cfg.flows);
     this.inbox = new Inbox(this.inst, MANAGER_INBOX);
+    this.heldGauges = this.inst.counters.set(CounterSet.managerHeld);
   }
 
   /** The director, made at its first use (cold). */
@@ -290,9 +291,18 @@ export class RxLoop {
     this.syncCounters();
     for (const p of this.ports) p.close();
     this.cache.flush();
+    this.syncCounters(); // the buffer gauges, now 0
   }
 
+  /** The buffer gauges: this loop's cache and what each port holds (cold; no syscall). */
+  syncGauges(): void {
+    this.heldGauges[ManagerHeldCounters.rxCache] = this.cache.cached + this.cache.cachedJumbos;
+    for (let i = 0; i < this.ports.length; i++) this.counters[i]![PortRxCounters.held] = this.ports[i]!.held ?? 0;
+  }
+  private readonly heldGauges: Float64Array;
+
   syncCounters(): void {
+    this.syncGauges();
     for (let i = 0; i < this.ports.length; i++) {
       const p = this.ports[i]!;
       const c = this.counters[i]!;
@@ -316,6 +326,7 @@ export class TxLoop {
   private readonly stage: Uint32Array[] = [];
   private readonly staged: Int32Array;
   private readonly stagedBytes: Float64Array;
+  private readonly heldGauges: Float64Array;
 
   constructor(cfg: DataplaneConfig) {
     this.inst = attachInstance(cfg.instance);
@@ -329,6 +340,7 @@ export class TxLoop {
     this.staged = new Int32Array(cfg.ports.length);
     this.stagedBytes = new Float64Array(cfg.ports.length);
     this.loopCounters = this.inst.counters.set(CounterSet.managerTx);
+    this.heldGauges = this.inst.counters.set(CounterSet.managerHeld);
     const mem = this.inst.mem;
     for (let id = 1; id < MAX_NFS; id++) this.rings.push(new ScConsumer(mem, this.inst.txRingOffset(id), `NF ${id} tx ring`));
     this.rings.push(new ScConsumer(mem, this.inst.rxToTxRingOffset, 'manager RX → TX ring'));
@@ -392,6 +404,12 @@ export class TxLoop {
     for (const p of this.ports) p.flush();
   }
 
+  /** The buffer gauges (cold: every 200 ms, when the loop goes idle, and at close). */
+  syncCounters(): void {
+    this.heldGauges[ManagerHeldCounters.txCache] = this.cache.cached + this.cache.cachedJumbos;
+    for (let i = 0; i < this.ports.length; i++) this.counters[i]![PortTxCounters.held] = this.ports[i]!.held ?? 0;
+  }
+
   close(): void {
     this.pass();
     for (const p of this.ports) {
@@ -399,6 +417,7 @@ export class TxLoop {
       p.close();
     }
     this.cache.flush();
+    this.syncCounters();
   }
 }
 
@@ -436,7 +455,9 @@ function runWorker(cfg: DataplaneConfig): void {
     }
     const receiving = rx !== null && Atomics.load(i32, IH.rxEnabled) !== 0;
     if (rx !== null && !receiving && tx === null) {
-      // Not receiving yet: `nfchain start` holds the input until every NF is in service.
+      // Not receiving (yet: `nfchain start` holds the input until every NF is in service; or
+      // any more: the manager is stopping).
+      rx.syncGauges();
       Atomics.wait(idleWait, 0, 0, 5);
       setImmediate(slice);
       return;
@@ -456,6 +477,9 @@ function runWorker(cfg: DataplaneConfig): void {
       } else {
         idle = 0;
         if (rx !== null) rx.checkDone(report);
+        // Going to sleep: the buffer gauges are exact while idle.
+        rx?.syncGauges();
+        tx?.syncCounters();
         if (tx !== null) {
           tx.flushPorts();
           if (cfg.poll === 'adaptive') {
@@ -477,10 +501,13 @@ function runWorker(cfg: DataplaneConfig): void {
       }
       if ((iter & 15) === 15 && performance.now() - t0 > 5) break;
     }
-    if (rx !== null && t0 - lastSync > 200) {
+    if (t0 - lastSync > 200) {
       lastSync = t0;
-      rx.syncCounters();
-      rx.checkDone(report);
+      tx?.syncCounters();
+      if (rx !== null) {
+        rx.syncCounters();
+        rx.checkDone(report);
+      }
     }
     setImmediate(slice);
   };

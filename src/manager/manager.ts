@@ -16,7 +16,7 @@ import type { Socket } from 'node:net';
 import { NfcError } from '../errors.js';
 import { ensureNotRunning, listenControl, send, type ControlServer } from '../control/socket.js';
 import type {
-  FlowRuleSpec, FlowTableStats, ManagerStatus, NfStatus, PortStatus, Request, Reply, RegisterRequest,
+  BufferCount, FlowRuleSpec, FlowTableStats, ManagerStatus, NfStatus, PortStatus, Request, Reply, RegisterRequest,
 } from '../protocol/messages.js';
 import { createInstance, type InstanceView } from '../shm/instance.js';
 import {
@@ -27,7 +27,8 @@ import { NULL_DESC, PoolCache } from '../shm/pool.js';
 import { RING_HEADER_BYTES, RW } from '../shm/ring-layout.js';
 import { BUILT_IN_TOPOLOGY, type Topology } from '../topology/types.js';
 import type { DataplaneConfig, WorkerReport } from './dataplane.js';
-import { clearSlotRecords, drainRing, reclaimNf } from './reclaim.js';
+import { clearSlotRecords, drainRing, drainTxRings, reclaimNf } from './reclaim.js';
+import { auditBuffers, countBuffers } from './census.js';
 import { formatStats } from './stats.js';
 import { BUCKETS, join as joinService, leave as leaveService } from '../chain/indirection.js';
 import { Messenger } from '../nflib/messages.js';
@@ -169,6 +170,8 @@ export class Manager {
   private readonly holdRx: boolean;
   /** accounting at shutdown: buffers not back in the pool (0 when nothing leaked) */
   missingAtExit = -1;
+  /** buffers found in two places at shutdown (freed twice); 0 when sound */
+  duplicatesAtExit = -1;
   /** the status taken when stopping began (NFs still registered), for tests and reports */
   finalStatus: ManagerStatus | undefined;
   /** starts NF processes (nfchain start, scaling up); they are stopped with the manager */
@@ -846,6 +849,7 @@ export class Manager {
       ports, nfs, services,
       chain: this.topo.chain.map((h) => (h.kind === 'service' ? `service ${h.service}` : `port ${this.topo.ports[h.port]?.name ?? h.port}`)),
       rx: routeCounters(CounterSet.managerRx), tx,
+      buffers: countBuffers(inst, this.topo.ports.map((p) => p.name), this.cache),
     };
   }
 
@@ -872,6 +876,7 @@ export class Manager {
       const drainEnd = Date.now() + 500;
       while (!this.pipelineEmpty() && Date.now() < drainEnd) await sleep(10);
       this.finalStatus = this.status();
+      this.log(`buffers at stop: ${describeCount(this.finalStatus.buffers, this.finalStatus.nfs)}`);
       if (this.statsOut && this.topo.manager.statsInterval > 0) this.printStats();
       Atomics.store(this.inst.i32, IH.managerState, ManagerState.STOPPING);
     }
@@ -908,15 +913,36 @@ export class Manager {
       }
     }
     if (this.inst) {
-      for (let id = 1; id < MAX_NFS; id++) drainRing(this.inst, id, (d) => { if (d !== NULL_DESC) this.cache.freeOne(d); });
+      const back = (d: number): void => { if (d !== NULL_DESC) this.cache?.freeOne(d); };
+      for (let id = 1; id < MAX_NFS; id++) if (!this.quarantined.has(id)) drainRing(this.inst, id, back);
+      const late = drainTxRings(this.inst, back);
+      if (late > 0) this.log(`${late} packets were still waiting to be sent when the TX loop stopped: freed`);
       this.cache?.flush();
-      const free = this.inst.pool.ringFreeCount();
-      this.missingAtExit = this.inst.pool.count - free;
-      if (this.missingAtExit !== 0) this.log(`warning: ${this.missingAtExit} buffers were not returned to the pool`);
+      // Every buffer visited where it is: all must be back on the free rings now.
+      const a = auditBuffers(this.inst);
+      this.missingAtExit = a.total - a.free;
+      this.duplicatesAtExit = a.duplicates;
+      if (this.missingAtExit === 0 && a.duplicates === 0) {
+        this.log(`buffers: all ${a.total} back in the pool`);
+      } else {
+        this.log(`warning: ${this.missingAtExit} of ${a.total} buffers not back in the pool (${a.elsewhere} still in rings or NF slots` +
+          `${this.quarantined.size > 0 ? ', held by quarantined NFs' : ''}, ${a.missing} nowhere: lost)` +
+          `${a.duplicates > 0 ? `; ${a.duplicates} found in two places (freed twice)` : ''}; e.g. ${a.examples.join('; ')}`);
+      }
       this.inst.dir.remove();
     }
     this.control?.close();
   }
+}
+
+/** The buffer count as one log line: free, rings, NFs, ports, manager, in motion (cold). */
+export function describeCount(b: BufferCount, nfs: readonly NfStatus[]): string {
+  const tag = (id: number): string => nfs.find((n) => n.nfId === id)?.tag ?? `#${id}`;
+  const list = <T>(xs: T[], f: (x: T) => string): string => (xs.length ? ` (${xs.map(f).join(', ')})` : '');
+  const nfHeld = b.nfs.reduce((s, x) => s + x.held, 0);
+  const portHeld = b.ports.reduce((s, x) => s + x.held, 0);
+  return `${b.free} of ${b.total} free, ${b.rings} in rings, ${nfHeld} in NFs${list(b.nfs, (x) => `${tag(x.nfId)} ${x.held}`)}, ` +
+    `${portHeld} in ports${list(b.ports.filter((x) => x.held > 0), (x) => `${x.port} ${x.held}`)}, ${b.manager} in the manager's caches, ${b.inMotion} in motion`;
 }
 
 /**

@@ -24,13 +24,14 @@ import type { InstanceView } from '../shm/instance.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-interface RingWords {
+export interface RingWords {
   w: Int32Array;
   slots: Uint32Array;
   mask: number;
 }
 
-function ringAt(buffer: ArrayBuffer, off: number): RingWords {
+/** A ring's header words and slots at `off` in `buffer` (cold). */
+export function ringAt(buffer: ArrayBuffer, off: number): RingWords {
   const w = new Int32Array(buffer, off, RING_HEADER_BYTES >> 2);
   const cap = w[RW.capacity]!;
   return { w, slots: new Uint32Array(buffer, off + RING_HEADER_BYTES, cap), mask: cap - 1 };
@@ -180,6 +181,25 @@ export function drainRing(inst: InstanceView, nfId: number, take: (d: number) =>
   for (let i = 0; i < n; i++) take(slots[(tail + i) & mask]!);
   if (n > 0) Atomics.store(w, RW.consTail, (tail + n) | 0);
   return n;
+}
+
+/**
+ * Takes everything out of every NF's tx ring and the RX → TX ring (their consumer, the TX
+ * loop, has stopped); calls `take` for each. Returns how many (cold: the manager's stop).
+ */
+export function drainTxRings(inst: InstanceView, take: (d: number) => void): number {
+  let total = 0;
+  const offsets = [inst.rxToTxRingOffset];
+  for (let id = 1; id < MAX_NFS; id++) offsets.push(inst.txRingOffset(id));
+  for (const off of offsets) {
+    const { w, slots, mask } = ringAt(inst.mem, off);
+    const tail = Atomics.load(w, RW.consTail);
+    const n = (Atomics.load(w, RW.prodTail) - tail) | 0;
+    for (let i = 0; i < n; i++) take(slots[(tail + i) & mask]!);
+    if (n > 0) Atomics.store(w, RW.consTail, (tail + n) | 0);
+    total += n;
+  }
+  return total;
 }
 
 /** Zeroes a slot's records (counts and journal), before reuse. */

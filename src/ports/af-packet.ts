@@ -205,6 +205,11 @@ class AfPacketRx implements AfPacketRxPort {
     return n;
   }
 
+  /** The spare buffers and jumbos waiting for the next frames. */
+  get held(): number {
+    return this.nSpare + this.nJumbo;
+  }
+
   close(): void {
     if (this.nSpare > 0) this.cache.free(this.spare, this.nSpare);
     if (this.nJumbo > 0) this.cache.free(this.jumbo, this.nJumbo);

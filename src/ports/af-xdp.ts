@@ -70,8 +70,9 @@ class AfXdpRx implements RxPort {
   private readonly portId: number;
   private readonly io = new Uint32Array(MAX * 2);
   private readonly fill = new Uint32Array(FILL);
-  /** 1 for each buffer in the fill ring (the port's until the kernel hands it back) */
+  /** 1 for each buffer in the fill ring (the port's until the kernel hands it back), and their count */
   private readonly inKernel: Uint8Array;
+  private nInKernel = 0;
   private noBuffer = 0;
   private readonly view: PacketView;
   /** partial checksums (from a host with checksum offload on) completed */
@@ -101,6 +102,7 @@ class AfXdpRx implements RxPort {
     for (let i = 0; i < got; i++) this.fill[i] = this.fill[i]! << shift;
     const placed = native().xdpFill(this.h, this.fill, got);
     for (let i = 0; i < placed; i++) this.inKernel[this.fill[i]! >>> shift] = 1;
+    this.nInKernel += placed;
     // What the ring did not take goes back.
     for (let i = placed; i < got; i++) this.cache.freeOne(this.fill[i]! >>> shift);
     if (got < n) this.noBuffer += n - got;
@@ -112,6 +114,7 @@ class AfXdpRx implements RxPort {
     const io = this.io;
     const n = native().xdpRx(this.h, io, max);
     if (n === 0) return 0;
+    this.nInKernel -= n;
     const pool = this.pool;
     const words = pool.words;
     const shift = pool.shift;
@@ -138,8 +141,13 @@ class AfXdpRx implements RxPort {
     return n;
   }
 
+  get held(): number {
+    return this.nInKernel;
+  }
+
   close(): void {
     native().xdpClose(this.h);
+    this.nInKernel = 0;
     // The socket is gone (or shared with the TX half, which no longer fills): every buffer the
     // kernel held for receiving is the port's to give back.
     for (let d = 0; d < this.inKernel.length; d++) {
@@ -165,6 +173,7 @@ class AfXdpTx implements AfXdpTxPort {
   private readonly done = new Uint32Array(MAX * 4);
   /** 1 for each ordinary buffer on the tx ring (jumbos never get there: see the file comment) */
   private readonly inFlight: Uint8Array;
+  private nInFlight = 0;
   private readonly soft: SoftwareOffload;
   private dropped = 0;
 
@@ -193,6 +202,7 @@ class AfXdpTx implements AfXdpTxPort {
         const d = this.done[i]! >>> shift;
         if (this.inFlight[d] === 1) {
           this.inFlight[d] = 0;
+          this.nInFlight--;
           this.cache.freeOne(d);
         }
       }
@@ -226,6 +236,7 @@ class AfXdpTx implements AfXdpTxPort {
       }
       const q = native().xdpTx(this.h, io, k);
       for (let i = 0; i < q; i++) this.inFlight[descs[done + i]!] = 1;
+      this.nInFlight += q;
       // What the tx ring did not take is dropped here.
       for (let i = q; i < k; i++) this.cache.freeOne(descs[done + i]!);
       sent += q;
@@ -237,10 +248,15 @@ class AfXdpTx implements AfXdpTxPort {
     this.complete();
   }
 
+  get held(): number {
+    return this.nInFlight;
+  }
+
   close(): void {
     // Give the kernel a moment to finish, then take back whatever it still had.
     for (let i = 0; i < 10; i++) this.complete();
     native().xdpClose(this.h);
+    this.nInFlight = 0;
     for (let d = 0; d < this.inFlight.length; d++) {
       if (this.inFlight[d] === 1) {
         this.inFlight[d] = 0;

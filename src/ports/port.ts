@@ -47,6 +47,8 @@ export interface RxPort {
    * it at once. Absent for ports without one (gen, pcap), which the loop polls on a timer.
    */
   readonly pollFd?: number;
+  /** Buffers the port holds now (spares, buffers lent to the kernel); absent: none. Cold. */
+  readonly held?: number;
   close(): void;
 }
 
@@ -60,6 +62,8 @@ export interface TxPort {
   readonly txDropped: number;
   /** Writes out anything buffered (called when the loop goes idle and before close). */
   flush(): void;
+  /** Buffers the port holds now (frames the kernel has not finished sending); absent: none. Cold. */
+  readonly held?: number;
   close(): void;
 }
 

@@ -132,6 +132,24 @@ export interface NfStatus {
   counters: Record<string, number>;
 }
 
+/** Where the pool's buffers are, counted while traffic flows (manager/census.ts). */
+export interface BufferCount {
+  /** ordinary buffers and jumbos */
+  total: number;
+  /** on the pool's free rings */
+  free: number;
+  /** queued in descriptor rings (NF rx and tx rings, the manager's RX → TX ring) */
+  rings: number;
+  /** recorded in NF slots (burst in hand, kept, pool cache, staging), by NF id */
+  nfs: { nfId: number; held: number }[];
+  /** held by the ports (spares, frames lent to the kernel), by port name */
+  ports: { port: string; held: number }[];
+  /** in the manager's pool caches (RX loop, TX loop, main thread) */
+  manager: number;
+  /** total minus everything above: buffers caught between two places as they were counted */
+  inMotion: number;
+}
+
 export interface ManagerStatus {
   name: string;
   pid: number;
@@ -146,6 +164,8 @@ export interface ManagerStatus {
   /** manager RX routing counters and TX loop counters */
   rx: Record<string, number>;
   tx: Record<string, number>;
+  /** where every buffer is */
+  buffers: BufferCount;
 }
 
 export function isRequest(x: unknown): x is Request {

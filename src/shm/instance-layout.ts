@@ -146,14 +146,20 @@ export const CHAIN_WORDS = 1 + MAX_HOPS;
 export const HopKind = { SERVICE: 1, PORT: 2 } as const;
 
 /** Counter schemas. */
-export const PortRxCounters = defineCounters(['rxPackets', 'rxBytes', 'rxNoBuffer', 'kernelDrops', 'rxOversize', 'rxMalformed'] as const);
-export const PortTxCounters = defineCounters(['txPackets', 'txBytes', 'txDropped'] as const);
+/** Port counters; `held` is a gauge: the buffers the port half holds now (spares, lent to the kernel). */
+export const PortRxCounters = defineCounters(['rxPackets', 'rxBytes', 'rxNoBuffer', 'kernelDrops', 'rxOversize', 'rxMalformed', 'held'] as const);
+export const PortTxCounters = defineCounters(['txPackets', 'txBytes', 'txDropped', 'held'] as const);
 /** What a router (an NF, or the manager's RX loop) counts. */
 export const RouteCounters = defineCounters([
   'rx', 'forwarded', 'out', 'dropVerdict', 'dropRingFull', 'dropNoInstance', 'dropNotRunning',
   'dropPoolEmpty', 'dropChainEnd', 'dropBadDest', 'dropTxFull', 'created', 'kept', 'malformed',
 ] as const);
 export const TxLoopCounters = defineCounters(['fromNfs', 'dropBadPort'] as const);
+/**
+ * Gauges of the buffers in the manager's own pool caches, for the buffer census: each word has
+ * one writer (the RX loop, the TX loop), refreshed every 200 ms, when the loop goes idle and when it stops.
+ */
+export const ManagerHeldCounters = defineCounters(['rxCache', 'txCache'] as const);
 export const COUNTERS_PER_SET = 16;
 
 /** Counter set indices. */
@@ -163,6 +169,8 @@ export const CounterSet = {
   portRx: (p: number): number => 2 + p,
   portTx: (p: number): number => 2 + MAX_PORTS + p,
   nf: (id: number): number => 2 + 2 * MAX_PORTS + id,
+  /** NF slot 0 is never an NF's: its set holds ManagerHeldCounters */
+  managerHeld: 2 + 2 * MAX_PORTS,
   count: 2 + 2 * MAX_PORTS + MAX_NFS,
 } as const;
 

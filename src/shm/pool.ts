@@ -397,6 +397,11 @@ export class PoolCache {
     return this.n;
   }
 
+  /** Jumbos held in this cache right now (on their way back to the jumbo ring). */
+  get cachedJumbos(): number {
+    return this.jn;
+  }
+
   /**
    * Allocates up to `n` buffers into `dst[0..)`, each with fresh meta (length 0, default data
    * offset). Returns how many; fewer than `n` only when the pool is exhausted.
