@@ -55,6 +55,12 @@ export const BENCHES: BenchEntry[] = [
     load: async () => (await import('../../bench/latency.js')).latencyBenchFromArgv,
   },
   {
+    name: 'soak',
+    summary: 'gen at full rate through flow-tracker ×2 → simple-forward ×2 for M minutes, tracker instances killed (SIGKILL) and restarted at random: buffers leaked (must be 0) and RSS over time',
+    options: '--minutes 10  --kill-every 2,8 (seconds, min,max)  --seed 1',
+    load: async () => (await import('../../bench/soak.js')).soakBenchFromArgv,
+  },
+  {
     name: 'startup',
     summary: 'NF process start → first packet handled, for a .js and a .ts module (ms)',
     options: '--runs 7',
