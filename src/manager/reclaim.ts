@@ -70,22 +70,19 @@ export interface ReclaimResult {
   journal: string;
 }
 
-/** Frees everything the dead NF `nfId` held and repairs its half-done ring operation. */
-export async function reclaimNf(inst: InstanceView, nfId: number, cache: PoolCache): Promise<ReclaimResult> {
+/**
+ * Finishes or undoes the ring operation journaled at word `jb` by a thread that died (an NF's
+ * slot journal, or one of the manager's): a reservation whose slots were written is published,
+ * one that may be partly written is filled with NULL_DESC and published, a consumer's
+ * reservation is completed. `add` gets the descriptors that never reached the ring, read from
+ * the cache stack at `cacheBase` in the slot (-1: the stack is not in shared memory; the
+ * caller finds them otherwise). `ownTxRingId` is the journal id of the thread's own tx ring.
+ */
+export async function repairJournal(inst: InstanceView, jb: number, ownTxRingId: number, cacheBase: number, add: (d: number) => void):
+Promise<{ skipStage: number; journal: string }> {
   const u32 = inst.u32;
   const i32 = inst.i32;
-  const slot = inst.slotWord(nfId);
-  const g = inst.g;
-  const found = new Set<number>();
-  const add = (d: number): void => {
-    if (d !== NULL_DESC && inst.pool.isValid(d)) found.add(d);
-  };
-  const stagingBase = slot + g.stagingWord;
-  const cacheBase = slot + g.cacheWord;
   const jumboBase = cacheBase + CACHE_CAP + 1;
-
-  // 1. The journal: a ring operation the NF may have left half done.
-  const jb = slot + NS.journal;
   const state = i32[jb + Journal.state]!;
   const ringId = i32[jb + Journal.ring]!;
   const head = i32[jb + Journal.head]!;
@@ -93,7 +90,7 @@ export async function reclaimNf(inst: InstanceView, nfId: number, cache: PoolCac
   const src = i32[jb + Journal.src]!;
   let skipStage = -1;
   let journal = 'idle';
-  const jr = state === JournalState.IDLE ? null : journalRing(inst, nfId, ringId);
+  const jr = state === JournalState.IDLE ? null : journalRing(inst, ownTxRingId - 100, ringId);
   if (jr && n > 0 && n <= Math.max(BURST, CACHE_CAP)) {
     const { w, slots, mask } = jr.ring;
     const isFreeRing = ringId === FREE_RING_ID;
@@ -131,13 +128,13 @@ export async function reclaimNf(inst: InstanceView, nfId: number, cache: PoolCac
         const repaired = await nullAndPublish(state === JournalState.INTENT ? 1000 : 50);
         journal = repaired ? `filled and published a dead reservation of ${n} on ring ${ringId}` : `no reservation of its own on ring ${ringId}`;
         // The descriptors never reached the ring: free them from where they came from.
-        if (isFreeRing) for (let i = 0; i < n && src + i < CACHE_CAP; i++) add(u32[cacheBase + src + i]!);
-        if (isJumboRing) for (let i = 0; i < n && src + i < JUMBO_CACHE; i++) add(u32[jumboBase + src + i]!);
+        if (isFreeRing && cacheBase >= 0) for (let i = 0; i < n && src + i < CACHE_CAP; i++) add(u32[cacheBase + src + i]!);
+        if (isJumboRing && cacheBase >= 0) for (let i = 0; i < n && src + i < JUMBO_CACHE; i++) add(u32[jumboBase + src + i]!);
       }
     } else {
       // The free ring's consumer side (cache refill).
       if (state === JournalState.CONSUMED) {
-        for (let i = 0; i < n && src + i < CACHE_CAP; i++) add(u32[cacheBase + src + i]!);
+        if (cacheBase >= 0) for (let i = 0; i < n && src + i < CACHE_CAP; i++) add(u32[cacheBase + src + i]!);
         journal = `took back ${n} buffers of a refill`;
       } else if (state === JournalState.RESERVED || state === JournalState.INTENT) {
         const r = await waitTail(w, RW.consTail, head, state === JournalState.INTENT ? 1000 : 50);
@@ -149,6 +146,25 @@ export async function reclaimNf(inst: InstanceView, nfId: number, cache: PoolCac
       }
     }
   }
+
+  return { skipStage, journal };
+}
+
+/** Frees everything the dead NF `nfId` held and repairs its half-done ring operation. */
+export async function reclaimNf(inst: InstanceView, nfId: number, cache: PoolCache): Promise<ReclaimResult> {
+  const u32 = inst.u32;
+  const slot = inst.slotWord(nfId);
+  const g = inst.g;
+  const found = new Set<number>();
+  const add = (d: number): void => {
+    if (d !== NULL_DESC && inst.pool.isValid(d)) found.add(d);
+  };
+  const stagingBase = slot + g.stagingWord;
+  const cacheBase = slot + g.cacheWord;
+  const jumboBase = cacheBase + CACHE_CAP + 1;
+
+  // 1. The journal: a ring operation the NF may have left half done.
+  const { skipStage, journal } = await repairJournal(inst, slot + NS.journal, 100 + nfId, cacheBase, add);
 
   // 2. Everything recorded in the slot.
   const inflight = slot + NS.inflight;
