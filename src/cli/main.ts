@@ -89,6 +89,8 @@ const COMMANDS: Command[] = [
       '  --base-dir D    where relative paths in the NF\'s options are from (ctx.baseDir; default: here)',
       '  --ttl S         stop after S seconds;  --limit N  stop after N packets',
       '  --poll MODE     adaptive (sleep on a futex when idle) or busy (spin); default: the manager\'s',
+      '  --manager-wait S  if the manager dies, pause and wait S seconds (default 10) for a new manager',
+      '                  of the same name to take this NF back; then exit with code 3',
       '  -- --opt value  options for the NF itself (see its README)',
     ].join('\n'),
     run: nfCommand,

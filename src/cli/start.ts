@@ -51,11 +51,14 @@ export async function runTopology(topo: Topology, o: RunOptions = {}): Promise<R
   }
   const launcher = manager.launcher;
   try {
+    // After a takeover the NFs of the manager that died are back already: start only what is missing.
+    const have = manager.status().nfs;
     for (const nf of topo.nfs) {
-      for (let k = 0; k < nf.instances; k++) launcher.start(nf);
+      const back = manager.tookOver ? have.filter((n) => n.service === nf.service).length : 0;
+      for (let k = back; k < nf.instances; k++) launcher.start(nf);
     }
     // Wait until every instance is in service (or one fails to start).
-    const want = launcher.started;
+    const want = launcher.started + (manager.tookOver ? have.length : 0);
     const end = Date.now() + 30_000;
     while (manager.status().nfs.filter((n) => n.state === 'running').length < want) {
       if (launcher.failed.length) throw new NfcError('NFC_ERR_NF', `NF ${launcher.failed.join(', ')} failed to start (its output is above)`);

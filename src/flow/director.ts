@@ -65,7 +65,7 @@
 import { NfcError } from '../errors.js';
 import { createFlowTable, type FlowTable } from './flow-table.js';
 import { FLOW_TABLE_LIMITS } from './flow-table-layout.js';
-import type { FlowKey } from './flow-key.js';
+import { FlowKey } from './flow-key.js';
 
 /** A classification rule. Every field but priority and chain is optional: absent = wildcard. */
 export interface FlowRule {
@@ -282,6 +282,17 @@ export class FlowDirector {
     }
     cache.setValue(idx, W_PIN, chain + 1);
     return true;
+  }
+
+  /** Calls `f` with the key (reused) and chain of every pinned flow (cold: O(cache size)). */
+  eachPin(f: (key: FlowKey, chain: number) => void): void {
+    const cache = this.cache;
+    if (cache === undefined) return;
+    const k = new FlowKey();
+    cache.forEach((idx) => {
+      const pin = cache.value(idx, W_PIN);
+      if (pin !== 0) f(cache.keyAt(idx, k), pin - 1);
+    });
   }
 
   /** Flows with a pin (cold: O(cache size)). */

@@ -94,9 +94,10 @@ export function countBuffers(inst: InstanceView, portNames: readonly string[], m
 
 /**
  * Visits every place a buffer can be and marks each descriptor (cold: when nothing moves).
- * `more` names further places the caller holds (a cache's stack, say).
+ * `more` names further places the caller holds (a cache's stack, say); `nowhere` gets each
+ * buffer found in no place (a manager taking over frees those: the dead manager held them).
  */
-export function auditBuffers(inst: InstanceView, more: (mark: (d: number) => void) => void = () => {}): BufferAudit {
+export function auditBuffers(inst: InstanceView, more: (mark: (d: number) => void) => void = () => {}, nowhere?: (d: number) => void): BufferAudit {
   const pool = inst.pool;
   const total = pool.count + pool.jumbos;
   const seen = new Uint8Array(total);
@@ -135,9 +136,11 @@ export function auditBuffers(inst: InstanceView, more: (mark: (d: number) => voi
   for (let i = 0; i < total; i++) {
     if (seen[i] === 1) {
       placed++;
-    } else if (examples.length < 5) {
-      examples.push(describe(i < pool.count ? i : pool.count + (i - pool.count) * span, 'is nowhere'));
+      continue;
     }
+    const d = i < pool.count ? i : pool.count + (i - pool.count) * span;
+    if (examples.length < 5) examples.push(describe(d, 'is nowhere'));
+    nowhere?.(d);
   }
   for (const d of dupes) if (examples.length < 5) examples.push(describe(d, 'is in two places'));
   return { total, free, elsewhere: placed - free, missing: total - placed, duplicates, examples };

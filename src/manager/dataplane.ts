@@ -11,9 +11,10 @@
  * port has reached its end (capture read, count reached) or the packet limit was reached.
  */
 import { parentPort, workerData, isMainThread } from 'node:worker_threads';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { attachInstance, type InstanceView } from '../shm/instance.js';
 import {
-  CounterSet, EPOCHS, IH, MAX_NFS, MSG_SLOTS, ManagerHeldCounters, PortRxCounters, PortTxCounters, RouteCounters, TxLoopCounters,
+  CounterSet, EPOCHS, FREE_RING_ID, IH, MAX_NFS, MSG_SLOTS, ManagerHeldCounters, managerJournalWord, PortRxCounters, PortTxCounters, RouteCounters, TxLoopCounters,
 } from '../shm/instance-layout.js';
 import { BURST } from '../shm/layout.js';
 import { Meta } from '../shm/pool-layout.js';
@@ -44,11 +45,18 @@ export interface DataplaneConfig {
   /** the RX loop's flow table (the director's cache): slots, and idle timeout in ms (also for the affinity slots, 16 × as many) */
   flowTable: { capacity: number; idleTimeoutMs: number };
   poll: 'adaptive' | 'busy';
+  /**
+   * Where the RX loop keeps a copy of the flow pins (rewritten at most every 200 ms when they
+   * changed), so a manager taking over from this one can pin them again; `loadPins`: read it
+   * first (takeover).
+   */
+  pinsFile: string;
+  loadPins: boolean;
 }
 
 /** stop; or new flow rules for the RX loop's director (applied between two bursts) */
 export type WorkerMessage = { type: 'stop' } | { type: 'flows'; rules: FlowRule[] } | { type: 'flow-stats' };
-export type WorkerReport = { type: 'ready' } | { type: 'rx-done'; packets: number } | { type: 'stopped' } | { type: 'error'; message: string }
+export type WorkerReport = { type: 'ready'; pinsRestored: number } | { type: 'rx-done'; packets: number } | { type: 'stopped' } | { type: 'error'; message: string }
   | { type: 'flow-stats'; stats: FlowTableStats };
 
 /**
@@ -69,6 +77,8 @@ export class RxLoop {
   private readonly ports: RxPort[] = [];
   private readonly counters: Float64Array[] = [];
   private readonly cache: PoolCache;
+  /** this thread's ring journal (slot 0: the manager's), for a manager taking over */
+  private readonly journal: number;
   private readonly router: Router;
   private readonly routeCounters: Float64Array;
   private readonly view: PacketView;
@@ -112,15 +122,64 @@ export class RxLoop {
     k.srcPort = v[2]! & 0xffff;
     k.dstPort = v[3]! & 0xffff;
     for (let i = 0; i < 8; i++) k.addr[i] = v[4 + i]!;
-    if (this.directorNow().pin(k, msg.pin | 0, hashFlowKey(k, true), this.now)) this.pins++;
-    else this.pinsRefused++;
+    if (this.directorNow().pin(k, msg.pin | 0, hashFlowKey(k, true), this.now)) {
+      this.pins++;
+      this.pinsChanged = true;
+    } else {
+      this.pinsRefused++;
+    }
   };
+  /** pins applied since the pins file was last written */
+  private pinsChanged = false;
+  private readonly pinsFile: string;
+
+  /**
+   * Writes every pinned flow to the pins file (cold: at most every 200 ms, when pins changed):
+   * 13 words per flow — family, proto, source port, destination port, 8 address words, chain.
+   */
+  savePins(): void {
+    if (!this.pinsChanged || this.director === null) return;
+    this.pinsChanged = false;
+    const rows: number[] = [];
+    this.director.eachPin((k, chain) => { rows.push(k.family, k.proto, k.srcPort, k.dstPort, ...k.addr, chain); });
+    const tmp = `${this.pinsFile}.tmp`;
+    writeFileSync(tmp, new Uint8Array(Int32Array.from(rows).buffer));
+    renameSync(tmp, this.pinsFile);
+  }
+
+  /** Pins the flows of the pins file again (cold: a manager taking over). Returns how many. */
+  private loadPins(): number {
+    let raw: Buffer;
+    try {
+      raw = readFileSync(this.pinsFile);
+    } catch {
+      return 0;
+    }
+    const w = new Int32Array(raw.buffer, raw.byteOffset, raw.byteLength >> 2);
+    const k = this.pinKey;
+    let n = 0;
+    for (let i = 0; i + 13 <= w.length; i += 13) {
+      k.family = w[i] === 6 ? 6 : 4;
+      k.proto = w[i + 1]! & 0xff;
+      k.srcPort = w[i + 2]! & 0xffff;
+      k.dstPort = w[i + 3]! & 0xffff;
+      for (let j = 0; j < 8; j++) k.addr[j] = w[i + 4 + j]!;
+      const chain = w[i + 12]!;
+      if (chain >= 0 && chain <= MAX_CHAIN && this.directorNow().pin(k, chain, hashFlowKey(k, true), performance.now() + 1)) n++;
+    }
+    this.pinsChanged = true;
+    return n;
+  }
+  /** flow pins read back from the pins file at start (takeover) */
+  pinsRestored = 0;
   private reportedDone = false;
 
   constructor(cfg: DataplaneConfig) {
     this.inst = attachInstance(cfg.instance);
     const pool = this.inst.pool;
     this.cache = new PoolCache(pool, { capacity: 512 });
+    this.journal = managerJournalWord(this.inst.g, 'rx');
+    this.cache.setJournal(this.inst.i32, this.journal, FREE_RING_ID, FREE_RING_ID + 1, FREE_RING_ID + 2);
     cfg.ports.forEach((p, i) => {
       this.ports.push(openRx(p, { pool, cache: this.cache, portId: i, portName: p.name }));
       this.counters.push(this.inst.counters.set(CounterSet.portRx(i)));
@@ -131,7 +190,7 @@ export class RxLoop {
       inst: this.inst, counters: this.routeCounters, cache: this.cache,
       staging: new Uint32Array((MAX_NFS + 1) * STAGE_WORDS), stagingOff: 0,
       tx: new SpscProducer(mem, this.inst.rxToTxRingOffset, 'manager RX → TX ring'),
-      journal: null, journalBase: 0,
+      journal: this.inst.i32, journalBase: this.journal,
     });
     this.view = new PacketView(pool.buffer);
     this.limit = cfg.limit;
@@ -140,6 +199,8 @@ export class RxLoop {
     // Per ms: the fraction of a structure to scan (four times per idle timeout).
     this.sweepPerMs = cfg.flowTable.idleTimeoutMs > 0 ? 4 / cfg.flowTable.idleTimeoutMs : 0;
     if (cfg.flows.length > 0) this.directorNow().setRules(cfg.flows);
+    this.pinsFile = cfg.pinsFile;
+    if (cfg.loadPins) this.pinsRestored = this.loadPins();
     this.inbox = new Inbox(this.inst, MANAGER_INBOX);
     this.heldGauges = this.inst.counters.set(CounterSet.managerHeld);
   }
@@ -320,6 +381,7 @@ export class TxLoop {
   private readonly counters: Float64Array[] = [];
   private readonly loopCounters: Float64Array;
   private readonly cache: PoolCache;
+  private readonly journal: number;
   private readonly rings: ScConsumer[] = [];
   private readonly burst = new Uint32Array(BURST);
   /** per-port staging of descriptors to send */
@@ -332,6 +394,8 @@ export class TxLoop {
     this.inst = attachInstance(cfg.instance);
     const pool = this.inst.pool;
     this.cache = new PoolCache(pool, { capacity: 512 });
+    this.journal = managerJournalWord(this.inst.g, 'tx');
+    this.cache.setJournal(this.inst.i32, this.journal, FREE_RING_ID, FREE_RING_ID + 1, FREE_RING_ID + 2);
     cfg.ports.forEach((p, i) => {
       this.ports.push(openTx(p, { pool, cache: this.cache, portId: i, portName: p.name }));
       this.counters.push(this.inst.counters.set(CounterSet.portTx(i)));
@@ -439,7 +503,7 @@ function runWorker(cfg: DataplaneConfig): void {
     report({ type: 'error', message: (err as Error).message });
     return;
   }
-  report({ type: 'ready' });
+  report({ type: 'ready', pinsRestored: rx?.pinsRestored ?? 0 });
   const i32 = ((rx ?? tx) as unknown as { inst: InstanceView }).inst.i32;
   const idleWait = new Int32Array(new SharedArrayBuffer(4));
   let idle = 0;
@@ -507,6 +571,7 @@ function runWorker(cfg: DataplaneConfig): void {
       if (rx !== null) {
         rx.syncCounters();
         rx.checkDone(report);
+        rx.savePins();
       }
     }
     setImmediate(slice);

@@ -8,7 +8,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { closeSync, existsSync, openSync, readSync, readlinkSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { SHM_ROOT } from '../shm/shm-file.js';
 import { native } from '../native.js';
@@ -16,18 +16,18 @@ import type { Socket } from 'node:net';
 import { NfcError } from '../errors.js';
 import { ensureNotRunning, listenControl, send, type ControlServer } from '../control/socket.js';
 import type {
-  BufferCount, FlowRuleSpec, FlowTableStats, ManagerStatus, NfStatus, PortStatus, Request, Reply, RegisterRequest,
+  BufferCount, FlowRuleSpec, FlowTableStats, ManagerStatus, NfStatus, PortStatus, ReattachRequest, Request, Reply, RegisterRequest,
 } from '../protocol/messages.js';
-import { createInstance, type InstanceView } from '../shm/instance.js';
+import { adoptInstance, createInstance, type InstanceView } from '../shm/instance.js';
 import {
-  CounterSet, EPOCHS, HopKind, IH, MAX_CHAINS, MAX_HOPS, MAX_INSTANCES, MAX_NFS, MAX_SERVICES, ManagerState, NF_STATE_NAMES, NfState, NS,
+  CounterSet, EPOCHS, FREE_RING_ID, HopKind, IH, managerJournalWord, MAX_CHAINS, MAX_HOPS, MAX_INSTANCES, MAX_NFS, MAX_SERVICES, ManagerState, NF_STATE_NAMES, NfState, NS,
   PortRxCounters, PortTxCounters, RouteCounters, SERVICE_BUCKETS, TxLoopCounters,
 } from '../shm/instance-layout.js';
 import { NULL_DESC, PoolCache } from '../shm/pool.js';
 import { RING_HEADER_BYTES, RW } from '../shm/ring-layout.js';
 import { BUILT_IN_TOPOLOGY, type Topology } from '../topology/types.js';
 import type { DataplaneConfig, WorkerReport } from './dataplane.js';
-import { clearSlotRecords, drainRing, drainTxRings, reclaimNf } from './reclaim.js';
+import { clearSlotRecords, drainRing, drainTxRings, reclaimNf, repairJournal, ringAt } from './reclaim.js';
 import { auditBuffers, countBuffers } from './census.js';
 import { formatStats } from './stats.js';
 import { BUCKETS, join as joinService, leave as leaveService } from '../chain/indirection.js';
@@ -109,6 +109,22 @@ const KILL_WAIT_MS = 5000;
 /** How long a process whose connection closed unannounced gets to finish dying by itself. */
 const DYING_GRACE_MS = 100;
 
+/** Files beside the shared memory that let a manager take over from one that died. */
+const STATE_FILE = 'state.json';
+const PINS_FILE = 'pins';
+/** How long a manager taking over waits for the NFs of the one that died to come back (ms). */
+const REATTACH_WAIT_MS = 3000;
+
+/** What a manager keeps in STATE_FILE: what shared memory does not hold. */
+interface SavedState {
+  version: 1;
+  ports: string[];
+  chainNames: string[];
+  rules: { id: number; spec: FlowRuleSpec }[];
+  nextRuleId: number;
+  launches: NfLaunch[];
+}
+
 /** An interface's state for status (cold); a vanished interface shows as down. */
 function linkOf(ifname: string): NonNullable<PortStatus['link']> {
   try {
@@ -128,12 +144,16 @@ function stalePid(dir: string): number {
     closeSync(fd);
     const pid = h[IH.managerPid]!;
     if (pid <= 0 || pid === process.pid) return 0;
+    // A pidfd, not kill(pid, 0): a manager killed a moment ago may still be a zombie.
+    let pfd: number;
     try {
-      process.kill(pid, 0);
+      pfd = native().pidfdOpen(pid);
     } catch (err) {
       return (err as NodeJS.ErrnoException).code === 'EPERM' ? pid : 0;
     }
-    return pid;
+    const exited = native().pidfdExited(pfd);
+    closeSync(pfd);
+    return exited ? 0 : pid;
   } catch {
     return 0; // no readable header: nothing running owns it
   }
@@ -184,6 +204,11 @@ export class Manager {
   private readonly rebalancing = new Set<number>();
   /** NFs being taken away (waiting for their process to be gone, then reclaiming) */
   private readonly leaving = new Set<Promise<void>>();
+  /**
+   * While taking over from a manager that died: the NFs it had, by id, waiting to come back
+   * (reattach); null when this manager started afresh.
+   */
+  private takenOver: Map<number, { pid: number; generation: number; service: number; back: boolean; answer?: () => void }> | null = null;
   /** slots whose process could not be made to exit: never reused, their buffers never freed */
   private readonly quarantined = new Map<number, { pid: number; pidfd: number; name: string }>();
 
@@ -204,6 +229,11 @@ export class Manager {
 
   get name(): string {
     return this.topo.name;
+  }
+
+  /** True when this manager took over the NFs and state of one that died. */
+  get tookOver(): boolean {
+    return this.takenOver !== null;
   }
 
   /** True once stop() has been called. */
@@ -227,29 +257,240 @@ export class Manager {
           fix: 'wait for it, stop it, or use another name',
         });
       }
-      if (existsSync(stale)) {
-        rmSync(stale, { recursive: true, force: true });
-        this.log(`removed ${stale}, left by a manager that did not stop cleanly`);
+      const adopted = existsSync(stale) ? this.adopt(stale) : null;
+      if (adopted) {
+        await this.takeOver(adopted);
+      } else {
+        if (existsSync(stale)) {
+          rmSync(stale, { recursive: true, force: true });
+          this.log(`removed ${stale}, left by a manager that did not stop cleanly`);
+        }
+        this.inst = createInstance({
+          name: t.name, pool: t.pool, nfRx: t.rings.nfRx, nfTx: t.rings.nfTx, ports: t.ports.length,
+        });
+        this.cache = new PoolCache(this.inst.pool, { capacity: 256 });
+        this.cache.setJournal(this.inst.i32, managerJournalWord(this.inst.g, 'main'), FREE_RING_ID, FREE_RING_ID + 1, FREE_RING_ID + 2);
+        this.writeChain();
+        this.saveState();
+        for (const role of ['tx', 'rx'] as const) await this.startWorker(role);
+        this.control = await listenControl(t.name, (sock, onMessage) => this.onClient(sock, onMessage));
       }
-      this.inst = createInstance({
-        name: t.name, pool: t.pool, nfRx: t.rings.nfRx, nfTx: t.rings.nfTx, ports: t.ports.length,
-      });
-      this.cache = new PoolCache(this.inst.pool, { capacity: 256 });
-      this.writeChain();
-      for (const role of ['tx', 'rx'] as const) await this.startWorker(role);
-      this.control = await listenControl(t.name, (sock, onMessage) => this.onClient(sock, onMessage));
     } catch (err) {
       await this.teardown();
       throw err;
     }
     Atomics.store(this.inst.i32, IH.managerState, ManagerState.RUNNING);
-    if (!this.holdRx) this.enableRx();
+    if (this.takenOver) this.resumeTakenOver();
+    if (!this.holdRx || this.takenOver) this.enableRx();
     this.timers.push(setInterval(() => void this.supervise(), 100));
     if (t.manager.ttl > 0) this.timers.push(setTimeout(() => void this.stop(`TTL of ${t.manager.ttl} s reached`), t.manager.ttl * 1000));
     if (t.manager.statsInterval > 0 && this.statsOut) {
       this.timers.push(setInterval(() => this.printStats(), t.manager.statsInterval * 1000));
     }
     this.log(`instance "${t.name}": ${t.pool.count} buffers, ${t.ports.length} port(s), control socket ${this.control!.path}`);
+  }
+
+  // ---- taking over from a manager that died ------------------------------------------------
+
+  /** What shared memory does not hold, for a manager that may take over (cold: on each change). */
+  private saveState(): void {
+    const st: SavedState = {
+      version: 1, ports: this.topo.ports.map((p) => p.name), chainNames: this.chainNames,
+      rules: this.flowRules.map((r) => ({ id: r.id, spec: this.specFromRule(r.rule) })), nextRuleId: this.nextRuleId,
+      launches: [...this.launches.values()],
+    };
+    const path = join(this.inst.dir.path, STATE_FILE);
+    writeFileSync(`${path}.tmp`, JSON.stringify(st));
+    renameSync(`${path}.tmp`, path);
+  }
+
+  /**
+   * The shared files of a manager that died, mapped as their new owner, if they fit this
+   * topology (pool, rings, ports) and their state file reads; else null, with the reason
+   * logged (the caller starts afresh). Cold.
+   */
+  private adopt(dir: string): { inst: InstanceView; state: SavedState } | null {
+    const t = this.topo;
+    let inst: InstanceView;
+    try {
+      inst = adoptInstance(t.name);
+    } catch (err) {
+      this.log(`cannot take over from the manager that died: ${(err as Error).message}`);
+      return null;
+    }
+    const pool = inst.pool;
+    const want = { count: t.pool.count, jumbos: t.pool.jumbos ?? 0, nfRx: t.rings.nfRx, nfTx: t.rings.nfTx, ports: t.ports.length };
+    const have = { count: pool.count, jumbos: pool.jumbos, nfRx: inst.g.nfRxCap, nfTx: inst.g.nfTxCap, ports: inst.g.ports };
+    const diff = (Object.keys(want) as (keyof typeof want)[]).filter((k) => want[k] !== have[k]);
+    let state: SavedState | undefined;
+    try {
+      state = JSON.parse(readFileSync(join(dir, STATE_FILE), 'utf8')) as SavedState;
+    } catch (err) {
+      this.log(`cannot take over from the manager that died: ${join(dir, STATE_FILE)}: ${(err as Error).message}`);
+      return null;
+    }
+    if (diff.length > 0 || state.version !== 1 || state.ports.join() !== t.ports.map((p) => p.name).join()) {
+      this.log(`cannot take over from the manager that died: its ${diff.length ? diff.map((k) => `${k} ${have[k]}`).join(', ') : `ports ${state.ports.join(', ')}`} ` +
+        'differ from this topology; its NFs will not be taken back');
+      return null;
+    }
+    return { inst, state };
+  }
+
+  /**
+   * Takes over the instance of a manager that died (cold): finishes or undoes its threads'
+   * half-done ring operations, takes back its live NFs (they paused and reattach; a dead one
+   * is reclaimed), frees every buffer that is in no place (the dead manager's caches, ports
+   * and packets in flight), and restores chains, rules, launches and flow pins.
+   */
+  private async takeOver(a: { inst: InstanceView; state: SavedState }): Promise<void> {
+    const t0 = Date.now();
+    const inst = a.inst;
+    this.inst = inst;
+    const i32 = inst.i32;
+    const oldPid = i32[IH.managerPid];
+    i32[IH.managerPid] = process.pid;
+    Atomics.store(i32, IH.managerState, ManagerState.STARTING);
+    Atomics.store(i32, IH.rxEnabled, 0);
+    // The new RX loop's affinity table starts empty: flows count again as they are seen.
+    for (let e = 0; e < EPOCHS; e++) Atomics.store(i32, IH.epochFlows + e, 0);
+    // 1. The dead threads' ring operations, before this manager's own use their journals.
+    for (const thread of ['rx', 'tx', 'main'] as const) {
+      const jb = managerJournalWord(inst.g, thread);
+      const r = await repairJournal(inst, jb, -1, -1, () => {});
+      if (r.journal !== 'idle') this.log(`takeover: the ${thread} thread's journal: ${r.journal}`);
+      i32.fill(0, jb, jb + 8);
+    }
+    // Only the manager takes jumbos off their ring: a reservation of the dead one is void.
+    const jr = ringAt(inst.pool.buffer, inst.pool.jumboProducer.byteOffset).w;
+    Atomics.store(jr, RW.consTail, Atomics.load(jr, RW.consHead));
+    this.cache = new PoolCache(inst.pool, { capacity: 256 });
+    this.cache.setJournal(i32, managerJournalWord(inst.g, 'main'), FREE_RING_ID, FREE_RING_ID + 1, FREE_RING_ID + 2);
+    // 2. State: chains (the table is in shared memory; their names here), rules, launches.
+    this.chainNames = a.state.chainNames;
+    this.flowRules = a.state.rules.map((r) => ({ id: r.id, rule: this.ruleFromSpec(r.spec) }));
+    this.nextRuleId = a.state.nextRuleId;
+    for (const l of a.state.launches) this.launches.set(l.service, l);
+    // 3. The NFs: live ones are waited for; dead ones are reclaimed.
+    const waiting = new Map<number, { pid: number; generation: number; service: number; back: boolean; answer?: () => void }>();
+    for (let id = 1; id < MAX_NFS; id++) {
+      const slot = inst.slotWord(id);
+      const state = Atomics.load(i32, slot + NS.state);
+      if (state === NfState.FREE) continue;
+      const pid = i32[slot + NS.pid]!;
+      const service = i32[slot + NS.service]!;
+      this.generations[id] = i32[slot + NS.generation]!;
+      let alive = false;
+      try {
+        const fd = native().pidfdOpen(pid);
+        alive = !native().pidfdExited(fd);
+        closeSync(fd);
+      } catch { /* gone */ }
+      if (alive && state !== NfState.STOPPED && state !== NfState.DEAD) {
+        waiting.set(id, { pid, generation: this.generations[id]!, service, back: false });
+      } else {
+        await this.reclaimSlot(id, service, `its process ${pid} is gone`);
+      }
+    }
+    this.takenOver = waiting;
+    this.control = await listenControl(this.topo.name, (sock, onMessage) => this.onClient(sock, onMessage));
+    const end = Date.now() + REATTACH_WAIT_MS;
+    const pending = (): number[] => [...waiting].filter(([id, w]) => !w.back || Atomics.load(i32, inst.slotWord(id) + NS.state) !== NfState.PAUSED).map(([id]) => id);
+    const exited = (pid: number): boolean => {
+      try {
+        const fd = native().pidfdOpen(pid);
+        const gone = native().pidfdExited(fd);
+        closeSync(fd);
+        return gone;
+      } catch {
+        return true;
+      }
+    };
+    while (pending().length > 0 && Date.now() < end) {
+      // An NF that was stopping when the manager died exits instead of coming back.
+      for (const id of pending()) {
+        const w = waiting.get(id)!;
+        if (!w.back && exited(w.pid)) {
+          waiting.delete(id);
+          await this.reclaimSlot(id, w.service, `its process ${w.pid} exited`);
+        }
+      }
+      await sleep(5);
+    }
+    for (const id of pending()) {
+      const w = waiting.get(id)!;
+      waiting.delete(id);
+      const e = this.nfs.get(id);
+      if (e) {
+        this.nfGone(id, 'it did not pause when the manager died');
+      } else {
+        this.log(`takeover: NF #${id} (pid ${w.pid}) did not come back within ${REATTACH_WAIT_MS} ms: killing it`);
+        let fd = -1;
+        try { fd = native().pidfdOpen(w.pid); native().pidfdSignal(fd, 9); } catch { /* already gone */ }
+        while (fd >= 0 && !native().pidfdExited(fd)) await sleep(5);
+        if (fd >= 0) closeSync(fd);
+        await this.reclaimSlot(id, w.service, 'it did not come back');
+      }
+    }
+    while (this.leaving.size > 0) await Promise.all([...this.leaving]);
+    // 4. Every NF is paused or gone: what is in no place was the dead manager's.
+    let lost = 0;
+    const audit = auditBuffers(inst, () => {}, (d) => { this.cache.freeOne(d); lost++; });
+    this.cache.flush();
+    if (audit.duplicates > 0) this.log(`warning: takeover: ${audit.duplicates} buffers are in two places (freed twice): ${audit.examples.join('; ')}`);
+    // The RX → TX ring and the NFs' tx rings keep their packets: the new TX loop sends them.
+    for (const role of ['tx', 'rx'] as const) await this.startWorker(role);
+    this.saveState();
+    this.log(`took over from manager pid ${oldPid}: ${waiting.size} NF(s) back, ${lost} buffers the dead manager held reclaimed ` +
+      `(its caches, ports and packets in flight), ${this.flowRules.length} flow rule(s), ${this.chainNames.length} chain(s); ${Date.now() - t0} ms`);
+  }
+
+  /** Takes a slot of the dead manager's that has no live NF: out of service, buffers back, free (cold). */
+  private async reclaimSlot(id: number, service: number, why: string): Promise<void> {
+    this.takeOutOfService({ nfId: id, service, inService: this.inServiceTable(id, service) } as NfEntry);
+    const r = await reclaimNf(this.inst, id, this.cache);
+    Atomics.store(this.inst.i32, this.inst.slotWord(id) + NS.state, NfState.FREE);
+    this.orphanRings.add(id);
+    this.log(`takeover: NF #${id} reclaimed (${why}): ${r.freed} buffers; journal: ${r.journal}`);
+  }
+
+  private inServiceTable(id: number, service: number): boolean {
+    const i32 = this.inst.i32;
+    const sw = this.inst.serviceWord(service);
+    for (let i = 0; i < i32[sw]!; i++) if (i32[sw + 1 + i] === id) return true;
+    return false;
+  }
+
+  /** An NF of the manager that died comes back on a new connection (cold). */
+  private reattach(req: ReattachRequest, conn: Conn): Promise<Reply> {
+    const w = this.takenOver?.get(req.nfId);
+    if (!w || w.back) throw new NfcError('NFC_ERR_CONTROL', `reattach of NF ${req.nfId} refused: this manager did not take it over`);
+    const peer = conn.peer;
+    if (peer === null || peer.pid !== w.pid) {
+      throw new NfcError('NFC_ERR_CONTROL', `reattach of NF ${req.nfId} refused: its slot names process ${w.pid}, the request came from ${peer?.pid ?? 'an unknown process'}`);
+    }
+    if (req.generation !== w.generation || req.service !== w.service) {
+      throw new NfcError('NFC_ERR_CONTROL', `reattach of NF ${req.nfId} refused: generation ${req.generation}, service ${req.service} do not match its slot`);
+    }
+    const pidfd = native().pidfdOpen(peer.pid);
+    this.nfs.set(req.nfId, {
+      nfId: req.nfId, name: req.name, service: req.service, pid: peer.pid, pidfd, generation: w.generation, conn, sock: conn.sock,
+      module: req.module, inService: this.inServiceTable(req.nfId, req.service), retired: false, gone: false,
+    });
+    conn.nfId = req.nfId;
+    w.back = true;
+    if (!this.launches.has(req.service)) this.launches.set(req.service, { name: req.name, module: req.module, service: req.service, options: req.options ?? {} });
+    // Answered once the takeover is complete: the NF resumes then.
+    return new Promise((resolve) => { w.answer = () => resolve({ type: 'ok', id: req.id }); });
+  }
+
+  /** The takeover is complete: the NFs that came back run again (cold). */
+  private resumeTakenOver(): void {
+    for (const [id, w] of this.takenOver ?? []) {
+      if (!w.back || this.nfs.get(id)?.gone !== false) continue;
+      Atomics.store(this.inst.i32, this.inst.slotWord(id) + NS.state, NfState.RUNNING);
+      w.answer?.();
+    }
   }
 
   /** The RX loop's flow table and affinity counts, asked of the RX worker (cold; undefined if it does not answer within 1 s). */
@@ -341,6 +582,7 @@ export class Manager {
     if (words.length < i32[cw]!) Atomics.store(i32, cw, words.length);
     words.forEach((w, i) => { i32[cw + 1 + i] = w; });
     Atomics.store(i32, cw, words.length);
+    this.saveState();
     this.log(`chain ${name} (${c}) set: ${hops.join(' → ')}`);
   }
 
@@ -375,8 +617,10 @@ export class Manager {
 
   private startWorker(role: 'rx' | 'tx'): Promise<void> {
     const cfg: DataplaneConfig = {
-      role, instance: this.topo.name, ports: this.topo.ports, limit: this.topo.manager.limit, poll: this.topo.manager.poll, flows: this.topo.flows,
+      role, instance: this.topo.name, ports: this.topo.ports, limit: this.topo.manager.limit, poll: this.topo.manager.poll,
+      flows: this.flowRules.map((r) => r.rule),
       flowTable: { capacity: this.topo.manager.flowTable, idleTimeoutMs: this.topo.manager.flowIdleTimeout * 1000 },
+      pinsFile: join(this.inst.dir.path, PINS_FILE), loadPins: this.takenOver !== null,
     };
     const worker = new Worker(new URL('./dataplane.js', import.meta.url), { workerData: { nfchainDataplane: true, cfg } });
     let stoppedResolve: () => void = () => {};
@@ -385,7 +629,10 @@ export class Manager {
     return new Promise((resolve, reject) => {
       worker.on('message', (r: WorkerReport) => {
         switch (r.type) {
-          case 'ready': resolve(); break;
+          case 'ready':
+            if (r.pinsRestored > 0) this.log(`takeover: ${r.pinsRestored} flow pins restored`);
+            resolve();
+            break;
           case 'error': reject(new NfcError('NFC_ERR_MANAGER', `${role} loop: ${r.message}`)); break;
           case 'stopped': stoppedResolve(); break;
           case 'rx-done':
@@ -442,6 +689,7 @@ export class Manager {
     }
     switch (req.type) {
       case 'register': return this.register(req, conn);
+      case 'reattach': return this.reattach(req, conn);
       case 'ready': {
         const e = this.ownNf(req.nfId, conn, 'ready');
         if (!e.inService) this.putInService(e);
@@ -461,7 +709,7 @@ export class Manager {
         setImmediate(() => void this.stop('shutdown requested'));
         return { type: 'ok', id: req.id };
       case 'message':
-        this.messenger ??= new Messenger(this.inst, 0);
+        this.messenger ??= new Messenger(this.inst, 0, { words: this.inst.i32, base: managerJournalWord(this.inst.g, 'main') });
         return { type: 'message-result', id: req.id, result: this.messenger.send(req.to, req.payload) };
       case 'flow-add': {
         const rule = this.ruleFromSpec(req.rule);
@@ -470,6 +718,7 @@ export class Manager {
         const ruleId = this.nextRuleId++;
         this.flowRules.push({ id: ruleId, rule });
         this.pushFlows();
+        this.saveState();
         this.log(`flow rule ${ruleId} added: ${JSON.stringify(req.rule)}`);
         return { type: 'flow-added', id: req.id, ruleId };
       }
@@ -478,6 +727,7 @@ export class Manager {
         if (i < 0) throw new NfcError('NFC_ERR_MANAGER', `no flow rule ${req.ruleId}`, { fix: 'nfchain flow list shows the rules and their ids' });
         this.flowRules.splice(i, 1);
         this.pushFlows();
+        this.saveState();
         this.log(`flow rule ${req.ruleId} removed`);
         return { type: 'ok', id: req.id };
       }
@@ -556,6 +806,7 @@ export class Manager {
     Atomics.store(i32, slot + NS.state, NfState.STARTING);
     if (!this.launches.has(req.service)) {
       this.launches.set(req.service, { name: req.name, module: req.module, service: req.service, options: req.options ?? {} });
+      this.saveState();
     }
     this.nfs.set(id, {
       nfId: id, name: req.name, service: req.service, pid: peer.pid, pidfd, generation: gen, conn, sock: conn.sock, module: req.module,

@@ -264,6 +264,26 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
     if (!this.stopReason) this.stopReason = reason;
   }
 
+  /** True once stop() was called (by anyone). */
+  get stopping(): boolean {
+    return this.stopReason !== '';
+  }
+
+  /**
+   * The manager went away: from the next slice on, handle nothing (no packets, ticks or
+   * messages) and hold what is held, recorded in the slot, so that a manager taking over can
+   * count every buffer while this NF waits; the slot says PAUSED. Cold.
+   */
+  pause(): void {
+    this.paused = true;
+  }
+
+  /** A new manager took this NF back (it has set the slot RUNNING): carry on. Cold. */
+  resume(): void {
+    this.paused = false;
+  }
+  private paused = false;
+
   now(): number {
     return performance.now() - this.started;
   }
@@ -282,6 +302,7 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
     if (this.def.tick) {
       const ms = this.def.tickInterval ?? 1000;
       this.tickTimer = setInterval(() => {
+        if (this.paused) return;
         try {
           this.def.tick!(this as unknown as NFContext<never>);
           this.router.flush();
@@ -298,6 +319,16 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
   private slice(): void {
     if (this.stopReason) {
       void this.finish();
+      return;
+    }
+    if (this.paused) {
+      // Between two bursts: nothing in hand, every stage flushed.
+      const state = this.slot + NS.state;
+      if (Atomics.load(this.i32, state) !== NfState.PAUSED) {
+        this.router.flush();
+        Atomics.store(this.i32, state, NfState.PAUSED);
+      }
+      setTimeout(() => this.slice(), 10);
       return;
     }
     const t0 = performance.now();

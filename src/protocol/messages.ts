@@ -20,6 +20,14 @@ export interface RegisterRequest {
   options?: Record<string, unknown>;
 }
 export interface ReadyRequest { type: 'ready'; id: number; nfId: number }
+/**
+ * NF → a manager that took over from one that died: "I am NF nfId of that generation, paused,
+ * holding my slot". Answered (type 'ok') once the new manager runs; the NF then resumes.
+ */
+export interface ReattachRequest {
+  type: 'reattach'; id: number; nfId: number; generation: number; pid: number;
+  name: string; service: number; module: string; options?: Record<string, unknown>;
+}
 export interface StoppingRequest { type: 'stopping'; id: number; nfId: number; reason: string }
 /** CLI → manager */
 export interface StatusRequest { type: 'status'; id: number }
@@ -44,7 +52,7 @@ export interface ScaleRequest {
 }
 export interface MessageRequest { type: 'message'; id: number; to: { instance: number } | { service: number; key?: number }; payload: unknown }
 
-export type Request = RegisterRequest | ReadyRequest | StoppingRequest | StatusRequest | ShutdownRequest | MessageRequest
+export type Request = RegisterRequest | ReadyRequest | ReattachRequest | StoppingRequest | StatusRequest | ShutdownRequest | MessageRequest
   | FlowAddRequest | FlowDelRequest | FlowListRequest | ChainSetRequest | ChainListRequest | ScaleRequest;
 /** A request before the client numbers it. */
 export type RequestBody = Request extends infer R ? (R extends Request ? Omit<R, 'id'> : never) : never;

@@ -118,8 +118,10 @@ export const NfState = {
   STOPPED: 4,
   /** died; the manager reclaims its buffers and frees the slot */
   DEAD: 5,
+  /** its manager went away: handles nothing, holds what it held, until a new manager takes it back */
+  PAUSED: 6,
 } as const;
-export const NF_STATE_NAMES = ['free', 'starting', 'running', 'stopping', 'stopped', 'dead'] as const;
+export const NF_STATE_NAMES = ['free', 'starting', 'running', 'stopping', 'stopped', 'dead', 'paused'] as const;
 
 /** NF slot words (Int32 indices from the slot start). */
 export const NS = {
@@ -239,6 +241,17 @@ export function msgAreaOffset(g: InstanceGeometry, id: number): number {
 
 export function rxToTxRingOffset(g: InstanceGeometry): number {
   return g.ringsOff + MAX_NFS * (g.rxRingBytes + g.txRingBytes);
+}
+
+/**
+ * Slot 0 is never an NF's: it holds the journals of the manager's three threads, so that a
+ * manager taking over from one that died can finish or undo their ring operations: the RX
+ * loop's in the slot's journal words, the TX loop's and the main thread's in its (unused)
+ * held area. Returns the journal's first word index.
+ */
+export function managerJournalWord(g: InstanceGeometry, thread: 'rx' | 'tx' | 'main'): number {
+  const slot0 = g.slotOff >> 2;
+  return thread === 'rx' ? slot0 + NS.journal : slot0 + g.heldWord + (thread === 'tx' ? 0 : JOURNAL_WORDS);
 }
 
 /**

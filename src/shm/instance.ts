@@ -129,6 +129,12 @@ export function createInstance(o: InstanceOptions): InstanceView {
 }
 
 /** Maps an existing instance (NFs, worker threads, CLI readers). */
+/** Maps the files of a manager that died, as their new owner (takeover; cold). */
+export function adoptInstance(name: string): InstanceView {
+  const dir = ShmDir.adopt(name);
+  return new InstanceView(dir, dir.openFile(INSTANCE_FILE), dir.openFile(POOL_FILE));
+}
+
 export function attachInstance(name: string): InstanceView {
   const dir = ShmDir.open(name);
   return new InstanceView(dir, dir.openFile(INSTANCE_FILE), dir.openFile(POOL_FILE));

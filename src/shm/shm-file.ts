@@ -67,6 +67,15 @@ export class ShmDir {
     return new ShmDir(path, false);
   }
 
+  /**
+   * Opens the directory of a manager that died, as its new owner (a manager taking over: it
+   * removes the files when it stops). Cold.
+   */
+  static adopt(name: string, root = SHM_ROOT): ShmDir {
+    const d = ShmDir.open(name, root);
+    return new ShmDir(d.path, true);
+  }
+
   /** Creates a new file of `size` bytes in this directory and maps it. */
   createFile(file: string, size: number): ArrayBuffer {
     checkShmName(file, 'shared file name');
