@@ -169,6 +169,11 @@ export class ControlClient {
     return r as R;
   }
 
+  /** True once the connection is closed (either side). */
+  get closed(): boolean {
+    return this.sock.destroyed;
+  }
+
   close(): void {
     this.sock.end();
   }

@@ -276,13 +276,17 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
    */
   pause(): void {
     this.paused = true;
+    this.pauseMarked = false;
   }
 
   /** A new manager took this NF back (it has set the slot RUNNING): carry on. Cold. */
   resume(): void {
     this.paused = false;
+    Atomics.store(this.i32, this.slot + NS.state, NfState.RUNNING);
   }
   private paused = false;
+  /** the slot says PAUSED (written once per pause: the manager taking over writes RUNNING) */
+  private pauseMarked = false;
 
   now(): number {
     return performance.now() - this.started;
@@ -323,10 +327,10 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
     }
     if (this.paused) {
       // Between two bursts: nothing in hand, every stage flushed.
-      const state = this.slot + NS.state;
-      if (Atomics.load(this.i32, state) !== NfState.PAUSED) {
+      if (!this.pauseMarked) {
         this.router.flush();
-        Atomics.store(this.i32, state, NfState.PAUSED);
+        Atomics.store(this.i32, this.slot + NS.state, NfState.PAUSED);
+        this.pauseMarked = true;
       }
       setTimeout(() => this.slice(), 10);
       return;

@@ -189,10 +189,12 @@ export async function runNf(args: NfArgs): Promise<number> {
   log(`running: service ${args.service}, ${engine.pool.count} buffers, poll ${args.poll ?? reg.poll}`);
   const reason = await engine.run();
   log(`stopped: ${reason} (${engine.handled} packets)`);
-  try {
-    await client.request({ type: 'stopping', nfId: reg.nfId, reason }, 2000);
-  } catch {
-    /* the manager may already be gone */
+  if (!client.closed) {
+    try {
+      await client.request({ type: 'stopping', nfId: reg.nfId, reason }, 2000);
+    } catch {
+      /* the manager may already be gone */
+    }
   }
   client.close();
   return exitCode;
