@@ -61,6 +61,12 @@ export const BENCHES: BenchEntry[] = [
     load: async () => (await import('../../bench/soak.js')).soakBenchFromArgv,
   },
   {
+    name: 'takeover',
+    summary: 'kill -9 of the manager under traffic, a new one started: ms until packets flow again, the takeover\'s duration, buffers reclaimed',
+    options: '--runs 3  --rate 50000',
+    load: async () => (await import('../../bench/takeover.js')).takeoverBenchFromArgv,
+  },
+  {
     name: 'startup',
     summary: 'NF process start → first packet handled, for a .js and a .ts module (ms)',
     options: '--runs 7',

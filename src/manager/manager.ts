@@ -135,6 +135,43 @@ function linkOf(ifname: string): NonNullable<PortStatus['link']> {
   }
 }
 
+/**
+ * True while `pid` runs (cold). Asked through a pidfd, not kill(pid, 0): a process killed a
+ * moment ago may still be a zombie, whose mappings are gone. EPERM counts as running.
+ */
+function processRunning(pid: number): boolean {
+  let fd: number;
+  try {
+    fd = native().pidfdOpen(pid);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  const exited = native().pidfdExited(fd);
+  closeSync(fd);
+  return !exited;
+}
+
+/** Kills `pid` (SIGKILL through a pidfd) and waits until it has exited; false if it is still there after KILL_WAIT_MS. Cold. */
+async function killAndWait(pid: number): Promise<boolean> {
+  let fd: number;
+  try {
+    fd = native().pidfdOpen(pid);
+  } catch {
+    return true; // no such process
+  }
+  try {
+    native().pidfdSignal(fd, 9);
+    const end = Date.now() + KILL_WAIT_MS;
+    while (!native().pidfdExited(fd)) {
+      if (Date.now() > end) return false;
+      await sleep(5);
+    }
+    return true;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** The pid recorded in an instance directory's header, if that process is alive; else 0. */
 function stalePid(dir: string): number {
   try {
@@ -144,16 +181,7 @@ function stalePid(dir: string): number {
     closeSync(fd);
     const pid = h[IH.managerPid]!;
     if (pid <= 0 || pid === process.pid) return 0;
-    // A pidfd, not kill(pid, 0): a manager killed a moment ago may still be a zombie.
-    let pfd: number;
-    try {
-      pfd = native().pidfdOpen(pid);
-    } catch (err) {
-      return (err as NodeJS.ErrnoException).code === 'EPERM' ? pid : 0;
-    }
-    const exited = native().pidfdExited(pfd);
-    closeSync(pfd);
-    return exited ? 0 : pid;
+    return processRunning(pid) ? pid : 0;
   } catch {
     return 0; // no readable header: nothing running owns it
   }
@@ -380,39 +408,23 @@ export class Manager {
       const pid = i32[slot + NS.pid]!;
       const service = i32[slot + NS.service]!;
       this.generations[id] = i32[slot + NS.generation]!;
-      let alive = false;
-      try {
-        const fd = native().pidfdOpen(pid);
-        alive = !native().pidfdExited(fd);
-        closeSync(fd);
-      } catch { /* gone */ }
-      if (alive && state !== NfState.STOPPED && state !== NfState.DEAD) {
+      if (processRunning(pid) && state !== NfState.STOPPED && state !== NfState.DEAD) {
         waiting.set(id, { pid, generation: this.generations[id]!, service, back: false });
       } else {
-        await this.reclaimSlot(id, service, `its process ${pid} is gone`);
+        await this.reclaimSlot(id, service, pid, `its process ${pid} is gone or stopping`);
       }
     }
     this.takenOver = waiting;
     this.control = await listenControl(this.topo.name, (sock, onMessage) => this.onClient(sock, onMessage));
     const end = Date.now() + REATTACH_WAIT_MS;
     const pending = (): number[] => [...waiting].filter(([id, w]) => !w.back || Atomics.load(i32, inst.slotWord(id) + NS.state) !== NfState.PAUSED).map(([id]) => id);
-    const exited = (pid: number): boolean => {
-      try {
-        const fd = native().pidfdOpen(pid);
-        const gone = native().pidfdExited(fd);
-        closeSync(fd);
-        return gone;
-      } catch {
-        return true;
-      }
-    };
     while (pending().length > 0 && Date.now() < end) {
       // An NF that was stopping when the manager died exits instead of coming back.
       for (const id of pending()) {
         const w = waiting.get(id)!;
-        if (!w.back && exited(w.pid)) {
+        if (!w.back && !processRunning(w.pid)) {
           waiting.delete(id);
-          await this.reclaimSlot(id, w.service, `its process ${w.pid} exited`);
+          await this.reclaimSlot(id, w.service, w.pid, `its process ${w.pid} exited`);
         }
       }
       await sleep(5);
@@ -425,11 +437,7 @@ export class Manager {
         this.nfGone(id, 'it did not pause when the manager died');
       } else {
         this.log(`takeover: NF #${id} (pid ${w.pid}) did not come back within ${REATTACH_WAIT_MS} ms: killing it`);
-        let fd = -1;
-        try { fd = native().pidfdOpen(w.pid); native().pidfdSignal(fd, 9); } catch { /* already gone */ }
-        while (fd >= 0 && !native().pidfdExited(fd)) await sleep(5);
-        if (fd >= 0) closeSync(fd);
-        await this.reclaimSlot(id, w.service, 'it did not come back');
+        await this.reclaimSlot(id, w.service, w.pid, 'it did not come back');
       }
     }
     while (this.leaving.size > 0) await Promise.all([...this.leaving]);
@@ -445,9 +453,17 @@ export class Manager {
       `(its caches, ports and packets in flight), ${this.flowRules.length} flow rule(s), ${this.chainNames.length} chain(s); ${Date.now() - t0} ms`);
   }
 
-  /** Takes a slot of the dead manager's that has no live NF: out of service, buffers back, free (cold). */
-  private async reclaimSlot(id: number, service: number, why: string): Promise<void> {
+  /**
+   * Takes a slot of the dead manager's whose NF will not come back: out of service, its process
+   * killed if it still runs, then its buffers back and the slot free (cold).
+   */
+  private async reclaimSlot(id: number, service: number, pid: number, why: string): Promise<void> {
     this.takeOutOfService({ nfId: id, service, inService: this.inServiceTable(id, service) } as NfEntry);
+    if (!await killAndWait(pid)) {
+      this.log(`error: takeover: NF #${id} (pid ${pid}) did not exit ${KILL_WAIT_MS} ms after SIGKILL; its slot and buffers are quarantined`);
+      this.quarantined.set(id, { pid, pidfd: native().pidfdOpen(pid), name: `#${id}` });
+      return;
+    }
     const r = await reclaimNf(this.inst, id, this.cache);
     Atomics.store(this.inst.i32, this.inst.slotWord(id) + NS.state, NfState.FREE);
     this.orphanRings.add(id);
