@@ -1,6 +1,6 @@
 /**
  * The load balancer's config file: the boundary where YAML or JSON text becomes a trusted
- * LbConfig (style.md item 7). After it, the data path trusts the addresses it gets.
+ * LbConfig. After it, the data path trusts the addresses it gets.
  *
  *   text ──parse (yaml; JSON is YAML)──▶ raw ──shape (zod)──▶ parsed ──checks──▶ LbConfig
  *

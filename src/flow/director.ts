@@ -1,6 +1,6 @@
 /**
- * The flow director's classifier: which chain a packet enters (design.md §3, "port RX burst ──►
- * flow director (5-tuple → chain)"). OpenNetVM's flow director, with priorities, prefixes,
+ * The flow director's classifier: which chain a packet enters (the manager's RX loop runs it on
+ * every packet of a port's burst: 5-tuple → chain). OpenNetVM's flow director, with priorities, prefixes,
  * port ranges, IPv6, and an exact-match cache in front.
  *
  * A rule (FlowRule) names a chain (0..15) and any of: source/destination prefix (IPv4 or IPv6),

@@ -5,7 +5,7 @@
  * allocation), the flow table and flow director compare and hash it. Addresses are kept as
  * 32-bit words so IPv4 and IPv6 share one layout and one hash loop.
  *
- * The symmetric hash is what spreads flows over NF instances (design.md §3): both directions of
+ * The symmetric hash is what spreads flows over NF instances: both directions of
  * a connection must land on the same instance. Each endpoint (address, port) is hashed on its
  * own and the two endpoint hashes are added, which is commutative; combining raw fields
  * commutatively instead (srcAddr ^ dstAddr, srcPort ^ dstPort) would make A:1 -> B:2 and

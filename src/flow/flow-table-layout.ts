@@ -4,7 +4,7 @@
  * A flow table maps a FlowKey (5-tuple) to an entry that holds the NF's per-flow state:
  * `valueWords` u32 words the NF defines, plus packet and byte counters and first/last-seen
  * times the table keeps. It is an open-addressing hash table with linear probing over typed
- * arrays (design.md §5: 19 ns per packet against 87 ns for a Map with number keys), one
+ * arrays (measured: 19 ns per packet against 87 ns for a Map with number keys), one
  * fixed-size entry per slot, no pointers, so any process can map it at any address.
  *
  *   byte 0       ┌─────────────────────────────────────────────────────────────┐

@@ -3,9 +3,8 @@
  * region of (shared) memory. The layout and its diagram are in flow-table-layout.ts.
  *
  * Open addressing with linear probing over typed arrays (Uint32Array and Float64Array views of
- * the same memory): no allocation, no Map, no string or BigInt on the hot path (design.md §5,
- * style.md items 3–4). Each slot has a 64-byte hot record (tag word, key, packets, bytes,
- * lastSeen) and a cold record (full hash, firstSeen, value words), so lookupOrAdd + touch of a
+ * the same memory): no allocation, no Map, no string or BigInt on the hot path. Each slot has a
+ * 64-byte hot record (tag word, key, packets, bytes, lastSeen) and a cold record (full hash, firstSeen, value words), so lookupOrAdd + touch of a
  * known flow reads and writes one cache line, and a probe rejects a slot with one comparison
  * of the tag word (state, family, proto and 20 hash bits). A symmetric table hashes with
  * hashFlowKey(key, true) and compares keys in both orientations, so both directions of a

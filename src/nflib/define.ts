@@ -1,7 +1,7 @@
 /**
  * What an NF author writes: `export default defineNF({ name, options, setup, handle, ... })`.
  *
- * The engine calls the NF; the NF never schedules itself (style.md item 1). `handle` gets one
+ * The engine calls the NF; the NF never schedules itself. `handle` gets one
  * reusable PacketView, already pointed at the packet, and returns a verdict (verdict.ts):
  * DROP, NEXT, toNF(service) or out(port). `handleBurst` is the alternative for NFs that want a
  * whole burst at once. Everything else is optional.

@@ -7,7 +7,7 @@
  * (inflight), kept and created packets (held), the pool cache, the router's stages and the
  * ring journal. The manager reads them if this process dies.
  *
- * Scheduling (design.md §4): the loop runs in slices of a few milliseconds and returns to the
+ * Scheduling (docs/architecture.md, "Scheduling on two cores"): the loop runs in slices of a few milliseconds and returns to the
  * event loop between them (ticks, control messages). When the ring stays empty for SPIN polls
  * it sleeps: adaptive polling sets the ring's `sleeping` word and blocks on a futex (a
  * producer wakes it); busy polling keeps spinning.

@@ -1,6 +1,6 @@
 /**
  * runNF: runs an NF definition over a list of packets in this process, with no manager, no
- * shared memory and no rings — the way to unit-test an NF (style.md item 14; BESS
+ * shared memory and no rings — the way to unit-test an NF (as in BESS
  * `run_module`, Click's `.clicktest`).
  *
  *   const r = await runNF(myNF, [pkt1, pkt2], { options: { interval: 0 }, inputPort: 0, ticks: 2 });

@@ -1,5 +1,5 @@
 /**
- * The `gen` port: synthetic traffic, the embedded default input (design.md §6). It needs no
+ * The `gen` port: synthetic traffic, the embedded default input. It needs no
  * setup, no files and no privileges, so `nfchain demo` and the tests run a chain on it.
  *
  * What it produces: valid Ethernet / IPv4 / UDP or TCP frames (checksums correct, payload

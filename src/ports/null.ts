@@ -1,5 +1,5 @@
 /**
- * The `null` port, and the two trivial halves other drivers reuse (design.md §6):
+ * The `null` port, and the two trivial halves other drivers reuse:
  *
  *   openNullRx   never produces a packet; `done` from the start
  *   openNullTx   a sink: frees every packet it is given and counts it as sent

@@ -1,7 +1,7 @@
 /**
  * The `pcap` port: a capture file as incoming traffic (RX) and a capture file as outgoing
  * traffic (TX) — chain golden tests (pcap in → chain → pcap out, compared), replaying real
- * traffic, and looking at a chain's output in Wireshark (design.md §6).
+ * traffic, and looking at a chain's output in Wireshark.
  *
  * RX (openPcapRx): reads `rx` (classic pcap or pcapng) with PcapReader. Only Ethernet captures
  * (link type 1) are accepted; anything else is an NfcError at open. Each packet's meta gets

@@ -2,7 +2,7 @@
  * The control protocol between the manager, its NFs and the CLI: one JSON object per line on
  * the manager's Unix socket. Requests carry an `id`; the answer carries the same `id`. One
  * discriminated union, checked with an exhaustive switch on each side; an unknown `type` is
- * an error answer, never ignored (style.md item 9).
+ * an error answer, never ignored.
  */
 
 /** NF → manager */

@@ -7,7 +7,7 @@
  *
  * Why it looks the way it does:
  * - Words are read with DataView big-endian reads (measured 2–4× faster than assembling bytes
- *   from a Uint8Array, design.md §5), and 32 bits at a time: since 2^16 ≡ 1 (mod 2^16 - 1), the
+ *   from a Uint8Array), and 32 bits at a time: since 2^16 ≡ 1 (mod 2^16 - 1), the
  *   one's-complement sum of 32-bit words folded down to 16 bits equals the sum of 16-bit words.
  * - The running sum is an ordinary (float64) number: it stays exact up to 2^53, and the loop
  *   folds every 1 MiB so any length is safe. No BigInt, no allocation.

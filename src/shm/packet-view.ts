@@ -1,9 +1,9 @@
 /**
  * PacketView: the one reusable object through which an NF reads and rewrites a packet in place.
  *
- * Packets live in the shared packet pool (design.md §2); an NF gets descriptors, not objects. So
+ * Packets live in the shared packet pool; an NF gets descriptors, not objects. So
  * an NF keeps ONE PacketView over the whole pool mapping and points it at packet after packet
- * with reset(offset, length) — no object per packet, no copy (design.md §5).
+ * with reset(offset, length) — no object per packet, no copy.
  *
  * Contract, because packets come from the wire and may be anything:
  * - reset() only stores two numbers. The first header getter parses Ethernet → VLAN → L3 → IPv6

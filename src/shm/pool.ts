@@ -2,7 +2,7 @@
  * The packet pool: fixed-size buffers in shared memory, a free ring of their indices, and a
  * per-process cache so that alloc and free touch the shared ring once per many packets.
  *
- * Ownership rule (design.md §3): every buffer is in exactly one place — the free ring, a
+ * Ownership rule: every buffer is in exactly one place — the free ring, a
  * cache, a descriptor ring, a port, or one process's in-flight batch. Whoever takes a
  * descriptor off a ring forwards it or frees it. `freeCount()` returns to its start value
  * when traffic stops; tests check it.

@@ -8,7 +8,7 @@
  *
  * Protocol (see ring-layout.ts for the words):
  *   - Slots are copied with plain typed-array reads and writes; only the head/tail words go
- *     through Atomics, once per burst (design.md §2, §5: an Atomics op costs ~20 ns, a plain
+ *     through Atomics, once per burst (an Atomics op costs ~20 ns, a plain
  *     read ~1 ns). Atomics.store is sequentially consistent, so the slot writes before it are
  *     visible to whoever reads the new tail with Atomics.load.
  *   - Each side keeps a process-local copy of the peer's index and reads the shared one only

@@ -1,5 +1,5 @@
 /**
- * Config files at the boundary (style.md item 7): read a YAML or JSON file, check it, and report
+ * Config files at the boundary: read a YAML or JSON file, check it, and report
  * everything wrong with it as one NfcError that names the file, the line, the field and the fix,
  * one problem per line, in file order:
  *
