@@ -8,27 +8,30 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { closeSync, existsSync, openSync, readFileSync, readSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { DYING_GRACE_MS, EXIT_GRACE_MS, KILL_WAIT_MS, killAndWait, otherPidNamespace, peerOf, processRunning, stalePid, type Conn } from './processes.js';
 import { SHM_ROOT } from '../shm/shm-file.js';
 import { native } from '../native.js';
 import type { Socket } from 'node:net';
 import { NfcError } from '../errors.js';
 import { ensureNotRunning, listenControl, send, type ControlServer } from '../control/socket.js';
 import type {
-  BufferCount, FlowRuleSpec, FlowTableStats, ManagerStatus, NfStatus, PortStatus, ReattachRequest, Request, Reply, RegisterRequest,
+  FlowRuleSpec, FlowTableStats, ManagerStatus, ReattachRequest, Request, Reply, RegisterRequest,
 } from '../protocol/messages.js';
-import { adoptInstance, createInstance, type InstanceView } from '../shm/instance.js';
+import { createInstance, type InstanceView } from '../shm/instance.js';
 import {
-  CounterSet, EPOCHS, FREE_RING_ID, HopKind, IH, managerJournalWord, MAX_CHAINS, MAX_HOPS, MAX_INSTANCES, MAX_NFS, MAX_SERVICES, ManagerState, NF_STATE_NAMES, NfState, NS,
-  PortRxCounters, PortTxCounters, RouteCounters, SERVICE_BUCKETS, TxLoopCounters,
+  CounterSet, EPOCHS, FREE_RING_ID, HopKind, IH, managerJournalWord, MAX_CHAINS, MAX_HOPS, MAX_INSTANCES, MAX_NFS, MAX_SERVICES, ManagerState, NfState, NS,
+  SERVICE_BUCKETS,
 } from '../shm/instance-layout.js';
 import { NULL_DESC, PoolCache } from '../shm/pool.js';
 import { RING_HEADER_BYTES, RW } from '../shm/ring-layout.js';
 import { BUILT_IN_TOPOLOGY, type Topology } from '../topology/types.js';
 import type { DataplaneConfig, WorkerReport } from './dataplane.js';
-import { clearSlotRecords, drainRing, drainTxRings, reclaimNf, repairJournal, ringAt } from './reclaim.js';
-import { auditBuffers, countBuffers } from './census.js';
+import { clearSlotRecords, drainRing, drainTxRings, reclaimNf } from './reclaim.js';
+import { auditBuffers } from './census.js';
+import { describeCount, managerStatus } from './status.js';
+import { adoptFiles, PINS_FILE, REATTACH_WAIT_MS, repairManagerThreads, writeState, type Adopted } from './takeover.js';
 import { formatStats } from './stats.js';
 import { BUCKETS, join as joinService, leave as leaveService } from '../chain/indirection.js';
 import { Messenger } from '../nflib/messages.js';
@@ -71,121 +74,6 @@ export interface ManagerOptions {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** One control connection: the process at its other end (null: unknown), and the NF it registered. */
-interface Conn {
-  sock: Socket;
-  peer: { pid: number; uid: number; gid: number } | null;
-  nfId: number;
-}
-
-/** The other end of a Unix socket (cold); null when the kernel cannot say. */
-function peerOf(sock: Socket): Conn['peer'] {
-  const fd = (sock as unknown as { _handle?: { fd?: number } })._handle?.fd;
-  if (typeof fd !== 'number' || fd < 0) return null;
-  try {
-    return native().peerCred(fd);
-  } catch {
-    return null;
-  }
-}
-
-/** True when `pid` lives in another pid namespace than the manager (a container): its own pid differs. */
-function otherPidNamespace(pid: number): boolean {
-  try {
-    return readlinkSync(`/proc/${pid}/ns/pid`) !== readlinkSync('/proc/self/ns/pid');
-  } catch {
-    return false;
-  }
-}
-
-/**
- * How long an NF that said it is stopping gets to exit before it is killed, and how long a
- * killed process may take to be gone before its slot is given up on (quarantined: its buffers
- * stay where they are, since the process may still write them).
- */
-const EXIT_GRACE_MS = 2000;
-const KILL_WAIT_MS = 5000;
-/** How long a process whose connection closed unannounced gets to finish dying by itself. */
-const DYING_GRACE_MS = 100;
-
-/** Files beside the shared memory that let a manager take over from one that died. */
-const STATE_FILE = 'state.json';
-const PINS_FILE = 'pins';
-/** How long a manager taking over waits for the NFs of the one that died to come back (ms). */
-const REATTACH_WAIT_MS = 3000;
-
-/** What a manager keeps in STATE_FILE: what shared memory does not hold. */
-interface SavedState {
-  version: 1;
-  ports: string[];
-  chainNames: string[];
-  rules: { id: number; spec: FlowRuleSpec }[];
-  nextRuleId: number;
-  launches: NfLaunch[];
-}
-
-/** An interface's state for status (cold); a vanished interface shows as down. */
-function linkOf(ifname: string): NonNullable<PortStatus['link']> {
-  try {
-    const l = native().linkInfo(ifname);
-    return { interface: ifname, up: l.up, running: l.running, mtu: l.mtu, mac: l.mac };
-  } catch {
-    return { interface: ifname, up: false, running: false, mtu: 0, mac: '' };
-  }
-}
-
-/**
- * True while `pid` runs (cold). Asked through a pidfd, not kill(pid, 0): a process killed a
- * moment ago may still be a zombie, whose mappings are gone. EPERM counts as running.
- */
-function processRunning(pid: number): boolean {
-  let fd: number;
-  try {
-    fd = native().pidfdOpen(pid);
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  const exited = native().pidfdExited(fd);
-  closeSync(fd);
-  return !exited;
-}
-
-/** Kills `pid` (SIGKILL through a pidfd) and waits until it has exited; false if it is still there after KILL_WAIT_MS. Cold. */
-async function killAndWait(pid: number): Promise<boolean> {
-  let fd: number;
-  try {
-    fd = native().pidfdOpen(pid);
-  } catch {
-    return true; // no such process
-  }
-  try {
-    native().pidfdSignal(fd, 9);
-    const end = Date.now() + KILL_WAIT_MS;
-    while (!native().pidfdExited(fd)) {
-      if (Date.now() > end) return false;
-      await sleep(5);
-    }
-    return true;
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** The pid recorded in an instance directory's header, if that process is alive; else 0. */
-function stalePid(dir: string): number {
-  try {
-    const fd = openSync(join(dir, 'instance'), 'r');
-    const h = new Int32Array(32);
-    readSync(fd, h, 0, 128, 0);
-    closeSync(fd);
-    const pid = h[IH.managerPid]!;
-    if (pid <= 0 || pid === process.pid) return 0;
-    return processRunning(pid) ? pid : 0;
-  } catch {
-    return 0; // no readable header: nothing running owns it
-  }
-}
 
 export class Manager {
   readonly topo: Topology;
@@ -322,47 +210,21 @@ export class Manager {
 
   /** What shared memory does not hold, for a manager that may take over (cold: on each change). */
   private saveState(): void {
-    const st: SavedState = {
+    writeState(this.inst.dir.path, {
       version: 1, ports: this.topo.ports.map((p) => p.name), chainNames: this.chainNames,
       rules: this.flowRules.map((r) => ({ id: r.id, spec: this.specFromRule(r.rule) })), nextRuleId: this.nextRuleId,
       launches: [...this.launches.values()],
-    };
-    const path = join(this.inst.dir.path, STATE_FILE);
-    writeFileSync(`${path}.tmp`, JSON.stringify(st));
-    renameSync(`${path}.tmp`, path);
+    });
   }
 
-  /**
-   * The shared files of a manager that died, mapped as their new owner, if they fit this
-   * topology (pool, rings, ports) and their state file reads; else null, with the reason
-   * logged (the caller starts afresh). Cold.
-   */
-  private adopt(dir: string): { inst: InstanceView; state: SavedState } | null {
-    const t = this.topo;
-    let inst: InstanceView;
-    try {
-      inst = adoptInstance(t.name);
-    } catch (err) {
-      this.log(`cannot take over from the manager that died: ${(err as Error).message}`);
+  /** The files of a manager that died, if they fit this topology; else null, the reason logged (cold). */
+  private adopt(dir: string): Adopted | null {
+    const a = adoptFiles(this.topo, dir);
+    if (typeof a === 'string') {
+      this.log(`cannot take over from the manager that died: ${a}`);
       return null;
     }
-    const pool = inst.pool;
-    const want = { count: t.pool.count, jumbos: t.pool.jumbos ?? 0, nfRx: t.rings.nfRx, nfTx: t.rings.nfTx, ports: t.ports.length };
-    const have = { count: pool.count, jumbos: pool.jumbos, nfRx: inst.g.nfRxCap, nfTx: inst.g.nfTxCap, ports: inst.g.ports };
-    const diff = (Object.keys(want) as (keyof typeof want)[]).filter((k) => want[k] !== have[k]);
-    let state: SavedState | undefined;
-    try {
-      state = JSON.parse(readFileSync(join(dir, STATE_FILE), 'utf8')) as SavedState;
-    } catch (err) {
-      this.log(`cannot take over from the manager that died: ${join(dir, STATE_FILE)}: ${(err as Error).message}`);
-      return null;
-    }
-    if (diff.length > 0 || state.version !== 1 || state.ports.join() !== t.ports.map((p) => p.name).join()) {
-      this.log(`cannot take over from the manager that died: its ${diff.length ? diff.map((k) => `${k} ${have[k]}`).join(', ') : `ports ${state.ports.join(', ')}`} ` +
-        'differ from this topology; its NFs will not be taken back');
-      return null;
-    }
-    return { inst, state };
+    return a;
   }
 
   /**
@@ -371,27 +233,14 @@ export class Manager {
    * is reclaimed), frees every buffer that is in no place (the dead manager's caches, ports
    * and packets in flight), and restores chains, rules, launches and flow pins.
    */
-  private async takeOver(a: { inst: InstanceView; state: SavedState }): Promise<void> {
+  private async takeOver(a: Adopted): Promise<void> {
     const t0 = Date.now();
     const inst = a.inst;
     this.inst = inst;
     const i32 = inst.i32;
     const oldPid = i32[IH.managerPid];
-    i32[IH.managerPid] = process.pid;
-    Atomics.store(i32, IH.managerState, ManagerState.STARTING);
-    Atomics.store(i32, IH.rxEnabled, 0);
-    // The new RX loop's affinity table starts empty: flows count again as they are seen.
-    for (let e = 0; e < EPOCHS; e++) Atomics.store(i32, IH.epochFlows + e, 0);
     // 1. The dead threads' ring operations, before this manager's own use their journals.
-    for (const thread of ['rx', 'tx', 'main'] as const) {
-      const jb = managerJournalWord(inst.g, thread);
-      const r = await repairJournal(inst, jb, -1, -1, () => {});
-      if (r.journal !== 'idle') this.log(`takeover: the ${thread} thread's journal: ${r.journal}`);
-      i32.fill(0, jb, jb + 8);
-    }
-    // Only the manager takes jumbos off their ring: a reservation of the dead one is void.
-    const jr = ringAt(inst.pool.buffer, inst.pool.jumboProducer.byteOffset).w;
-    Atomics.store(jr, RW.consTail, Atomics.load(jr, RW.consHead));
+    for (const line of await repairManagerThreads(inst)) this.log(`takeover: ${line}`);
     this.cache = new PoolCache(inst.pool, { capacity: 256 });
     this.cache.setJournal(i32, managerJournalWord(inst.g, 'main'), FREE_RING_ID, FREE_RING_ID + 1, FREE_RING_ID + 2);
     // 2. State: chains (the table is in shared memory; their names here), rules, launches.
@@ -1077,47 +926,7 @@ export class Manager {
   // ---- status and stats ---------------------------------------------------------------------
 
   status(): ManagerStatus {
-    const inst = this.inst;
-    const cb = inst.counters;
-    const ports: PortStatus[] = this.topo.ports.map((p, i) => ({
-      id: i, name: p.name, driver: p.driver,
-      ...(p.driver === 'af_packet' || p.driver === 'af_xdp' ? { link: linkOf(p.interface) } : {}),
-      rxPackets: cb.read(CounterSet.portRx(i), PortRxCounters.rxPackets),
-      rxBytes: cb.read(CounterSet.portRx(i), PortRxCounters.rxBytes),
-      rxNoBuffer: cb.read(CounterSet.portRx(i), PortRxCounters.rxNoBuffer),
-      kernelDrops: cb.read(CounterSet.portRx(i), PortRxCounters.kernelDrops),
-      rxOversize: cb.read(CounterSet.portRx(i), PortRxCounters.rxOversize),
-      rxMalformed: cb.read(CounterSet.portRx(i), PortRxCounters.rxMalformed),
-      txPackets: cb.read(CounterSet.portTx(i), PortTxCounters.txPackets),
-      txBytes: cb.read(CounterSet.portTx(i), PortTxCounters.txBytes),
-      txDropped: cb.read(CounterSet.portTx(i), PortTxCounters.txDropped),
-    }));
-    const routeCounters = (set: number): Record<string, number> => {
-      const o: Record<string, number> = {};
-      RouteCounters.names.forEach((n, j) => { o[n] = cb.read(set, j); });
-      return o;
-    };
-    const nfs: NfStatus[] = [...this.nfs.values()].map((e) => ({
-      nfId: e.nfId, name: e.name, tag: `${e.name}#${e.nfId}`, service: e.service,
-      state: NF_STATE_NAMES[inst.i32[inst.slotWord(e.nfId) + NS.state]!] ?? 'unknown', pid: e.pid,
-      counters: routeCounters(CounterSet.nf(e.nfId)),
-    }));
-    const services: { service: number; nfs: number[] }[] = [];
-    for (let s = 1; s < MAX_SERVICES; s++) {
-      const sw = inst.serviceWord(s);
-      const n = inst.i32[sw]!;
-      if (n > 0) services.push({ service: s, nfs: Array.from(inst.i32.subarray(sw + 1, sw + 1 + n)) });
-    }
-    const tx: Record<string, number> = {};
-    TxLoopCounters.names.forEach((n, j) => { tx[n] = cb.read(CounterSet.managerTx, j); });
-    return {
-      name: this.topo.name, pid: process.pid, uptime: (Date.now() - this.startedAt) / 1000, time: Date.now() / 1000,
-      pool: { count: inst.pool.count, free: inst.pool.ringFreeCount() },
-      ports, nfs, services,
-      chain: this.topo.chain.map((h) => (h.kind === 'service' ? `service ${h.service}` : `port ${this.topo.ports[h.port]?.name ?? h.port}`)),
-      rx: routeCounters(CounterSet.managerRx), tx,
-      buffers: countBuffers(inst, this.topo.ports.map((p) => p.name), this.cache),
-    };
+    return managerStatus({ topo: this.topo, inst: this.inst, nfs: this.nfs.values(), startedAt: this.startedAt, cache: this.cache });
   }
 
   private printStats(): void {
@@ -1202,15 +1011,6 @@ export class Manager {
   }
 }
 
-/** The buffer count as one log line: free, rings, NFs, ports, manager, in motion (cold). */
-export function describeCount(b: BufferCount, nfs: readonly NfStatus[]): string {
-  const tag = (id: number): string => nfs.find((n) => n.nfId === id)?.tag ?? `#${id}`;
-  const list = <T>(xs: T[], f: (x: T) => string): string => (xs.length ? ` (${xs.map(f).join(', ')})` : '');
-  const nfHeld = b.nfs.reduce((s, x) => s + x.held, 0);
-  const portHeld = b.ports.reduce((s, x) => s + x.held, 0);
-  return `${b.free} of ${b.total} free, ${b.rings} in rings, ${nfHeld} in NFs${list(b.nfs, (x) => `${tag(x.nfId)} ${x.held}`)}, ` +
-    `${portHeld} in ports${list(b.ports.filter((x) => x.held > 0), (x) => `${x.port} ${x.held}`)}, ${b.manager} in the manager's caches, ${b.inMotion} in motion`;
-}
 
 /**
  * `poll: busy` spins every loop: with more spinning loops (RX, TX and one per NF instance) than
