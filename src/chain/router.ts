@@ -16,6 +16,7 @@ import { BURST } from '../shm/layout.js';
 import { Meta } from '../shm/pool-layout.js';
 import { NULL_DESC, type PoolCache } from '../shm/pool.js';
 import { Journal, JournalState, MpProducer, type SpscProducer } from '../shm/ring.js';
+import { hopId, hopKind } from './chain-table.js';
 import { RW } from '../shm/ring-layout.js';
 import {
   CHAIN_WORDS, EPOCHS, HopKind, IH, MAX_CHAINS, MAX_NFS, MAX_SERVICES, NfState, NS, RouteCounters, SERVICE_BUCKETS, SERVICE_WORDS, STAGE_TX, STAGE_WORDS, rxRingId,
@@ -139,11 +140,11 @@ export class Router {
       if (chain < MAX_CHAINS && ci <= this.i32[cw]!) {
         const hop = this.i32[cw + ci]!;
         w[m + Meta.chainIndex] = ci;
-        if (hop >>> 16 === HopKind.SERVICE) {
-          dest = this.pick(hop & 0xffff, w[m + Meta.flowHash]!, w[m + Meta.epoch]!);
+        if (hopKind(hop) === HopKind.SERVICE) {
+          dest = this.pick(hopId(hop), w[m + Meta.flowHash]!, w[m + Meta.epoch]!);
         } else {
           w[m + Meta.action] = Action.OUT;
-          w[m + Meta.destination] = hop & 0xffff;
+          w[m + Meta.destination] = hopId(hop);
           dest = STAGE_TX;
         }
       } else {

@@ -21,8 +21,7 @@ import type {
 } from '../protocol/messages.js';
 import { createInstance, type InstanceView } from '../shm/instance.js';
 import {
-  CounterSet, EPOCHS, FREE_RING_ID, HopKind, IH, managerJournalWord, MAX_CHAINS, MAX_HOPS, MAX_INSTANCES, MAX_NFS, MAX_SERVICES, ManagerState, NfState, NS,
-  SERVICE_BUCKETS,
+  CounterSet, EPOCHS, FREE_RING_ID, IH, managerJournalWord, MAX_CHAINS, MAX_HOPS, MAX_INSTANCES, MAX_NFS, MAX_SERVICES, ManagerState, NfState, NS,
 } from '../shm/instance-layout.js';
 import { NULL_DESC, PoolCache } from '../shm/pool.js';
 import { RING_HEADER_BYTES, RW } from '../shm/ring-layout.js';
@@ -31,9 +30,11 @@ import type { DataplaneConfig, WorkerReport } from './dataplane.js';
 import { clearSlotRecords, drainRing, drainTxRings, reclaimNf } from './reclaim.js';
 import { auditBuffers } from './census.js';
 import { describeCount, managerStatus } from './status.js';
+import { readChain, writeChain, type Hop } from '../chain/chain-table.js';
+import { ruleFromSpec, specFromRule } from './rules.js';
+import { addMember, isMember, removeMember } from '../chain/service-table.js';
 import { adoptFiles, PINS_FILE, REATTACH_WAIT_MS, repairManagerThreads, writeState, type Adopted } from './takeover.js';
 import { formatStats } from './stats.js';
-import { BUCKETS, join as joinService, leave as leaveService } from '../chain/indirection.js';
 import { Messenger } from '../nflib/messages.js';
 import { FlowDirector, type FlowRule } from '../flow/director.js';
 import { NfLauncher, type NfLaunch } from './launcher.js';
@@ -186,7 +187,7 @@ export class Manager {
         });
         this.cache = new PoolCache(this.inst.pool, { capacity: 256 });
         this.cache.setJournal(this.inst.i32, managerJournalWord(this.inst.g, 'main'), FREE_RING_ID, FREE_RING_ID + 1, FREE_RING_ID + 2);
-        this.writeChain();
+        this.writeChains();
         this.saveState();
         for (const role of ['tx', 'rx'] as const) await this.startWorker(role);
         this.control = await listenControl(t.name, (sock, onMessage) => this.onClient(sock, onMessage));
@@ -307,7 +308,7 @@ export class Manager {
    * killed if it still runs, then its buffers back and the slot free (cold).
    */
   private async reclaimSlot(id: number, service: number, pid: number, why: string): Promise<void> {
-    this.takeOutOfService({ nfId: id, service, inService: this.inServiceTable(id, service) } as NfEntry);
+    this.takeOutOfService({ nfId: id, service, inService: isMember(this.inst, service, id) } as NfEntry);
     if (!await killAndWait(pid)) {
       this.log(`error: takeover: NF #${id} (pid ${pid}) did not exit ${KILL_WAIT_MS} ms after SIGKILL; its slot and buffers are quarantined`);
       this.quarantined.set(id, { pid, pidfd: native().pidfdOpen(pid), name: `#${id}` });
@@ -317,13 +318,6 @@ export class Manager {
     Atomics.store(this.inst.i32, this.inst.slotWord(id) + NS.state, NfState.FREE);
     this.orphanRings.add(id);
     this.log(`takeover: NF #${id} reclaimed (${why}): ${r.freed} buffers; journal: ${r.journal}`);
-  }
-
-  private inServiceTable(id: number, service: number): boolean {
-    const i32 = this.inst.i32;
-    const sw = this.inst.serviceWord(service);
-    for (let i = 0; i < i32[sw]!; i++) if (i32[sw + 1 + i] === id) return true;
-    return false;
   }
 
   /** An NF of the manager that died comes back on a new connection (cold). */
@@ -340,7 +334,7 @@ export class Manager {
     const pidfd = native().pidfdOpen(peer.pid);
     this.nfs.set(req.nfId, {
       nfId: req.nfId, name: req.name, service: req.service, pid: peer.pid, pidfd, generation: w.generation, conn, sock: conn.sock,
-      module: req.module, inService: this.inServiceTable(req.nfId, req.service), retired: false, gone: false,
+      module: req.module, inService: isMember(this.inst, req.service, req.nfId), retired: false, gone: false,
     });
     conn.nfId = req.nfId;
     w.back = true;
@@ -381,58 +375,32 @@ export class Manager {
     for (const w of this.workers) if (w.role === 'rx') w.worker.postMessage({ type: 'flows', rules });
   }
 
-  private chainId(name: string): number {
-    const c = this.chainNames.indexOf(name);
-    if (c < 0) throw new NfcError('NFC_ERR_MANAGER', `no chain named "${name}"`, { fix: `chains: ${this.chainNames.join(', ')} (nfchain chain set NAME HOPS makes one)` });
-    return c;
-  }
-
   private ruleFromSpec(s: FlowRuleSpec): FlowRule {
-    const rule: FlowRule = { priority: s.priority ?? 0, chain: this.chainId(s.chain) };
-    if (s.srcPrefix !== undefined) rule.srcPrefix = s.srcPrefix;
-    if (s.dstPrefix !== undefined) rule.dstPrefix = s.dstPrefix;
-    if (s.srcPorts !== undefined) rule.srcPorts = s.srcPorts;
-    if (s.dstPorts !== undefined) rule.dstPorts = s.dstPorts;
-    if (s.proto !== undefined) rule.proto = s.proto;
-    if (s.vlan !== undefined) rule.vlan = s.vlan;
-    if (s.inPort !== undefined) {
-      const p = this.topo.ports.findIndex((x) => x.name === s.inPort);
-      if (p < 0) throw new NfcError('NFC_ERR_MANAGER', `no port named "${s.inPort}"`);
-      rule.inPort = p;
-    }
-    return rule;
+    return ruleFromSpec(s, this.chainNames, this.topo.ports.map((p) => p.name));
   }
 
   private specFromRule(r: FlowRule): FlowRuleSpec {
-    const s: FlowRuleSpec = { priority: r.priority, chain: this.chainNames[r.chain] ?? String(r.chain) };
-    if (r.srcPrefix !== undefined) s.srcPrefix = r.srcPrefix;
-    if (r.dstPrefix !== undefined) s.dstPrefix = r.dstPrefix;
-    if (r.srcPorts !== undefined) s.srcPorts = [r.srcPorts[0], r.srcPorts[1]];
-    if (r.dstPorts !== undefined) s.dstPorts = [r.dstPorts[0], r.dstPorts[1]];
-    if (r.proto !== undefined) s.proto = r.proto;
-    if (r.vlan !== undefined) s.vlan = r.vlan;
-    if (r.inPort !== undefined) s.inPort = this.topo.ports[r.inPort]?.name ?? String(r.inPort);
-    return s;
+    return specFromRule(r, this.chainNames, this.topo.ports.map((p) => p.name));
   }
 
   /** Sets (or makes) a named chain while traffic flows: hops first, then the length. */
   private setChain(name: string, hops: (string | number)[]): void {
     if (!/^[a-z0-9][a-z0-9_-]{0,31}$/.test(name)) throw new NfcError('NFC_ERR_MANAGER', `chain name "${name}": use [a-z0-9][a-z0-9_-]{0,31}`);
     if (hops.length < 1 || hops.length > MAX_HOPS) throw new NfcError('NFC_ERR_MANAGER', `a chain has 1..${MAX_HOPS} hops`);
-    const words = hops.map((h) => {
+    const parsed = hops.map((h): Hop => {
       if (typeof h === 'number' || /^\d+$/.test(h)) {
         const s = Number(h);
         if (s < 1 || s >= MAX_SERVICES) throw new NfcError('NFC_ERR_MANAGER', `hop ${h}: services are 1..${MAX_SERVICES - 1}`);
-        return (HopKind.SERVICE << 16) | s;
+        return { kind: 'service', id: s };
       }
       if (h.startsWith('port:')) {
         const p = this.topo.ports.findIndex((x) => x.name === h.slice(5));
         if (p < 0) throw new NfcError('NFC_ERR_MANAGER', `hop ${h}: no such port`);
-        return (HopKind.PORT << 16) | p;
+        return { kind: 'port', id: p };
       }
       const nf = this.topo.nfs.find((x) => x.name === h);
       if (!nf) throw new NfcError('NFC_ERR_MANAGER', `hop ${h}: not a service id, an NF name or port:<name>`);
-      return (HopKind.SERVICE << 16) | nf.service;
+      return { kind: 'service', id: nf.service };
     });
     let c = this.chainNames.indexOf(name);
     if (c < 0) {
@@ -440,26 +408,13 @@ export class Manager {
       c = this.chainNames.length;
       this.chainNames.push(name);
     }
-    const i32 = this.inst.i32;
-    const cw = this.inst.chainWord(c);
-    // A packet reading this chain meanwhile sees the old hops or the new ones at each position;
-    // flows on other chains are not touched at all.
-    if (words.length < i32[cw]!) Atomics.store(i32, cw, words.length);
-    words.forEach((w, i) => { i32[cw + 1 + i] = w; });
-    Atomics.store(i32, cw, words.length);
+    writeChain(this.inst, c, parsed);
     this.saveState();
     this.log(`chain ${name} (${c}) set: ${hops.join(' → ')}`);
   }
 
   private chainHops(c: number): string[] {
-    const i32 = this.inst.i32;
-    const cw = this.inst.chainWord(c);
-    const out: string[] = [];
-    for (let i = 0; i < i32[cw]!; i++) {
-      const h = i32[cw + 1 + i]!;
-      out.push(h >>> 16 === HopKind.SERVICE ? `service ${h & 0xffff}` : `port:${this.topo.ports[h & 0xffff]?.name ?? h & 0xffff}`);
-    }
-    return out;
+    return readChain(this.inst, c).map((h) => (h.kind === 'service' ? `service ${h.id}` : `port:${this.topo.ports[h.id]?.name ?? h.id}`));
   }
 
   /** Lets the RX loop receive. */
@@ -468,16 +423,9 @@ export class Manager {
   }
 
   /** The default chain (chain 0) and the named chains (1..) into the chain table. */
-  private writeChain(): void {
-    const i32 = this.inst.i32;
+  private writeChains(): void {
     const all = [this.topo.chain, ...this.topo.chains.map((c) => c.hops)];
-    all.forEach((hops, c) => {
-      const cw = this.inst.chainWord(c);
-      hops.forEach((hop, i) => {
-        i32[cw + 1 + i] = hop.kind === 'service' ? (HopKind.SERVICE << 16) | hop.service : (HopKind.PORT << 16) | hop.port;
-      });
-      Atomics.store(i32, cw, hops.length);
-    });
+    all.forEach((hops, c) => writeChain(this.inst, c, hops.map((h): Hop => (h.kind === 'service' ? { kind: 'service', id: h.service } : { kind: 'port', id: h.port }))));
   }
 
   private startWorker(role: 'rx' | 'tx'): Promise<void> {
@@ -688,30 +636,16 @@ export class Manager {
    * from now on may go to the new instance), else in the current epoch in place.
    */
   private putInService(e: NfEntry): void {
-    const i32 = this.inst.i32;
-    Atomics.store(i32, this.inst.slotWord(e.nfId) + NS.state, NfState.RUNNING);
-    const sw = this.inst.serviceWord(e.service);
-    const count = i32[sw]!;
-    i32[sw + 1 + count] = e.nfId;
-    Atomics.store(i32, sw, count + 1);
-    const members = Array.from(i32.subarray(sw + 1, sw + 2 + count));
-    const cur = Atomics.load(i32, IH.epoch);
-    let epoch = cur;
-    if (count > 0 && Atomics.load(i32, IH.epochFlows + cur) > 0 && !this.rebalancing.has(e.service)) {
-      epoch = this.freeEpoch(cur);
-      // The new epoch starts as a copy of the current one, for every service.
-      for (let s = 1; s < MAX_SERVICES; s++) {
-        const t = this.inst.serviceWord(s) + SERVICE_BUCKETS;
-        i32.copyWithin(t + epoch * BUCKETS, t + cur * BUCKETS, t + (cur + 1) * BUCKETS);
-      }
+    Atomics.store(this.inst.i32, this.inst.slotWord(e.nfId) + NS.state, NfState.RUNNING);
+    const j = addMember(this.inst, e.service, e.nfId, this.rebalancing.has(e.service));
+    if (j.reusedOldest) {
+      this.log(`warning: all ${EPOCHS} affinity epochs hold flows; ${j.reusedOldest.flows} flows of ` +
+        `epoch ${j.reusedOldest.epoch} may move to other instances (they started before ${EPOCHS - 1} joins ago)`);
     }
-    joinService(i32, sw + SERVICE_BUCKETS + epoch * BUCKETS, members, e.nfId);
-    if (epoch !== cur) {
-      Atomics.store(i32, IH.epoch, epoch);
-      this.log(`affinity epoch ${epoch}: new flows of service ${e.service} may use NF ${e.name}#${e.nfId}; ` +
-        `${Atomics.load(i32, IH.epochFlows + cur)} flows keep their instances`);
+    if (j.epoch !== j.previous) {
+      this.log(`affinity epoch ${j.epoch}: new flows of service ${e.service} may use NF ${e.name}#${e.nfId}; ` +
+        `${j.heldFlows} flows keep their instances`);
     }
-    Atomics.add(i32, IH.serviceVersion, 1);
     e.inService = true;
   }
 
@@ -796,37 +730,10 @@ export class Manager {
     return { service: svc, before, instances: current().length, started, retired };
   }
 
-  /** An epoch no flow holds (other than `cur`); if every one is held, the oldest (its flows may move). */
-  private freeEpoch(cur: number): number {
-    const i32 = this.inst.i32;
-    for (let k = 1; k < EPOCHS; k++) {
-      const c = (cur + k) % EPOCHS;
-      if (Atomics.load(i32, IH.epochFlows + c) === 0) return c;
-    }
-    const oldest = (cur + 1) % EPOCHS;
-    this.log(`warning: all ${EPOCHS} affinity epochs hold flows; ${Atomics.load(i32, IH.epochFlows + oldest)} flows of ` +
-      `epoch ${oldest} may move to other instances (they started before ${EPOCHS - 1} joins ago)`);
-    return oldest;
-  }
 
   private takeOutOfService(e: NfEntry): void {
     if (!e.inService) return;
-    const i32 = this.inst.i32;
-    const sw = this.inst.serviceWord(e.service);
-    const count = i32[sw]!;
-    const remaining = Array.from(i32.subarray(sw + 1, sw + 1 + count)).filter((id) => id !== e.nfId);
-    // Its buckets first (to the remaining instances), so no flow is ever sent to a gone instance
-    // by the table; then the member list.
-    for (let epoch = 0; epoch < EPOCHS; epoch++) leaveService(i32, sw + SERVICE_BUCKETS + epoch * BUCKETS, remaining, e.nfId);
-    for (let i = 0; i < count; i++) {
-      if (i32[sw + 1 + i] === e.nfId) {
-        // Publish the shorter count first: readers never index past it.
-        i32[sw + 1 + i] = i32[sw + count]!;
-        Atomics.store(i32, sw, count - 1);
-        break;
-      }
-    }
-    Atomics.add(i32, IH.serviceVersion, 1);
+    removeMember(this.inst, e.service, e.nfId);
     e.inService = false;
   }
 
