@@ -9,7 +9,6 @@ import type { ChainListReply, ScaledReply, FlowAddedReply, FlowListReply, FlowRu
 import { Manager } from '../manager/manager.js';
 import { describeCount } from '../manager/status.js';
 import { formatStats, drops } from '../manager/stats.js';
-import { parseNfArgs, runNf } from '../nflib/runner.js';
 import { loadTopology, validateTopology } from '../topology/load.js';
 import { BUILT_IN_TOPOLOGY, type Topology } from '../topology/types.js';
 import { runTopology } from './start.js';
@@ -163,11 +162,6 @@ export async function managerCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-// ---- nfchain nf ---------------------------------------------------------------------------
-
-export async function nfCommand(argv: string[]): Promise<number> {
-  return runNf(parseNfArgs(argv));
-}
 
 // ---- nfchain status / stats ---------------------------------------------------------------
 
@@ -242,7 +236,6 @@ export async function statsCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-export { Manager };
 
 // ---- nfchain message ----------------------------------------------------------------------
 

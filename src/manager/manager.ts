@@ -17,7 +17,7 @@ import type { Socket } from 'node:net';
 import { NfcError } from '../errors.js';
 import { ensureNotRunning, listenControl, send, type ControlServer } from '../control/socket.js';
 import type {
-  FlowRuleSpec, FlowTableStats, ManagerStatus, ReattachRequest, Request, Reply, RegisterRequest,
+  FlowRuleSpec, FlowTableStats, ManagerStatus, ReattachRequest, Request, Reply, RegisterRequest, ScaleResult,
 } from '../protocol/messages.js';
 import { createInstance, type InstanceView } from '../shm/instance.js';
 import {
@@ -39,7 +39,6 @@ import { Messenger } from '../nflib/messages.js';
 import { FlowDirector, type FlowRule } from '../flow/director.js';
 import { NfLauncher, type NfLaunch } from './launcher.js';
 
-type ScaleOutcome = { service: number; before: number; instances: number; started: number[]; retired: number[] };
 
 interface NfEntry {
   nfId: number;
@@ -657,14 +656,14 @@ export class Manager {
    * their share of the buckets at once, existing flows included (for NFs without flow state).
    * Resolves once the new instances are in service; rejects naming the reason (cold).
    */
-  scale(service: number | string, n: number, rebalance = false): Promise<ScaleOutcome> {
+  scale(service: number | string, n: number, rebalance = false): Promise<ScaleResult> {
     // One at a time: a second request sees the instances the first one started.
     const next = this.scaling.then(() => this.scaleNow(service, n, rebalance));
     this.scaling = next.catch(() => undefined);
     return next;
   }
 
-  private async scaleNow(service: number | string, n: number, rebalance: boolean): Promise<ScaleOutcome> {
+  private async scaleNow(service: number | string, n: number, rebalance: boolean): Promise<ScaleResult> {
     if (this.stopping) throw new NfcError('NFC_ERR_MANAGER', 'the manager is shutting down');
     let svc: number;
     if (typeof service === 'number' || /^\d+$/.test(service)) {

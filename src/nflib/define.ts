@@ -18,14 +18,9 @@ export { editDistance };
 export type FlowChainResult = 'ok' | 'no-flow' | 'no-chain' | 'ring-full';
 
 /** The manager's answer to scale(): instances before and now, NF ids started and retired. */
-export interface ScaleResult {
-  service: number;
-  before: number;
-  instances: number;
-  started: number[];
-  retired: number[];
-}
+export type { ScaleResult } from '../protocol/messages.js';
 import { NfcError } from '../errors.js';
+import type { ScaleResult } from '../protocol/messages.js';
 
 /** One option an NF accepts (from the topology file or `nfchain nf ... -- --key value`). */
 export type OptionSpec =

@@ -97,13 +97,14 @@ export interface FlowListReply { type: 'flows'; id: number; rules: (FlowRuleSpec
 export interface ChainListReply { type: 'chains'; id: number; chains: { id: number; name: string; hops: string[] }[] }
 export interface FlowAddedReply { type: 'flow-added'; id: number; ruleId: number }
 /** The outcome of a scale request, once the new instances are in service (or failed to start). */
-export interface ScaledReply {
-  type: 'scaled'; id: number; service: number;
+export interface ScaleResult {
+  service: number;
   /** instances before and now (running or starting) */
   before: number; instances: number;
   /** NF ids put in service, and NF ids retired (taken out of service and asked to stop) */
   started: number[]; retired: number[];
 }
+export interface ScaledReply extends ScaleResult { type: 'scaled'; id: number }
 export type Reply = ScaledReply | RegisteredReply | OkReply | ErrorReply | StatusReply | MessageReply | FlowListReply | ChainListReply | FlowAddedReply;
 
 /** manager → NF, unsolicited */
