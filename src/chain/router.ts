@@ -19,12 +19,12 @@ import { Journal, JournalState, MpProducer, type SpscProducer } from '../shm/rin
 import { hopId, hopKind } from './chain-table.js';
 import { RW } from '../shm/ring-layout.js';
 import {
-  CHAIN_WORDS, EPOCHS, HopKind, IH, MAX_CHAINS, MAX_NFS, MAX_SERVICES, NfState, NS, RouteCounters, SERVICE_BUCKETS, SERVICE_WORDS, STAGE_TX, STAGE_WORDS, rxRingId,
+  CHAIN_WORDS, HopKind, IH, MAX_CHAINS, MAX_NFS, MAX_SERVICES, NfState, NS, RouteCounters, SERVICE_WORDS, STAGE_TX, STAGE_WORDS, rxRingId,
 } from '../shm/instance-layout.js';
 import type { InstanceView } from '../shm/instance.js';
 import { native } from '../native.js';
-import { Action } from './verdict.js';
-import { BUCKETS } from './indirection.js';
+import { Action, verdictAction, verdictDest } from './verdict.js';
+import { bucketWord } from './service-table.js';
 
 export interface RouterOptions {
   inst: InstanceView;
@@ -109,7 +109,7 @@ export class Router {
   routeVerdicts(descs: Uint32Array, off: number, n: number, verdicts: Int32Array): void {
     for (let i = 0; i < n; i++) {
       const v = verdicts[i]!;
-      this.routeTo(descs, off + i, true, v & 0xff, v >>> 8);
+      this.routeTo(descs, off + i, true, verdictAction(v), verdictDest(v));
     }
     this.flush();
   }
@@ -182,7 +182,7 @@ export class Router {
       return -1;
     }
     // The flow's epoch's indirection table: its bucket names the instance (chain/indirection.ts).
-    const id = i32[this.serviceBase + svc * SERVICE_WORDS + SERVICE_BUCKETS + ((epoch & (EPOCHS - 1)) << 6) + (hash & (BUCKETS - 1))]!;
+    const id = i32[bucketWord(this.serviceBase + svc * SERVICE_WORDS, epoch, hash)]!;
     if (id <= 0) {
       this.c[C.dropNoInstance]!++;
       return -1;

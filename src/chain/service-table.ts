@@ -8,6 +8,19 @@ import type { InstanceView } from '../shm/instance.js';
 import { EPOCHS, IH, MAX_SERVICES, SERVICE_BUCKETS } from '../shm/instance-layout.js';
 import { BUCKETS, join, leave } from './indirection.js';
 
+/** Word index of epoch `epoch`'s indirection table of the service at word `sw`. */
+export function tableWord(sw: number, epoch: number): number {
+  return sw + SERVICE_BUCKETS + (epoch & (EPOCHS - 1)) * BUCKETS;
+}
+
+/**
+ * Word index of the bucket that picks the instance for `key` (a flow hash) in epoch `epoch` of
+ * the service at word `sw`. Hot path: the routers call it per packet (V8 inlines it).
+ */
+export function bucketWord(sw: number, epoch: number, key: number): number {
+  return sw + SERVICE_BUCKETS + (epoch & (EPOCHS - 1)) * BUCKETS + (key & (BUCKETS - 1));
+}
+
 /** True when NF `id` is a member of `service`. */
 export function isMember(inst: InstanceView, service: number, id: number): boolean {
   const i32 = inst.i32;
@@ -54,11 +67,11 @@ export function addMember(inst: InstanceView, service: number, id: number, inPla
       reusedOldest = { epoch, flows: Atomics.load(i32, IH.epochFlows + epoch) };
     }
     for (let s = 1; s < MAX_SERVICES; s++) {
-      const t = inst.serviceWord(s) + SERVICE_BUCKETS;
-      i32.copyWithin(t + epoch * BUCKETS, t + cur * BUCKETS, t + (cur + 1) * BUCKETS);
+      const sw2 = inst.serviceWord(s);
+      i32.copyWithin(tableWord(sw2, epoch), tableWord(sw2, cur), tableWord(sw2, cur) + BUCKETS);
     }
   }
-  join(i32, sw + SERVICE_BUCKETS + epoch * BUCKETS, members, id);
+  join(i32, tableWord(sw, epoch), members, id);
   if (epoch !== cur) Atomics.store(i32, IH.epoch, epoch);
   Atomics.add(i32, IH.serviceVersion, 1);
   return { epoch, previous: cur, heldFlows, reusedOldest };
@@ -74,7 +87,7 @@ export function removeMember(inst: InstanceView, service: number, id: number): v
   const sw = inst.serviceWord(service);
   const count = i32[sw]!;
   const remaining = Array.from(i32.subarray(sw + 1, sw + 1 + count)).filter((x) => x !== id);
-  for (let epoch = 0; epoch < EPOCHS; epoch++) leave(i32, sw + SERVICE_BUCKETS + epoch * BUCKETS, remaining, id);
+  for (let epoch = 0; epoch < EPOCHS; epoch++) leave(i32, tableWord(sw, epoch), remaining, id);
   for (let i = 0; i < count; i++) {
     if (i32[sw + 1 + i] === id) {
       i32[sw + 1 + i] = i32[sw + count]!;

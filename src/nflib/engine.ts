@@ -23,7 +23,7 @@ import {
 } from '../shm/instance-layout.js';
 import type { InstanceView } from '../shm/instance.js';
 import { Router } from '../chain/router.js';
-import { NEXT } from '../chain/verdict.js';
+import { NEXT, verdictAction, verdictDest } from '../chain/verdict.js';
 import { native } from '../native.js';
 import type { Burst, NFContext, NFDefinition, OptionsSpec } from './define.js';
 import { HeldTable } from './held-table.js';
@@ -198,8 +198,8 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
     const idx = this.heldTable.index(desc);
     if (idx < 0) return false;
     const m = this.pool.metaIndex(desc);
-    this.pool.words[m + Meta.action] = verdict & 0xff;
-    this.pool.words[m + Meta.destination] = verdict >>> 8;
+    this.pool.words[m + Meta.action] = verdictAction(verdict);
+    this.pool.words[m + Meta.destination] = verdictDest(verdict);
     this.router.routeOne(this.u32, this.held + 1 + idx, true);
     this.heldTable.remove(idx);
     return true;

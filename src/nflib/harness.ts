@@ -52,7 +52,7 @@ import { Meta } from '../shm/pool-layout.js';
 import { initPool, PacketPool, poolBytes, PoolCache } from '../shm/pool.js';
 import { PacketView } from '../shm/packet-view.js';
 import { HELD_MAX } from '../shm/instance-layout.js';
-import { Action, NEXT } from '../chain/verdict.js';
+import { Action, NEXT, verdictAction, verdictDest } from '../chain/verdict.js';
 import { parseOptions, type Burst, type FlowChainResult, type NFContext, type NFDefinition, type OptionsSpec, type OptionValues, type ScaleResult } from './define.js';
 import { FlowKey } from '../flow/flow-key.js';
 
@@ -297,9 +297,9 @@ class HarnessContext<O> implements NFContext<O> {
   leave(d: number, verdict: number, source: OutputSource, index: number): void {
     const pool = this.pool;
     const m = pool.metaIndex(d);
-    pool.words[m + Meta.action] = verdict & 0xff;
-    pool.words[m + Meta.destination] = verdict >>> 8;
-    const a = verdict & 0xff;
+    const a = verdictAction(verdict);
+    pool.words[m + Meta.action] = a;
+    pool.words[m + Meta.destination] = verdictDest(verdict);
     if (a === Action.NEXT || a === Action.TONF || a === Action.OUT) {
       this.outputs.push({ bytes: pool.bytes(d).slice(), offload: pool.meta(d, Meta.offload), verdict, source, index });
     } else {

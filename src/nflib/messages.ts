@@ -9,10 +9,10 @@
  * Messages are control traffic (cold path): they allocate (JSON).
  */
 import type { InstanceView } from '../shm/instance.js';
-import { IH, MAX_NFS, MAX_SERVICES, MSG_BYTES, MSG_SLOTS, NfState, NS, SERVICE_BUCKETS, msgAreaOffset, msgRingId } from '../shm/instance-layout.js';
+import { IH, MAX_NFS, MAX_SERVICES, MSG_BYTES, MSG_SLOTS, NfState, NS, msgAreaOffset, msgRingId } from '../shm/instance-layout.js';
 import { MpReserver, ScConsumer } from '../shm/ring.js';
 import { NULL_DESC } from '../shm/pool.js';
-import { BUCKETS } from '../chain/indirection.js';
+import { bucketWord } from '../chain/service-table.js';
 
 export type MessageResult = 'ok' | 'no-destination' | 'ring-full' | 'too-large';
 /** An NF by id, or a service (one of its instances, picked by `key` like a flow hash; default 0). */
@@ -65,7 +65,7 @@ export class Messenger {
       id = to.instance;
     } else {
       if (!Number.isInteger(to.service) || to.service < 1 || to.service >= MAX_SERVICES) return 0;
-      id = i32[this.inst.serviceWord(to.service) + SERVICE_BUCKETS + Atomics.load(i32, IH.epoch) * BUCKETS + ((to.key ?? 0) & (BUCKETS - 1))]!;
+      id = i32[bucketWord(this.inst.serviceWord(to.service), Atomics.load(i32, IH.epoch), to.key ?? 0)]!;
     }
     if (!Number.isInteger(id) || id < 1 || id >= MAX_NFS) return 0;
     const state = Atomics.load(i32, this.inst.slotWord(id) + NS.state);
