@@ -8,8 +8,8 @@
  * joins takes buckets one by one from the instances with the most, until it has its share.
  *
  * That would move the flows of the buckets it takes, so a join is made in a new affinity epoch
- * (instance-layout.ts EPOCHS): a copy of the tables with the join applied. The manager's flow
- * table remembers the epoch each flow started in and the RX loop writes it into every packet,
+ * (instance-layout.ts EPOCHS): a copy of the tables with the join applied. The RX loop's flow
+ * affinity (flow/affinity.ts) remembers the epoch each flow started in and writes it into every packet,
  * so flows that started before the join keep their instances; only new flows see the new
  * table. A leave is applied to every epoch's table.
  *

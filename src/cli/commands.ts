@@ -4,6 +4,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { NfcError } from '../errors.js';
+import { MAX_SERVICES } from '../shm/instance-layout.js';
 import { ControlClient } from '../control/socket.js';
 import type { ChainListReply, ScaledReply, FlowAddedReply, FlowListReply, FlowRuleSpec, StatusReply, ManagerStatus, MessageReply } from '../protocol/messages.js';
 import { Manager } from '../manager/manager.js';
@@ -118,10 +119,10 @@ export function standaloneTopology(name: string, drivers: string[], chainText: s
   });
   const chain = chainText.split(',').map((h): Topology['chain'][number] => {
     const svc = /^\d+$/.test(h) ? Number(h) : NaN;
-    if (svc >= 1 && svc <= 31) return { kind: 'service', service: svc };
+    if (svc >= 1 && svc < MAX_SERVICES) return { kind: 'service', service: svc };
     const m = /^port:(\d+)$/.exec(h);
     if (m && Number(m[1]) < ports.length) return { kind: 'port', port: Number(m[1]) };
-    throw new NfcError('NFC_ERR_USAGE', `--chain: "${h}" is neither a service id (1..31) nor port:<index of a --port>`);
+    throw new NfcError('NFC_ERR_USAGE', `--chain: "${h}" is neither a service id (1..${MAX_SERVICES - 1}) nor port:<index of a --port>`);
   });
   if (!/^[A-Za-z0-9_.-]{1,32}$/.test(name)) throw new NfcError('NFC_ERR_USAGE', `--name ${name}: use 1-32 of A-Z a-z 0-9 _ . -`);
   return {

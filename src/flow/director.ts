@@ -66,6 +66,7 @@ import { NfcError } from '../errors.js';
 import { createFlowTable, type FlowTable } from './flow-table.js';
 import { FLOW_TABLE_LIMITS } from './flow-table-layout.js';
 import { FlowKey } from './flow-key.js';
+import { MAX_CHAINS } from '../shm/instance-layout.js';
 
 /** A classification rule. Every field but priority and chain is optional: absent = wildcard. */
 export interface FlowRule {
@@ -108,8 +109,8 @@ const INDEX_MAX_RANGE = 256;
 /** The most list entries an index may hold (4 bytes each); beyond, the rules are not indexed. */
 const INDEX_MAX_ENTRIES = 1 << 22;
 
-/** Chain ids are 0..15 (4 bits in the descriptor). */
-export const MAX_CHAIN = 15;
+/** The highest chain id (chains are 0..MAX_CHAINS - 1). */
+export const MAX_CHAIN_ID = MAX_CHAINS - 1;
 /** Int32 words per compiled rule (a power of two: the scan steps by a constant). */
 export const RULE_WORDS = 32;
 /** Value words of a cache entry (see the file comment). */
@@ -521,9 +522,9 @@ function invalid(message: string, fix: string): NfcError {
 }
 
 function checkChain(what: string, v: unknown): void {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > MAX_CHAIN) {
-    throw invalid(`${what} ${String(v)} must be an integer chain id from 0 to ${MAX_CHAIN}`,
-      `give a chain id from 0 to ${MAX_CHAIN}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > MAX_CHAIN_ID) {
+    throw invalid(`${what} ${String(v)} must be an integer chain id from 0 to ${MAX_CHAIN_ID}`,
+      `give a chain id from 0 to ${MAX_CHAIN_ID}`);
   }
 }
 

@@ -24,7 +24,7 @@ import { PacketView } from '../shm/packet-view.js';
 import { openRx, openTx, type RxPort, type TxPort } from '../ports/index.js';
 import type { PortConfig } from '../ports/config.js';
 import { Router } from '../chain/router.js';
-import { FlowDirector, MAX_CHAIN, type FlowRule } from '../flow/director.js';
+import { FlowDirector, MAX_CHAIN_ID, type FlowRule } from '../flow/director.js';
 import { FlowAffinity } from '../flow/affinity.js';
 import { flowTableGeometry } from '../flow/flow-table-layout.js';
 import { FlowKey, hashFlowKey } from '../flow/flow-key.js';
@@ -111,7 +111,7 @@ export class RxLoop {
   pins = 0;
   pinsRefused = 0;
   private readonly onRequest = (_from: number, msg: unknown): void => {
-    if (!isFlowPin(msg) || !Number.isInteger(msg.pin) || msg.pin < -1 || msg.pin > MAX_CHAIN) {
+    if (!isFlowPin(msg) || !Number.isInteger(msg.pin) || msg.pin < -1 || msg.pin > MAX_CHAIN_ID) {
       this.pinsRefused++;
       return;
     }
@@ -165,7 +165,7 @@ export class RxLoop {
       k.dstPort = w[i + 3]! & 0xffff;
       for (let j = 0; j < 8; j++) k.addr[j] = w[i + 4 + j]!;
       const chain = w[i + 12]!;
-      if (chain >= 0 && chain <= MAX_CHAIN && this.directorNow().pin(k, chain, hashFlowKey(k, true), performance.now() + 1)) n++;
+      if (chain >= 0 && chain <= MAX_CHAIN_ID && this.directorNow().pin(k, chain, hashFlowKey(k, true), performance.now() + 1)) n++;
     }
     this.pinsChanged = true;
     return n;

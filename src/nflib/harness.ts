@@ -51,7 +51,7 @@ import { BURST } from '../shm/layout.js';
 import { Meta } from '../shm/pool-layout.js';
 import { initPool, PacketPool, poolBytes, PoolCache } from '../shm/pool.js';
 import { PacketView } from '../shm/packet-view.js';
-import { HELD_MAX } from '../shm/instance-layout.js';
+import { HELD_MAX, MAX_SERVICES } from '../shm/instance-layout.js';
 import { Action, NEXT, verdictAction, verdictDest } from '../chain/verdict.js';
 import { parseOptions, type Burst, type FlowChainResult, type NFContext, type NFDefinition, type OptionsSpec, type OptionValues, type ScaleResult } from './define.js';
 import { FlowKey } from '../flow/flow-key.js';
@@ -234,7 +234,7 @@ class HarnessContext<O> implements NFContext<O> {
 
   /** The harness has no other NFs: every service counts as one running instance. */
   instances(service: number): number {
-    return Number.isInteger(service) && service >= 1 && service <= 31 ? 1 : 0;
+    return Number.isInteger(service) && service >= 1 && service < MAX_SERVICES ? 1 : 0;
   }
 
   get heldCount(): number {
