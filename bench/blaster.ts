@@ -7,7 +7,7 @@
  * the kernel took.
  */
 import { native } from '../src/native.js';
-import { PacketView } from '../src/shm/packet-view.js';
+import { PacketView } from '../src/packet/packet-view.js';
 import { SynthKind, writeSynth } from '../src/ports/synth.js';
 
 const [, , ifname, srcMac, dstMac, srcIp, dstIp, secondsS, sizeS, ppsS] = process.argv;

@@ -28,7 +28,7 @@
  */
 import { NfcError } from '../src/errors.js';
 import { fileURLToPath } from 'node:url';
-import { FlowKey, hashFlowKey } from '../src/flow/flow-key.js';
+import { FlowKey, hashFlowKey } from '../src/packet/flow-key.js';
 import { FlowDirector, type FlowRule } from '../src/flow/director.js';
 import { mulberry32 } from '../src/util/prng.js';
 import { emit, median, parseFlags, runChild, type BenchResult } from './common.js';

@@ -31,7 +31,7 @@
 import { NfcError } from '../src/errors.js';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { FlowKey, hashFlowKey } from '../src/flow/flow-key.js';
+import { FlowKey, hashFlowKey } from '../src/packet/flow-key.js';
 import { FlowTable, flowTableBytes, initFlowTable } from '../src/flow/flow-table.js';
 import { BURST } from '../src/shm/layout.js';
 import { mulberry32 } from '../src/util/prng.js';

@@ -11,7 +11,7 @@
  * Prints one JSON line: { sent, received, rttUs: [...] } (µs, in send order; lost ones absent).
  */
 import { native } from '../src/native.js';
-import { internetChecksum, ipv4HeaderChecksum } from '../src/shm/checksum.js';
+import { internetChecksum, ipv4HeaderChecksum } from '../src/packet/checksum.js';
 
 const [, , ifname, srcMac, dstMac, srcIp, dstIp, countS, intervalS] = process.argv;
 const count = Number(countS);

@@ -17,7 +17,7 @@ import { NfcError } from '../src/errors.js';
 import { fileURLToPath } from 'node:url';
 import { initPool, PacketPool, PoolCache, poolBytes } from '../src/shm/pool.js';
 import { Meta } from '../src/shm/pool-layout.js';
-import { PacketView } from '../src/shm/packet-view.js';
+import { PacketView } from '../src/packet/packet-view.js';
 import { BURST } from '../src/shm/layout.js';
 import { synthFlow, writeSynth } from '../src/ports/synth.js';
 import { emit, median, parseFlags, runChild, type BenchResult } from './common.js';

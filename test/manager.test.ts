@@ -15,8 +15,8 @@ import { validateTopology } from '../src/topology/load.js';
 import type { Topology } from '../src/topology/types.js';
 import { PcapReader } from '../src/pcap/pcap-reader.js';
 import { PcapWriter } from '../src/pcap/pcap-writer.js';
-import { PacketView } from '../src/shm/packet-view.js';
-import { FlowKey } from '../src/flow/flow-key.js';
+import { PacketView } from '../src/packet/packet-view.js';
+import { FlowKey } from '../src/packet/flow-key.js';
 import { synthFlow, writeSynth, SynthKind, type SynthFlow } from '../src/ports/synth.js';
 import { Manager, checkBusyPoll } from '../src/manager/manager.js';
 import { IH, SERVICE_BUCKETS } from '../src/shm/instance-layout.js';
@@ -657,7 +657,9 @@ test('scale: instances that fail to start reject the request with the reason; th
           try {
             writeFileSync(flag, '');
             await m.scale('s', 3).catch((e: unknown) => { err = e; });
-            await waitFor(() => m.status().nfs.length === 1, 5000, 'the failed instances to be gone');
+            // Both new processes must have exited (the request rejects at the first failure; the
+            // second may register after that), and left the registry.
+            await waitFor(() => m.launcher.failed.length === 2 && m.status().nfs.length === 1, 10_000, 'the failed instances to be gone');
             after = m.status();
             down = await m.scale(1, 0);
           } catch (e) {

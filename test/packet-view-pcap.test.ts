@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PcapReader } from '../src/pcap/pcap-reader.js';
 import { PcapWriter } from '../src/pcap/pcap-writer.js';
-import { PacketView } from '../src/shm/packet-view.js';
-import { FlowKey } from '../src/flow/flow-key.js';
+import { PacketView } from '../src/packet/packet-view.js';
+import { FlowKey } from '../src/packet/flow-key.js';
 import { samplePackets } from './helpers/packet-builder.js';
 
 const NUMERIC_GETTERS = [

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PcapWriter } from '../src/pcap/pcap-writer.js';
-import { PacketView } from '../src/shm/packet-view.js';
+import { PacketView } from '../src/packet/packet-view.js';
 import { synthFlow, writeSynth } from '../src/ports/synth.js';
 import { uniqueName } from './helpers/procs.js';
 

@@ -117,7 +117,7 @@ export class LoadBalancer {
    * would box it (a heap allocation per packet; measured). The packet view takes either form.
    * (PacketView.setIpv4Src/Dst themselves pass the old and new address on as unsigned numbers;
    * measured with backends in 192.168/16, that boxes when V8 does not inline them: a change
-   * for src/shm/packet-view.ts, not for this file.)
+   * for src/packet/packet-view.ts, not for this file.)
    */
   private readonly vip: number;
   private readonly clientMac: number;

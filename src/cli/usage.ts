@@ -4,7 +4,7 @@ export const DEMO_USAGE = 'nfchain demo [--duration S] [--rate PPS] [--name N] [
 export const MANAGER_USAGE = 'nfchain manager [topology.yaml] [--name N] [--port gen|null ...] [--chain 1,2,port:1] [--rate PPS] [--ttl S] [--limit N] [--stats S] [--poll busy|adaptive] [--until-done]';
 export const STATUS_USAGE = 'nfchain status [--name N] [--json]';
 export const STATS_USAGE = 'nfchain stats [--name N] [--json] [--watch [S]]';
-export const NF_USAGE = 'nfchain nf <module.ts|.js> --service N [--instance I] [--name MANAGER] [--label L] [--base-dir D] [--ttl S] [--limit N] [--poll busy|adaptive] [--manager-wait S] [-- --option value ...]';
+export { NF_USAGE } from '../nflib/usage.js';
 export const TESTBED_USAGE = 'nfchain testbed up|down|topology [--name N] [--driver af_packet|af_xdp] [--ipv6] [--offloads on|off]';
 export const MESSAGE_USAGE = 'nfchain message <nf:ID|service:S> <json> [--name N]';
 export const FLOW_USAGE = 'nfchain flow add --chain NAME [--priority P] [--proto N] [--src-prefix P] [--dst-prefix P] [--src-ports LO-HI] [--dst-ports LO-HI] [--in-port NAME] [--vlan V] | flow del ID | flow list  [--name N]';

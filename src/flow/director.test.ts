@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NfcError } from '../errors.js';
 import { mulberry32 } from '../util/prng.js';
-import { FlowKey, hashFlowKey } from './flow-key.js';
+import { FlowKey, hashFlowKey } from '../packet/flow-key.js';
 import { FlowDirector, type FlowRule } from './director.js';
 
 const TCP = 6;

@@ -65,7 +65,7 @@
 import { NfcError } from '../errors.js';
 import { createFlowTable, type FlowTable } from './flow-table.js';
 import { FLOW_TABLE_LIMITS } from './flow-table-layout.js';
-import { FlowKey } from './flow-key.js';
+import { FlowKey } from '../packet/flow-key.js';
 import { MAX_CHAINS } from '../shm/instance-layout.js';
 
 /** A classification rule. Every field but priority and chain is optional: absent = wildcard. */

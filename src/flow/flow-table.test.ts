@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NfcError } from '../errors.js';
 import { mulberry32 } from '../util/prng.js';
-import { FlowKey, hashFlowKey } from './flow-key.js';
+import { FlowKey, hashFlowKey } from '../packet/flow-key.js';
 import { FlowTable, flowTableBytes, initFlowTable, type FlowTableOptions } from './flow-table.js';
 
 function makeTable(opts: FlowTableOptions, byteOffset = 0): FlowTable {

@@ -42,7 +42,7 @@
  */
 import { NfcError } from '../errors.js';
 import { assertRegion } from '../shm/layout.js';
-import { hashFlowKey, type FlowFamily, type FlowKey } from './flow-key.js';
+import { hashFlowKey, type FlowFamily, type FlowKey } from '../packet/flow-key.js';
 import {
   Cold, FLOW_TABLE_HEADER_BYTES, FLOW_TABLE_LIMITS, FLOW_TABLE_MAGIC, FLOW_TABLE_VERSION, FlowState, FlowTableFlags,
   FlowTableOffsets as O, Hot, HOT_WORDS, Tag, flowTableBytes, flowTableGeometry, type FlowTableGeometry, type FlowTableOptions,

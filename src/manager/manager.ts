@@ -35,7 +35,7 @@ import { ruleFromSpec, specFromRule } from './rules.js';
 import { addMember, isMember, removeMember } from '../chain/service-table.js';
 import { adoptFiles, PINS_FILE, REATTACH_WAIT_MS, repairManagerThreads, writeState, type Adopted } from './takeover.js';
 import { formatStats } from './stats.js';
-import { Messenger } from '../nflib/messages.js';
+import { Messenger } from '../chain/messages.js';
 import { FlowDirector, type FlowRule } from '../flow/director.js';
 import { NfLauncher, type NfLaunch } from './launcher.js';
 

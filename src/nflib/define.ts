@@ -6,9 +6,9 @@
  * DROP, NEXT, toNF(service) or out(port). `handleBurst` is the alternative for NFs that want a
  * whole burst at once. Everything else is optional.
  */
-import type { PacketView } from '../shm/packet-view.js';
+import type { PacketView } from '../packet/packet-view.js';
 import type { PacketPool } from '../shm/pool.js';
-import type { MessageResult, MessageTarget } from './messages.js';
+import type { MessageResult, MessageTarget } from '../chain/messages.js';
 import { editDistance } from '../util/names.js';
 
 /** Edit distance for "did you mean" (public API); it lives in util/names.ts, beside didYouMean. */

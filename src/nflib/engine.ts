@@ -17,7 +17,7 @@ import { Meta } from '../shm/pool-layout.js';
 import { NULL_DESC, PoolCache, cacheStorageWords, type PacketPool } from '../shm/pool.js';
 import { ScConsumer, SpscProducer } from '../shm/ring.js';
 import { RW } from '../shm/ring-layout.js';
-import { PacketView } from '../shm/packet-view.js';
+import { PacketView } from '../packet/packet-view.js';
 import {
   CACHE_CAP, CounterSet, FREE_RING_ID, HELD_MAX, MAX_CHAINS, MAX_SERVICES, NfState, NS, RouteCounters, txRingId,
 } from '../shm/instance-layout.js';
@@ -27,10 +27,10 @@ import { NEXT, verdictAction, verdictDest } from '../chain/verdict.js';
 import { native } from '../native.js';
 import type { Burst, NFContext, NFDefinition, OptionsSpec } from './define.js';
 import { HeldTable } from './held-table.js';
-import { Inbox, Messenger, type MessageResult, type MessageTarget } from './messages.js';
+import { Inbox, Messenger, type MessageResult, type MessageTarget } from '../chain/messages.js';
 import type { FlowChainResult, ScaleResult } from './define.js';
 import type { Reply, RequestBody } from '../protocol/messages.js';
-import { FlowKey } from '../flow/flow-key.js';
+import { FlowKey } from '../packet/flow-key.js';
 import { NfcError } from '../errors.js';
 
 /**

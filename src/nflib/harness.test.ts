@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NfcError } from '../errors.js';
 import { Meta } from '../shm/pool-layout.js';
-import { PacketView } from '../shm/packet-view.js';
+import { PacketView } from '../packet/packet-view.js';
 import { HELD_MAX } from '../shm/instance-layout.js';
 import { DROP, NEXT, out, toNF } from '../chain/verdict.js';
 import { defineNF } from './define.js';

@@ -46,15 +46,15 @@
  */
 import { NfcError } from '../errors.js';
 import { HeldTable } from './held-table.js';
-import type { MessageResult, MessageTarget } from './messages.js';
+import type { MessageResult, MessageTarget } from '../chain/messages.js';
 import { BURST } from '../shm/layout.js';
 import { Meta } from '../shm/pool-layout.js';
 import { initPool, PacketPool, poolBytes, PoolCache } from '../shm/pool.js';
-import { PacketView } from '../shm/packet-view.js';
+import { PacketView } from '../packet/packet-view.js';
 import { HELD_MAX, MAX_SERVICES } from '../shm/instance-layout.js';
 import { Action, NEXT, verdictAction, verdictDest } from '../chain/verdict.js';
 import { parseOptions, type Burst, type FlowChainResult, type NFContext, type NFDefinition, type OptionsSpec, type OptionValues, type ScaleResult } from './define.js';
-import { FlowKey } from '../flow/flow-key.js';
+import { FlowKey } from '../packet/flow-key.js';
 
 /** The verdict runNF reports for an input packet the NF never saw (it stopped first). */
 export const NOT_HANDLED = -2;

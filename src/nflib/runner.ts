@@ -7,7 +7,7 @@
  * stops (TTL, packet limit, SIGINT/SIGTERM, the manager asking, or the NF itself).
  */
 import { NfcError } from '../errors.js';
-import { NF_USAGE } from '../cli/usage.js';
+import { NF_USAGE } from './usage.js';
 import { ControlClient } from '../control/socket.js';
 import type { RegisteredReply } from '../protocol/messages.js';
 import { attachInstance } from '../shm/instance.js';

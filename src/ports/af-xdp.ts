@@ -32,7 +32,7 @@
 import { NfcError } from '../errors.js';
 import { native } from '../native.js';
 import { Meta, META_BYTES } from '../shm/pool-layout.js';
-import { PacketView } from '../shm/packet-view.js';
+import { PacketView } from '../packet/packet-view.js';
 import type { PacketPool, PoolCache } from '../shm/pool.js';
 import type { AfXdpPortConfig } from './config.js';
 import { SoftwareOffload, type OffloadCounters } from './offload.js';

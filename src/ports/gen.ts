@@ -40,7 +40,7 @@
  * sequence or `count`, so the packets that are delivered are always the same sequence.
  */
 import { NfcError } from '../errors.js';
-import { PacketView } from '../shm/packet-view.js';
+import { PacketView } from '../packet/packet-view.js';
 import { Meta } from '../shm/pool-layout.js';
 import type { PacketPool, PoolCache } from '../shm/pool.js';
 import type { GenPortConfig } from './config.js';

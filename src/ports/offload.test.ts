@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PcapReader, type PcapPacket } from '../pcap/pcap-reader.js';
-import { PacketView, TcpFlags } from '../shm/packet-view.js';
+import { PacketView, TcpFlags } from '../packet/packet-view.js';
 import { gsoOffload, Meta, OFFLOAD_CSUM_PARTIAL, OffloadGso } from '../shm/pool-layout.js';
 import { initPool, PacketPool, PoolCache, poolBytes } from '../shm/pool.js';
 import { MAX_SEGMENTS, SoftwareOffload, type OffloadSink, type SoftwareOffloadOptions } from './offload.js';

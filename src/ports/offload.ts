@@ -51,8 +51,8 @@
  * copyWithin on the pool's own views), no exceptions. The sink is called synchronously and must
  * not call process() again.
  */
-import { l4ChecksumIpv4, l4ChecksumIpv6, ipv4HeaderChecksum } from '../shm/checksum.js';
-import { PacketView, TcpFlags } from '../shm/packet-view.js';
+import { l4ChecksumIpv4, l4ChecksumIpv6, ipv4HeaderChecksum } from '../packet/checksum.js';
+import { PacketView, TcpFlags } from '../packet/packet-view.js';
 import { Meta, META_WORDS, OFFLOAD_CSUM_PARTIAL, OffloadGso } from '../shm/pool-layout.js';
 import type { PacketPool, PoolCache } from '../shm/pool.js';
 

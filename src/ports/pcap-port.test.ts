@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { NfcError } from '../errors.js';
 import { PcapReader, type PcapPacket } from '../pcap/pcap-reader.js';
 import { PcapWriter } from '../pcap/pcap-writer.js';
-import { PacketView } from '../shm/packet-view.js';
+import { PacketView } from '../packet/packet-view.js';
 import { Meta } from '../shm/pool-layout.js';
 import type { PcapPortConfig } from './config.js';
 import { openPcapRx, openPcapTx, type PcapRxPort } from './pcap.js';

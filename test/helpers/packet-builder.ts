@@ -4,7 +4,7 @@
  *
  * Deliberately independent of src/: the checksums here are computed the slow, obvious way
  * (16-bit words assembled from bytes, pseudo headers laid out as real bytes), and addresses are
- * parsed by this file's own code, so the tests cross-check src/shm/checksum.ts and PacketView
+ * parsed by this file's own code, so the tests cross-check src/packet/checksum.ts and PacketView
  * rather than agreeing with them by construction. Test code only; it allocates freely.
  */
 

@@ -1,6 +1,6 @@
 /** A private packet pool and a port context for port tests: no shared memory, no manager. */
 import { initPool, PacketPool, PoolCache, poolBytes } from '../../src/shm/pool.js';
-import { PacketView } from '../../src/shm/packet-view.js';
+import { PacketView } from '../../src/packet/packet-view.js';
 import type { PortContext } from '../../src/ports/port.js';
 
 export interface PortRig {

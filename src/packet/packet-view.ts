@@ -31,13 +31,13 @@
  * exceptions per packet. The string helpers at the bottom are cold (logs, config, tests).
  */
 import { NfcError } from '../errors.js';
-import { FlowKey, hashFlowKey, formatIpv4, formatIpv6, endpointHash, foldIpv6, combineEndpoints } from '../flow/flow-key.js';
+import { FlowKey, hashFlowKey, formatIpv4, formatIpv6, endpointHash, foldIpv6, combineEndpoints } from './flow-key.js';
 import {
   csumFold, csumUpdate16, csumUpdate32, ipv4HeaderChecksum, ipv4HeaderChecksumOk, pseudoSumIpv4At, pseudoSumIpv6At,
   l4ChecksumIpv4, l4ChecksumIpv4Ok, l4ChecksumIpv6, l4ChecksumIpv6Ok,
 } from './checksum.js';
-import { Meta, OFFLOAD_CSUM_PARTIAL } from './pool-layout.js';
-import type { PacketPool } from './pool.js';
+import { Meta, OFFLOAD_CSUM_PARTIAL } from '../shm/pool-layout.js';
+import type { PacketPool } from '../shm/pool.js';
 
 export { formatIpv4, formatIpv6 };
 

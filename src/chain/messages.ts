@@ -12,7 +12,7 @@ import type { InstanceView } from '../shm/instance.js';
 import { IH, MAX_NFS, MAX_SERVICES, MSG_BYTES, MSG_SLOTS, NfState, NS, msgAreaOffset, msgRingId } from '../shm/instance-layout.js';
 import { MpReserver, ScConsumer } from '../shm/ring.js';
 import { NULL_DESC } from '../shm/pool.js';
-import { bucketWord } from '../chain/service-table.js';
+import { bucketWord } from './service-table.js';
 
 export type MessageResult = 'ok' | 'no-destination' | 'ring-full' | 'too-large';
 /** An NF by id, or a service (one of its instances, picked by `key` like a flow hash; default 0). */

@@ -10,14 +10,14 @@ import {
   EtherType, IpProto, MacField, PacketView, TcpFlags, formatIpv4, formatIpv6, formatMac, parseIpv4,
   parseIpv6, parseMac,
 } from './packet-view.js';
-import { FlowKey, hashFlowKey } from '../flow/flow-key.js';
+import { FlowKey, hashFlowKey } from './flow-key.js';
 import { NfcError } from '../errors.js';
 import {
   buildPacket, ipv4Num, ipv6Words, macNum, refIpv4HeaderChecksum, refL4Checksum, refSum, samplePackets,
   storedL4Checksum, IPV4_OPTIONS, type BuiltPacket, type L3Spec, type PacketSpec,
 } from '../../test/helpers/packet-builder.js';
-import { Meta, OFFLOAD_CSUM_PARTIAL, OffloadGso, gsoOffload } from './pool-layout.js';
-import { initPool, PacketPool, PoolCache, poolBytes } from './pool.js';
+import { Meta, OFFLOAD_CSUM_PARTIAL, OffloadGso, gsoOffload } from '../shm/pool-layout.js';
+import { initPool, PacketPool, PoolCache, poolBytes } from '../shm/pool.js';
 import { csumFold, pseudoSumIpv4At, pseudoSumIpv6At } from './checksum.js';
 import { mulberry32f as mulberry32 } from '../util/prng.js';
 
