@@ -66,6 +66,7 @@ import { NfcError } from '../errors.js';
 import { createFlowTable, type FlowTable } from './flow-table.js';
 import { FLOW_TABLE_LIMITS } from './flow-table-layout.js';
 import { FlowKey } from '../packet/flow-key.js';
+import { tryParseIpv4, tryParseIpv6 } from '../packet/address.js';
 import { MAX_CHAINS } from '../shm/instance-layout.js';
 
 /** A classification rule. Every field but priority and chain is optional: absent = wildcard. */
@@ -608,50 +609,6 @@ function copyRule(r: FlowRule): FlowRule {
   return c;
 }
 
-const V4_RE = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
-
-function parseV4(text: string): number | undefined {
-  const m = V4_RE.exec(text);
-  if (!m) return undefined;
-  let v = 0;
-  for (let i = 1; i <= 4; i++) {
-    const p = Number(m[i]);
-    if (p > 255) return undefined;
-    v = v * 256 + p;
-  }
-  return v;
-}
-
-/** Eight 16-bit groups of IPv6 text (with `::` and an optional dotted-quad tail), or undefined. */
-function parseV6(text: string): number[] | undefined {
-  const halves = text.split('::');
-  if (halves.length > 2) return undefined;
-  const groups = (s: string): number[] | undefined => {
-    if (s === '') return [];
-    const g: number[] = [];
-    const parts = s.split(':');
-    for (let i = 0; i < parts.length; i++) {
-      const p = parts[i]!;
-      if (i === parts.length - 1 && p.includes('.')) {
-        const v4 = parseV4(p);
-        if (v4 === undefined) return undefined;
-        g.push(Math.floor(v4 / 65536), v4 & 0xffff);
-      } else if (/^[0-9a-fA-F]{1,4}$/.test(p)) {
-        g.push(parseInt(p, 16));
-      } else {
-        return undefined;
-      }
-    }
-    return g;
-  };
-  const head = groups(halves[0]!);
-  const tail = halves.length === 2 ? groups(halves[1]!) : [];
-  if (!head || !tail) return undefined;
-  const missing = 8 - head.length - tail.length;
-  if (halves.length === 2 ? missing < 1 : missing !== 0) return undefined;
-  return [...head, ...new Array<number>(halves.length === 2 ? missing : 0).fill(0), ...tail];
-}
-
 function formatPrefix(p: ParsedPrefix): string {
   if (p.family === 4) {
     const a = p.net[0]!;
@@ -681,11 +638,9 @@ function parsePrefix(where: string, field: string, text: unknown): ParsedPrefix 
   }
   const addr = new Uint32Array(4);
   if (v6) {
-    const g = parseV6(addrText);
-    if (!g) throw invalid(`${where}: ${field} "${text}" is not an IPv6 address`, `write eight hex groups with at most one "::", e.g. ${example}`);
-    for (let i = 0; i < 4; i++) addr[i] = ((g[2 * i]! << 16) | g[2 * i + 1]!) >>> 0;
+    if (!tryParseIpv6(addrText, addr)) throw invalid(`${where}: ${field} "${text}" is not an IPv6 address`, `write eight hex groups with at most one "::", e.g. ${example}`);
   } else {
-    const a = parseV4(addrText);
+    const a = tryParseIpv4(addrText);
     if (a === undefined) throw invalid(`${where}: ${field} "${text}" is not an IPv4 address`, `write a.b.c.d/len with each part 0..255, e.g. ${example}`);
     addr[0] = a;
   }

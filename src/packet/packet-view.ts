@@ -31,6 +31,7 @@
  * exceptions per packet. The string helpers at the bottom are cold (logs, config, tests).
  */
 import { NfcError } from '../errors.js';
+import { tryParseIpv4, tryParseIpv6 } from './address.js';
 import { FlowKey, hashFlowKey, formatIpv4, formatIpv6, endpointHash, foldIpv6, combineEndpoints } from './flow-key.js';
 import {
   csumFold, csumUpdate16, csumUpdate32, ipv4HeaderChecksum, ipv4HeaderChecksumOk, pseudoSumIpv4At, pseudoSumIpv6At,
@@ -1281,41 +1282,16 @@ export function parseMac(text: string): number {
 
 /** Unsigned 32-bit number from a dotted quad. Throws NFC_ERR_INVALID_ARG. */
 export function parseIpv4(text: string): number {
-  const parts = text.split('.');
-  if (parts.length !== 4 || parts.some((p) => !/^\d{1,3}$/.test(p) || Number(p) > 255)) {
-    throw new NfcError('NFC_ERR_INVALID_ARG', `not an IPv4 address: "${text}"`, { fix: 'write it as a.b.c.d with each part 0..255' });
-  }
-  return parts.reduce((acc, p) => acc * 256 + Number(p), 0);
+  const v = tryParseIpv4(text);
+  if (v === undefined) throw new NfcError('NFC_ERR_INVALID_ARG', `not an IPv4 address: "${text}"`, { fix: 'write it as a.b.c.d with each part 0..255' });
+  return v;
 }
 
 /** Parse IPv6 text (with `::`, optionally a dotted-quad tail) into out[0..3]. Throws NFC_ERR_INVALID_ARG. */
 export function parseIpv6(text: string, out: Uint32Array = new Uint32Array(4)): Uint32Array {
-  const bad = (): NfcError => new NfcError('NFC_ERR_INVALID_ARG', `not an IPv6 address: "${text}"`,
-    { fix: 'write it as eight hex groups separated by ":", with at most one "::"' });
-  const halves = text.split('::');
-  if (halves.length > 2) throw bad();
-  const groups = (s: string): number[] => {
-    if (s === '') return [];
-    const g: number[] = [];
-    const parts = s.split(':');
-    for (let i = 0; i < parts.length; i++) {
-      const p = parts[i]!;
-      if (i === parts.length - 1 && p.includes('.')) {
-        const v4 = parseIpv4(p);
-        g.push(v4 >>> 16, v4 & 0xffff);
-      } else if (/^[0-9a-fA-F]{1,4}$/.test(p)) {
-        g.push(parseInt(p, 16));
-      } else {
-        throw bad();
-      }
-    }
-    return g;
-  };
-  const head = groups(halves[0]!);
-  const tail = halves.length === 2 ? groups(halves[1]!) : [];
-  const missing = 8 - head.length - tail.length;
-  if (halves.length === 2 ? missing < 1 : missing !== 0) throw bad();
-  const all = [...head, ...new Array<number>(halves.length === 2 ? missing : 0).fill(0), ...tail];
-  for (let i = 0; i < 4; i++) out[i] = ((all[2 * i]! << 16) | all[2 * i + 1]!) >>> 0;
-  return out;
+  const v = tryParseIpv6(text, out);
+  if (v === undefined) {
+    throw new NfcError('NFC_ERR_INVALID_ARG', `not an IPv6 address: "${text}"`, { fix: 'write it as eight hex groups separated by ":", with at most one "::"' });
+  }
+  return v;
 }
