@@ -9,6 +9,7 @@ export const ErrorCodes = {
   NFC_ERR_NATIVE_MISSING: 'the native addon is not built',
   NFC_ERR_SHM: 'a shared-memory file could not be created, opened or removed',
   NFC_ERR_LAYOUT: 'a shared-memory structure does not match its layout',
+  NFC_ERR_DOUBLE_FREE: 'a buffer was freed twice (the pool would hand it to two owners)',
   NFC_ERR_INVALID_ARG: 'an argument is out of range or of the wrong kind',
   NFC_ERR_PCAP_FORMAT: 'a capture file is malformed or of an unsupported kind',
   NFC_ERR_PCAP_IO: 'a capture file could not be read or written',

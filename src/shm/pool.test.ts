@@ -481,7 +481,7 @@ for (const capacity of [32, 0]) {
   });
 }
 
-test('a jumbo freed twice is not detected by free; flush throws NFC_ERR_LAYOUT only when the jumbo ring overflows (jumbos = ring capacity)', () => {
+test('a jumbo freed twice is not detected by free; flush throws NFC_ERR_DOUBLE_FREE only when the jumbo ring overflows (jumbos = ring capacity)', () => {
   // 64 jumbos: the jumbo ring's capacity is exactly 64, so a duplicate cannot fit once all are free.
   const pool = makePool(64, { jumbos: 64 });
   assert.equal(poolGeometry({ count: 64, jumbos: 64 }).jumboRingCap, 64);
@@ -490,7 +490,7 @@ test('a jumbo freed twice is not detected by free; flush throws NFC_ERR_LAYOUT o
   assert.equal(cache.allocJumbo(j, 1), 1);
   cache.freeOne(j[0]!);
   assert.doesNotThrow(() => cache.freeOne(j[0]!), 'the second free only goes to the jumbo stack');
-  assert.throws(() => cache.flush(), (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_LAYOUT' && /jumbo ring overflow/.test(e.message));
+  assert.throws(() => cache.flush(), (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_DOUBLE_FREE' && /jumbo ring overflow/.test(e.message));
   assert.equal(pool.jumboFreeCount(), 64, 'the ring is full: the duplicate did not fit');
   // The stack was emptied before the throw: the next flush has nothing to do.
   assert.doesNotThrow(() => cache.flush());

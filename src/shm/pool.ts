@@ -518,7 +518,7 @@ export class PoolCache {
     let done = 0;
     while (done < c) {
       const k = this.pool.jumboProducer.enqueue(this.jstack, c - done, done);
-      if (k === 0) throw new NfcError('NFC_ERR_LAYOUT', 'packet pool jumbo ring overflow: a jumbo was freed twice');
+      if (k === 0) throw new NfcError('NFC_ERR_DOUBLE_FREE', 'packet pool jumbo ring overflow: a jumbo was freed twice');
       done += k;
     }
     this.pool.jumboProducer.journalDone();
@@ -571,7 +571,7 @@ export class PoolCache {
     let done = 0;
     while (done < n) {
       const k = this.pool.freeProducer.enqueue(src, n - done, off + done);
-      if (k === 0) throw new NfcError('NFC_ERR_LAYOUT', 'packet pool free ring overflow: a buffer was freed twice');
+      if (k === 0) throw new NfcError('NFC_ERR_DOUBLE_FREE', 'packet pool free ring overflow: a buffer was freed twice');
       done += k;
     }
   }
