@@ -1,6 +1,6 @@
 /**
  * Every error code is declared once (src/errors.ts), documented once (docs/errors.md), and
- * every code thrown anywhere in src/ and nfs/ is a declared one.
+ * every code thrown anywhere in src/, nfs/ and bench/ is a declared one, and every declared one is used.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -27,9 +27,11 @@ test('error codes: declared, documented and used agree', () => {
   assert.deepEqual([...documented].sort(), declared, 'docs/errors.md has one table row per code in src/errors.ts');
   assert.equal(new Set(documented).size, documented.length, 'no code documented twice');
   const used = new Set<string>();
-  for (const f of [...sources(join(ROOT, 'src')), ...sources(join(ROOT, 'nfs'))]) {
+  for (const f of ['src', 'nfs', 'bench'].flatMap((d) => sources(join(ROOT, d)))) {
     for (const m of readFileSync(f, 'utf8').matchAll(/'(NFC_ERR_[A-Z_]+)'/g)) used.add(m[1]!);
   }
   const unknown = [...used].filter((c) => !(c in ErrorCodes));
-  assert.deepEqual(unknown, [], 'codes used in src/ and nfs/ but not declared in src/errors.ts');
+  assert.deepEqual(unknown, [], 'codes used in src/, nfs/ and bench/ but not declared in src/errors.ts');
+  const unused = declared.filter((c) => !used.has(c));
+  assert.deepEqual(unused, [], 'codes declared in src/errors.ts that nothing in src/, nfs/ or bench/ uses');
 });

@@ -58,7 +58,7 @@ test('down-pps above half of up-pps, or min above max, is refused in setup', asy
 test('a refused request is logged, not thrown', async () => {
   const r = await runNF(scaler, [pkt], {
     options: { instances: 8 }, ticks: 1,
-    onScale: () => { throw new NfcError('NFC_ERR_MANAGER', 'service 1 has no NF to start more of'); },
+    onScale: () => { throw new NfcError('NFC_ERR_SCALE', 'service 1 has no NF to start more of'); },
   });
   await settle();
   assert.deepEqual(r.scaleRequests, [{ instances: 8, service: 1, rebalance: false }]);

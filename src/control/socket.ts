@@ -6,7 +6,7 @@
 import { createServer, createConnection, type Server, type Socket } from 'node:net';
 import { chmodSync, existsSync, mkdirSync, unlinkSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
-import { NfcError } from '../errors.js';
+import { ErrorCodes, NfcError, type ErrorCode } from '../errors.js';
 import { checkShmName } from '../shm/shm-file.js';
 import type { Reply, Request, RequestBody, Notice } from '../protocol/messages.js';
 
@@ -163,8 +163,10 @@ export class ControlClient {
     send(this.sock, { ...req, id } as Request);
     const r = await p;
     if (r.type === 'error') {
-      const code = (r.code in { NFC_ERR_MANAGER: 1, NFC_ERR_NF_OPTION: 1, NFC_ERR_CONTROL: 1 } ? r.code : 'NFC_ERR_MANAGER') as 'NFC_ERR_MANAGER';
-      throw new NfcError(code, r.message);
+      // The manager answers with one of this build's codes; a code this build does not know
+      // (another version's manager) is kept in the message.
+      if (r.code in ErrorCodes) throw new NfcError(r.code as ErrorCode, r.message);
+      throw new NfcError('NFC_ERR_CONTROL', `${r.message} (${r.code})`);
     }
     return r as R;
   }

@@ -1,0 +1,284 @@
+/**
+ * The NF registry (cold): which NF holds which slot, on which connection and in which process;
+ * putting NFs in and out of service; and supervision — an NF that stops, dies or must go is
+ * taken out of service at once, and its buffers come back only once its process is certainly
+ * gone (docs/architecture.md, "Supervision").
+ *
+ * The invariant: a buffer is given back only when no process can still write it. So a process
+ * is waited for (EXIT_GRACE_MS when it said it is stopping, DYING_GRACE_MS when its connection
+ * closed or it is being removed) and then killed through its pidfd, which no reused pid can
+ * fool; the reclaim starts when the pidfd says the process has exited. A process that outlives
+ * SIGKILL by KILL_WAIT_MS is quarantined: its slot is never reused, its buffers never freed.
+ */
+import { closeSync } from 'node:fs';
+import { native } from '../native.js';
+import { NfcError } from '../errors.js';
+import type { RegisterRequest } from '../protocol/messages.js';
+import type { InstanceView } from '../shm/instance.js';
+import { CounterSet, EPOCHS, MAX_INSTANCES, MAX_NFS, MAX_SERVICES, NfState, NS } from '../shm/instance-layout.js';
+import { NULL_DESC, type PoolCache } from '../shm/pool.js';
+import { RING_HEADER_BYTES, RW } from '../shm/ring-layout.js';
+import { addMember, isMember, removeMember } from '../chain/service-table.js';
+import { DYING_GRACE_MS, EXIT_GRACE_MS, KILL_WAIT_MS, killAndWait, otherPidNamespace, type Conn } from './processes.js';
+import { clearSlotRecords, drainRing, reclaimNf } from './reclaim.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export interface NfEntry {
+  nfId: number;
+  name: string;
+  service: number;
+  /** the process, as the kernel names it to the manager (SO_PEERCRED), and a pidfd on it */
+  pid: number;
+  pidfd: number;
+  generation: number;
+  /** the connection it registered on: the only one its lifecycle requests are taken from */
+  conn: Conn;
+  module: string;
+  /** put in the service table */
+  inService: boolean;
+  /** scaled down: out of service and asked to stop */
+  retired: boolean;
+  gone: boolean;
+}
+
+/** What the registry needs of its manager: the instance, a buffer cache, the log. */
+export interface RegistryHost {
+  readonly inst: InstanceView;
+  readonly cache: PoolCache;
+  log(line: string): void;
+}
+
+export class Registry {
+  readonly nfs = new Map<number, NfEntry>();
+  /** each slot's generation: a new NF in a slot gets the next one */
+  readonly generations = new Int32Array(MAX_NFS);
+  /** slots whose rx ring the manager keeps draining (no consumer) */
+  readonly orphanRings = new Set<number>();
+  /** slots whose process could not be made to exit: never reused, their buffers never freed */
+  readonly quarantined = new Map<number, { pid: number; pidfd: number; name: string }>();
+  /** services being scaled up with rebalance: their new instances join the current epoch in place */
+  readonly rebalancing = new Set<number>();
+  /** NFs being taken away (waiting for their process to be gone, then reclaiming) */
+  private readonly leaving = new Set<Promise<void>>();
+
+  constructor(private readonly host: RegistryHost) {}
+
+  /** The instances of a service that are neither gone nor retired. */
+  instances(service: number): NfEntry[] {
+    return [...this.nfs.values()].filter((e) => e.service === service && !e.gone && !e.retired);
+  }
+
+  /**
+   * Gives an NF a slot (cold). The process is who the kernel says is connected, not who the
+   * request says it is; it must be another process than the manager, and one NF per connection.
+   */
+  register(req: RegisterRequest, conn: Conn): NfEntry {
+    const { inst, cache } = this.host;
+    if (conn.nfId) throw new NfcError('NFC_ERR_CONTROL', `this connection already registered NF ${conn.nfId}: one NF per connection`);
+    const peer = conn.peer;
+    if (peer === null || peer.pid <= 0) {
+      throw new NfcError('NFC_ERR_CONTROL', 'register refused: the kernel does not name the process on this connection (SO_PEERCRED)');
+    }
+    if (peer.pid === process.pid) throw new NfcError('NFC_ERR_CONTROL', 'register refused: an NF runs in a process of its own, not in the manager');
+    if (req.pid !== peer.pid && !otherPidNamespace(peer.pid)) {
+      this.host.log(`refused a register for pid ${req.pid} from process ${peer.pid}`);
+      throw new NfcError('NFC_ERR_CONTROL', `register for pid ${req.pid} refused: the request came from process ${peer.pid}`, {
+        fix: 'an NF registers itself, from its own process',
+      });
+    }
+    if (!Number.isInteger(req.service) || req.service < 1 || req.service >= MAX_SERVICES) {
+      throw new NfcError('NFC_ERR_INVALID_ARG', `service ${req.service} is out of range 1..${MAX_SERVICES - 1}`);
+    }
+    const inService = [...this.nfs.values()].filter((e) => e.service === req.service && !e.gone).length;
+    if (inService >= MAX_INSTANCES) {
+      throw new NfcError('NFC_ERR_LIMIT', `service ${req.service} already has ${MAX_INSTANCES} instances`);
+    }
+    let id = req.nfId;
+    const i32 = inst.i32;
+    const free = (n: number): boolean => !this.nfs.has(n) && !this.quarantined.has(n) && (i32[inst.slotWord(n) + NS.state] === NfState.FREE);
+    if (id) {
+      if (id < 1 || id >= MAX_NFS) throw new NfcError('NFC_ERR_NF_ID', `NF id ${id} is out of range 1..${MAX_NFS - 1}`);
+      if (!free(id)) throw new NfcError('NFC_ERR_NF_ID', `NF id ${id} is in use`);
+    } else {
+      for (id = 1; id < MAX_NFS && !free(id); id++);
+      if (id >= MAX_NFS) throw new NfcError('NFC_ERR_LIMIT', `no free NF slot (${MAX_NFS - 1} NFs at most)`);
+    }
+    let pidfd: number;
+    try {
+      pidfd = native().pidfdOpen(peer.pid);
+    } catch (err) {
+      throw new NfcError('NFC_ERR_CONTROL', `register refused: process ${peer.pid} cannot be supervised (pidfd_open: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+    // Take the slot over: nothing may be left in it from an earlier NF.
+    this.orphanRings.delete(id);
+    drainRing(inst, id, (d) => { if (d !== NULL_DESC) cache.freeOne(d); });
+    cache.flush();
+    clearSlotRecords(inst, id);
+    // Messages left for an earlier NF in this slot are not for the new one.
+    const inbox = new Int32Array(inst.mem, inst.msgRingOffset(id), RING_HEADER_BYTES >> 2);
+    Atomics.store(inbox, RW.consTail, Atomics.load(inbox, RW.prodTail));
+    const slot = inst.slotWord(id);
+    const gen = ++this.generations[id]!;
+    i32[slot + NS.pid] = peer.pid;
+    i32[slot + NS.service] = req.service;
+    i32[slot + NS.nfId] = id;
+    i32[slot + NS.generation] = gen;
+    inst.counters.reset(CounterSet.nf(id));
+    Atomics.store(i32, slot + NS.state, NfState.STARTING);
+    const e: NfEntry = {
+      nfId: id, name: req.name, service: req.service, pid: peer.pid, pidfd, generation: gen, conn, module: req.module,
+      inService: false, retired: false, gone: false,
+    };
+    this.nfs.set(id, e);
+    conn.nfId = id;
+    this.host.log(`NF ${req.name}#${id} registered (service ${req.service}, pid ${peer.pid}${req.pid !== peer.pid ? `, ${req.pid} in its own pid namespace` : ''})`);
+    return e;
+  }
+
+  /** Takes back an NF of a manager that died, on the connection it came back on (cold). */
+  readmit(e: Omit<NfEntry, 'inService' | 'retired' | 'gone'>): void {
+    this.nfs.set(e.nfId, { ...e, inService: isMember(this.host.inst, e.service, e.nfId), retired: false, gone: false });
+    e.conn.nfId = e.nfId;
+  }
+
+  /** The NF a lifecycle request names, if it is this connection's own (cold). */
+  own(nfId: number, conn: Conn, what: string): NfEntry {
+    const e = this.nfs.get(nfId);
+    if (!e || e.gone) throw new NfcError('NFC_ERR_NOT_FOUND', `NF ${nfId} is not registered`);
+    if (e.conn !== conn) {
+      this.host.log(`refused "${what}" for NF ${e.name}#${nfId} from another connection (process ${conn.peer?.pid ?? 'unknown'})`);
+      throw new NfcError('NFC_ERR_CONTROL', `"${what}" for NF ${nfId} refused: only the connection that registered it may send it`, {
+        fix: 'an NF process sends its own lifecycle requests; to stop an NF, stop its process (or scale its service down)',
+      });
+    }
+    return e;
+  }
+
+  /**
+   * Puts a ready NF in service. It joins its service's indirection table in a new affinity
+   * epoch when flows hold the current one (they keep their instances: only flows that start
+   * from now on may go to the new instance), else in the current epoch in place.
+   */
+  putInService(e: NfEntry): void {
+    const inst = this.host.inst;
+    Atomics.store(inst.i32, inst.slotWord(e.nfId) + NS.state, NfState.RUNNING);
+    const j = addMember(inst, e.service, e.nfId, this.rebalancing.has(e.service));
+    if (j.reusedOldest) {
+      this.host.log(`warning: all ${EPOCHS} affinity epochs hold flows; ${j.reusedOldest.flows} flows of ` +
+        `epoch ${j.reusedOldest.epoch} may move to other instances (they started before ${EPOCHS - 1} joins ago)`);
+    }
+    if (j.epoch !== j.previous) {
+      this.host.log(`affinity epoch ${j.epoch}: new flows of service ${e.service} may use NF ${e.name}#${e.nfId}; ` +
+        `${j.heldFlows} flows keep their instances`);
+    }
+    e.inService = true;
+  }
+
+  takeOutOfService(e: Pick<NfEntry, 'nfId' | 'service' | 'inService'>): void {
+    if (!e.inService) return;
+    removeMember(this.host.inst, e.service, e.nfId);
+    e.inService = false;
+  }
+
+  /**
+   * An NF stopped, died or must go: out of service at once (no new packet reaches it); then,
+   * once its process is certainly gone, its buffers back and its slot free (cold).
+   */
+  gone(nfId: number, why: string, announced = false): void {
+    const e = this.nfs.get(nfId);
+    if (!e || e.gone) return;
+    e.gone = true;
+    const inst = this.host.inst;
+    const stateWord = inst.slotWord(nfId) + NS.state;
+    const clean = Atomics.load(inst.i32, stateWord) === NfState.STOPPED;
+    if (!clean) Atomics.store(inst.i32, stateWord, NfState.DEAD);
+    this.takeOutOfService(e);
+    const p = this.reclaimWhenGone(e, clean, why, announced ? EXIT_GRACE_MS : DYING_GRACE_MS).finally(() => this.leaving.delete(p));
+    this.leaving.add(p);
+  }
+
+  /** Resolves when every NF being taken away has been reclaimed (or quarantined). */
+  async settled(): Promise<void> {
+    while (this.leaving.size > 0) await Promise.all([...this.leaving]);
+  }
+
+  private async reclaimWhenGone(e: NfEntry, clean: boolean, why: string, graceMs: number): Promise<void> {
+    const { inst, cache } = this.host;
+    const nfId = e.nfId;
+    const stateWord = inst.slotWord(nfId) + NS.state;
+    const exited = (): boolean => native().pidfdExited(e.pidfd);
+    const waitExit = async (ms: number): Promise<boolean> => {
+      const end = Date.now() + ms;
+      while (!exited()) {
+        if (Date.now() >= end) return false;
+        await sleep(5);
+      }
+      return true;
+    };
+    let killed = false;
+    if (!exited() && !await waitExit(graceMs)) {
+      this.host.log(`NF ${e.name}#${nfId} (pid ${e.pid}) is still running ${graceMs} ms after ${why}: killing it before its buffers are reused`);
+      native().pidfdSignal(e.pidfd, 9);
+      killed = true;
+      if (!await waitExit(KILL_WAIT_MS)) {
+        // Its buffers may still be written: they stay where they are, and so does the slot.
+        this.host.log(`error: NF ${e.name}#${nfId} (pid ${e.pid}) did not exit ${KILL_WAIT_MS} ms after SIGKILL; its slot and buffers are quarantined`);
+        this.quarantined.set(nfId, { pid: e.pid, pidfd: e.pidfd, name: e.name });
+        this.nfs.delete(nfId);
+        return;
+      }
+    }
+    closeSync(e.pidfd);
+    if (clean && !killed) {
+      drainRing(inst, nfId, (d) => { if (d !== NULL_DESC) cache.freeOne(d); });
+      cache.flush();
+      clearSlotRecords(inst, nfId);
+    } else {
+      if (!killed) await sleep(10); // a slot the NF was writing as it died: its last stores land first
+      const r = await reclaimNf(inst, nfId, cache);
+      this.host.log(`NF ${e.name}#${nfId} ${killed ? 'killed' : 'died'} (${why}): reclaimed ${r.freed} buffers; journal: ${r.journal}`);
+    }
+    this.orphanRings.add(nfId);
+    Atomics.store(inst.i32, stateWord, NfState.FREE);
+    this.nfs.delete(nfId);
+  }
+
+  /**
+   * Takes a slot of a dead manager's whose NF will not come back: out of service, its process
+   * killed if it still runs, then its buffers back and the slot free (cold).
+   */
+  async reclaimSlot(id: number, service: number, pid: number, why: string): Promise<void> {
+    const { inst, cache } = this.host;
+    this.takeOutOfService({ nfId: id, service, inService: isMember(inst, service, id) });
+    if (!await killAndWait(pid)) {
+      this.host.log(`error: takeover: NF #${id} (pid ${pid}) did not exit ${KILL_WAIT_MS} ms after SIGKILL; its slot and buffers are quarantined`);
+      this.quarantined.set(id, { pid, pidfd: native().pidfdOpen(pid), name: `#${id}` });
+      return;
+    }
+    const r = await reclaimNf(inst, id, cache);
+    Atomics.store(inst.i32, inst.slotWord(id) + NS.state, NfState.FREE);
+    this.orphanRings.add(id);
+    this.host.log(`takeover: NF #${id} reclaimed (${why}): ${r.freed} buffers; journal: ${r.journal}`);
+  }
+
+  /** Every 100 ms: NFs whose process is gone are taken away; late packets in orphan rings freed. */
+  supervise(): void {
+    const { inst, cache } = this.host;
+    for (const e of this.nfs.values()) {
+      if (!e.gone && native().pidfdExited(e.pidfd)) this.gone(e.nfId, `process ${e.pid} is gone`);
+    }
+    for (const id of this.orphanRings) {
+      drainRing(inst, id, (d) => { if (d !== NULL_DESC) cache.freeOne(d); });
+    }
+    cache.flush();
+  }
+
+  /** At the end of a stop: what quarantined processes hold is not returned; their pidfds close. */
+  closeQuarantined(): void {
+    for (const q of this.quarantined.values()) {
+      this.host.log(`warning: NF ${q.name} (pid ${q.pid}) never exited after SIGKILL; the buffers it held are not returned`);
+      closeSync(q.pidfd);
+    }
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * The control requests the manager answers: one entry per request type, its handler beside it
+ * (cold). The table is typed by the protocol's union (protocol/messages.ts), so a request type
+ * without a handler does not compile. Adding a control command: its request and reply types in
+ * protocol/messages.ts, an entry here, and its CLI command in the CLI's command table.
+ *
+ * Lifecycle requests (`ready`, `stopping`) are taken only from the connection that registered
+ * the NF (Registry.own); `register` only for the process at the other end of the connection.
+ */
+import type { Request, Reply } from '../protocol/messages.js';
+import type { Conn } from './processes.js';
+import type { Manager } from './manager.js';
+
+type Handler<T extends Request['type']> = (m: Manager, req: Extract<Request, { type: T }>, conn: Conn) => Reply | Promise<Reply>;
+
+export const REQUESTS: { readonly [T in Request['type']]: Handler<T> } = {
+  register: (m, req, conn) => m.register(req, conn),
+  reattach: (m, req, conn) => m.reattach(req, conn),
+  ready: (m, req, conn) => {
+    const e = m.registry.own(req.nfId, conn, 'ready');
+    if (!e.inService) m.registry.putInService(e);
+    return { type: 'ok', id: req.id };
+  },
+  stopping: (m, req, conn) => {
+    const e = m.registry.own(req.nfId, conn, 'stopping');
+    m.log(`NF ${e.name}#${e.nfId} stopping: ${req.reason}`);
+    // Answered at once: the NF exits after the answer, and its buffers are taken back only
+    // once the process is gone.
+    m.registry.gone(req.nfId, `it stopped (${req.reason})`, true);
+    return { type: 'ok', id: req.id };
+  },
+  status: (m, req) => ({ type: 'status', id: req.id, status: m.status() }),
+  shutdown: (m, req) => {
+    setImmediate(() => void m.stop('shutdown requested'));
+    return { type: 'ok', id: req.id };
+  },
+  message: (m, req) => ({ type: 'message-result', id: req.id, result: m.messenger().send(req.to, req.payload) }),
+  'flow-add': (m, req) => {
+    const ruleId = m.rules.add(req.rule);
+    m.rulesChanged();
+    m.log(`flow rule ${ruleId} added: ${JSON.stringify(req.rule)}`);
+    return { type: 'flow-added', id: req.id, ruleId };
+  },
+  'flow-del': (m, req) => {
+    m.rules.delete(req.ruleId);
+    m.rulesChanged();
+    m.log(`flow rule ${req.ruleId} removed`);
+    return { type: 'ok', id: req.id };
+  },
+  'flow-list': async (m, req) => {
+    const rules = m.rules.specs().map((r) => ({ id: r.id, ...r.spec }));
+    const table = await m.flowStats();
+    return table ? { type: 'flows', id: req.id, rules, table } : { type: 'flows', id: req.id, rules };
+  },
+  'chain-set': (m, req) => {
+    const c = m.chains.set(m.inst, req.name, req.hops);
+    m.saveState();
+    m.log(`chain ${req.name} (${c}) set: ${req.hops.join(' → ')}`);
+    return { type: 'ok', id: req.id };
+  },
+  'chain-list': (m, req) => ({ type: 'chains', id: req.id, chains: m.chains.list(m.inst) }),
+  scale: async (m, req) => ({ type: 'scaled', id: req.id, ...(await m.scale(req.service, req.instances, req.rebalance === true)) }),
+};
