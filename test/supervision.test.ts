@@ -21,6 +21,7 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 const MAIN = join(root, 'dist/src/cli/main.js');
 const VERDICT_JS = join(root, 'dist/test/fixtures/nfs/verdict.js');
 const HANGUP_JS = join(root, 'dist/test/fixtures/nfs/hangup.js');
+const THROWER_JS = join(root, 'dist/test/fixtures/nfs/thrower.js');
 const SOCKET_JS = join(root, 'dist/src/control/socket.js');
 
 interface NfProc {
@@ -185,4 +186,24 @@ test('an NF whose connection closes while its process lives on is killed before 
   assert.equal(runningAtReclaim, false, 'the buffers were reclaimed only once the process was gone');
   assert.ok(reclaimed >= atKill.held, `reclaimed ${reclaimed} buffers, at least the ${atKill.held} of its burst`);
   assert.equal(m.missingAtExit, 0, 'every buffer back');
+});
+
+test('an NF whose handle() throws dies; the manager takes it out of service and reclaims what it held', { timeout: 60_000 }, async () => {
+  let nf: NfProc | undefined;
+  const m = await withManager('throw', async (m, logs) => {
+    nf = startNf(m.name, THROWER_JS, ['--after', '2000']);
+    try {
+      await waitFor(() => m.status().nfs[0]?.state === 'running', 15_000, 'the NF to be in service');
+      const exit = await nf.exit;
+      assert.equal(exit.code, 1, 'an uncaught exception ends the process with code 1');
+      await waitFor(() => m.status().nfs.length === 0, 10_000, 'the manager to take the NF away');
+      assert.deepEqual(m.status().services, [], 'out of service');
+      assert.ok(logs.some((l) => /NF thrower#\d+ died .* reclaimed \d+ buffers/.test(l)), logs.join('\n'));
+    } finally {
+      if (nf.child.exitCode === null && nf.child.signalCode === null) nf.child.kill('SIGKILL');
+    }
+  });
+  assert.match(nf!.out.join(''), /Error: thrower: a bug on packet 2000/, 'its output shows why');
+  assert.equal(m.missingAtExit, 0, 'every buffer back');
+  assert.equal(m.duplicatesAtExit, 0, 'none freed twice');
 });
