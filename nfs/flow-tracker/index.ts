@@ -74,7 +74,8 @@ export interface TrackerStats {
 
 /**
  * Per-flow counts over a FlowTable, with time passed in. Made in setup (cold: allocates the
- * table, a private ArrayBuffer); count() is the hot path.
+ * table, a private ArrayBuffer); count() and expire() are the hot path and allocate nothing;
+ * top(), flows(), stats() and report() are cold.
  */
 export class FlowTracker {
   readonly table: FlowTable;
@@ -98,7 +99,7 @@ export class FlowTracker {
   /**
    * Counts one packet seen at `now` (ms) to its flow, adding the flow if new. Non-IP and
    * malformed packets are counted as such; a new flow that finds the table full is counted by
-   * the table (fullCount) and not tracked. Never throws. Hot path: no allocation.
+   * the table (fullCount) and not tracked. Never throws.
    */
   count(pkt: PacketView, now: number): void {
     const c = this.counters;
@@ -118,7 +119,7 @@ export class FlowTracker {
   /**
    * Removes the flows idle for the idle timeout at `now`, scanning at most `maxSlots` slots
    * from where the last call stopped (default: the whole table). Returns how many it removed.
-   * Hot path: no allocation (call it from tick()).
+   * Call it from tick().
    */
   expire(now: number, maxSlots?: number): number {
     return this.table.expire(now, undefined, maxSlots);

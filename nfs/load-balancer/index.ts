@@ -101,7 +101,8 @@ export interface LbStats {
 
 /**
  * The balancer over one config: route() classifies and rewrites a packet. Made in setup
- * (cold: allocates the flow table and the counters).
+ * (cold: allocates the flow table and the counters). backendOf, route, expire and
+ * backendOfFlow are the hot path and allocate nothing; stats() is cold.
  */
 export class LoadBalancer {
   readonly config: LbConfig;
@@ -160,7 +161,7 @@ export class LoadBalancer {
     };
   }
 
-  /** Index of the backend with address `ip` (int32 or unsigned), or -1. Hot path: no allocation. */
+  /** Index of the backend with address `ip` (int32 or unsigned), or -1. */
   backendOf(ip: number): number {
     ip |= 0;
     const s = this.set;
@@ -175,7 +176,7 @@ export class LoadBalancer {
 
   /**
    * Classifies the packet seen at `now` (ms), rewrites it if it is a client → VIP packet or a
-   * reply, counts it, and returns its Route. Never throws. Hot path: no allocation.
+   * reply, counts it, and returns its Route. Never throws.
    */
   route(pkt: PacketView, now: number): number {
     const c = this.counters;
@@ -235,7 +236,7 @@ export class LoadBalancer {
 
   /**
    * Removes the flows idle for the idle timeout at `now`, scanning at most `maxSlots` slots
-   * from where the last call stopped (default: all). Returns how many. Hot path: no allocation.
+   * from where the last call stopped (default: all). Returns how many.
    */
   expire(now: number, maxSlots?: number): number {
     return this.table.expire(now, this.onExpire, maxSlots);

@@ -11,6 +11,8 @@
  * operation; what does not fit is dropped and counted by reason. Nothing here throws or
  * blocks. For NFs the stages live in the NF's slot of shared memory and each ring operation
  * is journaled, so the manager can account for every buffer if the NF dies mid-burst.
+ *
+ * Every method of Router is on the hot path and allocates nothing (the constructor allocates).
  */
 import { BURST } from '../shm/layout.js';
 import { Meta } from '../shm/pool-layout.js';
@@ -94,7 +96,6 @@ export class Router {
    * Routes descs[off..off+n) by each packet's meta (action, destination, chain position).
    * With `clearSource`, each source entry is overwritten with NULL_DESC once the packet has
    * been staged or freed (the source is a shared record such as the NF's inflight array).
-   * Hot path: no allocation.
    */
   route(descs: Uint32Array, off: number, n: number, clearSource: boolean): void {
     for (let i = 0; i < n; i++) this.routeOne(descs, off + i, clearSource);
@@ -104,7 +105,7 @@ export class Router {
   /**
    * Routes descs[off..off+n) by verdicts[0..n) (the NF engine's private array): the verdict
    * does not go through the packet's meta, so a hop that only forwards writes nothing to the
-   * packet's meta line (which would then have to move between cores). Hot path: no allocation.
+   * packet's meta line (which would then have to move between cores).
    */
   routeVerdicts(descs: Uint32Array, off: number, n: number, verdicts: Int32Array): void {
     for (let i = 0; i < n; i++) {
@@ -116,7 +117,7 @@ export class Router {
 
   /**
    * Stages the packet at descs[at] by the action and destination in its meta (no flush: call
-   * flush() at the end of the burst). Hot path: no allocation.
+   * flush() at the end of the burst).
    */
   routeOne(descs: Uint32Array, at: number, clearSource: boolean): void {
     const d = descs[at]!;
@@ -125,7 +126,7 @@ export class Router {
     this.routeTo(descs, at, clearSource, this.words[m + Meta.action]!, this.words[m + Meta.destination]!);
   }
 
-  /** Stages the packet at descs[at] by (action, destination). Hot path: no allocation. */
+  /** Stages the packet at descs[at] by (action, destination). */
   private routeTo(descs: Uint32Array, at: number, clearSource: boolean, action: number, destination: number): void {
     const d = descs[at]!;
     if (d === NULL_DESC) return;
@@ -173,7 +174,7 @@ export class Router {
 
   /**
    * An instance of service `svc` for a packet with flow hash `hash` and affinity epoch
-   * `epoch`: its NF id, or -1 (the reason counted). Hot path: no allocation.
+   * `epoch`: its NF id, or -1 (the reason counted).
    */
   private pick(svc: number, hash: number, epoch: number): number {
     const i32 = this.i32;
@@ -194,7 +195,7 @@ export class Router {
     return id;
   }
 
-  /** Adds d to stage `dest`, flushing it first when full. Hot path: no allocation. */
+  /** Adds d to stage `dest`, flushing it first when full. */
   private stage(dest: number, d: number): void {
     const st = this.st;
     const base = this.stOff + dest * STAGE_WORDS;
@@ -211,7 +212,7 @@ export class Router {
     }
   }
 
-  /** Enqueues every non-empty stage. Hot path: no allocation. */
+  /** Enqueues every non-empty stage. */
   flush(): void {
     for (let i = 0; i < this.nTouched; i++) {
       const dest = this.touchedList[i]!;
@@ -243,7 +244,7 @@ export class Router {
     if (sent > 0) this.wake(dest);
   }
 
-  /** Wakes the consumer of stage `dest` if it sleeps. Hot path: no allocation. */
+  /** Wakes the consumer of stage `dest` if it sleeps. */
   private wake(dest: number): void {
     const i32 = this.i32;
     const word = dest === STAGE_TX ? IH.txSleeping : this.sleepWord[dest]!;

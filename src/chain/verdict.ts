@@ -22,22 +22,22 @@ export const ACTION_NAMES = ['drop', 'next', 'tonf', 'out'] as const;
 export const DROP = Action.DROP;
 export const NEXT = Action.NEXT;
 
-/** Send to service `service` (1..31). Hot path: no allocation. */
+/** Send to service `service` (1..31). */
 export function toNF(service: number): number {
   return Action.TONF | (service << 8);
 }
 
-/** Send out of port `port` (0..7). Hot path: no allocation. */
+/** Send out of port `port` (0..7). */
 export function out(port: number): number {
   return Action.OUT | (port << 8);
 }
 
-/** A verdict's action (Action). Hot path: V8 inlines it. */
+/** A verdict's action (Action). V8 inlines it. */
 export function verdictAction(v: number): number {
   return v & 0xff;
 }
 
-/** A verdict's destination: the service of toNF, the port of out. Hot path. */
+/** A verdict's destination: the service of toNF, the port of out. */
 export function verdictDest(v: number): number {
   return v >>> 8;
 }

@@ -3,6 +3,8 @@
  * `words[base + 1 + i]` the descriptors, and each held buffer's meta `user1` is its index, so
  * finding and removing one is O(1). The engine keeps it in the NF's slot of shared memory (the
  * manager reclaims it after a crash); the runNF harness in private memory.
+ *
+ * Every method is on the hot path and allocates nothing.
  */
 import { Meta } from '../shm/pool-layout.js';
 import type { PacketPool } from '../shm/pool.js';
@@ -29,7 +31,7 @@ export class HeldTable {
     return this.base + 1 + this.count;
   }
 
-  /** Adds d; false when full. Hot path: no allocation. */
+  /** Adds d; false when full. */
   hold(d: number): boolean {
     const n = this.count;
     if (n >= this.max) return false;
@@ -39,14 +41,14 @@ export class HeldTable {
     return true;
   }
 
-  /** d's position, or -1 when d is not held. Hot path: no allocation. */
+  /** d's position, or -1 when d is not held. */
   index(d: number): number {
     if (!this.pool.isValid(d)) return -1;
     const idx = this.pool.meta(d, Meta.user1);
     return idx < this.count && this.words[this.base + 1 + idx] === d ? idx : -1;
   }
 
-  /** Removes entry idx by moving the last entry into it. Hot path: no allocation. */
+  /** Removes entry idx by moving the last entry into it. */
   remove(idx: number): void {
     const last = this.count - 1;
     if (idx !== last) {

@@ -135,7 +135,7 @@ class AfPacketRx implements AfPacketRxPort {
     return this.drops;
   }
 
-  /** Hot path: no allocation (one native call per burst). */
+  /** One native call per burst. */
   rxBurst(descs: Uint32Array, max: number): number {
     if (max > MAX) max = MAX;
     const pool = this.pool;
@@ -235,7 +235,7 @@ class AfPacketTx implements TxPort {
     return this.dropped;
   }
 
-  /** Hot path: no allocation (one sendmmsg per burst). */
+  /** One sendmmsg per burst. */
   txBurst(descs: Uint32Array, n: number): number {
     const pool = this.pool;
     const words = pool.words;

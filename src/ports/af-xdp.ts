@@ -95,7 +95,7 @@ class AfXdpRx implements RxPort {
     return this.noBuffer;
   }
 
-  /** Gives up to n new buffers to the fill ring. Hot path: no allocation. */
+  /** Gives up to n new buffers to the fill ring. */
   private refill(n: number): void {
     const got = this.cache.allocRaw(this.fill, n);
     const shift = this.pool.shift;
@@ -108,7 +108,7 @@ class AfXdpRx implements RxPort {
     if (got < n) this.noBuffer += n - got;
   }
 
-  /** Hot path: no allocation (two native calls per burst: receive, refill). */
+  /** Two native calls per burst: receive, refill. */
   rxBurst(descs: Uint32Array, max: number): number {
     if (max > MAX) max = MAX;
     const io = this.io;
@@ -193,7 +193,7 @@ class AfXdpTx implements AfXdpTxPort {
     return this.soft;
   }
 
-  /** Frees the buffers whose transmission completed. Hot path: no allocation. */
+  /** Frees the buffers whose transmission completed. */
   private complete(): void {
     const shift = this.pool.shift;
     for (;;) {
@@ -210,7 +210,6 @@ class AfXdpTx implements AfXdpTxPort {
     }
   }
 
-  /** Hot path: no allocation. */
   txBurst(descs: Uint32Array, n: number): number {
     this.complete();
     const sent = this.soft.process(descs, n);
@@ -221,7 +220,7 @@ class AfXdpTx implements AfXdpTxPort {
   /**
    * The offload's sink: puts frames descs[0..n) (ordinary buffers only) on the tx ring, MAX at a
    * time; what the ring does not take is freed. Returns how many went on the ring (for n <= MAX,
-   * the offload's chunks, the ring took a prefix). Hot path: no allocation.
+   * the offload's chunks, the ring took a prefix).
    */
   private sendFrames(descs: Uint32Array, n: number): number {
     const pool = this.pool;

@@ -268,7 +268,6 @@ class GenRx implements GenRxPort {
 
   /**
    * Generates up to `max` packets: as many as the token bucket and `count` allow.
-   * Hot path: no allocation.
    */
   rxBurst(descs: Uint32Array, max: number): number {
     let want = max;
@@ -351,7 +350,7 @@ class GenRx implements GenRxPort {
 
   /**
    * Patch mode: copies the (protocol, size) base frame to `off` and writes flow `i` into it,
-   * with both checksums; returns the frame length. Hot path: no allocation.
+   * with both checksums; returns the frame length.
    */
   private writePatched(off: number, i: number, s: number): number {
     const tcp = flowIsTcp(i, this.tcpShare);

@@ -19,7 +19,6 @@ class IdleRx implements RxPort {
   readonly done = true;
   readonly rxNoBuffer = 0;
 
-  /** Hot path: no allocation. */
   rxBurst(_descs: Uint32Array, _max: number): number {
     return 0;
   }
@@ -51,7 +50,7 @@ class NullTx implements NullTxPort {
     return 0;
   }
 
-  /** Frees all n packets and counts them as sent. Hot path: no allocation. */
+  /** Frees all n packets and counts them as sent. */
   txBurst(descs: Uint32Array, n: number): number {
     this.cache.free(descs, n);
     this.count += n;
@@ -79,7 +78,7 @@ class DropTx implements TxPort {
     return this.dropped;
   }
 
-  /** Frees all n packets and counts them as dropped; returns 0. Hot path: no allocation. */
+  /** Frees all n packets and counts them as dropped; returns 0. */
   txBurst(descs: Uint32Array, n: number): number {
     this.cache.free(descs, n);
     this.dropped += n;

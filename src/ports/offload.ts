@@ -164,7 +164,7 @@ export class SoftwareOffload implements OffloadCounters {
    * Completes or segments the packets descs[0..n) as needed and hands the resulting frames to
    * the sink; takes ownership of all n (each is sent, replaced by its segments or copy, or freed
    * and counted). Returns how many of the n were sent (a super-frame: all its segments). The
-   * caller's array is read, never written. Hot path: no allocation.
+   * caller's array is read, never written.
    */
   process(descs: Uint32Array, n: number): number {
     const pool = this.pool;
@@ -212,7 +212,7 @@ export class SoftwareOffload implements OffloadCounters {
     return n - dropped - this.failedInputs;
   }
 
-  /** Queues frame d (from burst packet `from`) for the sink. Hot path: no allocation. */
+  /** Queues frame d (from burst packet `from`) for the sink. */
   private emit(d: number, from: number): void {
     const k = this.nOut;
     this.out[k] = d;
@@ -224,7 +224,7 @@ export class SoftwareOffload implements OffloadCounters {
   /**
    * Hands the queued frames to the sink and notes which burst packets lost a frame. Frames are
    * queued in burst order, so counting changes of owner among the unsent counts each such packet
-   * once, across chunks too. Hot path: no allocation.
+   * once, across chunks too.
    */
   private flushOut(): void {
     const k = this.nOut;
@@ -239,7 +239,7 @@ export class SoftwareOffload implements OffloadCounters {
     }
   }
 
-  /** Drops packet d: frees it. Hot path: no allocation. */
+  /** Drops packet d: frees it. */
   private drop(d: number): false {
     this.cache.freeOne(d);
     return false;
@@ -247,7 +247,7 @@ export class SoftwareOffload implements OffloadCounters {
 
   /**
    * Splits super-frame d (burst packet `from`) into segments and queues them; frees d. False
-   * (d freed, the reason counted) when it cannot. Hot path: no allocation.
+   * (d freed, the reason counted) when it cannot.
    */
   private segment(d: number, from: number): boolean {
     const pool = this.pool;
@@ -353,7 +353,6 @@ export class SoftwareOffload implements OffloadCounters {
   /**
    * Copies jumbo packet d into an ordinary buffer (data and meta) and frees d; the new
    * descriptor, or -1 (d freed, counted) when it does not fit or no buffer is left.
-   * Hot path: no allocation.
    */
   private copyOut(d: number): number {
     const pool = this.pool;

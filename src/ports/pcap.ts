@@ -244,7 +244,7 @@ class PcapRx implements PcapRxPort {
     return this.failure;
   }
 
-  /** True when `rec` is due at wall-clock `nowMs`. Hot path: no allocation. */
+  /** True when `rec` is due at wall-clock `nowMs`. */
   private isDue(rec: PcapRecord, nowMs: number): boolean {
     const rel = (rec.tsSec - this.baseSec) * 1000 + (rec.tsNsec - this.baseNsec) / 1e6;
     return (nowMs - this.startMs) * this.factor >= rel;
@@ -253,7 +253,7 @@ class PcapRx implements PcapRxPort {
   /**
    * Reads the next Ethernet record, reopening the capture at its end when looping; null (and
    * `finished`) at the end. Never throws: a read error ends the replay and is kept in `error`.
-   * Hot path: no allocation (a reopen, once per pass, allocates the reader).
+   * Allocates: the reader, on a reopen (once per pass).
    */
   private advance(): PcapRecord | null {
     for (;;) {
@@ -329,8 +329,8 @@ class PcapRx implements PcapRxPort {
   }
 
   /**
-   * Delivers the due packets, up to `max`, into fresh buffers. Hot path: no allocation apart
-   * from the one subarray view per packet for the copy (see the file comment).
+   * Delivers the due packets, up to `max`, into fresh buffers. Allocates: one subarray view
+   * per packet for the copy (see the file comment).
    */
   rxBurst(descs: Uint32Array, max: number): number {
     let rec = this.pending;
@@ -440,8 +440,8 @@ class PcapTx implements PcapTxPort {
   }
 
   /**
-   * Writes the n packets (their segments, with checksums completed) and frees them. Hot path:
-   * no allocation apart from the writer's one subarray view per record (see the file comment).
+   * Writes the n packets (their segments, with checksums completed) and frees them.
+   * Allocates: the writer's one subarray view per record (see the file comment).
    */
   txBurst(descs: Uint32Array, n: number): number {
     if (this.writer === null) {

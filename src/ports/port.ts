@@ -9,6 +9,10 @@
  * Ownership (forward or free): rxBurst hands its caller `n` buffers it allocated; txBurst
  * takes ownership of all `n` buffers it is given and frees every one of them — after sending,
  * or when it cannot send (counted as txDropped). A port never throws on the data path.
+ *
+ * rxBurst and txBurst, and every method they call, are the hot path: no implementation
+ * allocates in them (typed arrays and scratch space are made when a half is opened, which is
+ * cold); an exception is marked `Allocates:` where it is.
  */
 import type { PacketPool, PoolCache } from '../shm/pool.js';
 
@@ -28,7 +32,6 @@ export interface RxPort {
    * Receives up to `max` packets (max <= 64) into new buffers, writing their descriptors to
    * `descs[0..n)`, and returns n. Each buffer has len, port and timestamp (tsSec/tsNsec) set
    * in its meta; other meta fields are reset. Returns 0 when nothing is ready.
-   * Hot path: no allocation.
    */
   rxBurst(descs: Uint32Array, max: number): number;
   /** True once the port will never produce another packet (end of capture, count reached). */
@@ -55,7 +58,7 @@ export interface RxPort {
 export interface TxPort {
   /**
    * Sends the `n` packets `descs[0..n)` and frees all of them; returns how many were sent
-   * (the rest are counted in txDropped). Hot path: no allocation.
+   * (the rest are counted in txDropped).
    */
   txBurst(descs: Uint32Array, n: number): number;
   /** Packets the port had to drop (could not send). */
