@@ -613,6 +613,9 @@ test('an NF scales its own service (scaling-example): the manager starts the pro
       void (async () => {
         try {
           await waitFor(() => m.status().nfs.filter((n) => n.state === 'running').length === 3, 20_000, 'three running instances');
+          // The scale request is answered once the manager sees the new instances in service,
+          // which may be after they run: wait for the NF to report the answer.
+          await waitFor(() => logs.some((l) => /service 1: 1 → 3 instances, started/.test(l)), 20_000, 'the NF to get the answer');
           // Let the new instances carry some traffic.
           const rx = (): number[] => m.status().nfs.map((n) => n.counters.rx!);
           const before = rx();
