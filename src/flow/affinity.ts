@@ -18,6 +18,9 @@
  * an epoch is no longer held and can be reused.
  *
  * One writer (the RX loop's thread); the counts are read by the manager with Atomics.
+ *
+ * Every method here is hot-path and allocation-free unless its comment says cold or
+ * `Allocates:`.
  */
 import { NfcError } from '../errors.js';
 import { EPOCHS } from '../shm/instance-layout.js';
@@ -41,6 +44,7 @@ export class FlowAffinity {
   /**
    * `slots`: a power of two (2^10..2^24). `idleTimeoutMs`: 0 = never (rounded up to whole
    * seconds, at most 32767 s). Flows per epoch are counted in counts[countsBase + epoch].
+   * Cold. Allocates: the slot arrays.
    */
   constructor(slots: number, idleTimeoutMs: number, counts: Int32Array, countsBase: number) {
     if (!Number.isInteger(slots) || slots < 1024 || slots > 1 << 24 || (slots & (slots - 1)) !== 0) {
@@ -72,7 +76,6 @@ export class FlowAffinity {
   /**
    * The epoch of the flow with (symmetric) hash `hash`, seen at second `sec` (any counter of
    * seconds; only its low 16 bits are kept). A free slot takes the current epoch.
-   * Hot path: no allocation.
    */
   epochOf(hash: number, sec: number): number {
     const i = hash & this.mask;
@@ -91,7 +94,7 @@ export class FlowAffinity {
 
   /**
    * Frees the slots idle for the timeout among the next `max` slots (a cursor goes round).
-   * Returns how many were freed. Hot path: no allocation.
+   * Returns how many were freed.
    */
   sweep(sec: number, max: number): number {
     if (this.idleS === 0) return 0;

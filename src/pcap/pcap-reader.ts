@@ -8,8 +8,8 @@
  *   than it. Synchronous reads keep the RX loop a plain loop with no promise per packet.
  * - `next()` fills and returns ONE record object owned by the reader; its packet bytes are a
  *   window of the reader's buffer (`bytes`, `offset`, `capLen`), valid until the next call.
- *   Hot path: no allocation. `record.data` makes a view on first access (one small object), so
- *   hot code reads `bytes`/`offset` or copies with `readInto()` instead.
+ *   `record.data` makes a view on first access (one small object), so hot code reads
+ *   `bytes`/`offset` or copies with `readInto()` instead.
  * - Input is checked at this boundary: every malformed header or block becomes an
  *   NFC_ERR_PCAP_FORMAT naming the file, the byte offset of the bad header/block and what is
  *   wrong. Past the reader, consumers trust `capLen` and the timestamp fields.
@@ -20,10 +20,18 @@
  * - pcapng: https://datatracker.ietf.org/doc/draft-ietf-opsawg-pcapng/ — sections (SHB), each
  *   with its own byte order and interfaces (IDB); packets in EPB, SPB and the obsolete OPB.
  *   Other block types are skipped by their length without being read into memory.
+ *
+ * The file and its reusable buffer are capture-buffer.ts's (CaptureBuffer, this class's base);
+ * a pcapng section's interfaces and their timestamp units are pcapng-interfaces.ts's.
+ *
+ * Every method here is hot-path and allocation-free unless its comment says cold or
+ * `Allocates:`.
  */
 
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { openSync } from 'node:fs';
 import { NfcError } from '../errors.js';
+import { CaptureBuffer, closeQuietly, errText } from './capture-buffer.js';
+import { PcapngInterfaces, TWO_32 } from './pcapng-interfaces.js';
 
 /** Largest captured length we accept; anything bigger is a corrupt header, not a packet. */
 export const MAX_CAPLEN = 256 * 1024;
@@ -55,12 +63,6 @@ const IF_TSOFFSET = 14;
 
 /** Minimum total lengths of the blocks we parse: header, fixed fields, trailer. */
 const MIN_LEN = { shb: 28, idb: 20, epb: 32, spb: 16, opb: 32 } as const;
-
-const TWO_32 = 0x1_0000_0000;
-/** Up to this many units per second, (rem * 2^32 + low word) is exact in a double. */
-const DIRECT_DIV_LIMIT = 1 << 21;
-/** Up to this many units per second, dividing the low word in two 16-bit steps is exact. */
-const CHUNKED_DIV_LIMIT = 2 ** 37;
 
 /** One packet as `next()` returns it. Owned by the reader: fields change on the next call. */
 export interface PcapRecord {
@@ -115,41 +117,15 @@ class ReusedRecord implements PcapRecord {
     this.bytes = bytes;
   }
 
+  /** Allocates: the view, on first access per record. */
   get data(): Uint8Array {
     if (this.view === null) this.view = this.bytes.subarray(this.offset, this.offset + this.capLen);
     return this.view;
   }
 }
 
-/** Per-section interface table (pcapng). Plain arrays: a section has a handful of entries. */
-interface Interfaces {
-  linkType: number[];
-  snaplen: number[];
-  /** Timestamp units per second (10^k or 2^k), exact as a double when under 2^53. */
-  units: number[];
-  /** units as a bigint, only for resolutions too fine for the double arithmetic. */
-  unitsBig: (bigint | null)[];
-  /** Nanoseconds = floor(rem * nsMul / nsDiv) where rem < units. */
-  nsMul: number[];
-  nsDiv: number[];
-  /** if_tsoffset: seconds added to every timestamp. */
-  tsOffset: number[];
-}
-
-export class PcapReader {
-  readonly path: string;
+export class PcapReader extends CaptureBuffer {
   readonly format: 'pcap' | 'pcapng';
-
-  private fd: number;
-  private buf: Uint8Array;
-  private dv: DataView;
-  /** File offset of buf[0]. */
-  private bufFilePos = 0;
-  /** Next unread byte in buf. */
-  private head = 0;
-  /** End of the valid bytes in buf. */
-  private tail = 0;
-  private readonly fileSize: number;
 
   private readonly rec: ReusedRecord;
   private records = 0;
@@ -162,11 +138,11 @@ export class PcapReader {
 
   // pcapng state: the current section.
   private little = true;
-  private ifs: Interfaces = emptyInterfaces();
+  private ifs = new PcapngInterfaces();
 
   /**
    * Opens a capture and reads its file header (classic) or first Section Header Block (pcapng).
-   * Cold: allocates the read buffer.
+   * Cold. Allocates: the reader and its read buffer.
    */
   static open(path: string, options: PcapReaderOptions = {}): PcapReader {
     let fd: number;
@@ -184,20 +160,10 @@ export class PcapReader {
     }
   }
 
+  /** Cold (see open). Allocates: the read buffer and the reused record. */
   private constructor(path: string, fd: number, bufferSize: number) {
-    if (!Number.isInteger(bufferSize) || bufferSize < 64) {
-      throw new NfcError('NFC_ERR_INVALID_ARG', `PcapReader: bufferSize must be an integer >= 64, got ${bufferSize}`);
-    }
-    this.path = path;
-    this.fd = fd;
-    this.buf = new Uint8Array(bufferSize);
-    this.dv = new DataView(this.buf.buffer);
+    super(path, fd, bufferSize);
     this.rec = new ReusedRecord(this.buf);
-    try {
-      this.fileSize = fstatSync(fd).size;
-    } catch (cause) {
-      throw new NfcError('NFC_ERR_PCAP_IO', `${path}: cannot stat capture: ${errText(cause)}`, { cause });
-    }
 
     if (!this.fill(4)) {
       throw this.formatError(0, this.tail === 0
@@ -264,7 +230,9 @@ export class PcapReader {
   /**
    * Reads the next packet, or returns null at the end of the file. The returned object is the
    * reader's one record, refilled on every call; its bytes are valid until the next call.
-   * Hot path: no allocation (unless a record is larger than the buffer, which then grows).
+   * Allocates: nothing per packet; a larger buffer when a record does not fit the current one
+   * (it then stays); for pcapng, each section's interface table as its blocks come by, and
+   * BigInts for clocks finer than 2^-37 s.
    */
   next(): PcapRecord | null {
     if (this.fd < 0) throw new NfcError('NFC_ERR_PCAP_IO', `${this.path}: reader is closed`);
@@ -277,9 +245,9 @@ export class PcapReader {
   /**
    * Reads the next packet and copies up to `max` of its captured bytes into dst at dstOffset.
    * Returns the number of bytes copied, or -1 at the end of the file; timestamps and lengths
-   * are in `reader.record`. Hot path: copies through one short-lived subarray view, which
-   * measured faster than a byte loop for every packet size (there is no allocation-free bulk
-   * copy between two typed arrays in JS).
+   * are in `reader.record`. Allocates: the one short-lived subarray view it copies through
+   * (and what next() allocates), which measured faster than a byte loop for every packet size
+   * (there is no allocation-free bulk copy between two typed arrays in JS).
    */
   readInto(dst: Uint8Array, dstOffset = 0, max = dst.length - dstOffset): number {
     const r = this.next();
@@ -289,25 +257,13 @@ export class PcapReader {
     return n;
   }
 
-  /** Iterates over copies of the remaining packets. Cold: allocates per packet. */
+  /** Iterates over copies of the remaining packets. Cold. Allocates: every packet's copy. */
   *[Symbol.iterator](): Generator<PcapPacket, void, undefined> {
     for (let r = this.next(); r !== null; r = this.next()) {
       yield {
         tsSec: r.tsSec, tsNsec: r.tsNsec, capLen: r.capLen, origLen: r.origLen,
         linkType: r.linkType, interfaceId: r.interfaceId, data: r.data.slice(),
       };
-    }
-  }
-
-  /** Closes the file; further next() calls throw. Idempotent. */
-  close(): void {
-    if (this.fd < 0) return;
-    const fd = this.fd;
-    this.fd = -1;
-    try {
-      closeSync(fd);
-    } catch (cause) {
-      throw new NfcError('NFC_ERR_PCAP_IO', `${this.path}: cannot close capture: ${errText(cause)}`, { cause });
     }
   }
 
@@ -382,7 +338,10 @@ export class PcapReader {
     }
   }
 
-  /** Reads an SHB at head: sets the section's byte order and clears its interface table. */
+  /**
+   * Reads an SHB at head: sets the section's byte order and clears its interface table. Cold.
+   * Allocates: the section's interface table.
+   */
   private readSectionHeader(): void {
     const at = this.bufFilePos + this.head;
     if (!this.fill(12)) {
@@ -400,11 +359,11 @@ export class PcapReader {
     const major = this.dv.getUint16(this.head + 12, this.little);
     const minor = this.dv.getUint16(this.head + 14, this.little);
     if (major !== 1) throw this.formatError(at, `unsupported pcapng version ${major}.${minor} (expected 1.x)`);
-    this.ifs = emptyInterfaces();
+    this.ifs = new PcapngInterfaces();
     this.head += len;
   }
 
-  /** IDB: link type, snaplen and the timestamp options of one interface. Cold. */
+  /** IDB: link type, snaplen and the timestamp options of one interface. Cold. Allocates: its table entries. */
   private parseInterface(at: number, len: number): void {
     if (len < MIN_LEN.idb) throw this.formatError(at, `Interface Description Block length ${len} is below the ${MIN_LEN.idb}-byte minimum`);
     const dv = this.dv;
@@ -434,26 +393,7 @@ export class PcapReader {
       }
       p += 4 + ((olen + 3) & ~3);
     }
-    const ifs = this.ifs;
-    const binary = (tsresol & 0x80) !== 0;
-    const exp = tsresol & 0x7f;
-    const units = binary ? 2 ** exp : 10 ** exp;
-    ifs.linkType.push(linkType);
-    ifs.snaplen.push(snaplen);
-    ifs.units.push(units);
-    ifs.unitsBig.push(units < CHUNKED_DIV_LIMIT ? null : (binary ? 2n : 10n) ** BigInt(exp));
-    if (binary) {
-      // Exact while 2^exp * 1e9 < 2^53 (exp <= 23); finer binary clocks round within 1 ns.
-      ifs.nsMul.push(1e9);
-      ifs.nsDiv.push(units);
-    } else if (exp <= 9) {
-      ifs.nsMul.push(10 ** (9 - exp));
-      ifs.nsDiv.push(1);
-    } else {
-      ifs.nsMul.push(1);
-      ifs.nsDiv.push(10 ** (exp - 9));
-    }
-    ifs.tsOffset.push(tsOffset);
+    this.ifs.add(linkType, snaplen, tsresol, tsOffset);
     this.head += len;
   }
 
@@ -484,7 +424,7 @@ export class PcapReader {
     rec.origLen = origLen;
     rec.linkType = ifs.linkType[ifId] ?? 0;
     rec.interfaceId = ifId;
-    this.setTimestamp(tsHi, tsLo, ifId);
+    ifs.setTimestamp(rec, tsHi, tsLo, ifId);
     this.setData(b + 28);
     this.head += len;
   }
@@ -514,46 +454,6 @@ export class PcapReader {
     rec.interfaceId = 0;
     this.setData(this.head + 12);
     this.head += len;
-  }
-
-  /**
-   * Converts a 64-bit count of interface time units to seconds + nanoseconds without BigInt on
-   * the usual clocks: the high word is divided first, then the remainder and the low word, in
-   * steps small enough to stay exact in a double. Hot path: no allocation.
-   */
-  private setTimestamp(hi: number, lo: number, ifId: number): void {
-    const ifs = this.ifs;
-    const units = ifs.units[ifId] ?? 1e6;
-    let sec: number;
-    let rem: number;
-    if (units <= DIRECT_DIV_LIMIT) {
-      const r1 = hi % units;
-      const x = r1 * TWO_32 + lo; // < 2^53
-      rem = x % units;
-      sec = ((hi - r1) / units) * TWO_32 + (x - rem) / units;
-    } else if (units < CHUNKED_DIV_LIMIT) {
-      const r1 = hi % units;
-      const x1 = r1 * 65536 + (lo >>> 16); // < 2^53
-      const r2 = x1 % units;
-      const x2 = r2 * 65536 + (lo & 0xffff);
-      rem = x2 % units;
-      sec = ((hi - r1) / units) * TWO_32 + ((x1 - r2) / units) * 65536 + (x2 - rem) / units;
-    } else {
-      this.setTimestampBig(hi, lo, ifId);
-      return;
-    }
-    const nsDiv = ifs.nsDiv[ifId] ?? 1;
-    const scaled = rem * (ifs.nsMul[ifId] ?? 1);
-    this.rec.tsSec = sec + (ifs.tsOffset[ifId] ?? 0);
-    this.rec.tsNsec = nsDiv === 1 ? scaled : Math.floor(scaled / nsDiv);
-  }
-
-  /** Cold: clocks finer than 2^-37 s are rare enough to pay for BigInt. */
-  private setTimestampBig(hi: number, lo: number, ifId: number): void {
-    const units = this.ifs.unitsBig[ifId] ?? 1_000_000n;
-    const ts = (BigInt(hi) << 32n) | BigInt(lo);
-    this.rec.tsSec = Number(ts / units) + (this.ifs.tsOffset[ifId] ?? 0);
-    this.rec.tsNsec = Number(((ts % units) * 1_000_000_000n) / units);
   }
 
   /** Block length sanity shared by every block type. */
@@ -620,67 +520,9 @@ export class PcapReader {
     rec.offset = offset;
     rec.view = null;
   }
-
-  // ---------------------------------------------------------------------------------------------
-  // Buffering
-
-  /**
-   * Makes at least `need` unread bytes available at buf[head]; false if the file ends first.
-   * Moves the unread tail to the front when the buffer's end is reached, and grows the buffer
-   * only when `need` exceeds it.
-   */
-  private fill(need: number): boolean {
-    if (this.tail - this.head >= need) return true;
-    if (this.buf.length - this.head < need) {
-      const unread = this.tail - this.head;
-      if (this.buf.length < need) {
-        let size = this.buf.length * 2;
-        while (size < need) size *= 2;
-        const grown = new Uint8Array(size);
-        grown.set(this.buf.subarray(this.head, this.tail));
-        this.buf = grown;
-        this.dv = new DataView(grown.buffer);
-      } else {
-        this.buf.copyWithin(0, this.head, this.tail);
-      }
-      this.bufFilePos += this.head;
-      this.head = 0;
-      this.tail = unread;
-    }
-    while (this.tail - this.head < need) {
-      let n: number;
-      try {
-        n = readSync(this.fd, this.buf, this.tail, this.buf.length - this.tail, this.bufFilePos + this.tail);
-      } catch (cause) {
-        throw new NfcError('NFC_ERR_PCAP_IO', `${this.path}: byte ${this.bufFilePos + this.tail}: read failed: ${errText(cause)}`, { cause });
-      }
-      if (n === 0) return false;
-      this.tail += n;
-    }
-    return true;
-  }
-
-  private formatError(offset: number, what: string): NfcError {
-    return new NfcError('NFC_ERR_PCAP_FORMAT', `${this.path}: byte ${offset}: ${what}`);
-  }
 }
 
-function emptyInterfaces(): Interfaces {
-  return { linkType: [], snaplen: [], units: [], unitsBig: [], nsMul: [], nsDiv: [], tsOffset: [] };
-}
-
+/** 8 hex digits, for error messages. Allocates: the string. */
 function hex(n: number): string {
   return (n >>> 0).toString(16).padStart(8, '0');
-}
-
-function errText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-function closeQuietly(fd: number): void {
-  try {
-    closeSync(fd);
-  } catch {
-    // Already failing with a better error.
-  }
 }

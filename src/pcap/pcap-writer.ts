@@ -10,6 +10,10 @@
  * - Records go into one reusable buffer (1 MiB by default) flushed with fs.writeSync when the
  *   next record would not fit, so the TX loop makes one system call per ~1 MiB, not per packet.
  *
+ * The hot path is write() (the TX loop calls it per packet) and the flush() it makes when the
+ * buffer is full; create() and close() are cold. Nothing here allocates unless its comment says
+ * `Allocates:` (a thrown NfcError aside).
+ *
  * Record layout (draft-ietf-opsawg-pcap):
  *
  *   0          4          8          12         16
@@ -55,7 +59,8 @@ export class PcapWriter {
   private truncatedRecords = 0;
 
   /**
-   * Creates (or truncates) `path` and writes the pcap file header. Cold: allocates the buffer.
+   * Creates (or truncates) `path` and writes the pcap file header. Cold. Allocates: the writer
+   * and its buffer.
    */
   static create(path: string, options: PcapWriterOptions = {}): PcapWriter {
     const linkType = options.linkType ?? 1;
@@ -114,8 +119,8 @@ export class PcapWriter {
    * Appends one packet: bytes[offset, offset + length) stamped tsSec + tsNsec (nanoseconds,
    * written as microseconds unless the file is nanosecond). Captured length is
    * min(length, snaplen); origLen defaults to length. Inputs are trusted (hot path).
-   * Hot path: no allocation apart from the one short-lived subarray view the copy needs when
-   * the packet is not the whole of `bytes` (measured faster than a byte loop at every size).
+   * Allocates: the one short-lived subarray view the copy needs when the packet is not the
+   * whole of `bytes` (measured faster than a byte loop at every size).
    */
   write(bytes: Uint8Array, offset: number, length: number, tsSec: number, tsNsec: number, origLen: number = length): void {
     if (this.fd < 0) throw new NfcError('NFC_ERR_PCAP_IO', `${this.path}: writer is closed`);

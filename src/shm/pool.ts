@@ -6,6 +6,10 @@
  * cache, a descriptor ring, a port, or one process's in-flight batch. Whoever takes a
  * descriptor off a ring forwards it or frees it. `freeCount()` returns to its start value
  * when traffic stops; tests check it.
+ *
+ * Constructors, poolBytes and initPool are cold and allocate; every other method here is
+ * hot-path and allocation-free unless its comment says cold or `Allocates:` (a thrown NfcError
+ * aside: a double free).
  */
 import { NfcError } from '../errors.js';
 import { Meta, META_BYTES, META_WORDS, POOL_HEADER_BYTES, POOL_MAGIC, POOL_VERSION, PoolOffsets, poolGeometry, type PoolGeometry } from './pool-layout.js';
@@ -162,7 +166,7 @@ export class PacketPool {
     this.jumboConsumer = new McConsumer(buffer, byteOffset + g.jumboRingOffset, `${what} jumbo ring`);
   }
 
-  /** True when d is a jumbo buffer. Hot path: no allocation. */
+  /** True when d is a jumbo buffer. */
   isJumbo(d: number): boolean {
     return d >= this.jumboBase;
   }
@@ -172,22 +176,22 @@ export class PacketPool {
     return d >= this.jumboBase ? this.stride * this.jumboSpan : this.stride;
   }
 
-  /** Room for packet data in d from its current data offset. Hot path: no allocation. */
+  /** Room for packet data in d from its current data offset. */
   room(d: number): number {
     return this.extent(d) - this.words[(d << this.metaShift) + Meta.dataOff]!;
   }
 
-  /** Word index of d's meta in `words`. Hot path: no allocation. */
+  /** Word index of d's meta in `words`. */
   metaIndex(d: number): number {
     return d << this.metaShift;
   }
 
-  /** Byte offset (in the mapping) of d's first packet byte. Hot path: no allocation. */
+  /** Byte offset (in the mapping) of d's first packet byte. */
   dataOffset(d: number): number {
     return this.base + (d << this.shift) + this.words[(d << this.metaShift) + Meta.dataOff]!;
   }
 
-  /** Byte offset (in the mapping) of buffer d's start (its meta). Hot path: no allocation. */
+  /** Byte offset (in the mapping) of buffer d's start (its meta). */
   bufferOffset(d: number): number {
     return this.base + (d << this.shift);
   }
@@ -214,7 +218,7 @@ export class PacketPool {
 
   /**
    * Grows the packet at the front by `n` bytes (into the headroom), e.g. to push an
-   * encapsulation header; false when the headroom is too small. Hot path: no allocation.
+   * encapsulation header; false when the headroom is too small.
    */
   prepend(d: number, n: number): boolean {
     const m = d << this.metaShift;
@@ -239,7 +243,7 @@ export class PacketPool {
    * Resets d's meta to the state of a fresh buffer: len 0, the default data offset, every other
    * field 0 (user0/user1 untouched). Done with seven 8-byte stores instead of fourteen 4-byte
    * ones: the first store writes the (len, dataOff) pair as one float64 whose bit pattern is
-   * precomputed (a subnormal number, stored bit for bit). Hot path: no allocation.
+   * precomputed (a subnormal number, stored bit for bit).
    */
   resetMeta(d: number): void {
     const f = this.f64;
@@ -252,14 +256,14 @@ export class PacketPool {
     f[q + 5] = 0;
   }
 
-  /** Copies bytes into buffer d as its packet (tests, generators; cold-ish). */
+  /** Copies bytes into buffer d as its packet (tests, generators; cold-ish). Allocates: a view of `bytes`. */
   write(d: number, bytes: Uint8Array, offset = 0, length = bytes.length - offset): boolean {
     if (!this.setLength(d, length)) return false;
     this.u8.set(bytes.subarray(offset, offset + length), this.dataOffset(d));
     return true;
   }
 
-  /** The packet bytes of d as a view into the pool (no copy; cold: allocates a view). */
+  /** The packet bytes of d as a view into the pool (no copy; cold). Allocates: the view. */
   bytes(d: number): Uint8Array {
     return this.u8.subarray(this.dataOffset(d), this.dataOffset(d) + this.length(d));
   }
@@ -358,6 +362,7 @@ export class PoolCache {
    * Journals the free ring's operations in `words[base..)` (see ring.ts Journal): frees under
    * `producerRingId`, refills under `consumerRingId`, so the owner knows which side a half-done
    * operation was on. Needs a cache (capacity > 0) so that every buffer in flight has a place.
+   * Cold.
    */
   setJournal(words: Int32Array, base: number, producerRingId: number, consumerRingId: number, jumboRingId: number): void {
     if (this.capacity === 0) throw new NfcError('NFC_ERR_INVALID_ARG', 'a journaled pool cache needs a capacity > 0');
@@ -405,7 +410,6 @@ export class PoolCache {
   /**
    * Allocates up to `n` buffers into `dst[0..)`, each with fresh meta (length 0, default data
    * offset). Returns how many; fewer than `n` only when the pool is exhausted.
-   * Hot path: no allocation.
    */
   alloc(dst: Uint32Array, n: number, dstOff = 0): number {
     const got = this.allocRaw(dst, n, dstOff);
@@ -414,7 +418,7 @@ export class PoolCache {
     return got;
   }
 
-  /** As alloc, without resetting meta (for callers that set it themselves). Hot path. */
+  /** As alloc, without resetting meta (for callers that set it themselves). */
   allocRaw(dst: Uint32Array, n: number, dstOff = 0): number {
     if (this.capacity === 0) {
       const got = this.pool.freeConsumer.dequeue(dst, n, dstOff);
@@ -464,7 +468,7 @@ export class PoolCache {
 
   /**
    * Frees `n` buffers from `src[srcOff..)`; jumbos go to the jumbo stack. The caller's array
-   * keeps recording them until this returns (crash safety). Hot path: no allocation.
+   * keeps recording them until this returns (crash safety).
    */
   free(src: Uint32Array, n: number, srcOff = 0): void {
     if (this.capacity === 0) {
@@ -524,7 +528,7 @@ export class PoolCache {
     this.pool.jumboProducer.journalDone();
   }
 
-  /** Frees one buffer. Hot path: no allocation. */
+  /** Frees one buffer. */
   freeOne(d: number): void {
     if (d >= this.jumboBase) {
       this.freeJumbo(d);

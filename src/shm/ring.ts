@@ -20,6 +20,9 @@
  * Counters are free-running int32 values (wrapping at 2^32); differences are taken with `| 0`.
  * A burst operation moves as many descriptors as fit and returns how many; the caller frees or
  * counts the rest (a full ring is a counted drop, never a block or an exception).
+ *
+ * Constructors are cold and allocate (the typed-array views of the ring); every other method
+ * here is hot-path and allocation-free unless its comment says cold or `Allocates:`.
  */
 import { NfcError } from '../errors.js';
 import { native } from '../native.js';
@@ -35,7 +38,6 @@ function kindName(k: RingKind): string {
 /**
  * Copies n u32 values, unrolled by four: V8 does not vectorise typed-array loops, and the
  * unrolled form halves the loop overhead (measured: ~22 vs ~26-48 ns for 32 values).
- * Hot path: no allocation.
  */
 function copyIn(dst: Uint32Array, dstOff: number, src: Uint32Array, srcOff: number, n: number): void {
   let i = 0;
@@ -121,7 +123,7 @@ abstract class RingSide {
 
   /**
    * Ends a PUBLISHED or CONSUMED journal entry, once the caller has updated its own record
-   * of the descriptors. Hot path: no allocation.
+   * of the descriptors.
    */
   journalDone(): void {
     if (this.jw !== null) this.jw[this.jb + Journal.state] = JournalState.IDLE;
@@ -166,7 +168,7 @@ export class SpscProducer extends RingSide {
 
   /**
    * Enqueues up to `n` descriptors from `src[srcOff..srcOff+n)`; returns how many were enqueued.
-   * Hot path: no allocation; one Atomics.store per call (plus one load when the ring looks full).
+   * One Atomics.store per call (plus one load when the ring looks full).
    */
   enqueue(src: Uint32Array, n: number, srcOff = 0): number {
     const cap = this.capacity;
@@ -202,7 +204,7 @@ export class SpscProducer extends RingSide {
   /**
    * Zero-copy enqueue, step 1: how many of `n` slots are free (up to n). The caller writes
    * descriptors into `slots[(position + i) & mask]` for i below the returned count, then
-   * calls publish(). Hot path: no allocation.
+   * calls publish().
    */
   reserve(n: number): number {
     const free = (this.cachedConsTail + this.capacity - this.tail) | 0;
@@ -219,14 +221,14 @@ export class SpscProducer extends RingSide {
 
   /**
    * Zero-copy enqueue, step 2: makes the next `n` written slots visible to the consumer (n
-   * must not exceed what reserve() returned). One Atomics.store. Hot path: no allocation.
+   * must not exceed what reserve() returned). One Atomics.store.
    */
   publish(n: number): void {
     this.tail = (this.tail + n) | 0;
     Atomics.store(this.w, RW.prodTail, this.tail);
   }
 
-  /** Enqueues one descriptor; false when the ring is full. Hot path: no allocation. */
+  /** Enqueues one descriptor; false when the ring is full. */
   enqueueOne(d: number): boolean {
     const tail = this.tail;
     if (((this.cachedConsTail + this.capacity - tail) | 0) < 1) {
@@ -253,7 +255,6 @@ export class MpProducer extends RingSide {
   /**
    * Enqueues up to `n` descriptors; returns how many. Reserves the whole burst with one
    * compareExchange, fills the slots, then publishes in reservation order.
-   * Hot path: no allocation.
    */
   enqueue(src: Uint32Array, n: number, srcOff = 0): number {
     const w = this.w;
@@ -363,7 +364,7 @@ export class ScConsumer extends RingSide {
 
   /**
    * Dequeues up to `max` descriptors into `dst[dstOff..)`; returns how many (0 when empty).
-   * Hot path: no allocation; one Atomics.load and one Atomics.store per non-empty call.
+   * One Atomics.load and one Atomics.store per non-empty call.
    */
   dequeue(dst: Uint32Array, max: number, dstOff = 0): number {
     let head = this.head;
@@ -391,7 +392,6 @@ export class ScConsumer extends RingSide {
   /**
    * Zero-copy dequeue, step 1: how many published descriptors can be read (up to max), at
    * `slots[(position + i) & mask]`. Call release() when done with them.
-   * Hot path: no allocation.
    */
   available(max: number): number {
     const n = (this.cachedProdTail - this.head) | 0;
@@ -408,14 +408,14 @@ export class ScConsumer extends RingSide {
 
   /**
    * Zero-copy dequeue, step 2: frees the next `n` slots for the producer (n must not exceed
-   * what available() returned). One Atomics.store. Hot path: no allocation.
+   * what available() returned). One Atomics.store.
    */
   release(n: number): void {
     this.head = (this.head + n) | 0;
     Atomics.store(this.w, RW.consTail, this.head);
   }
 
-  /** True when nothing is published (one Atomics.load). Hot path: no allocation. */
+  /** True when nothing is published (one Atomics.load). */
   isEmpty(): boolean {
     if (this.cachedProdTail !== this.head) return false;
     this.cachedProdTail = Atomics.load(this.w, RW.prodTail);
@@ -435,7 +435,7 @@ export class McConsumer extends RingSide {
 
   /**
    * Dequeues up to `max` descriptors; returns how many. Reserves with one compareExchange on
-   * consHead, copies, then releases in reservation order. Hot path: no allocation.
+   * consHead, copies, then releases in reservation order.
    */
   dequeue(dst: Uint32Array, max: number, dstOff = 0): number {
     const w = this.w;
