@@ -77,7 +77,7 @@ function packageRoot(): string {
     if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'native'))) return dir;
     dir = resolve(dir, '..');
   }
-  throw new NfcError('NFC_ERR_NATIVE_MISSING', 'cannot find the nfchain package root from ' + import.meta.url);
+  throw new NfcError('NFC_ERR_NATIVE_MISSING', `cannot find the nfchain package root from ${import.meta.url}`);
 }
 
 let cached: NativeAddon | undefined;

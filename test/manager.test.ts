@@ -159,7 +159,7 @@ test('a 16-hop chain (NEXT back and forth between two NFs) delivers every packet
     assert.equal(status.nfs.find((n) => n.service === 2)!.counters.rx, 500 * 8);
     const got = [...PcapReader.open(outPath)];
     assert.equal(got.length, 500);
-    got.forEach((p, i) => assert.equal(p.tsNsec, i, `packet ${i} in order`));
+    got.forEach((p, i) => { assert.equal(p.tsNsec, i, `packet ${i} in order`); });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -33,7 +33,7 @@ test('every packet passes unchanged and is counted by protocol', async () => {
   const r = await runNF(monitor, all, { options: { interval: 0 } });
   assert.ok(r.verdicts.every((v) => v === NEXT));
   assert.equal(r.outputs.length, all.length);
-  r.outputs.forEach((o, i) => assert.deepEqual(o.bytes, all[i]));
+  r.outputs.forEach((o, i) => { assert.deepEqual(o.bytes, all[i]); });
   assert.deepEqual(monitorStats(), {
     packets: 11, bytes: totalBytes, ipv4: 5, ipv6: 3, nonIp: 3, tcp: 3, udp: 2, icmp: 2, otherL4: 1,
   });

@@ -15,7 +15,7 @@ test('two ports: 0 goes out of 1 and 1 out of 0, bytes unchanged', async () => {
   const pkts = [pkt(0), pkt(1), pkt(2), pkt(3)];
   const r = await runNF(bridge, pkts, { inputPort: [0, 1, 1, 0] });
   assert.deepEqual(r.verdicts, [out(1), out(0), out(0), out(1)]);
-  r.outputs.forEach((o, i) => assert.deepEqual(o.bytes, pkts[i]));
+  r.outputs.forEach((o, i) => { assert.deepEqual(o.bytes, pkts[i]); });
   assert.deepEqual(bridgeCounts().slice(0, 2), [2, 2]);
   assert.equal(r.logs.at(-1), 'bridge: packets by input port 0→1: 2, 1→0: 2');
 });

@@ -48,7 +48,7 @@ test('every packet passes unchanged, IP or not, malformed or not', async () => {
   const r = await runNF(tracker, mix, { options: quiet });
   assert.deepEqual(r.verdicts, mix.map(() => NEXT));
   assert.equal(r.outputs.length, mix.length);
-  r.outputs.forEach((o, i) => assert.deepEqual(o.bytes, mix[i]));
+  r.outputs.forEach((o, i) => { assert.deepEqual(o.bytes, mix[i]); });
   assert.equal(r.dropped, 0);
   assert.deepEqual(r.logs, [], 'interval 0 is quiet');
 });

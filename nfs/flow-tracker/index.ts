@@ -17,7 +17,7 @@
  * State lives in module scope and is reset in setup(): one process runs one instance.
  */
 import {
-  createFlowTable, defineNF, FlowKey, FlowTable, flowTableFor, NEXT, NfcError,
+  createFlowTable, defineNF, FlowKey, type FlowTable, flowTableFor, NEXT, NfcError,
   type PacketView,
 } from 'nfchain';
 
@@ -183,7 +183,7 @@ export class FlowTracker {
     const top = this.top(topN);
     if (top.length > 0) {
       lines.push(`top ${top.length} flow${top.length === 1 ? '' : 's'} by bytes:`);
-      top.forEach((f, i) => lines.push(`${String(i + 1).padStart(3)}  ${f.flow}  ${f.packets} packets  ${f.bytes} bytes`));
+      top.forEach((f, i) => { lines.push(`${String(i + 1).padStart(3)}  ${f.flow}  ${f.packets} packets  ${f.bytes} bytes`); });
     }
     this.lastMs = now;
     this.lastAdds = s.flows;

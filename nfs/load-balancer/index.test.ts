@@ -77,7 +77,7 @@ test('round robin over new flows; every packet of a flow goes to its backend', a
   // The destination MAC is the backend's where the config gives one; web3 has none.
   assert.deepEqual(r.outputs.slice(0, 3).map((o) => macOf(o.bytes)), [MAC0, MAC1, '02:00:00:00:00:02']);
   // Sources and ports are not changed.
-  r.outputs.forEach((o, i) => assert.equal(srcOf(o.bytes, flows[0]!), srcOf(pkts[i]!, flows[0]!)));
+  r.outputs.forEach((o, i) => { assert.equal(srcOf(o.bytes, flows[0]!), srcOf(pkts[i]!, flows[0]!)); });
   const s = loadBalancer().stats();
   assert.deepEqual(s.backends.map((b) => [b.name, b.flows, b.active, b.packetsTo]), [['web1', 2, 2, 6], ['web2', 2, 2, 5], ['192.168.1.13', 1, 1, 2]]);
   assert.equal(s.toBackend, 13);
@@ -144,7 +144,7 @@ test('other packets: passed (default) or dropped (other: drop), counted, never c
 
   const pass = await runNF(balancer, pkts, { options: quiet });
   assert.deepEqual(pass.verdicts, pkts.map(() => NEXT));
-  pass.outputs.slice(1).forEach((o, k) => assert.deepEqual(o.bytes, pkts[k + 1], `packet ${k + 1} unchanged`));
+  pass.outputs.slice(1).forEach((o, k) => { assert.deepEqual(o.bytes, pkts[k + 1], `packet ${k + 1} unchanged`); });
   assert.deepEqual([loadBalancer().stats().other, loadBalancer().stats().noFlow], [4, 2]);
 
   const drop = await runNF(balancer, pkts, { options: { ...quiet, other: 'drop', 'server-port': 3 } });

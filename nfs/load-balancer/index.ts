@@ -28,7 +28,7 @@
  * State lives in module scope and is reset in setup(): one process runs one instance.
  */
 import {
-  createFlowTable, defineNF, DROP, FlowKey, FlowTable, flowTableFor, formatIpv4, NEXT, NfcError, out,
+  createFlowTable, defineNF, DROP, FlowKey, type FlowTable, flowTableFor, formatIpv4, NEXT, NfcError, out,
   type PacketView,
 } from 'nfchain';
 import { resolve } from 'node:path';

@@ -28,8 +28,7 @@ function lineReader(sock: Socket, onMessage: (msg: unknown) => void): void {
   sock.setEncoding('utf8');
   sock.on('data', (chunk: string) => {
     buf += chunk;
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
+    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
       const line = buf.slice(0, nl);
       buf = buf.slice(nl + 1);
       if (line.trim() === '') continue;
@@ -45,7 +44,7 @@ function lineReader(sock: Socket, onMessage: (msg: unknown) => void): void {
 }
 
 export function send(sock: Socket, msg: Reply | Request | Notice): void {
-  if (!sock.destroyed) sock.write(JSON.stringify(msg) + '\n');
+  if (!sock.destroyed) sock.write(`${JSON.stringify(msg)}\n`);
 }
 
 /**

@@ -403,7 +403,10 @@ export class FlowDirector {
       const [lo, hi] = p.rule.dstPorts!;
       for (let port = lo; port <= hi; port++) {
         let l = byPort.get(port);
-        if (l === undefined) byPort.set(port, (l = []));
+        if (l === undefined) {
+          l = [];
+          byPort.set(port, l);
+        }
         l.push(k * RULE_WORDS);
       }
     });
@@ -424,7 +427,13 @@ export class FlowDirector {
       while (i < own.length || j < general.length) {
         const x = i < own.length ? own[i]! : Infinity;
         const y = j < general.length ? general[j]! : Infinity;
-        lists[at++] = x < y ? (i++, x) : (j++, y);
+        if (x < y) {
+          lists[at++] = x;
+          i++;
+        } else {
+          lists[at++] = y;
+          j++;
+        }
       }
       portList[port] = n;
       portStart[++n] = at;

@@ -70,7 +70,7 @@ test('IPv6: add, lookup, remove; an IPv4 key with the same low words is another 
   const keys = Array.from({ length: 100 }, (_, i) => v6(i * 7919));
   const idx = keys.map((k) => t.lookupOrAdd(k, 0));
   assert.equal(new Set(idx).size, 100);
-  keys.forEach((k, i) => assert.equal(t.lookup(k), idx[i]));
+  keys.forEach((k, i) => { assert.equal(t.lookup(k), idx[i]); });
   // Same as key 0 except one word of the source address.
   const near = new FlowKey().copyFrom(keys[0]!);
   near.addr[1] = 1;
@@ -83,7 +83,7 @@ test('IPv6: add, lookup, remove; an IPv4 key with the same low words is another 
   assert.ok(t.keyAt(idx[42]!, out).equals(keys[42]!));
   assert.equal(out.family, 6);
   for (let i = 0; i < 100; i += 2) assert.ok(t.remove(idx[i]!));
-  keys.forEach((k, i) => assert.equal(t.lookup(k), i % 2 ? idx[i] : -1));
+  keys.forEach((k, i) => { assert.equal(t.lookup(k), i % 2 ? idx[i] : -1); });
   assert.equal(t.count, 50);
 });
 
@@ -270,7 +270,7 @@ test('prefetch and prefetchBurst change nothing', () => {
   t.prefetchBurst(hashes, hashes.length);
   t.prefetch(hashes[0]!);
   t.prefetch(0x7fffffff);
-  keys.forEach((k, i) => assert.equal(t.lookup(k, hashes[i]), idx[i]));
+  keys.forEach((k, i) => { assert.equal(t.lookup(k, hashes[i]), idx[i]); });
   assert.equal(t.count, 3);
 });
 
@@ -286,11 +286,11 @@ test('iteration: nextUsed and forEach visit each entry once', () => {
   for (let i = t.nextUsed(0); i >= 0; i = t.nextUsed(i + 1)) got.push(i);
   assert.deepEqual(got, [...want].sort((a, b) => a - b));
   const viaForEach: number[] = [];
-  t.forEach((i) => viaForEach.push(i));
+  t.forEach((i) => { viaForEach.push(i); });
   assert.deepEqual(viaForEach, got);
   assert.equal(t.nextUsed(128), -1);
   // Removing during forEach is allowed.
-  t.forEach((i) => t.remove(i));
+  t.forEach((i) => { t.remove(i); });
   assert.equal(t.count, 0);
   assert.equal(t.nextUsed(0), -1);
 });

@@ -21,7 +21,7 @@ export class Chains {
   /** The topology's default chain (0) and named chains (1..) into the chain table. */
   writeAll(inst: InstanceView): void {
     const all = [this.topo.chain, ...this.topo.chains.map((c) => c.hops)];
-    all.forEach((hops, c) => writeChain(inst, c, hops.map((h): Hop => (h.kind === 'service' ? { kind: 'service', id: h.service } : { kind: 'port', id: h.port }))));
+    all.forEach((hops, c) => { writeChain(inst, c, hops.map((h): Hop => (h.kind === 'service' ? { kind: 'service', id: h.service } : { kind: 'port', id: h.port }))); });
   }
 
   /**

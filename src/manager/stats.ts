@@ -56,5 +56,5 @@ export function formatStats(now: ManagerStatus, prev?: ManagerStatus): string {
   const rxDrops = drops(now.rx);
   if (rxDrops !== '-') lines.push(`  manager RX drops: ${rxDrops}`);
   if ((now.tx.dropBadPort ?? 0) > 0) lines.push(`  manager TX drops: bad port ${fmt(now.tx.dropBadPort!)}`);
-  return lines.join('\n') + '\n\n';
+  return `${lines.join('\n')}\n\n`;
 }

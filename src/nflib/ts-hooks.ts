@@ -34,7 +34,7 @@ export async function resolve(specifier: string, context: ResolveContext, next: 
   if ((specifier.startsWith('./') || specifier.startsWith('../')) && specifier.endsWith('.js') && context.parentURL?.startsWith('file:')) {
     const js = new URL(specifier, context.parentURL);
     if (!existsSync(fileURLToPath(js))) {
-      const tsUrl = new URL(specifier.slice(0, -3) + '.ts', context.parentURL);
+      const tsUrl = new URL(`${specifier.slice(0, -3)}.ts`, context.parentURL);
       if (existsSync(fileURLToPath(tsUrl))) return { url: tsUrl.href, shortCircuit: true };
     }
   }
@@ -53,7 +53,8 @@ export async function load(url: string, context: LoadContext, next: NextLoad): P
       /* not cached yet */
     }
     const text = await readFile(path, 'utf8');
-    const ts = (tsModule ??= (await import('typescript')).default as unknown as TS);
+    tsModule ??= (await import('typescript')).default as unknown as TS;
+    const ts = tsModule;
     const out = ts.transpileModule(text, {
       fileName: path,
       reportDiagnostics: true,

@@ -158,17 +158,23 @@ export class PcapWriter {
   /** Flushes and closes the file. Idempotent. */
   close(): void {
     if (this.fd < 0) return;
+    // The file is closed even when the flush fails; the flush's error is the one reported.
+    let flushError: unknown;
     try {
       this.flush();
-    } finally {
-      const fd = this.fd;
-      this.fd = -1;
-      try {
-        closeSync(fd);
-      } catch (cause) {
+    } catch (err) {
+      flushError = err;
+    }
+    const fd = this.fd;
+    this.fd = -1;
+    try {
+      closeSync(fd);
+    } catch (cause) {
+      if (flushError === undefined) {
         throw new NfcError('NFC_ERR_PCAP_IO', `${this.path}: cannot close capture: ${errText(cause)}`, { cause });
       }
     }
+    if (flushError !== undefined) throw flushError;
   }
 }
 

@@ -527,7 +527,7 @@ describe('interoperability with Wireshark tools and tcpdump', () => {
   function writeSample(nanosecond: boolean): string {
     const path = tmp(`interop-${nanosecond ? 'ns' : 'us'}.pcap`);
     const w = PcapWriter.create(path, { nanosecond });
-    lengths.forEach((len, i) => w.write(packetBytes(i, len), 0, len, 1_700_000_000 + i, i * 1_000_003));
+    lengths.forEach((len, i) => { w.write(packetBytes(i, len), 0, len, 1_700_000_000 + i, i * 1_000_003); });
     w.close();
     return path;
   }
@@ -566,7 +566,7 @@ describe('interoperability with Wireshark tools and tcpdump', () => {
     const a = readAll(src);
     const b = readAll(ng);
     assert.equal(b.length, a.length);
-    b.forEach((p, i) => assert.deepEqual(p, a[i]));
+    b.forEach((p, i) => { assert.deepEqual(p, a[i]); });
     assert.deepEqual([...readFileSync(ng).subarray(0, 4)], [0x0a, 0x0d, 0x0d, 0x0a], 'editcap wrote pcapng');
   });
 });

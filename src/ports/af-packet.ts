@@ -17,7 +17,7 @@
  * super-frame does not fit the ring and is counted as oversize.
  */
 import { NfcError } from '../errors.js';
-import { native, type AfpHandle } from '../native.js';
+import { native, type AfpHandle, type NativeAddon } from '../native.js';
 import { JUMBO_DATA, Meta } from '../shm/pool-layout.js';
 import type { PacketPool, PoolCache } from '../shm/pool.js';
 import type { AfPacketPortConfig } from './config.js';
@@ -43,7 +43,7 @@ export function afPacketFrameSize(offloads: boolean, mtu: number): number {
 
 /** Checks that a port's interface exists and is up (cold); shared by af_packet and af_xdp. Returns its MTU. */
 export function checkLinkUp(ifname: string, ctx: PortContext): number {
-  let link;
+  let link: ReturnType<NativeAddon['linkInfo']>;
   try {
     link = native().linkInfo(ifname);
   } catch (err) {

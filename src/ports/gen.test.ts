@@ -142,7 +142,7 @@ test('sizes rotate through cfg.sizes across bursts', () => {
     for (let i = 0; i < got; i++) lens.push(r.pool.length(descs[i]!));
     r.cache.free(descs, got);
   }
-  lens.forEach((len, i) => assert.equal(len, sizes[i % sizes.length], `packet ${i}`));
+  lens.forEach((len, i) => { assert.equal(len, sizes[i % sizes.length], `packet ${i}`); });
   assertNoLeak(r);
 });
 
@@ -210,7 +210,7 @@ test('an empty pool is counted in rxNoBuffer and nothing throws; the sequence is
   r.cache.free(held, 60);
   const rest = collect(r, port, 36, true);
   const all = [...first, ...rest.map((p) => p.bytes)];
-  all.forEach((b, i) => assert.deepEqual(b, reference[i]!.bytes, `packet ${i} of the sequence`));
+  all.forEach((b, i) => { assert.deepEqual(b, reference[i]!.bytes, `packet ${i} of the sequence`); });
   assertNoLeak(r);
 });
 

@@ -212,7 +212,7 @@ test('loop: the capture starts again at its end; passes counted; never done', ()
     for (let i = 0; i < n; i++) seen.push(r.pool.bytes(descs[i]!).slice());
     r.cache.free(descs, n);
   }
-  seen.forEach((b, i) => assert.deepEqual(b, written[i % 5]!.data, `packet ${i}`));
+  seen.forEach((b, i) => { assert.deepEqual(b, written[i % 5]!.data, `packet ${i}`); });
   assert.equal(port.done, false);
   assert.ok(port.passes >= 4);
   port.close();
@@ -292,7 +292,7 @@ test('an empty pool: counted in rxNoBuffer, no exception, no packet lost', () =>
   r.cache.free(held, 64);
   while (!port.done) take(port.rxBurst(descs, 32));
   assert.equal(seen.length, 40);
-  seen.forEach((b, i) => assert.deepEqual(b, written[i]!.data, `packet ${i}`));
+  seen.forEach((b, i) => { assert.deepEqual(b, written[i]!.data, `packet ${i}`); });
   assertNoLeak(r);
 });
 
@@ -308,7 +308,7 @@ function assertNfcError(fn: () => unknown, code: string, ...patterns: RegExp[]):
   return caught!;
 }
 
-function escape(s: string): RegExp {
+function literal(s: string): RegExp {
   return new RegExp(s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
 }
 
@@ -317,7 +317,7 @@ test('a capture that is not Ethernet is refused at open, naming the file and the
   const path = tmp('rawip.pcap');
   writeCapture(path, specs(3, 1000), 101);
   const e = assertNfcError(() => openPcapRx(cfg({ rx: path }), r.ctx), 'NFC_ERR_PCAP_FORMAT',
-    /port "wire"/, escape(path), /link type 101 \(raw IP\)/, /Ethernet/);
+    /port "wire"/, literal(path), /link type 101 \(raw IP\)/, /Ethernet/);
   assert.ok(e.fix !== undefined);
   const empty = tmp('sll-empty.pcap');
   writeCapture(empty, [], 113);
@@ -328,10 +328,10 @@ test('a capture that is not Ethernet is refused at open, naming the file and the
 test('a missing capture and an unwritable output are NFC_ERR_PCAP_IO naming the port, the path and a fix', () => {
   const r = rig();
   const missing = join(dir, 'no-such-file.pcap');
-  const e1 = assertNfcError(() => openPcapRx(cfg({ rx: missing }), r.ctx), 'NFC_ERR_PCAP_IO', /port "wire"/, escape(missing), /ENOENT/);
+  const e1 = assertNfcError(() => openPcapRx(cfg({ rx: missing }), r.ctx), 'NFC_ERR_PCAP_IO', /port "wire"/, literal(missing), /ENOENT/);
   assert.match(e1.fix ?? '', /exists/);
   const noDir = join(dir, 'no-such-dir', 'out.pcap');
-  const e2 = assertNfcError(() => openPcapTx(cfg({ tx: noDir }), r.ctx), 'NFC_ERR_PCAP_IO', /port "wire"/, escape(noDir));
+  const e2 = assertNfcError(() => openPcapTx(cfg({ tx: noDir }), r.ctx), 'NFC_ERR_PCAP_IO', /port "wire"/, literal(noDir));
   assert.match(e2.fix ?? '', /writable/);
   if (process.getuid?.() !== 0) {
     const ro = join(dir, 'read-only');
@@ -341,7 +341,7 @@ test('a missing capture and an unwritable output are NFC_ERR_PCAP_IO naming the 
   }
   const bad = tmp('bad.pcap');
   writeGarbage(bad);
-  assertNfcError(() => openPcapRx(cfg({ rx: bad }), r.ctx), 'NFC_ERR_PCAP_FORMAT', /port "wire"/, escape(bad));
+  assertNfcError(() => openPcapRx(cfg({ rx: bad }), r.ctx), 'NFC_ERR_PCAP_FORMAT', /port "wire"/, literal(bad));
   assertNoLeak(r);
 });
 

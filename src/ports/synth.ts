@@ -6,7 +6,7 @@
  * VLAN tags, IPv4 options. Checksums (IPv4 header, UDP/TCP) are filled in, so a receiver
  * that verifies them accepts the packets.
  */
-import { PacketView } from '../packet/packet-view.js';
+import type { PacketView } from '../packet/packet-view.js';
 
 export const SynthKind = {
   IPV4_UDP: 0,

@@ -458,7 +458,7 @@ test('reclaimNf: a dead NF\'s jumbo stack goes back to the jumbo ring; a dead re
     const got = new Uint32Array(16);
     const n = mgr.allocJumbo(got, 16);
     const real = [...got.subarray(0, n)];
-    assert.ok(real.every((d) => pool.isValid(d) && pool.isJumbo(d)), `allocJumbo gave ${real.map((d) => '0x' + d.toString(16)).join(' ')}`);
+    assert.ok(real.every((d) => pool.isValid(d) && pool.isJumbo(d)), `allocJumbo gave ${real.map((d) => `0x${d.toString(16)}`).join(' ')}`);
     assert.deepEqual(real.sort((x, y) => x - y), jumboDescs(pool), 'every jumbo once');
     assert.equal(pool.ringFreeCount(), count);
   } finally {

@@ -3,7 +3,7 @@
  * mode 0700), created and removed by its owner; other processes open the files they are told
  * to. Names are checked here so that a bad name never reaches a path.
  */
-import { mkdirSync, readdirSync, rmdirSync, lstatSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmdirSync, lstatSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { NfcError } from '../errors.js';
 import { native } from '../native.js';
@@ -57,7 +57,7 @@ export class ShmDir {
   static open(name: string, root = SHM_ROOT): ShmDir {
     checkShmName(name, 'instance name');
     const path = join(root, `nfchain-${name}`);
-    let st;
+    let st: Stats;
     try {
       st = lstatSync(path);
     } catch (err) {

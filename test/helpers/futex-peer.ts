@@ -12,4 +12,4 @@ const w = new Int32Array(ShmDir.open(dirName!).openFile(file!), 0, 16);
 Atomics.store(w, 1, 1);
 const t0 = performance.now();
 const r = native().futexWait(w, 0, 0, Number(timeoutS));
-process.stdout.write(JSON.stringify({ result: r, ms: performance.now() - t0, value: Atomics.load(w, 0) }) + '\n');
+process.stdout.write(`${JSON.stringify({ result: r, ms: performance.now() - t0, value: Atomics.load(w, 0) })}\n`);

@@ -57,7 +57,7 @@ if (mode === 'serve') {
     let bytes = 0;
     res.on('data', (d: Buffer) => { bytes += d.length; h.update(d); });
     res.on('end', () => {
-      process.stdout.write(JSON.stringify({ bytes, sha256: h.digest('hex'), expect: res.headers['x-sha256'], ms: performance.now() - t0 }) + '\n');
+      process.stdout.write(`${JSON.stringify({ bytes, sha256: h.digest('hex'), expect: res.headers['x-sha256'], ms: performance.now() - t0 })}\n`);
     });
   }).on('error', (err) => {
     process.stderr.write(`fetch failed: ${err.message}\n`);

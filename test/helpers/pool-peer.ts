@@ -72,4 +72,4 @@ for (let i = 0; i < nHeld; i++) {
 }
 cache.free(held, nHeld);
 cache.flush();
-process.stdout.write(JSON.stringify({ id, allocated, claimErrors, shortAllocs, firstError }) + '\n');
+process.stdout.write(`${JSON.stringify({ id, allocated, claimErrors, shortAllocs, firstError })}\n`);

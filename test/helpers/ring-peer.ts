@@ -59,7 +59,7 @@ if (role === 'produce') {
     }
     seq += n;
   }
-  process.stdout.write(JSON.stringify({ role, id, sent: seq, fullRetries }) + '\n');
+  process.stdout.write(`${JSON.stringify({ role, id, sent: seq, fullRetries })}\n`);
 } else if (role === 'consume') {
   const producers = Number(a);
   const perProducer = Number(b);
@@ -120,7 +120,7 @@ if (role === 'produce') {
       got[id] = got[id]! + 1;
     }
   }
-  process.stdout.write(JSON.stringify({ role, total, perProducer: Array.from(got), errors, firstError }) + '\n');
+  process.stdout.write(`${JSON.stringify({ role, total, perProducer: Array.from(got), errors, firstError })}\n`);
 } else {
   process.stderr.write(`ring-peer: unknown role ${role}\n`);
   process.exit(2);
