@@ -10,7 +10,9 @@ export { SpscProducer, MpProducer, ScConsumer, McConsumer } from './shm/ring.js'
 export { Meta, META_BYTES, POOL_DEFAULTS, poolGeometry, type PoolGeometry, OFFLOAD_CSUM_PARTIAL, OffloadGso, gsoOffload, JUMBO_DATA } from './shm/pool-layout.js';
 export { initPool, poolBytes, PacketPool, PoolCache, type PoolOptions, type PoolCacheOptions } from './shm/pool.js';
 export { CounterBlock, countersBytes, defineCounters, initCounters } from './shm/counters.js';
+export * from './packet/protocol.js';
 export * from './packet/packet-view.js';
+export { formatIpv4, formatIpv6, formatMac, parseIpv4, parseIpv6, parseMac } from './packet/address.js';
 export * from './packet/checksum.js';
 export { FlowKey, hashFlowKey, type FlowFamily } from './packet/flow-key.js';
 export { FlowTable, initFlowTable, flowTableBytes, flowTableFor, createFlowTable, type FlowTableOptions, type FlowTableGeometry } from './flow/flow-table.js';

@@ -116,9 +116,6 @@ export class LoadBalancer {
    * Addresses are kept and compared as int32 (`| 0`): an address of 128.0.0.0 or above is not
    * a small integer as an unsigned number, and passing it to a function that is not inlined
    * would box it (a heap allocation per packet; measured). The packet view takes either form.
-   * (PacketView.setIpv4Src/Dst themselves pass the old and new address on as unsigned numbers;
-   * measured with backends in 192.168/16, that boxes when V8 does not inline them: a change
-   * for src/packet/packet-view.ts, not for this file.)
    */
   private readonly vip: number;
   private readonly clientMac: number;

@@ -16,9 +16,12 @@
  *
  * Callers check bounds: these functions read exactly the range they are given, and a DataView
  * throws a RangeError outside its buffer. PacketView checks every range before it calls here.
+ *
+ * Every function here is on the hot path and allocates nothing unless its comment says
+ * `Allocates:`.
  */
 
-/** Fold a non-negative sum (< 2^53) to 16 bits with end-around carry. Hot path: no allocation. */
+/** Fold a non-negative sum (< 2^53) to 16 bits with end-around carry. */
 export function csumFold(sum: number): number {
   while (sum > 0xffff) {
     // Exact in float64: hi is an integer, and sum - hi * 65536 is the low 16 bits.
@@ -35,8 +38,6 @@ const FOLD_EVERY = 1 << 20;
  * One's-complement sum of `length` bytes of `dv` from `offset`, added to `initial`, folded to
  * 16 bits (not complemented). An odd trailing byte counts as the high byte of a word padded with
  * zero, so chain partial sums only over even-length pieces.
- *
- * Hot path: no allocation.
  */
 export function onesSum(dv: DataView, offset: number, length: number, initial: number): number {
   let sum = initial;
@@ -57,8 +58,8 @@ export function onesSum(dv: DataView, offset: number, length: number, initial: n
 }
 
 /**
- * The Internet checksum (complemented sum) of a byte range. Convenience for tools and tests:
- * allocates a DataView when given a Uint8Array (cold).
+ * The Internet checksum (complemented sum) of a byte range. Convenience for tools and tests
+ * (cold). Allocates: a DataView when given a Uint8Array.
  */
 export function internetChecksum(data: Uint8Array | DataView, offset = 0, length?: number): number {
   const dv = data instanceof DataView ? data : new DataView(data.buffer, data.byteOffset, data.byteLength);
@@ -71,7 +72,7 @@ export function internetChecksum(data: Uint8Array | DataView, offset = 0, length
 
 /**
  * Checksum to store in the IPv4 header at `ipOff` (length from its IHL), computed as if the
- * checksum field were zero, without writing it. Hot path: no allocation.
+ * checksum field were zero, without writing it.
  */
 export function ipv4HeaderChecksum(dv: DataView, ipOff: number): number {
   const hl = (dv.getUint8(ipOff) & 0x0f) << 2;
@@ -81,7 +82,7 @@ export function ipv4HeaderChecksum(dv: DataView, ipOff: number): number {
   return ~s & 0xffff;
 }
 
-/** True when the IPv4 header at `ipOff` (length from its IHL) has a correct checksum. Hot path: no allocation. */
+/** True when the IPv4 header at `ipOff` (length from its IHL) has a correct checksum. */
 export function ipv4HeaderChecksumOk(dv: DataView, ipOff: number): boolean {
   const hl = (dv.getUint8(ipOff) & 0x0f) << 2;
   return onesSum(dv, ipOff, hl, 0) === 0xffff;
@@ -91,13 +92,13 @@ export function ipv4HeaderChecksumOk(dv: DataView, ipOff: number): boolean {
 // Pseudo headers (RFC 793 / 768 for IPv4, RFC 8200 §8.1 for IPv6). Unfolded sums, to be passed
 // as `initial` to onesSum.
 
-/** Pseudo-header sum from explicit IPv4 addresses. Hot path: no allocation. */
+/** Pseudo-header sum from explicit IPv4 addresses. */
 export function pseudoSumIpv4(src: number, dst: number, proto: number, l4Length: number): number {
   return (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + proto +
     (l4Length >>> 16) + (l4Length & 0xffff);
 }
 
-/** Pseudo-header sum reading the addresses of the IPv4 header at `ipOff`. Hot path: no allocation. */
+/** Pseudo-header sum reading the addresses of the IPv4 header at `ipOff`. */
 export function pseudoSumIpv4At(dv: DataView, ipOff: number, proto: number, l4Length: number): number {
   return dv.getUint32(ipOff + 12) + dv.getUint32(ipOff + 16) + proto +
     (l4Length >>> 16) + (l4Length & 0xffff);
@@ -107,7 +108,7 @@ export function pseudoSumIpv4At(dv: DataView, ipOff: number, proto: number, l4Le
  * Pseudo-header sum reading the addresses of the IPv6 header at `ipOff`. `nextHeader` is the
  * upper-layer protocol (after any extension headers). The destination is the one in the fixed
  * header: with a Routing header whose segments are not exhausted, RFC 8200 wants the final
- * destination instead, which this does not look for. Hot path: no allocation.
+ * destination instead, which this does not look for.
  */
 export function pseudoSumIpv6At(dv: DataView, ipOff: number, nextHeader: number, l4Length: number): number {
   let s = nextHeader + (l4Length >>> 16) + (l4Length & 0xffff);
@@ -129,7 +130,7 @@ const PROTO_ICMPV6 = 58;
 /**
  * Value to store in a transport checksum field at `l4Off + fieldOffset` (even), given the
  * pseudo-header sum (0 for ICMPv4), computed as if the field were zero: the two ranges around
- * the field are summed (see ipv4HeaderChecksum for why not ~field). Hot path: no allocation.
+ * the field are summed (see ipv4HeaderChecksum for why not ~field).
  */
 export function transportChecksum(dv: DataView, l4Off: number, l4Length: number, fieldOffset: number,
   pseudoSum: number): number {
@@ -138,7 +139,7 @@ export function transportChecksum(dv: DataView, l4Off: number, l4Length: number,
   return ~onesSum(dv, l4Off + after, l4Length - after, before) & 0xffff;
 }
 
-/** True when the segment (including its checksum field) sums to 0xffff with the pseudo header. Hot path: no allocation. */
+/** True when the segment (including its checksum field) sums to 0xffff with the pseudo header. */
 export function transportChecksumOk(dv: DataView, l4Off: number, l4Length: number, pseudoSum: number): boolean {
   return onesSum(dv, l4Off, l4Length, pseudoSum) === 0xffff;
 }
@@ -154,7 +155,7 @@ function fieldOffsetOf(proto: number, v6: boolean): number {
 /**
  * Checksum for a TCP, UDP or ICMP segment of `l4Length` bytes at `l4Off` carried by the IPv4
  * header at `ipOff`; -1 for another protocol. UDP never gets 0 (which means "no checksum"): a
- * computed 0 is sent as 0xffff (RFC 768). Hot path: no allocation.
+ * computed 0 is sent as 0xffff (RFC 768).
  */
 export function l4ChecksumIpv4(dv: DataView, ipOff: number, l4Off: number, l4Length: number, proto: number): number {
   const f = fieldOffsetOf(proto, false);
@@ -166,7 +167,7 @@ export function l4ChecksumIpv4(dv: DataView, ipOff: number, l4Off: number, l4Len
 
 /**
  * Verifies a TCP, UDP or ICMP checksum over IPv4 (false for another protocol). A UDP checksum of
- * 0 means the sender did not compute one, so it passes. Hot path: no allocation.
+ * 0 means the sender did not compute one, so it passes.
  */
 export function l4ChecksumIpv4Ok(dv: DataView, ipOff: number, l4Off: number, l4Length: number, proto: number): boolean {
   if (proto === PROTO_ICMP) return transportChecksumOk(dv, l4Off, l4Length, 0);
@@ -177,7 +178,7 @@ export function l4ChecksumIpv4Ok(dv: DataView, ipOff: number, l4Off: number, l4L
 
 /**
  * Checksum for a TCP, UDP or ICMPv6 segment over the IPv6 header at `ipOff`; `nextHeader` is the
- * upper-layer protocol; -1 for another protocol. Hot path: no allocation.
+ * upper-layer protocol; -1 for another protocol.
  */
 export function l4ChecksumIpv6(dv: DataView, ipOff: number, l4Off: number, l4Length: number, nextHeader: number): number {
   const f = fieldOffsetOf(nextHeader, true);
@@ -188,7 +189,7 @@ export function l4ChecksumIpv6(dv: DataView, ipOff: number, l4Off: number, l4Len
 
 /**
  * Verifies a TCP, UDP or ICMPv6 checksum over IPv6 (false for another protocol). UDP checksum 0
- * is invalid over IPv6 (RFC 8200 §8.1) and fails. Hot path: no allocation.
+ * is invalid over IPv6 (RFC 8200 §8.1) and fails.
  */
 export function l4ChecksumIpv6Ok(dv: DataView, ipOff: number, l4Off: number, l4Length: number, nextHeader: number): boolean {
   if (fieldOffsetOf(nextHeader, true) < 0) return false;
@@ -202,7 +203,7 @@ export function l4ChecksumIpv6Ok(dv: DataView, ipOff: number, l4Off: number, l4L
 /**
  * New checksum after one 16-bit word covered by `oldCsum` changed from `oldWord` to `newWord`.
  * When `oldCsum` was computed in full, the result equals a full recompute (both lie in
- * 0..0xfffe). Hot path: no allocation.
+ * 0..0xfffe).
  */
 export function csumUpdate16(oldCsum: number, oldWord: number, newWord: number): number {
   let s = (~oldCsum & 0xffff) + (~oldWord & 0xffff) + (newWord & 0xffff);
@@ -213,7 +214,7 @@ export function csumUpdate16(oldCsum: number, oldWord: number, newWord: number):
 
 /**
  * New checksum after a 32-bit value (an IPv4 address, one word of an IPv6 address) covered by
- * `oldCsum` changed from `oldValue` to `newValue`. Hot path: no allocation.
+ * `oldCsum` changed from `oldValue` to `newValue`.
  */
 export function csumUpdate32(oldCsum: number, oldValue: number, newValue: number): number {
   let s = (~oldCsum & 0xffff) +

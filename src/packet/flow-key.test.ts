@@ -4,7 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FlowKey, formatIpv4, formatIpv6, hashFlowKey } from './flow-key.js';
+import { FlowKey, hashFlowKey } from './flow-key.js';
+import { formatIpv4, formatIpv6 } from './address.js';
 import { mulberry32f as mulberry32 } from '../util/prng.js';
 
 

@@ -12,7 +12,11 @@
  * A:2 -> B:1 collide. Endpoints are hashed with odd-constant multiplies and a xorshift, and the
  * sum goes through MurmurHash3's finaliser (cut to 31 bits), all on 32-bit integers with Math.imul; no
  * ordering comparison is needed, so the hot path has no branches.
+ *
+ * Every method and function here is on the hot path and allocates nothing unless its comment
+ * says `Allocates:` (the constructor, a setup step, allocates the key and its address array).
  */
+import { formatIpv4, formatIpv6 } from './address.js';
 
 /** Address family of a key: 0 = empty (not filled from an IP packet), 4, 6. */
 export type FlowFamily = 0 | 4 | 6;
@@ -30,17 +34,17 @@ export class FlowKey {
    */
   readonly addr = new Uint32Array(8);
 
-  /** A new IPv4 key (cold: allocates). */
+  /** A new IPv4 key (cold). Allocates: the FlowKey and its address array. */
   static ipv4(src: number, dst: number, proto: number, srcPort: number, dstPort: number): FlowKey {
     return new FlowKey().setIpv4(src, dst, proto, srcPort, dstPort);
   }
 
-  /** A new IPv6 key from two 4-word addresses (cold: allocates). */
-  static ipv6(src: ArrayLike<number>, dst: ArrayLike<number>, proto: number, srcPort: number, dstPort: number): FlowKey {
+  /** A new IPv6 key from two 4-word addresses (cold). Allocates: the FlowKey and its address array. */
+  static ipv6(src: ArrayLike<number>, dst: ArrayLike<number>, proto: number, srcPort: number,
+    dstPort: number): FlowKey {
     return new FlowKey().setIpv6(src, dst, proto, srcPort, dstPort);
   }
 
-  /** Hot path: no allocation. */
   setIpv4(src: number, dst: number, proto: number, srcPort: number, dstPort: number): this {
     const a = this.addr;
     this.family = 4;
@@ -52,7 +56,6 @@ export class FlowKey {
     return this;
   }
 
-  /** Hot path: no allocation. */
   setIpv6(src: ArrayLike<number>, dst: ArrayLike<number>, proto: number, srcPort: number, dstPort: number): this {
     const a = this.addr;
     this.family = 6;
@@ -66,7 +69,7 @@ export class FlowKey {
     return this;
   }
 
-  /** Back to the empty key. Hot path: no allocation. */
+  /** Back to the empty key. */
   clear(): this {
     this.family = 0;
     this.proto = 0;
@@ -76,7 +79,6 @@ export class FlowKey {
     return this;
   }
 
-  /** Hot path: no allocation. */
   copyFrom(other: FlowKey): this {
     this.family = other.family;
     this.proto = other.proto;
@@ -86,7 +88,6 @@ export class FlowKey {
     return this;
   }
 
-  /** Hot path: no allocation. */
   equals(other: FlowKey): boolean {
     if (this.family !== other.family || this.proto !== other.proto ||
       this.srcPort !== other.srcPort || this.dstPort !== other.dstPort) return false;
@@ -96,7 +97,7 @@ export class FlowKey {
     return true;
   }
 
-  /** Swap source and destination in place (the key of the reply direction). Hot path: no allocation. */
+  /** Swap source and destination in place (the key of the reply direction). */
   reverse(): this {
     const a = this.addr;
     for (let i = 0; i < 4; i++) {
@@ -110,7 +111,10 @@ export class FlowKey {
     return this;
   }
 
-  /** e.g. `tcp 10.0.0.1:1234 -> 10.0.0.2:80`, `udp [2001:db8::1]:53 -> [2001:db8::2]:5353` (cold). */
+  /**
+   * e.g. `tcp 10.0.0.1:1234 -> 10.0.0.2:80`, `udp [2001:db8::1]:53 -> [2001:db8::2]:5353` (cold).
+   * Allocates: the string.
+   */
   toString(): string {
     if (this.family === 0) return 'flow(empty)';
     const name = PROTO_NAMES[this.proto] ?? `proto${this.proto}`;
@@ -162,7 +166,7 @@ export const FLOW_SEED6 = SEED ^ 6;
  * Folds an IPv6 address (four words) into one word with odd multipliers and rotations: a
  * bijection in each word, so addresses differing in one word never collide, and the rotations
  * keep a flip of the same bit in two words from cancelling. A quarter of the work of mixing
- * each word. Hot path: no allocation.
+ * each word.
  */
 export function foldIpv6(w0: number, w1: number, w2: number, w3: number): number {
   return (Math.imul(w0, 0x9e3779b1) + Math.imul((w1 << 5) | (w1 >>> 27), 0x85ebca77) +
@@ -171,7 +175,7 @@ export function foldIpv6(w0: number, w1: number, w2: number, w3: number): number
 
 /**
  * Hash of one endpoint: an IPv4 address (or a folded IPv6 one) and a port, with the family's
- * seed. Hot path: no allocation.
+ * seed.
  */
 export function endpointHash(seed: number, addr: number, port: number): number {
   // Three bijective steps (multiply by an odd constant, xorshift, multiply): for a given port
@@ -186,7 +190,7 @@ export function endpointHash(seed: number, addr: number, port: number): number {
  * Combines the source and destination endpoint hashes and the protocol into the flow hash.
  * Symmetric: the endpoints are added, so swapping them gives the same value; because each
  * endpoint is hashed with its own port first, A:1 -> B:2 and A:2 -> B:1 stay different.
- * Asymmetric: the order is kept. Hot path: no allocation.
+ * Asymmetric: the order is kept.
  */
 export function combineEndpoints(src: number, dst: number, proto: number, symmetric: boolean): number {
   const x = symmetric ? (src + dst) | 0 : Math.imul(src, 0x2545f491) ^ dst;
@@ -196,7 +200,7 @@ export function combineEndpoints(src: number, dst: number, proto: number, symmet
 /**
  * 31-bit non-negative hash of a key. With `symmetric`, a key and its reverse() hash the same.
  * PacketView.flowHash() returns hashFlowKey(key, true) of the packet's key (computed straight
- * from the packet on its fast path). Hot path: no allocation.
+ * from the packet on its fast path).
  */
 export function hashFlowKey(key: FlowKey, symmetric: boolean): number {
   const a = key.addr;
@@ -206,41 +210,6 @@ export function hashFlowKey(key: FlowKey, symmetric: boolean): number {
       endpointHash(FLOW_SEED6, foldIpv6(a[4]!, a[5]!, a[6]!, a[7]!), key.dstPort),
       key.proto, symmetric);
   }
-  return combineEndpoints(endpointHash(FLOW_SEED4, a[0]!, key.srcPort), endpointHash(FLOW_SEED4, a[4]!, key.dstPort), key.proto, symmetric);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Address formatting (cold; for logs, CLI and tests)
-
-/** Dotted quad of an unsigned 32-bit IPv4 address. */
-export function formatIpv4(addr: number): string {
-  return `${(addr >>> 24) & 0xff}.${(addr >>> 16) & 0xff}.${(addr >>> 8) & 0xff}.${addr & 0xff}`;
-}
-
-/** RFC 5952 text of the IPv6 address held in words[offset..offset+3] (longest zero run as ::). */
-export function formatIpv6(words: ArrayLike<number>, offset = 0): string {
-  const g: number[] = [];
-  for (let i = 0; i < 4; i++) {
-    const w = (words[offset + i] ?? 0) >>> 0;
-    g.push(w >>> 16, w & 0xffff);
-  }
-  // Longest run of at least two zero groups; the first one wins a tie.
-  let bestStart = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8;) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (from: number, to: number): string => g.slice(from, to).map((x) => x.toString(16)).join(':');
-  if (bestStart < 0) return hex(0, 8);
-  return `${hex(0, bestStart)}::${hex(bestStart + bestLen, 8)}`;
+  return combineEndpoints(endpointHash(FLOW_SEED4, a[0]!, key.srcPort), endpointHash(FLOW_SEED4, a[4]!, key.dstPort),
+    key.proto, symmetric);
 }

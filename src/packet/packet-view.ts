@@ -28,398 +28,48 @@
  * clears the flag in the meta.
  *
  * Hot path rules: DataView big-endian reads, no allocation, closures, strings, BigInt, Map or
- * exceptions per packet. The string helpers at the bottom are cold (logs, config, tests).
+ * exceptions per packet. Every method of PacketView and of its bases is on the hot path and
+ * allocates nothing unless its comment says `Allocates:`. The text forms of addresses (formatMac,
+ * parseIpv4, ...) are cold and live in address.ts.
+ *
+ * The class is built in three steps, each extending the one before: PacketParser
+ * (packet-parser.ts: the packet's place in the buffer, its offloads, the one-time parse),
+ * PacketFields (packet-fields.ts: the read accessors), and PacketView here: the setters that
+ * keep checksums right, the checksum checks and fix-ups, the flow key and the flow hash. The
+ * protocol constants (EtherType, IpProto, TcpFlags, MacField) are in protocol.ts.
  */
-import { NfcError } from '../errors.js';
-import { tryParseIpv4, tryParseIpv6 } from './address.js';
-import { FlowKey, hashFlowKey, formatIpv4, formatIpv6, endpointHash, foldIpv6, combineEndpoints } from './flow-key.js';
+import { FlowKey, hashFlowKey, endpointHash, foldIpv6, combineEndpoints } from './flow-key.js';
 import {
   csumFold, csumUpdate16, csumUpdate32, ipv4HeaderChecksum, ipv4HeaderChecksumOk, pseudoSumIpv4At, pseudoSumIpv6At,
   l4ChecksumIpv4, l4ChecksumIpv4Ok, l4ChecksumIpv6, l4ChecksumIpv6Ok,
 } from './checksum.js';
-import { Meta, OFFLOAD_CSUM_PARTIAL } from '../shm/pool-layout.js';
-import type { PacketPool } from '../shm/pool.js';
+import { MacField } from './protocol.js';
+import { LayerKind } from './packet-parser.js';
+import { PacketFields } from './packet-fields.js';
+import { OFFLOAD_CSUM_PARTIAL } from '../shm/pool-layout.js';
 
-export { formatIpv4, formatIpv6 };
+// Consts of this module, folded into the optimized code (an imported binding is loaded at each use: see LayerKind).
+const { L3_ARP, L3_IPV4, L3_IPV6, L4_NONE, L4_OTHER, L4_TCP, L4_UDP, L4_ICMPV6 } = LayerKind;
 
-export const EtherType = {
-  IPV4: 0x0800,
-  ARP: 0x0806,
-  VLAN: 0x8100,
-  QINQ: 0x88a8,
-  IPV6: 0x86dd,
-} as const;
-
-export const IpProto = {
-  HOPOPT: 0,
-  ICMP: 1,
-  TCP: 6,
-  UDP: 17,
-  IPV6_ROUTING: 43,
-  IPV6_FRAGMENT: 44,
-  AH: 51,
-  ICMPV6: 58,
-  IPV6_NONXT: 59,
-  IPV6_DSTOPTS: 60,
-} as const;
-
-/** Bits of PacketView.tcpFlags (byte 13 of the TCP header). */
-export const TcpFlags = {
-  FIN: 0x01,
-  SYN: 0x02,
-  RST: 0x04,
-  PSH: 0x08,
-  ACK: 0x10,
-  URG: 0x20,
-  ECE: 0x40,
-  CWR: 0x80,
-} as const;
-
-/** Which MAC address copyMac / writeMac / mac / setMac work on. */
-export const MacField = {
-  ETH_DST: 0,
-  ETH_SRC: 1,
-  ARP_SENDER: 2,
-  ARP_TARGET: 3,
-} as const;
-export type MacField = (typeof MacField)[keyof typeof MacField];
-
-/** At most this many IPv6 extension headers are walked; a longer chain leaves L4 absent. */
-export const MAX_IPV6_EXT_HEADERS = 8;
-
-// Parsed layer kinds (private numbering).
-const L3_NONE = 0;
-const L3_ARP = 1;
-const L3_IPV4 = 2;
-const L3_IPV6 = 3;
-
-const L4_NONE = 0;
-const L4_TCP = 1;
-const L4_UDP = 2;
-const L4_ICMP = 3;
-const L4_ICMPV6 = 4;
-/** An upper-layer protocol the view does not parse: only l4Offset is given. */
-const L4_OTHER = 5;
-
+/** 2^32: a MAC as a 48-bit number is its high 16 bits * TWO_32 + its low 32 bits (as in packet-fields.ts). */
 const TWO_32 = 4294967296;
 
-export class PacketView {
-  /** The whole buffer, byte by byte (index with byteOffset + a relative offset). */
-  readonly bytes: Uint8Array;
-  /** The whole buffer, for big-endian reads of fields the view does not name. */
-  readonly data: DataView;
-
-  private readonly bufLen: number;
-  private base = 0;
-  private len = 0;
-  private parsed = false;
-  /** the packet's offload word (Meta.offload), and where it lives in `metaWords` (-1: nowhere) */
-  private off = 0;
-  private metaWords: Uint32Array | null = null;
-  private metaAt = -1;
-
-  // Parse results; absolute offsets into the buffer, -1 when absent.
-  private end = 0;
-  private ethOk = false;
-  private vlanN = 0;
-  private vlan0 = -1;
-  private vlan1 = -1;
-  private etype = -1;
-  private l3 = -1;
-  private l3Kind = L3_NONE;
-  private ipHdrLen = 0;
-  /** End of the IP datagram as its header declares it (may lie beyond `end` if truncated). */
-  private ipDeclEnd = 0;
-  /** min(ipDeclEnd, end): where the readable part of the datagram stops. */
-  private ipEnd = 0;
-  private frag = false;
-  /** Fragment offset in bytes (0 when not a fragment). */
-  private fragOff = 0;
-  /** Upper-layer protocol, or -1 when unknown (IPv6 extension chain not walkable). */
-  private proto = -1;
-  private l4 = -1;
-  private l4Kind = L4_NONE;
-  private l4HdrLen = 0;
-
-  /** Filled by flowHash(); preallocated so hashing allocates nothing. */
+export class PacketView extends PacketFields {
+  /** Filled by flowHash(); preallocated so hashing allocates nothing. Allocates: one FlowKey, at construction. */
   private readonly scratchKey = new FlowKey();
-
-  /** Setup (allocates the two views once). */
-  constructor(buffer: ArrayBufferLike) {
-    this.bytes = new Uint8Array(buffer);
-    this.data = new DataView(buffer);
-    this.bufLen = this.bytes.length;
-  }
-
-  /**
-   * Point the view at the packet of `length` bytes at `byteOffset`, with no offloads (a buffer
-   * that is not a pool packet, or whose meta the caller keeps). Hot path: no allocation.
-   */
-  reset(byteOffset: number, length: number): this {
-    this.base = byteOffset;
-    this.len = length;
-    this.parsed = false;
-    this.off = 0;
-    this.metaAt = -1;
-    return this;
-  }
-
-  /**
-   * Point the view at pool packet d: its data, length and offloads from its meta (the view's
-   * buffer must be the pool's). Hot path: no allocation.
-   */
-  attach(pool: PacketPool, d: number): this {
-    const w = pool.words;
-    const m = pool.metaIndex(d);
-    this.base = pool.base + (d << pool.shift) + w[m + Meta.dataOff]!;
-    this.len = w[m + Meta.len]!;
-    this.parsed = false;
-    this.off = w[m + Meta.offload]!;
-    this.metaWords = w;
-    this.metaAt = m;
-    return this;
-  }
-
-  /** The offload word (Meta.offload) of the packet. */
-  get offload(): number {
-    return this.off;
-  }
-
-  /** True when the packet is a GSO super-frame: the sender's kernel segments it on the way out. */
-  get isGso(): boolean {
-    return (this.off & 0xff00) !== 0;
-  }
-
-  /** Payload bytes per segment of a GSO super-frame (its MSS for TCP); 0 when not one. */
-  get gsoSize(): number {
-    return this.off >>> 16;
-  }
-
-  /** The GSO type (OffloadGso: TCPV4, TCPV6, UDP_L4, or-ed with ECN); 0 when not a super-frame. */
-  get gsoType(): number {
-    return (this.off >>> 8) & 0xff;
-  }
-
-  /** True when the TCP/UDP checksum field holds only the pseudo-header sum (completed on send). */
-  get checksumPartial(): boolean {
-    return (this.off & OFFLOAD_CSUM_PARTIAL) !== 0;
-  }
-
-  /** The checksum is whole now: clear the partial flag (and the meta's, when attached). */
-  private checksumCompleted(): void {
-    this.off &= ~OFFLOAD_CSUM_PARTIAL;
-    if (this.metaAt >= 0) this.metaWords![this.metaAt + Meta.offload] = this.off >>> 0;
-  }
-
-  /** Start of the current packet in the buffer. */
-  get byteOffset(): number {
-    return this.base;
-  }
-
-  /** Length of the current packet as given to reset(). */
-  get length(): number {
-    return this.len;
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // Parser: runs once per reset, on the first getter. Each stage records what it found only
-  // after checking that the bytes it needs lie inside [base, end).
-
-  private parse(): void {
-    this.parsed = true;
-    this.ethOk = false;
-    this.vlanN = 0;
-    this.vlan0 = -1;
-    this.vlan1 = -1;
-    this.etype = -1;
-    this.l3 = -1;
-    this.l3Kind = L3_NONE;
-    this.ipHdrLen = 0;
-    this.ipDeclEnd = 0;
-    this.ipEnd = 0;
-    this.frag = false;
-    this.fragOff = 0;
-    this.proto = -1;
-    this.l4 = -1;
-    this.l4Kind = L4_NONE;
-    this.l4HdrLen = 0;
-
-    const off = this.base;
-    const n = this.len;
-    if (!Number.isInteger(off) || !Number.isInteger(n) || off < 0 || n < 0 || off > this.bufLen) {
-      this.end = 0;
-      return;
-    }
-    const end = off + n > this.bufLen ? this.bufLen : off + n;
-    this.end = end;
-    if (end - off < 14) return;
-    this.ethOk = true;
-
-    const dv = this.data;
-    let p = off + 12; // position of the (next) EtherType / TPID
-    let et = dv.getUint16(p);
-    if ((et === EtherType.VLAN || et === EtherType.QINQ) && p + 6 <= end) {
-      this.vlan0 = p + 2;
-      this.vlanN = 1;
-      p += 4;
-      et = dv.getUint16(p);
-      if (et === EtherType.VLAN && p + 6 <= end) {
-        this.vlan1 = p + 2;
-        this.vlanN = 2;
-        p += 4;
-        et = dv.getUint16(p);
-      }
-    }
-    this.etype = et;
-    const l3 = p + 2;
-    this.l3 = l3;
-    if (et === EtherType.IPV4) this.parseIpv4(l3, end);
-    else if (et === EtherType.IPV6) this.parseIpv6(l3, end);
-    else if (et === EtherType.ARP) this.parseArp(l3, end);
-  }
-
-  private parseArp(l3: number, end: number): void {
-    const dv = this.data;
-    // Ethernet/IPv4 ARP only: htype 1, ptype 0x0800, hlen 6, plen 4.
-    if (l3 + 28 > end) return;
-    if (dv.getUint16(l3) !== 1 || dv.getUint16(l3 + 2) !== EtherType.IPV4 ||
-      dv.getUint16(l3 + 4) !== 0x0604) return;
-    this.l3Kind = L3_ARP;
-  }
-
-  private parseIpv4(l3: number, end: number): void {
-    const dv = this.data;
-    if (l3 + 20 > end) return;
-    const vihl = dv.getUint8(l3);
-    if (vihl >>> 4 !== 4) return;
-    const hl = (vihl & 0x0f) << 2;
-    if (hl < 20 || l3 + hl > end) return;
-    const total = dv.getUint16(l3 + 2);
-    if (total < hl) return;
-    this.l3Kind = L3_IPV4;
-    this.ipHdrLen = hl;
-    const declEnd = l3 + total;
-    this.ipDeclEnd = declEnd;
-    const ipEnd = declEnd < end ? declEnd : end;
-    this.ipEnd = ipEnd;
-    const fo = dv.getUint16(l3 + 6);
-    const fragOff = (fo & 0x1fff) << 3;
-    this.frag = (fo & 0x2000) !== 0 || fragOff !== 0;
-    this.fragOff = fragOff;
-    const proto = dv.getUint8(l3 + 9);
-    this.proto = proto;
-    // A later fragment carries the middle of the datagram, not a transport header.
-    if (fragOff === 0) this.parseL4(proto, l3 + hl, ipEnd, false);
-  }
-
-  private parseIpv6(l3: number, end: number): void {
-    const dv = this.data;
-    if (l3 + 40 > end) return;
-    if (dv.getUint8(l3) >>> 4 !== 6) return;
-    this.l3Kind = L3_IPV6;
-    this.ipHdrLen = 40;
-    const declEnd = l3 + 40 + dv.getUint16(l3 + 4);
-    this.ipDeclEnd = declEnd;
-    const ipEnd = declEnd < end ? declEnd : end;
-    this.ipEnd = ipEnd;
-    let nh = dv.getUint8(l3 + 6);
-    let cur = l3 + 40;
-    for (let i = 0; ; i++) {
-      if (nh !== IpProto.HOPOPT && nh !== IpProto.IPV6_ROUTING && nh !== IpProto.IPV6_DSTOPTS &&
-        nh !== IpProto.AH && nh !== IpProto.IPV6_FRAGMENT) {
-        this.proto = nh;
-        this.parseL4(nh, cur, ipEnd, true);
-        return;
-      }
-      // One extension header more than the bound, or one cut short: protocol unknown, no L4.
-      if (i === MAX_IPV6_EXT_HEADERS || cur + 8 > ipEnd) return;
-      let hlen: number;
-      if (nh === IpProto.IPV6_FRAGMENT) {
-        this.frag = true;
-        this.fragOff = dv.getUint16(cur + 2) & 0xfff8;
-        if (this.fragOff !== 0) {
-          // Later fragment: what follows is data, but the protocol is known.
-          this.proto = dv.getUint8(cur);
-          return;
-        }
-        hlen = 8;
-      } else if (nh === IpProto.AH) {
-        hlen = (dv.getUint8(cur + 1) + 2) << 2; // RFC 4302: in 4-byte units, minus 2
-      } else {
-        hlen = (dv.getUint8(cur + 1) + 1) << 3; // RFC 8200: in 8-byte units, minus the first
-      }
-      if (cur + hlen > ipEnd) return;
-      nh = dv.getUint8(cur);
-      cur += hlen;
-    }
-  }
-
-  private parseL4(proto: number, l4: number, ipEnd: number, v6: boolean): void {
-    const dv = this.data;
-    if (proto === IpProto.TCP) {
-      if (l4 + 20 > ipEnd) return;
-      const hl = (dv.getUint8(l4 + 12) >>> 4) << 2;
-      if (hl < 20 || l4 + hl > ipEnd) return;
-      this.l4Kind = L4_TCP;
-      this.l4HdrLen = hl;
-    } else if (proto === IpProto.UDP) {
-      if (l4 + 8 > ipEnd) return;
-      this.l4Kind = L4_UDP;
-      this.l4HdrLen = 8;
-    } else if (proto === (v6 ? IpProto.ICMPV6 : IpProto.ICMP)) {
-      if (l4 + 4 > ipEnd) return;
-      this.l4Kind = v6 ? L4_ICMPV6 : L4_ICMP;
-      this.l4HdrLen = 4;
-    } else {
-      if (l4 > ipEnd) return;
-      this.l4Kind = L4_OTHER;
-    }
-    this.l4 = l4;
-  }
 
   // -------------------------------------------------------------------------------------------
   // Ethernet
 
-  /** Destination MAC as a 48-bit number, -1 if the packet is shorter than an Ethernet header. Hot path: no allocation. */
-  get ethDst(): number {
-    return this.mac(MacField.ETH_DST);
-  }
-
-  /** Source MAC as a 48-bit number, or -1. Hot path: no allocation. */
-  get ethSrc(): number {
-    return this.mac(MacField.ETH_SRC);
-  }
-
-  /** Hot path: no allocation. */
   setEthDst(mac: number): boolean {
     return this.setMac(MacField.ETH_DST, mac);
   }
 
-  /** Hot path: no allocation. */
   setEthSrc(mac: number): boolean {
     return this.setMac(MacField.ETH_SRC, mac);
   }
 
-  /** Absolute offset of a MAC field, or -1 when absent. */
-  private macAt(field: MacField): number {
-    if (!this.parsed) this.parse();
-    switch (field) {
-      case MacField.ETH_DST: return this.ethOk ? this.base : -1;
-      case MacField.ETH_SRC: return this.ethOk ? this.base + 6 : -1;
-      case MacField.ARP_SENDER: return this.l3Kind === L3_ARP ? this.l3 + 8 : -1;
-      case MacField.ARP_TARGET: return this.l3Kind === L3_ARP ? this.l3 + 18 : -1;
-      default: return -1;
-    }
-  }
-
-  /** A MAC (Ethernet or ARP) as a 48-bit number, or -1. Hot path: no allocation. */
-  mac(field: MacField): number {
-    const o = this.macAt(field);
-    if (o < 0) return -1;
-    return this.data.getUint16(o) * TWO_32 + this.data.getUint32(o + 2);
-  }
-
-  /** Write a MAC from a 48-bit number. Hot path: no allocation. */
+  /** Write a MAC from a 48-bit number. */
   setMac(field: MacField, mac: number): boolean {
     const o = this.macAt(field);
     if (o < 0) return false;
@@ -429,16 +79,7 @@ export class PacketView {
     return true;
   }
 
-  /** Copy a MAC into out[outOffset..+5]. Hot path: no allocation. */
-  copyMac(field: MacField, out: Uint8Array, outOffset = 0): boolean {
-    const o = this.macAt(field);
-    if (o < 0) return false;
-    const b = this.bytes;
-    for (let i = 0; i < 6; i++) out[outOffset + i] = b[o + i]!;
-    return true;
-  }
-
-  /** Write a MAC from mac[macOffset..+5]. Hot path: no allocation. */
+  /** Write a MAC from mac[macOffset..+5]. */
   writeMac(field: MacField, mac: Uint8Array, macOffset = 0): boolean {
     const o = this.macAt(field);
     if (o < 0) return false;
@@ -447,73 +88,9 @@ export class PacketView {
     return true;
   }
 
-  /** Number of VLAN tags (0, 1 or 2); -1 without an Ethernet header. Hot path: no allocation. */
-  get vlanCount(): number {
-    if (!this.parsed) this.parse();
-    return this.ethOk ? this.vlanN : -1;
-  }
-
-  /** 12-bit VLAN id of tag `i` (0 = outer), or -1. Hot path: no allocation. */
-  vlanId(i: number): number {
-    if (!this.parsed) this.parse();
-    const o = i === 0 ? this.vlan0 : i === 1 ? this.vlan1 : -1;
-    return o < 0 ? -1 : this.data.getUint16(o) & 0x0fff;
-  }
-
-  /** 3-bit priority (PCP) of tag `i`, or -1. Hot path: no allocation. */
-  vlanPcp(i: number): number {
-    if (!this.parsed) this.parse();
-    const o = i === 0 ? this.vlan0 : i === 1 ? this.vlan1 : -1;
-    return o < 0 ? -1 : this.data.getUint8(o) >>> 5;
-  }
-
-  /**
-   * EtherType after the VLAN tags (the TPID itself when a tag is cut short or a third tag
-   * follows), or -1. Hot path: no allocation.
-   */
-  get etherType(): number {
-    if (!this.parsed) this.parse();
-    return this.etype;
-  }
-
-  /** Where the L3 header starts, relative to the packet; -1 without Ethernet. Hot path: no allocation. */
-  get l3Offset(): number {
-    if (!this.parsed) this.parse();
-    return this.l3 < 0 ? -1 : this.l3 - this.base;
-  }
-
   // -------------------------------------------------------------------------------------------
   // ARP (Ethernet / IPv4 only)
 
-  /** 1 request, 2 reply; -1 when not a well-formed Ethernet/IPv4 ARP packet. Hot path: no allocation. */
-  get arpOp(): number {
-    if (!this.parsed) this.parse();
-    return this.l3Kind === L3_ARP ? this.data.getUint16(this.l3 + 6) : -1;
-  }
-
-  /** Hot path: no allocation. */
-  get arpSenderMac(): number {
-    return this.mac(MacField.ARP_SENDER);
-  }
-
-  /** Hot path: no allocation. */
-  get arpTargetMac(): number {
-    return this.mac(MacField.ARP_TARGET);
-  }
-
-  /** Hot path: no allocation. */
-  get arpSenderIp(): number {
-    if (!this.parsed) this.parse();
-    return this.l3Kind === L3_ARP ? this.data.getUint32(this.l3 + 14) : -1;
-  }
-
-  /** Hot path: no allocation. */
-  get arpTargetIp(): number {
-    if (!this.parsed) this.parse();
-    return this.l3Kind === L3_ARP ? this.data.getUint32(this.l3 + 24) : -1;
-  }
-
-  /** Hot path: no allocation. */
   setArpOp(op: number): boolean {
     if (!this.parsed) this.parse();
     if (this.l3Kind !== L3_ARP) return false;
@@ -521,7 +98,6 @@ export class PacketView {
     return true;
   }
 
-  /** Hot path: no allocation. */
   setArpSenderIp(ip: number): boolean {
     if (!this.parsed) this.parse();
     if (this.l3Kind !== L3_ARP) return false;
@@ -529,7 +105,6 @@ export class PacketView {
     return true;
   }
 
-  /** Hot path: no allocation. */
   setArpTargetIp(ip: number): boolean {
     if (!this.parsed) this.parse();
     if (this.l3Kind !== L3_ARP) return false;
@@ -538,108 +113,14 @@ export class PacketView {
   }
 
   // -------------------------------------------------------------------------------------------
-  // IP, either version
-
-  /** 4 or 6 when a valid IP header is present, else -1. Hot path: no allocation. */
-  get ipVersion(): number {
-    if (!this.parsed) this.parse();
-    return this.l3Kind === L3_IPV4 ? 4 : this.l3Kind === L3_IPV6 ? 6 : -1;
-  }
-
-  /**
-   * Upper-layer protocol: the IPv4 protocol field, or the IPv6 next header after the extension
-   * headers; known for every fragment. -1 without IP or when the extension chain is cut short
-   * or too long. Hot path: no allocation.
-   */
-  get ipProtocol(): number {
-    if (!this.parsed) this.parse();
-    return this.proto;
-  }
-
-  /** True for any fragment (IPv4 MF or offset, IPv6 Fragment header). Hot path: no allocation. */
-  get isFragment(): boolean {
-    if (!this.parsed) this.parse();
-    return this.frag;
-  }
-
-  /**
-   * Fragment offset in bytes (0 for the first fragment and unfragmented packets; the transport
-   * header is only in the fragment at offset 0). -1 without IP. Hot path: no allocation.
-   */
-  get fragmentOffset(): number {
-    if (!this.parsed) this.parse();
-    return this.l3Kind === L3_IPV4 || this.l3Kind === L3_IPV6 ? this.fragOff : -1;
-  }
-
-  // -------------------------------------------------------------------------------------------
   // IPv4
 
-  /** Hot path: no allocation. */
-  get ipv4Ihl(): number {
-    if (!this.parsed) this.parse();
-    return this.l3Kind === L3_IPV4 ? this.ipHdrLen >>> 2 : -1;
-  }
-
-  /** Hot path: no allocation. */
-  get ipv4Tos(): number {
-    if (!this.parsed) this.parse();
-    return this.l3Kind === L3_IPV4 ? this.data.getUint8(this.l3 + 1) : -1;
-  }
-
-  /** Hot path: no allocation. */
-  get ipv4TotalLength(): number {
-    if (!this.parsed) this.parse();
-    return this.l3Kind === L3_IPV4 ? this.data.getUint16(this.l3 + 2) : -1;
-  }
-
-  /** Hot path: no allocation. */
-  get ipv4Id(): number {
-    if (!this.parsed) this.parse();
-    return this.l3Kind === L3_IPV4 ? this.data.getUint16(this.l3 + 4) : -1;
-  }
-
-  /** The 3 flag bits (0x2 = DF, 0x1 = MF). Hot path: no allocation. */
-  get ipv4Flags(): number {
-    if (!this.parsed) this.parse();
-    return this.l3Kind === L3_IPV4 ? this.data.getUint8(this.l3 + 6) >>> 5 : -1;
-  }
-
-  /** Hot path: no allocation. */
-  get ipv4Ttl(): number {
-    if (!this.parsed) this.parse();
-    return this.l3Kind === L3_IPV4 ? this.data.getUint8(this.l3 + 8) : -1;
-  }
-
-  /** Hot path: no allocation. */
-  get ipv4Protocol(): number {
-    if (!this.parsed) this.parse();
-    return this.l3Kind === L3_IPV4 ? this.data.getUint8(this.l3 + 9) : -1;
-  }
-
-  /** Hot path: no allocation. */
-  get ipv4Checksum(): number {
-    if (!this.parsed) this.parse();
-    return this.l3Kind === L3_IPV4 ? this.data.getUint16(this.l3 + 10) : -1;
-  }
-
-  /** Source address as an unsigned 32-bit number, or -1. Hot path: no allocation. */
-  get ipv4Src(): number {
-    if (!this.parsed) this.parse();
-    return this.l3Kind === L3_IPV4 ? this.data.getUint32(this.l3 + 12) : -1;
-  }
-
-  /** Hot path: no allocation. */
-  get ipv4Dst(): number {
-    if (!this.parsed) this.parse();
-    return this.l3Kind === L3_IPV4 ? this.data.getUint32(this.l3 + 16) : -1;
-  }
-
-  /** Rewrite the source address; fixes the IPv4 and TCP/UDP checksums incrementally. Hot path: no allocation. */
+  /** Rewrite the source address; fixes the IPv4 and TCP/UDP checksums incrementally. */
   setIpv4Src(addr: number): boolean {
     return this.setIpv4Addr(12, addr);
   }
 
-  /** Rewrite the destination address; fixes the IPv4 and TCP/UDP checksums incrementally. Hot path: no allocation. */
+  /** Rewrite the destination address; fixes the IPv4 and TCP/UDP checksums incrementally. */
   setIpv4Dst(addr: number): boolean {
     return this.setIpv4Addr(16, addr);
   }
@@ -660,12 +141,10 @@ export class PacketView {
     return true;
   }
 
-  /** Hot path: no allocation. */
   setIpv4Ttl(ttl: number): boolean {
     return this.setIpv4Byte(8, ttl);
   }
 
-  /** Hot path: no allocation. */
   setIpv4Tos(tos: number): boolean {
     return this.setIpv4Byte(1, tos);
   }
@@ -687,7 +166,7 @@ export class PacketView {
 
   /**
    * Decrement the TTL (router behaviour). False, and nothing written, when absent or the TTL is
-   * already 0. Hot path: no allocation.
+   * already 0.
    */
   decrementTtl(): boolean {
     const ttl = this.ipv4Ttl;
@@ -697,13 +176,13 @@ export class PacketView {
     return false;
   }
 
-  /** True when the IPv4 header checksum is correct; false when wrong or no IPv4. Hot path: no allocation. */
+  /** True when the IPv4 header checksum is correct; false when wrong or no IPv4. */
   ipv4ChecksumOk(): boolean {
     if (!this.parsed) this.parse();
     return this.l3Kind === L3_IPV4 && ipv4HeaderChecksumOk(this.data, this.l3);
   }
 
-  /** Recompute the IPv4 header checksum. Hot path: no allocation. */
+  /** Recompute the IPv4 header checksum. */
   fixIpv4Checksum(): boolean {
     if (!this.parsed) this.parse();
     if (this.l3Kind !== L3_IPV4) return false;
@@ -714,37 +193,6 @@ export class PacketView {
   // -------------------------------------------------------------------------------------------
   // IPv6
 
-  /** Hot path: no allocation. */
-  get ipv6TrafficClass(): number {
-    if (!this.parsed) this.parse();
-    return this.l3Kind === L3_IPV6 ? (this.data.getUint16(this.l3) >>> 4) & 0xff : -1;
-  }
-
-  /** Hot path: no allocation. */
-  get ipv6FlowLabel(): number {
-    if (!this.parsed) this.parse();
-    return this.l3Kind === L3_IPV6 ? this.data.getUint32(this.l3) & 0xfffff : -1;
-  }
-
-  /** Hot path: no allocation. */
-  get ipv6PayloadLength(): number {
-    if (!this.parsed) this.parse();
-    return this.l3Kind === L3_IPV6 ? this.data.getUint16(this.l3 + 4) : -1;
-  }
-
-  /** Next header of the fixed header (the first extension header, if any). Hot path: no allocation. */
-  get ipv6NextHeader(): number {
-    if (!this.parsed) this.parse();
-    return this.l3Kind === L3_IPV6 ? this.data.getUint8(this.l3 + 6) : -1;
-  }
-
-  /** Hot path: no allocation. */
-  get ipv6HopLimit(): number {
-    if (!this.parsed) this.parse();
-    return this.l3Kind === L3_IPV6 ? this.data.getUint8(this.l3 + 7) : -1;
-  }
-
-  /** Hot path: no allocation. */
   setIpv6HopLimit(hopLimit: number): boolean {
     if (!this.parsed) this.parse();
     if (this.l3Kind !== L3_IPV6) return false;
@@ -752,34 +200,12 @@ export class PacketView {
     return true;
   }
 
-  /** Copy the source address into out[0..3] (network-order words). Hot path: no allocation. */
-  ipv6Src(out: Uint32Array): boolean {
-    return this.copyIpv6(8, out);
-  }
-
-  /** Copy the destination address into out[0..3]. Hot path: no allocation. */
-  ipv6Dst(out: Uint32Array): boolean {
-    return this.copyIpv6(24, out);
-  }
-
-  private copyIpv6(field: number, out: Uint32Array): boolean {
-    if (!this.parsed) this.parse();
-    if (this.l3Kind !== L3_IPV6) return false;
-    const dv = this.data;
-    const o = this.l3 + field;
-    out[0] = dv.getUint32(o);
-    out[1] = dv.getUint32(o + 4);
-    out[2] = dv.getUint32(o + 8);
-    out[3] = dv.getUint32(o + 12);
-    return true;
-  }
-
-  /** Rewrite the source address from addr[0..3]; fixes TCP/UDP/ICMPv6 checksums. Hot path: no allocation. */
+  /** Rewrite the source address from addr[0..3]; fixes TCP/UDP/ICMPv6 checksums. */
   setIpv6Src(addr: Uint32Array): boolean {
     return this.setIpv6Addr(8, addr);
   }
 
-  /** Rewrite the destination address from addr[0..3]; fixes TCP/UDP/ICMPv6 checksums. Hot path: no allocation. */
+  /** Rewrite the destination address from addr[0..3]; fixes TCP/UDP/ICMPv6 checksums. */
   setIpv6Dst(addr: Uint32Array): boolean {
     return this.setIpv6Addr(24, addr);
   }
@@ -831,35 +257,13 @@ export class PacketView {
   // -------------------------------------------------------------------------------------------
   // Transport, either protocol
 
-  /**
-   * Where the transport header starts, relative to the packet: for TCP/UDP/ICMP/ICMPv6 only when
-   * their header is whole; for other protocols whenever it starts inside the datagram. -1 for
-   * later fragments and non-IP packets. Hot path: no allocation.
-   */
-  get l4Offset(): number {
-    if (!this.parsed) this.parse();
-    return this.l4 < 0 ? -1 : this.l4 - this.base;
-  }
-
-  /** Source port of TCP or UDP, else -1. Hot path: no allocation. */
-  get srcPort(): number {
-    if (!this.parsed) this.parse();
-    return this.l4Kind === L4_TCP || this.l4Kind === L4_UDP ? this.data.getUint16(this.l4) : -1;
-  }
-
-  /** Destination port of TCP or UDP, else -1. Hot path: no allocation. */
-  get dstPort(): number {
-    if (!this.parsed) this.parse();
-    return this.l4Kind === L4_TCP || this.l4Kind === L4_UDP ? this.data.getUint16(this.l4 + 2) : -1;
-  }
-
-  /** Set the TCP or UDP source port (checksum fixed). Hot path: no allocation. */
+  /** Set the TCP or UDP source port (checksum fixed). */
   setSrcPort(port: number): boolean {
     if (!this.parsed) this.parse();
     return this.l4Kind === L4_TCP || this.l4Kind === L4_UDP ? this.setPort(0, port) : false;
   }
 
-  /** Set the TCP or UDP destination port (checksum fixed). Hot path: no allocation. */
+  /** Set the TCP or UDP destination port (checksum fixed). */
   setDstPort(port: number): boolean {
     if (!this.parsed) this.parse();
     return this.l4Kind === L4_TCP || this.l4Kind === L4_UDP ? this.setPort(2, port) : false;
@@ -886,179 +290,30 @@ export class PacketView {
     return true;
   }
 
-  /** Payload start (after the TCP or UDP header), relative to the packet; -1 otherwise. Hot path: no allocation. */
-  get payloadOffset(): number {
-    if (!this.parsed) this.parse();
-    if (this.l4Kind !== L4_TCP && this.l4Kind !== L4_UDP) return -1;
-    return this.l4 + this.l4HdrLen - this.base;
-  }
-
-  /**
-   * Payload bytes after the TCP or UDP header that are inside both the datagram (IP length;
-   * Ethernet padding excluded) and the packet (a truncated capture has fewer); -1 otherwise.
-   * Hot path: no allocation.
-   */
-  get payloadLength(): number {
-    if (!this.parsed) this.parse();
-    if (this.l4Kind !== L4_TCP && this.l4Kind !== L4_UDP) return -1;
-    return this.ipEnd - (this.l4 + this.l4HdrLen);
-  }
-
   // -------------------------------------------------------------------------------------------
   // TCP
 
-  /** Hot path: no allocation. */
-  get tcpSrcPort(): number {
-    if (!this.parsed) this.parse();
-    return this.l4Kind === L4_TCP ? this.data.getUint16(this.l4) : -1;
-  }
-
-  /** Hot path: no allocation. */
-  get tcpDstPort(): number {
-    if (!this.parsed) this.parse();
-    return this.l4Kind === L4_TCP ? this.data.getUint16(this.l4 + 2) : -1;
-  }
-
-  /** Hot path: no allocation. */
   setTcpSrcPort(port: number): boolean {
     if (!this.parsed) this.parse();
     return this.l4Kind === L4_TCP ? this.setPort(0, port) : false;
   }
 
-  /** Hot path: no allocation. */
   setTcpDstPort(port: number): boolean {
     if (!this.parsed) this.parse();
     return this.l4Kind === L4_TCP ? this.setPort(2, port) : false;
   }
 
-  /** Sequence number (unsigned 32-bit). Hot path: no allocation. */
-  get tcpSeq(): number {
-    if (!this.parsed) this.parse();
-    return this.l4Kind === L4_TCP ? this.data.getUint32(this.l4 + 4) : -1;
-  }
-
-  /** Hot path: no allocation. */
-  get tcpAck(): number {
-    if (!this.parsed) this.parse();
-    return this.l4Kind === L4_TCP ? this.data.getUint32(this.l4 + 8) : -1;
-  }
-
-  /** Data offset in 32-bit words (5..15). Hot path: no allocation. */
-  get tcpDataOffset(): number {
-    if (!this.parsed) this.parse();
-    return this.l4Kind === L4_TCP ? this.l4HdrLen >>> 2 : -1;
-  }
-
-  /** The flags byte (see TcpFlags). Hot path: no allocation. */
-  get tcpFlags(): number {
-    if (!this.parsed) this.parse();
-    return this.l4Kind === L4_TCP ? this.data.getUint8(this.l4 + 13) : -1;
-  }
-
-  /** Hot path: no allocation. */
-  get tcpWindow(): number {
-    if (!this.parsed) this.parse();
-    return this.l4Kind === L4_TCP ? this.data.getUint16(this.l4 + 14) : -1;
-  }
-
-  /** Hot path: no allocation. */
-  get tcpChecksum(): number {
-    if (!this.parsed) this.parse();
-    return this.l4Kind === L4_TCP ? this.data.getUint16(this.l4 + 16) : -1;
-  }
-
   // -------------------------------------------------------------------------------------------
   // UDP
 
-  /** Hot path: no allocation. */
-  get udpSrcPort(): number {
-    if (!this.parsed) this.parse();
-    return this.l4Kind === L4_UDP ? this.data.getUint16(this.l4) : -1;
-  }
-
-  /** Hot path: no allocation. */
-  get udpDstPort(): number {
-    if (!this.parsed) this.parse();
-    return this.l4Kind === L4_UDP ? this.data.getUint16(this.l4 + 2) : -1;
-  }
-
-  /** Hot path: no allocation. */
   setUdpSrcPort(port: number): boolean {
     if (!this.parsed) this.parse();
     return this.l4Kind === L4_UDP ? this.setPort(0, port) : false;
   }
 
-  /** Hot path: no allocation. */
   setUdpDstPort(port: number): boolean {
     if (!this.parsed) this.parse();
     return this.l4Kind === L4_UDP ? this.setPort(2, port) : false;
-  }
-
-  /** The UDP length field as sent. Hot path: no allocation. */
-  get udpLength(): number {
-    if (!this.parsed) this.parse();
-    return this.l4Kind === L4_UDP ? this.data.getUint16(this.l4 + 4) : -1;
-  }
-
-  /** 0 over IPv4 means the sender computed none. Hot path: no allocation. */
-  get udpChecksum(): number {
-    if (!this.parsed) this.parse();
-    return this.l4Kind === L4_UDP ? this.data.getUint16(this.l4 + 6) : -1;
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // ICMP (IPv4) and ICMPv6
-
-  /** Hot path: no allocation. */
-  get icmpType(): number {
-    if (!this.parsed) this.parse();
-    return this.l4Kind === L4_ICMP ? this.data.getUint8(this.l4) : -1;
-  }
-
-  /** Hot path: no allocation. */
-  get icmpCode(): number {
-    if (!this.parsed) this.parse();
-    return this.l4Kind === L4_ICMP ? this.data.getUint8(this.l4 + 1) : -1;
-  }
-
-  /** Identifier of an echo request (8) or reply (0), else -1. Hot path: no allocation. */
-  get icmpEchoId(): number {
-    return this.echoField(L4_ICMP, 4);
-  }
-
-  /** Sequence number of an echo request or reply, else -1. Hot path: no allocation. */
-  get icmpEchoSeq(): number {
-    return this.echoField(L4_ICMP, 6);
-  }
-
-  /** Hot path: no allocation. */
-  get icmp6Type(): number {
-    if (!this.parsed) this.parse();
-    return this.l4Kind === L4_ICMPV6 ? this.data.getUint8(this.l4) : -1;
-  }
-
-  /** Hot path: no allocation. */
-  get icmp6Code(): number {
-    if (!this.parsed) this.parse();
-    return this.l4Kind === L4_ICMPV6 ? this.data.getUint8(this.l4 + 1) : -1;
-  }
-
-  /** Identifier of an echo request (128) or reply (129), else -1. Hot path: no allocation. */
-  get icmp6EchoId(): number {
-    return this.echoField(L4_ICMPV6, 4);
-  }
-
-  /** Hot path: no allocation. */
-  get icmp6EchoSeq(): number {
-    return this.echoField(L4_ICMPV6, 6);
-  }
-
-  private echoField(kind: number, field: number): number {
-    if (!this.parsed) this.parse();
-    if (this.l4Kind !== kind || this.l4 + 8 > this.ipEnd) return -1;
-    const type = this.data.getUint8(this.l4);
-    const echo = kind === L4_ICMP ? type === 0 || type === 8 : type === 128 || type === 129;
-    return echo ? this.data.getUint16(this.l4 + field) : -1;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1080,7 +335,7 @@ export class PacketView {
 
   /**
    * True when the TCP, UDP, ICMP or ICMPv6 checksum is correct (a UDP-over-IPv4 checksum of 0,
-   * "none", passes). False when wrong or when it cannot be checked. Hot path: no allocation.
+   * "none", passes). False when wrong or when it cannot be checked.
    */
   l4ChecksumOk(): boolean {
     if (!this.parsed) this.parse();
@@ -1096,7 +351,7 @@ export class PacketView {
    * Recompute the TCP, UDP, ICMP or ICMPv6 checksum over the whole segment and write it. Unlike
    * the setters, this also fills a UDP-over-IPv4 checksum that was 0 ("none"): asking for a
    * fix means asking for a checksum (packet generators zero the field, then call this). False
-   * when it cannot be computed. Hot path: no allocation.
+   * when it cannot be computed.
    */
   fixL4Checksum(): boolean {
     if (!this.parsed) this.parse();
@@ -1121,7 +376,7 @@ export class PacketView {
    * checksum when it was left partial by the sender — the field holds exactly the pseudo-header
    * sum and the segment does not verify — and returns true. Exact, and cheap for ordinary
    * packets: the full sum is taken only when the field equals the pseudo-header sum (a
-   * complete checksum does so by chance once in 65536). Hot path: no allocation.
+   * complete checksum does so by chance once in 65536).
    */
   completeIfPartial(): boolean {
     if (!this.parsed) this.parse();
@@ -1131,9 +386,13 @@ export class PacketView {
     if (n < 0) return false;
     const dv = this.data;
     const field = dv.getUint16(this.l4 + (k === L4_TCP ? 16 : 6));
-    const ps = this.l3Kind === L3_IPV4 ? pseudoSumIpv4At(dv, this.l3, this.proto, n) : pseudoSumIpv6At(dv, this.l3, this.proto, n);
+    const ps = this.l3Kind === L3_IPV4
+      ? pseudoSumIpv4At(dv, this.l3, this.proto, n)
+      : pseudoSumIpv6At(dv, this.l3, this.proto, n);
     if (field !== csumFold(ps)) return false;
-    if (this.l3Kind === L3_IPV4 ? l4ChecksumIpv4Ok(dv, this.l3, this.l4, n, this.proto) : l4ChecksumIpv6Ok(dv, this.l3, this.l4, n, this.proto)) return false;
+    if (this.l3Kind === L3_IPV4
+      ? l4ChecksumIpv4Ok(dv, this.l3, this.l4, n, this.proto)
+      : l4ChecksumIpv6Ok(dv, this.l3, this.l4, n, this.proto)) return false;
     this.off |= OFFLOAD_CSUM_PARTIAL;
     return this.fixL4Checksum();
   }
@@ -1145,7 +404,6 @@ export class PacketView {
    * Fill `out` with the packet's 5-tuple; false (out untouched) when not IPv4/IPv6. Ports are 0
    * for protocols other than TCP/UDP and for every fragment, so all fragments of a datagram
    * have the same key. proto is 255 when the IPv6 extension chain cannot be walked.
-   * Hot path: no allocation.
    */
   flowKey(out: FlowKey): boolean {
     if (!this.parsed) this.parse();
@@ -1174,7 +432,7 @@ export class PacketView {
 
   /**
    * Symmetric flow hash (same for both directions): hashFlowKey(flowKey, true); 0 for non-IP
-   * packets. Hot path: no allocation.
+   * packets.
    */
   flowHash(): number {
     // Numbers are written as literals here: loads of EtherType.X / IpProto.X cost ~6 % of the
@@ -1252,46 +510,8 @@ export class PacketView {
     return combineEndpoints(endpointHash(seed, a, ports >>> 16), endpointHash(seed, z, ports & 0xffff), proto, true);
   }
 
-  /** The general path: full parse, key, hash. Hot path: no allocation. */
+  /** The general path: full parse, key, hash. */
   private flowHashSlow(): number {
     return this.flowKey(this.scratchKey) ? hashFlowKey(this.scratchKey, true) : 0;
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Cold helpers: text forms of addresses, for logs, configuration and tests. They allocate.
-
-/** `aa:bb:cc:dd:ee:ff` from a 48-bit number. */
-export function formatMac(mac: number): string {
-  let s = '';
-  for (let i = 5; i >= 0; i--) {
-    const b = Math.floor(mac / 2 ** (8 * i)) & 0xff;
-    s += (b < 16 ? '0' : '') + b.toString(16) + (i > 0 ? ':' : '');
-  }
-  return s;
-}
-
-/** 48-bit number from `aa:bb:cc:dd:ee:ff` (or `-` separated). Throws NFC_ERR_INVALID_ARG. */
-export function parseMac(text: string): number {
-  const parts = text.split(/[:-]/);
-  if (parts.length !== 6 || parts.some((p) => !/^[0-9a-fA-F]{1,2}$/.test(p))) {
-    throw new NfcError('NFC_ERR_INVALID_ARG', `not a MAC address: "${text}"`, { fix: 'write it as aa:bb:cc:dd:ee:ff' });
-  }
-  return parts.reduce((acc, p) => acc * 256 + parseInt(p, 16), 0);
-}
-
-/** Unsigned 32-bit number from a dotted quad. Throws NFC_ERR_INVALID_ARG. */
-export function parseIpv4(text: string): number {
-  const v = tryParseIpv4(text);
-  if (v === undefined) throw new NfcError('NFC_ERR_INVALID_ARG', `not an IPv4 address: "${text}"`, { fix: 'write it as a.b.c.d with each part 0..255' });
-  return v;
-}
-
-/** Parse IPv6 text (with `::`, optionally a dotted-quad tail) into out[0..3]. Throws NFC_ERR_INVALID_ARG. */
-export function parseIpv6(text: string, out: Uint32Array = new Uint32Array(4)): Uint32Array {
-  const v = tryParseIpv6(text, out);
-  if (v === undefined) {
-    throw new NfcError('NFC_ERR_INVALID_ARG', `not an IPv6 address: "${text}"`, { fix: 'write it as eight hex groups separated by ":", with at most one "::"' });
-  }
-  return v;
 }

@@ -52,7 +52,8 @@
  * not call process() again.
  */
 import { l4ChecksumIpv4, l4ChecksumIpv6, ipv4HeaderChecksum } from '../packet/checksum.js';
-import { PacketView, TcpFlags } from '../packet/packet-view.js';
+import { PacketView } from '../packet/packet-view.js';
+import { TcpFlags } from '../packet/protocol.js';
 import { Meta, META_WORDS, OFFLOAD_CSUM_PARTIAL, OffloadGso } from '../shm/pool-layout.js';
 import type { PacketPool, PoolCache } from '../shm/pool.js';
 
