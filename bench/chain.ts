@@ -8,7 +8,8 @@
 import { fileURLToPath } from 'node:url';
 import { measureWindow } from './window.js';
 import { validateTopology } from '../src/topology/load.js';
-import { emit, median, parseFlags, type BenchResult } from './common.js';
+import { flagSpecs } from '../src/util/args.js';
+import { benchArgs, emit, JSON_FLAG, median, runsFlag, type BenchResult } from './common.js';
 import { randomUUID } from 'node:crypto';
 
 const PARSE_NF = fileURLToPath(new URL('./nfs/parse-nf.js', import.meta.url));
@@ -27,16 +28,22 @@ async function once(nfs: number, size: number, seconds: number, poll: 'adaptive'
   return rate;
 }
 
+export const CHAIN_FLAGS = flagSpecs([
+  { name: 'nfs', kind: 'integer', min: 1, default: 3, value: 'K', help: 'header-parsing NF processes in the chain' },
+  { name: 'size', kind: 'integer', min: 1, default: 64, value: 'B', help: 'frame size of the generated packets' },
+  { name: 'seconds', kind: 'number', default: 3, value: 'S', help: 'the measured window' },
+  { name: 'poll', kind: 'string', choices: ['adaptive', 'busy'], default: 'adaptive', value: 'MODE',
+    help: 'adaptive (NFs sleep when idle) or busy (NFs spin)' },
+  runsFlag(3),
+  JSON_FLAG,
+]);
+
 export async function chainBenchFromArgv(argv: readonly string[]): Promise<BenchResult[]> {
-  const f = parseFlags(argv);
-  const nfs = Number(f.get('nfs') ?? 3);
-  const size = Number(f.get('size') ?? 64);
-  const seconds = Number(f.get('seconds') ?? 3);
-  const poll = (f.get('poll') ?? 'adaptive') as 'adaptive' | 'busy';
+  const { nfs, size, seconds, poll, runs: nRuns, json } = benchArgs('chain', argv, CHAIN_FLAGS).values;
   const runs: number[] = [];
-  for (let r = 0; r < Number(f.get('runs') ?? 3); r++) runs.push(await once(nfs, size, seconds, poll));
+  for (let r = 0; r < nRuns; r++) runs.push(await once(nfs, size, seconds, poll));
   const rate = median(runs);
   const res: BenchResult = { bench: 'chain', params: { nfs, size, poll }, rate, unit: 'mpps', nsPerItem: 1000 / rate, runs };
-  emit(res, f.has('json'));
+  emit(res, json);
   return [res];
 }

@@ -5,10 +5,15 @@
  * JSON object per line with --json: { bench, ...params, mpps | mdesc, nsPerPkt, runs }.
  * Each combination runs in fresh processes (JIT state and caches do not leak between them),
  * several times; the median is reported.
+ *
+ * Each benchmark declares its flags (`<NAME>_FLAGS`, beside its `...FromArgv`) and parses with
+ * benchArgs: `nfchain bench <name> --help` is generated from them and unknown flags are refused.
+ * List flags (`--nfs 1,3,5`) are `list` specs: comma lists, repeatable.
  */
 import { NfcError } from '../src/errors.js';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { type FlagSpec, type Parsed, parseCommandLine, usageLine } from '../src/util/args.js';
 
 export interface BenchResult {
   bench: string;
@@ -71,21 +76,32 @@ export function runChild(moduleUrl: string, args: string[], opts: { timeoutMs?: 
   });
 }
 
-/** A comma-separated flag value as a list (`dflt` when the flag is absent; empty items dropped). */
-export function list(v: string | undefined, dflt: string): string[] {
-  return (v ?? dflt).split(',').map((s) => s.trim()).filter((s) => s !== '');
+/** --json: the same results as one JSON object per line. */
+export const JSON_FLAG = { name: 'json', kind: 'boolean', help: 'one JSON object per line' } as const;
+
+/** --runs R: how many times each combination runs (the median is reported). */
+export function runsFlag(dflt: number): { readonly name: 'runs'; readonly kind: 'integer'; readonly min: 1;
+  readonly default: number; readonly value: 'R'; readonly help: string } {
+  return {
+    name: 'runs', kind: 'integer', min: 1, default: dflt, value: 'R',
+    help: 'runs per combination; the median is reported',
+  };
 }
 
-/** Parses `--key value` / `--flag` pairs (cold). */
-export function parseFlags(argv: readonly string[]): Map<string, string> {
-  const m = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (!a.startsWith('--')) continue;
-    const eq = a.indexOf('=');
-    if (eq > 0) m.set(a.slice(2, eq), a.slice(eq + 1));
-    else if (i + 1 < argv.length && !argv[i + 1]!.startsWith('--')) m.set(a.slice(2), argv[++i]!);
-    else m.set(a.slice(2), 'true');
+/** The usage line of `nfchain bench <name>`. */
+export function benchUsage(name: string, specs: readonly FlagSpec[]): string {
+  return usageLine(`nfchain bench ${name}`, specs);
+}
+
+/** Parses a benchmark's command line against its flags: unknown flags and stray words are refused (cold). */
+export function benchArgs<const S extends readonly FlagSpec[]>(
+  name: string, argv: readonly string[], specs: S,
+): Parsed<S> {
+  const usage = benchUsage(name, specs);
+  const p = parseCommandLine(argv, specs, usage);
+  const stray = [...p.positionals, ...p.rest];
+  if (stray.length) {
+    throw new NfcError('NFC_ERR_USAGE', `bench ${name}: unexpected argument "${stray[0]}"`, { fix: usage });
   }
-  return m;
+  return p;
 }

@@ -31,7 +31,8 @@ import { fileURLToPath } from 'node:url';
 import { FlowKey, hashFlowKey } from '../src/packet/flow-key.js';
 import { FlowDirector, type FlowRule } from '../src/flow/director.js';
 import { mulberry32 } from '../src/util/prng.js';
-import { emit, median, parseFlags, runChild, type BenchResult } from './common.js';
+import { flagSpecs } from '../src/util/args.js';
+import { benchArgs, emit, JSON_FLAG, median, runChild, runsFlag, type BenchResult } from './common.js';
 
 const PORTS = [22, 53, 80, 123, 443, 8080, 3306, 5432] as const;
 
@@ -181,17 +182,28 @@ function child(nRules: number, cache: string, traffic: string, flows: number, co
   return `${(count / ns) * 1000} ${(matched / flows).toFixed(2)} ${sum}`;
 }
 
+export const DIRECTOR_FLAGS = flagSpecs([
+  { name: 'rules', kind: 'list', of: 'integer', min: 0, default: [10, 1000], value: 'R,...',
+    help: 'rules in the director' },
+  { name: 'cache', kind: 'list', choices: ['on', 'off'], default: ['on', 'off'], value: 'C,...',
+    help: 'on: classify through the exact-match cache; off: the uncached scan' },
+  { name: 'traffic', kind: 'list', choices: ['mixed', 'miss'], default: ['mixed', 'miss'], value: 'T,...',
+    help: 'mixed: some flows match a rule; miss: none does (every rule scanned)' },
+  { name: 'index', kind: 'list', choices: ['auto', 'on', 'off'], default: ['auto'], value: 'X,...',
+    help: 'the director\'s rule index' },
+  { name: 'flows', kind: 'integer', min: 1, max: 49152, default: 4096, value: 'F',
+    help: 'flows visited round robin (the cache holds 49152)' },
+  { name: 'count', kind: 'integer', min: 0, default: 0, value: 'N',
+    help: 'packets per run (0: about a second\'s worth)' },
+  runsFlag(5),
+  JSON_FLAG,
+]);
+
 export function directorBenchFromArgv(argv: readonly string[]): Promise<BenchResult[]> {
-  const f = parseFlags(argv);
+  const v = benchArgs('director', argv, DIRECTOR_FLAGS).values;
   return directorBench({
-    rules: (f.get('rules') ?? '10,1000').split(',').map(Number),
-    caches: (f.get('cache') ?? 'on,off').split(','),
-    traffic: (f.get('traffic') ?? 'mixed,miss').split(','),
-    index: (f.get('index') ?? 'auto').split(','),
-    flows: Number(f.get('flows') ?? 4096),
-    count: Number(f.get('count') ?? 0) || 0,
-    runs: Number(f.get('runs') ?? 5),
-    json: f.has('json'),
+    rules: v.rules, caches: v.cache, traffic: v.traffic, index: v.index, flows: v.flows, count: v.count,
+    runs: v.runs, json: v.json,
   });
 }
 

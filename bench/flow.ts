@@ -35,7 +35,8 @@ import { FlowKey, hashFlowKey } from '../src/packet/flow-key.js';
 import { FlowTable, flowTableBytes, initFlowTable } from '../src/flow/flow-table.js';
 import { BURST } from '../src/shm/layout.js';
 import { mulberry32 } from '../src/util/prng.js';
-import { emit, median, parseFlags, runChild, type BenchResult } from './common.js';
+import { flagSpecs } from '../src/util/args.js';
+import { benchArgs, emit, JSON_FLAG, median, runChild, runsFlag, type BenchResult } from './common.js';
 
 const WINDOW = 1024;
 const REPEAT = 8;
@@ -283,17 +284,27 @@ function child(flows: number, order: string, hashMode: string, op: string, pf: s
   return (packets / ns) * 1000;
 }
 
+export const FLOW_FLAGS = flagSpecs([
+  { name: 'flows', kind: 'list', default: ['1k', '100k', '1m'], value: 'F,...',
+    help: 'flows in the table (k, m: thousands, millions)' },
+  { name: 'order', kind: 'list', choices: ORDERS, default: ['hot', 'seq', 'random'], value: 'O,...',
+    help: 'the order packets visit the flows in (see bench/flow.ts)' },
+  { name: 'prefetch', kind: 'list', choices: ['off', 'on'], default: ['off', 'on'], value: 'P,...',
+    help: 'on: prefetchBurst of each burst\'s hashes first' },
+  { name: 'hash', kind: 'list', choices: ['meta', 'table'], default: ['meta'], value: 'H,...',
+    help: 'meta: the hash comes with the packet; table: the table computes it' },
+  { name: 'op', kind: 'list', choices: ['update', 'lookup'], default: ['update'], value: 'OP,...',
+    help: 'update: lookupOrAdd + touch; lookup: lookup only' },
+  { name: 'count', kind: 'integer', min: 1, default: 10_000_000, value: 'N', help: 'packets per run' },
+  runsFlag(5),
+  JSON_FLAG,
+]);
+
 export function flowBenchFromArgv(argv: readonly string[]): Promise<BenchResult[]> {
-  const f = parseFlags(argv);
+  const v = benchArgs('flow', argv, FLOW_FLAGS).values;
   return flowBench({
-    flows: (f.get('flows') ?? '1k,100k,1m').split(','),
-    orders: (f.get('order') ?? 'hot,seq,random').split(','),
-    prefetch: (f.get('prefetch') ?? 'off,on').split(','),
-    hashes: (f.get('hash') ?? 'meta').split(','),
-    ops: (f.get('op') ?? 'update').split(','),
-    count: Number(f.get('count') ?? 10_000_000),
-    runs: Number(f.get('runs') ?? 5),
-    json: f.has('json'),
+    flows: v.flows, orders: v.order, prefetch: v.prefetch, hashes: v.hash, ops: v.op, count: v.count,
+    runs: v.runs, json: v.json,
   });
 }
 

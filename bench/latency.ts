@@ -25,7 +25,8 @@ import { join } from 'node:path';
 import { NfcError } from '../src/errors.js';
 import { validateTopology } from '../src/topology/load.js';
 import { netnsSupport, testbedDown, testbedUp, type Testbed } from '../src/testbed/testbed.js';
-import { list, parseFlags } from './common.js';
+import { flagSpecs } from '../src/util/args.js';
+import { benchArgs, JSON_FLAG } from './common.js';
 import { rxPackets, withKernelBridge, withTopology } from './wire.js';
 import { native } from '../src/native.js';
 
@@ -104,24 +105,29 @@ async function withNfchain<T>(tb: Testbed, driver: string, n: number, f: () => P
   return withTopology(topo, f, 500); // the NFs' first packets (JIT) aside
 }
 
+export const LATENCY_FLAGS = flagSpecs([
+  { name: 'nfs', kind: 'list', of: 'integer', min: 1, max: 16, default: [1, 3, 5], value: 'K,...',
+    help: 'NFs in the chain' },
+  { name: 'driver', kind: 'list', choices: ['af_packet', 'af_xdp'], value: 'D,...',
+    help: 'nfchain\'s port drivers (default af_packet, and af_xdp when the addon has it)' },
+  { name: 'load', kind: 'list', of: 'number', min: 0, default: [0, 10, 50, 90], value: 'L,...',
+    help: 'background UDP load, percent of the path\'s top rate (below 100)' },
+  { name: 'count', kind: 'integer', min: 10, default: 2000, value: 'N', help: 'echoes per measurement' },
+  { name: 'interval-us', kind: 'number', min: 100, default: 1000, value: 'US', help: 'between two echoes (µs)' },
+  JSON_FLAG,
+]);
+
 export async function latencyBenchFromArgv(argv: readonly string[]): Promise<LatencyRow[]> {
-  const f = parseFlags(argv);
+  const v = benchArgs('latency', argv, LATENCY_FLAGS).values;
   const support = netnsSupport();
   if (!support.ok) throw new NfcError('NFC_ERR_BENCH', `bench latency needs network namespaces: ${support.reason}`);
-  const nfsList = list(f.get('nfs'), '1,3,5').map(Number);
-  const loads = list(f.get('load'), '0,10,50,90').map(Number);
-  const drivers = list(f.get('driver'), native().xdpAvailable() ? 'af_packet,af_xdp' : 'af_packet');
-  const count = Number(f.get('count') ?? 2000);
-  const intervalUs = Number(f.get('interval-us') ?? 1000);
-  const json = f.has('json');
-  for (const n of nfsList) if (!Number.isInteger(n) || n < 1 || n > 16) throw new NfcError('NFC_ERR_USAGE', `--nfs ${n}: a chain of 1..16 NFs`);
+  const { nfs: nfsList, load: loads, count, json } = v;
+  const intervalUs = v['interval-us'];
+  const drivers = v.driver.length ? v.driver : native().xdpAvailable() ? ['af_packet', 'af_xdp'] : ['af_packet'];
   for (const l of loads) if (!(l >= 0 && l < 100)) throw new NfcError('NFC_ERR_USAGE', `--load ${l}: a share of the top rate in percent, 0..99`);
   for (const d of drivers) {
-    if (d !== 'af_packet' && d !== 'af_xdp') throw new NfcError('NFC_ERR_USAGE', `--driver ${d}: af_packet or af_xdp`);
     if (d === 'af_xdp' && !native().xdpAvailable()) throw new NfcError('NFC_ERR_USAGE', '--driver af_xdp: this build has no af_xdp (apt-get install libxdp-dev libbpf-dev, then npm rebuild)');
   }
-  if (!Number.isInteger(count) || count < 10) throw new NfcError('NFC_ERR_USAGE', `--count ${count}: at least 10 echoes`);
-  if (!(intervalUs >= 100)) throw new NfcError('NFC_ERR_USAGE', `--interval-us ${intervalUs}: at least 100`);
 
   const tb = testbedUp(`l${randomBytes(3).toString('hex')}`);
   const rows: LatencyRow[] = [];

@@ -20,7 +20,8 @@ import { Meta } from '../src/shm/pool-layout.js';
 import { PacketView } from '../src/packet/packet-view.js';
 import { BURST } from '../src/shm/layout.js';
 import { synthFlow, writeSynth } from '../src/ports/synth.js';
-import { emit, median, parseFlags, runChild, type BenchResult } from './common.js';
+import { flagSpecs } from '../src/util/args.js';
+import { benchArgs, emit, JSON_FLAG, median, runChild, runsFlag, type BenchResult } from './common.js';
 import { mulberry32 } from '../src/util/prng.js';
 
 const SIZES = [64, 128, 512, 1500] as const;
@@ -105,14 +106,18 @@ function hashPass(pool: PacketPool, view: PacketView, descs: Uint32Array, nbuf: 
   }
 }
 
+export const PARSE_FLAGS = flagSpecs([
+  { name: 'pool', kind: 'list', choices: ['hot', 'hot-random', 'cold', 'cold-touch'],
+    default: ['hot', 'hot-random', 'cold', 'cold-touch'], value: 'P,...',
+    help: 'which pools of packets (see bench/parse.ts)' },
+  { name: 'count', kind: 'integer', min: 1, default: 20_000_000, value: 'N', help: 'packets per run' },
+  runsFlag(5),
+  JSON_FLAG,
+]);
+
 export function parseBenchFromArgv(argv: readonly string[]): Promise<BenchResult[]> {
-  const f = parseFlags(argv);
-  return parseBench({
-    pools: (f.get('pool') ?? 'hot,hot-random,cold,cold-touch').split(','),
-    count: Number(f.get('count') ?? 20_000_000),
-    runs: Number(f.get('runs') ?? 5),
-    json: f.has('json'),
-  });
+  const { pool, count, runs, json } = benchArgs('parse', argv, PARSE_FLAGS).values;
+  return parseBench({ pools: pool, count, runs, json });
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === 'child') {

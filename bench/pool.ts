@@ -13,7 +13,8 @@
 import { NfcError } from '../src/errors.js';
 import { fileURLToPath } from 'node:url';
 import { initPool, PacketPool, PoolCache, poolBytes } from '../src/shm/pool.js';
-import { emit, median, parseFlags, runChild, type BenchResult } from './common.js';
+import { flagSpecs } from '../src/util/args.js';
+import { benchArgs, emit, JSON_FLAG, median, runChild, runsFlag, type BenchResult } from './common.js';
 
 const POOL_COUNT = 16384;
 
@@ -62,15 +63,18 @@ function child(cacheCap: number, burst: number, count: number): number {
   return ((rounds * burst) / ns) * 1000;
 }
 
+export const POOL_FLAGS = flagSpecs([
+  { name: 'cache', kind: 'list', of: 'integer', min: 0, default: [512, 0], value: 'C,...',
+    help: 'per-process cache size (0: straight on the shared free ring)' },
+  { name: 'burst', kind: 'integer', min: 1, default: 32, value: 'B', help: 'buffers per alloc and per free' },
+  { name: 'count', kind: 'integer', min: 1, default: 50_000_000, value: 'N', help: 'buffers per run' },
+  runsFlag(5),
+  JSON_FLAG,
+]);
+
 export function poolBenchFromArgv(argv: readonly string[]): Promise<BenchResult[]> {
-  const f = parseFlags(argv);
-  return poolBench({
-    caches: (f.get('cache') ?? '512,0').split(',').map(Number),
-    burst: Number(f.get('burst') ?? 32),
-    count: Number(f.get('count') ?? 50_000_000),
-    runs: Number(f.get('runs') ?? 5),
-    json: f.has('json'),
-  });
+  const { cache, burst, count, runs, json } = benchArgs('pool', argv, POOL_FLAGS).values;
+  return poolBench({ caches: cache, burst, count, runs, json });
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === 'child') {

@@ -34,7 +34,8 @@ import { join } from 'node:path';
 import { NfcError } from '../src/errors.js';
 import { validateTopology } from '../src/topology/load.js';
 import { findTool, hasEthtool, netnsSupport, testbedDown, testbedUp, type Testbed, type TestbedOffloads } from '../src/testbed/testbed.js';
-import { list, median, parseFlags } from './common.js';
+import { flagSpecs } from '../src/util/args.js';
+import { benchArgs, JSON_FLAG, median, runsFlag } from './common.js';
 import { rxPackets, withKernelBridge, withTopology } from './wire.js';
 import { native } from '../src/native.js';
 
@@ -43,7 +44,7 @@ const BLASTER = join(root, 'dist/bench/blaster.js');
 const NFS = (n: string): string => join(root, `dist/nfs/${n}/index.js`);
 
 type Test = 'udp64' | 'udp1500' | 'tcp1' | 'tcp4';
-const TESTS: readonly Test[] = ['udp64', 'udp1500', 'tcp1', 'tcp4'];
+const TESTS = ['udp64', 'udp1500', 'tcp1', 'tcp4'] as const satisfies readonly Test[];
 
 interface PathDef {
   name: string;
@@ -182,21 +183,26 @@ function dpdkPath(pmd: 'af_packet' | 'af_xdp', testpmd: string): PathDef {
   };
 }
 
+export const PORTS_FLAGS = flagSpecs([
+  { name: 'seconds', kind: 'number', min: 1, default: 3, value: 'S', help: 'each measurement\'s length' },
+  runsFlag(3),
+  { name: 'tests', kind: 'list', choices: TESTS, default: TESTS, value: 'T,...', help: 'which tests' },
+  { name: 'offloads', kind: 'list', choices: ['on', 'off'], default: ['on', 'off'], value: 'O,...',
+    help: 'the hosts\' offloads for the TCP tests (off needs ethtool)' },
+  { name: 'paths', kind: 'list', choices: ['kernel-bridge', 'tc-mirred', 'nfchain', 'dpdk'],
+    default: ['kernel-bridge', 'tc-mirred', 'nfchain', 'dpdk'], value: 'P,...', help: 'which middleboxes' },
+  JSON_FLAG,
+]);
+
 export async function portsBenchFromArgv(argv: readonly string[]): Promise<PortsRow[]> {
-  const f = parseFlags(argv);
+  const v = benchArgs('ports', argv, PORTS_FLAGS).values;
   const support = netnsSupport();
   if (!support.ok) throw new NfcError('NFC_ERR_BENCH', `bench ports needs network namespaces: ${support.reason}`);
-  const seconds = Number(f.get('seconds') ?? 3);
-  const runs = Number(f.get('runs') ?? 3);
-  const json = f.has('json');
-  const tests = list(f.get('tests'), TESTS.join(',')) as Test[];
-  for (const t of tests) if (!TESTS.includes(t)) throw new NfcError('NFC_ERR_USAGE', `--tests ${t}: one of ${TESTS.join(', ')}`);
-  const offloadsList = list(f.get('offloads'), 'on,off') as TestbedOffloads[];
-  for (const o of offloadsList) if (o !== 'on' && o !== 'off') throw new NfcError('NFC_ERR_USAGE', `--offloads ${o}: on or off`);
+  const { seconds, runs, json, tests } = v;
+  const offloadsList: TestbedOffloads[] = v.offloads;
   if (offloadsList.includes('off') && !hasEthtool()) throw new NfcError('NFC_ERR_BENCH', '--offloads off needs ethtool (apt-get install ethtool)');
   if (tests.some((t) => t.startsWith('tcp')) && !findTool('iperf3')) throw new NfcError('NFC_ERR_BENCH', 'the tcp tests need iperf3 (apt-get install iperf3)');
-  if (!(seconds >= 1) || !Number.isInteger(runs) || runs < 1) throw new NfcError('NFC_ERR_USAGE', '--seconds >= 1 and --runs >= 1');
-  const kinds = list(f.get('paths'), 'kernel-bridge,tc-mirred,nfchain,dpdk');
+  const kinds: string[] = v.paths;
   const testpmd = findTool('dpdk-testpmd');
   const paths: PathDef[] = [kernelBridge];
   if (kinds.includes('tc-mirred') && findTool('tc')) paths.push(tcMirred);

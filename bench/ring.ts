@@ -17,7 +17,8 @@ import { ShmDir } from '../src/shm/shm-file.js';
 import { initRing, ringBytes, RingKind } from '../src/shm/ring-layout.js';
 import { ScConsumer, SpscProducer } from '../src/shm/ring.js';
 import { CACHE_LINE } from '../src/shm/layout.js';
-import { emit, median, parseFlags, runChild, type BenchResult } from './common.js';
+import { flagSpecs } from '../src/util/args.js';
+import { benchArgs, emit, JSON_FLAG, median, runChild, runsFlag, type BenchResult } from './common.js';
 
 /** Start-line words (Int32 indices) in the first cache line of the bench file. */
 const READY = 0;
@@ -141,22 +142,21 @@ function child(role: string, name: string, burst: number, count: number, api: st
   process.stdout.write(`${ns}\n`);
 }
 
+export const RING_FLAGS = flagSpecs([
+  { name: 'api', kind: 'list', choices: ['copy', 'zc'], default: ['copy', 'zc'], value: 'API,...',
+    help: 'copy: enqueue/dequeue through a batch array; zc: reserve/publish, available/release on the slots' },
+  { name: 'burst', kind: 'list', of: 'integer', min: 1, default: [1, 8, 32, 64], value: 'B,...',
+    help: 'descriptors per enqueue and per dequeue' },
+  { name: 'capacity', kind: 'integer', min: 1, default: 1024, value: 'C', help: 'ring slots' },
+  { name: 'count', kind: 'integer', min: 1, value: 'N',
+    help: 'descriptors per run (default 20000000 for burst 1, else 100000000)' },
+  runsFlag(5),
+  JSON_FLAG,
+]);
+
 export function ringBenchFromArgv(argv: readonly string[]): Promise<BenchResult[]> {
-  const f = parseFlags(argv);
-  const bursts = (f.get('burst') ?? '1,8,32,64').split(',').map(Number);
-  const count = f.has('count') ? Number(f.get('count')) : undefined;
-  const apis = (f.get('api') ?? 'copy,zc').split(',');
-  for (const a of apis) {
-    if (a !== 'copy' && a !== 'zc') throw new NfcError('NFC_ERR_USAGE', `unknown --api ${a}`, { fix: 'use copy, zc or copy,zc' });
-  }
-  return ringBench({
-    apis,
-    bursts,
-    ...(count !== undefined ? { count } : {}),
-    runs: Number(f.get('runs') ?? 5),
-    capacity: Number(f.get('capacity') ?? 1024),
-    json: f.has('json'),
-  });
+  const { api, burst, capacity, count, runs, json } = benchArgs('ring', argv, RING_FLAGS).values;
+  return ringBench({ apis: api, bursts: burst, ...(count !== undefined ? { count } : {}), runs, capacity, json });
 }
 
 const [, , role, name, burst, count, api] = process.argv;

@@ -17,7 +17,8 @@ import { validateTopology } from '../src/topology/load.js';
 import { NfcError } from '../src/errors.js';
 import type { Manager } from '../src/manager/manager.js';
 import { mulberry32f } from '../src/util/prng.js';
-import { parseFlags } from './common.js';
+import { flagSpecs } from '../src/util/args.js';
+import { benchArgs, JSON_FLAG } from './common.js';
 
 const NFS = (name: string): string => fileURLToPath(new URL(`../nfs/${name}/index.js`, import.meta.url));
 
@@ -151,17 +152,23 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
   };
 }
 
+export const SOAK_FLAGS = flagSpecs([
+  { name: 'minutes', kind: 'number', max: 24 * 60, default: 10, value: 'M', help: 'how long (above 0)' },
+  { name: 'kill-every', kind: 'list', of: 'number', default: [2, 8], value: 'MIN,MAX',
+    help: 'seconds between two kills, drawn from [MIN, MAX] (MIN at least 0.5)' },
+  { name: 'seed', kind: 'integer', default: 1, value: 'N', help: 'seed of the kills\' moments and victims' },
+  JSON_FLAG,
+]);
+
 export async function soakBenchFromArgv(argv: readonly string[]): Promise<SoakResult[]> {
-  const f = parseFlags(argv);
-  const minutes = Number(f.get('minutes') ?? 10);
-  if (!(minutes > 0 && minutes <= 24 * 60)) throw new NfcError('NFC_ERR_USAGE', `--minutes ${f.get('minutes')}: a duration in minutes, above 0 and at most 1440`);
-  const ke = (f.get('kill-every') ?? '2,8').split(',').map(Number);
-  if (ke.length !== 2 || !(ke[0]! >= 0.5) || !(ke[1]! >= ke[0]!)) {
-    throw new NfcError('NFC_ERR_USAGE', `--kill-every ${f.get('kill-every')}: MIN,MAX seconds between kills, MIN at least 0.5 and MAX at least MIN (e.g. 2,8)`);
+  const { minutes, 'kill-every': ke, seed, json } = benchArgs('soak', argv, SOAK_FLAGS).values;
+  if (!(minutes > 0)) {
+    throw new NfcError('NFC_ERR_USAGE', `--minutes ${minutes}: a duration in minutes, above 0 and at most 1440`);
   }
-  const seed = Number(f.get('seed') ?? 1);
-  if (!Number.isInteger(seed)) throw new NfcError('NFC_ERR_USAGE', `--seed ${f.get('seed')}: an integer`);
-  const json = f.has('json');
+  if (ke.length !== 2 || !(ke[0]! >= 0.5) || !(ke[1]! >= ke[0]!)) {
+    throw new NfcError('NFC_ERR_USAGE',
+      `--kill-every ${ke.join(',')}: MIN,MAX seconds between kills, MIN at least 0.5 and MAX at least MIN (e.g. 2,8)`);
+  }
   const res = await soak({
     seconds: minutes * 60, killEvery: [ke[0]!, ke[1]!], seed,
     progress: json ? undefined : (l) => process.stderr.write(`${l}\n`),

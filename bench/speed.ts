@@ -13,7 +13,8 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { measureWindow } from './window.js';
 import { validateTopology } from '../src/topology/load.js';
-import { emit, median, parseFlags, type BenchResult } from './common.js';
+import { flagSpecs } from '../src/util/args.js';
+import { benchArgs, emit, JSON_FLAG, median, runsFlag, type BenchResult } from './common.js';
 
 function speedTester(): string {
   const js = fileURLToPath(new URL('../nfs/speed-tester/index.js', import.meta.url));
@@ -40,17 +41,24 @@ async function once(k: number, packets: number, seconds: number, poll: 'adaptive
   return { perNf, aggregate };
 }
 
+export const SPEED_FLAGS = flagSpecs([
+  { name: 'nfs', kind: 'list', of: 'integer', min: 1, default: [1, 3], value: 'K,...',
+    help: 'speed-tester NFs in the circle' },
+  { name: 'packets', kind: 'integer', min: 1, default: 1024, value: 'N', help: 'packets each NF creates' },
+  { name: 'seconds', kind: 'number', default: 3, value: 'S', help: 'the measured window' },
+  { name: 'poll', kind: 'string', choices: ['adaptive', 'busy'], default: 'adaptive', value: 'MODE',
+    help: 'adaptive (NFs sleep when idle) or busy (NFs spin)' },
+  runsFlag(3),
+  JSON_FLAG,
+]);
+
 export async function speedBenchFromArgv(argv: readonly string[]): Promise<BenchResult[]> {
-  const f = parseFlags(argv);
-  const ks = (f.get('nfs') ?? '1,3').split(',').map(Number);
-  const packets = Number(f.get('packets') ?? 1024);
-  const seconds = Number(f.get('seconds') ?? 3);
-  const poll = (f.get('poll') ?? 'adaptive') as 'adaptive' | 'busy';
+  const { nfs: ks, packets, seconds, poll, runs: nRuns, json } = benchArgs('speed', argv, SPEED_FLAGS).values;
   const out: BenchResult[] = [];
   for (const k of ks) {
     const runs: number[] = [];
     const aggs: number[] = [];
-    for (let r = 0; r < Number(f.get('runs') ?? 3); r++) {
+    for (let r = 0; r < nRuns; r++) {
       const x = await once(k, packets, seconds, poll);
       runs.push(x.perNf);
       aggs.push(x.aggregate);
@@ -60,7 +68,7 @@ export async function speedBenchFromArgv(argv: readonly string[]): Promise<Bench
       bench: 'speed', params: { nfs: k, packets, poll }, rate, unit: 'mpps', nsPerItem: 1000 / rate, runs,
       extra: { aggregateMpps: Number(median(aggs).toFixed(3)) },
     };
-    emit(res, f.has('json'));
+    emit(res, json);
     out.push(res);
   }
   return out;

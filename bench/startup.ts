@@ -15,7 +15,8 @@ import { randomUUID } from 'node:crypto';
 import { attachInstance, type InstanceView } from '../src/shm/instance.js';
 import { ControlClient } from '../src/control/socket.js';
 import { CounterSet, MAX_NFS, NS, RouteCounters } from '../src/shm/instance-layout.js';
-import { emit, median, parseFlags, type BenchResult } from './common.js';
+import { flagSpecs } from '../src/util/args.js';
+import { benchArgs, emit, JSON_FLAG, median, runsFlag, type BenchResult } from './common.js';
 
 const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const MODULES = {
@@ -44,9 +45,10 @@ async function once(inst: InstanceView, name: string, module: string): Promise<n
   return ms;
 }
 
+export const STARTUP_FLAGS = flagSpecs([runsFlag(7), JSON_FLAG]);
+
 export async function startupBenchFromArgv(argv: readonly string[]): Promise<BenchResult[]> {
-  const f = parseFlags(argv);
-  const n = Number(f.get('runs') ?? 7);
+  const { runs: n, json } = benchArgs('startup', argv, STARTUP_FLAGS).values;
   const name = `bench-start-${randomUUID().slice(0, 8)}`;
   const manager = spawn(process.execPath, [MAIN, 'manager', '--name', name, '--chain', '1,port:1', '--rate', '100000', '--stats', '0'], { stdio: 'ignore' });
   const out: BenchResult[] = [];
@@ -66,7 +68,7 @@ export async function startupBenchFromArgv(argv: readonly string[]): Promise<Ben
       const runs: number[] = [];
       for (let r = 0; r < n; r++) runs.push(await once(inst, name, module));
       const res: BenchResult = { bench: 'startup', params: { module: kind }, rate: median(runs), unit: 'ms', nsPerItem: 0, runs };
-      emit(res, f.has('json'));
+      emit(res, json);
       out.push(res);
     }
   } finally {

@@ -17,7 +17,8 @@ import { randomUUID } from 'node:crypto';
 import { ControlClient } from '../src/control/socket.js';
 import { NfcError } from '../src/errors.js';
 import type { StatusReply } from '../src/protocol/messages.js';
-import { median, parseFlags } from './common.js';
+import { flagSpecs } from '../src/util/args.js';
+import { benchArgs, JSON_FLAG, median, runsFlag } from './common.js';
 
 const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const NFS = (name: string): string => fileURLToPath(new URL(`../nfs/${name}/index.js`, import.meta.url));
@@ -102,12 +103,15 @@ async function once(rate: number): Promise<{ forwardMs: number; takeoverMs: numb
   }
 }
 
+export const TAKEOVER_FLAGS = flagSpecs([
+  runsFlag(3),
+  { name: 'rate', kind: 'integer', min: 1000, default: 50_000, value: 'PPS',
+    help: 'the generator\'s rate, packets per second' },
+  JSON_FLAG,
+]);
+
 export async function takeoverBenchFromArgv(argv: readonly string[]): Promise<TakeoverRow[]> {
-  const f = parseFlags(argv);
-  const runs = Number(f.get('runs') ?? 3);
-  const rate = Number(f.get('rate') ?? 50_000);
-  if (!Number.isInteger(runs) || runs < 1) throw new NfcError('NFC_ERR_USAGE', `--runs ${f.get('runs')}: a positive integer`);
-  if (!Number.isInteger(rate) || rate < 1000) throw new NfcError('NFC_ERR_USAGE', `--rate ${f.get('rate')}: packets per second, at least 1000`);
+  const { runs, rate, json } = benchArgs('takeover', argv, TAKEOVER_FLAGS).values;
   const rs = [];
   for (let r = 0; r < runs; r++) rs.push(await once(rate));
   const row: TakeoverRow = {
@@ -116,7 +120,7 @@ export async function takeoverBenchFromArgv(argv: readonly string[]): Promise<Ta
     reclaimed: Math.round(median(rs.map((x) => x.reclaimed))),
     forwardMsRuns: rs.map((x) => Math.round(x.forwardMs)), takeoverMsRuns: rs.map((x) => x.takeoverMs),
   };
-  process.stdout.write(f.has('json') ? `${JSON.stringify(row)}\n`
+  process.stdout.write(json ? `${JSON.stringify(row)}\n`
     : `takeover rate=${rate} runs=${runs}: forwarding again ${row.forwardMs} ms after the new manager was started (runs ${row.forwardMsRuns.join(', ')}); ` +
       `takeover ${row.takeoverMs} ms (runs ${row.takeoverMsRuns.join(', ')}); ${row.reclaimed} buffers of the dead manager reclaimed\n`);
   return [row];

@@ -1,100 +1,186 @@
 /**
- * `nfchain bench <name>`: the benchmark table. The benchmarks themselves live in bench/
- * (compiled to dist/bench/), one file per benchmark, loaded only when asked for.
+ * `nfchain bench <name>`: the benchmark table, and the command that runs one and generates the
+ * benchmarks' help from the flags each declares (`<NAME>_FLAGS` beside its `...FromArgv`).
+ *
+ * Why src/ imports from ../../bench/ here: the benchmarks are compiled with the project (into
+ * dist/bench/) and are loaded on demand, only when a benchmark or its help is asked for, so that
+ * the CLI does not pay for them. bench/ is not a layer of src/ (src/layers.test.ts skips it), and
+ * no src/ code other than this table imports it.
  */
 import { NfcError } from '../errors.js';
+import { type FlagSpec, formatFlags, valuePlaceholder } from '../util/args.js';
+import type { CustomCommand } from './command.js';
+
+interface Bench {
+  flags: readonly FlagSpec[];
+  run(argv: readonly string[]): Promise<unknown>;
+}
 
 interface BenchEntry {
   name: string;
   summary: string;
-  options: string;
-  load(): Promise<(argv: readonly string[]) => Promise<unknown>>;
+  load(): Promise<Bench>;
 }
 
-export const BENCHES: BenchEntry[] = [
+export const BENCHES: readonly BenchEntry[] = [
   {
     name: 'ring',
     summary: 'SPSC descriptor ring between two processes (million descriptors/s)',
-    options: '--api copy,zc  --burst 1,8,32,64  --capacity 1024  --count N',
-    load: async () => (await import('../../bench/ring.js')).ringBenchFromArgv,
+    load: async () => {
+      const m = await import('../../bench/ring.js');
+      return { flags: m.RING_FLAGS, run: m.ringBenchFromArgv };
+    },
   },
   {
     name: 'pool',
     summary: 'alloc + free of bursts of buffers, with and without the per-process cache (million buffers/s)',
-    options: '--cache 512,0  --burst 32  --count N',
-    load: async () => (await import('../../bench/pool.js')).poolBenchFromArgv,
+    load: async () => {
+      const m = await import('../../bench/pool.js');
+      return { flags: m.POOL_FLAGS, run: m.poolBenchFromArgv };
+    },
   },
   {
     name: 'parse',
     summary: '5-tuple + symmetric flow hash over a pool of varied packets, headers in cache and cold (Mpps)',
-    options: '--pool hot,hot-random,cold,cold-touch  --count N',
-    load: async () => (await import('../../bench/parse.js')).parseBenchFromArgv,
+    load: async () => {
+      const m = await import('../../bench/parse.js');
+      return { flags: m.PARSE_FLAGS, run: m.parseBenchFromArgv };
+    },
   },
   {
     name: 'speed',
     summary: 'K speed-tester NFs passing packets round a circle, no manager on the path (Mpps per NF)',
-    options: '--nfs 1,3  --packets 1024  --seconds 3',
-    load: async () => (await import('../../bench/speed.js')).speedBenchFromArgv,
+    load: async () => {
+      const m = await import('../../bench/speed.js');
+      return { flags: m.SPEED_FLAGS, run: m.speedBenchFromArgv };
+    },
   },
   {
     name: 'chain',
     summary: 'gen → K header-parsing NF processes → null through the manager (Mpps out of the sink)',
-    options: '--nfs 3  --size 64  --seconds 3  --poll adaptive|busy',
-    load: async () => (await import('../../bench/chain.js')).chainBenchFromArgv,
+    load: async () => {
+      const m = await import('../../bench/chain.js');
+      return { flags: m.CHAIN_FLAGS, run: m.chainBenchFromArgv };
+    },
   },
   {
     name: 'ports',
-    summary: 'nfchain (af_packet, af_xdp) vs the kernel bridge, tc mirred and dpdk-testpmd between two namespaces: UDP 64/1500 B, iperf3 TCP 1/4 streams, offloads on/off (root)',
-    options: '--seconds 3  --runs 3  --tests udp64,udp1500,tcp1,tcp4  --offloads on,off  --paths kernel-bridge,tc-mirred,nfchain,dpdk',
-    load: async () => (await import('../../bench/ports.js')).portsBenchFromArgv,
+    summary: 'nfchain (af_packet, af_xdp) vs the kernel bridge, tc mirred and dpdk-testpmd between two namespaces: ' +
+      'UDP 64/1500 B, iperf3 TCP 1/4 streams, offloads on/off (root)',
+    load: async () => {
+      const m = await import('../../bench/ports.js');
+      return { flags: m.PORTS_FLAGS, run: m.portsBenchFromArgv };
+    },
   },
   {
     name: 'latency',
-    summary: 'round-trip time (p50/p99/p99.9/max µs) through 1, 3, 5 NFs vs the kernel bridge, idle and under load (root)',
-    options: '--nfs 1,3,5  --driver af_packet,af_xdp  --load 0,10,50,90  --count 2000  --interval-us 1000',
-    load: async () => (await import('../../bench/latency.js')).latencyBenchFromArgv,
+    summary: 'round-trip time (p50/p99/p99.9/max µs) through 1, 3, 5 NFs vs the kernel bridge, idle and under load ' +
+      '(root)',
+    load: async () => {
+      const m = await import('../../bench/latency.js');
+      return { flags: m.LATENCY_FLAGS, run: m.latencyBenchFromArgv };
+    },
   },
   {
     name: 'soak',
-    summary: 'gen at full rate through flow-tracker ×2 → simple-forward ×2 for M minutes, tracker instances killed (SIGKILL) and restarted at random: buffers leaked (must be 0) and RSS over time',
-    options: '--minutes 10  --kill-every 2,8 (seconds, min,max)  --seed 1',
-    load: async () => (await import('../../bench/soak.js')).soakBenchFromArgv,
+    summary: 'gen at full rate through flow-tracker ×2 → simple-forward ×2 for M minutes, tracker instances ' +
+      'killed (SIGKILL) and restarted at random: buffers leaked (must be 0) and RSS over time',
+    load: async () => {
+      const m = await import('../../bench/soak.js');
+      return { flags: m.SOAK_FLAGS, run: m.soakBenchFromArgv };
+    },
   },
   {
     name: 'takeover',
-    summary: 'kill -9 of the manager under traffic, a new one started: ms until packets flow again, the takeover\'s duration, buffers reclaimed',
-    options: '--runs 3  --rate 50000',
-    load: async () => (await import('../../bench/takeover.js')).takeoverBenchFromArgv,
+    summary: 'kill -9 of the manager under traffic, a new one started: ms until packets flow again, ' +
+      'the takeover\'s duration, buffers reclaimed',
+    load: async () => {
+      const m = await import('../../bench/takeover.js');
+      return { flags: m.TAKEOVER_FLAGS, run: m.takeoverBenchFromArgv };
+    },
   },
   {
     name: 'startup',
     summary: 'NF process start → first packet handled, for a .js and a .ts module (ms)',
-    options: '--runs 7',
-    load: async () => (await import('../../bench/startup.js')).startupBenchFromArgv,
+    load: async () => {
+      const m = await import('../../bench/startup.js');
+      return { flags: m.STARTUP_FLAGS, run: m.startupBenchFromArgv };
+    },
   },
   {
     name: 'flow',
     summary: 'flow table lookupOrAdd + touch per packet at 1k/100k/1M flows, cache-friendly and random order (Mpps)',
-    options: '--flows 1k,100k,1m  --order hot,seq,random  --prefetch off,on  --hash meta,table  --op update,lookup  --count N',
-    load: async () => (await import('../../bench/flow.js')).flowBenchFromArgv,
+    load: async () => {
+      const m = await import('../../bench/flow.js');
+      return { flags: m.FLOW_FLAGS, run: m.flowBenchFromArgv };
+    },
   },
   {
     name: 'director',
     summary: 'flow director classify per packet, 10/1000 rules, exact-match cache hits vs the uncached scan (Mpps)',
-    options: '--rules 10,1000  --cache on,off  --traffic mixed,miss  --index auto|on|off  --flows 4096  --count N',
-    load: async () => (await import('../../bench/director.js')).directorBenchFromArgv,
+    load: async () => {
+      const m = await import('../../bench/director.js');
+      return { flags: m.DIRECTOR_FLAGS, run: m.directorBenchFromArgv };
+    },
   },
 ];
 
-export async function runBench(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
+const USAGE = 'nfchain bench <name> [options]';
+const SUMMARY = 'run a benchmark and print `name k=v: rate (ns/item)` lines';
+
+function find(name: string | undefined): BenchEntry {
   const entry = BENCHES.find((b) => b.name === name);
   if (!entry) {
     throw new NfcError('NFC_ERR_USAGE', name ? `unknown benchmark "${name}"` : 'which benchmark?', {
       fix: `use one of: ${BENCHES.map((b) => b.name).join(', ')} (nfchain bench --help)`,
     });
   }
-  const fn = await entry.load();
-  await fn(rest);
-  return 0;
+  return entry;
 }
+
+/** `--api copy,zc  --burst 1,8,32,64  --count N  --json`: each flag with its default or its placeholder. */
+function flagsInBrief(flags: readonly FlagSpec[]): string {
+  return flags.map((f) => {
+    if (f.kind === 'boolean') return `--${f.name}`;
+    const d = f.default === undefined ? undefined : f.kind === 'list' ? f.default.join(',') : String(f.default);
+    return `--${f.name} ${d ?? valuePlaceholder(f)}`;
+  }).join('  ');
+}
+
+/** `nfchain bench --help` (every benchmark, its flags in brief) or `nfchain bench <name> --help`. */
+async function benchHelp(words: readonly string[]): Promise<string> {
+  if (words[0] !== undefined) {
+    const b = find(words[0]);
+    const { flags } = await b.load();
+    const { benchUsage } = await import('../../bench/common.js');
+    return [`Usage: ${benchUsage(b.name, flags)}`, '', b.summary, '', 'Options:', ...formatFlags(flags)].join('\n');
+  }
+  const w = Math.max(...BENCHES.map((b) => b.name.length));
+  const pad = ' '.repeat(w + 3);
+  const lines = [`Usage: ${USAGE}`, '', SUMMARY, '',
+    'Benchmarks (each parameter combination runs in fresh processes, several times; the median is printed):'];
+  for (const b of BENCHES) {
+    lines.push(`  ${b.name.padEnd(w)} ${b.summary}`, `${pad}${flagsInBrief((await b.load()).flags)}`);
+  }
+  lines.push(
+    '',
+    'Run `nfchain bench <name> --help` for a benchmark\'s options. --json prints one JSON object per line:',
+    '{ bench, <params>, mpps|mdesc|mbufs, nsPerPkt, runs }.',
+    '',
+    'Benchmarks share the machine with everything else: run them on a quiet machine.',
+  );
+  return lines.join('\n');
+}
+
+export const BENCH_COMMAND: CustomCommand = {
+  name: 'bench',
+  summary: SUMMARY,
+  usage: USAGE,
+  help: benchHelp,
+  run: async (argv) => {
+    const [name, ...rest] = argv;
+    const b = await find(name).load();
+    await b.run(rest);
+    return 0;
+  },
+};

@@ -1,79 +1,47 @@
 /**
  * `nfchain testbed up|down|topology`: makes, removes and describes the network-namespace
- * testbed (src/testbed/testbed.ts, docs/testbed.md). Loads nothing of the manager: it only
- * shells out to ip, sysctl and ethtool.
+ * testbed (src/testbed/testbed.ts, docs/testbed.md); one function per verb, of its parsed command
+ * line (flags: table.ts). Loads nothing of the manager: it only shells out to ip, sysctl and ethtool.
  */
 import { NfcError } from '../errors.js';
-import { parseArgs, type Flags } from './args.js';
+import type { Parsed } from '../util/args.js';
 import {
   checkOffloads, describeTestbed, testbedDown, testbedStatus, testbedTopology, testbedUp,
-  TESTBED_MTU, TESTBED_OFFLOADS, TESTBED_PREFIX, type TestbedDriver,
+  TESTBED_MTU, TESTBED_OFFLOADS, TESTBED_PREFIX,
 } from '../testbed/testbed.js';
-import { TESTBED_USAGE } from './usage.js';
+import type { TESTBED_DOWN_FLAGS, TESTBED_TOPOLOGY_FLAGS, TESTBED_UP_FLAGS } from './table.js';
 
-const BOOL_FLAGS = ['ipv6'];
-const FLAGS_BY_ACTION: Record<string, readonly string[]> = {
-  up: ['name', 'driver', 'ipv6', 'offloads'],
-  down: ['name'],
-  topology: ['name', 'driver'],
-};
-
-function parse(argv: readonly string[]): Flags {
-  return parseArgs(argv, BOOL_FLAGS);
-}
-
-function driverFlag(flags: Map<string, string>): TestbedDriver {
-  const d = flags.get('driver') ?? 'af_packet';
-  if (d !== 'af_packet' && d !== 'af_xdp') {
-    throw new NfcError('NFC_ERR_USAGE', `--driver takes af_packet or af_xdp, got ${d}`, { fix: TESTBED_USAGE });
-  }
-  return d;
-}
-
-function nameFlag(flags: Map<string, string>): string {
-  const name = flags.get('name') ?? 'nfc';
+function checkName(name: string, usage: string): string {
   if (!/^[a-z0-9]{1,8}$/.test(name)) {
-    throw new NfcError('NFC_ERR_USAGE', `--name ${name}: use 1-8 of a-z 0-9 (interface names are at most 15 characters)`, { fix: TESTBED_USAGE });
+    throw new NfcError('NFC_ERR_USAGE', `--name ${name}: use 1-8 of a-z 0-9 (interface names are at most 15 characters)`, { fix: usage });
   }
   return name;
 }
 
 /** Commands with a comment each, the comments aligned. */
-function usage(lines: readonly (readonly [string, string])[]): string[] {
+function commented(lines: readonly (readonly [string, string])[]): string[] {
   const w = Math.max(...lines.map(([c]) => c.length));
   return lines.map(([c, why]) => `  ${c.padEnd(w)}   # ${why}`);
 }
 
-export async function testbedCommand(argv: string[]): Promise<number> {
-  const f = parse(argv);
-  const action = f.positional[0];
-  if (action === undefined || !(action in FLAGS_BY_ACTION) || f.positional.length > 1) {
-    throw new NfcError('NFC_ERR_USAGE', action === undefined ? 'say up, down or topology'
-      : f.positional.length > 1 ? `unexpected argument "${f.positional[1]}"` : `unknown testbed action "${action}"`, { fix: TESTBED_USAGE });
-  }
-  const known = FLAGS_BY_ACTION[action]!;
-  for (const k of f.flags.keys()) {
-    if (!known.includes(k)) throw new NfcError('NFC_ERR_USAGE', `testbed ${action} takes no --${k}`, { fix: TESTBED_USAGE });
-  }
-  const name = nameFlag(f.flags);
+export async function testbedTopologyCommand(p: Parsed<typeof TESTBED_TOPOLOGY_FLAGS>, usage: string): Promise<number> {
+  process.stdout.write(testbedTopology(describeTestbed(checkName(p.values.name, usage)), { driver: p.values.driver }));
+  return 0;
+}
+
+export async function testbedDownCommand(p: Parsed<typeof TESTBED_DOWN_FLAGS>, usage: string): Promise<number> {
+  const name = checkName(p.values.name, usage);
+  const r = testbedDown(name);
+  const what = [...r.links.map((l) => `link ${l}`), ...r.namespaces.map((n) => `namespace ${n}`)];
+  process.stdout.write(what.length ? `testbed ${name}: removed ${what.join(', ')}\n` : `testbed ${name}: nothing to remove\n`);
+  return 0;
+}
+
+export async function testbedUpCommand(p: Parsed<typeof TESTBED_UP_FLAGS>, usage: string): Promise<number> {
+  const name = checkName(p.values.name, usage);
+  const { driver, ipv6 } = p.values;
+  const offloads = checkOffloads(p.values.offloads);
   const out = (s: string): void => { process.stdout.write(s); };
-
-  if (action === 'topology') {
-    out(testbedTopology(describeTestbed(name), { driver: driverFlag(f.flags) }));
-    return 0;
-  }
-
-  if (action === 'down') {
-    const r = testbedDown(name);
-    const what = [...r.links.map((l) => `link ${l}`), ...r.namespaces.map((n) => `namespace ${n}`)];
-    out(what.length ? `testbed ${name}: removed ${what.join(', ')}\n` : `testbed ${name}: nothing to remove\n`);
-    return 0;
-  }
-
-  // up
-  const driver = driverFlag(f.flags);
-  const ipv6 = f.flags.has('ipv6');
-  const offloads = checkOffloads(f.flags.get('offloads'));
   const before = testbedStatus(name, { ipv6, offloads });
   const tb = testbedUp(name, { ipv6, offloads });
   const how = before.complete ? 'already up; left as it was'
@@ -90,7 +58,7 @@ export async function testbedCommand(argv: string[]): Promise<number> {
     `Nothing joins ${tb.ifA} and ${tb.ifB}: A reaches B only when nfchain forwards between them.`,
     '',
     'Use it:',
-    ...usage([
+    ...commented([
       [`nfchain testbed topology${nameOpt}${driverOpt} > tb.yaml`, 'the topology below, as a file'],
       ['nfchain start tb.yaml', 'bridge the two veths through the bridge NF'],
       [`ip netns exec ${tb.nsA} ping ${tb.ipB}`, 'in another terminal: A to B through nfchain'],

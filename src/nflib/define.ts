@@ -10,6 +10,7 @@ import type { PacketView } from '../packet/packet-view.js';
 import type { PacketPool } from '../shm/pool.js';
 import type { MessageResult, MessageTarget } from '../chain/messages.js';
 import { editDistance } from '../util/names.js';
+import { parseFreeFlags } from '../util/args.js';
 
 /** Edit distance for "did you mean" (public API); it lives in util/names.ts, beside didYouMean. */
 export { editDistance };
@@ -216,18 +217,13 @@ function coerce(nf: string, key: string, s: OptionSpec, v: unknown, where: strin
   }
 }
 
-/** `--key value` / `--key=value` / `--flag` pairs after `--` on the command line (cold). */
+/**
+ * `--key value` / `--key=value` / `--flag` pairs after `--` on the command line (cold). The values
+ * stay strings ('true' for a bare flag): parseOptions checks the keys and types the values against
+ * the NF's declaration.
+ */
 export function optionsFromArgv(argv: readonly string[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (!a.startsWith('--')) {
-      throw new NfcError('NFC_ERR_USAGE', `NF option "${a}" must be written --name value`);
-    }
-    const eq = a.indexOf('=');
-    if (eq > 0) out[a.slice(2, eq)] = a.slice(eq + 1);
-    else if (i + 1 < argv.length && !argv[i + 1]!.startsWith('--')) out[a.slice(2)] = argv[++i];
-    else out[a.slice(2)] = 'true';
-  }
-  return out;
+  const { values, stray } = parseFreeFlags(argv);
+  if (stray.length) throw new NfcError('NFC_ERR_USAGE', `NF option "${stray[0]}" must be written --name value`);
+  return values;
 }

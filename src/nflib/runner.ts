@@ -1,17 +1,18 @@
 /**
- * `nfchain nf <module> --service N [--instance I] [--name M] [--ttl S] [--limit N]
- * [--poll busy|adaptive] [-- nf options]`: one NF instance as a process.
+ * `nfchain nf <module> --service N [flags] [-- nf options]`: one NF instance as a process (its
+ * flags: NF_FLAGS in usage.ts).
  *
  * Loads the module, checks its options, registers with the manager over the control socket,
  * maps the shared memory, runs setup(), reports ready, then runs the engine until the NF
  * stops (TTL, packet limit, SIGINT/SIGTERM, the manager asking, or the NF itself).
  */
 import { NfcError } from '../errors.js';
-import { NF_USAGE } from './usage.js';
+import { parseCommandLine, type Parsed } from '../util/args.js';
+import { NF_FLAGS, NF_UNKNOWN_HINT, NF_USAGE } from './usage.js';
 import { ControlClient } from '../control/socket.js';
 import type { RegisteredReply } from '../protocol/messages.js';
 import { attachInstance } from '../shm/instance.js';
-import { IH, MAX_NFS, MAX_SERVICES, ManagerState } from '../shm/instance-layout.js';
+import { IH, ManagerState } from '../shm/instance-layout.js';
 import { optionsFromArgv, parseOptions } from './define.js';
 import { NfEngine } from './engine.js';
 import { loadNF } from './load.js';
@@ -34,61 +35,36 @@ export interface NfArgs {
 }
 
 
-/** How long an NF whose manager died waits for a new one to take it back (s, default), and how often it looks (ms). */
-const MANAGER_WAIT_S = 10;
+/** How often an NF whose manager died looks for a new one (ms). */
 const RECONNECT_MS = 50;
 
+/** `nfchain nf`'s arguments, parsed with NF_FLAGS (cold). */
 export function parseNfArgs(argv: readonly string[]): NfArgs {
-  const dd = argv.indexOf('--');
-  const own = dd >= 0 ? argv.slice(0, dd) : argv;
-  const nfOpts = dd >= 0 ? argv.slice(dd + 1) : [];
-  let module: string | undefined;
-  const jsonOptions: Record<string, unknown> = {};
-  const a: Omit<NfArgs, 'module' | 'options'> = {
-    service: 0, nfId: 0, manager: 'default', ttl: 0, limit: 0, poll: undefined, label: undefined, baseDir: undefined, managerWait: MANAGER_WAIT_S,
-  };
-  const num = (flag: string, v: string | undefined, min: number, max: number): number => {
-    const n = Number(v);
-    if (v === undefined || !Number.isInteger(n) || n < min || n > max) {
-      throw new NfcError('NFC_ERR_USAGE', `${flag} needs an integer between ${min} and ${max}, got ${v ?? 'nothing'}`, { fix: NF_USAGE });
-    }
-    return n;
-  };
-  for (let i = 0; i < own.length; i++) {
-    const f = own[i]!;
-    switch (f) {
-      case '--service': case '-s': a.service = num(f, own[++i], 1, MAX_SERVICES - 1); break;
-      case '--instance': case '-i': a.nfId = num(f, own[++i], 1, MAX_NFS - 1); break;
-      case '--name': case '-n': a.manager = own[++i] ?? ''; break;
-      case '--label': a.label = own[++i]; break;
-      case '--base-dir': a.baseDir = own[++i]; break;
-      case '--ttl': a.ttl = num(f, own[++i], 0, 1e9); break;
-      case '--limit': a.limit = num(f, own[++i], 0, Number.MAX_SAFE_INTEGER); break;
-      case '--manager-wait': a.managerWait = num(f, own[++i], 0, 3600); break;
-      case '--options-json': {
-        // Used by `nfchain start` to pass a topology's options verbatim.
-        try {
-          Object.assign(jsonOptions, JSON.parse(own[++i] ?? '') as Record<string, unknown>);
-        } catch {
-          throw new NfcError('NFC_ERR_USAGE', '--options-json needs a JSON object');
-        }
-        break;
-      }
-      case '--poll': {
-        const p = own[++i];
-        if (p !== 'busy' && p !== 'adaptive') throw new NfcError('NFC_ERR_USAGE', `--poll takes busy or adaptive, got ${p ?? 'nothing'}`);
-        a.poll = p;
-        break;
-      }
-      default:
-        if (f.startsWith('-')) throw new NfcError('NFC_ERR_USAGE', `unknown flag ${f} (NF options go after --)`, { fix: NF_USAGE });
-        if (module) throw new NfcError('NFC_ERR_USAGE', `one module per NF process (got ${module} and ${f})`);
-        module = f;
+  return nfArgs(parseCommandLine(argv, NF_FLAGS, NF_USAGE, { unknownHint: NF_UNKNOWN_HINT }));
+}
+
+/** NfArgs from a parsed command line: the module, the flags, the NF's options (after `--`) (cold). */
+export function nfArgs(p: Parsed<typeof NF_FLAGS>): NfArgs {
+  const [module, extra] = p.positionals;
+  if (!module) throw new NfcError('NFC_ERR_USAGE', 'which NF module?', { fix: NF_USAGE });
+  if (extra !== undefined) {
+    throw new NfcError('NFC_ERR_USAGE', `one module per NF process (got ${module} and ${extra})`);
+  }
+  const v = p.values;
+  let jsonOptions: Record<string, unknown> = {};
+  if (v['options-json'] !== undefined) {
+    // Used by `nfchain start` to pass a topology's options verbatim.
+    try {
+      jsonOptions = { ...(JSON.parse(v['options-json']) as Record<string, unknown>) };
+    } catch {
+      throw new NfcError('NFC_ERR_USAGE', '--options-json needs a JSON object');
     }
   }
-  if (!module) throw new NfcError('NFC_ERR_USAGE', 'which NF module?', { fix: NF_USAGE });
-  if (!a.service) throw new NfcError('NFC_ERR_USAGE', '--service is required', { fix: NF_USAGE });
-  return { module, ...a, options: { ...jsonOptions, ...optionsFromArgv(nfOpts) } };
+  return {
+    module, service: v.service, nfId: v.instance ?? 0, manager: v.name, ttl: v.ttl, limit: v.limit, poll: v.poll,
+    label: v.label, baseDir: v['base-dir'], managerWait: v['manager-wait'],
+    options: { ...jsonOptions, ...optionsFromArgv(p.rest) },
+  };
 }
 
 
