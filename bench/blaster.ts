@@ -24,7 +24,13 @@ const view = new PacketView(buf);
 const io = new Uint32Array(BURST * 3); // offset, length, offload word (0)
 for (let i = 0; i < BURST; i++) {
   const off = i * STRIDE;
-  const len = writeSynth(dv, u8, view, off, size, { kind: SynthKind.IPV4_UDP, src: ip(srcIp!), dst: ip(dstIp!), srcPort: 10000 + i, dstPort: 9 });
+  const len = writeSynth(dv, u8, view, off, size, {
+    kind: SynthKind.IPV4_UDP,
+    src: ip(srcIp!),
+    dst: ip(dstIp!),
+    srcPort: 10000 + i,
+    dstPort: 9,
+  });
   const macs = [dstMac!, srcMac!].map((m) => m.split(':').map((x) => parseInt(x, 16)));
   u8.set(macs[0]!, off);
   u8.set(macs[1]!, off + 6);

@@ -15,14 +15,20 @@ import { randomUUID } from 'node:crypto';
 const PARSE_NF = fileURLToPath(new URL('./nfs/parse-nf.js', import.meta.url));
 
 async function once(nfs: number, size: number, seconds: number, poll: 'adaptive' | 'busy'): Promise<number> {
-  const topo = validateTopology({
-    name: `bench-chain-${randomUUID().slice(0, 8)}`,
-    pool: { count: 32768 },
-    manager: { statsInterval: 0, poll },
-    ports: [{ name: 'gen', driver: 'gen', rate: 0, sizes: [size], flows: 1024 }, { name: 'sink', driver: 'null' }],
-    nfs: Array.from({ length: nfs }, (_, i) => ({ name: `p${i + 1}`, module: PARSE_NF, service: i + 1 })),
-    chain: [...Array.from({ length: nfs }, (_, i) => i + 1), 'port:sink'],
-  }, '<bench>');
+  const topo = validateTopology(
+    {
+      name: `bench-chain-${randomUUID().slice(0, 8)}`,
+      pool: { count: 32768 },
+      manager: { statsInterval: 0, poll },
+      ports: [
+        { name: 'gen', driver: 'gen', rate: 0, sizes: [size], flows: 1024 },
+        { name: 'sink', driver: 'null' },
+      ],
+      nfs: Array.from({ length: nfs }, (_, i) => ({ name: `p${i + 1}`, module: PARSE_NF, service: i + 1 })),
+      chain: [...Array.from({ length: nfs }, (_, i) => i + 1), 'port:sink'],
+    },
+    '<bench>',
+  );
   const { a, b } = await measureWindow(topo, seconds);
   const rate = (b.ports[1]!.txPackets - a.ports[1]!.txPackets) / (b.time - a.time) / 1e6;
   return rate;
@@ -32,8 +38,14 @@ export const CHAIN_FLAGS = flagSpecs([
   { name: 'nfs', kind: 'integer', min: 1, default: 3, value: 'K', help: 'header-parsing NF processes in the chain' },
   { name: 'size', kind: 'integer', min: 1, default: 64, value: 'B', help: 'frame size of the generated packets' },
   { name: 'seconds', kind: 'number', default: 3, value: 'S', help: 'the measured window' },
-  { name: 'poll', kind: 'string', choices: ['adaptive', 'busy'], default: 'adaptive', value: 'MODE',
-    help: 'adaptive (NFs sleep when idle) or busy (NFs spin)' },
+  {
+    name: 'poll',
+    kind: 'string',
+    choices: ['adaptive', 'busy'],
+    default: 'adaptive',
+    value: 'MODE',
+    help: 'adaptive (NFs sleep when idle) or busy (NFs spin)',
+  },
   runsFlag(3),
   JSON_FLAG,
 ]);
@@ -43,7 +55,14 @@ export async function chainBenchFromArgv(argv: readonly string[]): Promise<Bench
   const runs: number[] = [];
   for (let r = 0; r < nRuns; r++) runs.push(await once(nfs, size, seconds, poll));
   const rate = median(runs);
-  const res: BenchResult = { bench: 'chain', params: { nfs, size, poll }, rate, unit: 'mpps', nsPerItem: 1000 / rate, runs };
+  const res: BenchResult = {
+    bench: 'chain',
+    params: { nfs, size, poll },
+    rate,
+    unit: 'mpps',
+    nsPerItem: 1000 / rate,
+    runs,
+  };
   emit(res, json);
   return [res];
 }

@@ -38,9 +38,15 @@ const UNIT_LABEL = { mpps: 'Mpps', mdesc: 'Mdesc/s', mbufs: 'Mbufs/s', ms: 'ms',
 const ITEM_LABEL = { mpps: 'pkt', mdesc: 'desc', mbufs: 'buf', ms: '', gbps: '' } as const;
 
 export function formatResult(r: BenchResult): string {
-  const params = Object.entries(r.params).map(([k, v]) => `${k}=${v}`).join(' ');
+  const params = Object.entries(r.params)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
   const name = params ? `${r.bench} ${params}` : r.bench;
-  const extra = r.extra ? ` [${Object.entries(r.extra).map(([k, v]) => `${k}=${v}`).join(' ')}]` : '';
+  const extra = r.extra
+    ? ` [${Object.entries(r.extra)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ')}]`
+    : '';
   if (r.unit === 'ms') return `${name}: ${r.rate.toFixed(1)} ms (median of ${r.runs.length})${extra}`;
   if (r.unit === 'gbps') return `${name}: ${r.rate.toFixed(2)} Gbit/s (median of ${r.runs.length})${extra}`;
   return `${name}: ${r.rate.toFixed(2)} ${UNIT_LABEL[r.unit]} (${r.nsPerItem.toFixed(2)} ns/${ITEM_LABEL[r.unit]})${extra}`;
@@ -56,16 +62,20 @@ export function toJson(r: BenchResult): string {
 }
 
 export function emit(r: BenchResult, json: boolean): void {
-  process.stdout.write((json ? toJson(r) : formatResult(r)) + '\n');
+  process.stdout.write(`${json ? toJson(r) : formatResult(r)}\n`);
 }
 
 /** Runs `node <this module's compiled file> ...args` and resolves with its stdout (cold). */
 export function runChild(moduleUrl: string, args: string[], opts: { timeoutMs?: number } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [fileURLToPath(moduleUrl), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [fileURLToPath(moduleUrl), ...args], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (d: string) => { out += d; });
+    child.stdout.on('data', (d: string) => {
+      out += d;
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
     child.on('error', reject);
     child.on('exit', (code, sig) => {
@@ -80,10 +90,20 @@ export function runChild(moduleUrl: string, args: string[], opts: { timeoutMs?: 
 export const JSON_FLAG = { name: 'json', kind: 'boolean', help: 'one JSON object per line' } as const;
 
 /** --runs R: how many times each combination runs (the median is reported). */
-export function runsFlag(dflt: number): { readonly name: 'runs'; readonly kind: 'integer'; readonly min: 1;
-  readonly default: number; readonly value: 'R'; readonly help: string } {
+export function runsFlag(dflt: number): {
+  readonly name: 'runs';
+  readonly kind: 'integer';
+  readonly min: 1;
+  readonly default: number;
+  readonly value: 'R';
+  readonly help: string;
+} {
   return {
-    name: 'runs', kind: 'integer', min: 1, default: dflt, value: 'R',
+    name: 'runs',
+    kind: 'integer',
+    min: 1,
+    default: dflt,
+    value: 'R',
     help: 'runs per combination; the median is reported',
   };
 }
@@ -95,7 +115,9 @@ export function benchUsage(name: string, specs: readonly FlagSpec[]): string {
 
 /** Parses a benchmark's command line against its flags: unknown flags and stray words are refused (cold). */
 export function benchArgs<const S extends readonly FlagSpec[]>(
-  name: string, argv: readonly string[], specs: S,
+  name: string,
+  argv: readonly string[],
+  specs: S,
 ): Parsed<S> {
   const usage = benchUsage(name, specs);
   const p = parseCommandLine(argv, specs, usage);

@@ -50,39 +50,71 @@ export interface DirectorBenchOptions {
 
 export async function directorBench(o: DirectorBenchOptions): Promise<BenchResult[]> {
   for (const c of o.caches) {
-    if (c !== 'on' && c !== 'off') throw new NfcError('NFC_ERR_USAGE', `bench director: unknown --cache "${c}"`, { fix: 'use on, off or on,off' });
+    if (c !== 'on' && c !== 'off')
+      throw new NfcError('NFC_ERR_USAGE', `bench director: unknown --cache "${c}"`, { fix: 'use on, off or on,off' });
   }
   for (const t of o.traffic) {
-    if (t !== 'mixed' && t !== 'miss') throw new NfcError('NFC_ERR_USAGE', `bench director: unknown --traffic "${t}"`, { fix: 'use mixed, miss or mixed,miss' });
+    if (t !== 'mixed' && t !== 'miss')
+      throw new NfcError('NFC_ERR_USAGE', `bench director: unknown --traffic "${t}"`, {
+        fix: 'use mixed, miss or mixed,miss',
+      });
   }
   for (const x of o.index) {
-    if (x !== 'auto' && x !== 'on' && x !== 'off') throw new NfcError('NFC_ERR_USAGE', `bench director: unknown --index "${x}"`, { fix: 'use auto, on, off or a list such as on,off' });
+    if (x !== 'auto' && x !== 'on' && x !== 'off')
+      throw new NfcError('NFC_ERR_USAGE', `bench director: unknown --index "${x}"`, {
+        fix: 'use auto, on, off or a list such as on,off',
+      });
   }
   for (const n of o.rules) {
-    if (!Number.isInteger(n) || n < 0) throw new NfcError('NFC_ERR_USAGE', `bench director: bad rule count "${n}"`, { fix: 'use e.g. --rules 10,1000' });
+    if (!Number.isInteger(n) || n < 0)
+      throw new NfcError('NFC_ERR_USAGE', `bench director: bad rule count "${n}"`, { fix: 'use e.g. --rules 10,1000' });
   }
   if (!Number.isInteger(o.flows) || o.flows < 1 || o.flows > 49152) {
-    throw new NfcError('NFC_ERR_USAGE', `bench director: --flows ${o.flows} must be 1..49152`, { fix: 'the cache (65536 slots) holds 49152 flows' });
+    throw new NfcError('NFC_ERR_USAGE', `bench director: --flows ${o.flows} must be 1..49152`, {
+      fix: 'the cache (65536 slots) holds 49152 flows',
+    });
   }
   const results: BenchResult[] = [];
-  for (const traffic of o.traffic) for (const rules of o.rules) {
-    for (const cache of o.caches) for (const index of o.index) {
-      const runs: number[] = [];
-      let matched = '';
-      for (let r = 0; r < o.runs; r++) {
-        const out = (await runChild(import.meta.url, ['child', String(rules), cache, traffic, String(o.flows), String(o.count), index])).trim().split(' ');
-        runs.push(Number(out[0]));
-        matched = out[1] ?? '';
-      }
-      const rate = median(runs);
-      const res: BenchResult = {
-        bench: 'director', params: o.index.length > 1 || o.index[0] !== 'auto' ? { rules, cache, traffic, index } : { rules, cache, traffic }, rate, unit: 'mpps', nsPerItem: 1000 / rate, runs,
-        extra: { flows: o.flows, matched },
-      };
-      emit(res, o.json);
-      results.push(res);
+  for (const traffic of o.traffic)
+    for (const rules of o.rules) {
+      for (const cache of o.caches)
+        for (const index of o.index) {
+          const runs: number[] = [];
+          let matched = '';
+          for (let r = 0; r < o.runs; r++) {
+            const out = (
+              await runChild(import.meta.url, [
+                'child',
+                String(rules),
+                cache,
+                traffic,
+                String(o.flows),
+                String(o.count),
+                index,
+              ])
+            )
+              .trim()
+              .split(' ');
+            runs.push(Number(out[0]));
+            matched = out[1] ?? '';
+          }
+          const rate = median(runs);
+          const res: BenchResult = {
+            bench: 'director',
+            params:
+              o.index.length > 1 || o.index[0] !== 'auto'
+                ? { rules, cache, traffic, index }
+                : { rules, cache, traffic },
+            rate,
+            unit: 'mpps',
+            nsPerItem: 1000 / rate,
+            runs,
+            extra: { flows: o.flows, matched },
+          };
+          emit(res, o.json);
+          results.push(res);
+        }
     }
-  }
   return results;
 }
 
@@ -91,7 +123,7 @@ function makeRules(n: number): FlowRule[] {
   const rules: FlowRule[] = [];
   for (let i = 0; i < n; i++) {
     const len = [16, 20, 24, 28, 32][rnd() % 5]!;
-    const a = (0x0a000000 | (rnd() & 0x00ffffff) & (rnd() % 4 === 0 ? 0xffffff : 0x00ffff)) >>> 0;
+    const a = (0x0a000000 | (rnd() & 0x00ffffff & (rnd() % 4 === 0 ? 0xffffff : 0x00ffff))) >>> 0;
     const net = (a & ((0xffffffff << (32 - len)) >>> 0)) >>> 0;
     const r: FlowRule = {
       priority: rnd() % 100,
@@ -119,8 +151,11 @@ interface Keys {
 function makeKeys(flows: number, miss: boolean): Keys {
   const rnd = mulberry32(0xf10a);
   const k: Keys = {
-    src: new Uint32Array(flows), dst: new Uint32Array(flows), ports: new Uint32Array(flows),
-    proto: new Uint8Array(flows), hash: new Uint32Array(flows),
+    src: new Uint32Array(flows),
+    dst: new Uint32Array(flows),
+    ports: new Uint32Array(flows),
+    proto: new Uint8Array(flows),
+    hash: new Uint32Array(flows),
   };
   const key = new FlowKey();
   for (let i = 0; i < flows; i++) {
@@ -158,7 +193,11 @@ function loop(d: FlowDirector, k: Keys, start: number, count: number, cached: bo
 
 /** Runs in the child: returns `Mpps matched-fraction checksum`. */
 function child(nRules: number, cache: string, traffic: string, flows: number, count: number, index: string): string {
-  const d = new FlowDirector({ defaultChain: 0, cacheCapacity: 65536, index: index === 'auto' ? 'auto' : index === 'on' });
+  const d = new FlowDirector({
+    defaultChain: 0,
+    cacheCapacity: 65536,
+    index: index === 'auto' ? 'auto' : index === 'on',
+  });
   // Rules with chain 0 would hide matches in the `matched` figure: keep them off chain 0.
   for (const r of makeRules(nRules)) d.add({ ...r, chain: r.chain === 0 ? 1 : r.chain });
   d.compile();
@@ -183,18 +222,56 @@ function child(nRules: number, cache: string, traffic: string, flows: number, co
 }
 
 export const DIRECTOR_FLAGS = flagSpecs([
-  { name: 'rules', kind: 'list', of: 'integer', min: 0, default: [10, 1000], value: 'R,...',
-    help: 'rules in the director' },
-  { name: 'cache', kind: 'list', choices: ['on', 'off'], default: ['on', 'off'], value: 'C,...',
-    help: 'on: classify through the exact-match cache; off: the uncached scan' },
-  { name: 'traffic', kind: 'list', choices: ['mixed', 'miss'], default: ['mixed', 'miss'], value: 'T,...',
-    help: 'mixed: some flows match a rule; miss: none does (every rule scanned)' },
-  { name: 'index', kind: 'list', choices: ['auto', 'on', 'off'], default: ['auto'], value: 'X,...',
-    help: 'the director\'s rule index' },
-  { name: 'flows', kind: 'integer', min: 1, max: 49152, default: 4096, value: 'F',
-    help: 'flows visited round robin (the cache holds 49152)' },
-  { name: 'count', kind: 'integer', min: 0, default: 0, value: 'N',
-    help: 'packets per run (0: about a second\'s worth)' },
+  {
+    name: 'rules',
+    kind: 'list',
+    of: 'integer',
+    min: 0,
+    default: [10, 1000],
+    value: 'R,...',
+    help: 'rules in the director',
+  },
+  {
+    name: 'cache',
+    kind: 'list',
+    choices: ['on', 'off'],
+    default: ['on', 'off'],
+    value: 'C,...',
+    help: 'on: classify through the exact-match cache; off: the uncached scan',
+  },
+  {
+    name: 'traffic',
+    kind: 'list',
+    choices: ['mixed', 'miss'],
+    default: ['mixed', 'miss'],
+    value: 'T,...',
+    help: 'mixed: some flows match a rule; miss: none does (every rule scanned)',
+  },
+  {
+    name: 'index',
+    kind: 'list',
+    choices: ['auto', 'on', 'off'],
+    default: ['auto'],
+    value: 'X,...',
+    help: "the director's rule index",
+  },
+  {
+    name: 'flows',
+    kind: 'integer',
+    min: 1,
+    max: 49152,
+    default: 4096,
+    value: 'F',
+    help: 'flows visited round robin (the cache holds 49152)',
+  },
+  {
+    name: 'count',
+    kind: 'integer',
+    min: 0,
+    default: 0,
+    value: 'N',
+    help: "packets per run (0: about a second's worth)",
+  },
   runsFlag(5),
   JSON_FLAG,
 ]);
@@ -202,8 +279,14 @@ export const DIRECTOR_FLAGS = flagSpecs([
 export function directorBenchFromArgv(argv: readonly string[]): Promise<BenchResult[]> {
   const v = benchArgs('director', argv, DIRECTOR_FLAGS).values;
   return directorBench({
-    rules: v.rules, caches: v.cache, traffic: v.traffic, index: v.index, flows: v.flows, count: v.count,
-    runs: v.runs, json: v.json,
+    rules: v.rules,
+    caches: v.cache,
+    traffic: v.traffic,
+    index: v.index,
+    flows: v.flows,
+    count: v.count,
+    runs: v.runs,
+    json: v.json,
   });
 }
 
@@ -211,6 +294,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === 'c
   const [, , , r, c, t, fl, n, x] = process.argv;
   const rules = Number(r);
   // Default count: about a second of work whatever the rule count.
-  const count = Number(n) || (c === 'on' ? 20_000_000 : Math.max(200_000, Math.floor(20_000_000 / Math.max(1, rules / 10))));
+  const count =
+    Number(n) || (c === 'on' ? 20_000_000 : Math.max(200_000, Math.floor(20_000_000 / Math.max(1, rules / 10))));
   process.stdout.write(`${child(rules, c ?? 'on', t ?? 'mixed', Number(fl), count, x ?? 'auto')}\n`);
 }

@@ -46,7 +46,8 @@ const ORDERS = ['hot', 'seq', 'random'] as const;
 /** '1k' → 1000, '1m' → 1000000 (cold). */
 function parseCount(s: string): number {
   const m = /^(\d+(?:\.\d+)?)([km]?)$/i.exec(s.trim());
-  if (!m) throw new NfcError('NFC_ERR_USAGE', `bench flow: bad flow count "${s}"`, { fix: 'use e.g. --flows 1k,100k,1m' });
+  if (!m)
+    throw new NfcError('NFC_ERR_USAGE', `bench flow: bad flow count "${s}"`, { fix: 'use e.g. --flows 1k,100k,1m' });
   const mult = m[2]!.toLowerCase() === 'k' ? 1e3 : m[2]!.toLowerCase() === 'm' ? 1e6 : 1;
   return Math.round(Number(m[1]) * mult);
 }
@@ -75,13 +76,16 @@ export async function flowBench(o: FlowBenchOptions): Promise<BenchResult[]> {
     }
   }
   for (const h of o.hashes) {
-    if (h !== 'meta' && h !== 'table') throw new NfcError('NFC_ERR_USAGE', `bench flow: unknown --hash "${h}"`, { fix: 'use meta or table' });
+    if (h !== 'meta' && h !== 'table')
+      throw new NfcError('NFC_ERR_USAGE', `bench flow: unknown --hash "${h}"`, { fix: 'use meta or table' });
   }
   for (const op of o.ops) {
-    if (op !== 'update' && op !== 'lookup') throw new NfcError('NFC_ERR_USAGE', `bench flow: unknown --op "${op}"`, { fix: 'use update or lookup' });
+    if (op !== 'update' && op !== 'lookup')
+      throw new NfcError('NFC_ERR_USAGE', `bench flow: unknown --op "${op}"`, { fix: 'use update or lookup' });
   }
   for (const pf of o.prefetch) {
-    if (pf !== 'on' && pf !== 'off') throw new NfcError('NFC_ERR_USAGE', `bench flow: unknown --prefetch "${pf}"`, { fix: 'use off, on or off,on' });
+    if (pf !== 'on' && pf !== 'off')
+      throw new NfcError('NFC_ERR_USAGE', `bench flow: unknown --prefetch "${pf}"`, { fix: 'use off, on or off,on' });
   }
   const results: BenchResult[] = [];
   for (const op of o.ops) {
@@ -101,10 +105,21 @@ export async function flowBench(o: FlowBenchOptions): Promise<BenchResult[]> {
 }
 
 /** Runs one parameter combination `runs` times, each in a fresh process, and prints the median. */
-async function oneCombination(o: FlowBenchOptions, c: { flows: number; label: string; order: string; pf: string; hash: string; op: string }): Promise<BenchResult> {
+async function oneCombination(
+  o: FlowBenchOptions,
+  c: { flows: number; label: string; order: string; pf: string; hash: string; op: string },
+): Promise<BenchResult> {
   const runs: number[] = [];
   for (let r = 0; r < o.runs; r++) {
-    const out = await runChild(import.meta.url, ['child', String(c.flows), c.order, c.hash, c.op, c.pf, String(o.count)]);
+    const out = await runChild(import.meta.url, [
+      'child',
+      String(c.flows),
+      c.order,
+      c.hash,
+      c.op,
+      c.pf,
+      String(o.count),
+    ]);
     runs.push(Number(out.trim()));
   }
   const rate = median(runs);
@@ -112,7 +127,12 @@ async function oneCombination(o: FlowBenchOptions, c: { flows: number; label: st
   if (o.hashes.length > 1 || c.hash !== 'meta') params.hash = c.hash;
   if (o.ops.length > 1 || c.op !== 'update') params.op = c.op;
   const res: BenchResult = {
-    bench: 'flow', params, rate, unit: 'mpps', nsPerItem: 1000 / rate, runs,
+    bench: 'flow',
+    params,
+    rate,
+    unit: 'mpps',
+    nsPerItem: 1000 / rate,
+    runs,
     extra: { capacity: capacityFor(c.flows) },
   };
   emit(res, o.json);
@@ -191,7 +211,14 @@ function prefetchBurst(t: FlowTable, hash: Uint32Array, seq: Uint32Array, pos: n
  * growing past 2^31 would become a heap number allocated per packet). A packet that finds no
  * entry counts in `missed`. The hot loop of the benchmark: no allocation (one FlowKey per call).
  */
-function updateLoop(t: FlowTable, k: Keys, seq: Uint32Array, count: number, useHash: boolean, prefetch: boolean): number {
+function updateLoop(
+  t: FlowTable,
+  k: Keys,
+  seq: Uint32Array,
+  count: number,
+  useHash: boolean,
+  prefetch: boolean,
+): number {
   const key = new FlowKey();
   const { src, dst, ports, proto, hash } = k;
   const n = seq.length;
@@ -219,7 +246,14 @@ function updateLoop(t: FlowTable, k: Keys, seq: Uint32Array, count: number, useH
 }
 
 /** The same with lookup only. No allocation. */
-function lookupLoop(t: FlowTable, k: Keys, seq: Uint32Array, count: number, useHash: boolean, prefetch: boolean): number {
+function lookupLoop(
+  t: FlowTable,
+  k: Keys,
+  seq: Uint32Array,
+  count: number,
+  useHash: boolean,
+  prefetch: boolean,
+): number {
   const key = new FlowKey();
   const { src, dst, ports, proto, hash } = k;
   const n = seq.length;
@@ -253,7 +287,9 @@ let missed = 0;
  */
 function pageAlignedBuffer(bytes: number): ArrayBuffer {
   // lib ES2022 has no WebAssembly types; Node has the global.
-  const wasm = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number }) => { buffer: ArrayBuffer } } }).WebAssembly;
+  const wasm = (
+    globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number }) => { buffer: ArrayBuffer } } }
+  ).WebAssembly;
   return new wasm.Memory({ initial: Math.ceil(bytes / 65536) }).buffer;
 }
 
@@ -270,7 +306,8 @@ function child(flows: number, order: string, hashMode: string, op: string, pf: s
   // Add every flow (one pass in flow order), then warm up the JIT on the measured loop.
   const fill = Uint32Array.from({ length: flows }, (_, i) => i);
   updateLoop(t, keys, fill, Math.ceil(flows / BURST) * BURST, useHash, false);
-  if (t.count !== flows) throw new NfcError('NFC_ERR_BENCH', `flow bench: table holds ${t.count} flows, expected ${flows}`);
+  if (t.count !== flows)
+    throw new NfcError('NFC_ERR_BENCH', `flow bench: table holds ${t.count} flows, expected ${flows}`);
   const loop = op === 'lookup' ? lookupLoop : updateLoop;
   const packets = Math.ceil(count / BURST) * BURST;
   loop(t, keys, seq, Math.min(2_000_000, Math.max(200_000, packets >> 3)) & ~(BURST - 1), useHash, prefetch);
@@ -279,22 +316,54 @@ function child(flows: number, order: string, hashMode: string, op: string, pf: s
   loop(t, keys, seq, packets, useHash, prefetch);
   const ns = Number(process.hrtime.bigint() - t0);
   if (t.count !== flows || t.fullCount !== 0 || missed !== 0) {
-    throw new NfcError('NFC_ERR_BENCH', `flow bench: flows were added or missed during the run (count ${t.count}, missed ${missed})`);
+    throw new NfcError(
+      'NFC_ERR_BENCH',
+      `flow bench: flows were added or missed during the run (count ${t.count}, missed ${missed})`,
+    );
   }
   return (packets / ns) * 1000;
 }
 
 export const FLOW_FLAGS = flagSpecs([
-  { name: 'flows', kind: 'list', default: ['1k', '100k', '1m'], value: 'F,...',
-    help: 'flows in the table (k, m: thousands, millions)' },
-  { name: 'order', kind: 'list', choices: ORDERS, default: ['hot', 'seq', 'random'], value: 'O,...',
-    help: 'the order packets visit the flows in (see bench/flow.ts)' },
-  { name: 'prefetch', kind: 'list', choices: ['off', 'on'], default: ['off', 'on'], value: 'P,...',
-    help: 'on: prefetchBurst of each burst\'s hashes first' },
-  { name: 'hash', kind: 'list', choices: ['meta', 'table'], default: ['meta'], value: 'H,...',
-    help: 'meta: the hash comes with the packet; table: the table computes it' },
-  { name: 'op', kind: 'list', choices: ['update', 'lookup'], default: ['update'], value: 'OP,...',
-    help: 'update: lookupOrAdd + touch; lookup: lookup only' },
+  {
+    name: 'flows',
+    kind: 'list',
+    default: ['1k', '100k', '1m'],
+    value: 'F,...',
+    help: 'flows in the table (k, m: thousands, millions)',
+  },
+  {
+    name: 'order',
+    kind: 'list',
+    choices: ORDERS,
+    default: ['hot', 'seq', 'random'],
+    value: 'O,...',
+    help: 'the order packets visit the flows in (see bench/flow.ts)',
+  },
+  {
+    name: 'prefetch',
+    kind: 'list',
+    choices: ['off', 'on'],
+    default: ['off', 'on'],
+    value: 'P,...',
+    help: "on: prefetchBurst of each burst's hashes first",
+  },
+  {
+    name: 'hash',
+    kind: 'list',
+    choices: ['meta', 'table'],
+    default: ['meta'],
+    value: 'H,...',
+    help: 'meta: the hash comes with the packet; table: the table computes it',
+  },
+  {
+    name: 'op',
+    kind: 'list',
+    choices: ['update', 'lookup'],
+    default: ['update'],
+    value: 'OP,...',
+    help: 'update: lookupOrAdd + touch; lookup: lookup only',
+  },
   { name: 'count', kind: 'integer', min: 1, default: 10_000_000, value: 'N', help: 'packets per run' },
   runsFlag(5),
   JSON_FLAG,
@@ -303,12 +372,20 @@ export const FLOW_FLAGS = flagSpecs([
 export function flowBenchFromArgv(argv: readonly string[]): Promise<BenchResult[]> {
   const v = benchArgs('flow', argv, FLOW_FLAGS).values;
   return flowBench({
-    flows: v.flows, orders: v.order, prefetch: v.prefetch, hashes: v.hash, ops: v.op, count: v.count,
-    runs: v.runs, json: v.json,
+    flows: v.flows,
+    orders: v.order,
+    prefetch: v.prefetch,
+    hashes: v.hash,
+    ops: v.op,
+    count: v.count,
+    runs: v.runs,
+    json: v.json,
   });
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === 'child') {
   const [, , , flows, order, hash, op, pf, n] = process.argv;
-  process.stdout.write(`${child(Number(flows), order ?? 'hot', hash ?? 'meta', op ?? 'update', pf ?? 'off', Number(n))}\n`);
+  process.stdout.write(
+    `${child(Number(flows), order ?? 'hot', hash ?? 'meta', op ?? 'update', pf ?? 'off', Number(n))}\n`,
+  );
 }

@@ -134,5 +134,7 @@ while (performance.now() < end) {
   if (native().pollIn(fds, 1, 20) > 0) drain();
 }
 native().afpClose(h);
-const got = Array.from(rtt).filter((x) => x >= 0).map((x) => Number(x.toFixed(1)));
+const got = Array.from(rtt)
+  .filter((x) => x >= 0)
+  .map((x) => Number(x.toFixed(1)));
 process.stdout.write(`${JSON.stringify({ sent: count, received: got.length, rttUs: got })}\n`);

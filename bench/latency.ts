@@ -57,7 +57,21 @@ function quantile(sorted: readonly number[], q: number): number {
 }
 
 function blasterArgs(tb: Testbed, seconds: number, pps: number): string[] {
-  return ['netns', 'exec', tb.nsA, process.execPath, BLASTER, 'eth0', tb.macA, tb.macB, tb.ipA, tb.ipB, String(seconds), '64', String(pps)];
+  return [
+    'netns',
+    'exec',
+    tb.nsA,
+    process.execPath,
+    BLASTER,
+    'eth0',
+    tb.macA,
+    tb.macB,
+    tb.ipA,
+    tb.ipB,
+    String(seconds),
+    '64',
+    String(pps),
+  ];
 }
 
 /** The path's top rate: 64-byte UDP A → B at full speed for 2 s, as B received it (pps). */
@@ -70,13 +84,34 @@ function topRate(tb: Testbed): number {
 }
 
 /** Probes `count` echoes, with a paced load of `pps` (0: none) running meanwhile. */
-async function probe(tb: Testbed, count: number, intervalUs: number, pps: number): Promise<{ rtt: number[]; lost: number }> {
+async function probe(
+  tb: Testbed,
+  count: number,
+  intervalUs: number,
+  pps: number,
+): Promise<{ rtt: number[]; lost: number }> {
   const seconds = Math.ceil((count * intervalUs) / 1e6) + 2;
   const load = pps > 0 ? spawn('ip', blasterArgs(tb, seconds, pps), { stdio: 'ignore' }) : null;
   try {
     if (load) await new Promise((r) => setTimeout(r, 300));
-    const r = spawnSync('ip', ['netns', 'exec', tb.nsA, process.execPath, PROBE, 'eth0', tb.macA, tb.macB, tb.ipA, tb.ipB, String(count), String(intervalUs)],
-      { encoding: 'utf8', timeout: seconds * 1000 + 30_000, killSignal: 'SIGKILL' });
+    const r = spawnSync(
+      'ip',
+      [
+        'netns',
+        'exec',
+        tb.nsA,
+        process.execPath,
+        PROBE,
+        'eth0',
+        tb.macA,
+        tb.macB,
+        tb.ipA,
+        tb.ipB,
+        String(count),
+        String(intervalUs),
+      ],
+      { encoding: 'utf8', timeout: seconds * 1000 + 30_000, killSignal: 'SIGKILL' },
+    );
     if (r.status !== 0) throw new NfcError('NFC_ERR_BENCH', `latency probe failed: ${r.stderr}`);
     const out = JSON.parse(r.stdout) as { sent: number; received: number; rttUs: number[] };
     return { rtt: out.rttUs.sort((a, b) => a - b), lost: out.sent - out.received };
@@ -96,22 +131,49 @@ function chainOf(n: number): Record<string, unknown>[] {
 
 async function withNfchain<T>(tb: Testbed, driver: string, n: number, f: () => Promise<T>): Promise<T> {
   const nfs = chainOf(n);
-  const topo = validateTopology({
-    name: `lat-${tb.name}`,
-    manager: { statsInterval: 0 },
-    ports: [{ name: 'a', driver, interface: tb.ifA }, { name: 'b', driver, interface: tb.ifB }],
-    nfs, chain: nfs.map((x) => x.name as string),
-  }, '<bench latency>');
+  const topo = validateTopology(
+    {
+      name: `lat-${tb.name}`,
+      manager: { statsInterval: 0 },
+      ports: [
+        { name: 'a', driver, interface: tb.ifA },
+        { name: 'b', driver, interface: tb.ifB },
+      ],
+      nfs,
+      chain: nfs.map((x) => x.name as string),
+    },
+    '<bench latency>',
+  );
   return withTopology(topo, f, 500); // the NFs' first packets (JIT) aside
 }
 
 export const LATENCY_FLAGS = flagSpecs([
-  { name: 'nfs', kind: 'list', of: 'integer', min: 1, max: 16, default: [1, 3, 5], value: 'K,...',
-    help: 'NFs in the chain' },
-  { name: 'driver', kind: 'list', choices: ['af_packet', 'af_xdp'], value: 'D,...',
-    help: 'nfchain\'s port drivers (default af_packet, and af_xdp when the addon has it)' },
-  { name: 'load', kind: 'list', of: 'number', min: 0, default: [0, 10, 50, 90], value: 'L,...',
-    help: 'background UDP load, percent of the path\'s top rate (below 100)' },
+  {
+    name: 'nfs',
+    kind: 'list',
+    of: 'integer',
+    min: 1,
+    max: 16,
+    default: [1, 3, 5],
+    value: 'K,...',
+    help: 'NFs in the chain',
+  },
+  {
+    name: 'driver',
+    kind: 'list',
+    choices: ['af_packet', 'af_xdp'],
+    value: 'D,...',
+    help: "nfchain's port drivers (default af_packet, and af_xdp when the addon has it)",
+  },
+  {
+    name: 'load',
+    kind: 'list',
+    of: 'number',
+    min: 0,
+    default: [0, 10, 50, 90],
+    value: 'L,...',
+    help: "background UDP load, percent of the path's top rate (below 100)",
+  },
   { name: 'count', kind: 'integer', min: 10, default: 2000, value: 'N', help: 'echoes per measurement' },
   { name: 'interval-us', kind: 'number', min: 100, default: 1000, value: 'US', help: 'between two echoes (µs)' },
   JSON_FLAG,
@@ -124,9 +186,15 @@ export async function latencyBenchFromArgv(argv: readonly string[]): Promise<Lat
   const { nfs: nfsList, load: loads, count, json } = v;
   const intervalUs = v['interval-us'];
   const drivers = v.driver.length ? v.driver : native().xdpAvailable() ? ['af_packet', 'af_xdp'] : ['af_packet'];
-  for (const l of loads) if (!(l >= 0 && l < 100)) throw new NfcError('NFC_ERR_USAGE', `--load ${l}: a share of the top rate in percent, 0..99`);
+  for (const l of loads)
+    if (!(l >= 0 && l < 100))
+      throw new NfcError('NFC_ERR_USAGE', `--load ${l}: a share of the top rate in percent, 0..99`);
   for (const d of drivers) {
-    if (d === 'af_xdp' && !native().xdpAvailable()) throw new NfcError('NFC_ERR_USAGE', '--driver af_xdp: this build has no af_xdp (apt-get install libxdp-dev libbpf-dev, then npm rebuild)');
+    if (d === 'af_xdp' && !native().xdpAvailable())
+      throw new NfcError(
+        'NFC_ERR_USAGE',
+        '--driver af_xdp: this build has no af_xdp (apt-get install libxdp-dev libbpf-dev, then npm rebuild)',
+      );
   }
 
   const tb = testbedUp(`l${randomBytes(3).toString('hex')}`);
@@ -137,13 +205,25 @@ export async function latencyBenchFromArgv(argv: readonly string[]): Promise<Lat
       const pps = Math.round((top * load) / 100);
       const { rtt, lost } = await probe(tb, count, intervalUs, pps);
       const row: LatencyRow = {
-        bench: 'latency', path, driver, nfs, load,
-        p50Us: quantile(rtt, 0.5), p99Us: quantile(rtt, 0.99), p999Us: quantile(rtt, 0.999), maxUs: rtt[rtt.length - 1] ?? NaN,
-        avgUs: Number((rtt.reduce((a, b) => a + b, 0) / Math.max(1, rtt.length)).toFixed(1)), lost, loadPps: pps,
+        bench: 'latency',
+        path,
+        driver,
+        nfs,
+        load,
+        p50Us: quantile(rtt, 0.5),
+        p99Us: quantile(rtt, 0.99),
+        p999Us: quantile(rtt, 0.999),
+        maxUs: rtt[rtt.length - 1] ?? NaN,
+        avgUs: Number((rtt.reduce((a, b) => a + b, 0) / Math.max(1, rtt.length)).toFixed(1)),
+        lost,
+        loadPps: pps,
       };
       rows.push(row);
-      process.stdout.write(json ? `${JSON.stringify(row)}\n`
-        : `latency path=${path} driver=${driver} nfs=${nfs} load=${load}%${pps ? ` (${pps} pps)` : ''}: p50 ${row.p50Us} µs, p99 ${row.p99Us} µs, p99.9 ${row.p999Us} µs, max ${row.maxUs} µs (avg ${row.avgUs}, lost ${lost} of ${count})\n`);
+      process.stdout.write(
+        json
+          ? `${JSON.stringify(row)}\n`
+          : `latency path=${path} driver=${driver} nfs=${nfs} load=${load}%${pps ? ` (${pps} pps)` : ''}: p50 ${row.p50Us} µs, p99 ${row.p99Us} µs, p99.9 ${row.p999Us} µs, max ${row.maxUs} µs (avg ${row.avgUs}, lost ${lost} of ${count})\n`,
+      );
     }
   };
   try {

@@ -26,7 +26,12 @@ import { mulberry32 } from '../src/util/prng.js';
 
 const SIZES = [64, 128, 512, 1500] as const;
 
-export async function parseBench(o: { pools: string[]; count: number; runs: number; json: boolean }): Promise<BenchResult[]> {
+export async function parseBench(o: {
+  pools: string[];
+  count: number;
+  runs: number;
+  json: boolean;
+}): Promise<BenchResult[]> {
   const results: BenchResult[] = [];
   for (const mode of o.pools) {
     const runs: number[] = [];
@@ -34,7 +39,14 @@ export async function parseBench(o: { pools: string[]; count: number; runs: numb
       runs.push(Number((await runChild(import.meta.url, ['child', mode, String(o.count)])).trim()));
     }
     const rate = median(runs);
-    const res: BenchResult = { bench: 'parse', params: { pool: mode }, rate, unit: 'mpps', nsPerItem: 1000 / rate, runs };
+    const res: BenchResult = {
+      bench: 'parse',
+      params: { pool: mode },
+      rate,
+      unit: 'mpps',
+      nsPerItem: 1000 / rate,
+      runs,
+    };
     emit(res, o.json);
     results.push(res);
   }
@@ -59,10 +71,13 @@ function child(mode: string, count: number): number {
   // and the kinds of packet come in random order (defeats branch prediction). The plain `hot`
   // pool keeps the allocation order, where the kinds repeat in a fixed rotation.
   const rnd = mulberry32(12345);
-  if (mode !== 'hot') for (let i = nbuf - 1; i > 0; i--) {
-    const j = rnd() % (i + 1);
-    const t = descs[i]!; descs[i] = descs[j]!; descs[j] = t;
-  }
+  if (mode !== 'hot')
+    for (let i = nbuf - 1; i > 0; i--) {
+      const j = rnd() % (i + 1);
+      const t = descs[i]!;
+      descs[i] = descs[j]!;
+      descs[j] = t;
+    }
   const touch = mode === 'cold-touch';
   const pass = (): void => hashPass(pool, view, descs, nbuf, touch);
   // Warm-up: JIT, and for the hot pool the caches.
@@ -107,9 +122,14 @@ function hashPass(pool: PacketPool, view: PacketView, descs: Uint32Array, nbuf: 
 }
 
 export const PARSE_FLAGS = flagSpecs([
-  { name: 'pool', kind: 'list', choices: ['hot', 'hot-random', 'cold', 'cold-touch'],
-    default: ['hot', 'hot-random', 'cold', 'cold-touch'], value: 'P,...',
-    help: 'which pools of packets (see bench/parse.ts)' },
+  {
+    name: 'pool',
+    kind: 'list',
+    choices: ['hot', 'hot-random', 'cold', 'cold-touch'],
+    default: ['hot', 'hot-random', 'cold', 'cold-touch'],
+    value: 'P,...',
+    help: 'which pools of packets (see bench/parse.ts)',
+  },
   { name: 'count', kind: 'integer', min: 1, default: 20_000_000, value: 'N', help: 'packets per run' },
   runsFlag(5),
   JSON_FLAG,

@@ -18,7 +18,13 @@ import { benchArgs, emit, JSON_FLAG, median, runChild, runsFlag, type BenchResul
 
 const POOL_COUNT = 16384;
 
-export async function poolBench(o: { caches: number[]; burst: number; count: number; runs: number; json: boolean }): Promise<BenchResult[]> {
+export async function poolBench(o: {
+  caches: number[];
+  burst: number;
+  count: number;
+  runs: number;
+  json: boolean;
+}): Promise<BenchResult[]> {
   const results: BenchResult[] = [];
   for (const cache of o.caches) {
     const runs: number[] = [];
@@ -27,7 +33,14 @@ export async function poolBench(o: { caches: number[]; burst: number; count: num
       runs.push(Number(out.trim()));
     }
     const rate = median(runs);
-    const res: BenchResult = { bench: 'pool', params: { cache, burst: o.burst }, rate, unit: 'mbufs', nsPerItem: 1000 / rate, runs };
+    const res: BenchResult = {
+      bench: 'pool',
+      params: { cache, burst: o.burst },
+      rate,
+      unit: 'mbufs',
+      nsPerItem: 1000 / rate,
+      runs,
+    };
     emit(res, o.json);
     results.push(res);
   }
@@ -57,15 +70,23 @@ function child(cacheCap: number, burst: number, count: number): number {
     cache.free(b, n);
   }
   const ns = Number(process.hrtime.bigint() - t0);
-  if (check !== rounds * burst) throw new NfcError('NFC_ERR_BENCH', `pool bench: allocated ${check}, expected ${rounds * burst}`);
+  if (check !== rounds * burst)
+    throw new NfcError('NFC_ERR_BENCH', `pool bench: allocated ${check}, expected ${rounds * burst}`);
   cache.flush();
   if (pool.ringFreeCount() !== POOL_COUNT) throw new NfcError('NFC_ERR_BENCH', 'pool bench: buffers lost');
   return ((rounds * burst) / ns) * 1000;
 }
 
 export const POOL_FLAGS = flagSpecs([
-  { name: 'cache', kind: 'list', of: 'integer', min: 0, default: [512, 0], value: 'C,...',
-    help: 'per-process cache size (0: straight on the shared free ring)' },
+  {
+    name: 'cache',
+    kind: 'list',
+    of: 'integer',
+    min: 0,
+    default: [512, 0],
+    value: 'C,...',
+    help: 'per-process cache size (0: straight on the shared free ring)',
+  },
   { name: 'burst', kind: 'integer', min: 1, default: 32, value: 'B', help: 'buffers per alloc and per free' },
   { name: 'count', kind: 'integer', min: 1, default: 50_000_000, value: 'N', help: 'buffers per run' },
   runsFlag(5),

@@ -33,7 +33,15 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { NfcError } from '../src/errors.js';
 import { validateTopology } from '../src/topology/load.js';
-import { findTool, hasEthtool, netnsSupport, testbedDown, testbedUp, type Testbed, type TestbedOffloads } from '../src/testbed/testbed.js';
+import {
+  findTool,
+  hasEthtool,
+  netnsSupport,
+  testbedDown,
+  testbedUp,
+  type Testbed,
+  type TestbedOffloads,
+} from '../src/testbed/testbed.js';
 import { flagSpecs } from '../src/util/args.js';
 import { benchArgs, JSON_FLAG, median, runsFlag } from './common.js';
 import { rxPackets, withKernelBridge, withTopology } from './wire.js';
@@ -71,8 +79,24 @@ export interface PortsRow {
 function udp(tb: Testbed, seconds: number, size: number): number {
   const before = rxPackets(tb.nsB);
   const t0 = performance.now();
-  const r = spawnSync('ip', ['netns', 'exec', tb.nsA, process.execPath, BLASTER, 'eth0', tb.macA, tb.macB, tb.ipA, tb.ipB, String(seconds), String(size)],
-    { encoding: 'utf8', timeout: seconds * 1000 + 30_000, killSignal: 'SIGKILL' });
+  const r = spawnSync(
+    'ip',
+    [
+      'netns',
+      'exec',
+      tb.nsA,
+      process.execPath,
+      BLASTER,
+      'eth0',
+      tb.macA,
+      tb.macB,
+      tb.ipA,
+      tb.ipB,
+      String(seconds),
+      String(size),
+    ],
+    { encoding: 'utf8', timeout: seconds * 1000 + 30_000, killSignal: 'SIGKILL' },
+  );
   if (r.status !== 0) throw new NfcError('NFC_ERR_BENCH', `blaster failed: ${r.stderr}`);
   return (rxPackets(tb.nsB) - before) / ((performance.now() - t0) / 1000);
 }
@@ -80,11 +104,32 @@ function udp(tb: Testbed, seconds: number, size: number): number {
 /** iperf3 A → B with `streams` streams for `seconds`: Gbit/s received (0 when no data passed). */
 async function tcp(tb: Testbed, seconds: number, streams: number): Promise<number> {
   const port = String(5201 + Math.floor(Math.random() * 500));
-  const server = spawn('ip', ['netns', 'exec', tb.nsB, 'iperf3', '-s', '-1', '-B', tb.ipB, '-p', port], { stdio: 'ignore' });
+  const server = spawn('ip', ['netns', 'exec', tb.nsB, 'iperf3', '-s', '-1', '-B', tb.ipB, '-p', port], {
+    stdio: 'ignore',
+  });
   try {
     await new Promise((r) => setTimeout(r, 300));
-    const r = spawnSync('ip', ['netns', 'exec', tb.nsA, 'iperf3', '-c', tb.ipB, '-p', port, '-t', String(seconds), '-P', String(streams), '-J', '--connect-timeout', '3000'],
-      { encoding: 'utf8', timeout: seconds * 1000 + 20_000, killSignal: 'SIGKILL' });
+    const r = spawnSync(
+      'ip',
+      [
+        'netns',
+        'exec',
+        tb.nsA,
+        'iperf3',
+        '-c',
+        tb.ipB,
+        '-p',
+        port,
+        '-t',
+        String(seconds),
+        '-P',
+        String(streams),
+        '-J',
+        '--connect-timeout',
+        '3000',
+      ],
+      { encoding: 'utf8', timeout: seconds * 1000 + 20_000, killSignal: 'SIGKILL' },
+    );
     if (r.status !== 0 || !r.stdout) return 0;
     const j = JSON.parse(r.stdout) as { end?: { sum_received?: { bits_per_second?: number } } };
     return (j.end?.sum_received?.bits_per_second ?? 0) / 1e9;
@@ -95,10 +140,14 @@ async function tcp(tb: Testbed, seconds: number, streams: number): Promise<numbe
 
 async function measure(tb: Testbed, test: Test, seconds: number): Promise<number> {
   switch (test) {
-    case 'udp64': return udp(tb, seconds, 64) / 1e6;
-    case 'udp1500': return (udp(tb, seconds, 1500) * 1500 * 8) / 1e9;
-    case 'tcp1': return tcp(tb, seconds, 1);
-    case 'tcp4': return tcp(tb, seconds, 4);
+    case 'udp64':
+      return udp(tb, seconds, 64) / 1e6;
+    case 'udp1500':
+      return (udp(tb, seconds, 1500) * 1500 * 8) / 1e9;
+    case 'tcp1':
+      return tcp(tb, seconds, 1);
+    case 'tcp4':
+      return tcp(tb, seconds, 4);
   }
 }
 
@@ -114,10 +163,31 @@ const tcMirred: PathDef = {
   async run(tb, _test, f) {
     const tc = findTool('tc')!;
     try {
-      for (const [from, to] of [[tb.ifA, tb.ifB], [tb.ifB, tb.ifA]] as const) {
+      for (const [from, to] of [
+        [tb.ifA, tb.ifB],
+        [tb.ifB, tb.ifA],
+      ] as const) {
         execFileSync(tc, ['qdisc', 'add', 'dev', from, 'ingress']);
-        execFileSync(tc, ['filter', 'add', 'dev', from, 'ingress', 'protocol', 'all', 'u32', 'match', 'u32', '0', '0',
-          'action', 'mirred', 'egress', 'redirect', 'dev', to]);
+        execFileSync(tc, [
+          'filter',
+          'add',
+          'dev',
+          from,
+          'ingress',
+          'protocol',
+          'all',
+          'u32',
+          'match',
+          'u32',
+          '0',
+          '0',
+          'action',
+          'mirred',
+          'egress',
+          'redirect',
+          'dev',
+          to,
+        ]);
       }
       return await f();
     } finally {
@@ -127,70 +197,118 @@ const tcMirred: PathDef = {
 };
 
 function nfchainPath(driver: 'af_packet' | 'af_xdp'): PathDef {
-  const chainFor = (test: Test): Record<string, unknown>[] => (test.startsWith('udp')
-    ? [{ name: 'bridge', module: NFS('bridge'), service: 1 }]
-    : [
-      { name: 'monitor', module: NFS('basic-monitor'), service: 1, options: { interval: 0 } },
-      { name: 'forward', module: NFS('simple-forward'), service: 2 },
-      { name: 'bridge', module: NFS('bridge'), service: 3 },
-    ]);
+  const chainFor = (test: Test): Record<string, unknown>[] =>
+    test.startsWith('udp')
+      ? [{ name: 'bridge', module: NFS('bridge'), service: 1 }]
+      : [
+          { name: 'monitor', module: NFS('basic-monitor'), service: 1, options: { interval: 0 } },
+          { name: 'forward', module: NFS('simple-forward'), service: 2 },
+          { name: 'bridge', module: NFS('bridge'), service: 3 },
+        ];
   return {
     name: `nfchain-${driver}`,
     nfs: (test) => chainFor(test).length,
     async run(tb, test, f) {
       const nfs = chainFor(test);
-      const topo = validateTopology({
-        name: `bench-${tb.name}`,
-        manager: { statsInterval: 0 },
-        ports: [{ name: 'a', driver, interface: tb.ifA }, { name: 'b', driver, interface: tb.ifB }],
-        nfs, chain: nfs.map((n) => n.name as string),
-      }, '<bench ports>');
+      const topo = validateTopology(
+        {
+          name: `bench-${tb.name}`,
+          manager: { statsInterval: 0 },
+          ports: [
+            { name: 'a', driver, interface: tb.ifA },
+            { name: 'b', driver, interface: tb.ifB },
+          ],
+          nfs,
+          chain: nfs.map((n) => n.name as string),
+        },
+        '<bench ports>',
+      );
       return withTopology(topo, f);
     },
   };
 }
 
 function dpdkPath(pmd: 'af_packet' | 'af_xdp', testpmd: string): PathDef {
-  const vdev = (i: number, ifname: string): string => (pmd === 'af_packet'
-    ? `net_af_packet${i},iface=${ifname}` : `net_af_xdp${i},iface=${ifname},start_queue=0,queue_count=1`);
+  const vdev = (i: number, ifname: string): string =>
+    pmd === 'af_packet'
+      ? `net_af_packet${i},iface=${ifname}`
+      : `net_af_xdp${i},iface=${ifname},start_queue=0,queue_count=1`;
   return {
     name: `dpdk-${pmd}`,
     nfs: () => 0,
     async run(tb, _test, f) {
       // testpmd's stdout is a pipe here, so C stdio would hold its lines back: unbuffer it.
       const stdbuf = findTool('stdbuf');
-      const argv = ['--no-huge', '-m', '1024', '--no-pci', '-l', '0,1', '--file-prefix', `nfc${tb.name}`,
-        '--vdev', vdev(0, tb.ifA), '--vdev', vdev(1, tb.ifB), '--', '--forward-mode=io', '--auto-start', '--nb-cores=1'];
-      const child = stdbuf ? spawn(stdbuf, ['-o0', '-e0', testpmd, ...argv], { stdio: ['pipe', 'pipe', 'pipe'] })
+      const argv = [
+        '--no-huge',
+        '-m',
+        '1024',
+        '--no-pci',
+        '-l',
+        '0,1',
+        '--file-prefix',
+        `nfc${tb.name}`,
+        '--vdev',
+        vdev(0, tb.ifA),
+        '--vdev',
+        vdev(1, tb.ifB),
+        '--',
+        '--forward-mode=io',
+        '--auto-start',
+        '--nb-cores=1',
+      ];
+      const child = stdbuf
+        ? spawn(stdbuf, ['-o0', '-e0', testpmd, ...argv], { stdio: ['pipe', 'pipe', 'pipe'] })
         : spawn(testpmd, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
       let log = '';
-      child.stdout!.on('data', (d: Buffer) => { log += d.toString(); });
-      child.stderr!.on('data', (d: Buffer) => { log += d.toString(); });
+      child.stdout!.on('data', (d: Buffer) => {
+        log += d.toString();
+      });
+      child.stderr!.on('data', (d: Buffer) => {
+        log += d.toString();
+      });
       try {
         const t0 = Date.now();
         while (!/Press enter to exit/.test(log)) {
           if (child.exitCode !== null || Date.now() - t0 > 20_000) {
-            throw new NfcError('NFC_ERR_BENCH', `dpdk-testpmd (${pmd}) did not start: ${log.split('\n').slice(-5).join(' | ')}`);
+            throw new NfcError(
+              'NFC_ERR_BENCH',
+              `dpdk-testpmd (${pmd}) did not start: ${log.split('\n').slice(-5).join(' | ')}`,
+            );
           }
           await new Promise((r) => setTimeout(r, 100));
         }
         return await f();
       } finally {
         child.kill('SIGKILL');
-        await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once('exit', r)));
+        await new Promise((r) =>
+          child.exitCode !== null || child.signalCode !== null ? r(null) : child.once('exit', r),
+        );
       }
     },
   };
 }
 
 export const PORTS_FLAGS = flagSpecs([
-  { name: 'seconds', kind: 'number', min: 1, default: 3, value: 'S', help: 'each measurement\'s length' },
+  { name: 'seconds', kind: 'number', min: 1, default: 3, value: 'S', help: "each measurement's length" },
   runsFlag(3),
   { name: 'tests', kind: 'list', choices: TESTS, default: TESTS, value: 'T,...', help: 'which tests' },
-  { name: 'offloads', kind: 'list', choices: ['on', 'off'], default: ['on', 'off'], value: 'O,...',
-    help: 'the hosts\' offloads for the TCP tests (off needs ethtool)' },
-  { name: 'paths', kind: 'list', choices: ['kernel-bridge', 'tc-mirred', 'nfchain', 'dpdk'],
-    default: ['kernel-bridge', 'tc-mirred', 'nfchain', 'dpdk'], value: 'P,...', help: 'which middleboxes' },
+  {
+    name: 'offloads',
+    kind: 'list',
+    choices: ['on', 'off'],
+    default: ['on', 'off'],
+    value: 'O,...',
+    help: "the hosts' offloads for the TCP tests (off needs ethtool)",
+  },
+  {
+    name: 'paths',
+    kind: 'list',
+    choices: ['kernel-bridge', 'tc-mirred', 'nfchain', 'dpdk'],
+    default: ['kernel-bridge', 'tc-mirred', 'nfchain', 'dpdk'],
+    value: 'P,...',
+    help: 'which middleboxes',
+  },
   JSON_FLAG,
 ]);
 
@@ -200,8 +318,10 @@ export async function portsBenchFromArgv(argv: readonly string[]): Promise<Ports
   if (!support.ok) throw new NfcError('NFC_ERR_BENCH', `bench ports needs network namespaces: ${support.reason}`);
   const { seconds, runs, json, tests } = v;
   const offloadsList: TestbedOffloads[] = v.offloads;
-  if (offloadsList.includes('off') && !hasEthtool()) throw new NfcError('NFC_ERR_BENCH', '--offloads off needs ethtool (apt-get install ethtool)');
-  if (tests.some((t) => t.startsWith('tcp')) && !findTool('iperf3')) throw new NfcError('NFC_ERR_BENCH', 'the tcp tests need iperf3 (apt-get install iperf3)');
+  if (offloadsList.includes('off') && !hasEthtool())
+    throw new NfcError('NFC_ERR_BENCH', '--offloads off needs ethtool (apt-get install ethtool)');
+  if (tests.some((t) => t.startsWith('tcp')) && !findTool('iperf3'))
+    throw new NfcError('NFC_ERR_BENCH', 'the tcp tests need iperf3 (apt-get install iperf3)');
   const kinds: string[] = v.paths;
   const testpmd = findTool('dpdk-testpmd');
   const paths: PathDef[] = [kernelBridge];
@@ -210,7 +330,10 @@ export async function portsBenchFromArgv(argv: readonly string[]): Promise<Ports
   if (kinds.includes('nfchain')) for (const d of drivers) paths.push(nfchainPath(d));
   if (kinds.includes('dpdk')) {
     if (testpmd) for (const d of ['af_packet', 'af_xdp'] as const) paths.push(dpdkPath(d, testpmd));
-    else process.stderr.write('bench ports: dpdk-testpmd is not installed (Debian: apt-get install dpdk): DPDK not measured\n');
+    else
+      process.stderr.write(
+        'bench ports: dpdk-testpmd is not installed (Debian: apt-get install dpdk): DPDK not measured\n',
+      );
   }
 
   const out: PortsRow[] = [];
@@ -241,15 +364,24 @@ export async function portsBenchFromArgv(argv: readonly string[]): Promise<Ports
           const xs = figures.get(`${p.name}|${t}`)!;
           const v = median(xs);
           const row: PortsRow = {
-            bench: 'ports', test: t, path: p.name, offloads, nfs: p.nfs(t), value: v, unit: t === 'udp64' ? 'mpps' : 'gbps',
-            runs: xs, ratio: base > 0 ? v / base : 0,
+            bench: 'ports',
+            test: t,
+            path: p.name,
+            offloads,
+            nfs: p.nfs(t),
+            value: v,
+            unit: t === 'udp64' ? 'mpps' : 'gbps',
+            runs: xs,
+            ratio: base > 0 ? v / base : 0,
           };
           out.push(row);
           const fig = row.unit === 'mpps' ? `${v.toFixed(3)} Mpps` : `${v.toFixed(2)} Gbit/s`;
           const range = `${Math.min(...xs).toFixed(row.unit === 'mpps' ? 3 : 2)}–${Math.max(...xs).toFixed(row.unit === 'mpps' ? 3 : 2)}`;
-          process.stdout.write(json
-            ? `${JSON.stringify({ bench: 'ports', test: t, path: p.name, offloads, nfs: row.nfs, [row.unit]: Number(v.toFixed(3)), runs: xs.map((x) => Number(x.toFixed(3))), ratio: Number(row.ratio.toFixed(3)) })}\n`
-            : `ports test=${t} path=${p.name} offloads=${offloads}${row.nfs ? ` nfs=${row.nfs}` : ''}: ${fig} (median of ${xs.length}, ${range}) [ratio=${row.ratio.toFixed(2)}]\n`);
+          process.stdout.write(
+            json
+              ? `${JSON.stringify({ bench: 'ports', test: t, path: p.name, offloads, nfs: row.nfs, [row.unit]: Number(v.toFixed(3)), runs: xs.map((x) => Number(x.toFixed(3))), ratio: Number(row.ratio.toFixed(3)) })}\n`
+              : `ports test=${t} path=${p.name} offloads=${offloads}${row.nfs ? ` nfs=${row.nfs}` : ''}: ${fig} (median of ${xs.length}, ${range}) [ratio=${row.ratio.toFixed(2)}]\n`,
+          );
         }
       }
     }

@@ -38,17 +38,23 @@ export interface RingBenchOptions {
 
 export async function ringBench(o: RingBenchOptions): Promise<BenchResult[]> {
   const results: BenchResult[] = [];
-  for (const api of o.apis) for (const burst of o.bursts) {
-    const count = o.count ?? (burst === 1 ? 20_000_000 : 100_000_000);
-    const runs: number[] = [];
-    for (let r = 0; r < o.runs; r++) runs.push(await oneRun(burst, count, o.capacity, api));
-    const rate = median(runs);
-    const res: BenchResult = {
-      bench: 'ring', params: { api, burst, capacity: o.capacity, count }, rate, unit: 'mdesc', nsPerItem: 1000 / rate, runs,
-    };
-    emit(res, o.json);
-    results.push(res);
-  }
+  for (const api of o.apis)
+    for (const burst of o.bursts) {
+      const count = o.count ?? (burst === 1 ? 20_000_000 : 100_000_000);
+      const runs: number[] = [];
+      for (let r = 0; r < o.runs; r++) runs.push(await oneRun(burst, count, o.capacity, api));
+      const rate = median(runs);
+      const res: BenchResult = {
+        bench: 'ring',
+        params: { api, burst, capacity: o.capacity, count },
+        rate,
+        unit: 'mdesc',
+        nsPerItem: 1000 / rate,
+        runs,
+      };
+      emit(res, o.json);
+      results.push(res);
+    }
   return results;
 }
 
@@ -143,13 +149,31 @@ function child(role: string, name: string, burst: number, count: number, api: st
 }
 
 export const RING_FLAGS = flagSpecs([
-  { name: 'api', kind: 'list', choices: ['copy', 'zc'], default: ['copy', 'zc'], value: 'API,...',
-    help: 'copy: enqueue/dequeue through a batch array; zc: reserve/publish, available/release on the slots' },
-  { name: 'burst', kind: 'list', of: 'integer', min: 1, default: [1, 8, 32, 64], value: 'B,...',
-    help: 'descriptors per enqueue and per dequeue' },
+  {
+    name: 'api',
+    kind: 'list',
+    choices: ['copy', 'zc'],
+    default: ['copy', 'zc'],
+    value: 'API,...',
+    help: 'copy: enqueue/dequeue through a batch array; zc: reserve/publish, available/release on the slots',
+  },
+  {
+    name: 'burst',
+    kind: 'list',
+    of: 'integer',
+    min: 1,
+    default: [1, 8, 32, 64],
+    value: 'B,...',
+    help: 'descriptors per enqueue and per dequeue',
+  },
   { name: 'capacity', kind: 'integer', min: 1, default: 1024, value: 'C', help: 'ring slots' },
-  { name: 'count', kind: 'integer', min: 1, value: 'N',
-    help: 'descriptors per run (default 20000000 for burst 1, else 100000000)' },
+  {
+    name: 'count',
+    kind: 'integer',
+    min: 1,
+    value: 'N',
+    help: 'descriptors per run (default 20000000 for burst 1, else 100000000)',
+  },
   runsFlag(5),
   JSON_FLAG,
 ]);

@@ -61,16 +61,28 @@ function rssMb(pid: number): number {
 }
 
 export async function soak(o: SoakOptions): Promise<SoakResult> {
-  const topo = validateTopology({
-    name: `soak-${randomUUID().slice(0, 8)}`,
-    manager: { statsInterval: 0 },
-    ports: [{ name: 'gen', driver: 'gen', rate: 0, sizes: [64, 512, 1500], flows: 4096 }, { name: 'sink', driver: 'null' }],
-    nfs: [
-      { name: 'tracker', module: NFS('flow-tracker'), service: 1, instances: 2, options: { interval: 0, 'idle-timeout': 5 } },
-      { name: 'fwd', module: NFS('simple-forward'), service: 2, instances: 2 },
-    ],
-    chain: ['tracker', 'fwd', 'port:sink'],
-  }, '<bench soak>');
+  const topo = validateTopology(
+    {
+      name: `soak-${randomUUID().slice(0, 8)}`,
+      manager: { statsInterval: 0 },
+      ports: [
+        { name: 'gen', driver: 'gen', rate: 0, sizes: [64, 512, 1500], flows: 4096 },
+        { name: 'sink', driver: 'null' },
+      ],
+      nfs: [
+        {
+          name: 'tracker',
+          module: NFS('flow-tracker'),
+          service: 1,
+          instances: 2,
+          options: { interval: 0, 'idle-timeout': 5 },
+        },
+        { name: 'fwd', module: NFS('simple-forward'), service: 2, instances: 2 },
+      ],
+      chain: ['tracker', 'fwd', 'port:sink'],
+    },
+    '<bench soak>',
+  );
   const random = mulberry32f(o.seed);
   const rss: Record<string, [number, number][]> = { manager: [] };
   let kills = 0;
@@ -83,7 +95,10 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
   const elapsed = (): number => (Date.now() - t0) / 1000;
   const sampleEvery = Math.max(1, Math.min(10, o.seconds / 30));
   const r = await runTopology(topo, {
-    signals: false, stats: null, log: (l) => logs.push(l), nfOutput: () => {},
+    signals: false,
+    stats: null,
+    log: (l) => logs.push(l),
+    nfOutput: () => {},
     onRunning: (m: Manager) => {
       const sampler = setInterval(() => {
         const s = m.status();
@@ -92,7 +107,10 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
         for (const n of s.nfs) {
           if (n.name !== 'fwd') continue;
           const mb = rssMb(n.pid);
-          if (Number.isFinite(mb)) (rss[`${n.tag} (pid ${n.pid})`] ??= []).push([t, mb]);
+          if (!Number.isFinite(mb)) continue;
+          const key = `${n.tag} (pid ${n.pid})`;
+          rss[key] ??= [];
+          rss[key].push([t, mb]);
         }
       }, sampleEvery * 1000);
       void (async () => {
@@ -115,12 +133,15 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
             kills++;
             const until = Date.now() + 10_000;
             while (m.status().nfs.some((n) => n.pid === v.pid)) {
-              if (Date.now() > until) throw new NfcError('NFC_ERR_BENCH', `the manager did not take back ${v.tag} within 10 s`);
+              if (Date.now() > until)
+                throw new NfcError('NFC_ERR_BENCH', `the manager did not take back ${v.tag} within 10 s`);
               await new Promise((res) => setTimeout(res, 5));
             }
             maxReclaimMs = Math.max(maxReclaimMs, Date.now() - killed);
             await m.scale('tracker', 2);
-            o.progress?.(`soak ${elapsed().toFixed(0)} s: killed ${v.tag} (kill ${kills}), started another; ${m.status().buffers.free} buffers free`);
+            o.progress?.(
+              `soak ${elapsed().toFixed(0)} s: killed ${v.tag} (kill ${kills}), started another; ${m.status().buffers.free} buffers free`,
+            );
           }
           const s1 = m.status();
           last = { packets: s1.ports[1]!.txPackets, time: s1.time };
@@ -147,16 +168,30 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
   for (const series of Object.values(rss)) for (const p of series) p[1] = Number(p[1].toFixed(1));
   const packets = last.packets - first.packets;
   return {
-    bench: 'soak', seconds: o.seconds, kills, leaked: r.manager.missingAtExit, duplicates: r.manager.duplicatesAtExit,
-    packets, mpps: Number((packets / (last.time - first.time) / 1e6).toFixed(3)), maxReclaimMs, rss, rssDriftPct,
+    bench: 'soak',
+    seconds: o.seconds,
+    kills,
+    leaked: r.manager.missingAtExit,
+    duplicates: r.manager.duplicatesAtExit,
+    packets,
+    mpps: Number((packets / (last.time - first.time) / 1e6).toFixed(3)),
+    maxReclaimMs,
+    rss,
+    rssDriftPct,
   };
 }
 
 export const SOAK_FLAGS = flagSpecs([
   { name: 'minutes', kind: 'number', max: 24 * 60, default: 10, value: 'M', help: 'how long (above 0)' },
-  { name: 'kill-every', kind: 'list', of: 'number', default: [2, 8], value: 'MIN,MAX',
-    help: 'seconds between two kills, drawn from [MIN, MAX] (MIN at least 0.5)' },
-  { name: 'seed', kind: 'integer', default: 1, value: 'N', help: 'seed of the kills\' moments and victims' },
+  {
+    name: 'kill-every',
+    kind: 'list',
+    of: 'number',
+    default: [2, 8],
+    value: 'MIN,MAX',
+    help: 'seconds between two kills, drawn from [MIN, MAX] (MIN at least 0.5)',
+  },
+  { name: 'seed', kind: 'integer', default: 1, value: 'N', help: "seed of the kills' moments and victims" },
   JSON_FLAG,
 ]);
 
@@ -166,24 +201,32 @@ export async function soakBenchFromArgv(argv: readonly string[]): Promise<SoakRe
     throw new NfcError('NFC_ERR_USAGE', `--minutes ${minutes}: a duration in minutes, above 0 and at most 1440`);
   }
   if (ke.length !== 2 || !(ke[0]! >= 0.5) || !(ke[1]! >= ke[0]!)) {
-    throw new NfcError('NFC_ERR_USAGE',
-      `--kill-every ${ke.join(',')}: MIN,MAX seconds between kills, MIN at least 0.5 and MAX at least MIN (e.g. 2,8)`);
+    throw new NfcError(
+      'NFC_ERR_USAGE',
+      `--kill-every ${ke.join(',')}: MIN,MAX seconds between kills, MIN at least 0.5 and MAX at least MIN (e.g. 2,8)`,
+    );
   }
   const res = await soak({
-    seconds: minutes * 60, killEvery: [ke[0]!, ke[1]!], seed,
+    seconds: minutes * 60,
+    killEvery: [ke[0]!, ke[1]!],
+    seed,
     progress: json ? undefined : (l) => process.stderr.write(`${l}\n`),
   });
   if (json) {
     process.stdout.write(`${JSON.stringify(res)}\n`);
   } else {
-    const drift = Object.entries(res.rssDriftPct).map(([k, v]) => `${k} ${v >= 0 ? '+' : ''}${v} %`).join(', ');
+    const drift = Object.entries(res.rssDriftPct)
+      .map(([k, v]) => `${k} ${v >= 0 ? '+' : ''}${v} %`)
+      .join(', ');
     const range = (name: string): string => {
       const s = res.rss[name] ?? [];
       return s.length ? `${s[0]![1]} → ${s[s.length - 1]![1]} MB` : '-';
     };
-    process.stdout.write(`soak minutes=${minutes} kills=${res.kills}: leaked ${res.leaked} buffers, ${res.duplicates} freed twice; ` +
-      `${(res.packets / 1e6).toFixed(1)} M packets out (${res.mpps} Mpps); longest kill → reclaim ${res.maxReclaimMs} ms; ` +
-      `manager RSS ${range('manager')}; RSS drift after warm-up: ${drift || '(run too short)'}\n`);
+    process.stdout.write(
+      `soak minutes=${minutes} kills=${res.kills}: leaked ${res.leaked} buffers, ${res.duplicates} freed twice; ` +
+        `${(res.packets / 1e6).toFixed(1)} M packets out (${res.mpps} Mpps); longest kill → reclaim ${res.maxReclaimMs} ms; ` +
+        `manager RSS ${range('manager')}; RSS drift after warm-up: ${drift || '(run too short)'}\n`,
+    );
   }
   return [res];
 }

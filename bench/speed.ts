@@ -21,33 +21,58 @@ function speedTester(): string {
   return existsSync(js) ? js : fileURLToPath(new URL('../../nfs/speed-tester/index.ts', import.meta.url));
 }
 
-async function once(k: number, packets: number, seconds: number, poll: 'adaptive' | 'busy'): Promise<{ perNf: number; aggregate: number }> {
-  const topo = validateTopology({
-    name: `bench-speed-${randomUUID().slice(0, 8)}`,
-    pool: { count: 32768 },
-    manager: { statsInterval: 0, poll },
-    ports: [{ name: 'none', driver: 'null' }],
-    nfs: Array.from({ length: k }, (_, i) => ({
-      name: `st${i + 1}`, module: speedTester(), service: i + 1,
-      options: { destination: ((i + 1) % k) + 1, packets, interval: 0 },
-    })),
-    chain: [1],
-  }, '<bench>');
+async function once(
+  k: number,
+  packets: number,
+  seconds: number,
+  poll: 'adaptive' | 'busy',
+): Promise<{ perNf: number; aggregate: number }> {
+  const topo = validateTopology(
+    {
+      name: `bench-speed-${randomUUID().slice(0, 8)}`,
+      pool: { count: 32768 },
+      manager: { statsInterval: 0, poll },
+      ports: [{ name: 'none', driver: 'null' }],
+      nfs: Array.from({ length: k }, (_, i) => ({
+        name: `st${i + 1}`,
+        module: speedTester(),
+        service: i + 1,
+        options: { destination: ((i + 1) % k) + 1, packets, interval: 0 },
+      })),
+      chain: [1],
+    },
+    '<bench>',
+  );
   const { a, b } = await measureWindow(topo, seconds);
   const dt = b.time - a.time;
-  const rates = b.nfs.map((n) => ((n.counters.rx ?? 0) - (a.nfs.find((x) => x.nfId === n.nfId)?.counters.rx ?? 0)) / dt / 1e6);
+  const rates = b.nfs.map(
+    (n) => ((n.counters.rx ?? 0) - (a.nfs.find((x) => x.nfId === n.nfId)?.counters.rx ?? 0)) / dt / 1e6,
+  );
   const perNf = Math.min(...rates);
   const aggregate = rates.reduce((x, y) => x + y, 0);
   return { perNf, aggregate };
 }
 
 export const SPEED_FLAGS = flagSpecs([
-  { name: 'nfs', kind: 'list', of: 'integer', min: 1, default: [1, 3], value: 'K,...',
-    help: 'speed-tester NFs in the circle' },
+  {
+    name: 'nfs',
+    kind: 'list',
+    of: 'integer',
+    min: 1,
+    default: [1, 3],
+    value: 'K,...',
+    help: 'speed-tester NFs in the circle',
+  },
   { name: 'packets', kind: 'integer', min: 1, default: 1024, value: 'N', help: 'packets each NF creates' },
   { name: 'seconds', kind: 'number', default: 3, value: 'S', help: 'the measured window' },
-  { name: 'poll', kind: 'string', choices: ['adaptive', 'busy'], default: 'adaptive', value: 'MODE',
-    help: 'adaptive (NFs sleep when idle) or busy (NFs spin)' },
+  {
+    name: 'poll',
+    kind: 'string',
+    choices: ['adaptive', 'busy'],
+    default: 'adaptive',
+    value: 'MODE',
+    help: 'adaptive (NFs sleep when idle) or busy (NFs spin)',
+  },
   runsFlag(3),
   JSON_FLAG,
 ]);
@@ -65,7 +90,12 @@ export async function speedBenchFromArgv(argv: readonly string[]): Promise<Bench
     }
     const rate = median(runs);
     const res: BenchResult = {
-      bench: 'speed', params: { nfs: k, packets, poll }, rate, unit: 'mpps', nsPerItem: 1000 / rate, runs,
+      bench: 'speed',
+      params: { nfs: k, packets, poll },
+      rate,
+      unit: 'mpps',
+      nsPerItem: 1000 / rate,
+      runs,
       extra: { aggregateMpps: Number(median(aggs).toFixed(3)) },
     };
     emit(res, json);

@@ -31,7 +31,10 @@ async function once(inst: InstanceView, name: string, module: string): Promise<n
   for (;;) {
     // The first packet handled shows in the NF's counters (shared memory).
     for (let id = 1; id < MAX_NFS; id++) {
-      if (inst.i32[inst.slotWord(id) + NS.pid] === child.pid && inst.counters.read(CounterSet.nf(id), RouteCounters.rx) > 0) {
+      if (
+        inst.i32[inst.slotWord(id) + NS.pid] === child.pid &&
+        inst.counters.read(CounterSet.nf(id), RouteCounters.rx) > 0
+      ) {
         ms = performance.now() - t0;
       }
     }
@@ -50,7 +53,11 @@ export const STARTUP_FLAGS = flagSpecs([runsFlag(7), JSON_FLAG]);
 export async function startupBenchFromArgv(argv: readonly string[]): Promise<BenchResult[]> {
   const { runs: n, json } = benchArgs('startup', argv, STARTUP_FLAGS).values;
   const name = `bench-start-${randomUUID().slice(0, 8)}`;
-  const manager = spawn(process.execPath, [MAIN, 'manager', '--name', name, '--chain', '1,port:1', '--rate', '100000', '--stats', '0'], { stdio: 'ignore' });
+  const manager = spawn(
+    process.execPath,
+    [MAIN, 'manager', '--name', name, '--chain', '1,port:1', '--rate', '100000', '--stats', '0'],
+    { stdio: 'ignore' },
+  );
   const out: BenchResult[] = [];
   try {
     const end = Date.now() + 10_000;
@@ -67,7 +74,14 @@ export async function startupBenchFromArgv(argv: readonly string[]): Promise<Ben
     for (const [kind, module] of Object.entries(MODULES)) {
       const runs: number[] = [];
       for (let r = 0; r < n; r++) runs.push(await once(inst, name, module));
-      const res: BenchResult = { bench: 'startup', params: { module: kind }, rate: median(runs), unit: 'ms', nsPerItem: 0, runs };
+      const res: BenchResult = {
+        bench: 'startup',
+        params: { module: kind },
+        rate: median(runs),
+        unit: 'ms',
+        nsPerItem: 0,
+        runs,
+      };
       emit(res, json);
       out.push(res);
     }

@@ -38,8 +38,12 @@ export interface TakeoverRow {
 function startManager(file: string): { child: ChildProcess; out: () => string; exited: Promise<void> } {
   const child = spawn(process.execPath, [MAIN, 'start', file], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout!.on('data', (d: Buffer) => { out += d; });
-  child.stderr!.on('data', (d: Buffer) => { out += d; });
+  child.stdout!.on('data', (d: Buffer) => {
+    out += d;
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    out += d;
+  });
   return { child, out: () => out, exited: new Promise((r) => child.on('exit', () => r())) };
 }
 
@@ -71,13 +75,23 @@ async function once(rate: number): Promise<{ forwardMs: number; takeoverMs: numb
   const name = `bench-tk-${randomUUID().slice(0, 8)}`;
   const dir = mkdtempSync(join(tmpdir(), 'nfchain-bench-takeover-'));
   const file = join(dir, 'topo.yaml');
-  writeFileSync(file, [
-    `name: ${name}`, 'manager: { statsInterval: 0 }', 'ports:',
-    `  - { name: g, driver: gen, rate: ${rate}, flows: 256 }`, '  - { name: sink, driver: "null" }', 'nfs:',
-    `  - { name: fd, module: ${NFS('flow-director')}, service: 1, options: { map: "", fallback: fast } }`,
-    `  - { name: fwd, module: ${NFS('simple-forward')}, service: 2, instances: 2 }`,
-    'chains:', '  fast: [fwd, "port:sink"]', 'chain: [fd, fwd, "port:sink"]', '',
-  ].join('\n'));
+  writeFileSync(
+    file,
+    [
+      `name: ${name}`,
+      'manager: { statsInterval: 0 }',
+      'ports:',
+      `  - { name: g, driver: gen, rate: ${rate}, flows: 256 }`,
+      '  - { name: sink, driver: "null" }',
+      'nfs:',
+      `  - { name: fd, module: ${NFS('flow-director')}, service: 1, options: { map: "", fallback: fast } }`,
+      `  - { name: fwd, module: ${NFS('simple-forward')}, service: 2, instances: 2 }`,
+      'chains:',
+      '  fast: [fwd, "port:sink"]',
+      'chain: [fd, fwd, "port:sink"]',
+      '',
+    ].join('\n'),
+  );
   const m1 = startManager(file);
   let m2: ReturnType<typeof startManager> | undefined;
   try {
@@ -86,27 +100,45 @@ async function once(rate: number): Promise<{ forwardMs: number; takeoverMs: numb
     await m1.exited;
     const t0 = performance.now();
     m2 = startManager(file);
-    const first = await until('the new manager to answer', 20_000, async () => { const n = await sinkTx(name); return n >= 0 ? n : undefined; });
-    await until('packets out of the sink again', 20_000, async () => ((await sinkTx(name)) > first + 100 ? true : undefined));
+    const first = await until('the new manager to answer', 20_000, async () => {
+      const n = await sinkTx(name);
+      return n >= 0 ? n : undefined;
+    });
+    await until('packets out of the sink again', 20_000, async () =>
+      (await sinkTx(name)) > first + 100 ? true : undefined,
+    );
     const forwardMs = performance.now() - t0;
-    const re = /took over from manager pid \d+: \d+ NF\(s\) back, (\d+) buffers the dead manager held reclaimed.*; (\d+) ms/;
+    const re =
+      /took over from manager pid \d+: \d+ NF\(s\) back, (\d+) buffers the dead manager held reclaimed.*; (\d+) ms/;
     const out2 = m2.out;
-    const line = await until(`the takeover's log line (output so far: ${out2()})`, 5000, async () => re.exec(out2()) ?? undefined);
+    const line = await until(
+      `the takeover's log line (output so far: ${out2()})`,
+      5000,
+      async () => re.exec(out2()) ?? undefined,
+    );
     m2.child.kill('SIGINT');
     await m2.exited;
     await new Promise((r) => setTimeout(r, 50)); // the last output lines
-    if (!/buffers: all \d+ back in the pool/.test(m2.out())) throw new NfcError('NFC_ERR_BENCH', `bench takeover: buffers were lost:\n${m2.out()}`);
+    if (!/buffers: all \d+ back in the pool/.test(m2.out()))
+      throw new NfcError('NFC_ERR_BENCH', `bench takeover: buffers were lost:\n${m2.out()}`);
     return { forwardMs, takeoverMs: Number(line[2]), reclaimed: Number(line[1]) };
   } finally {
-    for (const m of [m1, m2]) if (m && m.child.exitCode === null && m.child.signalCode === null) m.child.kill('SIGKILL');
+    for (const m of [m1, m2])
+      if (m && m.child.exitCode === null && m.child.signalCode === null) m.child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
 export const TAKEOVER_FLAGS = flagSpecs([
   runsFlag(3),
-  { name: 'rate', kind: 'integer', min: 1000, default: 50_000, value: 'PPS',
-    help: 'the generator\'s rate, packets per second' },
+  {
+    name: 'rate',
+    kind: 'integer',
+    min: 1000,
+    default: 50_000,
+    value: 'PPS',
+    help: "the generator's rate, packets per second",
+  },
   JSON_FLAG,
 ]);
 
@@ -115,13 +147,20 @@ export async function takeoverBenchFromArgv(argv: readonly string[]): Promise<Ta
   const rs = [];
   for (let r = 0; r < runs; r++) rs.push(await once(rate));
   const row: TakeoverRow = {
-    bench: 'takeover', rate, runs,
-    forwardMs: Math.round(median(rs.map((x) => x.forwardMs))), takeoverMs: Math.round(median(rs.map((x) => x.takeoverMs))),
+    bench: 'takeover',
+    rate,
+    runs,
+    forwardMs: Math.round(median(rs.map((x) => x.forwardMs))),
+    takeoverMs: Math.round(median(rs.map((x) => x.takeoverMs))),
     reclaimed: Math.round(median(rs.map((x) => x.reclaimed))),
-    forwardMsRuns: rs.map((x) => Math.round(x.forwardMs)), takeoverMsRuns: rs.map((x) => x.takeoverMs),
+    forwardMsRuns: rs.map((x) => Math.round(x.forwardMs)),
+    takeoverMsRuns: rs.map((x) => x.takeoverMs),
   };
-  process.stdout.write(json ? `${JSON.stringify(row)}\n`
-    : `takeover rate=${rate} runs=${runs}: forwarding again ${row.forwardMs} ms after the new manager was started (runs ${row.forwardMsRuns.join(', ')}); ` +
-      `takeover ${row.takeoverMs} ms (runs ${row.takeoverMsRuns.join(', ')}); ${row.reclaimed} buffers of the dead manager reclaimed\n`);
+  process.stdout.write(
+    json
+      ? `${JSON.stringify(row)}\n`
+      : `takeover rate=${rate} runs=${runs}: forwarding again ${row.forwardMs} ms after the new manager was started (runs ${row.forwardMsRuns.join(', ')}); ` +
+          `takeover ${row.takeoverMs} ms (runs ${row.takeoverMsRuns.join(', ')}); ${row.reclaimed} buffers of the dead manager reclaimed\n`,
+  );
   return [row];
 }

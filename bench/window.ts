@@ -8,10 +8,17 @@ import type { Manager } from '../src/manager/manager.js';
 import type { ManagerStatus } from '../src/protocol/messages.js';
 import type { Topology } from '../src/topology/types.js';
 
-export async function measureWindow(topo: Topology, seconds: number, warmupMs = 1000): Promise<{ a: ManagerStatus; b: ManagerStatus }> {
+export async function measureWindow(
+  topo: Topology,
+  seconds: number,
+  warmupMs = 1000,
+): Promise<{ a: ManagerStatus; b: ManagerStatus }> {
   let window: { a: ManagerStatus; b: ManagerStatus } | undefined;
   await runTopology(topo, {
-    signals: false, stats: null, log: () => {}, nfOutput: () => {},
+    signals: false,
+    stats: null,
+    log: () => {},
+    nfOutput: () => {},
     onRunning: (m: Manager) => {
       void (async () => {
         await new Promise((r) => setTimeout(r, warmupMs));

@@ -11,7 +11,9 @@ import type { Manager } from '../src/manager/manager.js';
 
 /** Packets eth0 in namespace `ns` has received. */
 export function rxPackets(ns: string): number {
-  const j = JSON.parse(execFileSync('ip', ['-n', ns, '-s', '-j', 'link', 'show', 'dev', 'eth0'], { encoding: 'utf8' })) as { stats64: { rx: { packets: number } } }[];
+  const j = JSON.parse(
+    execFileSync('ip', ['-n', ns, '-s', '-j', 'link', 'show', 'dev', 'eth0'], { encoding: 'utf8' }),
+  ) as { stats64: { rx: { packets: number } } }[];
   return j[0]!.stats64.rx.packets;
 }
 
@@ -34,7 +36,10 @@ export async function withTopology<T>(topo: Topology, f: () => Promise<T>, settl
   let out: T | undefined;
   let failure: unknown;
   await runTopology(topo, {
-    signals: false, stats: null, log: () => {}, nfOutput: () => {},
+    signals: false,
+    stats: null,
+    log: () => {},
+    nfOutput: () => {},
     onRunning: (m: Manager) => {
       void (async () => {
         try {

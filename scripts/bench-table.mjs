@@ -20,13 +20,19 @@ for (const line of readFileSync(0, 'utf8').split('\n')) {
   const r = JSON.parse(line);
   const unit = Object.keys(UNITS).find((u) => u in r);
   const params = Object.entries(r)
-    .filter(([k]) => !['bench', 'runs', 'nsPerPkt', 'count', 'aggregateMpps', 'capacity', 'flows_', 'matched', unit].includes(k))
-    .map(([k, v]) => `${k}=${v}`).join(' ');
+    .filter(
+      ([k]) =>
+        !['bench', 'runs', 'nsPerPkt', 'count', 'aggregateMpps', 'capacity', 'flows_', 'matched', unit].includes(k),
+    )
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
   const fmt = (x) => (x >= 100 ? x.toFixed(0) : x.toPrecision(3));
   const lo = fmt(Math.min(...r.runs));
   const hi = fmt(Math.max(...r.runs));
   const goal = GOALS[`${r.bench} ${params.replace(/ capacity=\d+/, '')}`] ?? '';
   const ns = r.nsPerPkt === undefined || r.nsPerPkt === null ? '' : r.nsPerPkt.toFixed(2);
   const extra = r.aggregateMpps ? ` (all NFs: ${r.aggregateMpps.toFixed(1)})` : '';
-  console.log(`| ${r.bench} | ${params} | ${r[unit].toFixed(1)} ${UNITS[unit]}${extra} | ${ns} | ${lo}–${hi} | ${goal} |`);
+  console.log(
+    `| ${r.bench} | ${params} | ${r[unit].toFixed(1)} ${UNITS[unit]}${extra} | ${ns} | ${lo}–${hi} | ${goal} |`,
+  );
 }

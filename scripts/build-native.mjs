@@ -20,13 +20,13 @@ if (existsSync(join(prefix, 'include', 'node', 'node_api.h'))) args.push(`--node
 function findNodeGyp() {
   const env = process.env.npm_config_node_gyp;
   if (env && existsSync(env)) return [process.execPath, env];
-  const candidates = [
-    join(prefix, 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
-  ];
+  const candidates = [join(prefix, 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js')];
   try {
     const req = createRequire(import.meta.url);
     candidates.push(req.resolve('node-gyp/bin/node-gyp.js'));
-  } catch { /* not installed locally */ }
+  } catch {
+    /* not installed locally */
+  }
   for (const c of candidates) if (existsSync(c)) return [process.execPath, c];
   return ['node-gyp'];
 }

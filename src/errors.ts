@@ -39,8 +39,10 @@ export class NfcError extends Error {
   readonly fix: string | undefined;
 
   constructor(code: ErrorCode, message: string, options?: { fix?: string; cause?: unknown }) {
-    super(options?.fix ? `${message}\n  fix: ${options.fix}` : message,
-      options?.cause !== undefined ? { cause: options.cause } : undefined);
+    super(
+      options?.fix ? `${message}\n  fix: ${options.fix}` : message,
+      options?.cause !== undefined ? { cause: options.cause } : undefined,
+    );
     this.name = 'NfcError';
     this.code = code;
     this.fix = options?.fix;

@@ -7,7 +7,17 @@ export { BURST, CACHE_LINE } from './shm/layout.js';
 export { ShmDir, SHM_ROOT } from './shm/shm-file.js';
 export { initRing, ringBytes, RingKind, RingOffsets } from './shm/ring-layout.js';
 export { SpscProducer, MpProducer, ScConsumer, McConsumer } from './shm/ring.js';
-export { Meta, META_BYTES, POOL_DEFAULTS, poolGeometry, type PoolGeometry, OFFLOAD_CSUM_PARTIAL, OffloadGso, gsoOffload, JUMBO_DATA } from './shm/pool-layout.js';
+export {
+  Meta,
+  META_BYTES,
+  POOL_DEFAULTS,
+  poolGeometry,
+  type PoolGeometry,
+  OFFLOAD_CSUM_PARTIAL,
+  OffloadGso,
+  gsoOffload,
+  JUMBO_DATA,
+} from './shm/pool-layout.js';
 export { initPool, poolBytes, PacketPool, PoolCache, type PoolOptions, type PoolCacheOptions } from './shm/pool.js';
 export { CounterBlock, countersBytes, defineCounters, initCounters } from './shm/counters.js';
 export * from './packet/protocol.js';
@@ -15,20 +25,54 @@ export * from './packet/packet-view.js';
 export { formatIpv4, formatIpv6, formatMac, parseIpv4, parseIpv6, parseMac } from './packet/address.js';
 export * from './packet/checksum.js';
 export { FlowKey, hashFlowKey, type FlowFamily } from './packet/flow-key.js';
-export { FlowTable, initFlowTable, flowTableBytes, flowTableFor, createFlowTable, type FlowTableOptions, type FlowTableGeometry } from './flow/flow-table.js';
+export {
+  FlowTable,
+  initFlowTable,
+  flowTableBytes,
+  flowTableFor,
+  createFlowTable,
+  type FlowTableOptions,
+  type FlowTableGeometry,
+} from './flow/flow-table.js';
 export * from './pcap/pcap-reader.js';
 export * from './pcap/pcap-writer.js';
 export { writeSynth, synthFlow, synthMinLength, SynthKind, SYNTH_KINDS, type SynthFlow } from './ports/synth.js';
 export {
-  defineNF, parseOptions, optionsFromArgv,
-  type NFDefinition, type NFContext, type Burst, type OptionSpec, type OptionsSpec, type OptionValues, type FlowChainResult, type ScaleResult,
+  defineNF,
+  parseOptions,
+  optionsFromArgv,
+  type NFDefinition,
+  type NFContext,
+  type Burst,
+  type OptionSpec,
+  type OptionsSpec,
+  type OptionValues,
+  type FlowChainResult,
+  type ScaleResult,
 } from './nflib/define.js';
 export { editDistance } from './nflib/define.js';
 export {
-  readConfigFile, parseConfigText, configDocument, configError, problemsFromZod, zodIssueMessage, valueAt, describeValue, didYouMean,
-  type ConfigDocument, type ConfigFileOptions, type ConfigPath, type ConfigProblem, type ZodHints,
+  readConfigFile,
+  parseConfigText,
+  configDocument,
+  configError,
+  problemsFromZod,
+  zodIssueMessage,
+  valueAt,
+  describeValue,
+  didYouMean,
+  type ConfigDocument,
+  type ConfigFileOptions,
+  type ConfigPath,
+  type ConfigProblem,
+  type ZodHints,
 } from './util/config-file.js';
 export { DROP, NEXT, toNF, out, Action, formatVerdict } from './chain/verdict.js';
 export {
-  runNF, NOT_HANDLED, type RunNFOptions, type RunNFResult, type RunNFOutput, type OutputSource,
+  runNF,
+  NOT_HANDLED,
+  type RunNFOptions,
+  type RunNFResult,
+  type RunNFOutput,
+  type OutputSource,
 } from './nflib/harness.js';

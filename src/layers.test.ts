@@ -42,7 +42,10 @@ test('no module imports from a higher layer', () => {
   const walk = (dir: string): void => {
     for (const e of readdirSync(dir, { withFileTypes: true })) {
       const p = join(dir, e.name);
-      if (e.isDirectory()) { walk(p); continue; }
+      if (e.isDirectory()) {
+        walk(p);
+        continue;
+      }
       if (!e.name.endsWith('.ts') || e.name.endsWith('.test.ts')) continue;
       const from = unitOf(relative(SRC, p));
       const text = readFileSync(p, 'utf8');
@@ -50,7 +53,8 @@ test('no module imports from a higher layer', () => {
         const target = relative(SRC, normalize(join(dirname(p), m[1]!)));
         if (target.startsWith('..')) continue; // bench/ and nfs/ are not layers of src/ (cli/bench.ts loads benchmarks on demand)
         const to = unitOf(target);
-        if (to !== from && layerOf(to) > layerOf(from)) violations.push(`${relative(SRC, p)} imports ${m[1]} (${to} is above ${from})`);
+        if (to !== from && layerOf(to) > layerOf(from))
+          violations.push(`${relative(SRC, p)} imports ${m[1]} (${to} is above ${from})`);
       }
     }
   };

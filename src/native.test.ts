@@ -20,7 +20,10 @@ test('shmCreate makes a 0600 file of the asked size, mapped shared: writes are s
     const b = native().shmOpen(p);
     new Uint32Array(a)[100] = 0xdeadbeef;
     assert.equal(new Uint32Array(b)[100], 0xdeadbeef);
-    assert.throws(() => native().shmCreate(p, 4096), (e: NodeJS.ErrnoException) => e.code === 'EEXIST' && e.path === p && e.syscall === 'open');
+    assert.throws(
+      () => native().shmCreate(p, 4096),
+      (e: NodeJS.ErrnoException) => e.code === 'EEXIST' && e.path === p && e.syscall === 'open',
+    );
   } finally {
     native().shmUnlink(p);
   }
@@ -29,8 +32,14 @@ test('shmCreate makes a 0600 file of the asked size, mapped shared: writes are s
 
 test('errors carry the errno name, the syscall and the path', () => {
   const p = `/dev/shm/${uniqueName('missing')}`;
-  assert.throws(() => native().shmOpen(p), (e: NodeJS.ErrnoException) => e.code === 'ENOENT' && e.path === p && /ENOENT/.test(e.message));
-  assert.throws(() => native().shmUnlink(p), (e: NodeJS.ErrnoException) => e.code === 'ENOENT');
+  assert.throws(
+    () => native().shmOpen(p),
+    (e: NodeJS.ErrnoException) => e.code === 'ENOENT' && e.path === p && /ENOENT/.test(e.message),
+  );
+  assert.throws(
+    () => native().shmUnlink(p),
+    (e: NodeJS.ErrnoException) => e.code === 'ENOENT',
+  );
   assert.throws(() => native().shmCreate('relative/path', 10), /absolute path/);
   assert.throws(() => native().shmCreate('/dev/shm/x', -1), RangeError);
 });
@@ -41,8 +50,14 @@ test('symlinks are refused for open and create', () => {
   native().shmCreate(target, 4096);
   symlinkSync(target, link);
   try {
-    assert.throws(() => native().shmOpen(link), (e: NodeJS.ErrnoException) => e.code === 'ELOOP');
-    assert.throws(() => native().shmCreate(link, 4096), (e: NodeJS.ErrnoException) => e.code === 'EEXIST' || e.code === 'ELOOP');
+    assert.throws(
+      () => native().shmOpen(link),
+      (e: NodeJS.ErrnoException) => e.code === 'ELOOP',
+    );
+    assert.throws(
+      () => native().shmCreate(link, 4096),
+      (e: NodeJS.ErrnoException) => e.code === 'EEXIST' || e.code === 'ELOOP',
+    );
   } finally {
     unlinkSync(link);
     native().shmUnlink(target);
@@ -56,10 +71,19 @@ test('ShmDir: a directory per instance, 0700, names checked, removed whole', () 
     assert.equal(statSync(dir.path).mode & 0o777, 0o700);
     dir.createFile('a', 4096);
     dir.createFile('b', 4096);
-    assert.throws(() => ShmDir.create(name), (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_SHM' && /EEXIST/.test(e.message));
-    assert.throws(() => dir.createFile('../escape', 10), (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_INVALID_ARG');
+    assert.throws(
+      () => ShmDir.create(name),
+      (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_SHM' && /EEXIST/.test(e.message),
+    );
+    assert.throws(
+      () => dir.createFile('../escape', 10),
+      (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_INVALID_ARG',
+    );
     assert.throws(() => ShmDir.open('no/such'), NfcError);
-    assert.throws(() => ShmDir.open(uniqueName('absent')).openFile('a'), (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_SHM');
+    assert.throws(
+      () => ShmDir.open(uniqueName('absent')).openFile('a'),
+      (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_SHM',
+    );
     assert.equal(ShmDir.open(name).openFile('a').byteLength, 4096);
   } finally {
     dir.remove();
@@ -89,9 +113,17 @@ test('a process blocked in futexWait is woken by another process', { timeout: 60
     await waitFor(() => Atomics.load(w, 1) === 1, 20_000, 'futex peer to start');
     // Wait until the kernel shows the child asleep in the futex, so the wake is real.
     const pid = peer.run.child.pid!;
-    await waitFor(() => {
-      try { return /futex/.test(readFileSync(`/proc/${pid}/wchan`, 'utf8')); } catch { return false; }
-    }, 20_000, 'the peer to block in futex_wait');
+    await waitFor(
+      () => {
+        try {
+          return /futex/.test(readFileSync(`/proc/${pid}/wchan`, 'utf8'));
+        } catch {
+          return false;
+        }
+      },
+      20_000,
+      'the peer to block in futex_wait',
+    );
     Atomics.store(w, 0, 1);
     assert.equal(native().futexWake(w, 0, 1), 1, 'exactly one waiter woken');
     const r = JSON.parse(await peer.run.done) as { result: number; ms: number; value: number };

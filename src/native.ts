@@ -44,7 +44,16 @@ export interface NativeAddon {
   /** True when the addon was built with libxdp (af_xdp ports). */
   xdpAvailable(): boolean;
   /** An AF_XDP socket whose UMEM is pool[areaOffset, areaOffset + areaSize); shared per interface and queue. */
-  xdpOpen(ifname: string, queue: number, pool: ArrayBuffer, areaOffset: number, areaSize: number, frameSize: number, headroom: number, ringSize: number): number;
+  xdpOpen(
+    ifname: string,
+    queue: number,
+    pool: ArrayBuffer,
+    areaOffset: number,
+    areaSize: number,
+    frameSize: number,
+    headroom: number,
+    ringSize: number,
+  ): number;
   xdpFill(h: number, addrs: Uint32Array, n: number): number;
   /** io: 2 words per frame (UMEM address of the data, length). */
   xdpRx(h: number, io: Uint32Array, max: number): number;

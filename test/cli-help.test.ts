@@ -17,7 +17,11 @@ import type { FlagSpec } from '../src/util/args.js';
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const MAIN = join(root, 'dist/src/cli/main.js');
 
-interface Run { status: number | null; stdout: string; stderr: string }
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 function cli(...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
@@ -59,44 +63,48 @@ function union(flags: (readonly FlagSpec[])[]): string[] {
   return [...new Set(flags.flatMap(names))];
 }
 
-test('every command\'s --help lists exactly the flags its specs declare; help <command> says the same', {
+test("every command's --help lists exactly the flags its specs declare; help <command> says the same", {
   timeout: 120_000,
 }, async () => {
-  await Promise.all(COMMANDS.filter((e): e is Command | VerbCommand => !isCustom(e)).map(async (e) => {
-    const [help, viaHelp] = await Promise.all([cli(e.name, '--help'), cli('help', e.name)]);
-    assert.equal(help.status, 0, `${e.name} --help: ${help.stderr}`);
-    assert.equal(viaHelp.stdout, help.stdout, `nfchain help ${e.name} prints what ${e.name} --help prints`);
-    assert.ok(help.stdout.includes(e.summary), `${e.name} --help has the summary`);
-    if (isVerbs(e)) {
-      assert.deepEqual(optionLines(help.stdout), union(e.verbs.map((v) => v.flags)), e.name);
-      for (const v of e.verbs) {
-        const prefix: string = `  nfchain ${e.name} ${v.name}`;
-        const line: string | undefined = help.stdout.split('\n').find((l) => l.startsWith(prefix));
-        assert.ok(line, `${e.name} --help shows the usage of ${v.name}`);
-        assert.deepEqual(usageFlags(line), names(v.flags), `${e.name} ${v.name}'s usage line`);
+  await Promise.all(
+    COMMANDS.filter((e): e is Command | VerbCommand => !isCustom(e)).map(async (e) => {
+      const [help, viaHelp] = await Promise.all([cli(e.name, '--help'), cli('help', e.name)]);
+      assert.equal(help.status, 0, `${e.name} --help: ${help.stderr}`);
+      assert.equal(viaHelp.stdout, help.stdout, `nfchain help ${e.name} prints what ${e.name} --help prints`);
+      assert.ok(help.stdout.includes(e.summary), `${e.name} --help has the summary`);
+      if (isVerbs(e)) {
+        assert.deepEqual(optionLines(help.stdout), union(e.verbs.map((v) => v.flags)), e.name);
+        for (const v of e.verbs) {
+          const prefix: string = `  nfchain ${e.name} ${v.name}`;
+          const line: string | undefined = help.stdout.split('\n').find((l) => l.startsWith(prefix));
+          assert.ok(line, `${e.name} --help shows the usage of ${v.name}`);
+          assert.deepEqual(usageFlags(line), names(v.flags), `${e.name} ${v.name}'s usage line`);
+        }
+      } else {
+        assert.deepEqual(optionLines(help.stdout), names(e.flags), e.name);
+        const inUsage = usageFlags(usageLine(help.stdout)).filter((f) => f !== 'option'); // nf's [-- --option value ...]
+        assert.deepEqual(inUsage, names(e.flags), `${e.name}'s usage line`);
       }
-    } else {
-      assert.deepEqual(optionLines(help.stdout), names(e.flags), e.name);
-      const inUsage = usageFlags(usageLine(help.stdout)).filter((f) => f !== 'option'); // nf's [-- --option value ...]
-      assert.deepEqual(inUsage, names(e.flags), `${e.name}'s usage line`);
-    }
-  }));
+    }),
+  );
 });
 
-test('every benchmark\'s --help lists exactly the flags it declares; bench --help lists every benchmark', {
+test("every benchmark's --help lists exactly the flags it declares; bench --help lists every benchmark", {
   timeout: 120_000,
 }, async () => {
   const all = await cli('bench', '--help');
   assert.equal(all.status, 0, all.stderr);
-  await Promise.all(BENCHES.map(async (b) => {
-    const { flags } = await b.load();
-    assert.ok(all.stdout.includes(`  ${b.name.padEnd(8)} ${b.summary}`), `bench --help lists ${b.name}`);
-    const [help, viaHelp] = await Promise.all([cli('bench', b.name, '--help'), cli('help', 'bench', b.name)]);
-    assert.equal(help.status, 0, `bench ${b.name} --help: ${help.stderr}`);
-    assert.equal(viaHelp.stdout, help.stdout);
-    assert.deepEqual(optionLines(help.stdout), names(flags), `bench ${b.name}`);
-    assert.deepEqual(usageFlags(usageLine(help.stdout)), names(flags), `bench ${b.name}'s usage line`);
-  }));
+  await Promise.all(
+    BENCHES.map(async (b) => {
+      const { flags } = await b.load();
+      assert.ok(all.stdout.includes(`  ${b.name.padEnd(8)} ${b.summary}`), `bench --help lists ${b.name}`);
+      const [help, viaHelp] = await Promise.all([cli('bench', b.name, '--help'), cli('help', 'bench', b.name)]);
+      assert.equal(help.status, 0, `bench ${b.name} --help: ${help.stderr}`);
+      assert.equal(viaHelp.stdout, help.stdout);
+      assert.deepEqual(optionLines(help.stdout), names(flags), `bench ${b.name}`);
+      assert.deepEqual(usageFlags(usageLine(help.stdout)), names(flags), `bench ${b.name}'s usage line`);
+    }),
+  );
 });
 
 test('an unknown flag is refused by every command, verb and benchmark before it does anything', {
@@ -109,13 +117,15 @@ test('an unknown flag is refused by every command, verb and benchmark before it 
     else lines.push([e.name, ...(e.name === 'nf' ? ['x.js', '--service', '1'] : []), '--no-such-flag']);
   }
   for (const b of BENCHES) lines.push(['bench', b.name, '--no-such-flag']);
-  await Promise.all(lines.map(async (args) => {
-    const r = await cli(...args);
-    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
-    assert.match(r.stderr, /unknown flag --no-such-flag/, args.join(' '));
-    assert.match(r.stderr, /fix: .*nfchain /, args.join(' '));
-    assert.match(r.stderr, /\[NFC_ERR_USAGE\]/, args.join(' '));
-  }));
+  await Promise.all(
+    lines.map(async (args) => {
+      const r = await cli(...args);
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, /unknown flag --no-such-flag/, args.join(' '));
+      assert.match(r.stderr, /fix: .*nfchain /, args.join(' '));
+      assert.match(r.stderr, /\[NFC_ERR_USAGE\]/, args.join(' '));
+    }),
+  );
 });
 
 test('a flag of another verb is refused by name; a misspelt one gets a suggestion', async () => {

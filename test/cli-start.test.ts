@@ -26,48 +26,82 @@ function alive(pid: number): boolean {
   }
 }
 
-test('nfchain start: status and stats from another process, then SIGINT leaves nothing behind', { timeout: 60_000 }, async () => {
+test('nfchain start: status and stats from another process, then SIGINT leaves nothing behind', {
+  timeout: 60_000,
+}, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'nfchain-start-'));
   const name = uniqueName('start').slice(0, 32);
   const file = join(dir, 'topo.yaml');
-  writeFileSync(file, [
-    `name: ${name}`,
-    'manager: { statsInterval: 1 }',
-    'ports:',
-    '  - { name: in, driver: gen, rate: 20000 }',
-    '  - { name: out, driver: "null" }',
-    'nfs:',
-    `  - { name: a, module: ${join(root, 'test/fixtures/nfs/verdict.ts')}, service: 1, instances: 2 }`,
-    `  - { name: b, module: ${join(root, 'dist/test/fixtures/nfs/verdict.js')}, service: 2, options: { verdict: out, dest: 1 } }`,
-    'chain: [a, b]',
-    '',
-  ].join('\n'));
+  writeFileSync(
+    file,
+    [
+      `name: ${name}`,
+      'manager: { statsInterval: 1 }',
+      'ports:',
+      '  - { name: in, driver: gen, rate: 20000 }',
+      '  - { name: out, driver: "null" }',
+      'nfs:',
+      `  - { name: a, module: ${join(root, 'test/fixtures/nfs/verdict.ts')}, service: 1, instances: 2 }`,
+      `  - { name: b, module: ${join(root, 'dist/test/fixtures/nfs/verdict.js')}, service: 2, options: { verdict: out, dest: 1 } }`,
+      'chain: [a, b]',
+      '',
+    ].join('\n'),
+  );
   const child = spawn(process.execPath, [MAIN, 'start', file], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout.on('data', (d: Buffer) => { out += d; });
-  child.stderr.on('data', (d: Buffer) => { out += d; });
+  child.stdout.on('data', (d: Buffer) => {
+    out += d;
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    out += d;
+  });
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   try {
-    await waitFor(() => /PORTS/.test(out) && (out.match(/registered/g) ?? []).length >= 3, 20_000, `the topology to come up:\n${out}`);
+    await waitFor(
+      () => /PORTS/.test(out) && (out.match(/registered/g) ?? []).length >= 3,
+      20_000,
+      `the topology to come up:\n${out}`,
+    );
     const status = spawnSync(process.execPath, [MAIN, 'status', '--name', name, '--json'], { encoding: 'utf8' });
     assert.equal(status.status, 0, status.stderr);
     const s = JSON.parse(status.stdout) as ManagerStatus;
     assert.equal(s.nfs.length, 3);
     assert.ok(s.nfs.every((n) => n.state === 'running'));
-    assert.deepEqual(s.services.map((x) => [x.service, x.nfs.length]), [[1, 2], [2, 1]]);
+    assert.deepEqual(
+      s.services.map((x) => [x.service, x.nfs.length]),
+      [
+        [1, 2],
+        [2, 1],
+      ],
+    );
     // Where the buffers are: every place adds up to the pool (the rest was moving as it was counted).
     const b = s.buffers;
-    assert.equal(b.free + b.rings + b.nfs.reduce((a, x) => a + x.held, 0) + b.ports.reduce((a, x) => a + x.held, 0) + b.manager + b.inMotion, b.total);
+    assert.equal(
+      b.free +
+        b.rings +
+        b.nfs.reduce((a, x) => a + x.held, 0) +
+        b.ports.reduce((a, x) => a + x.held, 0) +
+        b.manager +
+        b.inMotion,
+      b.total,
+    );
     assert.ok(b.free > 0 && b.free <= b.total);
-    assert.deepEqual(b.ports.map((p) => p.port), s.ports.map((p) => p.name));
-    assert.ok(b.nfs.every((x) => s.nfs.some((n) => n.nfId === x.nfId)), 'buffers are held only by registered NFs');
+    assert.deepEqual(
+      b.ports.map((p) => p.port),
+      s.ports.map((p) => p.name),
+    );
+    assert.ok(
+      b.nfs.every((x) => s.nfs.some((n) => n.nfId === x.nfId)),
+      'buffers are held only by registered NFs',
+    );
     const human = spawnSync(process.execPath, [MAIN, 'status', '--name', name], { encoding: 'utf8' });
     assert.match(human.stdout, /^buffers: \d+ of \d+ free, \d+ in rings, \d+ in NFs.*, -?\d+ in motion$/m);
     const text = spawnSync(process.execPath, [MAIN, 'stats', '--name', name], { encoding: 'utf8' });
     assert.equal(text.status, 0, text.stderr);
     assert.match(text.stdout, /PORTS[\s\S]*NFS[\s\S]*a#\d+/);
     // Scaling from the command line: mistakes exit 2 with the reason; a scale-up is waited for.
-    const scale = (...a: string[]) => spawnSync(process.execPath, [MAIN, 'scale', '--name', name, ...a], { encoding: 'utf8' });
+    const scale = (...a: string[]) =>
+      spawnSync(process.execPath, [MAIN, 'scale', '--name', name, ...a], { encoding: 'utf8' });
     const unknown = scale('nosuch', '2');
     assert.equal(unknown.status, 2);
     assert.match(unknown.stderr, /no NF or service named "nosuch"/);
@@ -78,8 +112,16 @@ test('nfchain start: status and stats from another process, then SIGINT leaves n
     const up = scale('b', '2');
     assert.equal(up.status, 0, up.stderr);
     assert.match(up.stdout, /^service 2: 1 → 2 instances \(started #\d+\)$/m);
-    const s2 = JSON.parse(spawnSync(process.execPath, [MAIN, 'status', '--name', name, '--json'], { encoding: 'utf8' }).stdout) as ManagerStatus;
-    assert.deepEqual(s2.services.map((x) => [x.service, x.nfs.length]), [[1, 2], [2, 2]]);
+    const s2 = JSON.parse(
+      spawnSync(process.execPath, [MAIN, 'status', '--name', name, '--json'], { encoding: 'utf8' }).stdout,
+    ) as ManagerStatus;
+    assert.deepEqual(
+      s2.services.map((x) => [x.service, x.nfs.length]),
+      [
+        [1, 2],
+        [2, 2],
+      ],
+    );
     const pids = s2.nfs.map((n) => n.pid);
     assert.ok(out.includes('[a') && out.includes('[b'), 'NF output is prefixed with the NF name');
     child.kill('SIGINT');
@@ -105,7 +147,10 @@ test('nfchain start with an invalid topology exits 2 with the error, starting no
   const dir = mkdtempSync(join(tmpdir(), 'nfchain-bad-'));
   try {
     const file = join(dir, 'bad.yaml');
-    writeFileSync(file, 'name: x\nports: [{ name: in, driver: gen }]\nnfs: [{ name: a, module: nope.ts, service: 1 }]\nchain: [a]\n');
+    writeFileSync(
+      file,
+      'name: x\nports: [{ name: in, driver: gen }]\nnfs: [{ name: a, module: nope.ts, service: 1 }]\nchain: [a]\n',
+    );
     const r = spawnSync(process.execPath, [MAIN, 'start', file], { encoding: 'utf8' });
     assert.equal(r.status, 2);
     assert.match(r.stderr, /bad\.yaml:3: nfs\[0\] \(a\)\.module: .*nope\.ts/);

@@ -23,7 +23,14 @@ import { IH, SERVICE_BUCKETS } from '../src/shm/instance-layout.js';
 import { standaloneTopology } from '../src/cli/commands.js';
 import { NfcError } from '../src/errors.js';
 import { uniqueName, waitFor } from './helpers/procs.js';
-import type { FlowAddedReply, FlowListReply, FlowTableStats, ManagerStatus, MessageReply, ScaledReply } from '../src/protocol/messages.js';
+import type {
+  FlowAddedReply,
+  FlowListReply,
+  FlowTableStats,
+  ManagerStatus,
+  MessageReply,
+  ScaledReply,
+} from '../src/protocol/messages.js';
 import { ControlClient } from '../src/control/socket.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -41,7 +48,13 @@ function topo(raw: Record<string, unknown>): Topology {
 
 async function run(t: Topology, untilDone = true): Promise<{ status: ManagerStatus; missing: number; logs: string[] }> {
   const logs: string[] = [];
-  const r = await runTopology(t, { untilDone, signals: false, stats: null, log: (l) => logs.push(l), nfOutput: (l) => logs.push(l) });
+  const r = await runTopology(t, {
+    untilDone,
+    signals: false,
+    stats: null,
+    log: (l) => logs.push(l),
+    nfOutput: (l) => logs.push(l),
+  });
   assert.ok(r.manager.finalStatus, 'status taken at stop');
   assert.equal(existsSync(`/dev/shm/nfchain-${t.name}`), false, 'shared files removed');
   return { status: r.manager.finalStatus!, missing: r.manager.missingAtExit, logs };
@@ -51,7 +64,10 @@ async function run(t: Topology, untilDone = true): Promise<{ status: ManagerStat
  * Writes a capture of synthetic packets to `path`: `each(emit)` calls emit(flow, frame size,
  * seconds, nanoseconds) once per packet, in order (cold; for tests).
  */
-function writeCapture(path: string, each: (emit: (f: SynthFlow, size: number, sec: number, nsec: number) => void) => void): void {
+function writeCapture(
+  path: string,
+  each: (emit: (f: SynthFlow, size: number, sec: number, nsec: number) => void) => void,
+): void {
   const buf = new ArrayBuffer(4096);
   const u8 = new Uint8Array(buf);
   const dv = new DataView(buf);
@@ -61,10 +77,17 @@ function writeCapture(path: string, each: (emit: (f: SynthFlow, size: number, se
   w.close();
 }
 
-const nf = (name: string, service: number, options: Record<string, unknown>, module = VERDICT_JS, instances = 1): Record<string, unknown> =>
-  ({ name, module, service, instances, options });
+const nf = (
+  name: string,
+  service: number,
+  options: Record<string, unknown>,
+  module = VERDICT_JS,
+  instances = 1,
+): Record<string, unknown> => ({ name, module, service, instances, options });
 
-test('a capture through a 3-NF chain comes out packet for packet as expected (TTL decremented once)', { timeout: 60_000 }, async () => {
+test('a capture through a 3-NF chain comes out packet for packet as expected (TTL decremented once)', {
+  timeout: 60_000,
+}, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'nfchain-golden-'));
   try {
     const inPath = join(dir, 'in.pcap');
@@ -75,7 +98,13 @@ test('a capture through a 3-NF chain comes out packet for packet as expected (TT
     const view = new PacketView(buf);
     const expected: { bytes: Uint8Array; sec: number; nsec: number }[] = [];
     const w = PcapWriter.create(inPath, { nanosecond: true });
-    const kinds = [SynthKind.IPV4_UDP, SynthKind.IPV4_TCP, SynthKind.VLAN_IPV4_UDP, SynthKind.QINQ_IPV4_TCP, SynthKind.IPV4_OPTIONS_UDP];
+    const kinds = [
+      SynthKind.IPV4_UDP,
+      SynthKind.IPV4_TCP,
+      SynthKind.VLAN_IPV4_UDP,
+      SynthKind.QINQ_IPV4_TCP,
+      SynthKind.IPV4_OPTIONS_UDP,
+    ];
     for (let i = 0; i < 300; i++) {
       const len = writeSynth(dv, u8, view, 0, 60 + ((i * 37) % 1400), synthFlow(i, kinds));
       w.write(u8, 0, len, 1_700_000_000 + (i >> 4), (i * 1000) % 1e9);
@@ -95,8 +124,15 @@ test('a capture through a 3-NF chain comes out packet for packet as expected (TT
     }
     w.close();
     const t = topo({
-      ports: [{ name: 'in', driver: 'pcap', rx: inPath }, { name: 'out', driver: 'pcap', tx: outPath }],
-      nfs: [nf('ttl', 1, { 'ttl-dec': true }, VERDICT_TS), nf('fwd', 2, {}, VERDICT_TS), nf('last', 3, { verdict: 'out', dest: 1 }, VERDICT_TS)],
+      ports: [
+        { name: 'in', driver: 'pcap', rx: inPath },
+        { name: 'out', driver: 'pcap', tx: outPath },
+      ],
+      nfs: [
+        nf('ttl', 1, { 'ttl-dec': true }, VERDICT_TS),
+        nf('fwd', 2, {}, VERDICT_TS),
+        nf('last', 3, { verdict: 'out', dest: 1 }, VERDICT_TS),
+      ],
       chain: ['ttl', 'fwd', 'last'],
     });
     const { status, missing } = await run(t);
@@ -114,11 +150,16 @@ test('a capture through a 3-NF chain comes out packet for packet as expected (TT
   }
 });
 
-test('NEXT through a chain of 5 NFs, then out a port: each hop gets what the one before forwarded', { timeout: 60_000 }, async () => {
+test('NEXT through a chain of 5 NFs, then out a port: each hop gets what the one before forwarded', {
+  timeout: 60_000,
+}, async () => {
   const N = 20_000;
   const t = topo({
     rings: { nfRx: 16384, nfTx: 16384 },
-    ports: [{ name: 'g', driver: 'gen', rate: 100_000, count: N, flows: 64 }, { name: 'sink', driver: 'null' }],
+    ports: [
+      { name: 'g', driver: 'gen', rate: 100_000, count: N, flows: 64 },
+      { name: 'sink', driver: 'null' },
+    ],
     nfs: [1, 2, 3, 4, 5].map((s) => nf(`n${s}`, s, {})),
     chain: [1, 2, 3, 4, 5, 'port:sink'],
   });
@@ -137,10 +178,15 @@ test('NEXT through a chain of 5 NFs, then out a port: each hop gets what the one
   }
   assert.equal(by(5).out! + by(5).dropTxFull!, by(5).rx, 'the last hop sends everything to the port');
   assert.equal(status.ports[1]!.txPackets, by(5).out);
-  assert.ok(status.ports[1]!.txPackets >= N * 0.99, `almost everything arrives (${status.ports[1]!.txPackets} of ${N})`);
+  assert.ok(
+    status.ports[1]!.txPackets >= N * 0.99,
+    `almost everything arrives (${status.ports[1]!.txPackets} of ${N})`,
+  );
 });
 
-test('a 16-hop chain (NEXT back and forth between two NFs) delivers every packet, in order', { timeout: 60_000 }, async () => {
+test('a 16-hop chain (NEXT back and forth between two NFs) delivers every packet, in order', {
+  timeout: 60_000,
+}, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'nfchain-16hop-'));
   try {
     const inPath = join(dir, 'in.pcap');
@@ -149,7 +195,10 @@ test('a 16-hop chain (NEXT back and forth between two NFs) delivers every packet
       for (let i = 0; i < 500; i++) emit(synthFlow(i % 7, [SynthKind.IPV4_UDP]), 64 + (i % 200), 1_700_000_000, i);
     });
     const t = topo({
-      ports: [{ name: 'in', driver: 'pcap', rx: inPath }, { name: 'out', driver: 'pcap', tx: outPath }],
+      ports: [
+        { name: 'in', driver: 'pcap', rx: inPath },
+        { name: 'out', driver: 'pcap', tx: outPath },
+      ],
       nfs: [nf('ping', 1, {}), nf('pong', 2, {})],
       chain: [...Array.from({ length: 16 }, (_, i) => (i % 2) + 1), 'port:out'],
     });
@@ -159,28 +208,41 @@ test('a 16-hop chain (NEXT back and forth between two NFs) delivers every packet
     assert.equal(status.nfs.find((n) => n.service === 2)!.counters.rx, 500 * 8);
     const got = [...PcapReader.open(outPath)];
     assert.equal(got.length, 500);
-    got.forEach((p, i) => { assert.equal(p.tsNsec, i, `packet ${i} in order`); });
+    got.forEach((p, i) => {
+      assert.equal(p.tsNsec, i, `packet ${i} in order`);
+    });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
 
-test('the flow director: every packet of 1200 flows follows its class\'s chain; misses take the default chain', { timeout: 60_000 }, async () => {
+test("the flow director: every packet of 1200 flows follows its class's chain; misses take the default chain", {
+  timeout: 60_000,
+}, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'nfchain-flows-'));
   try {
     const inPath = join(dir, 'in.pcap');
-    const expect = new Map<number, number>([[1, 0], [2, 0], [3, 0], [4, 0]]);
+    const expect = new Map<number, number>([
+      [1, 0],
+      [2, 0],
+      [3, 0],
+      [4, 0],
+    ]);
     writeCapture(inPath, (emit) => {
       for (let i = 0; i < 2400; i++) {
         const f = synthFlow(i % 1200);
         emit(f, 80, 1_700_000_000, i);
-        const tcp = f.kind === SynthKind.IPV4_TCP || f.kind === SynthKind.IPV6_TCP || f.kind === SynthKind.QINQ_IPV4_TCP;
+        const tcp =
+          f.kind === SynthKind.IPV4_TCP || f.kind === SynthKind.IPV6_TCP || f.kind === SynthKind.QINQ_IPV4_TCP;
         const svc = !tcp && f.dstPort === 53 ? 1 : tcp && f.dstPort === 80 ? 2 : f.dstPort === 443 ? 3 : 4;
         expect.set(svc, expect.get(svc)! + 1);
       }
     });
     const t = topo({
-      ports: [{ name: 'in', driver: 'pcap', rx: inPath }, { name: 'out', driver: 'null' }],
+      ports: [
+        { name: 'in', driver: 'pcap', rx: inPath },
+        { name: 'out', driver: 'null' },
+      ],
       nfs: [nf('dns', 1, {}), nf('web', 2, {}), nf('tls', 3, {}), nf('other', 4, {})],
       chain: ['other', 'port:out'],
       chains: { dns: ['dns', 'port:out'], web: ['web', 'port:out'], tls: ['tls', 'port:out'] },
@@ -202,11 +264,16 @@ test('the flow director: every packet of 1200 flows follows its class\'s chain; 
   }
 });
 
-test('flow rules and chains changed under traffic: the new rule takes effect, no packet of any flow is lost', { timeout: 60_000 }, async () => {
+test('flow rules and chains changed under traffic: the new rule takes effect, no packet of any flow is lost', {
+  timeout: 60_000,
+}, async () => {
   const N = 60_000;
   const t = topo({
     rings: { nfRx: 16384, nfTx: 16384 },
-    ports: [{ name: 'g', driver: 'gen', rate: 20_000, count: N, flows: 64, tcp: 0.5 }, { name: 'out', driver: 'null' }],
+    ports: [
+      { name: 'g', driver: 'gen', rate: 20_000, count: N, flows: 64, tcp: 0.5 },
+      { name: 'out', driver: 'null' },
+    ],
     nfs: [nf('plain', 1, {}), nf('tcp', 2, {})],
     chain: ['plain', 'port:out'],
     chains: { tcp: ['tcp', 'port:out'] },
@@ -214,12 +281,19 @@ test('flow rules and chains changed under traffic: the new rule takes effect, no
   const logs: string[] = [];
   let listed = '';
   const r = await runTopology(t, {
-    untilDone: true, signals: false, stats: null, log: (l) => logs.push(l), nfOutput: () => {},
+    untilDone: true,
+    signals: false,
+    stats: null,
+    log: (l) => logs.push(l),
+    nfOutput: () => {},
     onRunning: () => {
       void (async () => {
         await new Promise((res) => setTimeout(res, 1000));
         const c = await ControlClient.connect(t.name);
-        const added = await c.request<FlowAddedReply>({ type: 'flow-add', rule: { chain: 'tcp', proto: 6, priority: 5 } });
+        const added = await c.request<FlowAddedReply>({
+          type: 'flow-add',
+          rule: { chain: 'tcp', proto: 6, priority: 5 },
+        });
         await c.request({ type: 'chain-set', name: 'spare', hops: ['plain', 'port:out'] });
         await assert.rejects(c.request({ type: 'flow-add', rule: { chain: 'nope' } }), /no chain named "nope"/);
         listed = JSON.stringify((await c.request<FlowListReply>({ type: 'flow-list' })).rules);
@@ -243,8 +317,16 @@ test('TONF goes straight to the named service, OUT to the named port', { timeout
   const N = 10_000;
   const t = topo({
     rings: { nfRx: 16384, nfTx: 16384 },
-    ports: [{ name: 'g', driver: 'gen', rate: 100_000, count: N }, { name: 'a', driver: 'null' }, { name: 'b', driver: 'null' }],
-    nfs: [nf('first', 1, { verdict: 'tonf', dest: 3 }), nf('skipped', 2, {}), nf('third', 3, { verdict: 'out', dest: 2 })],
+    ports: [
+      { name: 'g', driver: 'gen', rate: 100_000, count: N },
+      { name: 'a', driver: 'null' },
+      { name: 'b', driver: 'null' },
+    ],
+    nfs: [
+      nf('first', 1, { verdict: 'tonf', dest: 3 }),
+      nf('skipped', 2, {}),
+      nf('third', 3, { verdict: 'out', dest: 2 }),
+    ],
     chain: [1, 2, 3],
   });
   const { status, missing } = await run(t);
@@ -259,26 +341,40 @@ test('TONF goes straight to the named service, OUT to the named port', { timeout
   assert.equal(by(3).out! + by(3).dropTxFull!, by(3).rx);
   assert.equal(status.ports[2]!.txPackets, by(3).out, 'out port 2');
   assert.equal(status.ports[1]!.txPackets, 0);
-  assert.ok(status.ports[2]!.txPackets >= N * 0.99, `almost everything arrives (${status.ports[2]!.txPackets} of ${N})`);
+  assert.ok(
+    status.ports[2]!.txPackets >= N * 0.99,
+    `almost everything arrives (${status.ports[2]!.txPackets} of ${N})`,
+  );
 });
 
-test('DROP is counted as a verdict drop; TONF to a service without instances as no-instance', { timeout: 60_000 }, async () => {
+test('DROP is counted as a verdict drop; TONF to a service without instances as no-instance', {
+  timeout: 60_000,
+}, async () => {
   const N = 5_000;
   const t = topo({
     rings: { nfRx: 16384, nfTx: 16384 },
-    ports: [{ name: 'g', driver: 'gen', rate: 100_000, count: N }, { name: 'sink', driver: 'null' }],
+    ports: [
+      { name: 'g', driver: 'gen', rate: 100_000, count: N },
+      { name: 'sink', driver: 'null' },
+    ],
     nfs: [nf('half', 1, { verdict: 'tonf', dest: 9 }), nf('dropper', 2, { verdict: 'drop' })],
     chain: [1, 2],
   });
   const { status, missing } = await run(t);
   assert.equal(missing, 0);
-  assert.equal(status.nfs.find((n) => n.service === 1)!.counters.dropNoInstance, status.nfs.find((n) => n.service === 1)!.counters.rx);
+  assert.equal(
+    status.nfs.find((n) => n.service === 1)!.counters.dropNoInstance,
+    status.nfs.find((n) => n.service === 1)!.counters.rx,
+  );
   assert.equal(status.nfs.find((n) => n.service === 1)!.counters.rx! + (status.rx.dropRingFull ?? 0), N);
   assert.equal(status.nfs.find((n) => n.service === 2)!.counters.rx, 0);
 
   const t2 = topo({
     rings: { nfRx: 16384, nfTx: 16384 },
-    ports: [{ name: 'g', driver: 'gen', rate: 100_000, count: N }, { name: 'sink', driver: 'null' }],
+    ports: [
+      { name: 'g', driver: 'gen', rate: 100_000, count: N },
+      { name: 'sink', driver: 'null' },
+    ],
     nfs: [nf('dropper', 1, { verdict: 'drop' })],
     chain: [1, 'port:sink'],
   });
@@ -289,11 +385,16 @@ test('DROP is counted as a verdict drop; TONF to a service without instances as 
   assert.equal(r2.status.ports[1]!.txPackets, 0);
 });
 
-test('a slow NF behind a small ring: ring-full drops are counted and every packet is accounted for', { timeout: 60_000 }, async () => {
+test('a slow NF behind a small ring: ring-full drops are counted and every packet is accounted for', {
+  timeout: 60_000,
+}, async () => {
   const N = 50_000;
   const t = topo({
     rings: { nfRx: 64, nfTx: 64 },
-    ports: [{ name: 'g', driver: 'gen', rate: 0, count: N }, { name: 'sink', driver: 'null' }],
+    ports: [
+      { name: 'g', driver: 'gen', rate: 0, count: N },
+      { name: 'sink', driver: 'null' },
+    ],
     nfs: [nf('slow', 1, { spin: 2000 })],
     chain: [1, 'port:sink'],
   });
@@ -306,11 +407,16 @@ test('a slow NF behind a small ring: ring-full drops are counted and every packe
   assert.equal(status.ports[1]!.txPackets + c.dropTxFull!, c.rx, 'sent out = handled - tx-ring-full drops');
 });
 
-test('an NF that keeps packets and creates new ones: everything kept is sent later, nothing leaks', { timeout: 60_000 }, async () => {
+test('an NF that keeps packets and creates new ones: everything kept is sent later, nothing leaks', {
+  timeout: 60_000,
+}, async () => {
   const N = 4_000;
   const t = topo({
     rings: { nfRx: 16384, nfTx: 16384 },
-    ports: [{ name: 'g', driver: 'gen', rate: 50_000, count: N }, { name: 'sink', driver: 'null' }],
+    ports: [
+      { name: 'g', driver: 'gen', rate: 50_000, count: N },
+      { name: 'sink', driver: 'null' },
+    ],
     nfs: [nf('keeper', 1, { create: 5 }, KEEPER_JS)],
     chain: [1, 'port:sink'],
   });
@@ -320,13 +426,22 @@ test('an NF that keeps packets and creates new ones: everything kept is sent lat
   assert.equal(c.rx! + (status.rx.dropRingFull ?? 0), N);
   assert.equal(c.kept, Math.floor(c.rx! / 2), 'every other packet kept');
   assert.ok(c.created! >= 1 && c.created! <= 5, `created ${c.created}`);
-  assert.equal(status.ports[1]!.txPackets + c.dropTxFull!, c.rx! + c.created!, 'kept packets were sent at the ticks, plus the new ones');
+  assert.equal(
+    status.ports[1]!.txPackets + c.dropTxFull!,
+    c.rx! + c.created!,
+    'kept packets were sent at the ticks, plus the new ones',
+  );
 });
 
-test('kill -9 of one of two instances under load: forwarding goes on, every buffer comes back', { timeout: 90_000 }, async () => {
+test('kill -9 of one of two instances under load: forwarding goes on, every buffer comes back', {
+  timeout: 90_000,
+}, async () => {
   const N = 600_000;
   const t = topo({
-    ports: [{ name: 'g', driver: 'gen', rate: 150_000, count: N, flows: 512 }, { name: 'sink', driver: 'null' }],
+    ports: [
+      { name: 'g', driver: 'gen', rate: 150_000, count: N, flows: 512 },
+      { name: 'sink', driver: 'null' },
+    ],
     nfs: [nf('fwd', 1, {}, VERDICT_JS, 2)],
     chain: [1, 'port:sink'],
   });
@@ -337,7 +452,11 @@ test('kill -9 of one of two instances under load: forwarding goes on, every buff
   let txAtKill = 0;
   let txLater = 0;
   const r = await runTopology(t, {
-    untilDone: true, signals: false, stats: null, log: (l) => logs.push(l), nfOutput: (l) => logs.push(l),
+    untilDone: true,
+    signals: false,
+    stats: null,
+    log: (l) => logs.push(l),
+    nfOutput: (l) => logs.push(l),
     onRunning: (m: Manager) => {
       void (async () => {
         await new Promise((res) => setTimeout(res, 800));
@@ -356,19 +475,31 @@ test('kill -9 of one of two instances under load: forwarding goes on, every buff
   assert.ok(victim > 0, 'an instance was killed');
   assert.ok(noticedMs >= 0 && noticedMs < 1000, `noticed within a second (took ${noticedMs} ms)`);
   assert.ok(txLater > txAtKill, 'packets kept flowing after the kill');
-  assert.equal(r.manager.missingAtExit, 0, `every buffer back in the pool (${logs.filter((l) => /died|warning/.test(l)).join('; ')})`);
-  assert.ok(logs.some((l) => /died .*reclaimed \d+ buffers/.test(l)), 'the reclaim was logged');
+  assert.equal(
+    r.manager.missingAtExit,
+    0,
+    `every buffer back in the pool (${logs.filter((l) => /died|warning/.test(l)).join('; ')})`,
+  );
+  assert.ok(
+    logs.some((l) => /died .*reclaimed \d+ buffers/.test(l)),
+    'the reclaim was logged',
+  );
   const st = r.manager.finalStatus!;
   assert.equal(st.ports[0]!.rxPackets, N);
   assert.equal(st.nfs.length, 1, 'one instance left');
 });
 
-test('with 3 instances, removing one moves only its flows; every other flow keeps its instance', { timeout: 90_000 }, async () => {
+test('with 3 instances, removing one moves only its flows; every other flow keeps its instance', {
+  timeout: 90_000,
+}, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'nfchain-scale-'));
   try {
     const outPath = join(dir, 'out.pcap');
     const t = topo({
-      ports: [{ name: 'g', driver: 'gen', rate: 20_000, flows: 128, sizes: [64] }, { name: 'o', driver: 'pcap', tx: outPath }],
+      ports: [
+        { name: 'g', driver: 'gen', rate: 20_000, flows: 128, sizes: [64] },
+        { name: 'o', driver: 'pcap', tx: outPath },
+      ],
       nfs: [nf('tag', 1, {}, TAGGER_JS, 3)],
       chain: [1],
     });
@@ -377,7 +508,10 @@ test('with 3 instances, removing one moves only its flows; every other flow keep
     let tGone = 0;
     const logs: string[] = [];
     await runTopology(t, {
-      signals: false, stats: null, log: (l) => logs.push(l), nfOutput: (l) => logs.push(l),
+      signals: false,
+      stats: null,
+      log: (l) => logs.push(l),
+      nfOutput: (l) => logs.push(l),
       onRunning: (m: Manager) => {
         void (async () => {
           try {
@@ -438,7 +572,9 @@ test('with 3 instances, removing one moves only its flows; every other flow keep
   }
 });
 
-test('nfchain scale under traffic: flows that existed keep their instance when one joins; a retired instance moves only its flows', { timeout: 120_000 }, async () => {
+test('nfchain scale under traffic: flows that existed keep their instance when one joins; a retired instance moves only its flows', {
+  timeout: 120_000,
+}, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'nfchain-join-'));
   try {
     // A capture played at its own pace: flows A (0..99) for 7 s, flows B (100..199) from 3.5 s.
@@ -449,33 +585,58 @@ test('nfchain scale under traffic: flows that existed keep their instance when o
     writeCapture(inPath, (emit) => {
       for (let ms = 0; ms < 7000; ms += 10) {
         const flows = ms < 3500 ? 100 : 200;
-        for (let i = 0; i < flows; i++) emit(synthFlow(i, udp), 64, BASE + Math.floor(ms / 1000), (ms % 1000) * 1e6 + i * 1000);
+        for (let i = 0; i < flows; i++)
+          emit(synthFlow(i, udp), 64, BASE + Math.floor(ms / 1000), (ms % 1000) * 1e6 + i * 1000);
       }
     });
     const t = topo({
-      ports: [{ name: 'in', driver: 'pcap', rx: inPath, speed: 'realtime' }, { name: 'o', driver: 'pcap', tx: outPath }],
+      ports: [
+        { name: 'in', driver: 'pcap', rx: inPath, speed: 'realtime' },
+        { name: 'o', driver: 'pcap', tx: outPath },
+      ],
       nfs: [nf('tag', 1, {}, TAGGER_JS, 2)],
       chain: [1],
     });
     const logs: string[] = [];
-    const ev = { t0: 0, scaled: 0, retire: 0, gone: 0, added: [] as number[], cli: '', retired: [] as number[], table: undefined as FlowTableStats | undefined };
+    const ev = {
+      t0: 0,
+      scaled: 0,
+      retire: 0,
+      gone: 0,
+      added: [] as number[],
+      cli: '',
+      retired: [] as number[],
+      table: undefined as FlowTableStats | undefined,
+    };
     await runTopology(t, {
-      signals: false, stats: null, log: (l) => logs.push(l), nfOutput: (l) => logs.push(l),
+      signals: false,
+      stats: null,
+      log: (l) => logs.push(l),
+      nfOutput: (l) => logs.push(l),
       onRunning: (m: Manager) => {
         ev.t0 = Date.now() / 1000;
         void (async () => {
           try {
             await new Promise((r) => setTimeout(r, 1000));
             // Up to 3 with the command, as a user would.
-            const cli = spawn(process.execPath, [MAIN, 'scale', 'tag', '3', '--name', t.name], { stdio: ['ignore', 'pipe', 'pipe'] });
+            const cli = spawn(process.execPath, [MAIN, 'scale', 'tag', '3', '--name', t.name], {
+              stdio: ['ignore', 'pipe', 'pipe'],
+            });
             let outText = '';
-            cli.stdout.on('data', (d: Buffer) => { outText += d.toString(); });
-            cli.stderr.on('data', (d: Buffer) => { outText += d.toString(); });
+            cli.stdout.on('data', (d: Buffer) => {
+              outText += d.toString();
+            });
+            cli.stderr.on('data', (d: Buffer) => {
+              outText += d.toString();
+            });
             const code = await new Promise<number | null>((r) => cli.on('exit', r));
             ev.cli = outText.trim();
             assert.equal(code, 0, outText);
             ev.scaled = Date.now() / 1000;
-            ev.added = m.status().nfs.map((n) => n.nfId).filter((id) => id > 2);
+            ev.added = m
+              .status()
+              .nfs.map((n) => n.nfId)
+              .filter((id) => id > 2);
             await new Promise((r) => setTimeout(r, Math.max(0, (ev.t0 + 5.5 - Date.now() / 1000) * 1000)));
             // Down to 2 through the control API: the newest instance is retired.
             const c = await ControlClient.connect(t.name);
@@ -483,7 +644,11 @@ test('nfchain scale under traffic: flows that existed keep their instance when o
             const r = await c.request<ScaledReply>({ type: 'scale', service: 1, instances: 2 });
             c.close();
             ev.retired = r.retired;
-            await waitFor(() => !m.status().nfs.some((n) => r.retired.includes(n.nfId)), 5000, 'the retired instance to leave');
+            await waitFor(
+              () => !m.status().nfs.some((n) => r.retired.includes(n.nfId)),
+              5000,
+              'the retired instance to leave',
+            );
             ev.gone = Date.now() / 1000;
             ev.table = await m.flowStats();
           } catch (err) {
@@ -498,12 +663,18 @@ test('nfchain scale under traffic: flows that existed keep their instance when o
     assert.match(ev.cli, /^service 1: 2 → 3 instances \(started #3\)$/);
     assert.deepEqual(ev.added, [3]);
     assert.deepEqual(ev.retired, [3]);
-    assert.ok(logs.some((l) => /affinity epoch 1: new flows of service 1/.test(l)), 'the join made a new epoch');
+    assert.ok(
+      logs.some((l) => /affinity epoch 1: new flows of service 1/.test(l)),
+      'the join made a new epoch',
+    );
     // The manager's flow table: flows A hold epoch 0, flows B epoch 1 (the current one).
     // (Flows whose hashes share a slot count once: with 2^20 slots and 200 flows, rarely.)
     const aff = ev.table!.affinity;
     assert.equal(aff.epoch, 1);
-    assert.ok(aff.epochs[0]! >= 97 && aff.epochs[0]! <= 100 && aff.epochs[1]! >= 97 && aff.epochs[1]! <= 100, `flows per epoch ${aff.epochs.join('/')}`);
+    assert.ok(
+      aff.epochs[0]! >= 97 && aff.epochs[0]! <= 100 && aff.epochs[1]! >= 97 && aff.epochs[1]! <= 100,
+      `flows per epoch ${aff.epochs.join('/')}`,
+    );
     assert.deepEqual(aff.epochs.slice(2), [0, 0]);
     assert.equal(aff.tracked, aff.epochs[0]! + aff.epochs[1]!);
     assert.equal(ev.table!.director, false, 'no rules and no pins: no flow table lookups');
@@ -517,7 +688,7 @@ test('nfchain scale under traffic: flows that existed keep their instance when o
       new Uint8Array(pv.bytes.buffer).set(p.data, 0);
       pv.reset(0, p.data.length);
       assert.ok(pv.flowKey(key));
-      const flow = (key.addr[4]! & 0xffff);
+      const flow = key.addr[4]! & 0xffff;
       if (!marks.has(flow)) marks.set(flow, []);
       marks.get(flow)!.push({ ts: p.tsSec - BASE + p.tsNsec / 1e9, id: pv.ipv4Ttl });
     }
@@ -558,7 +729,9 @@ test('nfchain scale under traffic: flows that existed keep their instance when o
   }
 });
 
-test('an NF pins flows (flow-director example): later packets of each flow go straight down its chain', { timeout: 60_000 }, async () => {
+test('an NF pins flows (flow-director example): later packets of each flow go straight down its chain', {
+  timeout: 60_000,
+}, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'nfchain-pins-'));
   try {
     const inPath = join(dir, 'in.pcap');
@@ -569,17 +742,29 @@ test('an NF pins flows (flow-director example): later packets of each flow go st
       for (let r = 0; r < ROUNDS; r++) {
         for (let i = 0; i < FLOWS; i++) {
           const cls = i % 3;
-          const f = { ...synthFlow(i, [cls === 0 ? SynthKind.IPV4_UDP : SynthKind.IPV4_TCP]), dstPort: cls === 0 ? 53 : cls === 1 ? 80 : 22 };
+          const f = {
+            ...synthFlow(i, [cls === 0 ? SynthKind.IPV4_UDP : SynthKind.IPV4_TCP]),
+            dstPort: cls === 0 ? 53 : cls === 1 ? 80 : 22,
+          };
           emit(f, 64, 1_700_000_000, r * 50_000_000 + i * 1000); // a round every 50 ms
           want[cls === 0 ? 'dns' : cls === 1 ? 'web' : 'other']++;
         }
       }
     });
     const t = topo({
-      ports: [{ name: 'in', driver: 'pcap', rx: inPath, speed: 'realtime' }, { name: 'out', driver: 'null' }],
+      ports: [
+        { name: 'in', driver: 'pcap', rx: inPath, speed: 'realtime' },
+        { name: 'out', driver: 'null' },
+      ],
       nfs: [
-        { name: 'director', module: join(root, 'dist/nfs/flow-director/index.js'), service: 1, options: { map: '53=dns,80=web' } },
-        nf('dns', 2, {}), nf('web', 3, {}),
+        {
+          name: 'director',
+          module: join(root, 'dist/nfs/flow-director/index.js'),
+          service: 1,
+          options: { map: '53=dns,80=web' },
+        },
+        nf('dns', 2, {}),
+        nf('web', 3, {}),
       ],
       chain: ['director', 'port:out'],
       chains: { dns: ['dns', 'port:out'], web: ['web', 'port:out'] },
@@ -591,31 +776,63 @@ test('an NF pins flows (flow-director example): later packets of each flow go st
     assert.equal(rx('web'), want.web, 'every packet of the web flows reached the web NF');
     assert.equal(status.ports[1]!.txPackets, FLOWS * ROUNDS);
     const director = rx('director');
-    assert.ok(director >= want.other + (2 * FLOWS) / 3, `the director saw each flow's first packet and every unmatched one (${director})`);
-    assert.ok(director < FLOWS * ROUNDS, `pinned flows bypassed the director (${director} of ${FLOWS * ROUNDS} packets)`);
-    assert.ok(logs.some((l) => /flow-director: \d+ flows pinned/.test(l)), logs.join('\n'));
+    assert.ok(
+      director >= want.other + (2 * FLOWS) / 3,
+      `the director saw each flow's first packet and every unmatched one (${director})`,
+    );
+    assert.ok(
+      director < FLOWS * ROUNDS,
+      `pinned flows bypassed the director (${director} of ${FLOWS * ROUNDS} packets)`,
+    );
+    assert.ok(
+      logs.some((l) => /flow-director: \d+ flows pinned/.test(l)),
+      logs.join('\n'),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
 
-test('an NF scales its own service (scaling-example): the manager starts the processes, and they carry traffic', { timeout: 60_000 }, async () => {
+test('an NF scales its own service (scaling-example): the manager starts the processes, and they carry traffic', {
+  timeout: 60_000,
+}, async () => {
   const t = topo({
-    ports: [{ name: 'g', driver: 'gen', rate: 20_000, flows: 256, sizes: [64] }, { name: 'sink', driver: 'null' }],
-    nfs: [{ name: 'scaler', module: join(root, 'dist/nfs/scaling-example/index.js'), service: 1, options: { instances: 3, rebalance: true } }],
+    ports: [
+      { name: 'g', driver: 'gen', rate: 20_000, flows: 256, sizes: [64] },
+      { name: 'sink', driver: 'null' },
+    ],
+    nfs: [
+      {
+        name: 'scaler',
+        module: join(root, 'dist/nfs/scaling-example/index.js'),
+        service: 1,
+        options: { instances: 3, rebalance: true },
+      },
+    ],
     chain: [1, 'port:sink'],
   });
   const logs: string[] = [];
   let seen: ManagerStatus | undefined;
   await runTopology(t, {
-    signals: false, stats: null, log: (l) => logs.push(l), nfOutput: (l) => logs.push(l),
+    signals: false,
+    stats: null,
+    log: (l) => logs.push(l),
+    nfOutput: (l) => logs.push(l),
     onRunning: (m: Manager) => {
       void (async () => {
         try {
-          await waitFor(() => m.status().nfs.filter((n) => n.state === 'running').length === 3, 20_000, 'three running instances');
+          await waitFor(
+            () => m.status().nfs.filter((n) => n.state === 'running').length === 3,
+            20_000,
+            'three running instances',
+          );
           // The scale request is answered once the manager sees the new instances in service,
           // which may be after they run: wait for the NF to report the answer.
-          await waitFor(() => logs.some((l) => /service 1: 1 → 3 instances, started/.test(l)), 20_000, 'the NF to get the answer');
+          await waitFor(
+            () => logs.some((l) => /service 1: 1 → 3 instances, started/.test(l)),
+            20_000,
+            'the NF to get the answer',
+          );
           // Let the new instances carry some traffic.
           const rx = (): number[] => m.status().nfs.map((n) => n.counters.rx!);
           const before = rx();
@@ -633,18 +850,31 @@ test('an NF scales its own service (scaling-example): the manager starts the pro
   // The service table lists instances in the order they came into service; the registry in the
   // order they registered. Neither order is the test's to control: compare the sets.
   const byId = (a: number, b: number): number => a - b;
-  assert.deepEqual(seen.services.map((x) => ({ service: x.service, nfs: [...x.nfs].sort(byId) })),
-    [{ service: 1, nfs: seen.nfs.map((n) => n.nfId).sort(byId) }]);
-  assert.ok(logs.some((l) => /asking for 3 instances of service 1/.test(l)), logs.join('\n'));
-  assert.ok(logs.some((l) => /service 1: 1 → 3 instances, started #\d+ #\d+/.test(l)), logs.join('\n'));
+  assert.deepEqual(
+    seen.services.map((x) => ({ service: x.service, nfs: [...x.nfs].sort(byId) })),
+    [{ service: 1, nfs: seen.nfs.map((n) => n.nfId).sort(byId) }],
+  );
+  assert.ok(
+    logs.some((l) => /asking for 3 instances of service 1/.test(l)),
+    logs.join('\n'),
+  );
+  assert.ok(
+    logs.some((l) => /service 1: 1 → 3 instances, started #\d+ #\d+/.test(l)),
+    logs.join('\n'),
+  );
   assert.equal(logs.filter((l) => /asking for/.test(l)).length, 1, 'the new instances did not ask again');
 });
 
-test('scale: instances that fail to start reject the request with the reason; the service keeps what it had', { timeout: 60_000 }, async () => {
+test('scale: instances that fail to start reject the request with the reason; the service keeps what it had', {
+  timeout: 60_000,
+}, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'nfchain-scalefail-'));
   const flag = join(dir, 'fail');
   const t = topo({
-    ports: [{ name: 'g', driver: 'gen', rate: 1000 }, { name: 'sink', driver: 'null' }],
+    ports: [
+      { name: 'g', driver: 'gen', rate: 1000 },
+      { name: 'sink', driver: 'null' },
+    ],
     nfs: [nf('s', 1, { 'fail-if': flag }, join(root, 'dist/test/fixtures/nfs/bad-setup.js'))],
     chain: [1, 'port:sink'],
   });
@@ -654,15 +884,24 @@ test('scale: instances that fail to start reject the request with the reason; th
   let down: unknown;
   try {
     await runTopology(t, {
-      signals: false, stats: null, log: (l) => logs.push(l), nfOutput: (l) => logs.push(l),
+      signals: false,
+      stats: null,
+      log: (l) => logs.push(l),
+      nfOutput: (l) => logs.push(l),
       onRunning: (m: Manager) => {
         void (async () => {
           try {
             writeFileSync(flag, '');
-            await m.scale('s', 3).catch((e: unknown) => { err = e; });
+            await m.scale('s', 3).catch((e: unknown) => {
+              err = e;
+            });
             // Both new processes must have exited (the request rejects when the first failure is
             // seen, naming every instance that has failed by then), and left the registry.
-            await waitFor(() => m.launcher.failed.length === 2 && m.status().nfs.length === 1, 10_000, 'the failed instances to be gone');
+            await waitFor(
+              () => m.launcher.failed.length === 2 && m.status().nfs.length === 1,
+              10_000,
+              'the failed instances to be gone',
+            );
             after = m.status();
             down = await m.scale(1, 0);
           } catch (e) {
@@ -676,18 +915,35 @@ test('scale: instances that fail to start reject the request with the reason; th
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  assert.ok(err instanceof NfcError && err.code === 'NFC_ERR_NF' && /scaling service 1: NF s\.\d(, s\.\d)* failed to start/.test(err.message), String(err));
-  assert.ok(logs.some((l) => /config\.yaml does not exist/.test(l)), 'the failing NF said why');
+  assert.ok(
+    err instanceof NfcError &&
+      err.code === 'NFC_ERR_NF' &&
+      /scaling service 1: NF s\.\d(, s\.\d)* failed to start/.test(err.message),
+    String(err),
+  );
+  assert.ok(
+    logs.some((l) => /config\.yaml does not exist/.test(l)),
+    'the failing NF said why',
+  );
   assert.deepEqual(after?.services, [{ service: 1, nfs: [after!.nfs[0]!.nfId] }], 'the first instance still serves');
-  assert.deepEqual(down, { service: 1, before: 1, instances: 0, started: [], retired: [after!.nfs[0]!.nfId] }, 'scaled to 0');
+  assert.deepEqual(
+    down,
+    { service: 1, before: 1, instances: 0, started: [], retired: [after!.nfs[0]!.nfId] },
+    'scaled to 0',
+  );
 });
 
-test('affinity epochs: each join under held flows makes a new epoch that only new flows see; a fifth reuses the oldest, with a warning', { timeout: 90_000 }, async () => {
+test('affinity epochs: each join under held flows makes a new epoch that only new flows see; a fifth reuses the oldest, with a warning', {
+  timeout: 90_000,
+}, async () => {
   const t = topo({ ports: [{ name: 'sink', driver: 'null' }], nfs: [nf('v', 1, {})], chain: [1, 'port:sink'] });
   const logs: string[] = [];
   const seen: { epoch: number; members: number[][] }[] = [];
   await runTopology(t, {
-    signals: false, stats: null, log: (l) => logs.push(l), nfOutput: (l) => logs.push(l),
+    signals: false,
+    stats: null,
+    log: (l) => logs.push(l),
+    nfOutput: (l) => logs.push(l),
     onRunning: (m: Manager) => {
       void (async () => {
         const i32 = m.inst.i32;
@@ -695,7 +951,9 @@ test('affinity epochs: each join under held flows makes a new epoch that only ne
           const base = m.inst.serviceWord(1) + SERVICE_BUCKETS + e * 64;
           return [...new Set(i32.subarray(base, base + 64))].sort((a, b) => a - b);
         };
-        const snap = (): void => { seen.push({ epoch: Atomics.load(i32, IH.epoch), members: [0, 1, 2, 3].map(table) }); };
+        const snap = (): void => {
+          seen.push({ epoch: Atomics.load(i32, IH.epoch), members: [0, 1, 2, 3].map(table) });
+        };
         try {
           snap();
           for (let n = 2; n <= 5; n++) {
@@ -715,21 +973,36 @@ test('affinity epochs: each join under held flows makes a new epoch that only ne
       })();
     },
   });
-  assert.deepEqual(logs.filter((l) => l.startsWith('test:')), []);
+  assert.deepEqual(
+    logs.filter((l) => l.startsWith('test:')),
+    [],
+  );
   const ids = seen[4]!.members.flat();
   const [a, b, c, d] = [...new Set(ids)].filter((x) => x > 0).sort((x, y) => x - y);
-  assert.deepEqual(seen.slice(0, 4).map((x) => x.epoch), [0, 1, 2, 3], 'each join under held flows: a new epoch');
+  assert.deepEqual(
+    seen.slice(0, 4).map((x) => x.epoch),
+    [0, 1, 2, 3],
+    'each join under held flows: a new epoch',
+  );
   assert.deepEqual(seen[0]!.members[0], [a]);
   assert.deepEqual(seen[1]!.members.slice(0, 2), [[a], [a, b]], 'epoch 0 (old flows) does not know the new instance');
   assert.deepEqual(seen[3]!.members, [[a], [a, b], [a, b, c], [a, b, c, d]]);
   assert.equal(seen[4]!.epoch, 0, 'all four epochs held: the oldest is reused');
-  assert.ok(logs.some((l) => /warning: all 4 affinity epochs hold flows; 10 flows of epoch 0 may move/.test(l)), logs.join('\n'));
+  assert.ok(
+    logs.some((l) => /warning: all 4 affinity epochs hold flows; 10 flows of epoch 0 may move/.test(l)),
+    logs.join('\n'),
+  );
   assert.equal(seen[4]!.members[0]!.length, 5, 'the reused epoch has every instance');
   const gone = Math.max(...seen[4]!.members[0]!);
-  assert.ok(seen[5]!.members.every((m) => !m.includes(gone)), 'the retired (newest) instance left every epoch');
+  assert.ok(
+    seen[5]!.members.every((m) => !m.includes(gone)),
+    'the retired (newest) instance left every epoch',
+  );
 });
 
-test('messages NF to NF keep their order; a full inbox, a missing destination and a big payload are errors to the sender', { timeout: 60_000 }, async () => {
+test('messages NF to NF keep their order; a full inbox, a missing destination and a big payload are errors to the sender', {
+  timeout: 60_000,
+}, async () => {
   const t = topo({
     ports: [{ name: 'n', driver: 'null' }],
     nfs: [nf('talk', 1, { to: 2, count: 100 }, TALKER_JS), nf('listen', 2, {}, LISTENER_JS)],
@@ -739,7 +1012,10 @@ test('messages NF to NF keep their order; a full inbox, a missing destination an
   let fromManager = '';
   let noDestination = '';
   await runTopology(t, {
-    signals: false, stats: null, log: (l) => logs.push(l), nfOutput: (l) => logs.push(l),
+    signals: false,
+    stats: null,
+    log: (l) => logs.push(l),
+    nfOutput: (l) => logs.push(l),
     onRunning: (m: Manager) => {
       void (async () => {
         try {
@@ -747,14 +1023,20 @@ test('messages NF to NF keep their order; a full inbox, a missing destination an
           const c = await ControlClient.connect(t.name);
           // The talker may have just filled the listener's inbox: 'ring-full' until it drains.
           for (let i = 0; i < 100; i++) {
-            fromManager = (await c.request<MessageReply>({ type: 'message', to: { service: 2 }, payload: { hello: 'from the CLI' } })).result;
+            fromManager = (
+              await c.request<MessageReply>({ type: 'message', to: { service: 2 }, payload: { hello: 'from the CLI' } })
+            ).result;
             if (fromManager !== 'ring-full') break;
             await new Promise((res) => setTimeout(res, 20));
           }
           const none = await c.request<MessageReply>({ type: 'message', to: { instance: 30 }, payload: 1 });
           noDestination = none.result;
           c.close();
-          await waitFor(() => logs.some((l) => /from the manager/.test(l)), 10_000, 'the listener to get the manager message');
+          await waitFor(
+            () => logs.some((l) => /from the manager/.test(l)),
+            10_000,
+            'the listener to get the manager message',
+          );
         } catch (err) {
           logs.push(`test: ${(err as Error).message}`);
         } finally {
@@ -787,13 +1069,20 @@ test('NF --ttl and --limit stop the NF cleanly; its slot and buffers come back',
   const m = new Manager({ topology: t, log: () => {}, stats: null });
   await m.start();
   try {
-    const runNfProc = (extra: string[]): Promise<{ code: number | null; out: string }> => new Promise((resolve) => {
-      const c = spawn(process.execPath, [MAIN, 'nf', VERDICT_JS, '--service', '1', '--name', t.name, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      c.stdout.on('data', (d: Buffer) => { out += d; });
-      c.stderr.on('data', (d: Buffer) => { out += d; });
-      c.on('exit', (code) => resolve({ code, out }));
-    });
+    const runNfProc = (extra: string[]): Promise<{ code: number | null; out: string }> =>
+      new Promise((resolve) => {
+        const c = spawn(process.execPath, [MAIN, 'nf', VERDICT_JS, '--service', '1', '--name', t.name, ...extra], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let out = '';
+        c.stdout.on('data', (d: Buffer) => {
+          out += d;
+        });
+        c.stderr.on('data', (d: Buffer) => {
+          out += d;
+        });
+        c.on('exit', (code) => resolve({ code, out }));
+      });
     const ttl = await runNfProc(['--ttl', '1']);
     assert.equal(ttl.code, 0, ttl.out);
     assert.match(ttl.out, /stopped: TTL of 1 s reached/);
@@ -815,23 +1104,34 @@ test('bad NF modules and options stop `start` before anything starts', { timeout
     nfs: [nf('v', 1, { verdcit: 'drop' })],
     chain: [1],
   });
-  await assert.rejects(runTopology(bad, { signals: false, stats: null, log: () => {} }),
-    (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_NF_OPTION' && /unknown option "verdcit"; did you mean "verdict"/.test(e.message));
+  await assert.rejects(
+    runTopology(bad, { signals: false, stats: null, log: () => {} }),
+    (e: unknown) =>
+      e instanceof NfcError &&
+      e.code === 'NFC_ERR_NF_OPTION' &&
+      /unknown option "verdcit"; did you mean "verdict"/.test(e.message),
+  );
   assert.equal(existsSync(`/dev/shm/nfchain-${bad.name}`), false);
   const notNf = topo({
     ports: [{ name: 'g', driver: 'gen', count: 10 }],
     nfs: [nf('b', 1, {}, join(root, 'test/fixtures/nfs/broken.ts'))],
     chain: [1],
   });
-  await assert.rejects(runTopology(notNf, { signals: false, stats: null, log: () => {} }),
-    (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_NF' && /no NF definition as its default export/.test(e.message));
+  await assert.rejects(
+    runTopology(notNf, { signals: false, stats: null, log: () => {} }),
+    (e: unknown) =>
+      e instanceof NfcError && e.code === 'NFC_ERR_NF' && /no NF definition as its default export/.test(e.message),
+  );
   const badValue = topo({
     ports: [{ name: 'g', driver: 'gen', count: 10 }],
     nfs: [nf('v', 1, { verdict: 'explode' })],
     chain: [1],
   });
-  await assert.rejects(runTopology(badValue, { signals: false, stats: null, log: () => {} }),
-    (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_NF_OPTION' && /must be one of drop, next, tonf, out/.test(e.message));
+  await assert.rejects(
+    runTopology(badValue, { signals: false, stats: null, log: () => {} }),
+    (e: unknown) =>
+      e instanceof NfcError && e.code === 'NFC_ERR_NF_OPTION' && /must be one of drop, next, tonf, out/.test(e.message),
+  );
   // setup() throwing: the NF leaves at once and start fails, naming it (no wait for a timeout).
   const badSetup = topo({
     ports: [{ name: 'g', driver: 'gen', count: 10 }],
@@ -839,13 +1139,20 @@ test('bad NF modules and options stop `start` before anything starts', { timeout
     chain: [1],
   });
   const out: string[] = [];
-  await assert.rejects(runTopology(badSetup, { signals: false, stats: null, log: () => {}, nfOutput: (l) => out.push(l) }),
-    (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_NF' && /NF s failed to start/.test(e.message));
-  assert.ok(out.some((l) => /config\.yaml does not exist/.test(l)), out.join('\n'));
+  await assert.rejects(
+    runTopology(badSetup, { signals: false, stats: null, log: () => {}, nfOutput: (l) => out.push(l) }),
+    (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_NF' && /NF s failed to start/.test(e.message),
+  );
+  assert.ok(
+    out.some((l) => /config\.yaml does not exist/.test(l)),
+    out.join('\n'),
+  );
   assert.equal(existsSync(`/dev/shm/nfchain-${badSetup.name}`), false);
 });
 
-test('a manager replaces the shared files of one that died (no live socket), and refuses to run twice', { timeout: 30_000 }, async () => {
+test('a manager replaces the shared files of one that died (no live socket), and refuses to run twice', {
+  timeout: 30_000,
+}, async () => {
   const t = standaloneTopology(uniqueName('stale').slice(0, 32), ['null'], 'port:0', 0);
   t.manager.statsInterval = 0;
   mkdirSync(`/dev/shm/nfchain-${t.name}`, { mode: 0o700 });
@@ -856,7 +1163,10 @@ test('a manager replaces the shared files of one that died (no live socket), and
   try {
     assert.ok(logs.some((l) => /removed .* left by a manager that did not stop cleanly/.test(l)));
     const second = new Manager({ topology: t, log: () => {}, stats: null });
-    await assert.rejects(second.start(), (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_CONTROL' && /already running/.test(e.message));
+    await assert.rejects(
+      second.start(),
+      (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_CONTROL' && /already running/.test(e.message),
+    );
   } finally {
     await m.stop('test over');
   }
@@ -865,8 +1175,14 @@ test('a manager replaces the shared files of one that died (no live socket), and
 
 test('poll busy is refused when the polling loops outnumber the cores, with the counts and the fix', () => {
   // 2 cores: RX + TX + 1 NF instance = 3 loops.
-  assert.throws(() => checkBusyPoll('busy', 1, 2), (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_TOPOLOGY'
-    && /3 \(RX, TX and 1 NF instance\) and this machine has 2 cores/.test(e.message) && /adaptive/.test(e.fix ?? ''));
+  assert.throws(
+    () => checkBusyPoll('busy', 1, 2),
+    (e: unknown) =>
+      e instanceof NfcError &&
+      e.code === 'NFC_ERR_TOPOLOGY' &&
+      /3 \(RX, TX and 1 NF instance\) and this machine has 2 cores/.test(e.message) &&
+      /adaptive/.test(e.fix ?? ''),
+  );
   assert.doesNotThrow(() => checkBusyPoll('busy', 2, 4), '4 loops on 4 cores');
   assert.doesNotThrow(() => checkBusyPoll('adaptive', 30, 2), 'adaptive loops sleep: any number');
 });

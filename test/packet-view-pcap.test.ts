@@ -17,13 +17,59 @@ import { FlowKey } from '../src/packet/flow-key.js';
 import { samplePackets } from './helpers/packet-builder.js';
 
 const NUMERIC_GETTERS = [
-  'ethDst', 'ethSrc', 'vlanCount', 'etherType', 'l3Offset', 'arpOp', 'arpSenderMac', 'arpTargetMac', 'arpSenderIp',
-  'arpTargetIp', 'ipVersion', 'ipProtocol', 'fragmentOffset', 'ipv4Ihl', 'ipv4Tos', 'ipv4TotalLength', 'ipv4Id',
-  'ipv4Flags', 'ipv4Ttl', 'ipv4Protocol', 'ipv4Checksum', 'ipv4Src', 'ipv4Dst', 'ipv6TrafficClass', 'ipv6FlowLabel',
-  'ipv6PayloadLength', 'ipv6NextHeader', 'ipv6HopLimit', 'l4Offset', 'srcPort', 'dstPort', 'payloadOffset',
-  'payloadLength', 'tcpSrcPort', 'tcpDstPort', 'tcpSeq', 'tcpAck', 'tcpDataOffset', 'tcpFlags', 'tcpWindow',
-  'tcpChecksum', 'udpSrcPort', 'udpDstPort', 'udpLength', 'udpChecksum', 'icmpType', 'icmpCode', 'icmpEchoId',
-  'icmpEchoSeq', 'icmp6Type', 'icmp6Code', 'icmp6EchoId', 'icmp6EchoSeq',
+  'ethDst',
+  'ethSrc',
+  'vlanCount',
+  'etherType',
+  'l3Offset',
+  'arpOp',
+  'arpSenderMac',
+  'arpTargetMac',
+  'arpSenderIp',
+  'arpTargetIp',
+  'ipVersion',
+  'ipProtocol',
+  'fragmentOffset',
+  'ipv4Ihl',
+  'ipv4Tos',
+  'ipv4TotalLength',
+  'ipv4Id',
+  'ipv4Flags',
+  'ipv4Ttl',
+  'ipv4Protocol',
+  'ipv4Checksum',
+  'ipv4Src',
+  'ipv4Dst',
+  'ipv6TrafficClass',
+  'ipv6FlowLabel',
+  'ipv6PayloadLength',
+  'ipv6NextHeader',
+  'ipv6HopLimit',
+  'l4Offset',
+  'srcPort',
+  'dstPort',
+  'payloadOffset',
+  'payloadLength',
+  'tcpSrcPort',
+  'tcpDstPort',
+  'tcpSeq',
+  'tcpAck',
+  'tcpDataOffset',
+  'tcpFlags',
+  'tcpWindow',
+  'tcpChecksum',
+  'udpSrcPort',
+  'udpDstPort',
+  'udpLength',
+  'udpChecksum',
+  'icmpType',
+  'icmpCode',
+  'icmpEchoId',
+  'icmpEchoSeq',
+  'icmp6Type',
+  'icmp6Code',
+  'icmp6EchoId',
+  'icmp6EchoSeq',
 ] as const satisfies ReadonlyArray<keyof PacketView>;
 
 /** The view's answers for the packet it points at (cold: allocates). */
@@ -32,14 +78,14 @@ function answers(v: PacketView): Record<string, unknown> {
   for (const g of NUMERIC_GETTERS) out[g] = v[g];
   const a = new Uint32Array(4);
   const key = new FlowKey();
-  out['vlanIds'] = [v.vlanId(0), v.vlanId(1)];
-  out['isFragment'] = v.isFragment;
-  out['ipv6Src'] = v.ipv6Src(a) ? [...a] : null;
-  out['ipv6Dst'] = v.ipv6Dst(a) ? [...a] : null;
-  out['ipv4ChecksumOk'] = v.ipv4ChecksumOk();
-  out['l4ChecksumOk'] = v.l4ChecksumOk();
-  out['flowKey'] = v.flowKey(key) ? key.toString() : null;
-  out['flowHash'] = v.flowHash();
+  out.vlanIds = [v.vlanId(0), v.vlanId(1)];
+  out.isFragment = v.isFragment;
+  out.ipv6Src = v.ipv6Src(a) ? [...a] : null;
+  out.ipv6Dst = v.ipv6Dst(a) ? [...a] : null;
+  out.ipv4ChecksumOk = v.ipv4ChecksumOk();
+  out.l4ChecksumOk = v.l4ChecksumOk();
+  out.flowKey = v.flowKey(key) ? key.toString() : null;
+  out.flowHash = v.flowHash();
   return out;
 }
 
@@ -50,7 +96,9 @@ test('PacketView gives the same answers on packets that went through a pcap file
     const expected = samples.map((s) => answers(new PacketView(s.p.bytes.slice().buffer).reset(0, s.p.bytes.length)));
     const file = join(dir, 'samples.pcap');
     const w = PcapWriter.create(file, { nanosecond: true });
-    samples.forEach((s, i) => w.write(s.p.bytes, 0, s.p.bytes.length, 1_700_000_000 + i, i * 1000));
+    samples.forEach((s, i) => {
+      w.write(s.p.bytes, 0, s.p.bytes.length, 1_700_000_000 + i, i * 1000);
+    });
     w.close();
     assert.equal(w.count, samples.length);
 
@@ -76,13 +124,16 @@ test('PacketView gives the same answers on packets that went through a pcap file
     const r2 = PcapReader.open(file);
     const lengths: number[] = [];
     try {
-      for (let n = r2.readInto(pool, 0, slot); n >= 0; n = r2.readInto(pool, lengths.length * slot, slot)) lengths.push(n);
+      for (let n = r2.readInto(pool, 0, slot); n >= 0; n = r2.readInto(pool, lengths.length * slot, slot))
+        lengths.push(n);
     } finally {
       r2.close();
     }
     assert.equal(lengths.length, samples.length);
     const view = new PacketView(pool.buffer);
-    lengths.forEach((n, k) => assert.deepEqual(answers(view.reset(k * slot, n)), expected[k], samples[k]!.name));
+    lengths.forEach((n, k) => {
+      assert.deepEqual(answers(view.reset(k * slot, n)), expected[k], samples[k]!.name);
+    });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

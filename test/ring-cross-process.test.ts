@@ -13,10 +13,23 @@ const RING_OFFSET = 256;
 const START = 0;
 const GO = 8;
 
-interface Report { role: string; total: number; perProducer: number[]; errors: number; firstError: string; sent?: number }
+interface Report {
+  role: string;
+  total: number;
+  perProducer: number[];
+  errors: number;
+  firstError: string;
+  sent?: number;
+}
 
 async function runRing(opts: {
-  kind: RingKind; producers: number; consumers: number; perProducer: number; capacity: number; seed: number; zeroCopy?: boolean;
+  kind: RingKind;
+  producers: number;
+  consumers: number;
+  perProducer: number;
+  capacity: number;
+  seed: number;
+  zeroCopy?: boolean;
 }): Promise<Report[]> {
   const name = uniqueName('ring');
   const dir = ShmDir.create(name);
@@ -31,12 +44,32 @@ async function runRing(opts: {
     const mp = opts.zeroCopy ? 'zc' : opts.kind === RingKind.SPSC ? 'sp' : 'mp';
     const mc = opts.zeroCopy ? 'zc' : opts.consumers > 1 ? 'mc' : 'sc';
     for (let c = 0; c < opts.consumers; c++) {
-      const args = ['consume', dir.path.split('nfchain-')[1]!, 'ring', String(RING_OFFSET), String(opts.producers), String(opts.perProducer), String(opts.seed + 100 + c), mc];
+      const args = [
+        'consume',
+        dir.path.split('nfchain-')[1]!,
+        'ring',
+        String(RING_OFFSET),
+        String(opts.producers),
+        String(opts.perProducer),
+        String(opts.seed + 100 + c),
+        mc,
+      ];
       if (mc === 'mc') args.push(String(bitmapOff));
       procs.push(runHelper('ring-peer', args));
     }
     for (let p = 0; p < opts.producers; p++) {
-      procs.push(runHelper('ring-peer', ['produce', dir.path.split('nfchain-')[1]!, 'ring', String(RING_OFFSET), String(p), String(opts.perProducer), String(opts.seed + p), mp]));
+      procs.push(
+        runHelper('ring-peer', [
+          'produce',
+          dir.path.split('nfchain-')[1]!,
+          'ring',
+          String(RING_OFFSET),
+          String(p),
+          String(opts.perProducer),
+          String(opts.seed + p),
+          mp,
+        ]),
+      );
     }
     await waitFor(() => Atomics.load(ctl, START) === procs.length, 30_000, 'ring peers to attach');
     Atomics.store(ctl, GO, 1);
@@ -55,36 +88,73 @@ async function runRing(opts: {
   }
 }
 
-test('SPSC ring between two processes: 50 M descriptors, none lost, duplicated or reordered', { timeout: 300_000 }, async () => {
+test('SPSC ring between two processes: 50 M descriptors, none lost, duplicated or reordered', {
+  timeout: 300_000,
+}, async () => {
   const per = 50_000_000;
-  const reports = await runRing({ kind: RingKind.SPSC, producers: 1, consumers: 1, perProducer: per, capacity: 1024, seed: 1 });
+  const reports = await runRing({
+    kind: RingKind.SPSC,
+    producers: 1,
+    consumers: 1,
+    perProducer: per,
+    capacity: 1024,
+    seed: 1,
+  });
   const cons = reports.find((r) => r.role === 'consume')!;
   assert.equal(cons.errors, 0, cons.firstError);
   assert.equal(cons.total, per);
   assert.deepEqual(cons.perProducer, [per]);
 });
 
-test('SPSC ring, zero-copy sides (reserve/publish, available/release): 50 M descriptors in order', { timeout: 300_000 }, async () => {
+test('SPSC ring, zero-copy sides (reserve/publish, available/release): 50 M descriptors in order', {
+  timeout: 300_000,
+}, async () => {
   const per = 50_000_000;
-  const reports = await runRing({ kind: RingKind.SPSC, producers: 1, consumers: 1, perProducer: per, capacity: 512, seed: 3, zeroCopy: true });
+  const reports = await runRing({
+    kind: RingKind.SPSC,
+    producers: 1,
+    consumers: 1,
+    perProducer: per,
+    capacity: 512,
+    seed: 3,
+    zeroCopy: true,
+  });
   const cons = reports.find((r) => r.role === 'consume')!;
   assert.equal(cons.errors, 0, cons.firstError);
   assert.equal(cons.total, per);
 });
 
-test('MPSC ring, two producer processes and one consumer: 50 M descriptors, per-producer order kept', { timeout: 300_000 }, async () => {
+test('MPSC ring, two producer processes and one consumer: 50 M descriptors, per-producer order kept', {
+  timeout: 300_000,
+}, async () => {
   const per = 25_000_000;
-  const reports = await runRing({ kind: RingKind.MPSC, producers: 2, consumers: 1, perProducer: per, capacity: 1024, seed: 7 });
+  const reports = await runRing({
+    kind: RingKind.MPSC,
+    producers: 2,
+    consumers: 1,
+    perProducer: per,
+    capacity: 1024,
+    seed: 7,
+  });
   const cons = reports.find((r) => r.role === 'consume')!;
   assert.equal(cons.errors, 0, cons.firstError);
   assert.equal(cons.total, 2 * per);
   assert.deepEqual(cons.perProducer, [per, per]);
 });
 
-test('MPMC ring (the free pool kind), two producers and two consumers: each descriptor exactly once', { timeout: 300_000 }, async () => {
+test('MPMC ring (the free pool kind), two producers and two consumers: each descriptor exactly once', {
+  timeout: 300_000,
+}, async () => {
   const per = 4_000_000;
   process.env.RING_PEER_TARGET = String(2 * per);
-  const reports = await runRing({ kind: RingKind.MPMC, producers: 2, consumers: 2, perProducer: per, capacity: 512, seed: 11 });
+  const reports = await runRing({
+    kind: RingKind.MPMC,
+    producers: 2,
+    consumers: 2,
+    perProducer: per,
+    capacity: 512,
+    seed: 11,
+  });
   const cons = reports.filter((r) => r.role === 'consume');
   assert.equal(cons.length, 2);
   for (const c of cons) assert.equal(c.errors, 0, c.firstError);

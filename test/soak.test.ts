@@ -7,7 +7,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { soak } from '../bench/soak.js';
 
-test('soak: 2 minutes of traffic with random NF kills and restarts leaks no buffer and frees none twice', { timeout: 240_000 }, async () => {
+test('soak: 2 minutes of traffic with random NF kills and restarts leaks no buffer and frees none twice', {
+  timeout: 240_000,
+}, async () => {
   const r = await soak({ seconds: 120, killEvery: [2, 6], seed: 7 });
   assert.ok(r.kills >= 15, `NFs were killed along the way (${r.kills})`);
   assert.ok(r.packets > 0, 'traffic flowed');

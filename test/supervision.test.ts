@@ -32,11 +32,15 @@ interface NfProc {
 
 /** An NF process for manager `name`, killed at the test's deadline if still running. */
 function startNf(name: string, module: string, nfOptions: string[] = []): NfProc {
-  const child = spawn(process.execPath, [MAIN, 'nf', module, '--service', '1', '--name', name, '--', ...nfOptions], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [MAIN, 'nf', module, '--service', '1', '--name', name, '--', ...nfOptions], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const out: string[] = [];
   child.stdout!.on('data', (d: Buffer) => out.push(String(d)));
   child.stderr!.on('data', (d: Buffer) => out.push(String(d)));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
   return { child, out, exit };
 }
 
@@ -52,7 +56,10 @@ function running(pid: number): boolean {
 }
 
 /** Sends `requests` from a separate process on a fresh connection; its replies, one per request. */
-function forge(name: string, requests: Record<string, unknown>[]): Promise<{ ok: boolean; code?: string; message?: string }[]> {
+function forge(
+  name: string,
+  requests: Record<string, unknown>[],
+): Promise<{ ok: boolean; code?: string; message?: string }[]> {
   const script = `
     import { ControlClient } from ${JSON.stringify(SOCKET_JS)};
     const c = await ControlClient.connect(${JSON.stringify(name)});
@@ -67,10 +74,16 @@ function forge(name: string, requests: Record<string, unknown>[]): Promise<{ ok:
     const c = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
     let s = '';
     const t = setTimeout(() => c.kill('SIGKILL'), 20_000);
-    c.stdout.on('data', (d: Buffer) => { s += d; });
+    c.stdout.on('data', (d: Buffer) => {
+      s += d;
+    });
     c.on('exit', () => {
       clearTimeout(t);
-      try { resolve(JSON.parse(s) as { ok: boolean; code?: string; message?: string }[]); } catch { reject(new Error(`forger output: ${s}`)); }
+      try {
+        resolve(JSON.parse(s) as { ok: boolean; code?: string; message?: string }[]);
+      } catch {
+        reject(new Error(`forger output: ${s}`));
+      }
     });
   });
 }
@@ -93,7 +106,9 @@ async function withManager(prefix: string, f: (m: Manager, logs: string[]) => Pr
   return m;
 }
 
-test('a forged stopping, ready or register from another process is refused and changes nothing', { timeout: 60_000 }, async () => {
+test('a forged stopping, ready or register from another process is refused and changes nothing', {
+  timeout: 60_000,
+}, async () => {
   let nf: NfProc | undefined;
   const m = await withManager('forge', async (m, logs) => {
     nf = startNf(m.name, VERDICT_JS);
@@ -109,22 +124,36 @@ test('a forged stopping, ready or register from another process is refused and c
       ]);
       assert.equal(replies.length, 3);
       for (const r of replies) assert.equal(r.ok, false, JSON.stringify(r));
-      assert.match(replies[0]!.message!, new RegExp(`"stopping" for NF ${victim.nfId} refused: only the connection that registered it`));
+      assert.match(
+        replies[0]!.message!,
+        new RegExp(`"stopping" for NF ${victim.nfId} refused: only the connection that registered it`),
+      );
       assert.match(replies[1]!.message!, new RegExp(`"ready" for NF ${victim.nfId} refused`));
-      assert.match(replies[2]!.message!, new RegExp(`register for pid ${victim.pid} refused: the request came from process \\d+`));
-      assert.ok(logs.some((l) => /refused "stopping" for NF .* from another connection/.test(l)), logs.join('\n'));
+      assert.match(
+        replies[2]!.message!,
+        new RegExp(`register for pid ${victim.pid} refused: the request came from process \\d+`),
+      );
+      assert.ok(
+        logs.some((l) => /refused "stopping" for NF .* from another connection/.test(l)),
+        logs.join('\n'),
+      );
       // Nothing changed: same NF, same process, still in service and forwarding.
       const rx0 = victim.counters.rx ?? 0;
       await waitFor(() => (m.status().nfs[0]?.counters.rx ?? 0) > rx0 + 1000, 10_000, 'the NF to keep forwarding');
       const after = m.status();
-      assert.deepEqual(after.nfs.map((n) => [n.nfId, n.pid, n.state]), before.nfs.map((n) => [n.nfId, n.pid, n.state]));
+      assert.deepEqual(
+        after.nfs.map((n) => [n.nfId, n.pid, n.state]),
+        before.nfs.map((n) => [n.nfId, n.pid, n.state]),
+      );
       assert.deepEqual(after.services, before.services);
       assert.ok(running(nf.child.pid!), 'the NF process runs on');
       // Nor can the manager's own process register as an NF (it would be told to kill itself).
       const self = await ControlClient.connect(m.name);
       try {
-        await assert.rejects(self.request({ type: 'register', name: 'self', service: 1, nfId: 0, pid: process.pid, module: 'x' }),
-          (e: unknown) => e instanceof NfcError && /an NF runs in a process of its own/.test(e.message));
+        await assert.rejects(
+          self.request({ type: 'register', name: 'self', service: 1, nfId: 0, pid: process.pid, module: 'x' }),
+          (e: unknown) => e instanceof NfcError && /an NF runs in a process of its own/.test(e.message),
+        );
       } finally {
         self.close();
       }
@@ -134,11 +163,16 @@ test('a forged stopping, ready or register from another process is refused and c
   });
   const exit = await nf!.exit;
   assert.equal(exit.code, 0, `the NF stopped cleanly with the manager: ${nf!.out.join('')}`);
-  assert.ok(stopLogs.some((l) => /^buffers: all \d+ back in the pool$/.test(l)), stopLogs.join('\n'));
+  assert.ok(
+    stopLogs.some((l) => /^buffers: all \d+ back in the pool$/.test(l)),
+    stopLogs.join('\n'),
+  );
   assert.equal(m.missingAtExit, 0, 'every buffer back');
 });
 
-test('an NF whose connection closes while its process lives on is killed before its buffers are reused', { timeout: 60_000 }, async () => {
+test('an NF whose connection closes while its process lives on is killed before its buffers are reused', {
+  timeout: 60_000,
+}, async () => {
   let nf: NfProc | undefined;
   let pid = 0;
   let nfId = 0;
@@ -178,7 +212,10 @@ test('an NF whose connection closes while its process lives on is killed before 
   }
   const exit = await nf.exit;
   assert.ok(nf.out.join('').includes('closed 1 connection(s)'), `the NF hung up: ${nf.out.join('')}`);
-  assert.ok(logs.some((l) => /its control connection closed/.test(l)), logs.join('\n'));
+  assert.ok(
+    logs.some((l) => /its control connection closed/.test(l)),
+    logs.join('\n'),
+  );
   assert.ok(atKill, `the manager killed it: ${logs.join('\n')}`);
   assert.equal(atKill.running, true, 'the process was alive after its connection closed');
   assert.ok(atKill.held > 0, 'and its slot still recorded the burst it held (nothing reclaimed yet)');
@@ -188,7 +225,9 @@ test('an NF whose connection closes while its process lives on is killed before 
   assert.equal(m.missingAtExit, 0, 'every buffer back');
 });
 
-test('an NF whose handle() throws dies; the manager takes it out of service and reclaims what it held', { timeout: 60_000 }, async () => {
+test('an NF whose handle() throws dies; the manager takes it out of service and reclaims what it held', {
+  timeout: 60_000,
+}, async () => {
   let nf: NfProc | undefined;
   const m = await withManager('throw', async (m, logs) => {
     nf = startNf(m.name, THROWER_JS, ['--after', '2000']);
@@ -198,7 +237,10 @@ test('an NF whose handle() throws dies; the manager takes it out of service and 
       assert.equal(exit.code, 1, 'an uncaught exception ends the process with code 1');
       await waitFor(() => m.status().nfs.length === 0, 10_000, 'the manager to take the NF away');
       assert.deepEqual(m.status().services, [], 'out of service');
-      assert.ok(logs.some((l) => /NF thrower#\d+ died .* reclaimed \d+ buffers/.test(l)), logs.join('\n'));
+      assert.ok(
+        logs.some((l) => /NF thrower#\d+ died .* reclaimed \d+ buffers/.test(l)),
+        logs.join('\n'),
+      );
     } finally {
       if (nf.child.exitCode === null && nf.child.signalCode === null) nf.child.kill('SIGKILL');
     }

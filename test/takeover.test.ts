@@ -28,14 +28,24 @@ interface Proc {
 function start(args: string[]): Proc {
   const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout!.on('data', (d: Buffer) => { out += d; });
-  child.stderr!.on('data', (d: Buffer) => { out += d; });
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('exit', (code, signal) => r({ code, signal })));
+  child.stdout!.on('data', (d: Buffer) => {
+    out += d;
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    out += d;
+  });
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+    child.on('exit', (code, signal) => r({ code, signal })),
+  );
   return { child, out: () => out, exit };
 }
 
 function cli(name: string, ...args: string[]): string {
-  const r = spawnSync(process.execPath, [MAIN, ...args, '--name', name], { encoding: 'utf8', timeout: 20_000, killSignal: 'SIGKILL' });
+  const r = spawnSync(process.execPath, [MAIN, ...args, '--name', name], {
+    encoding: 'utf8',
+    timeout: 20_000,
+    killSignal: 'SIGKILL',
+  });
   assert.equal(r.status, 0, `nfchain ${args.join(' ')}: ${r.stderr}`);
   return r.stdout;
 }
@@ -44,41 +54,57 @@ const status = (name: string): ManagerStatus => JSON.parse(cli(name, 'status', '
 /** `nfchain flow list`: the pinned count and the rule lines. */
 function flows(name: string): { pinned: number; rules: string[] } {
   const out = cli(name, 'flow', 'list');
-  return { pinned: Number(/, (\d+) pinned;/.exec(out)?.[1] ?? -1), rules: out.split('\n').filter((l) => /^\d+: /.test(l)) };
+  return {
+    pinned: Number(/, (\d+) pinned;/.exec(out)?.[1] ?? -1),
+    rules: out.split('\n').filter((l) => /^\d+: /.test(l)),
+  };
 }
 
 /** Kills whatever is still running at the end (NFs are not the test's children after a takeover). */
 function killAll(pids: number[]): void {
   for (const p of pids) {
-    try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
+    try {
+      process.kill(p, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
   }
 }
 
-test('kill -9 of the manager under traffic: a new manager takes the same NFs back with their pins, chains and rules; every buffer accounted', { timeout: 120_000 }, async (t) => {
+test('kill -9 of the manager under traffic: a new manager takes the same NFs back with their pins, chains and rules; every buffer accounted', {
+  timeout: 120_000,
+}, async (t) => {
   const name = uniqueName('tk').slice(0, 32);
   const dir = mkdtempSync(join(tmpdir(), 'nfchain-takeover-'));
   const file = join(dir, 'topo.yaml');
-  writeFileSync(file, [
-    `name: ${name}`,
-    'manager: { statsInterval: 0 }',
-    'ports:',
-    '  - { name: g, driver: gen, rate: 20000, flows: 64 }',
-    '  - { name: sink, driver: "null" }',
-    'nfs:',
-    // Pins every new flow to chain "fast": later packets of the flow skip the director.
-    `  - { name: fd, module: ${NFS('flow-director')}, service: 1, options: { map: "", fallback: fast } }`,
-    `  - { name: fwd, module: ${NFS('simple-forward')}, service: 2, instances: 2 }`,
-    'chains:',
-    '  fast: [fwd, "port:sink"]',
-    'chain: [fd, fwd, "port:sink"]',
-    '',
-  ].join('\n'));
+  writeFileSync(
+    file,
+    [
+      `name: ${name}`,
+      'manager: { statsInterval: 0 }',
+      'ports:',
+      '  - { name: g, driver: gen, rate: 20000, flows: 64 }',
+      '  - { name: sink, driver: "null" }',
+      'nfs:',
+      // Pins every new flow to chain "fast": later packets of the flow skip the director.
+      `  - { name: fd, module: ${NFS('flow-director')}, service: 1, options: { map: "", fallback: fast } }`,
+      `  - { name: fwd, module: ${NFS('simple-forward')}, service: 2, instances: 2 }`,
+      'chains:',
+      '  fast: [fwd, "port:sink"]',
+      'chain: [fd, fwd, "port:sink"]',
+      '',
+    ].join('\n'),
+  );
   let m1: Proc | undefined;
   let m2: Proc | undefined;
   let nfPids: number[] = [];
   try {
     m1 = start(['start', file]);
-    await waitFor(() => /registered/.test(m1!.out()) && status(name).nfs.filter((n) => n.state === 'running').length === 3, 30_000, `the topology to come up:\n${m1.out()}`);
+    await waitFor(
+      () => /registered/.test(m1!.out()) && status(name).nfs.filter((n) => n.state === 'running').length === 3,
+      30_000,
+      `the topology to come up:\n${m1.out()}`,
+    );
     await waitFor(() => flows(name).pinned === 64, 10_000, 'every flow to be pinned');
     cli(name, 'chain', 'set', 'spare', 'fwd,port:sink');
     cli(name, 'flow', 'add', '--dst-ports', '9999-9999', '--chain', 'spare');
@@ -91,16 +117,25 @@ test('kill -9 of the manager under traffic: a new manager takes the same NFs bac
     // The NFs stay, paused (their slot says so), holding what they held.
     const started = Date.now();
     m2 = start(['start', file]);
-    await waitFor(() => /took over from manager pid \d+: 3 NF\(s\) back/.test(m2!.out()), 20_000, `the takeover:\n${m2.out()}`);
+    await waitFor(
+      () => /took over from manager pid \d+: 3 NF\(s\) back/.test(m2!.out()),
+      20_000,
+      `the takeover:\n${m2.out()}`,
+    );
     const tx0 = status(name).ports[1]!.txPackets;
     await waitFor(() => status(name).ports[1]!.txPackets > tx0 + 1000, 10_000, 'forwarding to go on');
-    t.diagnostic(`forwarding again ${Date.now() - started} ms after the new manager was started (node start-up included)`);
+    t.diagnostic(
+      `forwarding again ${Date.now() - started} ms after the new manager was started (node start-up included)`,
+    );
     assert.match(m2.out(), /\d+ buffers the dead manager held reclaimed/);
     assert.match(m2.out(), /takeover: 64 flow pins restored/);
 
     const after = status(name);
     assert.deepEqual(after.nfs.map((n) => n.pid).sort(), nfPids, 'the same NF processes');
-    assert.ok(after.nfs.every((n) => n.state === 'running'), JSON.stringify(after.nfs));
+    assert.ok(
+      after.nfs.every((n) => n.state === 'running'),
+      JSON.stringify(after.nfs),
+    );
     assert.deepEqual(after.services, before.services, 'the same service table');
     assert.equal(cli(name, 'chain', 'list'), chainsBefore, 'the same chains');
     const f = flows(name);
@@ -109,13 +144,24 @@ test('kill -9 of the manager under traffic: a new manager takes the same NFs bac
     // Pinned flows skip the director: it sees nothing new once the pins are back.
     const fdRx = after.nfs.find((n) => n.name === 'fd')!.counters.rx ?? 0;
     await new Promise((r) => setTimeout(r, 500));
-    assert.equal(status(name).nfs.find((n) => n.name === 'fd')!.counters.rx ?? 0, fdRx, 'pinned flows no longer reach the director');
+    assert.equal(
+      status(name).nfs.find((n) => n.name === 'fd')!.counters.rx ?? 0,
+      fdRx,
+      'pinned flows no longer reach the director',
+    );
 
     m2.child.kill('SIGINT');
     const e2 = await m2.exit;
     assert.equal(e2.code, 0, m2.out());
     assert.match(m2.out(), /buffers: all \d+ back in the pool/);
-    await waitFor(() => nfPids.every((p) => !existsSync(`/proc/${p}`) || /\) Z /.test(String(spawnSync('cat', [`/proc/${p}/stat`]).stdout))), 10_000, 'the NFs to stop with the new manager');
+    await waitFor(
+      () =>
+        nfPids.every(
+          (p) => !existsSync(`/proc/${p}`) || /\) Z /.test(String(spawnSync('cat', [`/proc/${p}/stat`]).stdout)),
+        ),
+      10_000,
+      'the NFs to stop with the new manager',
+    );
     assert.equal(existsSync(`/dev/shm/nfchain-${name}`), false, 'no shared files left');
   } finally {
     if (m1 && m1.child.exitCode === null && m1.child.signalCode === null) m1.child.kill('SIGKILL');
@@ -127,12 +173,28 @@ test('kill -9 of the manager under traffic: a new manager takes the same NFs bac
   }
 });
 
-test('an NF whose manager dies and is not replaced exits after --manager-wait with code 3, saying why', { timeout: 60_000 }, async () => {
+test('an NF whose manager dies and is not replaced exits after --manager-wait with code 3, saying why', {
+  timeout: 60_000,
+}, async () => {
   const name = uniqueName('tkw').slice(0, 32);
   let m: Proc | undefined;
   let nf: Proc | undefined;
   try {
-    m = start(['manager', '--name', name, '--port', 'gen', '--port', 'null', '--chain', '1,port:1', '--rate', '10000', '--stats', '0']);
+    m = start([
+      'manager',
+      '--name',
+      name,
+      '--port',
+      'gen',
+      '--port',
+      'null',
+      '--chain',
+      '1,port:1',
+      '--rate',
+      '10000',
+      '--stats',
+      '0',
+    ]);
     await waitFor(() => /control socket/.test(m!.out()), 20_000, `the manager:\n${m.out()}`);
     nf = start(['nf', NFS('simple-forward'), '--service', '1', '--name', name, '--manager-wait', '1']);
     await waitFor(() => /running: service 1/.test(nf!.out()), 20_000, `the NF:\n${nf.out()}`);

@@ -20,7 +20,18 @@ const mix = [
   buildPacket({ l3: v4, l4: { kind: 'icmp', type: 8, code: 0, id: 1, seq: 1 }, padTo: 60 }),
   buildPacket({ l3: v6, l4: { kind: 'icmp6', type: 128, code: 0, id: 1, seq: 1 } }),
   buildPacket({ l3: v4, l4: { kind: 'raw', proto: 47, payload } }), // GRE
-  buildPacket({ eth: { dst: 'ff:ff:ff:ff:ff:ff' }, l3: { kind: 'arp', op: 1, senderMac: '02:00:00:00:00:01', senderIp: '10.0.0.1', targetMac: '00:00:00:00:00:00', targetIp: '10.0.0.2' }, padTo: 60 }),
+  buildPacket({
+    eth: { dst: 'ff:ff:ff:ff:ff:ff' },
+    l3: {
+      kind: 'arp',
+      op: 1,
+      senderMac: '02:00:00:00:00:01',
+      senderIp: '10.0.0.1',
+      targetMac: '00:00:00:00:00:00',
+      targetIp: '10.0.0.2',
+    },
+    padTo: 60,
+  }),
   buildPacket({ l3Raw: payload }), // an unknown EtherType
 ].map((p) => p.bytes);
 // An IPv4 header with IHL 4 (malformed): counted as non-IP.
@@ -33,9 +44,19 @@ test('every packet passes unchanged and is counted by protocol', async () => {
   const r = await runNF(monitor, all, { options: { interval: 0 } });
   assert.ok(r.verdicts.every((v) => v === NEXT));
   assert.equal(r.outputs.length, all.length);
-  r.outputs.forEach((o, i) => { assert.deepEqual(o.bytes, all[i]); });
+  r.outputs.forEach((o, i) => {
+    assert.deepEqual(o.bytes, all[i]);
+  });
   assert.deepEqual(monitorStats(), {
-    packets: 11, bytes: totalBytes, ipv4: 5, ipv6: 3, nonIp: 3, tcp: 3, udp: 2, icmp: 2, otherL4: 1,
+    packets: 11,
+    bytes: totalBytes,
+    ipv4: 5,
+    ipv6: 3,
+    nonIp: 3,
+    tcp: 3,
+    udp: 2,
+    icmp: 2,
+    otherL4: 1,
   });
   assert.deepEqual(r.logs, [], 'interval 0 is quiet');
 });

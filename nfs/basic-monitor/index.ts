@@ -27,14 +27,31 @@ export const Stat = {
 } as const;
 const STATS = 9;
 const ROWS: readonly [string, number][] = [
-  ['packets', Stat.packets], ['bytes', Stat.bytes], ['IPv4', Stat.ipv4], ['IPv6', Stat.ipv6],
-  ['non-IP', Stat.nonIp], ['TCP', Stat.tcp], ['UDP', Stat.udp], ['ICMP', Stat.icmp], ['other L4', Stat.otherL4],
+  ['packets', Stat.packets],
+  ['bytes', Stat.bytes],
+  ['IPv4', Stat.ipv4],
+  ['IPv6', Stat.ipv6],
+  ['non-IP', Stat.nonIp],
+  ['TCP', Stat.tcp],
+  ['UDP', Stat.udp],
+  ['ICMP', Stat.icmp],
+  ['other L4', Stat.otherL4],
 ];
 
 // Module-level copies of the constants: the hot path reads plain bindings, not object fields.
-const P = Stat.packets, B = Stat.bytes, V4 = Stat.ipv4, V6 = Stat.ipv6, NON_IP = Stat.nonIp;
-const T = Stat.tcp, U = Stat.udp, I = Stat.icmp, O = Stat.otherL4;
-const TCP = IpProto.TCP, UDP = IpProto.UDP, ICMP = IpProto.ICMP, ICMPV6 = IpProto.ICMPV6;
+const P = Stat.packets,
+  B = Stat.bytes,
+  V4 = Stat.ipv4,
+  V6 = Stat.ipv6,
+  NON_IP = Stat.nonIp;
+const T = Stat.tcp,
+  U = Stat.udp,
+  I = Stat.icmp,
+  O = Stat.otherL4;
+const TCP = IpProto.TCP,
+  UDP = IpProto.UDP,
+  ICMP = IpProto.ICMP,
+  ICMPV6 = IpProto.ICMPV6;
 
 const counters = new Float64Array(STATS);
 const atLast = new Float64Array(STATS);
@@ -45,7 +62,13 @@ export default defineNF({
   name: 'basic-monitor',
   description: 'passes every packet on and prints packet, byte and protocol statistics',
   options: {
-    interval: { type: 'number', default: 1, integer: true, min: 0, help: 'seconds between statistics tables; 0 = quiet' },
+    interval: {
+      type: 'number',
+      default: 1,
+      integer: true,
+      min: 0,
+      help: 'seconds between statistics tables; 0 = quiet',
+    },
   },
 
   /** Cold: resets the counters. */

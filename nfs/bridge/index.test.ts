@@ -9,13 +9,19 @@ import bridge, { bridgeCounts } from './index.js';
 import { buildPacket } from '../../test/helpers/packet-builder.js';
 
 const pkt = (i: number): Uint8Array =>
-  buildPacket({ l3: { kind: 'ipv4', src: '10.0.0.1', dst: '10.0.0.2' }, l4: { kind: 'tcp', sport: 5000 + i, dport: 80 }, padTo: 60 }).bytes;
+  buildPacket({
+    l3: { kind: 'ipv4', src: '10.0.0.1', dst: '10.0.0.2' },
+    l4: { kind: 'tcp', sport: 5000 + i, dport: 80 },
+    padTo: 60,
+  }).bytes;
 
 test('two ports: 0 goes out of 1 and 1 out of 0, bytes unchanged', async () => {
   const pkts = [pkt(0), pkt(1), pkt(2), pkt(3)];
   const r = await runNF(bridge, pkts, { inputPort: [0, 1, 1, 0] });
   assert.deepEqual(r.verdicts, [out(1), out(0), out(0), out(1)]);
-  r.outputs.forEach((o, i) => { assert.deepEqual(o.bytes, pkts[i]); });
+  r.outputs.forEach((o, i) => {
+    assert.deepEqual(o.bytes, pkts[i]);
+  });
   assert.deepEqual(bridgeCounts().slice(0, 2), [2, 2]);
   assert.equal(r.logs.at(-1), 'bridge: packets by input port 0→1: 2, 1→0: 2');
 });

@@ -21,7 +21,14 @@ export default defineNF({
   name: 'bridge',
   description: 'sends each packet out of the paired port: 0 <-> 1, 2 <-> 3, ...',
   options: {
-    ports: { type: 'number', default: 2, integer: true, min: 1, max: MAX_PORTS, help: 'number of ports; port p is paired with p ^ 1 when that port exists' },
+    ports: {
+      type: 'number',
+      default: 2,
+      integer: true,
+      min: 1,
+      max: MAX_PORTS,
+      help: 'number of ports; port p is paired with p ^ 1 when that port exists',
+    },
   },
 
   /** Cold: the verdict table. */

@@ -31,7 +31,9 @@ export const Stat = {
 } as const;
 const counters = new Float64Array(4);
 
-const TCP = IpProto.TCP, UDP = IpProto.UDP, SCTP = 132;
+const TCP = IpProto.TCP,
+  UDP = IpProto.UDP,
+  SCTP = 132;
 
 /** Parses "port=chain,port-port=chain,..." into byPort (cold). Errors name the entry and the fix. */
 export function compileMap(map: string, chainId: (name: string) => number, known: readonly string[]): void {
@@ -41,9 +43,13 @@ export function compileMap(map: string, chainId: (name: string) => number, known
     const entry = raw.trim();
     const m = /^(\d+)(?:-(\d+))?=([a-z0-9][a-z0-9_-]*)$/.exec(entry);
     if (!m) {
-      throw new NfcError('NFC_ERR_NF_OPTION', `flow-director: map entry "${entry}" is not PORT=CHAIN or PORT-PORT=CHAIN`, {
-        fix: 'e.g. map: "53=dns,80=web,8000-8099=web"',
-      });
+      throw new NfcError(
+        'NFC_ERR_NF_OPTION',
+        `flow-director: map entry "${entry}" is not PORT=CHAIN or PORT-PORT=CHAIN`,
+        {
+          fix: 'e.g. map: "53=dns,80=web,8000-8099=web"',
+        },
+      );
     }
     const lo = Number(m[1]);
     const hi = m[2] === undefined ? lo : Number(m[2]);
@@ -64,8 +70,16 @@ export default defineNF({
   name: 'flow-director',
   description: 'pins each new flow to a chain chosen by its transport port (OpenNetVM test_flow_dir)',
   options: {
-    map: { type: 'string', default: '', help: 'PORT=CHAIN or LOW-HIGH=CHAIN entries, comma-separated; the destination port is tried first, then the source port' },
-    fallback: { type: 'string', default: '', help: 'chain for flows no entry matches; empty: leave them on the default chain' },
+    map: {
+      type: 'string',
+      default: '',
+      help: 'PORT=CHAIN or LOW-HIGH=CHAIN entries, comma-separated; the destination port is tried first, then the source port',
+    },
+    fallback: {
+      type: 'string',
+      default: '',
+      help: 'chain for flows no entry matches; empty: leave them on the default chain',
+    },
   },
 
   /** Cold: the port table; unknown chains are refused here, before any packet. */
@@ -73,9 +87,13 @@ export default defineNF({
     compileMap(ctx.options.map, (n) => ctx.chainId(n), ctx.chains);
     fallback = ctx.options.fallback === '' ? -1 : ctx.chainId(ctx.options.fallback);
     if (ctx.options.fallback !== '' && fallback < 0) {
-      throw new NfcError('NFC_ERR_NF_OPTION', `flow-director: fallback chain "${ctx.options.fallback}" does not exist`, {
-        fix: 'name a chain from the topology\'s chains:, or leave fallback empty',
-      });
+      throw new NfcError(
+        'NFC_ERR_NF_OPTION',
+        `flow-director: fallback chain "${ctx.options.fallback}" does not exist`,
+        {
+          fix: "name a chain from the topology's chains:, or leave fallback empty",
+        },
+      );
     }
     counters.fill(0);
   },
@@ -102,12 +120,19 @@ export default defineNF({
 
   /** Cold: one line of counts. */
   stop(ctx) {
-    ctx.log(`flow-director: ${counters[Stat.pinned]} flows pinned, ${counters[Stat.unmatched]} packets unmatched, ` +
-      `${counters[Stat.noFlow]} without a flow, ${counters[Stat.inboxFull]} pins retried`);
+    ctx.log(
+      `flow-director: ${counters[Stat.pinned]} flows pinned, ${counters[Stat.unmatched]} packets unmatched, ` +
+        `${counters[Stat.noFlow]} without a flow, ${counters[Stat.inboxFull]} pins retried`,
+    );
   },
 });
 
 /** A copy of the counters by name (cold; for tests). */
 export function directorStats(): Record<keyof typeof Stat, number> {
-  return { pinned: counters[Stat.pinned]!, unmatched: counters[Stat.unmatched]!, noFlow: counters[Stat.noFlow]!, inboxFull: counters[Stat.inboxFull]! };
+  return {
+    pinned: counters[Stat.pinned]!,
+    unmatched: counters[Stat.unmatched]!,
+    noFlow: counters[Stat.noFlow]!,
+    inboxFull: counters[Stat.inboxFull]!,
+  };
 }

@@ -17,7 +17,13 @@
  * State lives in module scope and is reset in setup(): one process runs one instance.
  */
 import {
-  createFlowTable, defineNF, FlowKey, type FlowTable, flowTableFor, NEXT, NfcError,
+  createFlowTable,
+  defineNF,
+  FlowKey,
+  type FlowTable,
+  flowTableFor,
+  NEXT,
+  NfcError,
   type PacketView,
 } from 'nfchain';
 
@@ -37,7 +43,9 @@ export const Stat = {
   nonIp: 2,
 } as const;
 const STATS = 3;
-const P = Stat.packets, B = Stat.bytes, NON_IP = Stat.nonIp;
+const P = Stat.packets,
+  B = Stat.bytes,
+  NON_IP = Stat.nonIp;
 
 export interface FlowTrackerOptions {
   /** most flows tracked at once (1..MAX_CAPACITY) */
@@ -92,7 +100,10 @@ export class FlowTracker {
 
   /** Cold: allocates the table. `now` starts the first report's interval. */
   constructor(opts: FlowTrackerOptions, now = 0) {
-    this.table = createFlowTable(flowTableFor(opts.capacity, { symmetric: true, idleTimeoutMs: opts.idleTimeoutMs }), 'flow-tracker table');
+    this.table = createFlowTable(
+      flowTableFor(opts.capacity, { symmetric: true, idleTimeoutMs: opts.idleTimeoutMs }),
+      'flow-tracker table',
+    );
     this.lastMs = now;
   }
 
@@ -142,7 +153,11 @@ export class FlowTracker {
     }
     const k = new FlowKey();
     return idx.map((i) => ({
-      flow: t.keyAt(i, k).toString(), packets: t.packets(i), bytes: t.bytes(i), firstSeen: t.firstSeen(i), lastSeen: t.lastSeen(i),
+      flow: t.keyAt(i, k).toString(),
+      packets: t.packets(i),
+      bytes: t.bytes(i),
+      firstSeen: t.firstSeen(i),
+      lastSeen: t.lastSeen(i),
     }));
   }
 
@@ -156,8 +171,13 @@ export class FlowTracker {
     const c = this.counters;
     const t = this.table;
     return {
-      packets: c[P]!, bytes: c[B]!, nonIp: c[NON_IP]!,
-      active: t.count, flows: t.adds, expired: t.expiredCount, tableFull: t.fullCount,
+      packets: c[P]!,
+      bytes: c[B]!,
+      nonIp: c[NON_IP]!,
+      active: t.count,
+      flows: t.adds,
+      expired: t.expiredCount,
+      tableFull: t.fullCount,
     };
   }
 
@@ -177,13 +197,15 @@ export class FlowTracker {
     const full = s.tableFull - this.lastFull;
     const lines = [
       `flow-tracker: ${secs.toFixed(1)} s: ${s.active} active flows (max ${this.table.maxCount}), ` +
-      `${s.flows - this.lastAdds} new, ${s.expired - this.lastExpired} expired, ` +
-      `${full} packet${full === 1 ? '' : 's'} not tracked (table full), ${nonIp} non-IP packet${nonIp === 1 ? '' : 's'}`,
+        `${s.flows - this.lastAdds} new, ${s.expired - this.lastExpired} expired, ` +
+        `${full} packet${full === 1 ? '' : 's'} not tracked (table full), ${nonIp} non-IP packet${nonIp === 1 ? '' : 's'}`,
     ];
     const top = this.top(topN);
     if (top.length > 0) {
       lines.push(`top ${top.length} flow${top.length === 1 ? '' : 's'} by bytes:`);
-      top.forEach((f, i) => { lines.push(`${String(i + 1).padStart(3)}  ${f.flow}  ${f.packets} packets  ${f.bytes} bytes`); });
+      top.forEach((f, i) => {
+        lines.push(`${String(i + 1).padStart(3)}  ${f.flow}  ${f.packets} packets  ${f.bytes} bytes`);
+      });
     }
     this.lastMs = now;
     this.lastAdds = s.flows;
@@ -206,10 +228,29 @@ export default defineNF({
   description: 'passes every packet on and counts packets and bytes per flow, with idle expiry and a top-N report',
   tickInterval: TICK_MS,
   options: {
-    capacity: { type: 'number', default: 65536, integer: true, min: 1, max: MAX_CAPACITY, help: 'most flows tracked at once; packets of new flows beyond it are counted, not tracked' },
-    'idle-timeout': { type: 'number', default: 60, min: 0, help: 'seconds without a packet after which a flow is removed; 0 = never' },
+    capacity: {
+      type: 'number',
+      default: 65536,
+      integer: true,
+      min: 1,
+      max: MAX_CAPACITY,
+      help: 'most flows tracked at once; packets of new flows beyond it are counted, not tracked',
+    },
+    'idle-timeout': {
+      type: 'number',
+      default: 60,
+      min: 0,
+      help: 'seconds without a packet after which a flow is removed; 0 = never',
+    },
     interval: { type: 'number', default: 5, integer: true, min: 0, help: 'seconds between reports; 0 = quiet' },
-    top: { type: 'number', default: 5, integer: true, min: 0, max: MAX_TOP, help: 'flows listed in each report, most bytes first' },
+    top: {
+      type: 'number',
+      default: 5,
+      integer: true,
+      min: 0,
+      max: MAX_TOP,
+      help: 'flows listed in each report, most bytes first',
+    },
   },
 
   /** Cold: allocates the flow table (capacity / 0.75 slots rounded up to a power of two, 80 bytes each). */
@@ -219,9 +260,14 @@ export default defineNF({
     try {
       tracker = new FlowTracker({ capacity: o.capacity, idleTimeoutMs: o['idle-timeout'] * 1000 }, clock);
     } catch (err) {
-      throw new NfcError('NFC_ERR_NF_OPTION', `flow-tracker: cannot allocate a table for ${o.capacity} flows: ${(err as Error).message}`, {
-        fix: 'use a smaller capacity', cause: err,
-      });
+      throw new NfcError(
+        'NFC_ERR_NF_OPTION',
+        `flow-tracker: cannot allocate a table for ${o.capacity} flows: ${(err as Error).message}`,
+        {
+          fix: 'use a smaller capacity',
+          cause: err,
+        },
+      );
     }
     sweep = Math.ceil(tracker.table.capacity / TICKS_PER_SECOND);
     ticks = 0;
@@ -247,8 +293,10 @@ export default defineNF({
   stop(ctx) {
     if (ctx.options.interval === 0 || tracker === undefined) return;
     const s = tracker.stats();
-    ctx.log(`flow-tracker: ${s.packets} packets, ${s.bytes} bytes, ${s.flows} flows in all ` +
-      `(${s.active} active, ${s.expired} expired), ${s.tableFull} packets not tracked, ${s.nonIp} non-IP`);
+    ctx.log(
+      `flow-tracker: ${s.packets} packets, ${s.bytes} bytes, ${s.flows} flows in all ` +
+        `(${s.active} active, ${s.expired} expired), ${s.tableFull} packets not tracked, ${s.nonIp} non-IP`,
+    );
   },
 });
 

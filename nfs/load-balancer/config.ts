@@ -18,8 +18,20 @@
  */
 import * as z from 'zod';
 import {
-  configDocument, configError, formatIpv4, parseConfigText, parseIpv4, parseMac, problemsFromZod, readConfigFile, zodIssueMessage,
-  type ConfigDocument, type ConfigFileOptions, type ConfigPath, type ConfigProblem, type ZodHints,
+  configDocument,
+  configError,
+  formatIpv4,
+  parseConfigText,
+  parseIpv4,
+  parseMac,
+  problemsFromZod,
+  readConfigFile,
+  zodIssueMessage,
+  type ConfigDocument,
+  type ConfigFileOptions,
+  type ConfigPath,
+  type ConfigProblem,
+  type ZodHints,
 } from 'nfchain';
 
 /** Most backends a config may list. */
@@ -50,11 +62,14 @@ const BackendSchema = z.strictObject({
   name: z.string().min(1, 'a non-empty string').optional(),
 });
 
-const ConfigSchema = z.strictObject({
-  vip: z.string(),
-  clientMac: z.string().optional(),
-  backends: z.array(BackendSchema),
-}, { error: 'a mapping with vip and backends' });
+const ConfigSchema = z.strictObject(
+  {
+    vip: z.string(),
+    clientMac: z.string().optional(),
+    backends: z.array(BackendSchema),
+  },
+  { error: 'a mapping with vip and backends' },
+);
 
 /** Keys of each mapping, for "did you mean" and "takes" hints. */
 const TOP_KEYS = Object.keys(ConfigSchema.shape);
@@ -65,7 +80,7 @@ const EXAMPLES: Record<string, string> = {
   vip: 'the address clients send to, e.g. vip: 10.0.0.100',
   clientMac: 'the MAC of the client side\'s next hop, e.g. clientMac: "02:00:00:00:00:fe"',
   backends: 'a list of backends, e.g. backends: [{ ip: 192.168.1.11 }, { ip: 192.168.1.12 }]',
-  ip: 'the backend\'s address, e.g. ip: 192.168.1.11',
+  ip: "the backend's address, e.g. ip: 192.168.1.11",
   mac: 'the backend\'s MAC (or its next hop\'s), e.g. mac: "02:00:00:00:01:11"',
   name: 'a label for reports, e.g. name: web1',
 };
@@ -79,7 +94,8 @@ const MAC_FIX = 'write it as aa:bb:cc:dd:ee:ff, six hex pairs (quote it in YAML)
 const LB_FILE: ConfigFileOptions = {
   code: 'NFC_ERR_NF_OPTION',
   what: 'the load-balancer config',
-  notFoundFix: 'check the "config" option; a relative path is taken from the topology file\'s directory (with nfchain nf: the working directory)',
+  notFoundFix:
+    'check the "config" option; a relative path is taken from the topology file\'s directory (with nfchain nf: the working directory)',
   heading: true,
 };
 
@@ -116,7 +132,12 @@ export function parseLbConfig(text: string, file: string): LbConfig {
 function checkLbConfig(doc: ConfigDocument, file: string): LbConfig {
   if (doc.raw === null || doc.raw === undefined) {
     // An empty file has no line to point at.
-    throw configError(file, configDocument(doc.raw), [{ path: [], what: 'the file is empty', fix: `give at least ${SMALLEST}` }], LB_FILE);
+    throw configError(
+      file,
+      configDocument(doc.raw),
+      [{ path: [], what: 'the file is empty', fix: `give at least ${SMALLEST}` }],
+      LB_FILE,
+    );
   }
   const shape = ConfigSchema.safeParse(doc.raw, { error: zodIssueMessage });
   if (!shape.success) throw configError(file, doc, problemsFromZod(shape.error.issues, doc.raw, LB_HINTS), LB_FILE);
@@ -144,9 +165,17 @@ function checkLbConfig(doc: ConfigDocument, file: string): LbConfig {
   const vip = ipv4(c.vip, ['vip']);
   const clientMac = mac(c.clientMac, ['clientMac']);
   if (c.backends.length === 0) {
-    problems.push({ path: ['backends'], what: 'the list is empty: there is nothing to balance over', fix: 'list at least one backend, e.g. backends: [{ ip: 192.168.1.11 }]' });
+    problems.push({
+      path: ['backends'],
+      what: 'the list is empty: there is nothing to balance over',
+      fix: 'list at least one backend, e.g. backends: [{ ip: 192.168.1.11 }]',
+    });
   } else if (c.backends.length > MAX_BACKENDS) {
-    problems.push({ path: ['backends'], what: `${c.backends.length} backends; at most ${MAX_BACKENDS}`, fix: 'spread them over several VIPs (one load-balancer instance each)' });
+    problems.push({
+      path: ['backends'],
+      what: `${c.backends.length} backends; at most ${MAX_BACKENDS}`,
+      fix: 'spread them over several VIPs (one load-balancer instance each)',
+    });
   }
   const seen = new Map<number, number>();
   const backends: LbBackend[] = c.backends.map((b, i) => {
@@ -154,9 +183,17 @@ function checkLbConfig(doc: ConfigDocument, file: string): LbConfig {
     if (ip >= 0) {
       const before = seen.get(ip);
       if (before !== undefined) {
-        problems.push({ path: ['backends', i, 'ip'], what: `${b.ip} is listed already, as backends[${before}]`, fix: 'list each backend once' });
+        problems.push({
+          path: ['backends', i, 'ip'],
+          what: `${b.ip} is listed already, as backends[${before}]`,
+          fix: 'list each backend once',
+        });
       } else if (ip === vip) {
-        problems.push({ path: ['backends', i, 'ip'], what: `${b.ip} is the VIP`, fix: 'a backend needs an address of its own; the VIP is the one clients use' });
+        problems.push({
+          path: ['backends', i, 'ip'],
+          what: `${b.ip} is the VIP`,
+          fix: 'a backend needs an address of its own; the VIP is the one clients use',
+        });
       }
       seen.set(ip, i);
     }

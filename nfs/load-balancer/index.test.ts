@@ -13,7 +13,13 @@ import { fileURLToPath } from 'node:url';
 import { DROP, NEXT, NfcError, out, PacketView, runNF } from 'nfchain';
 import balancer, { LoadBalancer, loadBalancer, loadLbConfig, parseLbConfig } from './index.js';
 import {
-  buildPacket, refIpv4HeaderChecksum, refL4Checksum, storedL4Checksum, type BuiltPacket, type EthSpec, type L4Spec,
+  buildPacket,
+  refIpv4HeaderChecksum,
+  refL4Checksum,
+  storedL4Checksum,
+  type BuiltPacket,
+  type EthSpec,
+  type L4Spec,
 } from '../../test/helpers/packet-builder.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'nfchain-lb-test-'));
@@ -30,25 +36,43 @@ const BACKENDS = ['192.168.1.11', '192.168.1.12', '192.168.1.13'];
 const MAC0 = '02:00:00:00:01:11';
 const MAC1 = '02:00:00:00:01:12';
 const CLIENT_MAC = '02:00:00:00:00:fe';
-const lbYaml = configFile('lb.yaml', `# three web servers behind one address
+const lbYaml = configFile(
+  'lb.yaml',
+  `# three web servers behind one address
 vip: ${VIP}
 clientMac: "${CLIENT_MAC}"
 backends:
   - { ip: ${BACKENDS[0]}, mac: "${MAC0}", name: web1 }
   - { ip: ${BACKENDS[1]}, mac: "${MAC1}", name: web2 }
   - ip: ${BACKENDS[2]}
-`);
+`,
+);
 const quiet = { config: lbYaml, interval: 0 };
 
 function ip(src: string, dst: string, l4: L4Spec, eth?: EthSpec, ipOptions?: number[]): BuiltPacket {
-  return buildPacket({ ...(eth ? { eth } : {}), l3: { kind: 'ipv4', src, dst, ...(ipOptions ? { options: ipOptions } : {}) }, l4 });
+  return buildPacket({
+    ...(eth ? { eth } : {}),
+    l3: { kind: 'ipv4', src, dst, ...(ipOptions ? { options: ipOptions } : {}) },
+    l4,
+  });
 }
-const tcp = (sport: number, dport: number, payload = 0): L4Spec => ({ kind: 'tcp', sport, dport, payload: new Uint8Array(payload).fill(0x5a) });
-const udp = (sport: number, dport: number, payload = 0): L4Spec => ({ kind: 'udp', sport, dport, payload: new Uint8Array(payload).fill(0xa5) });
+const tcp = (sport: number, dport: number, payload = 0): L4Spec => ({
+  kind: 'tcp',
+  sport,
+  dport,
+  payload: new Uint8Array(payload).fill(0x5a),
+});
+const udp = (sport: number, dport: number, payload = 0): L4Spec => ({
+  kind: 'udp',
+  sport,
+  dport,
+  payload: new Uint8Array(payload).fill(0xa5),
+});
 /** client i's packet of flow (i, port) to the VIP */
 const toVip = (i: number, port = 40000, l4 = tcp(port, 80, 10)): BuiltPacket => ip(`10.1.0.${i}`, VIP, l4);
 /** backend b's reply to client i's flow */
-const reply = (b: number, i: number, port = 40000, l4 = tcp(80, port, 20)): BuiltPacket => ip(BACKENDS[b]!, `10.1.0.${i}`, l4);
+const reply = (b: number, i: number, port = 40000, l4 = tcp(80, port, 20)): BuiltPacket =>
+  ip(BACKENDS[b]!, `10.1.0.${i}`, l4);
 
 const text4 = (p: Uint8Array, at: number): string => Array.from(p.subarray(at, at + 4)).join('.');
 const srcOf = (p: Uint8Array, b: BuiltPacket): string => text4(p, b.l3Offset + 12);
@@ -69,17 +93,38 @@ test('round robin over new flows; every packet of a flow goes to its backend', a
   const later = [3, 0, 4, 1, 2, 4, 0, 3].map((f) => flows[f]!);
   const pkts = [...flows, ...later].map((p) => p.bytes);
   const r = await runNF(balancer, pkts, { options: quiet });
-  assert.deepEqual(r.verdicts, pkts.map(() => NEXT));
+  assert.deepEqual(
+    r.verdicts,
+    pkts.map(() => NEXT),
+  );
   const expected = [0, 1, 2, 0, 1]; // flow → backend
   const dsts = r.outputs.map((o) => dstOf(o.bytes, flows[0]!));
-  assert.deepEqual(dsts.slice(0, 5), expected.map((b) => BACKENDS[b]));
-  assert.deepEqual(dsts.slice(5), [3, 0, 4, 1, 2, 4, 0, 3].map((f) => BACKENDS[expected[f]!]));
+  assert.deepEqual(
+    dsts.slice(0, 5),
+    expected.map((b) => BACKENDS[b]),
+  );
+  assert.deepEqual(
+    dsts.slice(5),
+    [3, 0, 4, 1, 2, 4, 0, 3].map((f) => BACKENDS[expected[f]!]),
+  );
   // The destination MAC is the backend's where the config gives one; web3 has none.
-  assert.deepEqual(r.outputs.slice(0, 3).map((o) => macOf(o.bytes)), [MAC0, MAC1, '02:00:00:00:00:02']);
+  assert.deepEqual(
+    r.outputs.slice(0, 3).map((o) => macOf(o.bytes)),
+    [MAC0, MAC1, '02:00:00:00:00:02'],
+  );
   // Sources and ports are not changed.
-  r.outputs.forEach((o, i) => { assert.equal(srcOf(o.bytes, flows[0]!), srcOf(pkts[i]!, flows[0]!)); });
+  r.outputs.forEach((o, i) => {
+    assert.equal(srcOf(o.bytes, flows[0]!), srcOf(pkts[i]!, flows[0]!));
+  });
   const s = loadBalancer().stats();
-  assert.deepEqual(s.backends.map((b) => [b.name, b.flows, b.active, b.packetsTo]), [['web1', 2, 2, 6], ['web2', 2, 2, 5], ['192.168.1.13', 1, 1, 2]]);
+  assert.deepEqual(
+    s.backends.map((b) => [b.name, b.flows, b.active, b.packetsTo]),
+    [
+      ['web1', 2, 2, 6],
+      ['web2', 2, 2, 5],
+      ['192.168.1.13', 1, 1, 2],
+    ],
+  );
   assert.equal(s.toBackend, 13);
   assert.equal(s.activeFlows, 5);
 });
@@ -90,7 +135,11 @@ test('both directions: client → backend and backend → client (source back to
   const r1 = reply(0, 1);
   const r2 = reply(1, 2, 33333, udp(53, 33333, 99));
   const pkts = [c1, c2, r1, r2, c1, r1];
-  const r = await runNF(balancer, pkts.map((p) => p.bytes), { options: { ...quiet, 'server-port': 1, 'client-port': 0 } });
+  const r = await runNF(
+    balancer,
+    pkts.map((p) => p.bytes),
+    { options: { ...quiet, 'server-port': 1, 'client-port': 0 } },
+  );
   assert.deepEqual(r.verdicts, [out(1), out(1), out(0), out(0), out(1), out(0)]);
   const o = r.outputs.map((x) => x.bytes);
   assert.equal(dstOf(o[0]!, c1), BACKENDS[0]);
@@ -99,39 +148,75 @@ test('both directions: client → backend and backend → client (source back to
     assert.equal(srcOf(o[k]!, pkts[k]!), VIP, `reply ${k} comes from the VIP`);
     assert.equal(macOf(o[k]!), CLIENT_MAC, `reply ${k} goes to clientMac`);
   }
-  assert.equal(dstOf(o[2]!, r1), '10.1.0.1', 'the reply\'s destination (the client) is kept');
+  assert.equal(dstOf(o[2]!, r1), '10.1.0.1', "the reply's destination (the client) is kept");
   o.forEach((bytes, k) => {
     assert.notDeepEqual(bytes, pkts[k]!.bytes, `packet ${k} was rewritten`);
     assertChecksums(bytes, pkts[k]!, `packet ${k}`);
   });
   const s = loadBalancer().stats();
   assert.deepEqual([s.toBackend, s.toClient, s.other, s.noFlow], [3, 3, 0, 0]);
-  assert.deepEqual(s.backends.map((b) => b.packetsFrom), [2, 1, 0]);
+  assert.deepEqual(
+    s.backends.map((b) => b.packetsFrom),
+    [2, 1, 0],
+  );
   assert.equal(s.backends[0]!.bytesFrom, 2 * r1.bytes.length);
 });
 
 test('checksums from scratch after the rewrite: VLAN, IPv4 options, TCP options, UDP without checksum', async () => {
   const vlan = { vlans: [{ id: 42 }] };
-  const c1 = ip('10.1.0.7', VIP, { kind: 'tcp', sport: 1234, dport: 443, options: [2, 4, 5, 0xb4], payload: new Uint8Array(333) }, vlan, [1, 1, 1, 1]);
+  const c1 = ip(
+    '10.1.0.7',
+    VIP,
+    { kind: 'tcp', sport: 1234, dport: 443, options: [2, 4, 5, 0xb4], payload: new Uint8Array(333) },
+    vlan,
+    [1, 1, 1, 1],
+  );
   const c2 = ip('10.1.0.8', VIP, udp(999, 53, 64), vlan);
   const c3 = ip('10.1.0.9', VIP, { kind: 'udp', sport: 7, dport: 7, payload: new Uint8Array(10), noChecksum: true });
   const r1 = ip(BACKENDS[0]!, '10.1.0.7', { kind: 'tcp', sport: 443, dport: 1234, flags: 0x12 }, vlan, [1, 1, 1, 1]);
   const r2 = ip(BACKENDS[1]!, '10.1.0.8', udp(53, 999, 200), vlan);
-  const r3 = ip(BACKENDS[2]!, '10.1.0.9', { kind: 'udp', sport: 7, dport: 7, payload: new Uint8Array(10), noChecksum: true });
+  const r3 = ip(BACKENDS[2]!, '10.1.0.9', {
+    kind: 'udp',
+    sport: 7,
+    dport: 7,
+    payload: new Uint8Array(10),
+    noChecksum: true,
+  });
   const pkts = [c1, c2, c3, r1, r2, r3];
-  const r = await runNF(balancer, pkts.map((p) => p.bytes), { options: quiet });
+  const r = await runNF(
+    balancer,
+    pkts.map((p) => p.bytes),
+    { options: quiet },
+  );
   const o = r.outputs.map((x) => x.bytes);
-  assert.deepEqual(o.map((b, k) => (k < 3 ? dstOf(b, pkts[k]!) : srcOf(b, pkts[k]!))), [...BACKENDS, VIP, VIP, VIP]);
+  assert.deepEqual(
+    o.map((b, k) => (k < 3 ? dstOf(b, pkts[k]!) : srcOf(b, pkts[k]!))),
+    [...BACKENDS, VIP, VIP, VIP],
+  );
   for (const k of [0, 1, 3, 4]) assertChecksums(o[k]!, pkts[k]!, `packet ${k}`);
   // UDP over IPv4 with checksum 0 ("none") stays 0; the IPv4 header checksum is still fixed.
   for (const k of [2, 5]) {
     assert.equal(storedL4Checksum(o[k]!, pkts[k]!), 0);
-    assert.equal(o[k]![pkts[k]!.l3Offset + 10]! * 256 + o[k]![pkts[k]!.l3Offset + 11]!, refIpv4HeaderChecksum(o[k]!, pkts[k]!.l3Offset));
+    assert.equal(
+      o[k]![pkts[k]!.l3Offset + 10]! * 256 + o[k]![pkts[k]!.l3Offset + 11]!,
+      refIpv4HeaderChecksum(o[k]!, pkts[k]!.l3Offset),
+    );
   }
 });
 
 test('other packets: passed (default) or dropped (other: drop), counted, never changed', async () => {
-  const arp = buildPacket({ eth: { dst: 'ff:ff:ff:ff:ff:ff' }, l3: { kind: 'arp', op: 1, senderMac: '02:00:00:00:00:01', senderIp: '10.1.0.1', targetMac: '00:00:00:00:00:00', targetIp: VIP }, padTo: 60 });
+  const arp = buildPacket({
+    eth: { dst: 'ff:ff:ff:ff:ff:ff' },
+    l3: {
+      kind: 'arp',
+      op: 1,
+      senderMac: '02:00:00:00:00:01',
+      senderIp: '10.1.0.1',
+      targetMac: '00:00:00:00:00:00',
+      targetIp: VIP,
+    },
+    padTo: 60,
+  });
   const v6 = buildPacket({ l3: { kind: 'ipv6', src: '2001:db8::1', dst: '2001:db8::2' }, l4: tcp(1, 80) });
   const elsewhere = ip('10.1.0.1', '10.9.9.9', tcp(1, 80)); // not to the VIP
   const backendOut = ip(BACKENDS[0]!, '8.8.8.8', udp(5000, 53)); // a backend's own traffic: no flow
@@ -143,8 +228,13 @@ test('other packets: passed (default) or dropped (other: drop), counted, never c
   const pkts = [toVip(1).bytes, ...others, ...noFlow];
 
   const pass = await runNF(balancer, pkts, { options: quiet });
-  assert.deepEqual(pass.verdicts, pkts.map(() => NEXT));
-  pass.outputs.slice(1).forEach((o, k) => { assert.deepEqual(o.bytes, pkts[k + 1], `packet ${k + 1} unchanged`); });
+  assert.deepEqual(
+    pass.verdicts,
+    pkts.map(() => NEXT),
+  );
+  pass.outputs.slice(1).forEach((o, k) => {
+    assert.deepEqual(o.bytes, pkts[k + 1], `packet ${k + 1} unchanged`);
+  });
   assert.deepEqual([loadBalancer().stats().other, loadBalancer().stats().noFlow], [4, 2]);
 
   const drop = await runNF(balancer, pkts, { options: { ...quiet, other: 'drop', 'server-port': 3 } });
@@ -170,12 +260,22 @@ test('a full table: new flows are dropped and counted; known flows go on', async
   const s = loadBalancer().stats();
   assert.equal(s.tableFull, 2);
   assert.equal(s.activeFlows, 2);
-  assert.deepEqual(s.backends.map((b) => b.flows), [1, 1, 0], 'a dropped flow takes no turn');
+  assert.deepEqual(
+    s.backends.map((b) => b.flows),
+    [1, 1, 0],
+    'a dropped flow takes no turn',
+  );
 });
 
 /** A balancer and a view driven by hand: the test chooses `now` for each packet. */
-function rig(idleTimeoutMs: number): { lb: LoadBalancer; see: (p: BuiltPacket, now: number) => { route: number; bytes: Uint8Array } } {
-  const config = parseLbConfig(`vip: ${VIP}\nbackends: [{ ip: ${BACKENDS[0]} }, { ip: ${BACKENDS[1]} }]\n`, 'test.yaml');
+function rig(idleTimeoutMs: number): {
+  lb: LoadBalancer;
+  see: (p: BuiltPacket, now: number) => { route: number; bytes: Uint8Array };
+} {
+  const config = parseLbConfig(
+    `vip: ${VIP}\nbackends: [{ ip: ${BACKENDS[0]} }, { ip: ${BACKENDS[1]} }]\n`,
+    'test.yaml',
+  );
   const lb = new LoadBalancer(config, { capacity: 16, idleTimeoutMs });
   const buf = new ArrayBuffer(2048);
   const bytes = new Uint8Array(buf);
@@ -197,7 +297,10 @@ test('expiry with an injected clock: the flow is forgotten idle-timeout after it
   assert.equal(see(reply(0, 1), 10_000).route, 1, 'a reply keeps flow 1 alive');
   assert.equal(lb.expire(30_999), 0);
   assert.equal(lb.expire(31_000), 1, 'flow 2: 30 s idle');
-  assert.deepEqual(lb.stats().backends.map((b) => b.active), [1, 0]);
+  assert.deepEqual(
+    lb.stats().backends.map((b) => b.active),
+    [1, 0],
+  );
   // backend 1's reply of the forgotten flow is not rewritten
   const late = see(reply(1, 2), 31_500);
   assert.equal(late.route, 3);
@@ -208,36 +311,65 @@ test('expiry with an injected clock: the flow is forgotten idle-timeout after it
   // Flow 1 again: a new flow, the next backend in turn.
   const again = see(toVip(1), 41_000);
   assert.equal(dstOf(again.bytes, toVip(1)), BACKENDS[0]);
-  assert.deepEqual(lb.stats().backends.map((b) => [b.flows, b.active]), [[2, 1], [1, 0]]);
+  assert.deepEqual(
+    lb.stats().backends.map((b) => [b.flows, b.active]),
+    [
+      [2, 1],
+      [1, 0],
+    ],
+  );
 });
 
 test('the NF expires flows from tick(); the report every interval', async () => {
   const pkts = [toVip(1), toVip(2), reply(0, 1), toVip(3)].map((p) => p.bytes);
   const r = await runNF(balancer, pkts, { options: { config: lbYaml, interval: 1, 'idle-timeout': 1 }, ticks: 20 });
   assert.match(r.logs[0]!, /^load-balancer: VIP 10\.0\.0\.100, 3 backends \(.*lb\.yaml\)$/);
-  assert.equal(r.logs[1], 'load-balancer: 1.0 s: 3 to backends, 1 to clients, 0 other, 0 no flow, 0 dropped (table full); 3 active flows');
+  assert.equal(
+    r.logs[1],
+    'load-balancer: 1.0 s: 3 to backends, 1 to clients, 0 other, 0 no flow, 0 dropped (table full); 3 active flows',
+  );
   assert.match(r.logs[2]!, /^backend\s+flows\s+active\s+pkts to\s+bytes to\s+pkts from\s+bytes from$/);
   const c = pkts[0]!.length;
   const rp = pkts[2]!.length;
   assert.match(r.logs[3]!, new RegExp(`^web1 \\(192\\.168\\.1\\.11\\)\\s+1\\s+1\\s+1\\s+${c}\\s+1\\s+${rp}$`));
   assert.match(r.logs[5]!, new RegExp(`^192\\.168\\.1\\.13\\s+1\\s+1\\s+1\\s+${c}\\s+0\\s+0$`));
   // The second second: nothing new, and every flow gone by its end (1 s idle).
-  assert.equal(r.logs[6], 'load-balancer: 1.0 s: 0 to backends, 0 to clients, 0 other, 0 no flow, 0 dropped (table full); 0 active flows');
+  assert.equal(
+    r.logs[6],
+    'load-balancer: 1.0 s: 0 to backends, 0 to clients, 0 other, 0 no flow, 0 dropped (table full); 0 active flows',
+  );
   assert.equal(loadBalancer().stats().expiredFlows, 3);
-  assert.deepEqual(loadBalancer().stats().backends.map((b) => b.active), [0, 0, 0]);
-  assert.equal(r.logs.at(-1), 'load-balancer: 3 packets to backends, 1 to clients, 0 other, 0 no flow, 0 dropped (table full) in all');
+  assert.deepEqual(
+    loadBalancer()
+      .stats()
+      .backends.map((b) => b.active),
+    [0, 0, 0],
+  );
+  assert.equal(
+    r.logs.at(-1),
+    'load-balancer: 3 packets to backends, 1 to clients, 0 other, 0 no flow, 0 dropped (table full) in all',
+  );
 });
 
 test('a JSON config works the same', async () => {
-  const json = configFile('lb.json', JSON.stringify({ vip: VIP, backends: [{ ip: BACKENDS[1] }, { ip: BACKENDS[0] }] }, null, 2));
+  const json = configFile(
+    'lb.json',
+    JSON.stringify({ vip: VIP, backends: [{ ip: BACKENDS[1] }, { ip: BACKENDS[0] }] }, null, 2),
+  );
   const r = await runNF(balancer, [toVip(1).bytes, toVip(2).bytes], { options: { config: json, interval: 0 } });
-  assert.deepEqual(r.outputs.map((o) => dstOf(o.bytes, toVip(1))), [BACKENDS[1], BACKENDS[0]]);
+  assert.deepEqual(
+    r.outputs.map((o) => dstOf(o.bytes, toVip(1))),
+    [BACKENDS[1], BACKENDS[0]],
+  );
 });
 
 test('the example config in this directory loads', async () => {
   const example = fileURLToPath(new URL('../../../nfs/load-balancer/lb.yaml', import.meta.url));
   const c = loadLbConfig(example);
-  assert.deepEqual(c.backends.map((b) => b.name), ['web1', 'web2', '192.168.1.13']);
+  assert.deepEqual(
+    c.backends.map((b) => b.name),
+    ['web1', 'web2', '192.168.1.13'],
+  );
   const r = await runNF(balancer, [toVip(1).bytes], { options: { config: example, interval: 0 } });
   assert.equal(macOf(r.outputs[0]!.bytes), MAC0);
 });
@@ -246,7 +378,8 @@ test('the example config in this directory loads', async () => {
 
 /** Runs the NF with `text` as its config and returns the error's message (asserting its code and fix). */
 async function configFailure(name: string, text: string | undefined, check: RegExp, fix?: RegExp): Promise<string> {
-  const options = text === undefined ? (name === '' ? {} : { config: join(dir, name) }) : { config: configFile(name, text) };
+  const options =
+    text === undefined ? (name === '' ? {} : { config: join(dir, name) }) : { config: configFile(name, text) };
   let message = '';
   await assert.rejects(runNF(balancer, [], { options }), (err: unknown) => {
     assert.ok(err instanceof NfcError, `expected NfcError, got ${String(err)}`);
@@ -260,35 +393,80 @@ async function configFailure(name: string, text: string | undefined, check: RegE
 }
 
 test('config errors: a missing file or option', async () => {
-  await configFailure('nope.yaml', undefined, /nope\.yaml: cannot read the load-balancer config \(ENOENT\)/, /check the "config" option; a relative path is taken from the topology file/);
+  await configFailure(
+    'nope.yaml',
+    undefined,
+    /nope\.yaml: cannot read the load-balancer config \(ENOENT\)/,
+    /check the "config" option; a relative path is taken from the topology file/,
+  );
   await configFailure('', undefined, /option "config" is missing/, /--config lb\.yaml/);
 });
 
 test('config errors: a bad address names the file, the line, the field and the fix', async () => {
-  await configFailure('bad-ip.yaml', `vip: ${VIP}\nbackends:\n  - ip: 192.168.1.11\n  - ip: 192.168.1.300\n`,
-    /bad-ip\.yaml:4: backends\[1\]\.ip: "192\.168\.1\.300" is not an IPv4 address$/m, /write it as a\.b\.c\.d/);
-  await configFailure('bad-vip.yaml', 'vip: 2001:db8::1\nbackends: [{ ip: 10.0.0.1 }]\n',
-    /bad-vip\.yaml:1: vip: "2001:db8::1" is not an IPv4 address/, /this NF handles IPv4 only/);
-  await configFailure('bad-mac.yaml', `vip: ${VIP}\nbackends:\n  - { ip: 10.0.0.1, mac: "02:00:00:00:01" }\n`,
-    /bad-mac\.yaml:3: backends\[0\]\.mac: "02:00:00:00:01" is not a MAC address/, /aa:bb:cc:dd:ee:ff/);
-  await configFailure('number-ip.yaml', `vip: ${VIP}\nbackends:\n  - ip: 10\n`,
-    /number-ip\.yaml:3: backends\[0\]\.ip: expected a string, got 10/, /ip: 192\.168\.1\.11/);
+  await configFailure(
+    'bad-ip.yaml',
+    `vip: ${VIP}\nbackends:\n  - ip: 192.168.1.11\n  - ip: 192.168.1.300\n`,
+    /bad-ip\.yaml:4: backends\[1\]\.ip: "192\.168\.1\.300" is not an IPv4 address$/m,
+    /write it as a\.b\.c\.d/,
+  );
+  await configFailure(
+    'bad-vip.yaml',
+    'vip: 2001:db8::1\nbackends: [{ ip: 10.0.0.1 }]\n',
+    /bad-vip\.yaml:1: vip: "2001:db8::1" is not an IPv4 address/,
+    /this NF handles IPv4 only/,
+  );
+  await configFailure(
+    'bad-mac.yaml',
+    `vip: ${VIP}\nbackends:\n  - { ip: 10.0.0.1, mac: "02:00:00:00:01" }\n`,
+    /bad-mac\.yaml:3: backends\[0\]\.mac: "02:00:00:00:01" is not a MAC address/,
+    /aa:bb:cc:dd:ee:ff/,
+  );
+  await configFailure(
+    'number-ip.yaml',
+    `vip: ${VIP}\nbackends:\n  - ip: 10\n`,
+    /number-ip\.yaml:3: backends\[0\]\.ip: expected a string, got 10/,
+    /ip: 192\.168\.1\.11/,
+  );
 });
 
 test('config errors: no backends, missing keys, unknown keys, duplicates, syntax', async () => {
-  await configFailure('empty-list.yaml', `vip: ${VIP}\nbackends: []\n`, /empty-list\.yaml:2: backends: the list is empty/, /list at least one backend/);
-  await configFailure('no-backends.yaml', `vip: ${VIP}\n`, /no-backends\.yaml:1: missing required key "backends"/, /backends: \[\{ ip: /);
+  await configFailure(
+    'empty-list.yaml',
+    `vip: ${VIP}\nbackends: []\n`,
+    /empty-list\.yaml:2: backends: the list is empty/,
+    /list at least one backend/,
+  );
+  await configFailure(
+    'no-backends.yaml',
+    `vip: ${VIP}\n`,
+    /no-backends\.yaml:1: missing required key "backends"/,
+    /backends: \[\{ ip: /,
+  );
   await configFailure('empty.yaml', '# nothing yet\n', /empty\.yaml: the file is empty/, /vip: 10\.0\.0\.100/);
-  await configFailure('typo.yaml', `vip: ${VIP}\nbackend:\n  - ip: 10.0.0.1\n`,
-    /typo\.yaml:2: backend: unknown key "backend"; did you mean "backends"\?/);
-  await configFailure('dup.yaml', `vip: ${VIP}\nbackends:\n  - ip: 10.0.0.1\n  - ip: 10.0.0.2\n  - ip: 10.0.0.1\n`,
-    /dup\.yaml:5: backends\[2\]\.ip: 10\.0\.0\.1 is listed already, as backends\[0\]/);
-  await configFailure('vip-backend.yaml', `vip: ${VIP}\nbackends: [{ ip: ${VIP} }]\n`, /backends\[0\]\.ip: 10\.0\.0\.100 is the VIP/);
+  await configFailure(
+    'typo.yaml',
+    `vip: ${VIP}\nbackend:\n  - ip: 10.0.0.1\n`,
+    /typo\.yaml:2: backend: unknown key "backend"; did you mean "backends"\?/,
+  );
+  await configFailure(
+    'dup.yaml',
+    `vip: ${VIP}\nbackends:\n  - ip: 10.0.0.1\n  - ip: 10.0.0.2\n  - ip: 10.0.0.1\n`,
+    /dup\.yaml:5: backends\[2\]\.ip: 10\.0\.0\.1 is listed already, as backends\[0\]/,
+  );
+  await configFailure(
+    'vip-backend.yaml',
+    `vip: ${VIP}\nbackends: [{ ip: ${VIP} }]\n`,
+    /backends\[0\]\.ip: 10\.0\.0\.100 is the VIP/,
+  );
   await configFailure('syntax.yaml', `vip: ${VIP}\nbackends: [{ ip: 10.0.0.1 }\n`, /syntax\.yaml:\d+: syntax error: /);
   await configFailure('syntax.json', '{ "vip": "10.0.0.100", "backends": [ }', /syntax\.json:1: syntax error: /);
   // Several problems: all listed, in file order, each with its fix.
   const file = join(dir, 'many.yaml');
-  const m = await configFailure('many.yaml', 'vip: 10.0.0\nbackends:\n  - { ip: 10.0.0.1, mac: zz }\n  - { ip: 10.0.0.x }\n', /many\.yaml: 3 problems/);
+  const m = await configFailure(
+    'many.yaml',
+    'vip: 10.0.0\nbackends:\n  - { ip: 10.0.0.1, mac: zz }\n  - { ip: 10.0.0.x }\n',
+    /many\.yaml: 3 problems/,
+  );
   assert.deepEqual(m.split('\n'), [
     `${file}: 3 problems in the load-balancer config:`,
     `${file}:1: vip: "10.0.0" is not an IPv4 address`,

@@ -28,7 +28,16 @@
  * State lives in module scope and is reset in setup(): one process runs one instance.
  */
 import {
-  createFlowTable, defineNF, DROP, FlowKey, type FlowTable, flowTableFor, formatIpv4, NEXT, NfcError, out,
+  createFlowTable,
+  defineNF,
+  DROP,
+  FlowKey,
+  type FlowTable,
+  flowTableFor,
+  formatIpv4,
+  NEXT,
+  NfcError,
+  out,
   type PacketView,
 } from 'nfchain';
 import { resolve } from 'node:path';
@@ -58,8 +67,11 @@ export const Route = {
   tableFull: 4,
 } as const;
 const ROUTES = 5;
-const TO_BACKEND = Route.toBackend, TO_CLIENT = Route.toClient, OTHER = Route.other;
-const NO_FLOW = Route.noFlow, TABLE_FULL = Route.tableFull;
+const TO_BACKEND = Route.toBackend,
+  TO_CLIENT = Route.toClient,
+  OTHER = Route.other;
+const NO_FLOW = Route.noFlow,
+  TABLE_FULL = Route.tableFull;
 
 /** Per-backend counters: backend b's are at b * PER_BACKEND + one of these. */
 export const BackendStat = {
@@ -74,8 +86,12 @@ export const BackendStat = {
   bytesFrom: 5,
 } as const;
 const PER_BACKEND = 6;
-const FLOWS = BackendStat.flows, ACTIVE = BackendStat.active, PKTS_TO = BackendStat.packetsTo;
-const BYTES_TO = BackendStat.bytesTo, PKTS_FROM = BackendStat.packetsFrom, BYTES_FROM = BackendStat.bytesFrom;
+const FLOWS = BackendStat.flows,
+  ACTIVE = BackendStat.active,
+  PKTS_TO = BackendStat.packetsTo;
+const BYTES_TO = BackendStat.bytesTo,
+  PKTS_FROM = BackendStat.packetsFrom,
+  BYTES_FROM = BackendStat.bytesFrom;
 
 /** Value word of a flow entry that holds its backend's index. */
 const W_BACKEND = 0;
@@ -96,7 +112,16 @@ export interface LbStats {
   tableFull: number;
   activeFlows: number;
   expiredFlows: number;
-  backends: { name: string; ip: string; flows: number; active: number; packetsTo: number; bytesTo: number; packetsFrom: number; bytesFrom: number }[];
+  backends: {
+    name: string;
+    ip: string;
+    flows: number;
+    active: number;
+    packetsTo: number;
+    bytesTo: number;
+    packetsFrom: number;
+    bytesFrom: number;
+  }[];
 }
 
 /**
@@ -134,7 +159,10 @@ export class LoadBalancer {
 
   constructor(config: LbConfig, opts: LoadBalancerOptions) {
     this.config = config;
-    this.table = createFlowTable(flowTableFor(opts.capacity, { symmetric: true, idleTimeoutMs: opts.idleTimeoutMs, valueWords: 1 }), 'load-balancer table');
+    this.table = createFlowTable(
+      flowTableFor(opts.capacity, { symmetric: true, idleTimeoutMs: opts.idleTimeoutMs, valueWords: 1 }),
+      'load-balancer table',
+    );
     const n = config.backends.length;
     this.n = n;
     this.vip = config.vip | 0;
@@ -250,13 +278,24 @@ export class LoadBalancer {
     const c = this.counters;
     const per = this.perBackend;
     return {
-      toBackend: c[TO_BACKEND]!, toClient: c[TO_CLIENT]!, other: c[OTHER]!, noFlow: c[NO_FLOW]!, tableFull: c[TABLE_FULL]!,
-      activeFlows: this.table.count, expiredFlows: this.table.expiredCount,
+      toBackend: c[TO_BACKEND]!,
+      toClient: c[TO_CLIENT]!,
+      other: c[OTHER]!,
+      noFlow: c[NO_FLOW]!,
+      tableFull: c[TABLE_FULL]!,
+      activeFlows: this.table.count,
+      expiredFlows: this.table.expiredCount,
       backends: this.config.backends.map((be, b) => {
         const o = b * PER_BACKEND;
         return {
-          name: be.name, ip: formatIpv4(be.ip), flows: per[o + FLOWS]!, active: per[o + ACTIVE]!,
-          packetsTo: per[o + PKTS_TO]!, bytesTo: per[o + BYTES_TO]!, packetsFrom: per[o + PKTS_FROM]!, bytesFrom: per[o + BYTES_FROM]!,
+          name: be.name,
+          ip: formatIpv4(be.ip),
+          flows: per[o + FLOWS]!,
+          active: per[o + ACTIVE]!,
+          packetsTo: per[o + PKTS_TO]!,
+          bytesTo: per[o + BYTES_TO]!,
+          packetsFrom: per[o + PKTS_FROM]!,
+          bytesFrom: per[o + BYTES_FROM]!,
         };
       }),
     };
@@ -275,14 +314,16 @@ export function formatReport(s: LbStats, prev: LbStats | undefined, secs: number
   const d = (k: 'toBackend' | 'toClient' | 'other' | 'noFlow' | 'tableFull'): number => s[k] - (prev?.[k] ?? 0);
   const lines = [
     `load-balancer: ${secs.toFixed(1)} s: ${d('toBackend')} to backends, ${d('toClient')} to clients, ${d('other')} other, ` +
-    `${d('noFlow')} no flow, ${d('tableFull')} dropped (table full); ${s.activeFlows} active flows`,
+      `${d('noFlow')} no flow, ${d('tableFull')} dropped (table full); ${s.activeFlows} active flows`,
     `${'backend'.padEnd(26)}${'flows'.padStart(7)}${'active'.padStart(8)}${'pkts to'.padStart(10)}${'bytes to'.padStart(10)}` +
-    `${'pkts from'.padStart(11)}${'bytes from'.padStart(12)}`,
+      `${'pkts from'.padStart(11)}${'bytes from'.padStart(12)}`,
   ];
   for (const b of s.backends) {
     const label = b.name === b.ip ? b.ip : `${b.name} (${b.ip})`;
-    lines.push(`${label.padEnd(26)}${String(b.flows).padStart(7)}${String(b.active).padStart(8)}${String(b.packetsTo).padStart(10)}` +
-      `${String(b.bytesTo).padStart(10)}${String(b.packetsFrom).padStart(11)}${String(b.bytesFrom).padStart(12)}`);
+    lines.push(
+      `${label.padEnd(26)}${String(b.flows).padStart(7)}${String(b.active).padStart(8)}${String(b.packetsTo).padStart(10)}` +
+        `${String(b.bytesTo).padStart(10)}${String(b.packetsFrom).padStart(11)}${String(b.bytesFrom).padStart(12)}`,
+    );
   }
   return lines;
 }
@@ -308,12 +349,47 @@ export default defineNF({
   description: 'spreads flows to a virtual IP over backends round robin, rewriting addresses both ways',
   tickInterval: TICK_MS,
   options: {
-    config: { type: 'string', default: '', help: 'the YAML or JSON file with the VIP and the backends (required; a relative path is from the topology file directory)' },
-    'server-port': { type: 'number', default: -1, integer: true, min: -1, max: MAX_PORT, help: 'port that client → backend packets go out of; -1 = NEXT (the chain decides)' },
-    'client-port': { type: 'number', default: -1, integer: true, min: -1, max: MAX_PORT, help: 'port that replies to clients go out of; -1 = NEXT (the chain decides)' },
-    other: { type: 'string', default: 'next', choices: ['next', 'drop'], help: 'what happens to packets that are neither to the VIP nor replies of a known flow' },
-    capacity: { type: 'number', default: 65536, integer: true, min: 1, max: MAX_CAPACITY, help: 'most flows at once; new flows beyond it are dropped' },
-    'idle-timeout': { type: 'number', default: 60, min: 0, help: 'seconds without a packet after which a flow is forgotten; 0 = never' },
+    config: {
+      type: 'string',
+      default: '',
+      help: 'the YAML or JSON file with the VIP and the backends (required; a relative path is from the topology file directory)',
+    },
+    'server-port': {
+      type: 'number',
+      default: -1,
+      integer: true,
+      min: -1,
+      max: MAX_PORT,
+      help: 'port that client → backend packets go out of; -1 = NEXT (the chain decides)',
+    },
+    'client-port': {
+      type: 'number',
+      default: -1,
+      integer: true,
+      min: -1,
+      max: MAX_PORT,
+      help: 'port that replies to clients go out of; -1 = NEXT (the chain decides)',
+    },
+    other: {
+      type: 'string',
+      default: 'next',
+      choices: ['next', 'drop'],
+      help: 'what happens to packets that are neither to the VIP nor replies of a known flow',
+    },
+    capacity: {
+      type: 'number',
+      default: 65536,
+      integer: true,
+      min: 1,
+      max: MAX_CAPACITY,
+      help: 'most flows at once; new flows beyond it are dropped',
+    },
+    'idle-timeout': {
+      type: 'number',
+      default: 60,
+      min: 0,
+      help: 'seconds without a packet after which a flow is forgotten; 0 = never',
+    },
     interval: { type: 'number', default: 5, integer: true, min: 0, help: 'seconds between reports; 0 = quiet' },
   },
 
@@ -321,9 +397,13 @@ export default defineNF({
   setup(ctx) {
     const o = ctx.options;
     if (o.config === '') {
-      throw new NfcError('NFC_ERR_NF_OPTION', 'load-balancer: option "config" is missing: the file with the VIP and the backends', {
-        fix: 'pass e.g. --config lb.yaml, or options: { config: lb.yaml } in the topology (format: nfs/load-balancer/README.md)',
-      });
+      throw new NfcError(
+        'NFC_ERR_NF_OPTION',
+        'load-balancer: option "config" is missing: the file with the VIP and the backends',
+        {
+          fix: 'pass e.g. --config lb.yaml, or options: { config: lb.yaml } in the topology (format: nfs/load-balancer/README.md)',
+        },
+      );
     }
     const config = loadLbConfig(resolve(ctx.baseDir, o.config));
     clock = ctx.now();
@@ -362,8 +442,10 @@ export default defineNF({
   stop(ctx) {
     if (ctx.options.interval === 0 || lb === undefined) return;
     const s = lb.stats();
-    ctx.log(`load-balancer: ${s.toBackend} packets to backends, ${s.toClient} to clients, ${s.other} other, ` +
-      `${s.noFlow} no flow, ${s.tableFull} dropped (table full) in all`);
+    ctx.log(
+      `load-balancer: ${s.toBackend} packets to backends, ${s.toClient} to clients, ${s.other} other, ` +
+        `${s.noFlow} no flow, ${s.tableFull} dropped (table full) in all`,
+    );
   },
 });
 

@@ -10,9 +10,18 @@ import { NEXT, NfcError, runNF, type ScaleResult } from 'nfchain';
 import scaler, { forwarded, scaleStep } from './index.js';
 import { buildPacket } from '../../test/helpers/packet-builder.js';
 
-const pkt = buildPacket({ l3: { kind: 'ipv4', src: '10.0.0.1', dst: '10.0.0.2' }, l4: { kind: 'udp', sport: 1, dport: 2 }, padTo: 60 }).bytes;
-const grant = (instances: number, service: number | string): ScaleResult =>
-  ({ service: Number(service), before: 1, instances, started: Array.from({ length: instances - 1 }, (_, i) => i + 2), retired: [] });
+const pkt = buildPacket({
+  l3: { kind: 'ipv4', src: '10.0.0.1', dst: '10.0.0.2' },
+  l4: { kind: 'udp', sport: 1, dport: 2 },
+  padTo: 60,
+}).bytes;
+const grant = (instances: number, service: number | string): ScaleResult => ({
+  service: Number(service),
+  before: 1,
+  instances,
+  started: Array.from({ length: instances - 1 }, (_, i) => i + 2),
+  retired: [],
+});
 const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 test('scaleStep: one more above up-pps, one less below down-pps, within min and max', () => {
@@ -37,12 +46,28 @@ test('fixed mode: forwards every packet and asks once for the configured count',
 
 test('autoscaling: one more when this instance is over up-pps, with rebalance; then the cooldown', async () => {
   // 5000 packets in the first (virtual) second at up-pps 1000: one more instance.
-  const r = await runNF(scaler, Array(5000).fill(pkt), { options: { 'up-pps': 1000, 'down-pps': 100, cooldown: 3 }, ticks: 3, poolCount: 8192, onScale: grant });
+  const r = await runNF(scaler, Array(5000).fill(pkt), {
+    options: { 'up-pps': 1000, 'down-pps': 100, cooldown: 3 },
+    ticks: 3,
+    poolCount: 8192,
+    onScale: grant,
+  });
   await settle();
-  assert.deepEqual(r.scaleRequests, [{ instances: 2, service: 1, rebalance: true }], 'one request: the next ticks are inside the cooldown');
-  assert.ok(r.logs.includes('asking for 2 instances of service 1 (this instance: 5000 pps, 1 instance)'), r.logs.join('\n'));
+  assert.deepEqual(
+    r.scaleRequests,
+    [{ instances: 2, service: 1, rebalance: true }],
+    'one request: the next ticks are inside the cooldown',
+  );
+  assert.ok(
+    r.logs.includes('asking for 2 instances of service 1 (this instance: 5000 pps, 1 instance)'),
+    r.logs.join('\n'),
+  );
   // Quiet traffic at min 1: nothing to ask (runNF counts one instance).
-  const q = await runNF(scaler, Array(10).fill(pkt), { options: { 'up-pps': 1000, 'down-pps': 100 }, ticks: 2, onScale: grant });
+  const q = await runNF(scaler, Array(10).fill(pkt), {
+    options: { 'up-pps': 1000, 'down-pps': 100 },
+    ticks: 2,
+    onScale: grant,
+  });
   assert.deepEqual(q.scaleRequests, []);
   // Below min (runNF has one instance): up to min at once.
   const m = await runNF(scaler, [pkt], { options: { min: 3 }, ticks: 1, onScale: grant });
@@ -50,17 +75,28 @@ test('autoscaling: one more when this instance is over up-pps, with rebalance; t
 });
 
 test('down-pps above half of up-pps, or min above max, is refused in setup', async () => {
-  await assert.rejects(runNF(scaler, [pkt], { options: { 'up-pps': 1000, 'down-pps': 600 } }),
-    (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_NF_OPTION' && /down-pps 600 is more than half of up-pps 1000/.test(e.message));
+  await assert.rejects(
+    runNF(scaler, [pkt], { options: { 'up-pps': 1000, 'down-pps': 600 } }),
+    (e: unknown) =>
+      e instanceof NfcError &&
+      e.code === 'NFC_ERR_NF_OPTION' &&
+      /down-pps 600 is more than half of up-pps 1000/.test(e.message),
+  );
   await assert.rejects(runNF(scaler, [pkt], { options: { min: 4, max: 2 } }), /min 4 is more than max 2/);
 });
 
 test('a refused request is logged, not thrown', async () => {
   const r = await runNF(scaler, [pkt], {
-    options: { instances: 8 }, ticks: 1,
-    onScale: () => { throw new NfcError('NFC_ERR_SCALE', 'service 1 has no NF to start more of'); },
+    options: { instances: 8 },
+    ticks: 1,
+    onScale: () => {
+      throw new NfcError('NFC_ERR_SCALE', 'service 1 has no NF to start more of');
+    },
   });
   await settle();
   assert.deepEqual(r.scaleRequests, [{ instances: 8, service: 1, rebalance: false }]);
-  assert.ok(r.logs.some((l) => l === 'scaling failed: service 1 has no NF to start more of'), r.logs.join('\n'));
+  assert.ok(
+    r.logs.some((l) => l === 'scaling failed: service 1 has no NF to start more of'),
+    r.logs.join('\n'),
+  );
 });

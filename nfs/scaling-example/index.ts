@@ -33,7 +33,14 @@ let asked = false;
  * one more above upPps, one less below downPps, back into min..max if outside; else as is.
  * Exported for tests.
  */
-export function scaleStep(ownPps: number, instances: number, upPps: number, downPps: number, min: number, max: number): number {
+export function scaleStep(
+  ownPps: number,
+  instances: number,
+  upPps: number,
+  downPps: number,
+  min: number,
+  max: number,
+): number {
   if (instances < min) return min;
   if (instances > max) return max;
   if (ownPps > upPps && instances < max) return instances + 1;
@@ -42,42 +49,82 @@ export function scaleStep(ownPps: number, instances: number, upPps: number, down
 }
 
 type Options = {
-  instances: number; min: number; max: number; 'up-pps': number; 'down-pps': number; cooldown: number; rebalance: boolean;
+  instances: number;
+  min: number;
+  max: number;
+  'up-pps': number;
+  'down-pps': number;
+  cooldown: number;
+  rebalance: boolean;
 };
 
 function ask(ctx: NFContext<Options>, n: number, why: string, rebalance: boolean): void {
   asking = true;
   lastAskMs = ctx.now();
   ctx.log(`asking for ${n} instances of service ${ctx.service} (${why})`);
-  ctx.scale(n, ctx.service, { rebalance }).then(
-    (r) => ctx.log(`service ${r.service}: ${r.before} → ${r.instances} instances` +
-      (r.started.length ? `, started ${r.started.map((id) => `#${id}`).join(' ')}` : '') +
-      (r.retired.length ? `, retired ${r.retired.map((id) => `#${id}`).join(' ')}` : '')),
-    (err: unknown) => ctx.log(`scaling failed: ${(err as Error).message}`),
-  ).finally(() => { asking = false; });
+  ctx
+    .scale(n, ctx.service, { rebalance })
+    .then(
+      (r) =>
+        ctx.log(
+          `service ${r.service}: ${r.before} → ${r.instances} instances` +
+            (r.started.length ? `, started ${r.started.map((id) => `#${id}`).join(' ')}` : '') +
+            (r.retired.length ? `, retired ${r.retired.map((id) => `#${id}`).join(' ')}` : ''),
+        ),
+      (err: unknown) => ctx.log(`scaling failed: ${(err as Error).message}`),
+    )
+    .finally(() => {
+      asking = false;
+    });
 }
 
 export default defineNF({
   name: 'scaling-example',
   description: 'forwards packets and starts or retires instances of its own service (OpenNetVM scaling_example)',
   options: {
-    instances: { type: 'number', default: 0, integer: true, min: 0, max: 8, help: 'ask once for this many instances; 0: autoscale by packet rate' },
+    instances: {
+      type: 'number',
+      default: 0,
+      integer: true,
+      min: 0,
+      max: 8,
+      help: 'ask once for this many instances; 0: autoscale by packet rate',
+    },
     min: { type: 'number', default: 1, integer: true, min: 1, max: 8, help: 'autoscaling: fewest instances' },
     max: { type: 'number', default: 4, integer: true, min: 1, max: 8, help: 'autoscaling: most instances' },
-    'up-pps': { type: 'number', default: 100_000, min: 1, help: 'autoscaling: above this rate (packets/s) an instance asks for one more' },
-    'down-pps': { type: 'number', default: 30_000, min: 0, help: 'autoscaling: below this rate an instance asks for one less; at most half of up-pps' },
+    'up-pps': {
+      type: 'number',
+      default: 100_000,
+      min: 1,
+      help: 'autoscaling: above this rate (packets/s) an instance asks for one more',
+    },
+    'down-pps': {
+      type: 'number',
+      default: 30_000,
+      min: 0,
+      help: 'autoscaling: below this rate an instance asks for one less; at most half of up-pps',
+    },
     cooldown: { type: 'number', default: 3, min: 0, help: 'autoscaling: seconds between two requests of an instance' },
-    rebalance: { type: 'boolean', default: false, help: 'new instances take a share of existing flows too (only for NFs without per-flow state)' },
+    rebalance: {
+      type: 'boolean',
+      default: false,
+      help: 'new instances take a share of existing flows too (only for NFs without per-flow state)',
+    },
   },
 
   setup(ctx) {
     const o = ctx.options;
     if (o['down-pps'] * 2 > o['up-pps']) {
-      throw new NfcError('NFC_ERR_NF_OPTION', `scaling-example: down-pps ${o['down-pps']} is more than half of up-pps ${o['up-pps']}`, {
-        fix: 'keep down-pps at most up-pps / 2, or instances flap: one less would push the others over up-pps',
-      });
+      throw new NfcError(
+        'NFC_ERR_NF_OPTION',
+        `scaling-example: down-pps ${o['down-pps']} is more than half of up-pps ${o['up-pps']}`,
+        {
+          fix: 'keep down-pps at most up-pps / 2, or instances flap: one less would push the others over up-pps',
+        },
+      );
     }
-    if (o.min > o.max) throw new NfcError('NFC_ERR_NF_OPTION', `scaling-example: min ${o.min} is more than max ${o.max}`);
+    if (o.min > o.max)
+      throw new NfcError('NFC_ERR_NF_OPTION', `scaling-example: min ${o.min} is more than max ${o.max}`);
     packets = 0;
     lastPackets = 0;
     lastMs = ctx.now();
@@ -113,7 +160,8 @@ export default defineNF({
     }
     if (now - lastAskMs < o.cooldown * 1000) return;
     const want = scaleStep(pps, have, o['up-pps'], o['down-pps'], o.min, o.max);
-    if (want !== have) ask(ctx, want, `this instance: ${Math.round(pps)} pps, ${have} instance${have === 1 ? '' : 's'}`, true);
+    if (want !== have)
+      ask(ctx, want, `this instance: ${Math.round(pps)} pps, ${have} instance${have === 1 ? '' : 's'}`, true);
   },
 
   stop(ctx) {

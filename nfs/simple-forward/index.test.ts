@@ -8,8 +8,15 @@ import { NEXT, runNF, toNF } from 'nfchain';
 import forward, { forwardedPackets } from './index.js';
 import { buildPacket } from '../../test/helpers/packet-builder.js';
 
-const pkts = Array.from({ length: 40 }, (_, i) =>
-  buildPacket({ l3: { kind: 'ipv4', src: '10.0.0.1', dst: '10.0.0.2' }, l4: { kind: 'udp', sport: 1000 + i, dport: 53 }, padTo: 60 }).bytes);
+const pkts = Array.from(
+  { length: 40 },
+  (_, i) =>
+    buildPacket({
+      l3: { kind: 'ipv4', src: '10.0.0.1', dst: '10.0.0.2' },
+      l4: { kind: 'udp', sport: 1000 + i, dport: 53 },
+      padTo: 60,
+    }).bytes,
+);
 
 test('by default every packet goes to the next hop, unchanged, and nothing is logged', async () => {
   const r = await runNF(forward, pkts, { ticks: 3 });
@@ -42,6 +49,9 @@ test('interval logs a summary every interval seconds, and a total at stop', asyn
 
 test('bad options are refused with the option named', async () => {
   await assert.rejects(runNF(forward, [], { options: { destination: 32 } }), /option "destination" must be at most 31/);
-  await assert.rejects(runNF(forward, [], { options: { destinaton: 2 } }), /unknown option "destinaton"; did you mean "destination"\?/);
+  await assert.rejects(
+    runNF(forward, [], { options: { destinaton: 2 } }),
+    /unknown option "destinaton"; did you mean "destination"\?/,
+  );
   await assert.rejects(runNF(forward, [], { options: { interval: -1 } }), /option "interval" must be at least 0/);
 });

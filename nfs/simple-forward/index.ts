@@ -19,7 +19,14 @@ export default defineNF({
   name: 'simple-forward',
   description: 'forwards every packet unchanged: to the next hop, or to one service',
   options: {
-    destination: { type: 'number', default: 0, integer: true, min: 0, max: 31, help: 'service to send every packet to; 0 = the next hop of the chain (NEXT)' },
+    destination: {
+      type: 'number',
+      default: 0,
+      integer: true,
+      min: 0,
+      max: 31,
+      help: 'service to send every packet to; 0 = the next hop of the chain (NEXT)',
+    },
     interval: { type: 'number', default: 0, integer: true, min: 0, help: 'seconds between summary lines; 0 = quiet' },
   },
 

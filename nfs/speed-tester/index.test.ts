@@ -9,8 +9,15 @@ import { NfcError, NOT_HANDLED, PacketView, runNF, toNF } from 'nfchain';
 import tester, { handledPackets, lastRateMpps } from './index.js';
 import { buildPacket } from '../../test/helpers/packet-builder.js';
 
-const pkts = Array.from({ length: 100 }, (_, i) =>
-  buildPacket({ l3: { kind: 'ipv4', src: '10.9.0.1', dst: '10.9.0.2' }, l4: { kind: 'udp', sport: 7000 + i, dport: 9 }, padTo: 60 }).bytes);
+const pkts = Array.from(
+  { length: 100 },
+  (_, i) =>
+    buildPacket({
+      l3: { kind: 'ipv4', src: '10.9.0.1', dst: '10.9.0.2' },
+      l4: { kind: 'udp', sport: 7000 + i, dport: 9 },
+      padTo: 60,
+    }).bytes,
+);
 
 function parse(bytes: Uint8Array): PacketView {
   const copy = new Uint8Array(bytes);
@@ -52,7 +59,10 @@ test('packets, size and destination options', async () => {
 test('every packet received is sent on to the destination; the first one launches', async () => {
   const r = await runNF(tester, pkts.slice(0, 5), { options: { packets: 3, destination: 2 } });
   assert.deepEqual(r.verdicts, Array(5).fill(toNF(2)));
-  assert.deepEqual(r.outputs.map((o) => o.source), ['created', 'created', 'created', 'input', 'input', 'input', 'input', 'input']);
+  assert.deepEqual(
+    r.outputs.map((o) => o.source),
+    ['created', 'created', 'created', 'input', 'input', 'input', 'input', 'input'],
+  );
   assert.deepEqual(r.outputs[3]!.bytes, pkts[0]);
   assert.equal(handledPackets(), 5);
 });
@@ -82,7 +92,7 @@ test('interval 0 is quiet', async () => {
   assert.deepEqual(r.logs, []);
 });
 
-test('a size larger than the pool\'s data room is refused at setup', async () => {
+test("a size larger than the pool's data room is refused at setup", async () => {
   await assert.rejects(runNF(tester, [], { options: { size: 4000 } }), (err: unknown) => {
     assert.ok(err instanceof NfcError);
     assert.equal(err.code, 'NFC_ERR_NF_OPTION');

@@ -35,14 +35,47 @@ let lastMs = 0;
 let lastRate = 0;
 
 const options = {
-  destination: { type: 'number', default: 0, integer: true, min: 0, max: 31, help: 'service to send the packets to; 0 = this NF\'s own service' },
-  packets: { type: 'number', default: 128, integer: true, min: 0, max: MAX_PACKETS, help: 'packets to create and keep circulating (0: only pass on what arrives)' },
-  size: { type: 'number', default: 64, integer: true, min: 60, max: 9216, help: 'frame size in bytes (without FCS); at most the pool\'s data room' },
+  destination: {
+    type: 'number',
+    default: 0,
+    integer: true,
+    min: 0,
+    max: 31,
+    help: "service to send the packets to; 0 = this NF's own service",
+  },
+  packets: {
+    type: 'number',
+    default: 128,
+    integer: true,
+    min: 0,
+    max: MAX_PACKETS,
+    help: 'packets to create and keep circulating (0: only pass on what arrives)',
+  },
+  size: {
+    type: 'number',
+    default: 64,
+    integer: true,
+    min: 60,
+    max: 9216,
+    help: "frame size in bytes (without FCS); at most the pool's data room",
+  },
   interval: { type: 'number', default: 1, integer: true, min: 0, help: 'seconds between rate lines; 0 = quiet' },
-  count: { type: 'number', default: 0, integer: true, min: 0, help: 'stop after handling this many packets; 0 = never' },
+  count: {
+    type: 'number',
+    default: 0,
+    integer: true,
+    min: 0,
+    help: 'stop after handling this many packets; 0 = never',
+  },
 } as const;
 
-type Ctx = NFContext<{ readonly destination: number; readonly packets: number; readonly size: number; readonly interval: number; readonly count: number }>;
+type Ctx = NFContext<{
+  readonly destination: number;
+  readonly packets: number;
+  readonly size: number;
+  readonly interval: number;
+  readonly count: number;
+}>;
 
 /** Sends the packets made in setup (cold: once). */
 function launch(ctx: Ctx): void {
@@ -62,9 +95,13 @@ export default defineNF({
   setup(ctx) {
     const o = ctx.options;
     if (o.size > ctx.pool.dataRoom) {
-      throw new NfcError('NFC_ERR_NF_OPTION', `speed-tester: option "size" is ${o.size}, larger than the pool's data room of ${ctx.pool.dataRoom} bytes`, {
-        fix: `use a size of at most ${ctx.pool.dataRoom}, or a larger pool.dataRoom in the topology`,
-      });
+      throw new NfcError(
+        'NFC_ERR_NF_OPTION',
+        `speed-tester: option "size" is ${o.size}, larger than the pool's data room of ${ctx.pool.dataRoom} bytes`,
+        {
+          fix: `use a size of at most ${ctx.pool.dataRoom}, or a larger pool.dataRoom in the topology`,
+        },
+      );
     }
     verdict = toNF(o.destination === 0 ? ctx.service : o.destination);
     limit = o.count;
@@ -82,7 +119,11 @@ export default defineNF({
     const descs: number[] = [];
     for (let i = 0; i < o.packets; i++) {
       const len = writeSynth(dv, frame, view, 0, o.size, {
-        kind: SynthKind.IPV4_UDP, src: 0x0a000001, dst: 0x0a000002, srcPort: 1024 + i, dstPort: 9,
+        kind: SynthKind.IPV4_UDP,
+        src: 0x0a000001,
+        dst: 0x0a000002,
+        srcPort: 1024 + i,
+        dstPort: 9,
       });
       const d = ctx.newPacket(frame.subarray(0, len));
       if (d < 0) {
@@ -119,7 +160,9 @@ export default defineNF({
     const now = ctx.now();
     const ms = now - lastMs;
     lastRate = ms > 0 ? (handled - lastHandled) / ms / 1000 : 0;
-    ctx.log(`speed-tester: ${lastRate.toFixed(3)} Mpps (${handled - lastHandled} packets in ${(ms / 1000).toFixed(1)} s)`);
+    ctx.log(
+      `speed-tester: ${lastRate.toFixed(3)} Mpps (${handled - lastHandled} packets in ${(ms / 1000).toFixed(1)} s)`,
+    );
     ctx.log(`speed-tester rate_mpps=${lastRate.toFixed(6)}`);
     lastHandled = handled;
     lastMs = now;

@@ -37,7 +37,9 @@ export function writeChain(inst: InstanceView, c: number, hops: readonly Hop[]):
   const i32 = inst.i32;
   const cw = inst.chainWord(c);
   if (hops.length < i32[cw]!) Atomics.store(i32, cw, hops.length);
-  hops.forEach((h, i) => { i32[cw + 1 + i] = hopWord(h); });
+  hops.forEach((h, i) => {
+    i32[cw + 1 + i] = hopWord(h);
+  });
   Atomics.store(i32, cw, hops.length);
 }
 

@@ -34,5 +34,8 @@ test('a leaving instance moves only its own buckets; everyone else keeps theirs'
   assert.ok(Math.abs(s.get(1)! - s.get(3)!) <= 1, 'the moved buckets are spread');
   leave(w, 0, [3], 1);
   leave(w, 0, [], 3);
-  assert.ok(w.every((x) => x === 0), 'no instance left: every bucket empty');
+  assert.ok(
+    w.every((x) => x === 0),
+    'no instance left: every bucket empty',
+  );
 });

@@ -39,7 +39,10 @@ export function join(words: Int32Array, base: number, members: readonly number[]
     for (const m of members) {
       if (m === id) continue;
       const n = owned(words, base, m);
-      if (n > most) { most = n; richest = m; }
+      if (n > most) {
+        most = n;
+        richest = m;
+      }
     }
     if (richest < 0 || most <= share) break;
     for (let b = BUCKETS - 1; b >= 0; b--) {
@@ -60,7 +63,10 @@ export function leave(words: Int32Array, base: number, remaining: readonly numbe
     let fewest = Infinity;
     for (const m of remaining) {
       const n = owned(words, base, m);
-      if (n < fewest) { fewest = n; poorest = m; }
+      if (n < fewest) {
+        fewest = n;
+        poorest = m;
+      }
     }
     words[base + b] = poorest;
   }

@@ -9,7 +9,17 @@
  * Messages are control traffic (cold path): they allocate (JSON).
  */
 import type { InstanceView } from '../shm/instance.js';
-import { IH, MAX_NFS, MAX_SERVICES, MSG_BYTES, MSG_SLOTS, NfState, NS, msgAreaOffset, msgRingId } from '../shm/instance-layout.js';
+import {
+  IH,
+  MAX_NFS,
+  MAX_SERVICES,
+  MSG_BYTES,
+  MSG_SLOTS,
+  NfState,
+  NS,
+  msgAreaOffset,
+  msgRingId,
+} from '../shm/instance-layout.js';
 import { MpReserver, ScConsumer } from '../shm/ring.js';
 import { NULL_DESC } from '../shm/pool.js';
 import { bucketWord } from './service-table.js';
@@ -25,11 +35,19 @@ export const MANAGER_INBOX = 0;
  * NF → RX loop: pin a flow to a chain. k = [family, proto, srcPort, dstPort, addr words 0..7]
  * (FlowKey's fields, the addresses as unsigned 32-bit numbers).
  */
-export interface FlowPinMessage { pin: number; k: number[] }
+export interface FlowPinMessage {
+  pin: number;
+  k: number[];
+}
 
 export function isFlowPin(x: unknown): x is FlowPinMessage {
-  return typeof x === 'object' && x !== null && typeof (x as FlowPinMessage).pin === 'number' &&
-    Array.isArray((x as FlowPinMessage).k) && (x as FlowPinMessage).k.length === 12;
+  return (
+    typeof x === 'object' &&
+    x !== null &&
+    typeof (x as FlowPinMessage).pin === 'number' &&
+    Array.isArray((x as FlowPinMessage).k) &&
+    (x as FlowPinMessage).k.length === 12
+  );
 }
 
 const encoder = new TextEncoder();

@@ -21,7 +21,19 @@ import { Journal, JournalState, MpProducer, type SpscProducer } from '../shm/rin
 import { hopId, hopKind } from './chain-table.js';
 import { RW } from '../shm/ring-layout.js';
 import {
-  CHAIN_WORDS, HopKind, IH, MAX_CHAINS, MAX_NFS, MAX_SERVICES, NfState, NS, RouteCounters, SERVICE_WORDS, STAGE_TX, STAGE_WORDS, rxRingId,
+  CHAIN_WORDS,
+  HopKind,
+  IH,
+  MAX_CHAINS,
+  MAX_NFS,
+  MAX_SERVICES,
+  NfState,
+  NS,
+  RouteCounters,
+  SERVICE_WORDS,
+  STAGE_TX,
+  STAGE_WORDS,
+  rxRingId,
 } from '../shm/instance-layout.js';
 import type { InstanceView } from '../shm/instance.js';
 import { native } from '../native.js';

@@ -65,7 +65,8 @@ export const BENCHES: readonly BenchEntry[] = [
   },
   {
     name: 'ports',
-    summary: 'nfchain (af_packet, af_xdp) vs the kernel bridge, tc mirred and dpdk-testpmd between two namespaces: ' +
+    summary:
+      'nfchain (af_packet, af_xdp) vs the kernel bridge, tc mirred and dpdk-testpmd between two namespaces: ' +
       'UDP 64/1500 B, iperf3 TCP 1/4 streams, offloads on/off (root)',
     load: async () => {
       const m = await import('../../bench/ports.js');
@@ -74,7 +75,8 @@ export const BENCHES: readonly BenchEntry[] = [
   },
   {
     name: 'latency',
-    summary: 'round-trip time (p50/p99/p99.9/max µs) through 1, 3, 5 NFs vs the kernel bridge, idle and under load ' +
+    summary:
+      'round-trip time (p50/p99/p99.9/max µs) through 1, 3, 5 NFs vs the kernel bridge, idle and under load ' +
       '(root)',
     load: async () => {
       const m = await import('../../bench/latency.js');
@@ -83,7 +85,8 @@ export const BENCHES: readonly BenchEntry[] = [
   },
   {
     name: 'soak',
-    summary: 'gen at full rate through flow-tracker ×2 → simple-forward ×2 for M minutes, tracker instances ' +
+    summary:
+      'gen at full rate through flow-tracker ×2 → simple-forward ×2 for M minutes, tracker instances ' +
       'killed (SIGKILL) and restarted at random: buffers leaked (must be 0) and RSS over time',
     load: async () => {
       const m = await import('../../bench/soak.js');
@@ -92,8 +95,9 @@ export const BENCHES: readonly BenchEntry[] = [
   },
   {
     name: 'takeover',
-    summary: 'kill -9 of the manager under traffic, a new one started: ms until packets flow again, ' +
-      'the takeover\'s duration, buffers reclaimed',
+    summary:
+      'kill -9 of the manager under traffic, a new one started: ms until packets flow again, ' +
+      "the takeover's duration, buffers reclaimed",
     load: async () => {
       const m = await import('../../bench/takeover.js');
       return { flags: m.TAKEOVER_FLAGS, run: m.takeoverBenchFromArgv };
@@ -140,11 +144,13 @@ function find(name: string | undefined): BenchEntry {
 
 /** `--api copy,zc  --burst 1,8,32,64  --count N  --json`: each flag with its default or its placeholder. */
 function flagsInBrief(flags: readonly FlagSpec[]): string {
-  return flags.map((f) => {
-    if (f.kind === 'boolean') return `--${f.name}`;
-    const d = f.default === undefined ? undefined : f.kind === 'list' ? f.default.join(',') : String(f.default);
-    return `--${f.name} ${d ?? valuePlaceholder(f)}`;
-  }).join('  ');
+  return flags
+    .map((f) => {
+      if (f.kind === 'boolean') return `--${f.name}`;
+      const d = f.default === undefined ? undefined : f.kind === 'list' ? f.default.join(',') : String(f.default);
+      return `--${f.name} ${d ?? valuePlaceholder(f)}`;
+    })
+    .join('  ');
 }
 
 /** `nfchain bench --help` (every benchmark, its flags in brief) or `nfchain bench <name> --help`. */
@@ -157,14 +163,19 @@ async function benchHelp(words: readonly string[]): Promise<string> {
   }
   const w = Math.max(...BENCHES.map((b) => b.name.length));
   const pad = ' '.repeat(w + 3);
-  const lines = [`Usage: ${USAGE}`, '', SUMMARY, '',
-    'Benchmarks (each parameter combination runs in fresh processes, several times; the median is printed):'];
+  const lines = [
+    `Usage: ${USAGE}`,
+    '',
+    SUMMARY,
+    '',
+    'Benchmarks (each parameter combination runs in fresh processes, several times; the median is printed):',
+  ];
   for (const b of BENCHES) {
     lines.push(`  ${b.name.padEnd(w)} ${b.summary}`, `${pad}${flagsInBrief((await b.load()).flags)}`);
   }
   lines.push(
     '',
-    'Run `nfchain bench <name> --help` for a benchmark\'s options. --json prints one JSON object per line:',
+    "Run `nfchain bench <name> --help` for a benchmark's options. --json prints one JSON object per line:",
     '{ bench, <params>, mpps|mdesc|mbufs, nsPerPkt, runs }.',
     '',
     'Benchmarks share the machine with everything else: run them on a quiet machine.',

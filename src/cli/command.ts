@@ -63,8 +63,10 @@ export const isVerbs = (e: Entry): e is VerbCommand => 'verbs' in e;
 export const isCustom = (e: Entry): e is CustomCommand => 'help' in e && typeof e.help === 'function';
 
 function commandUsage(c: Command, prefix: string): string {
-  return c.usage ?? usageLine(`${prefix} ${c.name}${c.args ? ` ${c.args}` : ''}`, c.flags) +
-    (c.passthrough ? ' [-- ...]' : '');
+  return (
+    c.usage ??
+    usageLine(`${prefix} ${c.name}${c.args ? ` ${c.args}` : ''}`, c.flags) + (c.passthrough ? ' [-- ...]' : '')
+  );
 }
 
 /** The flags of every verb, each name once (verbs share specs such as --name). */
@@ -110,14 +112,23 @@ export async function runEntry(e: Entry, argv: readonly string[]): Promise<numbe
   // with that verb's flags alone.
   const all = verbUsages(e).join('\n       ');
   // (a verb's required flags are checked in the second pass, with that verb's)
-  const first = parseCommandLine(argv, unionFlags(e.verbs).map((f) => ({ ...f, required: false })), all);
+  const first = parseCommandLine(
+    argv,
+    unionFlags(e.verbs).map((f) => ({ ...f, required: false })),
+    all,
+  );
   const names = e.verbs.map((v) => v.name);
   const verbName = first.positionals[0];
   const verb = e.verbs.find((v) => v.name === verbName);
   if (!verb) {
     const choices = `${names.slice(0, -1).join(', ')} or ${names[names.length - 1]}`;
-    throw new NfcError('NFC_ERR_USAGE', verbName === undefined ? `nfchain ${e.name}: say ${choices}`
-      : `unknown ${e.name} action "${verbName}": use ${choices}`, { fix: all });
+    throw new NfcError(
+      'NFC_ERR_USAGE',
+      verbName === undefined
+        ? `nfchain ${e.name}: say ${choices}`
+        : `unknown ${e.name} action "${verbName}": use ${choices}`,
+      { fix: all },
+    );
   }
   const usage = commandUsage(verb, `nfchain ${e.name}`);
   for (const g of first.given) {

@@ -41,7 +41,6 @@ export async function startCommand(p: Parsed<typeof START_FLAGS>, usage: string)
 
 // ---- nfchain demo -------------------------------------------------------------------------
 
-
 function packageRoot(): string {
   return fileURLToPath(new URL('../../../', import.meta.url));
 }
@@ -53,28 +52,33 @@ export function demoTopology(o: { name: string; rate: number; duration: number; 
     const js = `${root}dist/nfs/${n}/index.js`;
     return existsSync(js) ? js : `${root}nfs/${n}/index.ts`;
   };
-  return validateTopology({
-    name: o.name,
-    pool: { count: 16384 },
-    manager: { ttl: o.duration, statsInterval: o.stats },
-    ports: [
-      { name: 'gen', driver: 'gen', rate: o.rate, sizes: [64, 128, 512, 1024], flows: 256, tcp: 0.3, seed: 1 },
-      { name: 'sink', driver: 'null' },
-    ],
-    nfs: [
-      { name: 'monitor', module: mod('basic-monitor'), service: 1, options: { interval: 0 } },
-      { name: 'forward', module: mod('simple-forward'), service: 2 },
-      { name: 'bridge', module: mod('bridge'), service: 3 },
-    ],
-    chain: ['monitor', 'forward', 'bridge'],
-  }, BUILT_IN_TOPOLOGY);
+  return validateTopology(
+    {
+      name: o.name,
+      pool: { count: 16384 },
+      manager: { ttl: o.duration, statsInterval: o.stats },
+      ports: [
+        { name: 'gen', driver: 'gen', rate: o.rate, sizes: [64, 128, 512, 1024], flows: 256, tcp: 0.3, seed: 1 },
+        { name: 'sink', driver: 'null' },
+      ],
+      nfs: [
+        { name: 'monitor', module: mod('basic-monitor'), service: 1, options: { interval: 0 } },
+        { name: 'forward', module: mod('simple-forward'), service: 2 },
+        { name: 'bridge', module: mod('bridge'), service: 3 },
+      ],
+      chain: ['monitor', 'forward', 'bridge'],
+    },
+    BUILT_IN_TOPOLOGY,
+  );
 }
 
 export async function demoCommand(p: Parsed<typeof DEMO_FLAGS>): Promise<number> {
   const { name, rate, duration, stats } = p.values;
   const topo = demoTopology({ name, rate, duration, stats });
-  process.stdout.write(`nfchain demo: gen (${topo.ports[0]!.driver === 'gen' ? (topo.ports[0] as { rate: number }).rate || 'unlimited' : ''} pps) → basic-monitor → simple-forward → bridge → null` +
-    `${topo.manager.ttl ? ` for ${topo.manager.ttl} s` : '; Ctrl-C to stop'}\n`);
+  process.stdout.write(
+    `nfchain demo: gen (${topo.ports[0]!.driver === 'gen' ? (topo.ports[0] as { rate: number }).rate || 'unlimited' : ''} pps) → basic-monitor → simple-forward → bridge → null` +
+      `${topo.manager.ttl ? ` for ${topo.manager.ttl} s` : '; Ctrl-C to stop'}\n`,
+  );
   const r = await runTopology(topo);
   process.stdout.write(`[manager] stopped: ${r.reason}\n`);
   return r.failed.length ? 1 : 0;
@@ -89,27 +93,38 @@ export async function demoCommand(p: Parsed<typeof DEMO_FLAGS>): Promise<number>
  */
 export function standaloneTopology(name: string, drivers: string[], chainText: string, rate: number): Topology {
   const ports = drivers.map((d, i) => {
-    if (d === 'gen') return { name: `p${i}`, driver: 'gen' as const, rate, sizes: [64], flows: 1024, tcp: 0, seed: 1, count: 0 };
+    if (d === 'gen')
+      return { name: `p${i}`, driver: 'gen' as const, rate, sizes: [64], flows: 1024, tcp: 0, seed: 1, count: 0 };
     if (d === 'null') return { name: `p${i}`, driver: 'null' as const };
-    throw new NfcError('NFC_ERR_USAGE', `--port ${d}: the manager command takes gen or null ports`, { fix: 'for pcap ports, write a topology file (docs/topology.md)' });
+    throw new NfcError('NFC_ERR_USAGE', `--port ${d}: the manager command takes gen or null ports`, {
+      fix: 'for pcap ports, write a topology file (docs/topology.md)',
+    });
   });
   const chain = chainText.split(',').map((h): Topology['chain'][number] => {
     const svc = /^\d+$/.test(h) ? Number(h) : NaN;
     if (svc >= 1 && svc < MAX_SERVICES) return { kind: 'service', service: svc };
     const m = /^port:(\d+)$/.exec(h);
     if (m && Number(m[1]) < ports.length) return { kind: 'port', port: Number(m[1]) };
-    throw new NfcError('NFC_ERR_USAGE', `--chain: "${h}" is neither a service id (1..${MAX_SERVICES - 1}) nor port:<index of a --port>`);
+    throw new NfcError(
+      'NFC_ERR_USAGE',
+      `--chain: "${h}" is neither a service id (1..${MAX_SERVICES - 1}) nor port:<index of a --port>`,
+    );
   });
-  if (!/^[A-Za-z0-9_.-]{1,32}$/.test(name)) throw new NfcError('NFC_ERR_USAGE', `--name ${name}: use 1-32 of A-Z a-z 0-9 _ . -`);
+  if (!/^[A-Za-z0-9_.-]{1,32}$/.test(name))
+    throw new NfcError('NFC_ERR_USAGE', `--name ${name}: use 1-32 of A-Z a-z 0-9 _ . -`);
   return {
-    file: BUILT_IN_TOPOLOGY, name,
+    file: BUILT_IN_TOPOLOGY,
+    name,
     pool: { count: 16384, dataRoom: 2048, headroom: 128, jumbos: 256 },
     rings: { nfRx: 4096, nfTx: 4096 },
     manager: { ttl: 0, limit: 0, statsInterval: 1, poll: 'adaptive', flowTable: 65536, flowIdleTimeout: 30 },
-    ports, nfs: [], chain, chains: [], flows: [],
+    ports,
+    nfs: [],
+    chain,
+    chains: [],
+    flows: [],
   };
 }
-
 
 export async function managerCommand(p: Parsed<typeof MANAGER_FLAGS>): Promise<number> {
   const v = p.values;
@@ -123,14 +138,15 @@ export async function managerCommand(p: Parsed<typeof MANAGER_FLAGS>): Promise<n
   topo = override(topo, v);
   const m = new Manager({ topology: topo, untilDone: v['until-done'] });
   await m.start();
-  const onSignal = (sig: string) => (): void => { void m.stop(`${sig} received`); };
+  const onSignal = (sig: string) => (): void => {
+    void m.stop(`${sig} received`);
+  };
   process.on('SIGINT', onSignal('SIGINT'));
   process.on('SIGTERM', onSignal('SIGTERM'));
   const reason = await m.done;
   process.stdout.write(`[manager] stopped: ${reason}\n`);
   return 0;
 }
-
 
 // ---- nfchain status / stats ---------------------------------------------------------------
 
@@ -143,11 +159,10 @@ async function fetchStatus(name: string): Promise<ManagerStatus> {
   }
 }
 
-
 export async function statusCommand(p: Parsed<typeof STATUS_FLAGS>): Promise<number> {
   const s = await fetchStatus(p.values.name);
   if (p.values.json) {
-    process.stdout.write(JSON.stringify(s) + '\n');
+    process.stdout.write(`${JSON.stringify(s)}\n`);
     return 0;
   }
   const lines = [
@@ -155,17 +170,26 @@ export async function statusCommand(p: Parsed<typeof STATUS_FLAGS>): Promise<num
     `buffers: ${describeCount(s.buffers, s.nfs)}`,
     `chain: ${s.chain.join(' → ') || '(empty)'}`,
     'ports:',
-    ...s.ports.map((p) => `  ${p.id} ${p.name} (${p.driver}): rx ${p.rxPackets}, tx ${p.txPackets}, tx dropped ${p.txDropped}` +
-      (p.link ? `, kernel drops ${p.kernelDrops}, oversize ${p.rxOversize}, malformed ${p.rxMalformed}; ${p.link.interface} ${p.link.up ? (p.link.running ? 'up' : 'up, no carrier') : 'DOWN'} mtu ${p.link.mtu} ${p.link.mac}` : '')),
+    ...s.ports.map(
+      (p) =>
+        `  ${p.id} ${p.name} (${p.driver}): rx ${p.rxPackets}, tx ${p.txPackets}, tx dropped ${p.txDropped}` +
+        (p.link
+          ? `, kernel drops ${p.kernelDrops}, oversize ${p.rxOversize}, malformed ${p.rxMalformed}; ${p.link.interface} ${p.link.up ? (p.link.running ? 'up' : 'up, no carrier') : 'DOWN'} mtu ${p.link.mtu} ${p.link.mac}`
+          : ''),
+    ),
     'NFs:',
-    ...(s.nfs.length ? s.nfs.map((n) => `  ${n.tag} service ${n.service} ${n.state} pid ${n.pid}: rx ${n.counters.rx ?? 0}, drops ${drops(n.counters)}`) : ['  (none)']),
+    ...(s.nfs.length
+      ? s.nfs.map(
+          (n) =>
+            `  ${n.tag} service ${n.service} ${n.state} pid ${n.pid}: rx ${n.counters.rx ?? 0}, drops ${drops(n.counters)}`,
+        )
+      : ['  (none)']),
     'services:',
     ...(s.services.length ? s.services.map((x) => `  ${x.service}: NF ${x.nfs.join(', ')}`) : ['  (none in service)']),
   ];
-  process.stdout.write(lines.join('\n') + '\n');
+  process.stdout.write(`${lines.join('\n')}\n`);
   return 0;
 }
-
 
 export async function statsCommand(p: Parsed<typeof STATS_FLAGS>): Promise<number> {
   const { name, json } = p.values;
@@ -174,11 +198,13 @@ export async function statsCommand(p: Parsed<typeof STATS_FLAGS>): Promise<numbe
   if (!watch) {
     await new Promise((r) => setTimeout(r, 1000));
     const now = await fetchStatus(name);
-    process.stdout.write(json ? JSON.stringify(now) + '\n' : formatStats(now, prev));
+    process.stdout.write(json ? `${JSON.stringify(now)}\n` : formatStats(now, prev));
     return 0;
   }
   let stop = false;
-  process.on('SIGINT', () => { stop = true; });
+  process.on('SIGINT', () => {
+    stop = true;
+  });
   while (!stop) {
     await new Promise((r) => setTimeout(r, watch * 1000));
     let now: ManagerStatus;
@@ -188,7 +214,7 @@ export async function statsCommand(p: Parsed<typeof STATS_FLAGS>): Promise<numbe
       process.stdout.write('the manager is gone\n');
       return 0;
     }
-    process.stdout.write(json ? JSON.stringify(now) + '\n' : formatStats(now, prev));
+    process.stdout.write(json ? `${JSON.stringify(now)}\n` : formatStats(now, prev));
     prev = now;
   }
   return 0;

@@ -5,7 +5,12 @@
 import { NfcError } from '../errors.js';
 import { ControlClient } from '../control/socket.js';
 import type {
-  ChainListReply, FlowAddedReply, FlowListReply, FlowRuleSpec, MessageReply, ScaledReply,
+  ChainListReply,
+  FlowAddedReply,
+  FlowListReply,
+  FlowRuleSpec,
+  MessageReply,
+  ScaledReply,
 } from '../protocol/messages.js';
 import type { Parsed } from '../util/args.js';
 import type { FLOW_ADD_FLAGS, MESSAGE_FLAGS, NAME_FLAGS, SCALE_FLAGS } from './table.js';
@@ -31,7 +36,9 @@ export async function messageCommand(p: Parsed<typeof MESSAGE_FLAGS>, usage: str
   try {
     payload = JSON.parse(json);
   } catch {
-    throw new NfcError('NFC_ERR_USAGE', `the payload is not JSON: ${json}`, { fix: `quote it, e.g. '{"reload":true}'` });
+    throw new NfcError('NFC_ERR_USAGE', `the payload is not JSON: ${json}`, {
+      fix: `quote it, e.g. '{"reload":true}'`,
+    });
   }
   const to = m[1] === 'nf' ? { instance: Number(m[2]) } : { service: Number(m[2]) };
   const r = await withManager(p.values.name, (c) => c.request<MessageReply>({ type: 'message', to, payload }));
@@ -53,11 +60,15 @@ export async function flowListCommand(p: Parsed<typeof NAME_FLAGS>): Promise<num
   if (r.table) {
     const t = r.table;
     const a = t.affinity;
-    process.stdout.write(t.director
-      ? `flow table: ${t.flows} flows of ${t.maxFlows}, ${t.pinned} pinned; expired ${t.expired}, not held (table full) ${t.full}; ` +
-        `pins applied ${t.pins}, refused ${t.pinsRefused}\n`
-      : 'flow table: none yet (no rules, no pins: every packet takes the default chain)\n');
-    process.stdout.write(`affinity: ${a.tracked} flows by epoch ${a.epochs.join('/')} (current ${a.epoch}), expired ${a.expired}, ${a.slots} slots\n`);
+    process.stdout.write(
+      t.director
+        ? `flow table: ${t.flows} flows of ${t.maxFlows}, ${t.pinned} pinned; expired ${t.expired}, not held (table full) ${t.full}; ` +
+            `pins applied ${t.pins}, refused ${t.pinsRefused}\n`
+        : 'flow table: none yet (no rules, no pins: every packet takes the default chain)\n',
+    );
+    process.stdout.write(
+      `affinity: ${a.tracked} flows by epoch ${a.epochs.join('/')} (current ${a.epoch}), expired ${a.expired}, ${a.slots} slots\n`,
+    );
   }
   if (r.rules.length === 0) process.stdout.write('no flow rules: every packet takes the default chain\n');
   for (const x of r.rules) {
@@ -118,16 +129,25 @@ export async function scaleCommand(p: Parsed<typeof SCALE_FLAGS>, usage: string)
   const [service, count] = p.positionals;
   const n = Number(count);
   if (!service || count === undefined || !Number.isInteger(n) || n < 0 || p.positionals.length > 2) {
-    throw new NfcError('NFC_ERR_USAGE', 'give a service and a number of instances, e.g. nfchain scale firewall 3', { fix: usage });
+    throw new NfcError('NFC_ERR_USAGE', 'give a service and a number of instances, e.g. nfchain scale firewall 3', {
+      fix: usage,
+    });
   }
   const request = {
-    type: 'scale', service: /^\d+$/.test(service) ? Number(service) : service, instances: n, rebalance: p.values.rebalance,
+    type: 'scale',
+    service: /^\d+$/.test(service) ? Number(service) : service,
+    instances: n,
+    rebalance: p.values.rebalance,
   } as const;
   const r = await withManager(p.values.name, (c) => c.request<ScaledReply>(request, 40_000));
   const what = [
     r.started.length ? `started ${r.started.map((id) => `#${id}`).join(', ')}` : '',
     r.retired.length ? `retired ${r.retired.map((id) => `#${id}`).join(', ')}` : '',
-  ].filter(Boolean).join('; ');
-  process.stdout.write(`service ${r.service}: ${r.before} → ${r.instances} instances${what ? ` (${what})` : ' (no change)'}\n`);
+  ]
+    .filter(Boolean)
+    .join('; ');
+  process.stdout.write(
+    `service ${r.service}: ${r.before} → ${r.instances} instances${what ? ` (${what})` : ' (no change)'}\n`,
+  );
   return 0;
 }

@@ -10,7 +10,9 @@ import { entryHelp, runEntry } from './command.js';
 import { COMMANDS } from './table.js';
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
   return pkg.version;
 }
 
@@ -24,7 +26,7 @@ function usage(): string {
     'Commands:',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`),
     '',
-    'Run `nfchain <command> --help` for a command\'s options. `nfchain --version` prints the version.',
+    "Run `nfchain <command> --help` for a command's options. `nfchain --version` prints the version.",
   ].join('\n');
 }
 
@@ -58,14 +60,21 @@ export async function main(argv: string[]): Promise<number> {
   const dd = rest.indexOf('--');
   const own = dd >= 0 ? rest.slice(0, dd) : rest;
   if (own.includes('--help') || own.includes('-h')) {
-    process.stdout.write(`${await entryHelp(cmd, own.filter((w) => w !== '--help' && w !== '-h'))}\n`);
+    process.stdout.write(
+      `${await entryHelp(
+        cmd,
+        own.filter((w) => w !== '--help' && w !== '-h'),
+      )}\n`,
+    );
     return 0;
   }
   return runEntry(cmd, rest);
 }
 
 main(process.argv.slice(2)).then(
-  (code) => { process.exitCode = code; },
+  (code) => {
+    process.exitCode = code;
+  },
   (err: unknown) => {
     if (err instanceof NfcError) {
       process.stderr.write(`nfchain: ${err.message} [${err.code}]\n`);

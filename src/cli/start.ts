@@ -42,9 +42,18 @@ export async function checkNfs(topo: Topology): Promise<void> {
 export async function runTopology(topo: Topology, o: RunOptions = {}): Promise<RunResult> {
   await checkNfs(topo);
   const log = o.log ?? ((l: string) => process.stdout.write(`[manager] ${l}\n`));
-  const manager = new Manager({ topology: topo, untilDone: o.untilDone ?? false, log, stats: o.stats, holdRx: true, nfOutput: o.nfOutput });
+  const manager = new Manager({
+    topology: topo,
+    untilDone: o.untilDone ?? false,
+    log,
+    stats: o.stats,
+    holdRx: true,
+    nfOutput: o.nfOutput,
+  });
   await manager.start();
-  const onSignal = (sig: NodeJS.Signals): void => { void manager.stop(`${sig} received`); };
+  const onSignal = (sig: NodeJS.Signals): void => {
+    void manager.stop(`${sig} received`);
+  };
   if (o.signals !== false) {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
@@ -61,7 +70,8 @@ export async function runTopology(topo: Topology, o: RunOptions = {}): Promise<R
     const want = launcher.started + (manager.tookOver ? have.length : 0);
     const end = Date.now() + 30_000;
     while (manager.status().nfs.filter((n) => n.state === 'running').length < want) {
-      if (launcher.failed.length) throw new NfcError('NFC_ERR_NF', `NF ${launcher.failed.join(', ')} failed to start (its output is above)`);
+      if (launcher.failed.length)
+        throw new NfcError('NFC_ERR_NF', `NF ${launcher.failed.join(', ')} failed to start (its output is above)`);
       if (Date.now() > end) throw new NfcError('NFC_ERR_NF', 'NFs did not come up within 30 s');
       if (manager.stoppingNow) break;
       await new Promise((r) => setTimeout(r, 10));
@@ -72,7 +82,10 @@ export async function runTopology(topo: Topology, o: RunOptions = {}): Promise<R
     }
   } catch (err) {
     await manager.stop('start failed');
-    if (o.signals !== false) { process.off('SIGINT', onSignal); process.off('SIGTERM', onSignal); }
+    if (o.signals !== false) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
     throw err;
   }
   const reason = await manager.done;

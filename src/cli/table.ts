@@ -16,7 +16,9 @@ import { command, type Entry } from './command.js';
 
 const NAME = { name: 'name', kind: 'string', default: 'default', value: 'N', help: 'the instance' } as const;
 const POLL = {
-  name: 'poll', kind: 'string', choices: ['busy', 'adaptive'],
+  name: 'poll',
+  kind: 'string',
+  choices: ['busy', 'adaptive'],
   help: 'adaptive (NFs sleep when idle) or busy (NFs spin)',
 } as const;
 
@@ -31,29 +33,63 @@ const RUN = [
 ] as const;
 
 export const DEMO_FLAGS = flagSpecs([
-  { name: 'duration', kind: 'number', min: 0, default: 0, value: 'S',
-    help: 'stop after S seconds, 0: run until Ctrl-C' },
-  { name: 'rate', kind: 'number', min: 0, default: 1_000_000, value: 'PPS',
-    help: 'generator rate in packets/s, 0: as fast as possible' },
+  {
+    name: 'duration',
+    kind: 'number',
+    min: 0,
+    default: 0,
+    value: 'S',
+    help: 'stop after S seconds, 0: run until Ctrl-C',
+  },
+  {
+    name: 'rate',
+    kind: 'number',
+    min: 0,
+    default: 1_000_000,
+    value: 'PPS',
+    help: 'generator rate in packets/s, 0: as fast as possible',
+  },
   { name: 'name', kind: 'string', default: 'demo', value: 'N', help: 'instance name' },
   { name: 'stats', kind: 'number', min: 0, default: 1, value: 'S', help: 'stats interval in seconds, 0: quiet' },
 ]);
 export const START_FLAGS = flagSpecs(RUN);
 export const MANAGER_FLAGS = flagSpecs([
   ...RUN,
-  { name: 'port', kind: 'list', default: ['gen', 'null'], value: 'gen|null',
-    help: 'without a topology file: the ports, in order (repeatable, or a comma list)' },
-  { name: 'chain', kind: 'string', default: '1', value: '1,2,port:1',
-    help: 'without a topology file: the chain, service ids and port:<index> hops' },
-  { name: 'rate', kind: 'number', min: 0, default: 1_000_000, value: 'PPS',
-    help: 'without a topology file: gen ports\' rate' },
+  {
+    name: 'port',
+    kind: 'list',
+    default: ['gen', 'null'],
+    value: 'gen|null',
+    help: 'without a topology file: the ports, in order (repeatable, or a comma list)',
+  },
+  {
+    name: 'chain',
+    kind: 'string',
+    default: '1',
+    value: '1,2,port:1',
+    help: 'without a topology file: the chain, service ids and port:<index> hops',
+  },
+  {
+    name: 'rate',
+    kind: 'number',
+    min: 0,
+    default: 1_000_000,
+    value: 'PPS',
+    help: "without a topology file: gen ports' rate",
+  },
 ]);
 export const STATUS_FLAGS = flagSpecs([NAME, { name: 'json', kind: 'boolean', help: 'one JSON object' }]);
 export const STATS_FLAGS = flagSpecs([
   NAME,
   { name: 'json', kind: 'boolean', help: 'JSON snapshots' },
-  { name: 'watch', kind: 'number', min: 0, bare: 1, value: 'S',
-    help: 'repeat every S seconds (1 if not given) until Ctrl-C' },
+  {
+    name: 'watch',
+    kind: 'number',
+    min: 0,
+    bare: 1,
+    value: 'S',
+    help: 'repeat every S seconds (1 if not given) until Ctrl-C',
+  },
 ]);
 export const MESSAGE_FLAGS = flagSpecs([NAME]);
 export const FLOW_ADD_FLAGS = flagSpecs([
@@ -70,23 +106,39 @@ export const FLOW_ADD_FLAGS = flagSpecs([
 ]);
 export const NAME_FLAGS = flagSpecs([NAME]);
 export const SCALE_FLAGS = flagSpecs([
-  { name: 'rebalance', kind: 'boolean',
-    help: 'new instances take their share of existing flows too (NFs without flow state)' },
+  {
+    name: 'rebalance',
+    kind: 'boolean',
+    help: 'new instances take their share of existing flows too (NFs without flow state)',
+  },
   NAME,
 ]);
 const TESTBED_NAME = {
-  name: 'name', kind: 'string', default: 'nfc', value: 'N', help: 'testbed name, 1-8 of a-z 0-9',
+  name: 'name',
+  kind: 'string',
+  default: 'nfc',
+  value: 'N',
+  help: 'testbed name, 1-8 of a-z 0-9',
 } as const;
 const TESTBED_DRIVER = {
-  name: 'driver', kind: 'string', choices: ['af_packet', 'af_xdp'], default: 'af_packet', value: 'D',
+  name: 'driver',
+  kind: 'string',
+  choices: ['af_packet', 'af_xdp'],
+  default: 'af_packet',
+  value: 'D',
   help: 'port driver in the topology: af_packet or af_xdp',
 } as const;
 export const TESTBED_UP_FLAGS = flagSpecs([
   TESTBED_NAME,
   TESTBED_DRIVER,
   { name: 'ipv6', kind: 'boolean', help: 'leave IPv6 on inside the namespaces' },
-  { name: 'offloads', kind: 'string', default: 'on', value: 'on|off',
-    help: 'on: checksum offload, TSO and GSO on the veths as the kernel makes them; off: those and GRO off' },
+  {
+    name: 'offloads',
+    kind: 'string',
+    default: 'on',
+    value: 'on|off',
+    help: 'on: checksum offload, TSO and GSO on the veths as the kernel makes them; off: those and GRO off',
+  },
 ]);
 export const TESTBED_DOWN_FLAGS = flagSpecs([TESTBED_NAME]);
 export const TESTBED_TOPOLOGY_FLAGS = flagSpecs([TESTBED_NAME, TESTBED_DRIVER]);
@@ -100,7 +152,8 @@ export const COMMANDS: readonly Entry[] = [
     name: 'demo',
     summary: 'run gen → basic-monitor → simple-forward → bridge → null with live stats',
     flags: DEMO_FLAGS,
-    help: 'Starts a manager named "demo" with a generator port and a null port, and three NF processes\n' +
+    help:
+      'Starts a manager named "demo" with a generator port and a null port, and three NF processes\n' +
       'in a chain. Stats print every second. Stops on Ctrl-C or after --duration seconds.',
     run: async (p) => (await commands()).demoCommand(p),
   }),
@@ -109,8 +162,9 @@ export const COMMANDS: readonly Entry[] = [
     summary: 'start a topology: the manager, its ports and every NF process, stopped together',
     args: '<topology.yaml|.json>',
     flags: START_FLAGS,
-    help: 'Checks the topology file (docs/topology.md), every NF module and its options before anything\n' +
-      'starts. NF output is streamed here with the NF\'s name as a prefix. Ctrl-C stops everything.',
+    help:
+      'Checks the topology file (docs/topology.md), every NF module and its options before anything\n' +
+      "starts. NF output is streamed here with the NF's name as a prefix. Ctrl-C stops everything.",
     run: async (p, usage) => (await commands()).startCommand(p, usage),
   }),
   command({
@@ -118,7 +172,8 @@ export const COMMANDS: readonly Entry[] = [
     summary: 'run only the manager (start NFs yourself with nfchain nf)',
     args: '[topology.yaml]',
     flags: MANAGER_FLAGS,
-    help: 'With a topology file: its ports and chain (its NFs are not started); without one: the ports, chain\n' +
+    help:
+      'With a topology file: its ports and chain (its NFs are not started); without one: the ports, chain\n' +
       'and rate of --port, --chain and --rate.',
     run: async (p) => (await commands()).managerCommand(p),
   }),
@@ -151,7 +206,8 @@ export const COMMANDS: readonly Entry[] = [
   {
     name: 'testbed',
     summary: 'make or remove a two-namespace veth testbed to run nfchain between (root)',
-    help: 'Namespaces <name>-a (eth0 10.201.0.1/24) and <name>-b (eth0 10.201.0.2/24), joined by veths to\n' +
+    help:
+      'Namespaces <name>-a (eth0 10.201.0.1/24) and <name>-b (eth0 10.201.0.2/24), joined by veths to\n' +
       '<name>-a0 and <name>-b0 in the root namespace, which nothing bridges until nfchain runs (docs/testbed.md).',
     verbs: [
       command({
@@ -177,8 +233,9 @@ export const COMMANDS: readonly Entry[] = [
   {
     name: 'flow',
     summary: 'add, remove or list flow rules (which chain a flow takes) while traffic flows',
-    help: 'Rules apply between two bursts of the RX loop; flows they do not match keep their chain.\n' +
-      'list also shows the manager\'s flow table (flows, pins made by NFs, expired, full) and the flows per\n' +
+    help:
+      'Rules apply between two bursts of the RX loop; flows they do not match keep their chain.\n' +
+      "list also shows the manager's flow table (flows, pins made by NFs, expired, full) and the flows per\n" +
       'affinity epoch (docs/flows.md).',
     verbs: [
       command({
@@ -229,7 +286,7 @@ export const COMMANDS: readonly Entry[] = [
     flags: SCALE_FLAGS,
     help: [
       'SERVICE: a service id or an NF name from the topology. N: 0..8 instances.',
-      'New instances run the same module and options as the service\'s others; flows that exist keep',
+      "New instances run the same module and options as the service's others; flows that exist keep",
       'their instance (only new flows may go to a new one). Retiring takes the newest instances out of',
       'service at once (their flows move to the others) and lets them drain. Waits until new',
       'instances are in service, then prints what changed.',
@@ -241,7 +298,8 @@ export const COMMANDS: readonly Entry[] = [
     summary: 'send a message (JSON) to an NF or a service of a running manager',
     args: '<nf:ID|service:S> <json>',
     flags: MESSAGE_FLAGS,
-    help: 'The target: nf:ID (that NF) or service:S (an instance of that service).\n' +
+    help:
+      'The target: nf:ID (that NF) or service:S (an instance of that service).\n' +
       'Prints ok, or why not: no-destination, ring-full, too-large (exit 1).',
     run: async (p, usage) => (await control()).messageCommand(p, usage),
   }),

@@ -54,10 +54,14 @@ export function send(sock: Socket, msg: Reply | Request | Notice): void {
 export async function ensureNotRunning(name: string): Promise<void> {
   const path = socketPath(name);
   if (!existsSync(path)) return;
-  if (lstatSync(path).isSymbolicLink()) throw new NfcError('NFC_ERR_CONTROL', `${path} is a symbolic link; refusing to use it`);
+  if (lstatSync(path).isSymbolicLink())
+    throw new NfcError('NFC_ERR_CONTROL', `${path} is a symbolic link; refusing to use it`);
   const alive = await new Promise<boolean>((resolve) => {
     const c = createConnection(path);
-    c.on('connect', () => { c.destroy(); resolve(true); });
+    c.on('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
     c.on('error', () => resolve(false));
   });
   if (alive) {
@@ -77,7 +81,10 @@ export interface ControlServer {
  * Listens on the instance's socket. `onConnection` gets each client with a message callback
  * setter. Refuses to replace a socket that a live manager still answers on.
  */
-export async function listenControl(name: string, onClient: (sock: Socket, onMessage: (cb: (msg: unknown) => void) => void) => void): Promise<ControlServer> {
+export async function listenControl(
+  name: string,
+  onClient: (sock: Socket, onMessage: (cb: (msg: unknown) => void) => void) => void,
+): Promise<ControlServer> {
   const dir = runDir();
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   chmodSync(dir, 0o700);
@@ -88,7 +95,9 @@ export async function listenControl(name: string, onClient: (sock: Socket, onMes
     let handler: (msg: unknown) => void = () => {};
     lineReader(sock, (m) => handler(m));
     sock.on('error', () => {});
-    onClient(sock, (cb) => { handler = cb; });
+    onClient(sock, (cb) => {
+      handler = cb;
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -100,7 +109,11 @@ export async function listenControl(name: string, onClient: (sock: Socket, onMes
     path,
     close() {
       server.close();
-      try { unlinkSync(path); } catch { /* already gone */ }
+      try {
+        unlinkSync(path);
+      } catch {
+        /* already gone */
+      }
     },
   };
 }
@@ -128,7 +141,8 @@ export class ControlClient {
       }
     });
     sock.on('close', () => {
-      for (const p of this.pending.values()) p.reject(new NfcError('NFC_ERR_CONTROL', 'the manager closed the control connection'));
+      for (const p of this.pending.values())
+        p.reject(new NfcError('NFC_ERR_CONTROL', 'the manager closed the control connection'));
       this.pending.clear();
       this.onClose();
     });
@@ -139,13 +153,21 @@ export class ControlClient {
     const path = socketPath(name);
     return new Promise((resolve, reject) => {
       const sock = createConnection(path);
-      const t = setTimeout(() => { sock.destroy(); reject(new NfcError('NFC_ERR_CONTROL', `no answer from ${path}`)); }, timeoutMs);
-      sock.once('connect', () => { clearTimeout(t); resolve(new ControlClient(sock)); });
+      const t = setTimeout(() => {
+        sock.destroy();
+        reject(new NfcError('NFC_ERR_CONTROL', `no answer from ${path}`));
+      }, timeoutMs);
+      sock.once('connect', () => {
+        clearTimeout(t);
+        resolve(new ControlClient(sock));
+      });
       sock.once('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(t);
-        reject(new NfcError('NFC_ERR_CONTROL', `cannot reach the manager "${name}" at ${path}: ${err.code ?? err.message}`, {
-          fix: `start it first (nfchain manager --name ${name}, or nfchain start <topology>), or pass the right --name`,
-        }));
+        reject(
+          new NfcError('NFC_ERR_CONTROL', `cannot reach the manager "${name}" at ${path}: ${err.code ?? err.message}`, {
+            fix: `start it first (nfchain manager --name ${name}, or nfchain start <topology>), or pass the right --name`,
+          }),
+        );
       });
     });
   }
@@ -156,7 +178,8 @@ export class ControlClient {
     const p = new Promise<Reply>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       setTimeout(() => {
-        if (this.pending.delete(id)) reject(new NfcError('NFC_ERR_CONTROL', `the manager did not answer "${req.type}" within ${timeoutMs} ms`));
+        if (this.pending.delete(id))
+          reject(new NfcError('NFC_ERR_CONTROL', `the manager did not answer "${req.type}" within ${timeoutMs} ms`));
       }, timeoutMs).unref();
     });
     send(this.sock, { ...req, id } as Request);

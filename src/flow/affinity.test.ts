@@ -47,5 +47,8 @@ test('the sweep goes round a slice at a time; seconds wrap at 2^16; no timeout: 
   const never = new FlowAffinity(1024, 0, counts, 0);
   never.epochOf(5, 1);
   assert.equal(never.sweep(60_000, 1024), 0);
-  assert.throws(() => new FlowAffinity(1000, 0, counts, 0), (e: unknown) => e instanceof NfcError && /power of two/.test(e.message));
+  assert.throws(
+    () => new FlowAffinity(1000, 0, counts, 0),
+    (e: unknown) => e instanceof NfcError && /power of two/.test(e.message),
+  );
 });

@@ -48,11 +48,17 @@ export class FlowAffinity {
    */
   constructor(slots: number, idleTimeoutMs: number, counts: Int32Array, countsBase: number) {
     if (!Number.isInteger(slots) || slots < 1024 || slots > 1 << 24 || (slots & (slots - 1)) !== 0) {
-      throw new NfcError('NFC_ERR_INVALID_ARG', `flow affinity: ${slots} slots must be a power of two from 2^10 to 2^24`);
+      throw new NfcError(
+        'NFC_ERR_INVALID_ARG',
+        `flow affinity: ${slots} slots must be a power of two from 2^10 to 2^24`,
+      );
     }
     const idleS = Math.ceil(idleTimeoutMs / 1000);
     if (!(idleS >= 0 && idleS < 32768)) {
-      throw new NfcError('NFC_ERR_INVALID_ARG', `flow affinity: idle timeout ${idleTimeoutMs} ms must be 0 or under 32768 s`);
+      throw new NfcError(
+        'NFC_ERR_INVALID_ARG',
+        `flow affinity: idle timeout ${idleTimeoutMs} ms must be 0 or under 32768 s`,
+      );
     }
     this.epochs = new Uint8Array(slots);
     this.seen = new Uint16Array(slots);

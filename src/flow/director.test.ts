@@ -19,8 +19,10 @@ function ip4(s: string): number {
   return s.split('.').reduce((a, p) => a * 256 + Number(p), 0);
 }
 
-const k4 = (src: string, dst: string, proto = TCP, sp = 1234, dp = 80): FlowKey => FlowKey.ipv4(ip4(src), ip4(dst), proto, sp, dp);
-const k6 = (src: number[], dst: number[], proto = TCP, sp = 1234, dp = 80): FlowKey => FlowKey.ipv6(src, dst, proto, sp, dp);
+const k4 = (src: string, dst: string, proto = TCP, sp = 1234, dp = 80): FlowKey =>
+  FlowKey.ipv4(ip4(src), ip4(dst), proto, sp, dp);
+const k6 = (src: number[], dst: number[], proto = TCP, sp = 1234, dp = 80): FlowKey =>
+  FlowKey.ipv6(src, dst, proto, sp, dp);
 
 /** classify through the cache, the way the RX path calls it. */
 function cls(d: FlowDirector, k: FlowKey, inPort = 0, vlan = -1): number {
@@ -96,7 +98,8 @@ function refMatch(r: FlowRule, k: FlowKey, inPort: number, vlan: number): boolea
 
 function refClassify(rules: FlowRule[], defaultChain: number, k: FlowKey, inPort: number, vlan: number): number {
   let best: FlowRule | undefined;
-  for (const r of rules) if (refMatch(r, k, inPort, vlan) && (best === undefined || r.priority > best.priority)) best = r;
+  for (const r of rules)
+    if (refMatch(r, k, inPort, vlan) && (best === undefined || r.priority > best.priority)) best = r;
   return best ? best.chain : defaultChain;
 }
 
@@ -176,7 +179,14 @@ test('port ranges are inclusive at both ends', () => {
   const d = new FlowDirector({ defaultChain: 0 });
   d.add({ priority: 2, chain: 2, dstPorts: [1000, 1999], srcPorts: [0, 1023] });
   d.add({ priority: 1, chain: 1, dstPorts: [0, 65535] });
-  for (const [dp, sp, want] of [[999, 0, 1], [1000, 0, 2], [1999, 1023, 2], [2000, 0, 1], [1500, 1024, 1], [65535, 65535, 1]] as const) {
+  for (const [dp, sp, want] of [
+    [999, 0, 1],
+    [1000, 0, 2],
+    [1999, 1023, 2],
+    [2000, 0, 1],
+    [1500, 1024, 1],
+    [65535, 65535, 1],
+  ] as const) {
     assert.equal(both(d, k4('1.1.1.1', '2.2.2.2', UDP, sp, dp)), want, `sp ${sp} dp ${dp}`);
   }
 });
@@ -192,7 +202,14 @@ test('priorities: higher wins whatever the order added; ties go to the rule adde
   assert.equal(both(d, k4('1.1.1.1', '2.2.2.2', UDP, 1, 81)), 5);
   assert.ok(d.remove(hi));
   assert.equal(both(d, k4('1.1.1.1', '2.2.2.2', TCP, 1, 80)), 8);
-  assert.deepEqual(d.rules().map((r) => [r.priority, r.chain]), [[100, 8], [1, 1], [-5, 5]]);
+  assert.deepEqual(
+    d.rules().map((r) => [r.priority, r.chain]),
+    [
+      [100, 8],
+      [1, 1],
+      [-5, 5],
+    ],
+  );
 });
 
 test('cache: repeated flows hit; the reply direction and another inPort get their own answers', () => {
@@ -240,7 +257,11 @@ test('seeded random: 60 rules, 1500 flows — cached, uncached (with and without
   const pick = <T>(xs: readonly T[]): T => xs[rnd() % xs.length]!;
   // Addresses from a few small pools so that rules and flows overlap.
   const v4Bases = [ip4('10.0.0.0'), ip4('10.1.0.0'), ip4('192.0.2.0'), ip4('198.51.100.0')];
-  const v6Bases = [[0x20010db8, 0, 0, 0], [0x20010db8, 1, 0, 0], [0xfd000000, 0, 0, 0]];
+  const v6Bases = [
+    [0x20010db8, 0, 0, 0],
+    [0x20010db8, 1, 0, 0],
+    [0xfd000000, 0, 0, 0],
+  ];
   const fmt4 = (a: number): string => `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
   const randPrefix = (v6: boolean): string => {
     if (!v6) {
@@ -295,31 +316,43 @@ test('seeded random: 60 rules, 1500 flows — cached, uncached (with and without
     }
     flows.push({ k, inPort: rnd() % 3, vlan: pick([-1, 10, 20]) });
   }
-  for (const capacity of [65536, 256]) for (const index of [true, false]) {
-    const d = new FlowDirector({ defaultChain: 15, cacheCapacity: capacity, index });
-    for (const r of rules) d.add(r);
-    d.compile();
-    let nonDefault = 0;
-    for (let round = 0; round < 3; round++) {
-      for (const f of flows) {
-        const want = refClassify(rules, 15, f.k, f.inPort, f.vlan);
-        if (want !== 15) nonDefault++;
-        assert.equal(d.classifyUncached(f.k, f.inPort, f.vlan), want, `uncached (index ${index}) ${f.k.toString()} port ${f.inPort} vlan ${f.vlan}`);
-        assert.equal(cls(d, f.k, f.inPort, f.vlan), want, `cached (round ${round}) ${f.k.toString()}`);
-        const rev = new FlowKey().copyFrom(f.k).reverse();
-        assert.equal(cls(d, rev, f.inPort, f.vlan), refClassify(rules, 15, rev, f.inPort, f.vlan), `reverse ${rev.toString()}`);
+  for (const capacity of [65536, 256])
+    for (const index of [true, false]) {
+      const d = new FlowDirector({ defaultChain: 15, cacheCapacity: capacity, index });
+      for (const r of rules) d.add(r);
+      d.compile();
+      let nonDefault = 0;
+      for (let round = 0; round < 3; round++) {
+        for (const f of flows) {
+          const want = refClassify(rules, 15, f.k, f.inPort, f.vlan);
+          if (want !== 15) nonDefault++;
+          assert.equal(
+            d.classifyUncached(f.k, f.inPort, f.vlan),
+            want,
+            `uncached (index ${index}) ${f.k.toString()} port ${f.inPort} vlan ${f.vlan}`,
+          );
+          assert.equal(cls(d, f.k, f.inPort, f.vlan), want, `cached (round ${round}) ${f.k.toString()}`);
+          const rev = new FlowKey().copyFrom(f.k).reverse();
+          assert.equal(
+            cls(d, rev, f.inPort, f.vlan),
+            refClassify(rules, 15, rev, f.inPort, f.vlan),
+            `reverse ${rev.toString()}`,
+          );
+        }
+      }
+      assert.ok(nonDefault > 600, `rules should match a good share of flows (${nonDefault})`);
+      const s = d.stats();
+      if (capacity === 256) {
+        assert.ok(s.cacheFull > 0, 'a small cache fills up and counts it');
+        assert.ok(s.cacheHits > 0 && s.cacheEntries === 192, `hits ${s.cacheHits}, entries ${s.cacheEntries}`);
+      } else {
+        assert.equal(s.cacheFull, 0);
+        assert.ok(
+          s.cacheHits > 5500,
+          `hits ${s.cacheHits} (rounds 2 and 3 hit in both directions, but for flows whose 5-tuple recurs with another inPort or vlan)`,
+        );
       }
     }
-    assert.ok(nonDefault > 600, `rules should match a good share of flows (${nonDefault})`);
-    const s = d.stats();
-    if (capacity === 256) {
-      assert.ok(s.cacheFull > 0, 'a small cache fills up and counts it');
-      assert.ok(s.cacheHits > 0 && s.cacheEntries === 192, `hits ${s.cacheHits}, entries ${s.cacheEntries}`);
-    } else {
-      assert.equal(s.cacheFull, 0);
-      assert.ok(s.cacheHits > 5500, `hits ${s.cacheHits} (rounds 2 and 3 hit in both directions, but for flows whose 5-tuple recurs with another inPort or vlan)`);
-    }
-  }
 });
 
 test('the port index: narrow ranges get their own lists, wide ones and port-less rules are checked for every port, in priority order', () => {
@@ -332,9 +365,17 @@ test('the port index: narrow ranges get their own lists, wide ones and port-less
     { priority: 8, chain: 5, dstPorts: [80, 81], srcPrefix: '10.9.0.0/16' },
   ]);
   assert.equal(d.classifyUncached(k4('10.0.0.1', '10.0.0.2', TCP, 1, 80), 0, -1), 1);
-  assert.equal(d.classifyUncached(k4('10.9.0.1', '10.0.0.2', TCP, 1, 80), 0, -1), 5, 'a higher-priority rule of the same port');
+  assert.equal(
+    d.classifyUncached(k4('10.9.0.1', '10.0.0.2', TCP, 1, 80), 0, -1),
+    5,
+    'a higher-priority rule of the same port',
+  );
   assert.equal(d.classifyUncached(k4('10.9.0.1', '10.0.0.2', UDP, 1, 80), 0, -1), 5);
-  assert.equal(d.classifyUncached(k4('10.0.0.1', '10.0.0.2', UDP, 1, 80), 0, -1), 3, 'a general rule above a port rule');
+  assert.equal(
+    d.classifyUncached(k4('10.0.0.1', '10.0.0.2', UDP, 1, 80), 0, -1),
+    3,
+    'a general rule above a port rule',
+  );
   assert.equal(d.classifyUncached(k4('10.0.0.1', '10.0.0.2', TCP, 1, 5000), 0, -1), 2, 'a wide range');
   assert.equal(d.classifyUncached(k4('10.0.0.1', '10.0.0.2', TCP, 1, 55), 0, -1), 4);
   assert.equal(d.classifyUncached(k4('10.0.0.1', '10.0.0.2', TCP, 1, 61), 0, -1), 0, 'no rule: the default');
@@ -356,23 +397,47 @@ test('validation errors name the field and the fix', () => {
   assertInvalid(() => d.add(bad({ priority: 1, chain: -1 })), /chain -1/);
   assertInvalid(() => d.add(bad({ priority: 1.5, chain: 1 })), /priority 1.5 must be an integer/);
   assertInvalid(() => d.add(bad({ chain: 1 })), /priority undefined/);
-  assertInvalid(() => d.add(bad({ priority: 1, chain: 1, srcPrefix: '10.0.0.1/8' })), /srcPrefix "10.0.0.1\/8" has bits set beyond the \/8 prefix[\s\S]*10\.0\.0\.0\/8/);
-  assertInvalid(() => d.add(bad({ priority: 1, chain: 1, srcPrefix: '10.0.0.256/32' })), /srcPrefix "10.0.0.256\/32" is not an IPv4 address/);
-  assertInvalid(() => d.add(bad({ priority: 1, chain: 1, dstPrefix: '10.0.0.0/33' })), /dstPrefix "10.0.0.0\/33": prefix length "33" must be 0..32/);
+  assertInvalid(
+    () => d.add(bad({ priority: 1, chain: 1, srcPrefix: '10.0.0.1/8' })),
+    /srcPrefix "10.0.0.1\/8" has bits set beyond the \/8 prefix[\s\S]*10\.0\.0\.0\/8/,
+  );
+  assertInvalid(
+    () => d.add(bad({ priority: 1, chain: 1, srcPrefix: '10.0.0.256/32' })),
+    /srcPrefix "10.0.0.256\/32" is not an IPv4 address/,
+  );
+  assertInvalid(
+    () => d.add(bad({ priority: 1, chain: 1, dstPrefix: '10.0.0.0/33' })),
+    /dstPrefix "10.0.0.0\/33": prefix length "33" must be 0..32/,
+  );
   assertInvalid(() => d.add(bad({ priority: 1, chain: 1, dstPrefix: '2001:db8::/129' })), /0..128 for IPv6/);
   assertInvalid(() => d.add(bad({ priority: 1, chain: 1, dstPrefix: '2001:db8:::1/64' })), /is not an IPv6 address/);
-  assertInvalid(() => d.add(bad({ priority: 1, chain: 1, dstPrefix: '2001:db8::1/32' })), /beyond the \/32 prefix[\s\S]*2001:db8:0:0:0:0:0:0\/32/);
+  assertInvalid(
+    () => d.add(bad({ priority: 1, chain: 1, dstPrefix: '2001:db8::1/32' })),
+    /beyond the \/32 prefix[\s\S]*2001:db8:0:0:0:0:0:0\/32/,
+  );
   assertInvalid(() => d.add(bad({ priority: 1, chain: 1, dstPrefix: 42 })), /dstPrefix must be a string/);
-  assertInvalid(() => d.add(bad({ priority: 1, chain: 1, srcPrefix: '10.0.0.0/8', dstPrefix: '2001:db8::/32' })), /srcPrefix is IPv4 but dstPrefix is IPv6/);
-  assertInvalid(() => d.add(bad({ priority: 1, chain: 1, dstPorts: [80, 70000] })), /dstPorts\[1\] 70000 must be an integer from 0 to 65535/);
+  assertInvalid(
+    () => d.add(bad({ priority: 1, chain: 1, srcPrefix: '10.0.0.0/8', dstPrefix: '2001:db8::/32' })),
+    /srcPrefix is IPv4 but dstPrefix is IPv6/,
+  );
+  assertInvalid(
+    () => d.add(bad({ priority: 1, chain: 1, dstPorts: [80, 70000] })),
+    /dstPorts\[1\] 70000 must be an integer from 0 to 65535/,
+  );
   assertInvalid(() => d.add(bad({ priority: 1, chain: 1, dstPorts: [90, 80] })), /dstPorts \[90, 80\] is empty/);
   assertInvalid(() => d.add(bad({ priority: 1, chain: 1, srcPorts: 80 })), /srcPorts must be a \[lo, hi\] pair/);
   assertInvalid(() => d.add(bad({ priority: 1, chain: 1, proto: 256 })), /proto 256/);
   assertInvalid(() => d.add(bad({ priority: 1, chain: 1, inPort: -1 })), /inPort -1/);
   assertInvalid(() => d.add(bad({ priority: 1, chain: 1, vlan: 4096 })), /vlan 4096 must be an integer from 0 to 4095/);
-  assertInvalid(() => d.add(bad({ priority: 1, chain: 1, dstPort: [80, 80] })), /unknown field "dstPort"[\s\S]*did you mean "dstPorts"/);
+  assertInvalid(
+    () => d.add(bad({ priority: 1, chain: 1, dstPort: [80, 80] })),
+    /unknown field "dstPort"[\s\S]*did you mean "dstPorts"/,
+  );
   assertInvalid(() => new FlowDirector({ defaultChain: 20 }), /defaultChain 20/);
-  assertInvalid(() => new FlowDirector({ defaultChain: 0, cacheCapacity: 1000 }), /cacheCapacity 1000 must be 0 \(no cache\) or a power of two/);
+  assertInvalid(
+    () => new FlowDirector({ defaultChain: 0, cacheCapacity: 1000 }),
+    /cacheCapacity 1000 must be 0 \(no cache\) or a power of two/,
+  );
   assert.equal(d.rules().length, 0, 'rejected rules are not added');
 });
 

@@ -57,7 +57,14 @@ import { createFlowTable, type FlowTable } from './flow-table.js';
 import { FLOW_TABLE_LIMITS } from './flow-table-layout.js';
 import { FlowKey } from '../packet/flow-key.js';
 import {
-  RULE_WORDS, checkChain, copyRule, invalid, parseRule, writeRule, type FlowRule, type ParsedRule,
+  RULE_WORDS,
+  checkChain,
+  copyRule,
+  invalid,
+  parseRule,
+  writeRule,
+  type FlowRule,
+  type ParsedRule,
 } from './flow-rules.js';
 
 // The director's rule API, defined with the rules' checking and compiled form in flow-rules.ts.
@@ -139,13 +146,21 @@ export class FlowDirector {
     this.indexMode = opts.index ?? 'auto';
     const cap = opts.cacheCapacity ?? DEFAULT_CACHE_CAPACITY;
     const maxCap = FLOW_TABLE_LIMITS.maxCapacity;
-    if (cap !== 0 && (!Number.isInteger(cap) || cap < FLOW_TABLE_LIMITS.minCapacity || cap > maxCap || (cap & (cap - 1)) !== 0)) {
-      throw invalid(`flow director: cacheCapacity ${String(cap)} must be 0 (no cache) or a power of two from ` +
-        `${FLOW_TABLE_LIMITS.minCapacity} to 2^${Math.log2(maxCap)}`,
-        'use e.g. 65536 (holds 49152 flows at the default 0.75 load)');
+    if (
+      cap !== 0 &&
+      (!Number.isInteger(cap) || cap < FLOW_TABLE_LIMITS.minCapacity || cap > maxCap || (cap & (cap - 1)) !== 0)
+    ) {
+      throw invalid(
+        `flow director: cacheCapacity ${String(cap)} must be 0 (no cache) or a power of two from ` +
+          `${FLOW_TABLE_LIMITS.minCapacity} to 2^${Math.log2(maxCap)}`,
+        'use e.g. 65536 (holds 49152 flows at the default 0.75 load)',
+      );
     }
     if (cap !== 0) {
-      this.cache = createFlowTable({ capacity: cap, valueWords: CACHE_VALUE_WORDS, symmetric: true, idleTimeoutMs: opts.idleTimeoutMs ?? 0 }, 'flow director cache');
+      this.cache = createFlowTable(
+        { capacity: cap, valueWords: CACHE_VALUE_WORDS, symmetric: true, idleTimeoutMs: opts.idleTimeoutMs ?? 0 },
+        'flow director cache',
+      );
     } else {
       this.cache = undefined;
     }
@@ -251,7 +266,9 @@ export class FlowDirector {
     const cache = this.cache;
     if (cache === undefined) return 0;
     let n = 0;
-    cache.forEach((idx) => { if (cache.value(idx, W_PIN) !== 0) n++; });
+    cache.forEach((idx) => {
+      if (cache.value(idx, W_PIN) !== 0) n++;
+    });
     return n;
   }
 
@@ -265,7 +282,6 @@ export class FlowDirector {
     const idx = this.cache === undefined ? -1 : this.cache.lookup(key, hash);
     return idx < 0 ? -1 : this.cache!.value(idx, W_PIN) - 1;
   }
-
 
   /** Counters and sizes (cold). */
   stats(): FlowDirectorStats {
@@ -395,7 +411,8 @@ export class FlowDirector {
     this.portStart = null;
     this.lists = all;
     if (!on) return;
-    const narrow = (p: ParsedRule): boolean => p.rule.dstPorts !== undefined && p.rule.dstPorts[1] - p.rule.dstPorts[0] < INDEX_MAX_RANGE;
+    const narrow = (p: ParsedRule): boolean =>
+      p.rule.dstPorts !== undefined && p.rule.dstPorts[1] - p.rule.dstPorts[0] < INDEX_MAX_RANGE;
     const general = rules.flatMap((p, k) => (narrow(p) ? [] : [k * RULE_WORDS]));
     const byPort = new Map<number, number[]>();
     rules.forEach((p, k) => {
@@ -445,7 +462,7 @@ export class FlowDirector {
 
   /** Rules sorted by priority (descending), then by id (added first wins). Cold: allocates. */
   private ordered(): ParsedRule[] {
-    return [...this.list].sort((x, y) => (y.rule.priority - x.rule.priority) || (x.id - y.id));
+    return [...this.list].sort((x, y) => y.rule.priority - x.rule.priority || x.id - y.id);
   }
 
   /** A change is compiled (new generation, empty cache) by compile() or the next classify(). */
@@ -459,15 +476,33 @@ export class FlowDirector {
  * once per scan). The scan loops make its first test in line before calling it: measured, a
  * call per rule cost ~40 % of a miss when most rules fail that test. Hot path.
  */
-function ruleMatches(r: Int32Array, b: number, a: Uint32Array, fam: number, proto: number, sp: number, dp: number,
-  s0: number, d0: number, inPort: number, vlan: number): boolean {
+function ruleMatches(
+  r: Int32Array,
+  b: number,
+  a: Uint32Array,
+  fam: number,
+  proto: number,
+  sp: number,
+  dp: number,
+  s0: number,
+  d0: number,
+  inPort: number,
+  vlan: number,
+): boolean {
   // Address word 0 first: in an ACL it is the test that fails most often.
   if ((d0 & r[b + 24]!) !== r[b + 20]! || (s0 & r[b + 16]!) !== r[b + 12]!) return false;
   const rf = r[b]!;
   if (rf !== 0 && rf !== fam) return false;
-  if ((proto & r[b + 2]!) !== r[b + 3]! || (inPort & r[b + 4]!) !== r[b + 5]! || (vlan & r[b + 6]!) !== r[b + 7]!) return false;
+  if ((proto & r[b + 2]!) !== r[b + 3]! || (inPort & r[b + 4]!) !== r[b + 5]! || (vlan & r[b + 6]!) !== r[b + 7]!)
+    return false;
   if (sp < r[b + 8]! || sp > r[b + 9]! || dp < r[b + 10]! || dp > r[b + 11]!) return false;
-  return rf !== 6 || (
-    (a[1]! & r[b + 17]!) === r[b + 13]! && (a[2]! & r[b + 18]!) === r[b + 14]! && (a[3]! & r[b + 19]!) === r[b + 15]! &&
-    (a[5]! & r[b + 25]!) === r[b + 21]! && (a[6]! & r[b + 26]!) === r[b + 22]! && (a[7]! & r[b + 27]!) === r[b + 23]!);
+  return (
+    rf !== 6 ||
+    ((a[1]! & r[b + 17]!) === r[b + 13]! &&
+      (a[2]! & r[b + 18]!) === r[b + 14]! &&
+      (a[3]! & r[b + 19]!) === r[b + 15]! &&
+      (a[5]! & r[b + 25]!) === r[b + 21]! &&
+      (a[6]! & r[b + 26]!) === r[b + 22]! &&
+      (a[7]! & r[b + 27]!) === r[b + 23]!)
+  );
 }

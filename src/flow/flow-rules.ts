@@ -52,7 +52,15 @@ export const MAX_CHAIN_ID = MAX_CHAINS - 1;
 export const RULE_WORDS = 32;
 
 const RULE_FIELDS: ReadonlySet<string> = new Set([
-  'priority', 'chain', 'srcPrefix', 'dstPrefix', 'srcPorts', 'dstPorts', 'proto', 'inPort', 'vlan',
+  'priority',
+  'chain',
+  'srcPrefix',
+  'dstPrefix',
+  'srcPorts',
+  'dstPorts',
+  'proto',
+  'inPort',
+  'vlan',
 ]);
 
 /** A rule after validation. */
@@ -80,21 +88,29 @@ export function invalid(message: string, fix: string): NfcError {
 /** Throws NFC_ERR_INVALID_ARG unless v is a chain id, 0..MAX_CHAIN_ID. */
 export function checkChain(what: string, v: unknown): void {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > MAX_CHAIN_ID) {
-    throw invalid(`${what} ${String(v)} must be an integer chain id from 0 to ${MAX_CHAIN_ID}`,
-      `give a chain id from 0 to ${MAX_CHAIN_ID}`);
+    throw invalid(
+      `${what} ${String(v)} must be an integer chain id from 0 to ${MAX_CHAIN_ID}`,
+      `give a chain id from 0 to ${MAX_CHAIN_ID}`,
+    );
   }
 }
 
 function checkInt(where: string, field: string, v: unknown, lo: number, hi: number, fix: string): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) {
-    throw invalid(`${where}: ${field} ${typeof v === 'number' ? String(v) : JSON.stringify(v)} must be an integer from ${lo} to ${hi}`, fix);
+    throw invalid(
+      `${where}: ${field} ${typeof v === 'number' ? String(v) : JSON.stringify(v)} must be an integer from ${lo} to ${hi}`,
+      fix,
+    );
   }
   return v;
 }
 
 function checkPorts(where: string, field: string, v: unknown): void {
   if (!Array.isArray(v) || v.length !== 2) {
-    throw invalid(`${where}: ${field} must be a [lo, hi] pair of port numbers`, `write e.g. ${field}: [1024, 65535], or [80, 80] for one port`);
+    throw invalid(
+      `${where}: ${field} must be a [lo, hi] pair of port numbers`,
+      `write e.g. ${field}: [1024, 65535], or [80, 80] for one port`,
+    );
   }
   const lo = checkInt(where, `${field}[0]`, v[0], 0, 65535, 'ports are 0..65535');
   const hi = checkInt(where, `${field}[1]`, v[1], 0, 65535, 'ports are 0..65535');
@@ -132,22 +148,32 @@ export function parseRule(rule: FlowRule, id: number): ParsedRule {
         best = f;
       }
     }
-    throw invalid(`${where}: unknown field "${k}"`, best ? `did you mean "${best}"?` : `fields are: ${[...RULE_FIELDS].join(', ')}`);
+    throw invalid(
+      `${where}: unknown field "${k}"`,
+      best ? `did you mean "${best}"?` : `fields are: ${[...RULE_FIELDS].join(', ')}`,
+    );
   }
   if (typeof rule.priority !== 'number' || !Number.isSafeInteger(rule.priority)) {
-    throw invalid(`${where}: priority ${String(rule.priority)} must be an integer`, 'give e.g. priority: 100 (higher wins)');
+    throw invalid(
+      `${where}: priority ${String(rule.priority)} must be an integer`,
+      'give e.g. priority: 100 (higher wins)',
+    );
   }
   checkChain(`${where}: chain`, rule.chain);
   if (rule.srcPorts !== undefined) checkPorts(where, 'srcPorts', rule.srcPorts);
   if (rule.dstPorts !== undefined) checkPorts(where, 'dstPorts', rule.dstPorts);
-  if (rule.proto !== undefined) checkInt(where, 'proto', rule.proto, 0, 255, 'an IP protocol number: 6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6');
+  if (rule.proto !== undefined)
+    checkInt(where, 'proto', rule.proto, 0, 255, 'an IP protocol number: 6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6');
   if (rule.inPort !== undefined) checkInt(where, 'inPort', rule.inPort, 0, 65535, 'an input port index, e.g. 0');
-  if (rule.vlan !== undefined) checkInt(where, 'vlan', rule.vlan, 0, 4095, 'a 12-bit VLAN id (untagged traffic: leave vlan out)');
+  if (rule.vlan !== undefined)
+    checkInt(where, 'vlan', rule.vlan, 0, 4095, 'a 12-bit VLAN id (untagged traffic: leave vlan out)');
   const src = rule.srcPrefix === undefined ? undefined : parsePrefix(where, 'srcPrefix', rule.srcPrefix);
   const dst = rule.dstPrefix === undefined ? undefined : parsePrefix(where, 'dstPrefix', rule.dstPrefix);
   if (src && dst && src.family !== dst.family) {
-    throw invalid(`${where}: srcPrefix is IPv${src.family} but dstPrefix is IPv${dst.family}`,
-      'a packet has one address family: use two rules, one per family');
+    throw invalid(
+      `${where}: srcPrefix is IPv${src.family} but dstPrefix is IPv${dst.family}`,
+      'a packet has one address family: use two rules, one per family',
+    );
   }
   const family = src?.family ?? dst?.family ?? 0;
   return { id, rule: copyRule(rule), family, src, dst };
@@ -178,7 +204,10 @@ function formatPrefix(p: ParsedPrefix): string {
 
 /** 'a.b.c.d/len' or 'ipv6/len' (no /len: a host) → network and mask words. */
 function parsePrefix(where: string, field: string, text: unknown): ParsedPrefix {
-  const example = field === 'srcPrefix' ? `${field}: '10.0.0.0/8' or '2001:db8::/32'` : `${field}: '192.0.2.0/24' or '2001:db8:1::/48'`;
+  const example =
+    field === 'srcPrefix'
+      ? `${field}: '10.0.0.0/8' or '2001:db8::/32'`
+      : `${field}: '192.0.2.0/24' or '2001:db8:1::/48'`;
   if (typeof text !== 'string') throw invalid(`${where}: ${field} must be a string`, `write e.g. ${example}`);
   const slash = text.indexOf('/');
   const addrText = (slash < 0 ? text : text.slice(0, slash)).trim();
@@ -189,16 +218,27 @@ function parsePrefix(where: string, field: string, text: unknown): ParsedPrefix 
   let len = maxLen;
   if (lenText !== undefined) {
     if (!/^\d{1,3}$/.test(lenText) || Number(lenText) > maxLen) {
-      throw invalid(`${where}: ${field} "${text}": prefix length "${lenText}" must be 0..${maxLen} for IPv${family}`, `write e.g. ${example}`);
+      throw invalid(
+        `${where}: ${field} "${text}": prefix length "${lenText}" must be 0..${maxLen} for IPv${family}`,
+        `write e.g. ${example}`,
+      );
     }
     len = Number(lenText);
   }
   const addr = new Uint32Array(4);
   if (v6) {
-    if (!tryParseIpv6(addrText, addr)) throw invalid(`${where}: ${field} "${text}" is not an IPv6 address`, `write eight hex groups with at most one "::", e.g. ${example}`);
+    if (!tryParseIpv6(addrText, addr))
+      throw invalid(
+        `${where}: ${field} "${text}" is not an IPv6 address`,
+        `write eight hex groups with at most one "::", e.g. ${example}`,
+      );
   } else {
     const a = tryParseIpv4(addrText);
-    if (a === undefined) throw invalid(`${where}: ${field} "${text}" is not an IPv4 address`, `write a.b.c.d/len with each part 0..255, e.g. ${example}`);
+    if (a === undefined)
+      throw invalid(
+        `${where}: ${field} "${text}" is not an IPv4 address`,
+        `write a.b.c.d/len with each part 0..255, e.g. ${example}`,
+      );
     addr[0] = a;
   }
   const mask = new Uint32Array(4);
@@ -215,7 +255,10 @@ function parsePrefix(where: string, field: string, text: unknown): ParsedPrefix 
   }
   const p: ParsedPrefix = { family, len, net, mask };
   if (hostBits) {
-    throw invalid(`${where}: ${field} "${text}" has bits set beyond the /${len} prefix`, `write the network: "${formatPrefix(p)}"`);
+    throw invalid(
+      `${where}: ${field} "${text}" has bits set beyond the /${len} prefix`,
+      `write the network: "${formatPrefix(p)}"`,
+    );
   }
   return p;
 }

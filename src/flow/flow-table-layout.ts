@@ -172,45 +172,60 @@ export interface FlowTableGeometry {
 }
 
 export function assertFlowTableLayout(): void {
-  if (Hot.packets % 2 !== 0 || Hot.bytes % 2 !== 0 || Hot.lastSeen % 2 !== 0 || Cold.firstSeen % 2 !== 0 || Cold.value % 2 !== 0) {
+  if (
+    Hot.packets % 2 !== 0 ||
+    Hot.bytes % 2 !== 0 ||
+    Hot.lastSeen % 2 !== 0 ||
+    Cold.firstSeen % 2 !== 0 ||
+    Cold.value % 2 !== 0
+  ) {
     throw new NfcError('NFC_ERR_LAYOUT', 'flow table records: f64 fields must be at even word indices');
   }
   if (Hot.addr + 8 > Hot.packets || Hot.lastSeen + 2 !== HOT_WORDS || HOT_BYTES !== CACHE_LINE) {
     throw new NfcError('NFC_ERR_LAYOUT', 'flow table hot record: fields overlap or it is not one cache line');
   }
-  if (Tag.protoShift + 8 > Tag.hashShift + 1 || (Tag.hashMask >>> 0) !== ((0xffffffff << (Tag.hashShift + 1)) >>> 0)) {
+  if (Tag.protoShift + 8 > Tag.hashShift + 1 || Tag.hashMask >>> 0 !== (0xffffffff << (Tag.hashShift + 1)) >>> 0) {
     throw new NfcError('NFC_ERR_LAYOUT', 'flow table tag word: fields overlap');
   }
-  if (FlowTableOffsets.idleTimeout % 8 !== 0 || FlowTableOffsets.hardTimeout % 8 !== 0 ||
-    FlowTableOffsets.fullCount % 8 !== 0 || FlowTableOffsets.adds % 8 !== 0 || FlowTableOffsets.expired % 8 !== 0) {
+  if (
+    FlowTableOffsets.idleTimeout % 8 !== 0 ||
+    FlowTableOffsets.hardTimeout % 8 !== 0 ||
+    FlowTableOffsets.fullCount % 8 !== 0 ||
+    FlowTableOffsets.adds % 8 !== 0 ||
+    FlowTableOffsets.expired % 8 !== 0
+  ) {
     throw new NfcError('NFC_ERR_LAYOUT', 'flow table header: f64 fields must be 8-byte aligned');
   }
-  assertLayout('flow table', {
-    magic: { offset: FlowTableOffsets.magic, lineAligned: true },
-    version: { offset: FlowTableOffsets.version },
-    capacity: { offset: FlowTableOffsets.capacity },
-    mask: { offset: FlowTableOffsets.mask },
-    valueWords: { offset: FlowTableOffsets.valueWords },
-    coldWords: { offset: FlowTableOffsets.coldWords },
-    maxCount: { offset: FlowTableOffsets.maxCount },
-    flags: { offset: FlowTableOffsets.flags },
-    idleTimeout: { offset: FlowTableOffsets.idleTimeout },
-    idleTimeoutHi: { offset: FlowTableOffsets.idleTimeout + 4 },
-    hardTimeout: { offset: FlowTableOffsets.hardTimeout },
-    hardTimeoutHi: { offset: FlowTableOffsets.hardTimeout + 4 },
-    hot: { offset: FlowTableOffsets.hot },
-    cold: { offset: FlowTableOffsets.cold },
-    count: { offset: FlowTableOffsets.count, lineAligned: true },
-    tombstones: { offset: FlowTableOffsets.tombstones },
-    expireCursor: { offset: FlowTableOffsets.expireCursor },
-    generation: { offset: FlowTableOffsets.generation },
-    fullCount: { offset: FlowTableOffsets.fullCount },
-    fullCountHi: { offset: FlowTableOffsets.fullCount + 4 },
-    adds: { offset: FlowTableOffsets.adds },
-    addsHi: { offset: FlowTableOffsets.adds + 4 },
-    expired: { offset: FlowTableOffsets.expired },
-    expiredHi: { offset: FlowTableOffsets.expired + 4 },
-  }, FLOW_TABLE_HEADER_BYTES);
+  assertLayout(
+    'flow table',
+    {
+      magic: { offset: FlowTableOffsets.magic, lineAligned: true },
+      version: { offset: FlowTableOffsets.version },
+      capacity: { offset: FlowTableOffsets.capacity },
+      mask: { offset: FlowTableOffsets.mask },
+      valueWords: { offset: FlowTableOffsets.valueWords },
+      coldWords: { offset: FlowTableOffsets.coldWords },
+      maxCount: { offset: FlowTableOffsets.maxCount },
+      flags: { offset: FlowTableOffsets.flags },
+      idleTimeout: { offset: FlowTableOffsets.idleTimeout },
+      idleTimeoutHi: { offset: FlowTableOffsets.idleTimeout + 4 },
+      hardTimeout: { offset: FlowTableOffsets.hardTimeout },
+      hardTimeoutHi: { offset: FlowTableOffsets.hardTimeout + 4 },
+      hot: { offset: FlowTableOffsets.hot },
+      cold: { offset: FlowTableOffsets.cold },
+      count: { offset: FlowTableOffsets.count, lineAligned: true },
+      tombstones: { offset: FlowTableOffsets.tombstones },
+      expireCursor: { offset: FlowTableOffsets.expireCursor },
+      generation: { offset: FlowTableOffsets.generation },
+      fullCount: { offset: FlowTableOffsets.fullCount },
+      fullCountHi: { offset: FlowTableOffsets.fullCount + 4 },
+      adds: { offset: FlowTableOffsets.adds },
+      addsHi: { offset: FlowTableOffsets.adds + 4 },
+      expired: { offset: FlowTableOffsets.expired },
+      expiredHi: { offset: FlowTableOffsets.expired + 4 },
+    },
+    FLOW_TABLE_HEADER_BYTES,
+  );
 }
 assertFlowTableLayout();
 
@@ -220,7 +235,10 @@ function badOption(what: string, fix: string): NfcError {
 
 function checkTimeout(name: string, v: number): number {
   if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
-    throw badOption(`${name} ${String(v)} must be a finite number of milliseconds ≥ 0`, `give e.g. ${name}: 30000, or 0 for no timeout`);
+    throw badOption(
+      `${name} ${String(v)} must be a finite number of milliseconds ≥ 0`,
+      `give e.g. ${name}: 30000, or 0 for no timeout`,
+    );
   }
   return v;
 }
@@ -231,31 +249,46 @@ export function flowTableGeometry(opts: FlowTableOptions): FlowTableGeometry {
     throw badOption('options are missing', 'pass e.g. { capacity: 65536, valueWords: 4 }');
   }
   const { capacity } = opts;
-  if (typeof capacity !== 'number' || !isPowerOfTwo(capacity) || capacity < FLOW_TABLE_LIMITS.minCapacity ||
-    capacity > FLOW_TABLE_LIMITS.maxCapacity) {
+  if (
+    typeof capacity !== 'number' ||
+    !isPowerOfTwo(capacity) ||
+    capacity < FLOW_TABLE_LIMITS.minCapacity ||
+    capacity > FLOW_TABLE_LIMITS.maxCapacity
+  ) {
     const up = typeof capacity === 'number' && capacity > 0 ? 2 ** Math.ceil(Math.log2(capacity)) : 65536;
     throw badOption(
       `capacity ${String(capacity)} must be a power of two between ${FLOW_TABLE_LIMITS.minCapacity} and 2^24`,
       `use ${Math.min(Math.max(up, FLOW_TABLE_LIMITS.minCapacity), FLOW_TABLE_LIMITS.maxCapacity)}; ` +
-      'a table holds up to capacity × maxLoad (0.75) flows');
+        'a table holds up to capacity × maxLoad (0.75) flows',
+    );
   }
   const valueWords = opts.valueWords ?? 0;
   if (!Number.isInteger(valueWords) || valueWords < 0 || valueWords > FLOW_TABLE_LIMITS.maxValueWords) {
-    throw badOption(`valueWords ${String(valueWords)} must be an integer from 0 to ${FLOW_TABLE_LIMITS.maxValueWords}`,
-      'keep larger per-flow state in a separate array indexed by the entry index');
+    throw badOption(
+      `valueWords ${String(valueWords)} must be an integer from 0 to ${FLOW_TABLE_LIMITS.maxValueWords}`,
+      'keep larger per-flow state in a separate array indexed by the entry index',
+    );
   }
   const maxLoad = opts.maxLoad ?? FLOW_TABLE_LIMITS.defaultMaxLoad;
   if (typeof maxLoad !== 'number' || !(maxLoad > 0) || maxLoad > FLOW_TABLE_LIMITS.maxMaxLoad) {
-    throw badOption(`maxLoad ${String(maxLoad)} must be above 0 and at most ${FLOW_TABLE_LIMITS.maxMaxLoad}`,
-      'the default 0.75 keeps probes short; raise the capacity to hold more flows');
+    throw badOption(
+      `maxLoad ${String(maxLoad)} must be above 0 and at most ${FLOW_TABLE_LIMITS.maxMaxLoad}`,
+      'the default 0.75 keeps probes short; raise the capacity to hold more flows',
+    );
   }
   const maxCount = Math.floor(capacity * maxLoad);
   if (maxCount < 1) {
-    throw badOption(`capacity ${capacity} × maxLoad ${maxLoad} leaves room for no flow`, 'raise maxLoad or the capacity');
+    throw badOption(
+      `capacity ${capacity} × maxLoad ${maxLoad} leaves room for no flow`,
+      'raise maxLoad or the capacity',
+    );
   }
   const symmetric = opts.symmetric ?? false;
   if (typeof symmetric !== 'boolean') {
-    throw badOption(`symmetric must be true or false, not ${String(symmetric)}`, 'pass symmetric: true to find both directions of a flow in one entry');
+    throw badOption(
+      `symmetric must be true or false, not ${String(symmetric)}`,
+      'pass symmetric: true to find both directions of a flow in one entry',
+    );
   }
   const idleTimeoutMs = checkTimeout('idleTimeoutMs', opts.idleTimeoutMs ?? 0);
   const hardTimeoutMs = checkTimeout('hardTimeoutMs', opts.hardTimeoutMs ?? 0);
@@ -264,10 +297,23 @@ export function flowTableGeometry(opts: FlowTableOptions): FlowTableGeometry {
   const coldOffset = hotOffset + capacity * HOT_BYTES;
   const totalBytes = alignUp(coldOffset + capacity * coldWords * 4, CACHE_LINE);
   if (totalBytes > FLOW_TABLE_LIMITS.maxBytes) {
-    throw badOption(`capacity ${capacity} with ${valueWords} value words needs ${totalBytes} bytes (limit 2 GiB)`,
-      'use a smaller capacity or fewer value words, or split flows over several tables');
+    throw badOption(
+      `capacity ${capacity} with ${valueWords} value words needs ${totalBytes} bytes (limit 2 GiB)`,
+      'use a smaller capacity or fewer value words, or split flows over several tables',
+    );
   }
-  return { capacity, valueWords, coldWords, maxCount, symmetric, idleTimeoutMs, hardTimeoutMs, hotOffset, coldOffset, totalBytes };
+  return {
+    capacity,
+    valueWords,
+    coldWords,
+    maxCount,
+    symmetric,
+    idleTimeoutMs,
+    hardTimeoutMs,
+    hotOffset,
+    coldOffset,
+    totalBytes,
+  };
 }
 
 /** Bytes a flow table with these options needs (cold). */

@@ -40,8 +40,19 @@ import { NfcError } from '../errors.js';
 import { assertRegion } from '../shm/layout.js';
 import { hashFlowKey, type FlowFamily, type FlowKey } from '../packet/flow-key.js';
 import {
-  Cold, FLOW_TABLE_HEADER_BYTES, FLOW_TABLE_LIMITS, FLOW_TABLE_MAGIC, FLOW_TABLE_VERSION, FlowState, FlowTableFlags,
-  FlowTableOffsets as O, Hot, HOT_WORDS, Tag, flowTableGeometry, type FlowTableGeometry,
+  Cold,
+  FLOW_TABLE_HEADER_BYTES,
+  FLOW_TABLE_LIMITS,
+  FLOW_TABLE_MAGIC,
+  FLOW_TABLE_VERSION,
+  FlowState,
+  FlowTableFlags,
+  FlowTableOffsets as O,
+  Hot,
+  HOT_WORDS,
+  Tag,
+  flowTableGeometry,
+  type FlowTableGeometry,
 } from './flow-table-layout.js';
 
 // Header word indices. Hot methods (here and in flow-table.ts) write the numbers as literals
@@ -58,16 +69,40 @@ const HF_ADDS = O.adds >> 3; // 11
 const HF_EXPIRED = O.expired >> 3; // 12
 
 function checkLiterals(): void {
-  const ok = H_COUNT === 16 && H_TOMBSTONES === 17 && H_CURSOR === 18 && H_GENERATION === 19 &&
-    HF_IDLE === 4 && HF_HARD === 5 && HF_FULL === 10 && HF_ADDS === 11 && HF_EXPIRED === 12 &&
-    FlowState.EMPTY === 0 && FlowState.USED === 1 && FlowState.TOMBSTONE === 2 && FlowState.PENDING === 3 &&
-    Tag.stateMask === 3 && Tag.familyShift === 2 && Tag.protoShift === 4 && Tag.hashShift === 11 &&
-    HOT_WORDS === 16 && Hot.tag === 0 && Hot.ports === 1 && Hot.addr === 2 &&
-    Hot.packets === 10 && Hot.bytes === 12 && Hot.lastSeen === 14 &&
-    Cold.hash === 0 && Cold.firstSeen === 2 && Cold.value === 4 && FLOW_TABLE_HEADER_BYTES === 128;
+  const ok =
+    H_COUNT === 16 &&
+    H_TOMBSTONES === 17 &&
+    H_CURSOR === 18 &&
+    H_GENERATION === 19 &&
+    HF_IDLE === 4 &&
+    HF_HARD === 5 &&
+    HF_FULL === 10 &&
+    HF_ADDS === 11 &&
+    HF_EXPIRED === 12 &&
+    FlowState.EMPTY === 0 &&
+    FlowState.USED === 1 &&
+    FlowState.TOMBSTONE === 2 &&
+    FlowState.PENDING === 3 &&
+    Tag.stateMask === 3 &&
+    Tag.familyShift === 2 &&
+    Tag.protoShift === 4 &&
+    Tag.hashShift === 11 &&
+    HOT_WORDS === 16 &&
+    Hot.tag === 0 &&
+    Hot.ports === 1 &&
+    Hot.addr === 2 &&
+    Hot.packets === 10 &&
+    Hot.bytes === 12 &&
+    Hot.lastSeen === 14 &&
+    Cold.hash === 0 &&
+    Cold.firstSeen === 2 &&
+    Cold.value === 4 &&
+    FLOW_TABLE_HEADER_BYTES === 128;
   if (!ok) {
-    throw new NfcError('NFC_ERR_LAYOUT',
-      'flow table: flow-table.ts / flow-table-reader.ts literals do not match flow-table-layout.ts');
+    throw new NfcError(
+      'NFC_ERR_LAYOUT',
+      'flow table: flow-table.ts / flow-table-reader.ts literals do not match flow-table-layout.ts',
+    );
   }
 }
 checkLiterals();
@@ -79,16 +114,28 @@ checkLiterals();
 export function sameForward(u: Uint32Array, b: number, a: Uint32Array, v6: boolean): boolean {
   if (u[b + 2] !== a[0] || u[b + 6] !== a[4]) return false;
   if (!v6) return true;
-  return u[b + 3] === a[1] && u[b + 4] === a[2] && u[b + 5] === a[3] &&
-    u[b + 7] === a[5] && u[b + 8] === a[6] && u[b + 9] === a[7];
+  return (
+    u[b + 3] === a[1] &&
+    u[b + 4] === a[2] &&
+    u[b + 5] === a[3] &&
+    u[b + 7] === a[5] &&
+    u[b + 8] === a[6] &&
+    u[b + 9] === a[7]
+  );
 }
 
 /** The same with the key's source and destination swapped. */
 export function sameReversed(u: Uint32Array, b: number, a: Uint32Array, v6: boolean): boolean {
   if (u[b + 2] !== a[4] || u[b + 6] !== a[0]) return false;
   if (!v6) return true;
-  return u[b + 3] === a[5] && u[b + 4] === a[6] && u[b + 5] === a[7] &&
-    u[b + 7] === a[1] && u[b + 8] === a[2] && u[b + 9] === a[3];
+  return (
+    u[b + 3] === a[5] &&
+    u[b + 4] === a[6] &&
+    u[b + 5] === a[7] &&
+    u[b + 7] === a[1] &&
+    u[b + 8] === a[2] &&
+    u[b + 9] === a[3]
+  );
 }
 
 /**
@@ -130,7 +177,10 @@ export abstract class FlowTableReader {
   /** Attaches to a table formatted by initFlowTable (cold). Allocates: the typed-array views. */
   constructor(buffer: ArrayBuffer, byteOffset = 0, what = 'flow table') {
     if (byteOffset < 0 || byteOffset % 64 !== 0 || byteOffset + FLOW_TABLE_HEADER_BYTES > buffer.byteLength) {
-      throw new NfcError('NFC_ERR_LAYOUT', `${what}: byte offset ${byteOffset} is not 64-byte aligned or outside the ${buffer.byteLength}-byte mapping`);
+      throw new NfcError(
+        'NFC_ERR_LAYOUT',
+        `${what}: byte offset ${byteOffset} is not 64-byte aligned or outside the ${buffer.byteLength}-byte mapping`,
+      );
     }
     const h = new Uint32Array(buffer, byteOffset, FLOW_TABLE_HEADER_BYTES >> 2);
     if (Atomics.load(h, 0) !== FLOW_TABLE_MAGIC) {
@@ -150,11 +200,22 @@ export abstract class FlowTableReader {
     try {
       g = flowTableGeometry({ capacity, valueWords });
     } catch (err) {
-      throw new NfcError('NFC_ERR_LAYOUT', `${what}: header is corrupt (${(err as Error).message.split('\n')[0]})`, { cause: err });
+      throw new NfcError('NFC_ERR_LAYOUT', `${what}: header is corrupt (${(err as Error).message.split('\n')[0]})`, {
+        cause: err,
+      });
     }
-    if (h[O.mask >> 2] !== capacity - 1 || h[O.coldWords >> 2] !== g.coldWords || h[O.hot >> 2] !== g.hotOffset ||
-      h[O.cold >> 2] !== g.coldOffset || maxCount < 1 || maxCount > capacity * FLOW_TABLE_LIMITS.maxMaxLoad) {
-      throw new NfcError('NFC_ERR_LAYOUT', `${what}: header geometry is inconsistent (mask, coldWords, hot, cold or maxCount)`);
+    if (
+      h[O.mask >> 2] !== capacity - 1 ||
+      h[O.coldWords >> 2] !== g.coldWords ||
+      h[O.hot >> 2] !== g.hotOffset ||
+      h[O.cold >> 2] !== g.coldOffset ||
+      maxCount < 1 ||
+      maxCount > capacity * FLOW_TABLE_LIMITS.maxMaxLoad
+    ) {
+      throw new NfcError(
+        'NFC_ERR_LAYOUT',
+        `${what}: header geometry is inconsistent (mask, coldWords, hot, cold or maxCount)`,
+      );
     }
     assertRegion(what, buffer, byteOffset, g.totalBytes);
     this.buffer = buffer;
@@ -241,7 +302,7 @@ export abstract class FlowTableReader {
           this.lastReversed = false;
           return i;
         }
-        if (this.symmetric && p === (((key.dstPort << 16) | key.srcPort) >>> 0) && sameReversed(u, b, a, v6)) {
+        if (this.symmetric && p === ((key.dstPort << 16) | key.srcPort) >>> 0 && sameReversed(u, b, a, v6)) {
           this.lastReversed = true;
           return i;
         }

@@ -18,7 +18,8 @@ function makeTable(opts: FlowTableOptions, byteOffset = 0): FlowTable {
 }
 
 const v4 = (i: number, proto = 6): FlowKey => FlowKey.ipv4(0x0a000000 + i, 0xc0a80001, proto, 10000 + (i & 0x7fff), 80);
-const v6 = (i: number): FlowKey => FlowKey.ipv6([0x20010db8, 0, i >>> 16, i & 0xffff], [0x20010db8, 0, 0, 1], 17, 5000 + (i & 0xfff), 53);
+const v6 = (i: number): FlowKey =>
+  FlowKey.ipv6([0x20010db8, 0, i >>> 16, i & 0xffff], [0x20010db8, 0, 0, 1], 17, 5000 + (i & 0xfff), 53);
 
 /** Text form of a key, the model's Map key (tests may use strings; the table may not). */
 function keyText(k: FlowKey): string {
@@ -49,7 +50,12 @@ test('IPv4: add, lookup, lastAdded, remove', () => {
   assert.equal(t.lookup(k), idx);
   assert.equal(t.lookup(k, hashFlowKey(k, false)), idx, 'a given hash finds the same entry');
   // Differs in one field each: not found.
-  for (const other of [v4(2), v4(1, 17), FlowKey.ipv4(0x0a000001, 0xc0a80002, 6, 10001, 80), FlowKey.ipv4(0x0a000001, 0xc0a80001, 6, 10001, 81)]) {
+  for (const other of [
+    v4(2),
+    v4(1, 17),
+    FlowKey.ipv4(0x0a000001, 0xc0a80002, 6, 10001, 80),
+    FlowKey.ipv4(0x0a000001, 0xc0a80001, 6, 10001, 81),
+  ]) {
     assert.equal(t.lookup(other), -1, other.toString());
   }
   assert.equal(t.lookup(new FlowKey().copyFrom(k).reverse()), -1, 'asymmetric: the reverse is another flow');
@@ -70,7 +76,9 @@ test('IPv6: add, lookup, remove; an IPv4 key with the same low words is another 
   const keys = Array.from({ length: 100 }, (_, i) => v6(i * 7919));
   const idx = keys.map((k) => t.lookupOrAdd(k, 0));
   assert.equal(new Set(idx).size, 100);
-  keys.forEach((k, i) => { assert.equal(t.lookup(k), idx[i]); });
+  keys.forEach((k, i) => {
+    assert.equal(t.lookup(k), idx[i]);
+  });
   // Same as key 0 except one word of the source address.
   const near = new FlowKey().copyFrom(keys[0]!);
   near.addr[1] = 1;
@@ -83,7 +91,9 @@ test('IPv6: add, lookup, remove; an IPv4 key with the same low words is another 
   assert.ok(t.keyAt(idx[42]!, out).equals(keys[42]!));
   assert.equal(out.family, 6);
   for (let i = 0; i < 100; i += 2) assert.ok(t.remove(idx[i]!));
-  keys.forEach((k, i) => { assert.equal(t.lookup(k), i % 2 ? idx[i] : -1); });
+  keys.forEach((k, i) => {
+    assert.equal(t.lookup(k), i % 2 ? idx[i] : -1);
+  });
   assert.equal(t.count, 50);
 });
 
@@ -187,7 +197,9 @@ test('idle timeout evicts at lastSeen + idle, not before; the callback can read 
   t.touch(a, 64, 50);
   const seen: string[] = [];
   const key = new FlowKey();
-  const onExpire = (idx: number): void => { seen.push(t.keyAt(idx, key).toString()); };
+  const onExpire = (idx: number): void => {
+    seen.push(t.keyAt(idx, key).toString());
+  };
   assert.equal(t.expire(99.9, onExpire), 0);
   assert.equal(t.expire(100, onExpire), 1, 'b idle for exactly 100 ms');
   assert.deepEqual(seen, [v4(2).toString()]);
@@ -236,7 +248,9 @@ test('expire with max scans a slice and resumes where it stopped', () => {
   assert.equal(idx.size, 40);
   const removed: number[][] = [];
   let slice: number[] = [];
-  const onExpire = (i: number): void => { slice.push(i); };
+  const onExpire = (i: number): void => {
+    slice.push(i);
+  };
   let total = 0;
   for (let call = 0; call < 4; call++) {
     slice = [];
@@ -249,7 +263,10 @@ test('expire with max scans a slice and resumes where it stopped', () => {
     assert.equal(t.count, 40 - total);
   }
   assert.equal(total, 40);
-  assert.deepEqual(removed.flat().sort((a, b) => a - b), [...idx].sort((a, b) => a - b));
+  assert.deepEqual(
+    removed.flat().sort((a, b) => a - b),
+    [...idx].sort((a, b) => a - b),
+  );
   // The cursor wraps: a slice across the end of the table.
   for (let i = 0; i < 40; i++) t.lookupOrAdd(v4(i * 13), 200);
   slice = [];
@@ -270,7 +287,9 @@ test('prefetch and prefetchBurst change nothing', () => {
   t.prefetchBurst(hashes, hashes.length);
   t.prefetch(hashes[0]!);
   t.prefetch(0x7fffffff);
-  keys.forEach((k, i) => { assert.equal(t.lookup(k, hashes[i]), idx[i]); });
+  keys.forEach((k, i) => {
+    assert.equal(t.lookup(k, hashes[i]), idx[i]);
+  });
   assert.equal(t.count, 3);
 });
 
@@ -284,13 +303,20 @@ test('iteration: nextUsed and forEach visit each entry once', () => {
   }
   const got: number[] = [];
   for (let i = t.nextUsed(0); i >= 0; i = t.nextUsed(i + 1)) got.push(i);
-  assert.deepEqual(got, [...want].sort((a, b) => a - b));
+  assert.deepEqual(
+    got,
+    [...want].sort((a, b) => a - b),
+  );
   const viaForEach: number[] = [];
-  t.forEach((i) => { viaForEach.push(i); });
+  t.forEach((i) => {
+    viaForEach.push(i);
+  });
   assert.deepEqual(viaForEach, got);
   assert.equal(t.nextUsed(128), -1);
   // Removing during forEach is allowed.
-  t.forEach((i) => { t.remove(i); });
+  t.forEach((i) => {
+    t.remove(i);
+  });
   assert.equal(t.count, 0);
   assert.equal(t.nextUsed(0), -1);
 });
@@ -325,10 +351,12 @@ test('long seeded random workload with tombstones and compaction matches a Map m
     const keys: FlowKey[] = [];
     for (let i = 0; i < 900; i++) {
       const r = rnd();
-      keys.push(i % 3 === 0
-        ? FlowKey.ipv6([0x20010db8, r, i, 0], [0x20010db8, 0, 0, i & 7], 6, r & 0xffff, 443)
-        // Few addresses and ports: many hash collisions of near-identical keys.
-        : FlowKey.ipv4(0x0a000000 + (r & 15), 0x0a000100 + (i & 3), i & 1 ? 6 : 17, i & 0xff, 53));
+      keys.push(
+        i % 3 === 0
+          ? FlowKey.ipv6([0x20010db8, r, i, 0], [0x20010db8, 0, 0, i & 7], 6, r & 0xffff, 443)
+          : // Few addresses and ports: many hash collisions of near-identical keys.
+            FlowKey.ipv4(0x0a000000 + (r & 15), 0x0a000100 + (i & 3), i & 1 ? 6 : 17, i & 0xff, 53),
+      );
     }
     const canon = (k: FlowKey): string => {
       const f = keyText(k);
@@ -364,7 +392,10 @@ test('long seeded random workload with tombstones and compaction matches a Map m
           assert.ok(i >= 0, `add at step ${step}`);
           assert.equal(t.lastAdded, true);
           if (t.tombstones < tombsBefore - 1) compactions++;
-          assert.ok(t.tombstones <= capacity / 4, `after an add, at most a quarter of the slots are tombstones (${t.tombstones})`);
+          assert.ok(
+            t.tombstones <= capacity / 4,
+            `after an add, at most a quarter of the slots are tombstones (${t.tombstones})`,
+          );
           model.set(name, { v0: 0, packets: 0, bytes: 0, last: now });
         }
         const e = model.get(name)!;
@@ -403,7 +434,9 @@ test('long seeded random workload with tombstones and compaction matches a Map m
         if (step === 29_999) t.compact();
         // Every flow in the model is found, and nothing else is in the table.
         let seen = 0;
-        t.forEach(() => { seen++; });
+        t.forEach(() => {
+          seen++;
+        });
         assert.equal(seen, model.size);
         for (const k2 of keys) assert.equal(t.lookup(k2) >= 0, model.has(canon(k2)));
       }
@@ -457,8 +490,14 @@ test('a second FlowTable on the same memory sees the same entries', () => {
   assert.equal(reader.tombstones, 0);
   for (const k of keys) assert.ok(reader.lookup(k) >= 0);
   // A table whose words were never formatted.
-  assert.throws(() => new FlowTable(new ArrayBuffer(4096), 0), (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_LAYOUT');
-  assert.throws(() => new FlowTable(buf, 64), (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_LAYOUT');
+  assert.throws(
+    () => new FlowTable(new ArrayBuffer(4096), 0),
+    (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_LAYOUT',
+  );
+  assert.throws(
+    () => new FlowTable(buf, 64),
+    (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_LAYOUT',
+  );
 });
 
 test('bad options give NFC_ERR_INVALID_ARG with a fix', () => {
@@ -479,6 +518,12 @@ test('bad options give NFC_ERR_INVALID_ARG with a fix', () => {
   assertInvalidArg(() => makeTable({ capacity: 64 }).setTimeouts(-5, 0), /idleTimeoutMs -5/);
   // Region problems are layout errors.
   const small = new ArrayBuffer(1024);
-  assert.throws(() => initFlowTable(small, 0, { capacity: 1024 }), (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_LAYOUT');
-  assert.throws(() => initFlowTable(new ArrayBuffer(1 << 16), 32, { capacity: 8 }), (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_LAYOUT');
+  assert.throws(
+    () => initFlowTable(small, 0, { capacity: 1024 }),
+    (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_LAYOUT',
+  );
+  assert.throws(
+    () => initFlowTable(new ArrayBuffer(1 << 16), 32, { capacity: 8 }),
+    (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_LAYOUT',
+  );
 });

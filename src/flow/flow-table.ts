@@ -23,8 +23,16 @@ import { NfcError } from '../errors.js';
 import { assertRegion } from '../shm/layout.js';
 import { hashFlowKey, type FlowKey } from '../packet/flow-key.js';
 import {
-  FLOW_TABLE_HEADER_BYTES, FLOW_TABLE_MAGIC, FLOW_TABLE_VERSION, FlowTableFlags, FlowTableOffsets as O, HOT_WORDS,
-  flowTableBytes, flowTableGeometry, type FlowTableGeometry, type FlowTableOptions,
+  FLOW_TABLE_HEADER_BYTES,
+  FLOW_TABLE_MAGIC,
+  FLOW_TABLE_VERSION,
+  FlowTableFlags,
+  FlowTableOffsets as O,
+  HOT_WORDS,
+  flowTableBytes,
+  flowTableGeometry,
+  type FlowTableGeometry,
+  type FlowTableOptions,
 } from './flow-table-layout.js';
 import { FlowTableReader, sameForward, sameReversed } from './flow-table-reader.js';
 
@@ -127,7 +135,7 @@ export class FlowTable extends FlowTableReader {
           this.lastReversed = false;
           return i;
         }
-        if (this.symmetric && p === (((key.dstPort << 16) | key.srcPort) >>> 0) && sameReversed(u, b, a, v6)) {
+        if (this.symmetric && p === ((key.dstPort << 16) | key.srcPort) >>> 0 && sameReversed(u, b, a, v6)) {
           this.lastAdded = false;
           this.lastReversed = true;
           return i;
@@ -148,7 +156,16 @@ export class FlowTable extends FlowTableReader {
    * room, compacts if due, writes the entry into the first tombstone or the empty slot that
    * ended the probe.
    */
-  private add(key: FlowKey, now: number, hash: number, tag: number, ports: number, v6: boolean, empty: number, tomb: number): number {
+  private add(
+    key: FlowKey,
+    now: number,
+    hash: number,
+    tag: number,
+    ports: number,
+    v6: boolean,
+    empty: number,
+    tomb: number,
+  ): number {
     this.lastAdded = false;
     const h = this.h;
     const count = h[16]!;
@@ -180,11 +197,19 @@ export class FlowTable extends FlowTableReader {
     u[b + 2] = a[0]!;
     u[b + 6] = a[4]!;
     if (v6) {
-      u[b + 3] = a[1]!; u[b + 4] = a[2]!; u[b + 5] = a[3]!;
-      u[b + 7] = a[5]!; u[b + 8] = a[6]!; u[b + 9] = a[7]!;
+      u[b + 3] = a[1]!;
+      u[b + 4] = a[2]!;
+      u[b + 5] = a[3]!;
+      u[b + 7] = a[5]!;
+      u[b + 8] = a[6]!;
+      u[b + 9] = a[7]!;
     } else {
-      u[b + 3] = 0; u[b + 4] = 0; u[b + 5] = 0;
-      u[b + 7] = 0; u[b + 8] = 0; u[b + 9] = 0;
+      u[b + 3] = 0;
+      u[b + 4] = 0;
+      u[b + 5] = 0;
+      u[b + 7] = 0;
+      u[b + 8] = 0;
+      u[b + 9] = 0;
     }
     const f = this.f;
     const q = slot << 3;
@@ -290,8 +315,10 @@ export class FlowTable extends FlowTableReader {
     let i = this.h[18]! & mask;
     let removed = 0;
     for (; n > 0; n--) {
-      if ((u[i << 4]! & 3) === 1 &&
-        ((idle > 0 && now - f[(i << 3) + 7]! >= idle) || (hard > 0 && now - cf[Math.imul(i, coldHalf) + 1]! >= hard))) {
+      if (
+        (u[i << 4]! & 3) === 1 &&
+        ((idle > 0 && now - f[(i << 3) + 7]! >= idle) || (hard > 0 && now - cf[Math.imul(i, coldHalf) + 1]! >= hard))
+      ) {
         if (onExpire !== undefined) onExpire(i);
         if (this.remove(i)) removed++;
       }
@@ -377,7 +404,10 @@ export class FlowTable extends FlowTableReader {
  * that keeps the load at or under the default 0.75, with maxLoad = flows / slots (exact: the
  * divisor is a power of two). Cold. Allocates: the options it returns.
  */
-export function flowTableFor(flows: number, opts: Omit<FlowTableOptions, 'capacity' | 'maxLoad'> = {}): FlowTableOptions {
+export function flowTableFor(
+  flows: number,
+  opts: Omit<FlowTableOptions, 'capacity' | 'maxLoad'> = {},
+): FlowTableOptions {
   if (!Number.isInteger(flows) || flows < 1) {
     throw new NfcError('NFC_ERR_INVALID_ARG', `flow table for ${flows} flows: give a whole number of at least 1`);
   }

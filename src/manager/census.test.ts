@@ -27,10 +27,14 @@ test('census: buffers in rings, NF slots, ports and caches are counted where the
     const slot = inst.slotWord(3);
     const burst = take(5);
     u32[slot + NS.inflight] = 5;
-    burst.forEach((d, i) => { u32[slot + NS.inflight + 1 + i] = d; });
+    burst.forEach((d, i) => {
+      u32[slot + NS.inflight + 1 + i] = d;
+    });
     const kept = take(3);
     u32[slot + inst.g.heldWord] = 3;
-    kept.forEach((d, i) => { u32[slot + inst.g.heldWord + 1 + i] = d; });
+    kept.forEach((d, i) => {
+      u32[slot + inst.g.heldWord + 1 + i] = d;
+    });
     const lost = take(7);
     pool.setMeta(lost[0]!, 2, 1); // Meta.port: where it came from, for the report
     const jumbo = new Uint32Array(1);
@@ -44,7 +48,10 @@ test('census: buffers in rings, NF slots, ports and caches are counted where the
     assert.equal(c.free, total - 10 - 5 - 3 - 7 - 1);
     assert.equal(c.rings, 10);
     assert.deepEqual(c.nfs, [{ nfId: 3, held: 8 }]);
-    assert.deepEqual(c.ports, [{ port: 'a', held: 0 }, { port: 'b', held: 12 }]);
+    assert.deepEqual(c.ports, [
+      { port: 'a', held: 0 },
+      { port: 'b', held: 12 },
+    ]);
     assert.equal(c.manager, 4);
     // The 8 lost are in motion as far as a count can tell; the 16 gauge buffers were never taken.
     assert.equal(c.inMotion, 7 + 1 - 12 - 4);
@@ -59,12 +66,21 @@ test('census: buffers in rings, NF slots, ports and caches are counted where the
     assert.match(a.examples[0]!, new RegExp(`^buffer ${lost[0]} is nowhere \\(len 0, port 1,`));
 
     // Whatever the caller still holds is a place too; a buffer freed twice is in two places.
-    const inHand = auditBuffers(inst, (mark) => { for (const d of lost) mark(d); mark(jumbo[0]!); });
+    const inHand = auditBuffers(inst, (mark) => {
+      for (const d of lost) mark(d);
+      mark(jumbo[0]!);
+    });
     assert.equal(inHand.missing, 0);
     mgr.freeOne(kept[0]!); // back on the free ring while NF 3's records still name it
-    const twice = auditBuffers(inst, (mark) => { for (const d of lost) mark(d); mark(jumbo[0]!); });
+    const twice = auditBuffers(inst, (mark) => {
+      for (const d of lost) mark(d);
+      mark(jumbo[0]!);
+    });
     assert.equal(twice.duplicates, 1);
-    assert.ok(twice.examples.some((e) => e.startsWith(`buffer ${kept[0]} is in two places`)), twice.examples.join('; '));
+    assert.ok(
+      twice.examples.some((e) => e.startsWith(`buffer ${kept[0]} is in two places`)),
+      twice.examples.join('; '),
+    );
   } finally {
     inst.dir.remove();
   }

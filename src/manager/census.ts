@@ -13,7 +13,16 @@
 import type { InstanceView } from '../shm/instance.js';
 import type { BufferCount } from '../protocol/messages.js';
 import {
-  CACHE_CAP, CounterSet, HELD_MAX, ManagerHeldCounters, MAX_NFS, NS, PortRxCounters, PortTxCounters, STAGE_TX, STAGE_WORDS,
+  CACHE_CAP,
+  CounterSet,
+  HELD_MAX,
+  ManagerHeldCounters,
+  MAX_NFS,
+  NS,
+  PortRxCounters,
+  PortTxCounters,
+  STAGE_TX,
+  STAGE_WORDS,
 } from '../shm/instance-layout.js';
 import { BURST } from '../shm/layout.js';
 import { JUMBO_CACHE, NULL_DESC, type PoolCache } from '../shm/pool.js';
@@ -47,7 +56,8 @@ function eachInRing(r: RingWords, f: (d: number) => void): void {
 
 function descriptorRings(inst: InstanceView): RingWords[] {
   const out: RingWords[] = [];
-  for (let id = 1; id < MAX_NFS; id++) out.push(ringAt(inst.mem, inst.rxRingOffset(id)), ringAt(inst.mem, inst.txRingOffset(id)));
+  for (let id = 1; id < MAX_NFS; id++)
+    out.push(ringAt(inst.mem, inst.rxRingOffset(id)), ringAt(inst.mem, inst.txRingOffset(id)));
   out.push(ringAt(inst.mem, inst.rxToTxRingOffset));
   return out;
 }
@@ -70,7 +80,11 @@ function eachInSlot(inst: InstanceView, id: number, f: (d: number) => void): voi
 }
 
 /** Counts per place while traffic flows (cold; a few thousand reads). */
-export function countBuffers(inst: InstanceView, portNames: readonly string[], managerCache: PoolCache | undefined): BufferCount {
+export function countBuffers(
+  inst: InstanceView,
+  portNames: readonly string[],
+  managerCache: PoolCache | undefined,
+): BufferCount {
   const pool = inst.pool;
   const total = pool.count + pool.jumbos;
   const free = pool.ringFreeCount() + pool.jumboFreeCount();
@@ -79,14 +93,19 @@ export function countBuffers(inst: InstanceView, portNames: readonly string[], m
   const nfs: BufferCount['nfs'] = [];
   for (let id = 1; id < MAX_NFS; id++) {
     let held = 0;
-    eachInSlot(inst, id, (d) => { if (d !== NULL_DESC) held++; });
+    eachInSlot(inst, id, (d) => {
+      if (d !== NULL_DESC) held++;
+    });
     if (held > 0) nfs.push({ nfId: id, held });
   }
   const cb = inst.counters;
   const ports = portNames.map((port, i) => ({
-    port, held: cb.read(CounterSet.portRx(i), PortRxCounters.held) + cb.read(CounterSet.portTx(i), PortTxCounters.held),
+    port,
+    held: cb.read(CounterSet.portRx(i), PortRxCounters.held) + cb.read(CounterSet.portTx(i), PortTxCounters.held),
   }));
-  const manager = cb.read(CounterSet.managerHeld, ManagerHeldCounters.rxCache) + cb.read(CounterSet.managerHeld, ManagerHeldCounters.txCache) +
+  const manager =
+    cb.read(CounterSet.managerHeld, ManagerHeldCounters.rxCache) +
+    cb.read(CounterSet.managerHeld, ManagerHeldCounters.txCache) +
     (managerCache ? managerCache.cached + managerCache.cachedJumbos : 0);
   const placed = free + rings + nfs.reduce((a, x) => a + x.held, 0) + ports.reduce((a, x) => a + x.held, 0) + manager;
   return { total, free, rings, nfs, ports, manager, inMotion: total - placed };
@@ -97,7 +116,11 @@ export function countBuffers(inst: InstanceView, portNames: readonly string[], m
  * `more` names further places the caller holds (a cache's stack, say); `nowhere` gets each
  * buffer found in no place (a manager taking over frees those: the dead manager held them).
  */
-export function auditBuffers(inst: InstanceView, more: (mark: (d: number) => void) => void = () => {}, nowhere?: (d: number) => void): BufferAudit {
+export function auditBuffers(
+  inst: InstanceView,
+  more: (mark: (d: number) => void) => void = () => {},
+  nowhere?: (d: number) => void,
+): BufferAudit {
   const pool = inst.pool;
   const total = pool.count + pool.jumbos;
   const seen = new Uint8Array(total);

@@ -21,7 +21,15 @@ export class Chains {
   /** The topology's default chain (0) and named chains (1..) into the chain table. */
   writeAll(inst: InstanceView): void {
     const all = [this.topo.chain, ...this.topo.chains.map((c) => c.hops)];
-    all.forEach((hops, c) => { writeChain(inst, c, hops.map((h): Hop => (h.kind === 'service' ? { kind: 'service', id: h.service } : { kind: 'port', id: h.port }))); });
+    all.forEach((hops, c) => {
+      writeChain(
+        inst,
+        c,
+        hops.map(
+          (h): Hop => (h.kind === 'service' ? { kind: 'service', id: h.service } : { kind: 'port', id: h.port }),
+        ),
+      );
+    });
   }
 
   /**
@@ -29,12 +37,15 @@ export class Chains {
    * port:<name>. The table is written hops first, then the length. Returns the chain's id.
    */
   set(inst: InstanceView, name: string, hops: readonly (string | number)[]): number {
-    if (!CHAIN_NAME.test(name)) throw new NfcError('NFC_ERR_CHAIN', `chain name "${name}": use [a-z0-9][a-z0-9_-]{0,31}`);
-    if (hops.length < 1 || hops.length > MAX_HOPS) throw new NfcError('NFC_ERR_CHAIN', `a chain has 1..${MAX_HOPS} hops`);
+    if (!CHAIN_NAME.test(name))
+      throw new NfcError('NFC_ERR_CHAIN', `chain name "${name}": use [a-z0-9][a-z0-9_-]{0,31}`);
+    if (hops.length < 1 || hops.length > MAX_HOPS)
+      throw new NfcError('NFC_ERR_CHAIN', `a chain has 1..${MAX_HOPS} hops`);
     const parsed = hops.map((h): Hop => {
       if (typeof h === 'number' || /^\d+$/.test(h)) {
         const s = Number(h);
-        if (s < 1 || s >= MAX_SERVICES) throw new NfcError('NFC_ERR_CHAIN', `hop ${h}: services are 1..${MAX_SERVICES - 1}`);
+        if (s < 1 || s >= MAX_SERVICES)
+          throw new NfcError('NFC_ERR_CHAIN', `hop ${h}: services are 1..${MAX_SERVICES - 1}`);
         return { kind: 'service', id: s };
       }
       if (h.startsWith('port:')) {
@@ -59,8 +70,11 @@ export class Chains {
   /** Every chain with its hops as text (`service 2`, `port:out`). */
   list(inst: InstanceView): { id: number; name: string; hops: string[] }[] {
     return this.names.map((name, c) => ({
-      id: c, name,
-      hops: readChain(inst, c).map((h) => (h.kind === 'service' ? `service ${h.id}` : `port:${this.topo.ports[h.id]?.name ?? h.id}`)),
+      id: c,
+      name,
+      hops: readChain(inst, c).map((h) =>
+        h.kind === 'service' ? `service ${h.id}` : `port:${this.topo.ports[h.id]?.name ?? h.id}`,
+      ),
     }));
   }
 }

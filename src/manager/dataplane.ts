@@ -14,7 +14,18 @@ import { parentPort, workerData, isMainThread } from 'node:worker_threads';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { attachInstance, type InstanceView } from '../shm/instance.js';
 import {
-  CounterSet, EPOCHS, FREE_RING_ID, IH, MAX_NFS, MSG_SLOTS, ManagerHeldCounters, managerJournalWord, PortRxCounters, PortTxCounters, RouteCounters, TxLoopCounters,
+  CounterSet,
+  EPOCHS,
+  FREE_RING_ID,
+  IH,
+  MAX_NFS,
+  MSG_SLOTS,
+  ManagerHeldCounters,
+  managerJournalWord,
+  PortRxCounters,
+  PortTxCounters,
+  RouteCounters,
+  TxLoopCounters,
 } from '../shm/instance-layout.js';
 import { BURST } from '../shm/layout.js';
 import { Meta } from '../shm/pool-layout.js';
@@ -56,7 +67,11 @@ export interface DataplaneConfig {
 
 /** stop; or new flow rules for the RX loop's director (applied between two bursts) */
 export type WorkerMessage = { type: 'stop' } | { type: 'flows'; rules: FlowRule[] } | { type: 'flow-stats' };
-export type WorkerReport = { type: 'ready'; pinsRestored: number } | { type: 'rx-done'; packets: number } | { type: 'stopped' } | { type: 'error'; message: string }
+export type WorkerReport =
+  | { type: 'ready'; pinsRestored: number }
+  | { type: 'rx-done'; packets: number }
+  | { type: 'stopped' }
+  | { type: 'error'; message: string }
   | { type: 'flow-stats'; stats: FlowTableStats };
 
 /**
@@ -141,7 +156,9 @@ export class RxLoop {
     if (!this.pinsChanged || this.director === null) return;
     this.pinsChanged = false;
     const rows: number[] = [];
-    this.director.eachPin((k, chain) => { rows.push(k.family, k.proto, k.srcPort, k.dstPort, ...k.addr, chain); });
+    this.director.eachPin((k, chain) => {
+      rows.push(k.family, k.proto, k.srcPort, k.dstPort, ...k.addr, chain);
+    });
     const tmp = `${this.pinsFile}.tmp`;
     writeFileSync(tmp, new Uint8Array(Int32Array.from(rows).buffer));
     renameSync(tmp, this.pinsFile);
@@ -165,7 +182,12 @@ export class RxLoop {
       k.dstPort = w[i + 3]! & 0xffff;
       for (let j = 0; j < 8; j++) k.addr[j] = w[i + 4 + j]!;
       const chain = w[i + 12]!;
-      if (chain >= 0 && chain <= MAX_CHAIN_ID && this.directorNow().pin(k, chain, hashFlowKey(k, true), performance.now() + 1)) n++;
+      if (
+        chain >= 0 &&
+        chain <= MAX_CHAIN_ID &&
+        this.directorNow().pin(k, chain, hashFlowKey(k, true), performance.now() + 1)
+      )
+        n++;
     }
     this.pinsChanged = true;
     return n;
@@ -187,15 +209,24 @@ export class RxLoop {
     const mem = this.inst.mem;
     this.routeCounters = this.inst.counters.set(CounterSet.managerRx);
     this.router = new Router({
-      inst: this.inst, counters: this.routeCounters, cache: this.cache,
-      staging: new Uint32Array((MAX_NFS + 1) * STAGE_WORDS), stagingOff: 0,
+      inst: this.inst,
+      counters: this.routeCounters,
+      cache: this.cache,
+      staging: new Uint32Array((MAX_NFS + 1) * STAGE_WORDS),
+      stagingOff: 0,
       tx: new SpscProducer(mem, this.inst.rxToTxRingOffset, 'manager RX → TX ring'),
-      journal: this.inst.i32, journalBase: this.journal,
+      journal: this.inst.i32,
+      journalBase: this.journal,
     });
     this.view = new PacketView(pool.buffer);
     this.limit = cfg.limit;
     this.flowTable = cfg.flowTable;
-    this.affinity = new FlowAffinity(Math.min(1 << 24, cfg.flowTable.capacity * 16), cfg.flowTable.idleTimeoutMs, this.inst.i32, IH.epochFlows);
+    this.affinity = new FlowAffinity(
+      Math.min(1 << 24, cfg.flowTable.capacity * 16),
+      cfg.flowTable.idleTimeoutMs,
+      this.inst.i32,
+      IH.epochFlows,
+    );
     // Per ms: the fraction of a structure to scan (four times per idle timeout).
     this.sweepPerMs = cfg.flowTable.idleTimeoutMs > 0 ? 4 / cfg.flowTable.idleTimeoutMs : 0;
     if (cfg.flows.length > 0) this.directorNow().setRules(cfg.flows);
@@ -207,7 +238,11 @@ export class RxLoop {
 
   /** The director, made at its first use (cold). */
   private directorNow(): FlowDirector {
-    this.director ??= new FlowDirector({ defaultChain: 0, cacheCapacity: this.flowTable.capacity, idleTimeoutMs: this.flowTable.idleTimeoutMs });
+    this.director ??= new FlowDirector({
+      defaultChain: 0,
+      cacheCapacity: this.flowTable.capacity,
+      idleTimeoutMs: this.flowTable.idleTimeoutMs,
+    });
     return this.director;
   }
 
@@ -227,9 +262,21 @@ export class RxLoop {
     const epochs: number[] = [];
     for (let e = 0; e < EPOCHS; e++) epochs.push(Atomics.load(i32, IH.epochFlows + e));
     return {
-      director: d !== null, flows: s?.cacheEntries ?? 0, maxFlows: flowTableGeometry({ capacity: this.flowTable.capacity }).maxCount, pinned: d?.pinnedCount() ?? 0,
-      expired: d?.expiredCount ?? 0, full: s?.cacheFull ?? 0, pins: this.pins, pinsRefused: this.pinsRefused,
-      affinity: { slots: this.affinity.slots, tracked: this.affinity.tracked, expired: this.affinity.expired, epochs, epoch: Atomics.load(i32, IH.epoch) },
+      director: d !== null,
+      flows: s?.cacheEntries ?? 0,
+      maxFlows: flowTableGeometry({ capacity: this.flowTable.capacity }).maxCount,
+      pinned: d?.pinnedCount() ?? 0,
+      expired: d?.expiredCount ?? 0,
+      full: s?.cacheFull ?? 0,
+      pins: this.pins,
+      pinsRefused: this.pinsRefused,
+      affinity: {
+        slots: this.affinity.slots,
+        tracked: this.affinity.tracked,
+        expired: this.affinity.expired,
+        epochs,
+        epoch: Atomics.load(i32, IH.epoch),
+      },
     };
   }
 
@@ -292,9 +339,10 @@ export class RxLoop {
         // director's (pin, exact-match cache, rules) when there is one; else, and for packets
         // without a 5-tuple, chain 0.
         words[m + Meta.epoch] = affinity.epochOf(hash, sec);
-        words[m + Meta.chainId] = director !== null && view.flowKey(key)
-          ? director.classify(key, p, view.vlanCount > 0 ? view.vlanId(0) : -1, hash, now, len)
-          : 0;
+        words[m + Meta.chainId] =
+          director !== null && view.flowKey(key)
+            ? director.classify(key, p, view.vlanCount > 0 ? view.vlanId(0) : -1, hash, now, len)
+            : 0;
         words[m + Meta.chainIndex] = 0;
         words[m + Meta.action] = Action.NEXT;
       }
@@ -406,7 +454,8 @@ export class TxLoop {
     this.loopCounters = this.inst.counters.set(CounterSet.managerTx);
     this.heldGauges = this.inst.counters.set(CounterSet.managerHeld);
     const mem = this.inst.mem;
-    for (let id = 1; id < MAX_NFS; id++) this.rings.push(new ScConsumer(mem, this.inst.txRingOffset(id), `NF ${id} tx ring`));
+    for (let id = 1; id < MAX_NFS; id++)
+      this.rings.push(new ScConsumer(mem, this.inst.txRingOffset(id), `NF ${id} tx ring`));
     this.rings.push(new ScConsumer(mem, this.inst.rxToTxRingOffset, 'manager RX → TX ring'));
   }
 
@@ -551,7 +600,8 @@ function runWorker(cfg: DataplaneConfig): void {
             // Look at the rings again after raising the flag: an NF that published just
             // before saw no flag and did not wake us (that packet would wait for the timeout).
             Atomics.store(i32, IH.txSleeping, 1);
-            if (!tx.pending()) native().futexWait(i32, IH.txSleeping, 1, rx !== null && !rx.finished ? IDLE_SLEEP_MS : 5);
+            if (!tx.pending())
+              native().futexWait(i32, IH.txSleeping, 1, rx !== null && !rx.finished ? IDLE_SLEEP_MS : 5);
             Atomics.store(i32, IH.txSleeping, 0);
           }
         } else if (cfg.poll === 'adaptive') {
@@ -582,4 +632,3 @@ function runWorker(cfg: DataplaneConfig): void {
 if (!isMainThread && (workerData as { nfchainDataplane?: boolean })?.nfchainDataplane) {
   runWorker((workerData as { cfg: DataplaneConfig }).cfg);
 }
-

@@ -49,8 +49,21 @@ export class NfLauncher {
     const k = this.count.get(nf.name) ?? 0;
     this.count.set(nf.name, k + 1);
     const tag = k === 0 ? nf.name : `${nf.name}.${k}`;
-    const args = [MAIN, 'nf', nf.module, '--service', String(nf.service), '--name', this.manager, '--label', nf.name,
-      '--base-dir', this.baseDir, '--options-json', JSON.stringify(nf.options)];
+    const args = [
+      MAIN,
+      'nf',
+      nf.module,
+      '--service',
+      String(nf.service),
+      '--name',
+      this.manager,
+      '--label',
+      nf.name,
+      '--base-dir',
+      this.baseDir,
+      '--options-json',
+      JSON.stringify(nf.options),
+    ];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     createInterface({ input: child.stdout! }).on('line', (l) => this.out(l.startsWith('[') ? l : `[${tag}] ${l}`));
     createInterface({ input: child.stderr! }).on('line', (l) => this.out(`[${tag}] ${l}`));
@@ -76,8 +89,11 @@ export class NfLauncher {
   async stopAll(): Promise<void> {
     this.stopping = true;
     const all = Promise.all(this.children.map((c) => c.exited));
-    const t = setTimeout(() => { for (const c of this.children) c.child.kill('SIGKILL'); }, 3000);
-    for (const c of this.children) if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill('SIGTERM');
+    const t = setTimeout(() => {
+      for (const c of this.children) c.child.kill('SIGKILL');
+    }, 3000);
+    for (const c of this.children)
+      if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill('SIGTERM');
     await all;
     clearTimeout(t);
   }

@@ -21,7 +21,13 @@ import { SHM_ROOT } from '../shm/shm-file.js';
 import { NfcError } from '../errors.js';
 import { ensureNotRunning, listenControl, send, type ControlServer } from '../control/socket.js';
 import type {
-  FlowTableStats, ManagerStatus, ReattachRequest, Request, Reply, RegisterRequest, ScaleResult,
+  FlowTableStats,
+  ManagerStatus,
+  ReattachRequest,
+  Request,
+  Reply,
+  RegisterRequest,
+  ScaleResult,
 } from '../protocol/messages.js';
 import { createInstance, type InstanceView } from '../shm/instance.js';
 import { FREE_RING_ID, IH, managerJournalWord, MAX_NFS, ManagerState, NS } from '../shm/instance-layout.js';
@@ -102,9 +108,15 @@ export class Manager {
     this.holdRx = o.holdRx ?? false;
     this.log = o.log ?? ((l) => process.stdout.write(`[manager] ${l}\n`));
     this.statsOut = o.stats === undefined ? (t) => process.stdout.write(t) : o.stats;
-    this.done = new Promise((r) => { this.resolveDone = r; });
+    this.done = new Promise((r) => {
+      this.resolveDone = r;
+    });
     this.chains = new Chains(o.topology);
-    this.rules = new FlowRules(o.topology.flows, () => this.chains.names, o.topology.ports.map((p) => p.name));
+    this.rules = new FlowRules(
+      o.topology.flows,
+      () => this.chains.names,
+      o.topology.ports.map((p) => p.name),
+    );
     this.registry = new Registry(this);
     const out = o.nfOutput ?? ((l: string) => process.stdout.write(`${l}\n`));
     const baseDir = o.topology.file === BUILT_IN_TOPOLOGY ? process.cwd() : dirname(o.topology.file);
@@ -143,7 +155,10 @@ export class Manager {
     // that did not stop cleanly: taken over if they fit this topology, else removed. The
     // socket opens last, once all is ready.
     await ensureNotRunning(t.name);
-    checkBusyPoll(t.manager.poll, t.nfs.reduce((n, nf) => n + nf.instances, 0));
+    checkBusyPoll(
+      t.manager.poll,
+      t.nfs.reduce((n, nf) => n + nf.instances, 0),
+    );
     try {
       const stale = join(SHM_ROOT, `nfchain-${t.name}`);
       const owner = stalePid(stale);
@@ -161,7 +176,11 @@ export class Manager {
           this.log(`removed ${stale}, left by a manager that did not stop cleanly`);
         }
         this.inst = createInstance({
-          name: t.name, pool: t.pool, nfRx: t.rings.nfRx, nfTx: t.rings.nfTx, ports: t.ports.length,
+          name: t.name,
+          pool: t.pool,
+          nfRx: t.rings.nfRx,
+          nfTx: t.rings.nfTx,
+          ports: t.ports.length,
         });
         this.cache = this.mainCache();
         this.chains.writeAll(this.inst);
@@ -177,17 +196,26 @@ export class Manager {
     this.takenOver?.resume();
     if (!this.holdRx || this.takenOver) this.enableRx();
     this.timers.push(setInterval(() => void this.supervise(), 100));
-    if (t.manager.ttl > 0) this.timers.push(setTimeout(() => void this.stop(`TTL of ${t.manager.ttl} s reached`), t.manager.ttl * 1000));
+    if (t.manager.ttl > 0)
+      this.timers.push(setTimeout(() => void this.stop(`TTL of ${t.manager.ttl} s reached`), t.manager.ttl * 1000));
     if (t.manager.statsInterval > 0 && this.statsOut) {
       this.timers.push(setInterval(() => this.printStats(), t.manager.statsInterval * 1000));
     }
-    this.log(`instance "${t.name}": ${t.pool.count} buffers, ${t.ports.length} port(s), control socket ${this.control!.path}`);
+    this.log(
+      `instance "${t.name}": ${t.pool.count} buffers, ${t.ports.length} port(s), control socket ${this.control!.path}`,
+    );
   }
 
   /** The main thread's buffer cache, its operations journaled in slot 0 (crash safety). */
   private mainCache(): PoolCache {
     const cache = new PoolCache(this.inst.pool, { capacity: 256 });
-    cache.setJournal(this.inst.i32, managerJournalWord(this.inst.g, 'main'), FREE_RING_ID, FREE_RING_ID + 1, FREE_RING_ID + 2);
+    cache.setJournal(
+      this.inst.i32,
+      managerJournalWord(this.inst.g, 'main'),
+      FREE_RING_ID,
+      FREE_RING_ID + 1,
+      FREE_RING_ID + 2,
+    );
     return cache;
   }
 
@@ -196,8 +224,12 @@ export class Manager {
   /** What shared memory does not hold, for a manager that may take over (cold: on each change). */
   saveState(): void {
     writeState(this.inst.dir.path, {
-      version: 1, ports: this.topo.ports.map((p) => p.name), chainNames: this.chains.names,
-      rules: this.rules.specs(), nextRuleId: this.rules.nextRuleId, launches: [...this.launches.values()],
+      version: 1,
+      ports: this.topo.ports.map((p) => p.name),
+      chainNames: this.chains.names,
+      rules: this.rules.specs(),
+      nextRuleId: this.rules.nextRuleId,
+      launches: [...this.launches.values()],
     });
   }
 
@@ -235,20 +267,35 @@ export class Manager {
     await this.takenOver.wait();
     // 4. Every NF is paused or gone: what is in no place was the dead manager's.
     let lost = 0;
-    const audit = auditBuffers(this.inst, () => {}, (d) => { this.cache.freeOne(d); lost++; });
+    const audit = auditBuffers(
+      this.inst,
+      () => {},
+      (d) => {
+        this.cache.freeOne(d);
+        lost++;
+      },
+    );
     this.cache.flush();
-    if (audit.duplicates > 0) this.log(`warning: takeover: ${audit.duplicates} buffers are in two places (freed twice): ${audit.examples.join('; ')}`);
+    if (audit.duplicates > 0)
+      this.log(
+        `warning: takeover: ${audit.duplicates} buffers are in two places (freed twice): ${audit.examples.join('; ')}`,
+      );
     // The RX → TX ring and the NFs' tx rings keep their packets: the new TX loop sends them.
     for (const role of ['tx', 'rx'] as const) await this.startLoop(role);
     this.saveState();
-    this.log(`took over from manager pid ${oldPid}: ${this.takenOver.size} NF(s) back, ${lost} buffers the dead manager held reclaimed ` +
-      `(its caches, ports and packets in flight), ${this.rules.size} flow rule(s), ${this.chains.names.length} chain(s); ${Date.now() - t0} ms`);
+    this.log(
+      `took over from manager pid ${oldPid}: ${this.takenOver.size} NF(s) back, ${lost} buffers the dead manager held reclaimed ` +
+        `(its caches, ports and packets in flight), ${this.rules.size} flow rule(s), ${this.chains.names.length} chain(s); ${Date.now() - t0} ms`,
+    );
   }
 
   /** An NF of the manager that died comes back on a new connection (cold). */
   reattach(req: ReattachRequest, conn: Conn): Promise<Reply> {
-    if (!this.takenOver) throw new NfcError('NFC_ERR_CONTROL', `reattach of NF ${req.nfId} refused: this manager did not take it over`);
-    return this.takenOver.reattach(req, conn, (l) => { if (!this.launches.has(l.service)) this.launches.set(l.service, l); });
+    if (!this.takenOver)
+      throw new NfcError('NFC_ERR_CONTROL', `reattach of NF ${req.nfId} refused: this manager did not take it over`);
+    return this.takenOver.reattach(req, conn, (l) => {
+      if (!this.launches.has(l.service)) this.launches.set(l.service, l);
+    });
   }
 
   // ---- NFs ----------------------------------------------------------------------------------
@@ -258,12 +305,22 @@ export class Manager {
     if (this.stopping) throw new NfcError('NFC_ERR_NOT_RUNNING', 'the manager is shutting down');
     const e = this.registry.register(req, conn);
     if (!this.launches.has(req.service)) {
-      this.launches.set(req.service, { name: req.name, module: req.module, service: req.service, options: req.options ?? {} });
+      this.launches.set(req.service, {
+        name: req.name,
+        module: req.module,
+        service: req.service,
+        options: req.options ?? {},
+      });
       this.saveState();
     }
     return {
-      type: 'registered', id: req.id, nfId: e.nfId, instance: this.topo.name, generation: e.generation,
-      poll: this.topo.manager.poll, chains: [...this.chains.names],
+      type: 'registered',
+      id: req.id,
+      nfId: e.nfId,
+      instance: this.topo.name,
+      generation: e.generation,
+      poll: this.topo.manager.poll,
+      chains: [...this.chains.names],
     };
   }
 
@@ -274,7 +331,10 @@ export class Manager {
 
   /** Sends the CLI's messages to NF inboxes (sender id 0). */
   messenger(): Messenger {
-    this.sender ??= new Messenger(this.inst, 0, { words: this.inst.i32, base: managerJournalWord(this.inst.g, 'main') });
+    this.sender ??= new Messenger(this.inst, 0, {
+      words: this.inst.i32,
+      base: managerJournalWord(this.inst.g, 'main'),
+    });
     return this.sender;
   }
 
@@ -288,9 +348,15 @@ export class Manager {
   private startLoop(role: 'rx' | 'tx'): Promise<void> {
     const m = this.topo.manager;
     const cfg: DataplaneConfig = {
-      role, instance: this.topo.name, ports: this.topo.ports, limit: m.limit, poll: m.poll, flows: this.rules.rules(),
+      role,
+      instance: this.topo.name,
+      ports: this.topo.ports,
+      limit: m.limit,
+      poll: m.poll,
+      flows: this.rules.rules(),
       flowTable: { capacity: m.flowTable, idleTimeoutMs: m.flowIdleTimeout * 1000 },
-      pinsFile: join(this.inst.dir.path, PINS_FILE), loadPins: this.takenOver !== null,
+      pinsFile: join(this.inst.dir.path, PINS_FILE),
+      loadPins: this.takenOver !== null,
     };
     return this.loops.start(cfg);
   }
@@ -312,12 +378,20 @@ export class Manager {
     const conn: Conn = { sock, peer: peerOf(sock), nfId: 0 };
     onMessage((msg) => {
       const req = msg as Request;
-      void this.handle(req, conn).then((reply) => {
-        send(sock, reply);
-      }, (err: unknown) => {
-        const e = err as NfcError;
-        send(sock, { type: 'error', id: typeof req?.id === 'number' ? req.id : 0, code: e.code ?? 'NFC_ERR_INTERNAL', message: e.message });
-      });
+      void this.handle(req, conn).then(
+        (reply) => {
+          send(sock, reply);
+        },
+        (err: unknown) => {
+          const e = err as NfcError;
+          send(sock, {
+            type: 'error',
+            id: typeof req?.id === 'number' ? req.id : 0,
+            code: e.code ?? 'NFC_ERR_INTERNAL',
+            message: e.message,
+          });
+        },
+      );
     });
     sock.on('close', () => {
       // The process may live on (a bug, a socket error): the registry kills it before reclaiming.
@@ -331,7 +405,8 @@ export class Manager {
       throw new NfcError('NFC_ERR_CONTROL', 'malformed request: expected a JSON object with type and id');
     }
     const handler = Object.hasOwn(REQUESTS, req.type) ? REQUESTS[req.type] : undefined;
-    if (!handler) throw new NfcError('NFC_ERR_CONTROL', `unknown request type ${JSON.stringify((req as { type?: unknown }).type)}`);
+    if (!handler)
+      throw new NfcError('NFC_ERR_CONTROL', `unknown request type ${JSON.stringify((req as { type?: unknown }).type)}`);
     return (handler as (m: Manager, r: Request, c: Conn) => Reply | Promise<Reply>)(this, req, conn);
   }
 
@@ -362,7 +437,13 @@ export class Manager {
   // ---- status and stats ---------------------------------------------------------------------
 
   status(): ManagerStatus {
-    return managerStatus({ topo: this.topo, inst: this.inst, nfs: this.registry.nfs.values(), startedAt: this.startedAt, cache: this.cache });
+    return managerStatus({
+      topo: this.topo,
+      inst: this.inst,
+      nfs: this.registry.nfs.values(),
+      startedAt: this.startedAt,
+      cache: this.cache,
+    });
   }
 
   private printStats(): void {
@@ -416,7 +497,9 @@ export class Manager {
     this.timers = [];
     await this.loops.stopAll();
     if (this.inst) {
-      const back = (d: number): void => { if (d !== NULL_DESC) this.cache?.freeOne(d); };
+      const back = (d: number): void => {
+        if (d !== NULL_DESC) this.cache?.freeOne(d);
+      };
       for (let id = 1; id < MAX_NFS; id++) if (!this.registry.quarantined.has(id)) drainRing(this.inst, id, back);
       const late = drainTxRings(this.inst, back);
       if (late > 0) this.log(`${late} packets were still waiting to be sent when the TX loop stopped: freed`);
@@ -428,16 +511,17 @@ export class Manager {
       if (this.missingAtExit === 0 && a.duplicates === 0) {
         this.log(`buffers: all ${a.total} back in the pool`);
       } else {
-        this.log(`warning: ${this.missingAtExit} of ${a.total} buffers not back in the pool (${a.elsewhere} still in rings or NF slots` +
-          `${this.registry.quarantined.size > 0 ? ', held by quarantined NFs' : ''}, ${a.missing} nowhere: lost)` +
-          `${a.duplicates > 0 ? `; ${a.duplicates} found in two places (freed twice)` : ''}; e.g. ${a.examples.join('; ')}`);
+        this.log(
+          `warning: ${this.missingAtExit} of ${a.total} buffers not back in the pool (${a.elsewhere} still in rings or NF slots` +
+            `${this.registry.quarantined.size > 0 ? ', held by quarantined NFs' : ''}, ${a.missing} nowhere: lost)` +
+            `${a.duplicates > 0 ? `; ${a.duplicates} found in two places (freed twice)` : ''}; e.g. ${a.examples.join('; ')}`,
+        );
       }
       this.inst.dir.remove();
     }
     this.control?.close();
   }
 }
-
 
 /**
  * `poll: busy` spins every loop: with more spinning loops (RX, TX and one per NF instance) than
@@ -447,8 +531,12 @@ export class Manager {
 export function checkBusyPoll(poll: 'adaptive' | 'busy', nfInstances: number, cores = availableParallelism()): void {
   const loops = 2 + nfInstances;
   if (poll === 'busy' && loops > cores) {
-    throw new NfcError('NFC_ERR_TOPOLOGY', `poll "busy" needs a core for each polling loop: this topology has ${loops} (RX, TX and ${nfInstances} NF instance${nfInstances === 1 ? '' : 's'}) and this machine has ${cores} core${cores === 1 ? '' : 's'}`, {
-      fix: 'use poll "adaptive" (the default: loops sleep when idle and wake on the first packet), or fewer NF instances',
-    });
+    throw new NfcError(
+      'NFC_ERR_TOPOLOGY',
+      `poll "busy" needs a core for each polling loop: this topology has ${loops} (RX, TX and ${nfInstances} NF instance${nfInstances === 1 ? '' : 's'}) and this machine has ${cores} core${cores === 1 ? '' : 's'}`,
+      {
+        fix: 'use poll "adaptive" (the default: loops sleep when idle and wake on the first packet), or fewer NF instances',
+      },
+    );
   }
 }

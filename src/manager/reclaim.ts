@@ -15,9 +15,7 @@
  */
 import { Journal, JournalState } from '../shm/ring.js';
 import { RW, RING_HEADER_BYTES } from '../shm/ring-layout.js';
-import {
-  CACHE_CAP, FREE_RING_ID, HELD_MAX, MAX_NFS, NS, STAGE_TX, STAGE_WORDS,
-} from '../shm/instance-layout.js';
+import { CACHE_CAP, FREE_RING_ID, HELD_MAX, MAX_NFS, NS, STAGE_TX, STAGE_WORDS } from '../shm/instance-layout.js';
 import { BURST } from '../shm/layout.js';
 import { JUMBO_CACHE, NULL_DESC, type PoolCache } from '../shm/pool.js';
 import type { InstanceView } from '../shm/instance.js';
@@ -39,13 +37,18 @@ export function ringAt(buffer: ArrayBuffer, off: number): RingWords {
 
 /** Resolves a journal ring id to the ring's words (null for an unknown id). */
 function journalRing(inst: InstanceView, nfId: number, ringId: number): { ring: RingWords; consumer: boolean } | null {
-  if (ringId === FREE_RING_ID) return { ring: ringAt(inst.pool.buffer, inst.pool.freeProducer.byteOffset), consumer: false };
-  if (ringId === FREE_RING_ID + 1) return { ring: ringAt(inst.pool.buffer, inst.pool.freeProducer.byteOffset), consumer: true };
-  if (ringId === FREE_RING_ID + 2) return { ring: ringAt(inst.pool.buffer, inst.pool.jumboProducer.byteOffset), consumer: false };
-  if (ringId >= 1 && ringId < 1 + MAX_NFS) return { ring: ringAt(inst.mem, inst.rxRingOffset(ringId - 1)), consumer: false };
+  if (ringId === FREE_RING_ID)
+    return { ring: ringAt(inst.pool.buffer, inst.pool.freeProducer.byteOffset), consumer: false };
+  if (ringId === FREE_RING_ID + 1)
+    return { ring: ringAt(inst.pool.buffer, inst.pool.freeProducer.byteOffset), consumer: true };
+  if (ringId === FREE_RING_ID + 2)
+    return { ring: ringAt(inst.pool.buffer, inst.pool.jumboProducer.byteOffset), consumer: false };
+  if (ringId >= 1 && ringId < 1 + MAX_NFS)
+    return { ring: ringAt(inst.mem, inst.rxRingOffset(ringId - 1)), consumer: false };
   if (ringId === 100 + nfId) return { ring: ringAt(inst.mem, inst.txRingOffset(nfId)), consumer: false };
   // Another NF's inbox (a message send): a half-done one is finished or emptied like any ring.
-  if (ringId >= 200 && ringId < 200 + MAX_NFS) return { ring: ringAt(inst.mem, inst.msgRingOffset(ringId - 200)), consumer: false };
+  if (ringId >= 200 && ringId < 200 + MAX_NFS)
+    return { ring: ringAt(inst.mem, inst.msgRingOffset(ringId - 200)), consumer: false };
   return null;
 }
 
@@ -78,8 +81,13 @@ export interface ReclaimResult {
  * the cache stack at `cacheBase` in the slot (-1: the stack is not in shared memory; the
  * caller finds them otherwise). `ownTxRingId` is the journal id of the thread's own tx ring.
  */
-export async function repairJournal(inst: InstanceView, jb: number, ownTxRingId: number, cacheBase: number, add: (d: number) => void):
-Promise<{ skipStage: number; journal: string }> {
+export async function repairJournal(
+  inst: InstanceView,
+  jb: number,
+  ownTxRingId: number,
+  cacheBase: number,
+  add: (d: number) => void,
+): Promise<{ skipStage: number; journal: string }> {
   const u32 = inst.u32;
   const i32 = inst.i32;
   const jumboBase = cacheBase + CACHE_CAP + 1;
@@ -126,10 +134,14 @@ Promise<{ skipStage: number; journal: string }> {
         journal = `completed the publish of ${n} to ring ${ringId}`;
       } else if (state === JournalState.RESERVED || state === JournalState.INTENT) {
         const repaired = await nullAndPublish(state === JournalState.INTENT ? 1000 : 50);
-        journal = repaired ? `filled and published a dead reservation of ${n} on ring ${ringId}` : `no reservation of its own on ring ${ringId}`;
+        journal = repaired
+          ? `filled and published a dead reservation of ${n} on ring ${ringId}`
+          : `no reservation of its own on ring ${ringId}`;
         // The descriptors never reached the ring: free them from where they came from.
-        if (isFreeRing && cacheBase >= 0) for (let i = 0; i < n && src + i < CACHE_CAP; i++) add(u32[cacheBase + src + i]!);
-        if (isJumboRing && cacheBase >= 0) for (let i = 0; i < n && src + i < JUMBO_CACHE; i++) add(u32[jumboBase + src + i]!);
+        if (isFreeRing && cacheBase >= 0)
+          for (let i = 0; i < n && src + i < CACHE_CAP; i++) add(u32[cacheBase + src + i]!);
+        if (isJumboRing && cacheBase >= 0)
+          for (let i = 0; i < n && src + i < JUMBO_CACHE; i++) add(u32[jumboBase + src + i]!);
       }
     } else {
       // The free ring's consumer side (cache refill).

@@ -75,17 +75,29 @@ export class Registry {
    */
   register(req: RegisterRequest, conn: Conn): NfEntry {
     const { inst, cache } = this.host;
-    if (conn.nfId) throw new NfcError('NFC_ERR_CONTROL', `this connection already registered NF ${conn.nfId}: one NF per connection`);
+    if (conn.nfId)
+      throw new NfcError(
+        'NFC_ERR_CONTROL',
+        `this connection already registered NF ${conn.nfId}: one NF per connection`,
+      );
     const peer = conn.peer;
     if (peer === null || peer.pid <= 0) {
-      throw new NfcError('NFC_ERR_CONTROL', 'register refused: the kernel does not name the process on this connection (SO_PEERCRED)');
+      throw new NfcError(
+        'NFC_ERR_CONTROL',
+        'register refused: the kernel does not name the process on this connection (SO_PEERCRED)',
+      );
     }
-    if (peer.pid === process.pid) throw new NfcError('NFC_ERR_CONTROL', 'register refused: an NF runs in a process of its own, not in the manager');
+    if (peer.pid === process.pid)
+      throw new NfcError('NFC_ERR_CONTROL', 'register refused: an NF runs in a process of its own, not in the manager');
     if (req.pid !== peer.pid && !otherPidNamespace(peer.pid)) {
       this.host.log(`refused a register for pid ${req.pid} from process ${peer.pid}`);
-      throw new NfcError('NFC_ERR_CONTROL', `register for pid ${req.pid} refused: the request came from process ${peer.pid}`, {
-        fix: 'an NF registers itself, from its own process',
-      });
+      throw new NfcError(
+        'NFC_ERR_CONTROL',
+        `register for pid ${req.pid} refused: the request came from process ${peer.pid}`,
+        {
+          fix: 'an NF registers itself, from its own process',
+        },
+      );
     }
     if (!Number.isInteger(req.service) || req.service < 1 || req.service >= MAX_SERVICES) {
       throw new NfcError('NFC_ERR_INVALID_ARG', `service ${req.service} is out of range 1..${MAX_SERVICES - 1}`);
@@ -96,7 +108,8 @@ export class Registry {
     }
     let id = req.nfId;
     const i32 = inst.i32;
-    const free = (n: number): boolean => !this.nfs.has(n) && !this.quarantined.has(n) && (i32[inst.slotWord(n) + NS.state] === NfState.FREE);
+    const free = (n: number): boolean =>
+      !this.nfs.has(n) && !this.quarantined.has(n) && i32[inst.slotWord(n) + NS.state] === NfState.FREE;
     if (id) {
       if (id < 1 || id >= MAX_NFS) throw new NfcError('NFC_ERR_NF_ID', `NF id ${id} is out of range 1..${MAX_NFS - 1}`);
       if (!free(id)) throw new NfcError('NFC_ERR_NF_ID', `NF id ${id} is in use`);
@@ -108,11 +121,16 @@ export class Registry {
     try {
       pidfd = native().pidfdOpen(peer.pid);
     } catch (err) {
-      throw new NfcError('NFC_ERR_CONTROL', `register refused: process ${peer.pid} cannot be supervised (pidfd_open: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      throw new NfcError(
+        'NFC_ERR_CONTROL',
+        `register refused: process ${peer.pid} cannot be supervised (pidfd_open: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      );
     }
     // Take the slot over: nothing may be left in it from an earlier NF.
     this.orphanRings.delete(id);
-    drainRing(inst, id, (d) => { if (d !== NULL_DESC) cache.freeOne(d); });
+    drainRing(inst, id, (d) => {
+      if (d !== NULL_DESC) cache.freeOne(d);
+    });
     cache.flush();
     clearSlotRecords(inst, id);
     // Messages left for an earlier NF in this slot are not for the new one.
@@ -127,12 +145,23 @@ export class Registry {
     inst.counters.reset(CounterSet.nf(id));
     Atomics.store(i32, slot + NS.state, NfState.STARTING);
     const e: NfEntry = {
-      nfId: id, name: req.name, service: req.service, pid: peer.pid, pidfd, generation: gen, conn, module: req.module,
-      inService: false, retired: false, gone: false,
+      nfId: id,
+      name: req.name,
+      service: req.service,
+      pid: peer.pid,
+      pidfd,
+      generation: gen,
+      conn,
+      module: req.module,
+      inService: false,
+      retired: false,
+      gone: false,
     };
     this.nfs.set(id, e);
     conn.nfId = id;
-    this.host.log(`NF ${req.name}#${id} registered (service ${req.service}, pid ${peer.pid}${req.pid !== peer.pid ? `, ${req.pid} in its own pid namespace` : ''})`);
+    this.host.log(
+      `NF ${req.name}#${id} registered (service ${req.service}, pid ${peer.pid}${req.pid !== peer.pid ? `, ${req.pid} in its own pid namespace` : ''})`,
+    );
     return e;
   }
 
@@ -147,10 +176,16 @@ export class Registry {
     const e = this.nfs.get(nfId);
     if (!e || e.gone) throw new NfcError('NFC_ERR_NOT_FOUND', `NF ${nfId} is not registered`);
     if (e.conn !== conn) {
-      this.host.log(`refused "${what}" for NF ${e.name}#${nfId} from another connection (process ${conn.peer?.pid ?? 'unknown'})`);
-      throw new NfcError('NFC_ERR_CONTROL', `"${what}" for NF ${nfId} refused: only the connection that registered it may send it`, {
-        fix: 'an NF process sends its own lifecycle requests; to stop an NF, stop its process (or scale its service down)',
-      });
+      this.host.log(
+        `refused "${what}" for NF ${e.name}#${nfId} from another connection (process ${conn.peer?.pid ?? 'unknown'})`,
+      );
+      throw new NfcError(
+        'NFC_ERR_CONTROL',
+        `"${what}" for NF ${nfId} refused: only the connection that registered it may send it`,
+        {
+          fix: 'an NF process sends its own lifecycle requests; to stop an NF, stop its process (or scale its service down)',
+        },
+      );
     }
     return e;
   }
@@ -165,12 +200,16 @@ export class Registry {
     Atomics.store(inst.i32, inst.slotWord(e.nfId) + NS.state, NfState.RUNNING);
     const j = addMember(inst, e.service, e.nfId, this.rebalancing.has(e.service));
     if (j.reusedOldest) {
-      this.host.log(`warning: all ${EPOCHS} affinity epochs hold flows; ${j.reusedOldest.flows} flows of ` +
-        `epoch ${j.reusedOldest.epoch} may move to other instances (they started before ${EPOCHS - 1} joins ago)`);
+      this.host.log(
+        `warning: all ${EPOCHS} affinity epochs hold flows; ${j.reusedOldest.flows} flows of ` +
+          `epoch ${j.reusedOldest.epoch} may move to other instances (they started before ${EPOCHS - 1} joins ago)`,
+      );
     }
     if (j.epoch !== j.previous) {
-      this.host.log(`affinity epoch ${j.epoch}: new flows of service ${e.service} may use NF ${e.name}#${e.nfId}; ` +
-        `${j.heldFlows} flows keep their instances`);
+      this.host.log(
+        `affinity epoch ${j.epoch}: new flows of service ${e.service} may use NF ${e.name}#${e.nfId}; ` +
+          `${j.heldFlows} flows keep their instances`,
+      );
     }
     e.inService = true;
   }
@@ -194,7 +233,9 @@ export class Registry {
     const clean = Atomics.load(inst.i32, stateWord) === NfState.STOPPED;
     if (!clean) Atomics.store(inst.i32, stateWord, NfState.DEAD);
     this.takeOutOfService(e);
-    const p = this.reclaimWhenGone(e, clean, why, announced ? EXIT_GRACE_MS : DYING_GRACE_MS).finally(() => this.leaving.delete(p));
+    const p = this.reclaimWhenGone(e, clean, why, announced ? EXIT_GRACE_MS : DYING_GRACE_MS).finally(() =>
+      this.leaving.delete(p),
+    );
     this.leaving.add(p);
   }
 
@@ -217,13 +258,17 @@ export class Registry {
       return true;
     };
     let killed = false;
-    if (!exited() && !await waitExit(graceMs)) {
-      this.host.log(`NF ${e.name}#${nfId} (pid ${e.pid}) is still running ${graceMs} ms after ${why}: killing it before its buffers are reused`);
+    if (!exited() && !(await waitExit(graceMs))) {
+      this.host.log(
+        `NF ${e.name}#${nfId} (pid ${e.pid}) is still running ${graceMs} ms after ${why}: killing it before its buffers are reused`,
+      );
       native().pidfdSignal(e.pidfd, 9);
       killed = true;
-      if (!await waitExit(KILL_WAIT_MS)) {
+      if (!(await waitExit(KILL_WAIT_MS))) {
         // Its buffers may still be written: they stay where they are, and so does the slot.
-        this.host.log(`error: NF ${e.name}#${nfId} (pid ${e.pid}) did not exit ${KILL_WAIT_MS} ms after SIGKILL; its slot and buffers are quarantined`);
+        this.host.log(
+          `error: NF ${e.name}#${nfId} (pid ${e.pid}) did not exit ${KILL_WAIT_MS} ms after SIGKILL; its slot and buffers are quarantined`,
+        );
         this.quarantined.set(nfId, { pid: e.pid, pidfd: e.pidfd, name: e.name });
         this.nfs.delete(nfId);
         return;
@@ -231,13 +276,17 @@ export class Registry {
     }
     closeSync(e.pidfd);
     if (clean && !killed) {
-      drainRing(inst, nfId, (d) => { if (d !== NULL_DESC) cache.freeOne(d); });
+      drainRing(inst, nfId, (d) => {
+        if (d !== NULL_DESC) cache.freeOne(d);
+      });
       cache.flush();
       clearSlotRecords(inst, nfId);
     } else {
       if (!killed) await sleep(10); // a slot the NF was writing as it died: its last stores land first
       const r = await reclaimNf(inst, nfId, cache);
-      this.host.log(`NF ${e.name}#${nfId} ${killed ? 'killed' : 'died'} (${why}): reclaimed ${r.freed} buffers; journal: ${r.journal}`);
+      this.host.log(
+        `NF ${e.name}#${nfId} ${killed ? 'killed' : 'died'} (${why}): reclaimed ${r.freed} buffers; journal: ${r.journal}`,
+      );
     }
     this.orphanRings.add(nfId);
     Atomics.store(inst.i32, stateWord, NfState.FREE);
@@ -251,8 +300,10 @@ export class Registry {
   async reclaimSlot(id: number, service: number, pid: number, why: string): Promise<void> {
     const { inst, cache } = this.host;
     this.takeOutOfService({ nfId: id, service, inService: isMember(inst, service, id) });
-    if (!await killAndWait(pid)) {
-      this.host.log(`error: takeover: NF #${id} (pid ${pid}) did not exit ${KILL_WAIT_MS} ms after SIGKILL; its slot and buffers are quarantined`);
+    if (!(await killAndWait(pid))) {
+      this.host.log(
+        `error: takeover: NF #${id} (pid ${pid}) did not exit ${KILL_WAIT_MS} ms after SIGKILL; its slot and buffers are quarantined`,
+      );
       this.quarantined.set(id, { pid, pidfd: native().pidfdOpen(pid), name: `#${id}` });
       return;
     }
@@ -269,7 +320,9 @@ export class Registry {
       if (!e.gone && native().pidfdExited(e.pidfd)) this.gone(e.nfId, `process ${e.pid} is gone`);
     }
     for (const id of this.orphanRings) {
-      drainRing(inst, id, (d) => { if (d !== NULL_DESC) cache.freeOne(d); });
+      drainRing(inst, id, (d) => {
+        if (d !== NULL_DESC) cache.freeOne(d);
+      });
     }
     cache.flush();
   }
@@ -277,7 +330,9 @@ export class Registry {
   /** At the end of a stop: what quarantined processes hold is not returned; their pidfds close. */
   closeQuarantined(): void {
     for (const q of this.quarantined.values()) {
-      this.host.log(`warning: NF ${q.name} (pid ${q.pid}) never exited after SIGKILL; the buffers it held are not returned`);
+      this.host.log(
+        `warning: NF ${q.name} (pid ${q.pid}) never exited after SIGKILL; the buffers it held are not returned`,
+      );
       closeSync(q.pidfd);
     }
   }

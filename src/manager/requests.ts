@@ -11,7 +11,11 @@ import type { Request, Reply } from '../protocol/messages.js';
 import type { Conn } from './processes.js';
 import type { Manager } from './manager.js';
 
-type Handler<T extends Request['type']> = (m: Manager, req: Extract<Request, { type: T }>, conn: Conn) => Reply | Promise<Reply>;
+type Handler<T extends Request['type']> = (
+  m: Manager,
+  req: Extract<Request, { type: T }>,
+  conn: Conn,
+) => Reply | Promise<Reply>;
 
 export const REQUESTS: { readonly [T in Request['type']]: Handler<T> } = {
   register: (m, req, conn) => m.register(req, conn),
@@ -59,5 +63,9 @@ export const REQUESTS: { readonly [T in Request['type']]: Handler<T> } = {
     return { type: 'ok', id: req.id };
   },
   'chain-list': (m, req) => ({ type: 'chains', id: req.id, chains: m.chains.list(m.inst) }),
-  scale: async (m, req) => ({ type: 'scaled', id: req.id, ...(await m.scale(req.service, req.instances, req.rebalance === true)) }),
+  scale: async (m, req) => ({
+    type: 'scaled',
+    id: req.id,
+    ...(await m.scale(req.service, req.instances, req.rebalance === true)),
+  }),
 };

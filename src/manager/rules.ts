@@ -8,7 +8,10 @@ import type { FlowRuleSpec } from '../protocol/messages.js';
 
 export function ruleFromSpec(s: FlowRuleSpec, chainNames: readonly string[], portNames: readonly string[]): FlowRule {
   const chain = chainNames.indexOf(s.chain);
-  if (chain < 0) throw new NfcError('NFC_ERR_NOT_FOUND', `no chain named "${s.chain}"`, { fix: `chains: ${chainNames.join(', ')} (nfchain chain set NAME HOPS makes one)` });
+  if (chain < 0)
+    throw new NfcError('NFC_ERR_NOT_FOUND', `no chain named "${s.chain}"`, {
+      fix: `chains: ${chainNames.join(', ')} (nfchain chain set NAME HOPS makes one)`,
+    });
   const rule: FlowRule = { priority: s.priority ?? 0, chain };
   if (s.srcPrefix !== undefined) rule.srcPrefix = s.srcPrefix;
   if (s.dstPrefix !== undefined) rule.dstPrefix = s.dstPrefix;
@@ -44,7 +47,11 @@ export class FlowRules {
   private list: { id: number; rule: FlowRule }[];
   private nextId = 1;
 
-  constructor(initial: readonly FlowRule[], private readonly chainNames: () => readonly string[], private readonly portNames: readonly string[]) {
+  constructor(
+    initial: readonly FlowRule[],
+    private readonly chainNames: () => readonly string[],
+    private readonly portNames: readonly string[],
+  ) {
     this.list = initial.map((rule) => ({ id: this.nextId++, rule }));
   }
 
@@ -67,7 +74,10 @@ export class FlowRules {
 
   delete(id: number): void {
     const i = this.list.findIndex((r) => r.id === id);
-    if (i < 0) throw new NfcError('NFC_ERR_NOT_FOUND', `no flow rule ${id}`, { fix: 'nfchain flow list shows the rules and their ids' });
+    if (i < 0)
+      throw new NfcError('NFC_ERR_NOT_FOUND', `no flow rule ${id}`, {
+        fix: 'nfchain flow list shows the rules and their ids',
+      });
     this.list.splice(i, 1);
   }
 

@@ -86,7 +86,7 @@ export class Scaler {
       const launch = this.host.launches.get(svc);
       if (!launch) {
         throw new NfcError('NFC_ERR_SCALE', `service ${svc} has no NF to start more of`, {
-          fix: 'put it in the topology\'s nfs, or start one by hand first (nfchain nf MODULE --service N)',
+          fix: "put it in the topology's nfs, or start one by hand first (nfchain nf MODULE --service N)",
         });
       }
       const known = new Set(registry.nfs.keys());
@@ -96,15 +96,24 @@ export class Scaler {
       if (rebalance) registry.rebalancing.add(svc);
       try {
         for (;;) {
-          const fresh = [...registry.nfs.values()].filter((e) => e.service === svc && !known.has(e.nfId) && e.inService);
+          const fresh = [...registry.nfs.values()].filter(
+            (e) => e.service === svc && !known.has(e.nfId) && e.inService,
+          );
           if (fresh.length >= n - before) {
             started.push(...fresh.map((e) => e.nfId));
             break;
           }
           if (launcher.failed.length > failedBefore) {
-            throw new NfcError('NFC_ERR_NF', `scaling service ${svc}: NF ${launcher.failed.slice(failedBefore).join(', ')} failed to start (see its output)`);
+            throw new NfcError(
+              'NFC_ERR_NF',
+              `scaling service ${svc}: NF ${launcher.failed.slice(failedBefore).join(', ')} failed to start (see its output)`,
+            );
           }
-          if (Date.now() > end) throw new NfcError('NFC_ERR_NF', `scaling service ${svc}: new instances did not come up within ${SCALE_WAIT_MS / 1000} s`);
+          if (Date.now() > end)
+            throw new NfcError(
+              'NFC_ERR_NF',
+              `scaling service ${svc}: new instances did not come up within ${SCALE_WAIT_MS / 1000} s`,
+            );
           if (this.host.stoppingNow) throw shuttingDown();
           await sleep(10);
         }

@@ -7,9 +7,14 @@
 import type { ManagerStatus } from '../protocol/messages.js';
 
 const DROP_REASONS = [
-  ['dropVerdict', 'verdict'], ['dropRingFull', 'ring full'], ['dropNoInstance', 'no instance'],
-  ['dropNotRunning', 'not running'], ['dropPoolEmpty', 'pool empty'], ['dropChainEnd', 'chain end'],
-  ['dropBadDest', 'bad dest'], ['dropTxFull', 'tx full'],
+  ['dropVerdict', 'verdict'],
+  ['dropRingFull', 'ring full'],
+  ['dropNoInstance', 'no instance'],
+  ['dropNotRunning', 'not running'],
+  ['dropPoolEmpty', 'pool empty'],
+  ['dropChainEnd', 'chain end'],
+  ['dropBadDest', 'bad dest'],
+  ['dropTxFull', 'tx full'],
 ] as const;
 
 function fmt(n: number): string {
@@ -32,25 +37,36 @@ export function drops(c: Record<string, number>): string {
 /** The two tables as text; `prev` (an earlier snapshot) gives the per-second rates. */
 export function formatStats(now: ManagerStatus, prev?: ManagerStatus): string {
   const dt = prev ? Math.max(1e-3, now.time - prev.time) : 0;
-  const rate = (cur: number, old: number | undefined): string => (prev && old !== undefined ? fmt((cur - old) / dt) : '-');
+  const rate = (cur: number, old: number | undefined): string =>
+    prev && old !== undefined ? fmt((cur - old) / dt) : '-';
   const lines: string[] = [];
-  lines.push(`nfchain "${now.name}"  up ${now.uptime.toFixed(0)} s  pool ${now.pool.free}/${now.pool.count} free  chain: ${now.chain.join(' → ') || '(empty)'}`);
+  lines.push(
+    `nfchain "${now.name}"  up ${now.uptime.toFixed(0)} s  pool ${now.pool.free}/${now.pool.count} free  chain: ${now.chain.join(' → ') || '(empty)'}`,
+  );
   lines.push('PORTS');
-  lines.push(`  ${pad('port', 14)} ${pad('rx pps', 9, true)} ${pad('rx total', 10, true)} ${pad('tx pps', 9, true)} ${pad('tx total', 10, true)} ${pad('no buf', 8, true)} ${pad('tx drop', 8, true)} ${pad('kernel drop', 11, true)}`);
+  lines.push(
+    `  ${pad('port', 14)} ${pad('rx pps', 9, true)} ${pad('rx total', 10, true)} ${pad('tx pps', 9, true)} ${pad('tx total', 10, true)} ${pad('no buf', 8, true)} ${pad('tx drop', 8, true)} ${pad('kernel drop', 11, true)}`,
+  );
   for (const p of now.ports) {
     const o = prev?.ports.find((x) => x.id === p.id);
-    lines.push(`  ${pad(`${p.id} ${p.name} (${p.driver})`, 14)} ${pad(rate(p.rxPackets, o?.rxPackets), 9, true)} ${pad(fmt(p.rxPackets), 10, true)} ` +
-      `${pad(rate(p.txPackets, o?.txPackets), 9, true)} ${pad(fmt(p.txPackets), 10, true)} ${pad(fmt(p.rxNoBuffer), 8, true)} ${pad(fmt(p.txDropped), 8, true)} ` +
-      `${pad(p.driver === 'af_packet' ? fmt(p.kernelDrops) : '-', 11, true)}`);
+    lines.push(
+      `  ${pad(`${p.id} ${p.name} (${p.driver})`, 14)} ${pad(rate(p.rxPackets, o?.rxPackets), 9, true)} ${pad(fmt(p.rxPackets), 10, true)} ` +
+        `${pad(rate(p.txPackets, o?.txPackets), 9, true)} ${pad(fmt(p.txPackets), 10, true)} ${pad(fmt(p.rxNoBuffer), 8, true)} ${pad(fmt(p.txDropped), 8, true)} ` +
+        `${pad(p.driver === 'af_packet' ? fmt(p.kernelDrops) : '-', 11, true)}`,
+    );
   }
   lines.push('NFS');
-  lines.push(`  ${pad('tag', 18)} ${pad('id', 3, true)} ${pad('svc', 4, true)} ${pad('state', 9)} ${pad('rx pps', 9, true)} ${pad('tx pps', 9, true)} ${pad('rx total', 10, true)}  drops`);
+  lines.push(
+    `  ${pad('tag', 18)} ${pad('id', 3, true)} ${pad('svc', 4, true)} ${pad('state', 9)} ${pad('rx pps', 9, true)} ${pad('tx pps', 9, true)} ${pad('rx total', 10, true)}  drops`,
+  );
   for (const nf of now.nfs) {
     const o = prev?.nfs.find((x) => x.nfId === nf.nfId);
     const tx = (nf.counters.forwarded ?? 0) + (nf.counters.out ?? 0);
     const otx = o ? (o.counters.forwarded ?? 0) + (o.counters.out ?? 0) : undefined;
-    lines.push(`  ${pad(nf.tag, 18)} ${pad(String(nf.nfId), 3, true)} ${pad(String(nf.service), 4, true)} ${pad(nf.state, 9)} ` +
-      `${pad(rate(nf.counters.rx ?? 0, o?.counters.rx), 9, true)} ${pad(rate(tx, otx), 9, true)} ${pad(fmt(nf.counters.rx ?? 0), 10, true)}  ${drops(nf.counters)}`);
+    lines.push(
+      `  ${pad(nf.tag, 18)} ${pad(String(nf.nfId), 3, true)} ${pad(String(nf.service), 4, true)} ${pad(nf.state, 9)} ` +
+        `${pad(rate(nf.counters.rx ?? 0, o?.counters.rx), 9, true)} ${pad(rate(tx, otx), 9, true)} ${pad(fmt(nf.counters.rx ?? 0), 10, true)}  ${drops(nf.counters)}`,
+    );
   }
   if (now.nfs.length === 0) lines.push('  (no NF registered)');
   const rxDrops = drops(now.rx);

@@ -6,7 +6,14 @@ import { native } from '../native.js';
 import type { BufferCount, ManagerStatus, NfStatus, PortStatus } from '../protocol/messages.js';
 import type { InstanceView } from '../shm/instance.js';
 import {
-  CounterSet, MAX_SERVICES, NF_STATE_NAMES, NS, PortRxCounters, PortTxCounters, RouteCounters, TxLoopCounters,
+  CounterSet,
+  MAX_SERVICES,
+  NF_STATE_NAMES,
+  NS,
+  PortRxCounters,
+  PortTxCounters,
+  RouteCounters,
+  TxLoopCounters,
 } from '../shm/instance-layout.js';
 import type { PoolCache } from '../shm/pool.js';
 import type { Topology } from '../topology/types.js';
@@ -32,10 +39,12 @@ function linkOf(ifname: string): NonNullable<PortStatus['link']> {
 }
 
 export function managerStatus(m: StatusSources): ManagerStatus {
-const inst = m.inst;
+  const inst = m.inst;
   const cb = inst.counters;
   const ports: PortStatus[] = m.topo.ports.map((p, i) => ({
-    id: i, name: p.name, driver: p.driver,
+    id: i,
+    name: p.name,
+    driver: p.driver,
     ...(p.driver === 'af_packet' || p.driver === 'af_xdp' ? { link: linkOf(p.interface) } : {}),
     rxPackets: cb.read(CounterSet.portRx(i), PortRxCounters.rxPackets),
     rxBytes: cb.read(CounterSet.portRx(i), PortRxCounters.rxBytes),
@@ -49,12 +58,18 @@ const inst = m.inst;
   }));
   const routeCounters = (set: number): Record<string, number> => {
     const o: Record<string, number> = {};
-    RouteCounters.names.forEach((n, j) => { o[n] = cb.read(set, j); });
+    RouteCounters.names.forEach((n, j) => {
+      o[n] = cb.read(set, j);
+    });
     return o;
   };
   const nfs: NfStatus[] = [...m.nfs].map((e) => ({
-    nfId: e.nfId, name: e.name, tag: `${e.name}#${e.nfId}`, service: e.service,
-    state: NF_STATE_NAMES[inst.i32[inst.slotWord(e.nfId) + NS.state]!] ?? 'unknown', pid: e.pid,
+    nfId: e.nfId,
+    name: e.name,
+    tag: `${e.name}#${e.nfId}`,
+    service: e.service,
+    state: NF_STATE_NAMES[inst.i32[inst.slotWord(e.nfId) + NS.state]!] ?? 'unknown',
+    pid: e.pid,
     counters: routeCounters(CounterSet.nf(e.nfId)),
   }));
   const services: { service: number; nfs: number[] }[] = [];
@@ -64,14 +79,28 @@ const inst = m.inst;
     if (n > 0) services.push({ service: s, nfs: Array.from(inst.i32.subarray(sw + 1, sw + 1 + n)) });
   }
   const tx: Record<string, number> = {};
-  TxLoopCounters.names.forEach((n, j) => { tx[n] = cb.read(CounterSet.managerTx, j); });
+  TxLoopCounters.names.forEach((n, j) => {
+    tx[n] = cb.read(CounterSet.managerTx, j);
+  });
   return {
-    name: m.topo.name, pid: process.pid, uptime: (Date.now() - m.startedAt) / 1000, time: Date.now() / 1000,
+    name: m.topo.name,
+    pid: process.pid,
+    uptime: (Date.now() - m.startedAt) / 1000,
+    time: Date.now() / 1000,
     pool: { count: inst.pool.count, free: inst.pool.ringFreeCount() },
-    ports, nfs, services,
-    chain: m.topo.chain.map((h) => (h.kind === 'service' ? `service ${h.service}` : `port ${m.topo.ports[h.port]?.name ?? h.port}`)),
-    rx: routeCounters(CounterSet.managerRx), tx,
-    buffers: countBuffers(inst, m.topo.ports.map((p) => p.name), m.cache),
+    ports,
+    nfs,
+    services,
+    chain: m.topo.chain.map((h) =>
+      h.kind === 'service' ? `service ${h.service}` : `port ${m.topo.ports[h.port]?.name ?? h.port}`,
+    ),
+    rx: routeCounters(CounterSet.managerRx),
+    tx,
+    buffers: countBuffers(
+      inst,
+      m.topo.ports.map((p) => p.name),
+      m.cache,
+    ),
   };
 }
 
@@ -81,6 +110,11 @@ export function describeCount(b: BufferCount, nfs: readonly NfStatus[]): string 
   const list = <T>(xs: T[], f: (x: T) => string): string => (xs.length ? ` (${xs.map(f).join(', ')})` : '');
   const nfHeld = b.nfs.reduce((s, x) => s + x.held, 0);
   const portHeld = b.ports.reduce((s, x) => s + x.held, 0);
-  return `${b.free} of ${b.total} free, ${b.rings} in rings, ${nfHeld} in NFs${list(b.nfs, (x) => `${tag(x.nfId)} ${x.held}`)}, ` +
-    `${portHeld} in ports${list(b.ports.filter((x) => x.held > 0), (x) => `${x.port} ${x.held}`)}, ${b.manager} in the manager's caches, ${b.inMotion} in motion`;
+  return (
+    `${b.free} of ${b.total} free, ${b.rings} in rings, ${nfHeld} in NFs${list(b.nfs, (x) => `${tag(x.nfId)} ${x.held}`)}, ` +
+    `${portHeld} in ports${list(
+      b.ports.filter((x) => x.held > 0),
+      (x) => `${x.port} ${x.held}`,
+    )}, ${b.manager} in the manager's caches, ${b.inMotion} in motion`
+  );
 }

@@ -61,8 +61,20 @@ export function adoptFiles(topo: Topology, dir: string): Adopted | string {
     return (err as Error).message;
   }
   const pool = inst.pool;
-  const want = { count: topo.pool.count, jumbos: topo.pool.jumbos ?? 0, nfRx: topo.rings.nfRx, nfTx: topo.rings.nfTx, ports: topo.ports.length };
-  const have = { count: pool.count, jumbos: pool.jumbos, nfRx: inst.g.nfRxCap, nfTx: inst.g.nfTxCap, ports: inst.g.ports };
+  const want = {
+    count: topo.pool.count,
+    jumbos: topo.pool.jumbos ?? 0,
+    nfRx: topo.rings.nfRx,
+    nfTx: topo.rings.nfTx,
+    ports: topo.ports.length,
+  };
+  const have = {
+    count: pool.count,
+    jumbos: pool.jumbos,
+    nfRx: inst.g.nfRxCap,
+    nfTx: inst.g.nfTxCap,
+    ports: inst.g.ports,
+  };
   const diff = (Object.keys(want) as (keyof typeof want)[]).filter((k) => want[k] !== have[k]);
   let state: SavedState;
   try {
@@ -71,8 +83,10 @@ export function adoptFiles(topo: Topology, dir: string): Adopted | string {
     return `${join(dir, STATE_FILE)}: ${(err as Error).message}`;
   }
   if (diff.length > 0 || state.version !== 1 || state.ports.join() !== topo.ports.map((p) => p.name).join()) {
-    return `its ${diff.length ? diff.map((k) => `${k} ${have[k]}`).join(', ') : `ports ${state.ports.join(', ')}`} ` +
-      'differ from this topology; its NFs will not be taken back';
+    return (
+      `its ${diff.length ? diff.map((k) => `${k} ${have[k]}`).join(', ') : `ports ${state.ports.join(', ')}`} ` +
+      'differ from this topology; its NFs will not be taken back'
+    );
   }
   return { inst, state };
 }
@@ -121,7 +135,11 @@ interface Waiting {
 export class Reattachment {
   private readonly waiting = new Map<number, Waiting>();
 
-  constructor(private readonly inst: InstanceView, private readonly registry: Registry, private readonly log: (line: string) => void) {}
+  constructor(
+    private readonly inst: InstanceView,
+    private readonly registry: Registry,
+    private readonly log: (line: string) => void,
+  ) {}
 
   /** How many NFs came back (after wait()). */
   get size(): number {
@@ -153,19 +171,37 @@ export class Reattachment {
    */
   reattach(req: ReattachRequest, conn: Conn, remember: (l: NfLaunch) => void): Promise<Reply> {
     const w = this.waiting.get(req.nfId);
-    if (!w || w.back) throw new NfcError('NFC_ERR_CONTROL', `reattach of NF ${req.nfId} refused: this manager did not take it over`);
+    if (!w || w.back)
+      throw new NfcError('NFC_ERR_CONTROL', `reattach of NF ${req.nfId} refused: this manager did not take it over`);
     const peer = conn.peer;
     if (peer === null || peer.pid !== w.pid) {
-      throw new NfcError('NFC_ERR_CONTROL', `reattach of NF ${req.nfId} refused: its slot names process ${w.pid}, the request came from ${peer?.pid ?? 'an unknown process'}`);
+      throw new NfcError(
+        'NFC_ERR_CONTROL',
+        `reattach of NF ${req.nfId} refused: its slot names process ${w.pid}, the request came from ${peer?.pid ?? 'an unknown process'}`,
+      );
     }
     if (req.generation !== w.generation || req.service !== w.service) {
-      throw new NfcError('NFC_ERR_CONTROL', `reattach of NF ${req.nfId} refused: generation ${req.generation}, service ${req.service} do not match its slot`);
+      throw new NfcError(
+        'NFC_ERR_CONTROL',
+        `reattach of NF ${req.nfId} refused: generation ${req.generation}, service ${req.service} do not match its slot`,
+      );
     }
     const pidfd = native().pidfdOpen(peer.pid);
-    this.registry.readmit({ nfId: req.nfId, name: req.name, service: req.service, pid: peer.pid, pidfd, generation: w.generation, conn, module: req.module });
+    this.registry.readmit({
+      nfId: req.nfId,
+      name: req.name,
+      service: req.service,
+      pid: peer.pid,
+      pidfd,
+      generation: w.generation,
+      conn,
+      module: req.module,
+    });
     w.back = true;
     remember({ name: req.name, module: req.module, service: req.service, options: req.options ?? {} });
-    return new Promise((resolve) => { w.answer = () => resolve({ type: 'ok', id: req.id }); });
+    return new Promise((resolve) => {
+      w.answer = () => resolve({ type: 'ok', id: req.id });
+    });
   }
 
   /**
@@ -177,8 +213,10 @@ export class Reattachment {
     const { inst, registry, waiting } = this;
     const i32 = inst.i32;
     const end = Date.now() + REATTACH_WAIT_MS;
-    const pending = (): number[] => [...waiting]
-      .filter(([id, w]) => !w.back || Atomics.load(i32, inst.slotWord(id) + NS.state) !== NfState.PAUSED).map(([id]) => id);
+    const pending = (): number[] =>
+      [...waiting]
+        .filter(([id, w]) => !w.back || Atomics.load(i32, inst.slotWord(id) + NS.state) !== NfState.PAUSED)
+        .map(([id]) => id);
     while (pending().length > 0 && Date.now() < end) {
       for (const id of pending()) {
         const w = waiting.get(id)!;

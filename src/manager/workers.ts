@@ -29,9 +29,13 @@ export class Loops {
   /** Starts one loop; resolves when it is ready, rejects (NFC_ERR_LOOP) when it cannot start. */
   start(cfg: DataplaneConfig): Promise<void> {
     const role = cfg.role;
-    const worker = new Worker(new URL('./dataplane.js', import.meta.url), { workerData: { nfchainDataplane: true, cfg } });
+    const worker = new Worker(new URL('./dataplane.js', import.meta.url), {
+      workerData: { nfchainDataplane: true, cfg },
+    });
     let stoppedResolve: () => void = () => {};
-    const stopped = new Promise<void>((r) => { stoppedResolve = r; });
+    const stopped = new Promise<void>((r) => {
+      stoppedResolve = r;
+    });
     this.workers.push({ worker, role, stopped });
     return new Promise((resolve, reject) => {
       worker.on('message', (r: WorkerReport) => {
@@ -40,9 +44,15 @@ export class Loops {
             if (r.pinsRestored > 0) this.on.log(`takeover: ${r.pinsRestored} flow pins restored`);
             resolve();
             break;
-          case 'error': reject(new NfcError('NFC_ERR_LOOP', `${role} loop: ${r.message}`)); break;
-          case 'stopped': stoppedResolve(); break;
-          case 'rx-done': this.on.rxDone(r.packets); break;
+          case 'error':
+            reject(new NfcError('NFC_ERR_LOOP', `${role} loop: ${r.message}`));
+            break;
+          case 'stopped':
+            stoppedResolve();
+            break;
+          case 'rx-done':
+            this.on.rxDone(r.packets);
+            break;
         }
       });
       worker.on('error', (err) => {
@@ -64,7 +74,10 @@ export class Loops {
     const rx = this.workers.find((w) => w.role === 'rx');
     if (!rx) return Promise.resolve(undefined);
     return new Promise((resolve) => {
-      const t = setTimeout(() => { rx.worker.off('message', on); resolve(undefined); }, 1000);
+      const t = setTimeout(() => {
+        rx.worker.off('message', on);
+        resolve(undefined);
+      }, 1000);
       const on = (r: WorkerReport): void => {
         if (r.type !== 'flow-stats') return;
         clearTimeout(t);

@@ -31,7 +31,11 @@ export type OptionSpec =
 
 export type OptionsSpec = Record<string, OptionSpec>;
 
-type ValueOf<S extends OptionSpec> = S extends { type: 'number' } ? number : S extends { type: 'string' } ? string : boolean;
+type ValueOf<S extends OptionSpec> = S extends { type: 'number' }
+  ? number
+  : S extends { type: 'string' }
+    ? string
+    : boolean;
 /** The parsed options an NF sees: every option with a default is present. */
 export type OptionValues<S extends OptionsSpec> = { readonly [K in keyof S]: ValueOf<S[K]> };
 
@@ -170,7 +174,11 @@ function nearest(word: string, candidates: readonly string[]): string | undefine
  * Checks and completes an NF's options against its spec (cold). `where` names the source for
  * errors, e.g. `topology.yaml: nfs[2] (firewall)` or `nfchain nf firewall.ts`.
  */
-export function parseOptions<S extends OptionsSpec>(def: NFDefinition<S>, raw: Record<string, unknown>, where: string): OptionValues<S> {
+export function parseOptions<S extends OptionsSpec>(
+  def: NFDefinition<S>,
+  raw: Record<string, unknown>,
+  where: string,
+): OptionValues<S> {
   const spec: OptionsSpec = def.options ?? {};
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(raw)) {
@@ -178,9 +186,13 @@ export function parseOptions<S extends OptionsSpec>(def: NFDefinition<S>, raw: R
     if (!s) {
       const near = nearest(k, Object.keys(spec));
       const known = Object.keys(spec);
-      throw new NfcError('NFC_ERR_NF_OPTION', `${where}: unknown option "${k}"${near ? `; did you mean "${near}"?` : ''}`, {
-        fix: known.length ? `${def.name} takes: ${known.join(', ')}` : `${def.name} takes no options`,
-      });
+      throw new NfcError(
+        'NFC_ERR_NF_OPTION',
+        `${where}: unknown option "${k}"${near ? `; did you mean "${near}"?` : ''}`,
+        {
+          fix: known.length ? `${def.name} takes: ${known.join(', ')}` : `${def.name} takes no options`,
+        },
+      );
     }
     out[k] = coerce(def.name, k, s, v, where);
   }
@@ -192,7 +204,9 @@ export function parseOptions<S extends OptionsSpec>(def: NFDefinition<S>, raw: R
 
 function coerce(nf: string, key: string, s: OptionSpec, v: unknown, where: string): unknown {
   const bad = (what: string): never => {
-    throw new NfcError('NFC_ERR_NF_OPTION', `${where}: option "${key}" ${what}`, { fix: s.help ? `${key}: ${s.help}` : `see ${nf}'s README` });
+    throw new NfcError('NFC_ERR_NF_OPTION', `${where}: option "${key}" ${what}`, {
+      fix: s.help ? `${key}: ${s.help}` : `see ${nf}'s README`,
+    });
   };
   switch (s.type) {
     case 'number': {

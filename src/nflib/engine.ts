@@ -19,7 +19,16 @@ import { ScConsumer, SpscProducer } from '../shm/ring.js';
 import { RW } from '../shm/ring-layout.js';
 import { PacketView } from '../packet/packet-view.js';
 import {
-  CACHE_CAP, CounterSet, FREE_RING_ID, HELD_MAX, MAX_CHAINS, MAX_SERVICES, NfState, NS, RouteCounters, txRingId,
+  CACHE_CAP,
+  CounterSet,
+  FREE_RING_ID,
+  HELD_MAX,
+  MAX_CHAINS,
+  MAX_SERVICES,
+  NfState,
+  NS,
+  RouteCounters,
+  txRingId,
 } from '../shm/instance-layout.js';
 import type { InstanceView } from '../shm/instance.js';
 import { Router } from '../chain/router.js';
@@ -140,21 +149,31 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
     const mem = o.inst.mem;
     const journalBase = this.slot + NS.journal;
     const cacheStart = this.slot + o.inst.g.cacheWord;
-    this.cache = new PoolCache(this.pool, { capacity: CACHE_CAP, storage: this.u32.subarray(cacheStart, cacheStart + cacheStorageWords(CACHE_CAP)) });
+    this.cache = new PoolCache(this.pool, {
+      capacity: CACHE_CAP,
+      storage: this.u32.subarray(cacheStart, cacheStart + cacheStorageWords(CACHE_CAP)),
+    });
     this.cache.setJournal(this.i32, journalBase, FREE_RING_ID, FREE_RING_ID + 1, FREE_RING_ID + 2);
     this.rx = new ScConsumer(mem, o.inst.rxRingOffset(o.nfId), `NF ${o.nfId} rx ring`);
     const tx = new SpscProducer(mem, o.inst.txRingOffset(o.nfId), `NF ${o.nfId} tx ring`);
     tx.setJournal(this.i32, journalBase, txRingId(o.nfId));
     this.c = o.inst.counters.set(CounterSet.nf(o.nfId));
     this.router = new Router({
-      inst: o.inst, counters: this.c, cache: this.cache,
-      staging: this.u32, stagingOff: this.slot + o.inst.g.stagingWord, tx,
-      journal: this.i32, journalBase,
+      inst: o.inst,
+      counters: this.c,
+      cache: this.cache,
+      staging: this.u32,
+      stagingOff: this.slot + o.inst.g.stagingWord,
+      tx,
+      journal: this.i32,
+      journalBase,
     });
     this.sleepWord = (o.inst.rxRingOffset(o.nfId) >> 2) + RW.sleeping;
     this.view = new PacketView(mem === this.pool.buffer ? mem : this.pool.buffer);
     this.burst = { descs: this.burstDescs, verdicts: this.burstVerdicts, n: 0, view: new PacketView(this.pool.buffer) };
-    this.done = new Promise((r) => { this.resolveDone = r; });
+    this.done = new Promise((r) => {
+      this.resolveDone = r;
+    });
   }
 
   // ---- NFContext ------------------------------------------------------------------------
@@ -225,7 +244,12 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
 
   setFlowChain(chain: number): FlowChainResult {
     if (!this.inHandle) return 'no-flow';
-    if (!Number.isInteger(chain) || chain < 0 || chain >= MAX_CHAINS || Atomics.load(this.i32, this.inst.chainWord(chain)) === 0) {
+    if (
+      !Number.isInteger(chain) ||
+      chain < 0 ||
+      chain >= MAX_CHAINS ||
+      Atomics.load(this.i32, this.inst.chainWord(chain)) === 0
+    ) {
       return 'no-chain';
     }
     const d = this.desc;
@@ -235,7 +259,8 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
     if (!view.flowKey(key)) return 'no-flow';
     const a = key.addr;
     const r = this.messenger.sendToManager({
-      pin: chain, k: [key.family, key.proto, key.srcPort, key.dstPort, a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!],
+      pin: chain,
+      k: [key.family, key.proto, key.srcPort, key.dstPort, a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!],
     });
     // This packet follows the new chain from its first hop (the router adds one to chainIndex),
     // pinned or not.
@@ -251,7 +276,10 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
 
   async scale(instances: number, service?: number | string, opts?: { rebalance?: boolean }): Promise<ScaleResult> {
     if (!this.control) throw new NfcError('NFC_ERR_NF', 'scale(): this NF is not connected to a manager');
-    const r = await this.control({ type: 'scale', service: service ?? this.service, instances, rebalance: opts?.rebalance === true }, 40_000);
+    const r = await this.control(
+      { type: 'scale', service: service ?? this.service, instances, rebalance: opts?.rebalance === true },
+      40_000,
+    );
     if (r.type !== 'scaled') throw new NfcError('NFC_ERR_NF', `scale(): unexpected answer ${r.type}`);
     return { service: r.service, before: r.before, instances: r.instances, started: r.started, retired: r.retired };
   }
@@ -487,4 +515,3 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
     }
   }
 }
-

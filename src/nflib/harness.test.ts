@@ -14,10 +14,18 @@ import { NOT_HANDLED, runNF } from './harness.js';
 import { buildPacket } from '../../test/helpers/packet-builder.js';
 
 function udp(i: number, dport = 53): Uint8Array {
-  return buildPacket({ l3: { kind: 'ipv4', src: `10.0.0.${i & 255}`, dst: '192.168.0.1' }, l4: { kind: 'udp', sport: 1000 + i, dport }, padTo: 60 }).bytes;
+  return buildPacket({
+    l3: { kind: 'ipv4', src: `10.0.0.${i & 255}`, dst: '192.168.0.1' },
+    l4: { kind: 'udp', sport: 1000 + i, dport },
+    padTo: 60,
+  }).bytes;
 }
 function tcp(i: number): Uint8Array {
-  return buildPacket({ l3: { kind: 'ipv4', src: '10.1.0.1', dst: '10.2.0.2' }, l4: { kind: 'tcp', sport: 2000 + i, dport: 80 }, padTo: 60 }).bytes;
+  return buildPacket({
+    l3: { kind: 'ipv4', src: '10.1.0.1', dst: '10.2.0.2' },
+    l4: { kind: 'tcp', sport: 2000 + i, dport: 80 },
+    padTo: 60,
+  }).bytes;
 }
 function hashOf(bytes: Uint8Array): number {
   const copy = new Uint8Array(bytes);
@@ -53,13 +61,26 @@ test('verdicts pass through: per input packet, outputs in order with copies of t
   assert.equal(r.held, 0);
   assert.equal(r.handled, 5);
   assert.equal(r.ctx.handled, 5);
-  assert.deepEqual(r.outputs.map((o) => [o.source, o.index, o.verdict]), [['input', 1, toNF(3)], ['input', 2, out(1)], ['input', 3, NEXT]]);
+  assert.deepEqual(
+    r.outputs.map((o) => [o.source, o.index, o.verdict]),
+    [
+      ['input', 1, toNF(3)],
+      ['input', 2, out(1)],
+      ['input', 3, NEXT],
+    ],
+  );
   const tcpOut = r.outputs[0]!.bytes;
   assert.equal(tcpOut.length, pkts[1]!.length);
   assert.equal(tcpOut[14 + 8], 7, 'TTL rewritten in the copy');
   assert.deepEqual(r.outputs[1]!.bytes, pkts[2]);
-  assert.deepEqual(seen.map((s) => s.port), [0, 1, 2, 3, 4]);
-  assert.deepEqual(seen.map((s) => s.hash), pkts.map(hashOf));
+  assert.deepEqual(
+    seen.map((s) => s.port),
+    [0, 1, 2, 3, 4],
+  );
+  assert.deepEqual(
+    seen.map((s) => s.hash),
+    pkts.map(hashOf),
+  );
   assert.ok(seen.every((s) => s.len === 60));
 });
 
@@ -102,7 +123,10 @@ test('keep() holds packets (verdict ignored, -1); send() in tick releases them',
   assert.deepEqual(r.verdicts, [-1, -1, -1]);
   assert.equal(r.ticks, 2);
   assert.deepEqual(r.logs, ['sent 3']);
-  assert.deepEqual(r.outputs.map((o) => o.source), ['kept', 'kept', 'kept']);
+  assert.deepEqual(
+    r.outputs.map((o) => o.source),
+    ['kept', 'kept', 'kept'],
+  );
   assert.deepEqual(r.outputs.map((o) => o.index).sort(), [0, 1, 2]);
   assert.equal(r.dropped, 0);
   assert.equal(r.held, 0);
@@ -128,7 +152,10 @@ test('held packets: send with DROP and drop() count as drops; what is left is fr
     },
   });
   const r = await runNF(nf, [udp(1), udp(2), udp(3), udp(4)], { ticks: 1 });
-  assert.deepEqual(r.outputs.map((o) => [o.source, o.index, o.verdict]), [['kept', 0, out(2)]]);
+  assert.deepEqual(
+    r.outputs.map((o) => [o.source, o.index, o.verdict]),
+    [['kept', 0, out(2)]],
+  );
   assert.equal(r.dropped, 2);
   assert.equal(r.held, 1);
 });
@@ -137,9 +164,15 @@ test('keep() outside handle() has no packet to keep', async () => {
   const got: number[] = [];
   const nf = defineNF({
     name: 'nokeep',
-    setup(ctx) { got.push(ctx.keep()); },
-    handleBurst(_b, ctx) { got.push(ctx.keep()); },
-    tick(ctx) { got.push(ctx.keep()); },
+    setup(ctx) {
+      got.push(ctx.keep());
+    },
+    handleBurst(_b, ctx) {
+      got.push(ctx.keep());
+    },
+    tick(ctx) {
+      got.push(ctx.keep());
+    },
   });
   const r = await runNF(nf, [udp(1)], { ticks: 1 });
   assert.deepEqual(got, [-1, -1, -1]);
@@ -166,9 +199,16 @@ test('newPacket() in setup and handle: held until sent, bytes and source "create
     },
   });
   const r = await runNF(nf, [udp(1), udp(2)]);
-  assert.deepEqual(r.outputs.map((o) => [o.source, o.index, o.verdict]), [
-    ['created', -1, toNF(2)], ['created', -1, out(0)], ['input', 0, NEXT], ['created', -1, out(0)], ['input', 1, NEXT],
-  ]);
+  assert.deepEqual(
+    r.outputs.map((o) => [o.source, o.index, o.verdict]),
+    [
+      ['created', -1, toNF(2)],
+      ['created', -1, out(0)],
+      ['input', 0, NEXT],
+      ['created', -1, out(0)],
+      ['input', 1, NEXT],
+    ],
+  );
   assert.deepEqual(r.outputs[0]!.bytes, reply);
   assert.equal(r.held, 1);
   assert.equal(r.dropped, 0);
@@ -214,7 +254,10 @@ test('handleBurst: bursts of 32, verdicts preset to NEXT', async () => {
   assert.deepEqual(r.verdicts.slice(0, 4), [toNF(5), DROP, NEXT, DROP]);
   assert.equal(r.verdicts[32], toNF(5));
   assert.equal(r.verdicts[64], toNF(5));
-  assert.deepEqual(r.outputs.map((o) => o.index), pkts.map((_, i) => i).filter((i) => i % 2 === 0));
+  assert.deepEqual(
+    r.outputs.map((o) => o.index),
+    pkts.map((_, i) => i).filter((i) => i % 2 === 0),
+  );
 });
 
 test('ctx.stop() ends the run after the current burst; stop() still runs, no more ticks', async () => {
@@ -226,8 +269,12 @@ test('ctx.stop() ends the run after the current burst; stop() still runs, no mor
       if (ctx.handled === 32) ctx.stop(); // ctx.handled counts whole bursts, as in the engine
       return NEXT;
     },
-    tick() { ticks++; },
-    stop() { stopped++; },
+    tick() {
+      ticks++;
+    },
+    stop() {
+      stopped++;
+    },
   });
   const pkts = Array.from({ length: 100 }, (_, i) => udp(i));
   const r = await runNF(nf, pkts, { ticks: 3 });
@@ -243,7 +290,13 @@ test('ctx.stop() ends the run after the current burst; stop() still runs, no mor
 });
 
 test('stop in setup: no packet is handled', async () => {
-  const nf = defineNF({ name: 'early', setup(ctx) { ctx.stop(); }, handle: () => NEXT });
+  const nf = defineNF({
+    name: 'early',
+    setup(ctx) {
+      ctx.stop();
+    },
+    handle: () => NEXT,
+  });
   const r = await runNF(nf, [udp(1)]);
   assert.deepEqual(r.verdicts, [NOT_HANDLED]);
   assert.equal(r.stopReason, 'stopped by the NF');
@@ -254,9 +307,16 @@ test('virtual clock: now() is 0 for packets and moves by tickInterval per tick',
   const nf = defineNF({
     name: 'clock',
     tickInterval: 250,
-    setup(ctx) { times.push(ctx.now()); },
-    handle(_p, ctx) { times.push(ctx.now()); return NEXT; },
-    tick(ctx) { times.push(ctx.now()); },
+    setup(ctx) {
+      times.push(ctx.now());
+    },
+    handle(_p, ctx) {
+      times.push(ctx.now());
+      return NEXT;
+    },
+    tick(ctx) {
+      times.push(ctx.now());
+    },
   });
   await runNF(nf, [udp(1)], { ticks: 3 });
   assert.deepEqual(times, [0, 0, 250, 500, 750]);
@@ -270,9 +330,19 @@ test('async setup and stop are awaited; log lines are echoed with a prefix', asy
   const echoed: string[] = [];
   const nf = defineNF({
     name: 'async',
-    async setup(ctx) { await new Promise((r) => setTimeout(r, 5)); order.push('setup'); ctx.log('hello'); },
-    handle() { order.push('handle'); return NEXT; },
-    async stop() { await new Promise((r) => setTimeout(r, 5)); order.push('stop'); },
+    async setup(ctx) {
+      await new Promise((r) => setTimeout(r, 5));
+      order.push('setup');
+      ctx.log('hello');
+    },
+    handle() {
+      order.push('handle');
+      return NEXT;
+    },
+    async stop() {
+      await new Promise((r) => setTimeout(r, 5));
+      order.push('stop');
+    },
   });
   const r = await runNF(nf, [udp(1)], { instance: 3, log: (l) => echoed.push(l) });
   assert.deepEqual(order, ['setup', 'handle', 'stop']);
@@ -290,9 +360,18 @@ test('options are parsed as a topology would: unknown and bad values are NFC_ERR
     },
     handle: () => NEXT,
   });
-  await assert.rejects(runNF(nf, [], { options: { intervl: 2 } }), nfcCode('NFC_ERR_NF_OPTION', /runNF: unknown option "intervl"; did you mean "interval"\?/));
-  await assert.rejects(runNF(nf, [], { options: { interval: -1 } }), nfcCode('NFC_ERR_NF_OPTION', /option "interval" must be at least 0/));
-  await assert.rejects(runNF(nf, [], { options: { interval: 1.5 } }), nfcCode('NFC_ERR_NF_OPTION', /must be an integer/));
+  await assert.rejects(
+    runNF(nf, [], { options: { intervl: 2 } }),
+    nfcCode('NFC_ERR_NF_OPTION', /runNF: unknown option "intervl"; did you mean "interval"\?/),
+  );
+  await assert.rejects(
+    runNF(nf, [], { options: { interval: -1 } }),
+    nfcCode('NFC_ERR_NF_OPTION', /option "interval" must be at least 0/),
+  );
+  await assert.rejects(
+    runNF(nf, [], { options: { interval: 1.5 } }),
+    nfcCode('NFC_ERR_NF_OPTION', /must be an integer/),
+  );
   await assert.rejects(runNF(nf, [], { options: { mode: 'c' } }), nfcCode('NFC_ERR_NF_OPTION', /must be one of a, b/));
   await assert.rejects(runNF(nf, [], { options: { verbose: 'maybe' } }), nfcCode('NFC_ERR_NF_OPTION', /true or false/));
   const r = await runNF(nf, [], { options: { interval: '3', verbose: 'yes' } });
@@ -301,8 +380,14 @@ test('options are parsed as a topology would: unknown and bad values are NFC_ERR
 
 test('bad inputs are NFC_ERR_INVALID_ARG; a definition is checked', async () => {
   const nf = defineNF({ name: 'x', handle: () => NEXT });
-  await assert.rejects(runNF(nf, [udp(1)], { inputPort: [0, 1] }), nfcCode('NFC_ERR_INVALID_ARG', /inputPort has 2 entries for 1 packets/));
-  await assert.rejects(runNF(nf, [new Uint8Array(5000)]), nfcCode('NFC_ERR_INVALID_ARG', /5000 bytes; the pool's data room is 2048/));
+  await assert.rejects(
+    runNF(nf, [udp(1)], { inputPort: [0, 1] }),
+    nfcCode('NFC_ERR_INVALID_ARG', /inputPort has 2 entries for 1 packets/),
+  );
+  await assert.rejects(
+    runNF(nf, [new Uint8Array(5000)]),
+    nfcCode('NFC_ERR_INVALID_ARG', /5000 bytes; the pool's data room is 2048/),
+  );
   await assert.rejects(runNF(nf, [udp(1)], { ticks: -1 }), nfcCode('NFC_ERR_INVALID_ARG'));
   await assert.rejects(runNF({ name: 'nothing' } as never, []), nfcCode('NFC_ERR_NF'));
   // a larger data room takes jumbo frames
@@ -311,9 +396,18 @@ test('bad inputs are NFC_ERR_INVALID_ARG; a definition is checked', async () => 
 });
 
 test('a pool too small for what the NF keeps is reported, not silently dropped', async () => {
-  const nf = defineNF({ name: 'keeper', handle(_p, ctx) { ctx.keep(); return NEXT; } });
+  const nf = defineNF({
+    name: 'keeper',
+    handle(_p, ctx) {
+      ctx.keep();
+      return NEXT;
+    },
+  });
   const pkts = Array.from({ length: 100 }, (_, i) => udp(i));
-  await assert.rejects(runNF(nf, pkts, { poolCount: 64 }), nfcCode('NFC_ERR_INVALID_ARG', /pool of 64 buffers ran out/));
+  await assert.rejects(
+    runNF(nf, pkts, { poolCount: 64 }),
+    nfcCode('NFC_ERR_INVALID_ARG', /pool of 64 buffers ran out/),
+  );
   const r = await runNF(nf, pkts, { poolCount: 128 });
   assert.equal(r.held, 100);
 });

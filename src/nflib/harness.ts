@@ -53,7 +53,16 @@ import { initPool, PacketPool, poolBytes, PoolCache } from '../shm/pool.js';
 import { PacketView } from '../packet/packet-view.js';
 import { HELD_MAX, MAX_SERVICES } from '../shm/instance-layout.js';
 import { Action, NEXT, verdictAction, verdictDest } from '../chain/verdict.js';
-import { parseOptions, type Burst, type FlowChainResult, type NFContext, type NFDefinition, type OptionsSpec, type OptionValues, type ScaleResult } from './define.js';
+import {
+  parseOptions,
+  type Burst,
+  type FlowChainResult,
+  type NFContext,
+  type NFDefinition,
+  type OptionsSpec,
+  type OptionValues,
+  type ScaleResult,
+} from './define.js';
 import { FlowKey } from '../packet/flow-key.js';
 
 /** The verdict runNF reports for an input packet the NF never saw (it stopped first). */
@@ -178,7 +187,15 @@ class HarnessContext<O> implements NFContext<O> {
   private readonly echo: ((line: string) => void) | undefined;
   private readonly tag: string;
 
-  constructor(name: string, service: number, instance: number, options: O, pool: PacketPool, realClock: boolean, echo: ((line: string) => void) | undefined) {
+  constructor(
+    name: string,
+    service: number,
+    instance: number,
+    options: O,
+    pool: PacketPool,
+    realClock: boolean,
+    echo: ((line: string) => void) | undefined,
+  ) {
     this.name = name;
     this.service = service;
     this.instance = instance;
@@ -228,7 +245,10 @@ class HarnessContext<O> implements NFContext<O> {
     const svc = service ?? this.service;
     const rebalance = opts?.rebalance === true;
     this.scaleRequests.push({ instances, service: svc, rebalance });
-    if (!this.onScale) throw new NfcError('NFC_ERR_NF', 'scale(): runNF has no manager', { fix: 'pass onScale in runNF\'s options to answer it' });
+    if (!this.onScale)
+      throw new NfcError('NFC_ERR_NF', 'scale(): runNF has no manager', {
+        fix: "pass onScale in runNF's options to answer it",
+      });
     return this.onScale(instances, svc, rebalance);
   }
 
@@ -317,7 +337,6 @@ class HarnessContext<O> implements NFContext<O> {
     }
     return n;
   }
-
 }
 
 function bad(message: string, fix?: string): never {
@@ -332,8 +351,14 @@ export async function runNF<S extends OptionsSpec>(
   packets: readonly Uint8Array[],
   opts: RunNFOptions = {},
 ): Promise<RunNFResult<OptionValues<S>>> {
-  if (!def || typeof def.name !== 'string' || (typeof def.handle !== 'function' && typeof def.handleBurst !== 'function')) {
-    throw new NfcError('NFC_ERR_NF', 'runNF: not an NF definition', { fix: 'pass what defineNF({ name, handle }) returned (the module\'s default export)' });
+  if (
+    !def ||
+    typeof def.name !== 'string' ||
+    (typeof def.handle !== 'function' && typeof def.handleBurst !== 'function')
+  ) {
+    throw new NfcError('NFC_ERR_NF', 'runNF: not an NF definition', {
+      fix: "pass what defineNF({ name, handle }) returned (the module's default export)",
+    });
   }
   const options = parseOptions(def, opts.options ?? {}, 'runNF');
   const ticks = opts.ticks ?? 0;
@@ -341,9 +366,14 @@ export async function runNF<S extends OptionsSpec>(
   const total = packets.length;
   const ports = opts.inputPort ?? 0;
   const offloads = opts.offloads ?? 0;
-  if (typeof offloads !== 'number' && offloads.length !== total) bad(`offloads has ${offloads.length} entries for ${total} packets`, 'give one offload word per packet, or a single number');
+  if (typeof offloads !== 'number' && offloads.length !== total)
+    bad(
+      `offloads has ${offloads.length} entries for ${total} packets`,
+      'give one offload word per packet, or a single number',
+    );
   if (typeof ports === 'number') {
-    if (!Number.isInteger(ports) || ports < 0 || ports > 0xffff) bad(`inputPort must be an integer port id, got ${ports}`);
+    if (!Number.isInteger(ports) || ports < 0 || ports > 0xffff)
+      bad(`inputPort must be an integer port id, got ${ports}`);
   } else if (ports.length !== total) {
     bad(`inputPort has ${ports.length} entries for ${total} packets`, 'give one port per packet, or a single number');
   }
@@ -356,11 +386,18 @@ export async function runNF<S extends OptionsSpec>(
   for (let i = 0; i < total; i++) {
     const p = packets[i];
     if (!(p instanceof Uint8Array)) bad(`packets[${i}] is not a Uint8Array`);
-    if (p.length > pool.dataRoom) bad(`packets[${i}] has ${p.length} bytes; the pool's data room is ${pool.dataRoom}`, 'pass a larger dataRoom');
+    if (p.length > pool.dataRoom)
+      bad(`packets[${i}] has ${p.length} bytes; the pool's data room is ${pool.dataRoom}`, 'pass a larger dataRoom');
   }
 
   const ctx = new HarnessContext<OptionValues<S>>(
-    def.name, opts.service ?? 1, opts.instance ?? 1, options, pool, opts.clock === 'real', opts.log,
+    def.name,
+    opts.service ?? 1,
+    opts.instance ?? 1,
+    options,
+    pool,
+    opts.clock === 'real',
+    opts.log,
   );
   if (opts.chains) ctx.chains = opts.chains;
   if (opts.baseDir !== undefined) ctx.baseDir = opts.baseDir;
@@ -376,7 +413,10 @@ export async function runNF<S extends OptionsSpec>(
   const bd = new Uint32Array(BURST);
   const bv = new Int32Array(BURST);
   const burst: { descs: Uint32Array; verdicts: Int32Array; n: number; view: PacketView } = {
-    descs: bd, verdicts: bv, n: 0, view: new PacketView(mem),
+    descs: bd,
+    verdicts: bv,
+    n: 0,
+    view: new PacketView(mem),
   };
   const words = pool.words;
   for (let start = 0; start < total && !ctx.stopReason; start += BURST) {
@@ -453,12 +493,26 @@ export async function runNF<S extends OptionsSpec>(
   ctx.cache.flush();
   const free = pool.ringFreeCount();
   if (free !== pool.count) {
-    throw new NfcError('NFC_ERR_NF', `runNF: ${pool.count - free} of ${pool.count} buffers leaked running ${def.name}`, {
-      fix: 'a bug in the harness or the pool (every packet is freed when it leaves): please report it',
-    });
+    throw new NfcError(
+      'NFC_ERR_NF',
+      `runNF: ${pool.count - free} of ${pool.count} buffers leaked running ${def.name}`,
+      {
+        fix: 'a bug in the harness or the pool (every packet is freed when it leaves): please report it',
+      },
+    );
   }
   return {
-    verdicts, outputs: ctx.outputs, dropped: ctx.dropped, held, logs: ctx.logs, messages: ctx.messages, flowChains: ctx.flowChains, scaleRequests: ctx.scaleRequests, ctx: nfCtx,
-    handled: ctx.handled, ticks: ticked, stopReason: ctx.stopReason,
+    verdicts,
+    outputs: ctx.outputs,
+    dropped: ctx.dropped,
+    held,
+    logs: ctx.logs,
+    messages: ctx.messages,
+    flowChains: ctx.flowChains,
+    scaleRequests: ctx.scaleRequests,
+    ctx: nfCtx,
+    handled: ctx.handled,
+    ticks: ticked,
+    stopReason: ctx.stopReason,
   };
 }

@@ -21,7 +21,9 @@ export function enableTypeScriptModules(): void {
 export async function loadNF(modulePath: string): Promise<NFDefinition<OptionsSpec>> {
   const abs = resolvePath(modulePath);
   if (!existsSync(abs)) {
-    throw new NfcError('NFC_ERR_NF', `NF module ${abs} does not exist`, { fix: 'check the path (relative paths are from the current directory, or from the topology file)' });
+    throw new NfcError('NFC_ERR_NF', `NF module ${abs} does not exist`, {
+      fix: 'check the path (relative paths are from the current directory, or from the topology file)',
+    });
   }
   if (/\.(m?ts)$/.test(abs)) enableTypeScriptModules();
   let mod: { default?: unknown };
@@ -31,8 +33,12 @@ export async function loadNF(modulePath: string): Promise<NFDefinition<OptionsSp
     throw new NfcError('NFC_ERR_NF', `NF module ${abs} failed to load: ${(err as Error).message}`, { cause: err });
   }
   const def = mod.default as NFDefinition<OptionsSpec> | undefined;
-  if (!def || typeof def !== 'object' || typeof def.name !== 'string' ||
-    (typeof def.handle !== 'function' && typeof def.handleBurst !== 'function')) {
+  if (
+    !def ||
+    typeof def !== 'object' ||
+    typeof def.name !== 'string' ||
+    (typeof def.handle !== 'function' && typeof def.handleBurst !== 'function')
+  ) {
     throw new NfcError('NFC_ERR_NF', `NF module ${abs} has no NF definition as its default export`, {
       fix: "end it with `export default defineNF({ name, handle(pkt, ctx) { ... } })` (import { defineNF } from 'nfchain')",
     });

@@ -34,7 +34,6 @@ export interface NfArgs {
   managerWait: number;
 }
 
-
 /** How often an NF whose manager died looks for a new one (ms). */
 const RECONNECT_MS = 50;
 
@@ -61,12 +60,19 @@ export function nfArgs(p: Parsed<typeof NF_FLAGS>): NfArgs {
     }
   }
   return {
-    module, service: v.service, nfId: v.instance ?? 0, manager: v.name, ttl: v.ttl, limit: v.limit, poll: v.poll,
-    label: v.label, baseDir: v['base-dir'], managerWait: v['manager-wait'],
+    module,
+    service: v.service,
+    nfId: v.instance ?? 0,
+    manager: v.name,
+    ttl: v.ttl,
+    limit: v.limit,
+    poll: v.poll,
+    label: v.label,
+    baseDir: v['base-dir'],
+    managerWait: v['manager-wait'],
     options: { ...jsonOptions, ...optionsFromArgv(p.rest) },
   };
 }
-
 
 /** Runs an NF process to its end; returns the exit code (cold). */
 export async function runNf(args: NfArgs): Promise<number> {
@@ -78,23 +84,48 @@ export async function runNf(args: NfArgs): Promise<number> {
   const options = parseOptions(def, args.options, `nfchain nf ${args.module}`);
   let client = await ControlClient.connect(args.manager);
   const reg = await client.request<RegisteredReply>({
-    type: 'register', name: args.label ?? def.name, service: args.service, nfId: args.nfId, pid: process.pid, module: args.module, options: args.options,
+    type: 'register',
+    name: args.label ?? def.name,
+    service: args.service,
+    nfId: args.nfId,
+    pid: process.pid,
+    module: args.module,
+    options: args.options,
   });
   const tag = `${args.label ?? def.name}#${reg.nfId}`;
-  const log = (line: string): void => { process.stdout.write(`[${tag}] ${line}\n`); };
+  const log = (line: string): void => {
+    process.stdout.write(`[${tag}] ${line}\n`);
+  };
   const inst = attachInstance(reg.instance);
   const engine = new NfEngine({
-    inst, nfId: reg.nfId, service: args.service, def, options: options as Record<string, unknown>,
-    poll: args.poll ?? reg.poll, ttl: args.ttl, limit: args.limit, log,
-    control: (req, timeoutMs) => client.request(req, timeoutMs), chains: reg.chains, baseDir: args.baseDir,
+    inst,
+    nfId: reg.nfId,
+    service: args.service,
+    def,
+    options: options as Record<string, unknown>,
+    poll: args.poll ?? reg.poll,
+    ttl: args.ttl,
+    limit: args.limit,
+    log,
+    control: (req, timeoutMs) => client.request(req, timeoutMs),
+    chains: reg.chains,
+    baseDir: args.baseDir,
   });
   let exitCode = 0;
   const onSignal = (sig: string) => () => engine.stop(`${sig} received`);
   process.on('SIGINT', onSignal('SIGINT'));
   process.on('SIGTERM', onSignal('SIGTERM'));
   let told = false;
-  const reattach = { type: 'reattach', nfId: reg.nfId, generation: reg.generation, pid: process.pid, name: args.label ?? def.name,
-    service: args.service, module: args.module, options: args.options } as const;
+  const reattach = {
+    type: 'reattach',
+    nfId: reg.nfId,
+    generation: reg.generation,
+    pid: process.pid,
+    name: args.label ?? def.name,
+    service: args.service,
+    module: args.module,
+    options: args.options,
+  } as const;
   /**
    * The control connection closed. A manager that stops tells its NFs first; one that closes
    * without a word died: pause (hold everything, recorded in the slot) and wait for a manager
@@ -106,7 +137,9 @@ export async function runNf(args: NfArgs): Promise<number> {
       return;
     }
     engine.pause();
-    log(`the manager went away without stopping us: paused, waiting up to ${args.managerWait} s for a manager to take over`);
+    log(
+      `the manager went away without stopping us: paused, waiting up to ${args.managerWait} s for a manager to take over`,
+    );
     const end = Date.now() + args.managerWait * 1000;
     void (async () => {
       for (;;) {
@@ -154,7 +187,10 @@ export async function runNf(args: NfArgs): Promise<number> {
   } catch (err) {
     // Leave at once (the manager frees the slot), rather than sit registered until it stops.
     try {
-      await client.request({ type: 'stopping', nfId: reg.nfId, reason: `setup() failed: ${(err as Error).message}` }, 2000);
+      await client.request(
+        { type: 'stopping', nfId: reg.nfId, reason: `setup() failed: ${(err as Error).message}` },
+        2000,
+      );
     } catch {
       /* the manager may be gone */
     }

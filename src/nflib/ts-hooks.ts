@@ -25,13 +25,25 @@ function cacheDir(): string {
   return join(base, 'nfchain', 'ts');
 }
 
-interface ResolveContext { parentURL?: string }
+interface ResolveContext {
+  parentURL?: string;
+}
 type NextResolve = (specifier: string, context: ResolveContext) => Promise<{ url: string; format?: string }>;
-interface LoadContext { format?: string }
+interface LoadContext {
+  format?: string;
+}
 type NextLoad = (url: string, context: LoadContext) => Promise<{ format: string; source: string | Buffer }>;
 
-export async function resolve(specifier: string, context: ResolveContext, next: NextResolve): Promise<{ url: string; format?: string; shortCircuit?: boolean }> {
-  if ((specifier.startsWith('./') || specifier.startsWith('../')) && specifier.endsWith('.js') && context.parentURL?.startsWith('file:')) {
+export async function resolve(
+  specifier: string,
+  context: ResolveContext,
+  next: NextResolve,
+): Promise<{ url: string; format?: string; shortCircuit?: boolean }> {
+  if (
+    (specifier.startsWith('./') || specifier.startsWith('../')) &&
+    specifier.endsWith('.js') &&
+    context.parentURL?.startsWith('file:')
+  ) {
     const js = new URL(specifier, context.parentURL);
     if (!existsSync(fileURLToPath(js))) {
       const tsUrl = new URL(`${specifier.slice(0, -3)}.ts`, context.parentURL);
@@ -41,7 +53,11 @@ export async function resolve(specifier: string, context: ResolveContext, next: 
   return next(specifier, context);
 }
 
-export async function load(url: string, context: LoadContext, next: NextLoad): Promise<{ format: string; source: string | Buffer; shortCircuit?: boolean }> {
+export async function load(
+  url: string,
+  context: LoadContext,
+  next: NextLoad,
+): Promise<{ format: string; source: string | Buffer; shortCircuit?: boolean }> {
   if (url.startsWith('file:') && (url.endsWith('.ts') || url.endsWith('.mts'))) {
     const path = fileURLToPath(url);
     const st = await stat(path);

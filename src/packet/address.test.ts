@@ -23,12 +23,24 @@ test('format and parse helpers', () => {
   assert.deepEqual([...parseIpv6('1:2:3:4:5:6:7:8')], [0x10002, 0x30004, 0x50006, 0x70008]);
   assert.equal(formatIpv6(parseIpv6('fe80::1')), 'fe80::1');
   for (const bad of ['1.2.3', '1.2.3.256', 'a.b.c.d', '']) {
-    assert.throws(() => parseIpv4(bad), (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_INVALID_ARG', bad);
+    assert.throws(
+      () => parseIpv4(bad),
+      (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_INVALID_ARG',
+      bad,
+    );
   }
   for (const bad of ['1:2:3:4:5:6:7', '1::2::3', '1:2:3:4:5:6:7:8:9', 'g::1', '1:2:3:4::5:6:7:8']) {
-    assert.throws(() => parseIpv6(bad), (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_INVALID_ARG', bad);
+    assert.throws(
+      () => parseIpv6(bad),
+      (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_INVALID_ARG',
+      bad,
+    );
   }
   for (const bad of ['02:00:00:00:00', '02:00:00:00:00:0g', '020000000001']) {
-    assert.throws(() => parseMac(bad), (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_INVALID_ARG', bad);
+    assert.throws(
+      () => parseMac(bad),
+      (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_INVALID_ARG',
+      bad,
+    );
   }
 });

@@ -97,7 +97,7 @@ export function formatIpv6(words: ArrayLike<number>, offset = 0): string {
   // Longest run of at least two zero groups; the first one wins a tie.
   let bestStart = -1;
   let bestLen = 1;
-  for (let i = 0; i < 8;) {
+  for (let i = 0; i < 8; ) {
     if (g[i] !== 0) {
       i++;
       continue;
@@ -110,7 +110,11 @@ export function formatIpv6(words: ArrayLike<number>, offset = 0): string {
     }
     i = j;
   }
-  const hex = (from: number, to: number): string => g.slice(from, to).map((x) => x.toString(16)).join(':');
+  const hex = (from: number, to: number): string =>
+    g
+      .slice(from, to)
+      .map((x) => x.toString(16))
+      .join(':');
   if (bestStart < 0) return hex(0, 8);
   return `${hex(0, bestStart)}::${hex(bestStart + bestLen, 8)}`;
 }

@@ -5,13 +5,24 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  csumFold, csumUpdate16, csumUpdate32, internetChecksum, ipv4HeaderChecksum, ipv4HeaderChecksumOk,
-  l4ChecksumIpv4, l4ChecksumIpv4Ok, l4ChecksumIpv6, l4ChecksumIpv6Ok, onesSum, pseudoSumIpv4,
-  pseudoSumIpv4At, transportChecksum, transportChecksumOk,
+  csumFold,
+  csumUpdate16,
+  csumUpdate32,
+  internetChecksum,
+  ipv4HeaderChecksum,
+  ipv4HeaderChecksumOk,
+  l4ChecksumIpv4,
+  l4ChecksumIpv4Ok,
+  l4ChecksumIpv6,
+  l4ChecksumIpv6Ok,
+  onesSum,
+  pseudoSumIpv4,
+  pseudoSumIpv4At,
+  transportChecksum,
+  transportChecksumOk,
 } from './checksum.js';
 import { buildPacket, refChecksum, refSum, type BuiltPacket } from '../../test/helpers/packet-builder.js';
 import { mulberry32f as mulberry32 } from '../util/prng.js';
-
 
 function dvOf(b: Uint8Array): DataView {
   return new DataView(b.buffer, b.byteOffset, b.byteLength);
@@ -24,8 +35,10 @@ test('RFC 1071 §3 example: sum of 0001 f203 f4f5 f6f7 is ddf2', () => {
 });
 
 test('known IPv4 header checksum (b861)', () => {
-  const h = new Uint8Array([0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0xb8, 0x61,
-    0xc0, 0xa8, 0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7]);
+  const h = new Uint8Array([
+    0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0xb8, 0x61, 0xc0, 0xa8, 0x00, 0x01, 0xc0, 0xa8, 0x00,
+    0xc7,
+  ]);
   const dv = dvOf(h);
   assert.equal(ipv4HeaderChecksum(dv, 0), 0xb861);
   assert.equal(ipv4HeaderChecksumOk(dv, 0), true);
@@ -88,7 +101,7 @@ test('csumUpdate16 equals a full recompute (10 000 random edits)', () => {
     dv.setUint16(38, c0);
     const w = Math.floor(rnd() * 19) * 2;
     const oldWord = dv.getUint16(w);
-    const newWord = t % 7 === 0 ? (~oldWord & 0xffff) : Math.floor(rnd() * 65536);
+    const newWord = t % 7 === 0 ? ~oldWord & 0xffff : Math.floor(rnd() * 65536);
     dv.setUint16(w, newWord);
     const inc = csumUpdate16(c0, oldWord, newWord);
     dv.setUint16(38, 0);
@@ -116,7 +129,10 @@ test('csumUpdate32 equals a full recompute (10 000 random edits)', () => {
 });
 
 test('pseudo-header sums: explicit addresses equal reading them from the header', () => {
-  const p = buildPacket({ l3: { kind: 'ipv4', src: '192.168.1.10', dst: '10.20.30.40' }, l4: { kind: 'tcp', sport: 1, dport: 2 } });
+  const p = buildPacket({
+    l3: { kind: 'ipv4', src: '192.168.1.10', dst: '10.20.30.40' },
+    l4: { kind: 'tcp', sport: 1, dport: 2 },
+  });
   const dv = dvOf(p.bytes);
   const a = csumFold(pseudoSumIpv4(0xc0a8010a, 0x0a141e28, 6, 20));
   assert.equal(csumFold(pseudoSumIpv4At(dv, p.l3Offset, 6, 20)), a);
@@ -127,12 +143,48 @@ test('pseudo-header sums: explicit addresses equal reading them from the header'
 function l4Cases(): Array<{ name: string; p: BuiltPacket }> {
   const pay = new Uint8Array([1, 2, 3, 4, 5, 6, 7]);
   return [
-    { name: 'tcp/ipv4', p: buildPacket({ l3: { kind: 'ipv4', src: '10.0.0.1', dst: '10.0.0.2' }, l4: { kind: 'tcp', sport: 1234, dport: 80, payload: pay } }) },
-    { name: 'udp/ipv4', p: buildPacket({ l3: { kind: 'ipv4', src: '10.0.0.1', dst: '10.0.0.2' }, l4: { kind: 'udp', sport: 53, dport: 5353, payload: pay } }) },
-    { name: 'icmp/ipv4', p: buildPacket({ l3: { kind: 'ipv4', src: '10.0.0.1', dst: '10.0.0.2' }, l4: { kind: 'icmp', type: 8, code: 0, id: 7, seq: 1, payload: pay } }) },
-    { name: 'tcp/ipv6', p: buildPacket({ l3: { kind: 'ipv6', src: '2001:db8::1', dst: '2001:db8::2' }, l4: { kind: 'tcp', sport: 1234, dport: 80, payload: pay } }) },
-    { name: 'udp/ipv6', p: buildPacket({ l3: { kind: 'ipv6', src: '2001:db8::1', dst: 'fe80::1:2:3:4' }, l4: { kind: 'udp', sport: 53, dport: 5353, payload: pay } }) },
-    { name: 'icmp6/ipv6', p: buildPacket({ l3: { kind: 'ipv6', src: 'fe80::1', dst: 'ff02::1' }, l4: { kind: 'icmp6', type: 128, code: 0, id: 9, seq: 2, payload: pay } }) },
+    {
+      name: 'tcp/ipv4',
+      p: buildPacket({
+        l3: { kind: 'ipv4', src: '10.0.0.1', dst: '10.0.0.2' },
+        l4: { kind: 'tcp', sport: 1234, dport: 80, payload: pay },
+      }),
+    },
+    {
+      name: 'udp/ipv4',
+      p: buildPacket({
+        l3: { kind: 'ipv4', src: '10.0.0.1', dst: '10.0.0.2' },
+        l4: { kind: 'udp', sport: 53, dport: 5353, payload: pay },
+      }),
+    },
+    {
+      name: 'icmp/ipv4',
+      p: buildPacket({
+        l3: { kind: 'ipv4', src: '10.0.0.1', dst: '10.0.0.2' },
+        l4: { kind: 'icmp', type: 8, code: 0, id: 7, seq: 1, payload: pay },
+      }),
+    },
+    {
+      name: 'tcp/ipv6',
+      p: buildPacket({
+        l3: { kind: 'ipv6', src: '2001:db8::1', dst: '2001:db8::2' },
+        l4: { kind: 'tcp', sport: 1234, dport: 80, payload: pay },
+      }),
+    },
+    {
+      name: 'udp/ipv6',
+      p: buildPacket({
+        l3: { kind: 'ipv6', src: '2001:db8::1', dst: 'fe80::1:2:3:4' },
+        l4: { kind: 'udp', sport: 53, dport: 5353, payload: pay },
+      }),
+    },
+    {
+      name: 'icmp6/ipv6',
+      p: buildPacket({
+        l3: { kind: 'ipv6', src: 'fe80::1', dst: 'ff02::1' },
+        l4: { kind: 'icmp6', type: 128, code: 0, id: 9, seq: 2, payload: pay },
+      }),
+    },
   ];
 }
 
@@ -152,13 +204,22 @@ test('TCP/UDP/ICMP/ICMPv6 checksums over IPv4 and IPv6 match the reference', () 
 });
 
 test('UDP checksum 0: "none" over IPv4 passes, invalid over IPv6; a computed 0 is sent as ffff', () => {
-  const v4 = buildPacket({ l3: { kind: 'ipv4', src: '10.0.0.1', dst: '10.0.0.2' }, l4: { kind: 'udp', sport: 1, dport: 2, noChecksum: true } });
+  const v4 = buildPacket({
+    l3: { kind: 'ipv4', src: '10.0.0.1', dst: '10.0.0.2' },
+    l4: { kind: 'udp', sport: 1, dport: 2, noChecksum: true },
+  });
   assert.equal(l4ChecksumIpv4Ok(dvOf(v4.bytes), v4.l3Offset, v4.l4Offset, v4.l4Length, 17), true);
-  const v6 = buildPacket({ l3: { kind: 'ipv6', src: '::1', dst: '::2' }, l4: { kind: 'udp', sport: 1, dport: 2, noChecksum: true } });
+  const v6 = buildPacket({
+    l3: { kind: 'ipv6', src: '::1', dst: '::2' },
+    l4: { kind: 'udp', sport: 1, dport: 2, noChecksum: true },
+  });
   assert.equal(l4ChecksumIpv6Ok(dvOf(v6.bytes), v6.l3Offset, v6.l4Offset, v6.l4Length, 17), false);
 
   // Find a payload word that makes the UDP sum come out as 0xffff (computed checksum 0).
-  const p = buildPacket({ l3: { kind: 'ipv4', src: '10.0.0.1', dst: '10.0.0.2' }, l4: { kind: 'udp', sport: 1, dport: 2, payload: new Uint8Array(2) } });
+  const p = buildPacket({
+    l3: { kind: 'ipv4', src: '10.0.0.1', dst: '10.0.0.2' },
+    l4: { kind: 'udp', sport: 1, dport: 2, payload: new Uint8Array(2) },
+  });
   const dv = dvOf(p.bytes);
   const payOff = p.payloadOffset;
   dv.setUint16(p.l4Offset + 6, 0);

@@ -94,14 +94,14 @@ export function ipv4HeaderChecksumOk(dv: DataView, ipOff: number): boolean {
 
 /** Pseudo-header sum from explicit IPv4 addresses. */
 export function pseudoSumIpv4(src: number, dst: number, proto: number, l4Length: number): number {
-  return (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + proto +
-    (l4Length >>> 16) + (l4Length & 0xffff);
+  return (
+    (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + proto + (l4Length >>> 16) + (l4Length & 0xffff)
+  );
 }
 
 /** Pseudo-header sum reading the addresses of the IPv4 header at `ipOff`. */
 export function pseudoSumIpv4At(dv: DataView, ipOff: number, proto: number, l4Length: number): number {
-  return dv.getUint32(ipOff + 12) + dv.getUint32(ipOff + 16) + proto +
-    (l4Length >>> 16) + (l4Length & 0xffff);
+  return dv.getUint32(ipOff + 12) + dv.getUint32(ipOff + 16) + proto + (l4Length >>> 16) + (l4Length & 0xffff);
 }
 
 /**
@@ -132,8 +132,13 @@ const PROTO_ICMPV6 = 58;
  * pseudo-header sum (0 for ICMPv4), computed as if the field were zero: the two ranges around
  * the field are summed (see ipv4HeaderChecksum for why not ~field).
  */
-export function transportChecksum(dv: DataView, l4Off: number, l4Length: number, fieldOffset: number,
-  pseudoSum: number): number {
+export function transportChecksum(
+  dv: DataView,
+  l4Off: number,
+  l4Length: number,
+  fieldOffset: number,
+  pseudoSum: number,
+): number {
   const before = onesSum(dv, l4Off, fieldOffset, pseudoSum);
   const after = fieldOffset + 2;
   return ~onesSum(dv, l4Off + after, l4Length - after, before) & 0xffff;
@@ -180,7 +185,13 @@ export function l4ChecksumIpv4Ok(dv: DataView, ipOff: number, l4Off: number, l4L
  * Checksum for a TCP, UDP or ICMPv6 segment over the IPv6 header at `ipOff`; `nextHeader` is the
  * upper-layer protocol; -1 for another protocol.
  */
-export function l4ChecksumIpv6(dv: DataView, ipOff: number, l4Off: number, l4Length: number, nextHeader: number): number {
+export function l4ChecksumIpv6(
+  dv: DataView,
+  ipOff: number,
+  l4Off: number,
+  l4Length: number,
+  nextHeader: number,
+): number {
   const f = fieldOffsetOf(nextHeader, true);
   if (f < 0) return -1;
   const c = transportChecksum(dv, l4Off, l4Length, f, pseudoSumIpv6At(dv, ipOff, nextHeader, l4Length));
@@ -191,7 +202,13 @@ export function l4ChecksumIpv6(dv: DataView, ipOff: number, l4Off: number, l4Len
  * Verifies a TCP, UDP or ICMPv6 checksum over IPv6 (false for another protocol). UDP checksum 0
  * is invalid over IPv6 (RFC 8200 §8.1) and fails.
  */
-export function l4ChecksumIpv6Ok(dv: DataView, ipOff: number, l4Off: number, l4Length: number, nextHeader: number): boolean {
+export function l4ChecksumIpv6Ok(
+  dv: DataView,
+  ipOff: number,
+  l4Off: number,
+  l4Length: number,
+  nextHeader: number,
+): boolean {
   if (fieldOffsetOf(nextHeader, true) < 0) return false;
   if (nextHeader === PROTO_UDP && dv.getUint16(l4Off + L4ChecksumField.UDP) === 0) return false;
   return transportChecksumOk(dv, l4Off, l4Length, pseudoSumIpv6At(dv, ipOff, nextHeader, l4Length));
@@ -217,9 +234,12 @@ export function csumUpdate16(oldCsum: number, oldWord: number, newWord: number):
  * `oldCsum` changed from `oldValue` to `newValue`.
  */
 export function csumUpdate32(oldCsum: number, oldValue: number, newValue: number): number {
-  let s = (~oldCsum & 0xffff) +
-    (~(oldValue >>> 16) & 0xffff) + (~oldValue & 0xffff) +
-    (newValue >>> 16) + (newValue & 0xffff);
+  let s =
+    (~oldCsum & 0xffff) +
+    (~(oldValue >>> 16) & 0xffff) +
+    (~oldValue & 0xffff) +
+    (newValue >>> 16) +
+    (newValue & 0xffff);
   s = (s & 0xffff) + (s >>> 16);
   s = (s & 0xffff) + (s >>> 16);
   return ~s & 0xffff;

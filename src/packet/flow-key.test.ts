@@ -8,7 +8,6 @@ import { FlowKey, hashFlowKey } from './flow-key.js';
 import { formatIpv4, formatIpv6 } from './address.js';
 import { mulberry32f as mulberry32 } from '../util/prng.js';
 
-
 const u32 = (rnd: () => number): number => Math.floor(rnd() * 4294967296);
 const u16 = (rnd: () => number): number => Math.floor(rnd() * 65536);
 
@@ -50,8 +49,10 @@ test('reverse swaps endpoints in place and twice is identity', () => {
 test('toString and address formatting', () => {
   assert.equal(FlowKey.ipv4(0x0a000001, 0xc0a80102, 6, 1234, 80).toString(), 'tcp 10.0.0.1:1234 -> 192.168.1.2:80');
   assert.equal(FlowKey.ipv4(0x0a000001, 0x0a000002, 1, 0, 0).toString(), 'icmp 10.0.0.1 -> 10.0.0.2');
-  assert.equal(FlowKey.ipv6([0x20010db8, 0, 0, 1], [0x20010db8, 0, 0, 2], 17, 53, 5353).toString(),
-    'udp [2001:db8::1]:53 -> [2001:db8::2]:5353');
+  assert.equal(
+    FlowKey.ipv6([0x20010db8, 0, 0, 1], [0x20010db8, 0, 0, 2], 17, 53, 5353).toString(),
+    'udp [2001:db8::1]:53 -> [2001:db8::2]:5353',
+  );
   assert.equal(FlowKey.ipv4(1, 2, 47, 0, 0).toString(), 'proto47 0.0.0.1 -> 0.0.0.2');
   assert.equal(new FlowKey().toString(), 'flow(empty)');
   assert.equal(formatIpv4(0xffffffff), '255.255.255.255');
@@ -134,15 +135,23 @@ test('hash spreads 4096 flows over 1024 buckets (random, sequential ports, seque
   spread('client hosts', (k, i) => k.setIpv4(0x0a000000 + i, 0xc0a80001, 17, 5000, 53), true);
   const a = new Uint32Array([0x20010db8, 0, 0, 0]);
   const b = new Uint32Array([0x20010db8, 0, 0, 1]);
-  spread('v6 hosts', (k, i) => {
-    a[3] = 0x100 + i;
-    k.setIpv6(a, b, 6, 40000, 443);
-  }, true);
-  spread('random v6', (k) => {
-    for (let j = 0; j < 4; j++) {
-      a[j] = u32(rnd);
-      b[j] = u32(rnd);
-    }
-    k.setIpv6(a, b, 17, u16(rnd), u16(rnd));
-  }, true);
+  spread(
+    'v6 hosts',
+    (k, i) => {
+      a[3] = 0x100 + i;
+      k.setIpv6(a, b, 6, 40000, 443);
+    },
+    true,
+  );
+  spread(
+    'random v6',
+    (k) => {
+      for (let j = 0; j < 4; j++) {
+        a[j] = u32(rnd);
+        b[j] = u32(rnd);
+      }
+      k.setIpv6(a, b, 17, u16(rnd), u16(rnd));
+    },
+    true,
+  );
 });

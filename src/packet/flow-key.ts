@@ -40,8 +40,13 @@ export class FlowKey {
   }
 
   /** A new IPv6 key from two 4-word addresses (cold). Allocates: the FlowKey and its address array. */
-  static ipv6(src: ArrayLike<number>, dst: ArrayLike<number>, proto: number, srcPort: number,
-    dstPort: number): FlowKey {
+  static ipv6(
+    src: ArrayLike<number>,
+    dst: ArrayLike<number>,
+    proto: number,
+    srcPort: number,
+    dstPort: number,
+  ): FlowKey {
     return new FlowKey().setIpv6(src, dst, proto, srcPort, dstPort);
   }
 
@@ -51,8 +56,14 @@ export class FlowKey {
     this.proto = proto & 0xff;
     this.srcPort = srcPort & 0xffff;
     this.dstPort = dstPort & 0xffff;
-    a[0] = src; a[1] = 0; a[2] = 0; a[3] = 0;
-    a[4] = dst; a[5] = 0; a[6] = 0; a[7] = 0;
+    a[0] = src;
+    a[1] = 0;
+    a[2] = 0;
+    a[3] = 0;
+    a[4] = dst;
+    a[5] = 0;
+    a[6] = 0;
+    a[7] = 0;
     return this;
   }
 
@@ -89,8 +100,13 @@ export class FlowKey {
   }
 
   equals(other: FlowKey): boolean {
-    if (this.family !== other.family || this.proto !== other.proto ||
-      this.srcPort !== other.srcPort || this.dstPort !== other.dstPort) return false;
+    if (
+      this.family !== other.family ||
+      this.proto !== other.proto ||
+      this.srcPort !== other.srcPort ||
+      this.dstPort !== other.dstPort
+    )
+      return false;
     const a = this.addr;
     const b = other.addr;
     for (let i = 0; i < 8; i++) if (a[i] !== b[i]) return false;
@@ -169,8 +185,13 @@ export const FLOW_SEED6 = SEED ^ 6;
  * each word.
  */
 export function foldIpv6(w0: number, w1: number, w2: number, w3: number): number {
-  return (Math.imul(w0, 0x9e3779b1) + Math.imul((w1 << 5) | (w1 >>> 27), 0x85ebca77) +
-    Math.imul((w2 << 11) | (w2 >>> 21), 0xc2b2ae3d) + Math.imul((w3 << 17) | (w3 >>> 15), 0x27d4eb2f)) | 0;
+  return (
+    (Math.imul(w0, 0x9e3779b1) +
+      Math.imul((w1 << 5) | (w1 >>> 27), 0x85ebca77) +
+      Math.imul((w2 << 11) | (w2 >>> 21), 0xc2b2ae3d) +
+      Math.imul((w3 << 17) | (w3 >>> 15), 0x27d4eb2f)) |
+    0
+  );
 }
 
 /**
@@ -208,8 +229,14 @@ export function hashFlowKey(key: FlowKey, symmetric: boolean): number {
     return combineEndpoints(
       endpointHash(FLOW_SEED6, foldIpv6(a[0]!, a[1]!, a[2]!, a[3]!), key.srcPort),
       endpointHash(FLOW_SEED6, foldIpv6(a[4]!, a[5]!, a[6]!, a[7]!), key.dstPort),
-      key.proto, symmetric);
+      key.proto,
+      symmetric,
+    );
   }
-  return combineEndpoints(endpointHash(FLOW_SEED4, a[0]!, key.srcPort), endpointHash(FLOW_SEED4, a[4]!, key.dstPort),
-    key.proto, symmetric);
+  return combineEndpoints(
+    endpointHash(FLOW_SEED4, a[0]!, key.srcPort),
+    endpointHash(FLOW_SEED4, a[4]!, key.dstPort),
+    key.proto,
+    symmetric,
+  );
 }

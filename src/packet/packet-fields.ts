@@ -35,11 +35,16 @@ export class PacketFields extends PacketParser {
   protected macAt(field: MacField): number {
     if (!this.parsed) this.parse();
     switch (field) {
-      case MacField.ETH_DST: return this.ethOk ? this.base : -1;
-      case MacField.ETH_SRC: return this.ethOk ? this.base + 6 : -1;
-      case MacField.ARP_SENDER: return this.l3Kind === L3_ARP ? this.l3 + 8 : -1;
-      case MacField.ARP_TARGET: return this.l3Kind === L3_ARP ? this.l3 + 18 : -1;
-      default: return -1;
+      case MacField.ETH_DST:
+        return this.ethOk ? this.base : -1;
+      case MacField.ETH_SRC:
+        return this.ethOk ? this.base + 6 : -1;
+      case MacField.ARP_SENDER:
+        return this.l3Kind === L3_ARP ? this.l3 + 8 : -1;
+      case MacField.ARP_TARGET:
+        return this.l3Kind === L3_ARP ? this.l3 + 18 : -1;
+      default:
+        return -1;
     }
   }
 

@@ -36,7 +36,16 @@ const L4_OTHER = 5;
 
 /** The layer kinds, for the subclasses' modules (not exported by the package). */
 export const LayerKind = {
-  L3_NONE, L3_ARP, L3_IPV4, L3_IPV6, L4_NONE, L4_TCP, L4_UDP, L4_ICMP, L4_ICMPV6, L4_OTHER,
+  L3_NONE,
+  L3_ARP,
+  L3_IPV4,
+  L3_IPV6,
+  L4_NONE,
+  L4_TCP,
+  L4_UDP,
+  L4_ICMP,
+  L4_ICMPV6,
+  L4_OTHER,
 } as const;
 
 export class PacketParser {
@@ -215,8 +224,7 @@ export class PacketParser {
     const dv = this.data;
     // Ethernet/IPv4 ARP only: htype 1, ptype 0x0800, hlen 6, plen 4.
     if (l3 + 28 > end) return;
-    if (dv.getUint16(l3) !== 1 || dv.getUint16(l3 + 2) !== EtherType.IPV4 ||
-      dv.getUint16(l3 + 4) !== 0x0604) return;
+    if (dv.getUint16(l3) !== 1 || dv.getUint16(l3 + 2) !== EtherType.IPV4 || dv.getUint16(l3 + 4) !== 0x0604) return;
     this.l3Kind = L3_ARP;
   }
 
@@ -258,8 +266,13 @@ export class PacketParser {
     let nh = dv.getUint8(l3 + 6);
     let cur = l3 + 40;
     for (let i = 0; ; i++) {
-      if (nh !== IpProto.HOPOPT && nh !== IpProto.IPV6_ROUTING && nh !== IpProto.IPV6_DSTOPTS &&
-        nh !== IpProto.AH && nh !== IpProto.IPV6_FRAGMENT) {
+      if (
+        nh !== IpProto.HOPOPT &&
+        nh !== IpProto.IPV6_ROUTING &&
+        nh !== IpProto.IPV6_DSTOPTS &&
+        nh !== IpProto.AH &&
+        nh !== IpProto.IPV6_FRAGMENT
+      ) {
         this.proto = nh;
         this.parseL4(nh, cur, ipEnd, true);
         return;

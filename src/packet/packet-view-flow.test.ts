@@ -13,14 +13,17 @@ import { place, sample } from './packet-view-test-helpers.js';
 
 test('flowHash is symmetric (A→B == B→A) for IPv4/IPv6, TCP/UDP, and equals hashFlowKey(key, true)', () => {
   const combos: Array<[string, string, 'tcp' | 'udp']> = [
-    ['10.1.2.3', '172.16.0.9', 'tcp'], ['10.1.2.3', '172.16.0.9', 'udp'],
-    ['2001:db8::a', '2001:db8::b', 'tcp'], ['fe80::1:2', 'fe80::1:1', 'udp'],
+    ['10.1.2.3', '172.16.0.9', 'tcp'],
+    ['10.1.2.3', '172.16.0.9', 'udp'],
+    ['2001:db8::a', '2001:db8::b', 'tcp'],
+    ['fe80::1:2', 'fe80::1:1', 'udp'],
     ['10.0.0.1', '10.0.0.1', 'tcp'], // same host, ports decide the order
   ];
   const ka = new FlowKey();
   const kb = new FlowKey();
   for (const [x, y, l4] of combos) {
-    const l3 = (s: string, d: string): L3Spec => (x.includes(':') ? { kind: 'ipv6', src: s, dst: d } : { kind: 'ipv4', src: s, dst: d });
+    const l3 = (s: string, d: string): L3Spec =>
+      x.includes(':') ? { kind: 'ipv6', src: s, dst: d } : { kind: 'ipv4', src: s, dst: d };
     const ab = buildPacket({ l3: l3(x, y), l4: { kind: l4, sport: 33000, dport: 443 } });
     const ba = buildPacket({ l3: l3(y, x), l4: { kind: l4, sport: 443, dport: 33000 } });
     const va = place(ab.bytes).view;

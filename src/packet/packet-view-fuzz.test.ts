@@ -16,13 +16,14 @@ import { snapshot } from './packet-view-test-helpers.js';
 // ---------------------------------------------------------------------------------------------
 // Fuzz: truncated and corrupted packets
 
-
-const FUZZ_SEED = (Number(process.env['NFC_FUZZ_SEED'] ?? 0x6e66c0de) >>> 0);
-const FUZZ_N = Number(process.env['NFC_FUZZ_N'] ?? 100_000);
+const FUZZ_SEED = Number(process.env.NFC_FUZZ_SEED ?? 0x6e66c0de) >>> 0;
+const FUZZ_N = Number(process.env.NFC_FUZZ_N ?? 100_000);
 
 /** Byte values that steer the parser into its branches more often than uniform noise would. */
-const INTERESTING = [0x00, 0x01, 0xff, 0x40, 0x45, 0x4f, 0x44, 0x60, 0x81, 0x88, 0xa8, 0x86, 0xdd, 0x08, 0x06,
-  0x11, 0x3a, 0x2c, 0x2b, 0x3c, 0x33, 0x50, 0xf0, 0x20, 0x3b];
+const INTERESTING = [
+  0x00, 0x01, 0xff, 0x40, 0x45, 0x4f, 0x44, 0x60, 0x81, 0x88, 0xa8, 0x86, 0xdd, 0x08, 0x06, 0x11, 0x3a, 0x2c, 0x2b,
+  0x3c, 0x33, 0x50, 0xf0, 0x20, 0x3b,
+];
 
 /** What must hold for any packet: offsets inside it, lengths non-negative, fields in range. */
 function checkInvariants(o: Record<string, unknown>, len: number, where: () => string): void {
@@ -41,8 +42,10 @@ function checkInvariants(o: Record<string, unknown>, len: number, where: () => s
   const td = n('tcpDataOffset');
   if (td !== -1 && (td < 5 || td > 15 || n('l4Offset') + td * 4 > len)) bad('TCP header beyond the packet');
   const ihl = n('ipv4Ihl');
-  if (ihl !== -1 && (ihl < 5 || n('ipv4TotalLength') < ihl * 4 || n('l3Offset') + ihl * 4 > len)) bad('bad IPv4 header accepted');
-  if ((n('srcPort') === -1) !== (n('tcpSrcPort') === -1 && n('udpSrcPort') === -1)) bad('srcPort disagrees with TCP/UDP');
+  if (ihl !== -1 && (ihl < 5 || n('ipv4TotalLength') < ihl * 4 || n('l3Offset') + ihl * 4 > len))
+    bad('bad IPv4 header accepted');
+  if ((n('srcPort') === -1) !== (n('tcpSrcPort') === -1 && n('udpSrcPort') === -1))
+    bad('srcPort disagrees with TCP/UDP');
 }
 
 test(`fuzz: ${FUZZ_N} truncated/corrupted packets — no throw, no read or write outside the packet (seed 0x${FUZZ_SEED.toString(16)})`, (t) => {
@@ -51,8 +54,21 @@ test(`fuzz: ${FUZZ_N} truncated/corrupted packets — no throw, no read or write
   const ri = (n: number): number => Math.floor(rnd() * n);
   const templates = samplePackets();
   // A few more seeds with deep structure.
-  templates.push({ name: 'ipv6-8ext', p: buildPacket({ l3: { kind: 'ipv6', src: '::1', dst: '::2', ext: Array.from({ length: 8 }, () => ({ type: 60 } as const)) }, l4: { kind: 'tcp', sport: 1, dport: 2 } }) });
-  templates.push({ name: 'qinq-ipv4-icmp', p: buildPacket({ eth: { vlans: [{ tpid: 0x88a8, id: 1 }, { id: 2 }] }, l3: { kind: 'ipv4', src: '1.2.3.4', dst: '5.6.7.8', options: [1, 1, 1, 1] }, l4: { kind: 'icmp', type: 0, code: 0, id: 1, seq: 2 } }) });
+  templates.push({
+    name: 'ipv6-8ext',
+    p: buildPacket({
+      l3: { kind: 'ipv6', src: '::1', dst: '::2', ext: Array.from({ length: 8 }, () => ({ type: 60 }) as const) },
+      l4: { kind: 'tcp', sport: 1, dport: 2 },
+    }),
+  });
+  templates.push({
+    name: 'qinq-ipv4-icmp',
+    p: buildPacket({
+      eth: { vlans: [{ tpid: 0x88a8, id: 1 }, { id: 2 }] },
+      l3: { kind: 'ipv4', src: '1.2.3.4', dst: '5.6.7.8', options: [1, 1, 1, 1] },
+      l4: { kind: 'icmp', type: 0, code: 0, id: 1, seq: 2 },
+    }),
+  });
 
   const maxTemplate = Math.max(...templates.map((t) => t.p.bytes.length));
   const MAXLEN = maxTemplate + 24;
@@ -96,7 +112,8 @@ test(`fuzz: ${FUZZ_N} truncated/corrupted packets — no throw, no read or write
       pkt[pos] = rnd() < 0.5 ? INTERESTING[ri(INTERESTING.length)]! : ri(256);
     }
     const mode = rnd();
-    const len = mode < 0.45 ? base.length : mode < 0.9 ? ri(base.length + 1) : base.length + 1 + ri(MAXLEN - base.length);
+    const len =
+      mode < 0.45 ? base.length : mode < 0.9 ? ri(base.length + 1) : base.length + 1 + ri(MAXLEN - base.length);
     const off = ri(PAD + 1);
     const offC = bufC.length - len;
     bufA.fill(FILL_A);
@@ -106,7 +123,8 @@ test(`fuzz: ${FUZZ_N} truncated/corrupted packets — no throw, no read or write
     bufB.set(pkt.subarray(0, len), off);
     bufC.set(pkt.subarray(0, len), offC);
 
-    const where = (): string => `iteration ${iter} (seed 0x${FUZZ_SEED.toString(16)}): template ${t.name}, length ${len}, ` +
+    const where = (): string =>
+      `iteration ${iter} (seed 0x${FUZZ_SEED.toString(16)}): template ${t.name}, length ${len}, ` +
       `packet ${Buffer.from(pkt.subarray(0, len)).toString('hex')}`;
 
     // 1. Getters: identical whatever surrounds the packet.
@@ -159,11 +177,27 @@ test(`fuzz: ${FUZZ_N} truncated/corrupted packets — no throw, no read or write
         const r = results[k]!;
         r.length = 0;
         r.push(
-          v.setEthDst(mac), v.setEthSrc(mac + 1), v.writeMac(MacField.ARP_SENDER, macBytes), v.setMac(MacField.ARP_TARGET, mac),
-          v.setArpOp(small), v.setArpSenderIp(ip1), v.setArpTargetIp(ip2),
-          v.setIpv4Src(ip1), v.setIpv4Dst(ip2), v.setIpv4Ttl(small), v.setIpv4Tos(small ^ 0x5a), v.decrementTtl(),
-          v.setIpv6Src(v6a), v.setIpv6Dst(v6b), v.setIpv6HopLimit(small),
-          v.setSrcPort(p1), v.setDstPort(p2), v.setTcpSrcPort(p2), v.setTcpDstPort(p1), v.setUdpSrcPort(p2), v.setUdpDstPort(p1),
+          v.setEthDst(mac),
+          v.setEthSrc(mac + 1),
+          v.writeMac(MacField.ARP_SENDER, macBytes),
+          v.setMac(MacField.ARP_TARGET, mac),
+          v.setArpOp(small),
+          v.setArpSenderIp(ip1),
+          v.setArpTargetIp(ip2),
+          v.setIpv4Src(ip1),
+          v.setIpv4Dst(ip2),
+          v.setIpv4Ttl(small),
+          v.setIpv4Tos(small ^ 0x5a),
+          v.decrementTtl(),
+          v.setIpv6Src(v6a),
+          v.setIpv6Dst(v6b),
+          v.setIpv6HopLimit(small),
+          v.setSrcPort(p1),
+          v.setDstPort(p2),
+          v.setTcpSrcPort(p2),
+          v.setTcpDstPort(p1),
+          v.setUdpSrcPort(p2),
+          v.setUdpDstPort(p1),
         );
         if (k === 0) {
           // Incremental updates keep a verifying checksum verifying.
@@ -182,8 +216,11 @@ test(`fuzz: ${FUZZ_N} truncated/corrupted packets — no throw, no read or write
     }
     assert.deepEqual(results[1], results[0], `setter results differ at ${where()}`);
     assert.deepEqual(results[2], results[0], `setter results differ at ${where()}`);
-    if (!outsideUntouched(bufA, off, off + len, FILL_A) || !outsideUntouched(bufB, off, off + len, FILL_B) ||
-      !outsideUntouched(bufC, offC, offC + len, FILL_C)) {
+    if (
+      !outsideUntouched(bufA, off, off + len, FILL_A) ||
+      !outsideUntouched(bufB, off, off + len, FILL_B) ||
+      !outsideUntouched(bufC, offC, offC + len, FILL_C)
+    ) {
       assert.fail(`a setter wrote outside the packet at ${where()}`);
     }
     for (let i = 0; i < len; i++) {
@@ -194,7 +231,8 @@ test(`fuzz: ${FUZZ_N} truncated/corrupted packets — no throw, no read or write
     // 3. The parse cached before the setters still describes the packet.
     const cached = JSON.stringify(snapshot(vA));
     const fresh = JSON.stringify(snapshot(vA.reset(off, len)));
-    if (cached !== fresh) assert.deepEqual(JSON.parse(cached), JSON.parse(fresh), `setters invalidated the parse at ${where()}`);
+    if (cached !== fresh)
+      assert.deepEqual(JSON.parse(cached), JSON.parse(fresh), `setters invalidated the parse at ${where()}`);
   }
   const ms = Date.now() - started;
   // The fuzz must reach the interesting states, not just bounce off malformed headers.

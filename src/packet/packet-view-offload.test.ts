@@ -7,7 +7,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PacketView } from './packet-view.js';
 import {
-  buildPacket, ipv4Num, refL4Checksum, refSum, storedL4Checksum, type BuiltPacket, type L3Spec,
+  buildPacket,
+  ipv4Num,
+  refL4Checksum,
+  refSum,
+  storedL4Checksum,
+  type BuiltPacket,
+  type L3Spec,
 } from '../../test/helpers/packet-builder.js';
 import { Meta, OFFLOAD_CSUM_PARTIAL, OffloadGso, gsoOffload } from '../shm/pool-layout.js';
 import { initPool, PacketPool, PoolCache, poolBytes } from '../shm/pool.js';
@@ -21,9 +27,20 @@ import { place, sample, u16at } from './packet-view-test-helpers.js';
 /** The pseudo-header sum (folded, not complemented) of a built packet's current bytes, the slow way. */
 function refPseudoSum(pkt: Uint8Array, p: BuiltPacket): number {
   const n = p.l4Length;
-  const pseudo = p.family === 4
-    ? [...pkt.subarray(p.l3Offset + 12, p.l3Offset + 20), 0, p.proto, n >> 8, n & 0xff]
-    : [...pkt.subarray(p.l3Offset + 8, p.l3Offset + 40), (n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff, 0, 0, 0, p.proto];
+  const pseudo =
+    p.family === 4
+      ? [...pkt.subarray(p.l3Offset + 12, p.l3Offset + 20), 0, p.proto, n >> 8, n & 0xff]
+      : [
+          ...pkt.subarray(p.l3Offset + 8, p.l3Offset + 40),
+          (n >>> 24) & 0xff,
+          (n >>> 16) & 0xff,
+          (n >>> 8) & 0xff,
+          n & 0xff,
+          0,
+          0,
+          0,
+          p.proto,
+        ];
   return refSum(pseudo);
 }
 
@@ -40,7 +57,10 @@ function partialForm(p: BuiltPacket): Uint8Array {
   const b = p.bytes.slice();
   const ps = refPseudoSum(b, p);
   const dv = new DataView(b.buffer);
-  const viaSrc = p.family === 4 ? csumFold(pseudoSumIpv4At(dv, p.l3Offset, p.proto, p.l4Length)) : csumFold(pseudoSumIpv6At(dv, p.l3Offset, p.proto, p.l4Length));
+  const viaSrc =
+    p.family === 4
+      ? csumFold(pseudoSumIpv4At(dv, p.l3Offset, p.proto, p.l4Length))
+      : csumFold(pseudoSumIpv6At(dv, p.l3Offset, p.proto, p.l4Length));
   assert.equal(ps, viaSrc, 'pseudo-header sum: reference = checksum.ts');
   b[l4Field(p)] = ps >> 8;
   b[l4Field(p) + 1] = ps & 0xff;
@@ -92,20 +112,27 @@ interface Endpoints {
 }
 
 function buildCase(c: OffloadCase, e: Endpoints): BuiltPacket {
-  const l3: L3Spec = c.family === 4
-    ? { kind: 'ipv4', src: v4Text(e.src[0]!), dst: v4Text(e.dst[0]!), id: 0x2222, ttl: 63 }
-    : { kind: 'ipv6', src: v6Text(e.src), dst: v6Text(e.dst), flowLabel: 0x12345 };
-  return buildPacket({ l3, l4: c.proto === 'tcp'
-    ? { kind: 'tcp', sport: e.sport, dport: e.dport, seq: 0x01020304, flags: 0x18, payload: OFFLOAD_PAYLOAD }
-    : { kind: 'udp', sport: e.sport, dport: e.dport, payload: OFFLOAD_PAYLOAD } });
+  const l3: L3Spec =
+    c.family === 4
+      ? { kind: 'ipv4', src: v4Text(e.src[0]!), dst: v4Text(e.dst[0]!), id: 0x2222, ttl: 63 }
+      : { kind: 'ipv6', src: v6Text(e.src), dst: v6Text(e.dst), flowLabel: 0x12345 };
+  return buildPacket({
+    l3,
+    l4:
+      c.proto === 'tcp'
+        ? { kind: 'tcp', sport: e.sport, dport: e.dport, seq: 0x01020304, flags: 0x18, payload: OFFLOAD_PAYLOAD }
+        : { kind: 'udp', sport: e.sport, dport: e.dport, payload: OFFLOAD_PAYLOAD },
+  });
 }
 
 function randomEndpoints(c: OffloadCase, rnd: () => number): Endpoints {
   const w = (): number => Math.floor(rnd() * 2 ** 32);
   const n = c.family === 4 ? 1 : 4;
   return {
-    src: Uint32Array.from({ length: n }, w), dst: Uint32Array.from({ length: n }, w),
-    sport: Math.floor(rnd() * 65536), dport: Math.floor(rnd() * 65536),
+    src: Uint32Array.from({ length: n }, w),
+    dst: Uint32Array.from({ length: n }, w),
+    sport: Math.floor(rnd() * 65536),
+    dport: Math.floor(rnd() * 65536),
   };
 }
 
@@ -149,8 +176,13 @@ for (const c of OFFLOAD_CASES) {
         last = randomEndpoints(c, rnd);
         rewrite(view, c, last, (what) => {
           const now = view.bytes.subarray(at, at + p.bytes.length);
-          assert.equal(field(), refPseudoSum(now, p), `round ${round}.${k} ${what}: the field is exactly the pseudo-header sum`);
-          if (c.family === 4) assert.equal(view.ipv4ChecksumOk(), true, `round ${round}.${k} ${what}: IPv4 header checksum`);
+          assert.equal(
+            field(),
+            refPseudoSum(now, p),
+            `round ${round}.${k} ${what}: the field is exactly the pseudo-header sum`,
+          );
+          if (c.family === 4)
+            assert.equal(view.ipv4ChecksumOk(), true, `round ${round}.${k} ${what}: IPv4 header checksum`);
         });
       }
       assert.equal(view.checksumPartial, true);
@@ -159,10 +191,18 @@ for (const c of OFFLOAD_CASES) {
       assert.equal(view.offload, 0);
       assert.equal(pool.meta(d, Meta.offload) & OFFLOAD_CSUM_PARTIAL, 0, 'the meta lost its partial bit');
       const want = buildCase(c, last);
-      assert.equal(field(), storedL4Checksum(want.bytes, want), `round ${round}: completed checksum = a packet built with the final addresses and ports`);
+      assert.equal(
+        field(),
+        storedL4Checksum(want.bytes, want),
+        `round ${round}: completed checksum = a packet built with the final addresses and ports`,
+      );
       assert.deepEqual(pool.bytes(d), want.bytes, `round ${round}: the whole packet`);
       assert.equal(view.l4ChecksumOk(), true);
-      assert.equal(new PacketView(pool.buffer).reset(at, p.bytes.length).l4ChecksumOk(), true, 'verifies with no offload state');
+      assert.equal(
+        new PacketView(pool.buffer).reset(at, p.bytes.length).l4ChecksumOk(),
+        true,
+        'verifies with no offload state',
+      );
       // Re-attached: the meta says complete now.
       assert.equal(view.attach(pool, d).checksumPartial, false);
     }
@@ -181,11 +221,19 @@ for (const c of OFFLOAD_CASES) {
         last = randomEndpoints(c, rnd);
         rewrite(view, c, last, (what) => {
           const now = view.bytes.slice(at, at + p.bytes.length);
-          assert.equal(storedL4Checksum(now, p), refL4Checksum(now, p), `round ${round}.${k} ${what}: incremental = recompute`);
+          assert.equal(
+            storedL4Checksum(now, p),
+            refL4Checksum(now, p),
+            `round ${round}.${k} ${what}: incremental = recompute`,
+          );
           assert.equal(view.l4ChecksumOk(), true);
         });
       }
-      assert.deepEqual(pool.bytes(d), buildCase(c, last!).bytes, `round ${round}: equals the packet built with the final fields`);
+      assert.deepEqual(
+        pool.bytes(d),
+        buildCase(c, last!).bytes,
+        `round ${round}: equals the packet built with the final fields`,
+      );
       const before = pool.bytes(d).slice();
       assert.equal(view.fixL4Checksum(), true);
       assert.deepEqual(pool.bytes(d), before, 'fixL4Checksum changes nothing on a correct packet');
@@ -223,12 +271,17 @@ test('isGso / gsoSize / gsoType from gsoOffload(OffloadGso.TCPV4 | OffloadGso.EC
   assert.equal(view.gsoSize, 1448);
   assert.equal(view.gsoType, OffloadGso.TCPV4 | OffloadGso.ECN);
   assert.equal(view.gsoType & ~OffloadGso.ECN, OffloadGso.TCPV4);
-  assert.equal(view.checksumPartial, true, 'a super-frame\'s checksum is partial');
+  assert.equal(view.checksumPartial, true, "a super-frame's checksum is partial");
   assert.equal(view.byteOffset, pool.dataOffset(d));
   assert.equal(view.length, p.bytes.length);
   assert.equal(view.tcpSrcPort, u16at(p.bytes, p.l4Offset));
   // Other types and the largest size: unsigned throughout.
-  for (const [type, size] of [[OffloadGso.TCPV6, 65535], [OffloadGso.UDP_L4, 1200], [OffloadGso.UDP, 8], [OffloadGso.TCPV6 | OffloadGso.ECN, 32768]] as const) {
+  for (const [type, size] of [
+    [OffloadGso.TCPV6, 65535],
+    [OffloadGso.UDP_L4, 1200],
+    [OffloadGso.UDP, 8],
+    [OffloadGso.TCPV6 | OffloadGso.ECN, 32768],
+  ] as const) {
     pool.setMeta(d, Meta.offload, gsoOffload(type, size));
     view.attach(pool, d);
     assert.equal(view.offload, gsoOffload(type, size));
@@ -275,7 +328,11 @@ test('fixL4Checksum on a GSO super-frame returns false and changes nothing (byte
 
 test('a 64 KiB GSO super-frame in a jumbo: attach, address rewrite as a pseudo-header sum; completed only once it is not GSO', () => {
   const payload = new Uint8Array(64_000).map((_, i) => (i * 7 + (i >> 9)) & 0xff);
-  const mk = (dst: string): BuiltPacket => buildPacket({ l3: { kind: 'ipv4', src: '10.1.1.1', dst }, l4: { kind: 'tcp', sport: 5001, dport: 40000, payload } });
+  const mk = (dst: string): BuiltPacket =>
+    buildPacket({
+      l3: { kind: 'ipv4', src: '10.1.1.1', dst },
+      l4: { kind: 'tcp', sport: 5001, dport: 40000, payload },
+    });
   const p = mk('10.2.2.2');
   const word = gsoOffload(OffloadGso.TCPV4, 1448);
   const { pool, d, view } = poolPacket(partialForm(p), word, 1);
@@ -366,7 +423,17 @@ for (const c of OFFLOAD_CASES) {
 }
 
 test('completeIfPartial is false (and writes nothing) for non-TCP/UDP packets, fragments, UDP without checksum', () => {
-  for (const name of ['ipv4-icmp-echo', 'ipv6-icmp6-echo', 'ipv4-gre', 'arp-request', 'non-ip', 'ipv4-frag-first-tcp', 'ipv4-frag-later', 'ipv6-frag-first-udp', 'ipv4-udp-nocsum']) {
+  for (const name of [
+    'ipv4-icmp-echo',
+    'ipv6-icmp6-echo',
+    'ipv4-gre',
+    'arp-request',
+    'non-ip',
+    'ipv4-frag-first-tcp',
+    'ipv4-frag-later',
+    'ipv6-frag-first-udp',
+    'ipv4-udp-nocsum',
+  ]) {
     const p = sample(name);
     const { view, buf } = place(p.bytes);
     const before = buf.slice();

@@ -8,7 +8,12 @@ import assert from 'node:assert/strict';
 import { MacField } from './protocol.js';
 import type { PacketView } from './packet-view.js';
 import {
-  ipv4Num, refIpv4HeaderChecksum, refL4Checksum, samplePackets, storedL4Checksum, type BuiltPacket,
+  ipv4Num,
+  refIpv4HeaderChecksum,
+  refL4Checksum,
+  samplePackets,
+  storedL4Checksum,
+  type BuiltPacket,
 } from '../../test/helpers/packet-builder.js';
 import { formatMac } from './address.js';
 import { mulberry32f as mulberry32 } from '../util/prng.js';

@@ -40,8 +40,17 @@
  */
 import { FlowKey, hashFlowKey, endpointHash, foldIpv6, combineEndpoints } from './flow-key.js';
 import {
-  csumFold, csumUpdate16, csumUpdate32, ipv4HeaderChecksum, ipv4HeaderChecksumOk, pseudoSumIpv4At, pseudoSumIpv6At,
-  l4ChecksumIpv4, l4ChecksumIpv4Ok, l4ChecksumIpv6, l4ChecksumIpv6Ok,
+  csumFold,
+  csumUpdate16,
+  csumUpdate32,
+  ipv4HeaderChecksum,
+  ipv4HeaderChecksumOk,
+  pseudoSumIpv4At,
+  pseudoSumIpv6At,
+  l4ChecksumIpv4,
+  l4ChecksumIpv4Ok,
+  l4ChecksumIpv6,
+  l4ChecksumIpv6Ok,
 } from './checksum.js';
 import { MacField } from './protocol.js';
 import { LayerKind } from './packet-parser.js';
@@ -362,9 +371,10 @@ export class PacketView extends PacketFields {
     const dv = this.data;
     const k = this.l4Kind;
     const field = this.l4 + (k === L4_TCP ? 16 : k === L4_UDP ? 6 : 2);
-    const c = this.l3Kind === L3_IPV4
-      ? l4ChecksumIpv4(dv, this.l3, this.l4, n, this.proto)
-      : l4ChecksumIpv6(dv, this.l3, this.l4, n, this.proto);
+    const c =
+      this.l3Kind === L3_IPV4
+        ? l4ChecksumIpv4(dv, this.l3, this.l4, n, this.proto)
+        : l4ChecksumIpv6(dv, this.l3, this.l4, n, this.proto);
     if (c < 0) return false;
     dv.setUint16(field, c);
     if ((this.off & OFFLOAD_CSUM_PARTIAL) !== 0) this.checksumCompleted();
@@ -386,13 +396,17 @@ export class PacketView extends PacketFields {
     if (n < 0) return false;
     const dv = this.data;
     const field = dv.getUint16(this.l4 + (k === L4_TCP ? 16 : 6));
-    const ps = this.l3Kind === L3_IPV4
-      ? pseudoSumIpv4At(dv, this.l3, this.proto, n)
-      : pseudoSumIpv6At(dv, this.l3, this.proto, n);
+    const ps =
+      this.l3Kind === L3_IPV4
+        ? pseudoSumIpv4At(dv, this.l3, this.proto, n)
+        : pseudoSumIpv6At(dv, this.l3, this.proto, n);
     if (field !== csumFold(ps)) return false;
-    if (this.l3Kind === L3_IPV4
-      ? l4ChecksumIpv4Ok(dv, this.l3, this.l4, n, this.proto)
-      : l4ChecksumIpv6Ok(dv, this.l3, this.l4, n, this.proto)) return false;
+    if (
+      this.l3Kind === L3_IPV4
+        ? l4ChecksumIpv4Ok(dv, this.l3, this.l4, n, this.proto)
+        : l4ChecksumIpv6Ok(dv, this.l3, this.l4, n, this.proto)
+    )
+      return false;
     this.off |= OFFLOAD_CSUM_PARTIAL;
     return this.fixL4Checksum();
   }
@@ -484,8 +498,14 @@ export class PacketView extends PacketFields {
     } else if (et === 0x86dd /* IPv6 */) {
       if (l3 + 40 > end || dv.getUint8(l3) >>> 4 !== 6) return this.flowHashSlow();
       proto = dv.getUint8(l3 + 6);
-      if (proto === 0 /* hop-by-hop */ || proto === 43 /* routing */ || proto === 60 /* dest opts */ ||
-        proto === 51 /* AH */ || proto === 44 /* fragment */) return this.flowHashSlow();
+      if (
+        proto === 0 /* hop-by-hop */ ||
+        proto === 43 /* routing */ ||
+        proto === 60 /* dest opts */ ||
+        proto === 51 /* AH */ ||
+        proto === 44 /* fragment */
+      )
+        return this.flowHashSlow();
       const declEnd = l3 + 40 + dv.getUint16(l3 + 4);
       ipEnd = declEnd < end ? declEnd : end;
       l4 = l3 + 40;

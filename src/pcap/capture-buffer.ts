@@ -89,7 +89,11 @@ export abstract class CaptureBuffer {
       try {
         n = readSync(this.fd, this.buf, this.tail, this.buf.length - this.tail, this.bufFilePos + this.tail);
       } catch (cause) {
-        throw new NfcError('NFC_ERR_PCAP_IO', `${this.path}: byte ${this.bufFilePos + this.tail}: read failed: ${errText(cause)}`, { cause });
+        throw new NfcError(
+          'NFC_ERR_PCAP_IO',
+          `${this.path}: byte ${this.bufFilePos + this.tail}: read failed: ${errText(cause)}`,
+          { cause },
+        );
       }
       if (n === 0) return false;
       this.tail += n;

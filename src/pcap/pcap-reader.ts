@@ -149,8 +149,10 @@ export class PcapReader extends CaptureBuffer {
     try {
       fd = openSync(path, 'r');
     } catch (cause) {
-      throw new NfcError('NFC_ERR_PCAP_IO', `${path}: cannot open capture for reading: ${errText(cause)}`,
-        { fix: 'check that the file exists and is readable', cause });
+      throw new NfcError('NFC_ERR_PCAP_IO', `${path}: cannot open capture for reading: ${errText(cause)}`, {
+        fix: 'check that the file exists and is readable',
+        cause,
+      });
     }
     try {
       return new PcapReader(path, fd, options.bufferSize ?? DEFAULT_READ_BUFFER);
@@ -166,9 +168,12 @@ export class PcapReader extends CaptureBuffer {
     this.rec = new ReusedRecord(this.buf);
 
     if (!this.fill(4)) {
-      throw this.formatError(0, this.tail === 0
-        ? 'file is empty (not a pcap or pcapng capture)'
-        : `file ends inside the file header (${this.tail} bytes; truncated capture?)`);
+      throw this.formatError(
+        0,
+        this.tail === 0
+          ? 'file is empty (not a pcap or pcapng capture)'
+          : `file ends inside the file header (${this.tail} bytes; truncated capture?)`,
+      );
     }
     const magic = this.dv.getUint32(0, true);
     if (magic === BT_SHB) {
@@ -178,22 +183,41 @@ export class PcapReader extends CaptureBuffer {
     }
     this.format = 'pcap';
     switch (magic) {
-      case MAGIC_US: this.classicLittle = true; this.classicNano = false; break;
-      case MAGIC_NS: this.classicLittle = true; this.classicNano = true; break;
-      case MAGIC_US_SWAPPED: this.classicLittle = false; this.classicNano = false; break;
-      case MAGIC_NS_SWAPPED: this.classicLittle = false; this.classicNano = true; break;
+      case MAGIC_US:
+        this.classicLittle = true;
+        this.classicNano = false;
+        break;
+      case MAGIC_NS:
+        this.classicLittle = true;
+        this.classicNano = true;
+        break;
+      case MAGIC_US_SWAPPED:
+        this.classicLittle = false;
+        this.classicNano = false;
+        break;
+      case MAGIC_NS_SWAPPED:
+        this.classicLittle = false;
+        this.classicNano = true;
+        break;
       default: {
         const first = Array.from(this.buf.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ');
-        throw this.formatError(0, `unknown magic number (first bytes ${first}); supported formats are ` +
-          'classic pcap (a1b2c3d4 / a1b23c4d, either byte order) and pcapng (0a0d0d0a)');
+        throw this.formatError(
+          0,
+          `unknown magic number (first bytes ${first}); supported formats are ` +
+            'classic pcap (a1b2c3d4 / a1b23c4d, either byte order) and pcapng (0a0d0d0a)',
+        );
       }
     }
     if (!this.fill(PCAP_GLOBAL_HEADER)) {
-      throw this.formatError(0, `file ends inside the pcap file header (${this.tail} of ${PCAP_GLOBAL_HEADER} bytes; truncated capture?)`);
+      throw this.formatError(
+        0,
+        `file ends inside the pcap file header (${this.tail} of ${PCAP_GLOBAL_HEADER} bytes; truncated capture?)`,
+      );
     }
     const le = this.classicLittle;
     const major = this.dv.getUint16(4, le);
-    if (major !== 2) throw this.formatError(4, `unsupported pcap version ${major}.${this.dv.getUint16(6, le)} (expected 2.x)`);
+    if (major !== 2)
+      throw this.formatError(4, `unsupported pcap version ${major}.${this.dv.getUint16(6, le)} (expected 2.x)`);
     this.classicSnaplen = this.dv.getUint32(16, le);
     // The top bits of the link-type word carry FCS information; the link type is the low 16.
     this.classicLinkType = this.dv.getUint32(20, le) & 0xffff;
@@ -261,8 +285,13 @@ export class PcapReader extends CaptureBuffer {
   *[Symbol.iterator](): Generator<PcapPacket, void, undefined> {
     for (let r = this.next(); r !== null; r = this.next()) {
       yield {
-        tsSec: r.tsSec, tsNsec: r.tsNsec, capLen: r.capLen, origLen: r.origLen,
-        linkType: r.linkType, interfaceId: r.interfaceId, data: r.data.slice(),
+        tsSec: r.tsSec,
+        tsNsec: r.tsNsec,
+        capLen: r.capLen,
+        origLen: r.origLen,
+        linkType: r.linkType,
+        interfaceId: r.interfaceId,
+        data: r.data.slice(),
       };
     }
   }
@@ -275,7 +304,10 @@ export class PcapReader extends CaptureBuffer {
     if (!this.fill(PCAP_RECORD_HEADER)) {
       const have = this.tail - this.head;
       if (have === 0) return false;
-      throw this.formatError(at, `file ends inside a record header (${have} of ${PCAP_RECORD_HEADER} bytes; truncated capture?)`);
+      throw this.formatError(
+        at,
+        `file ends inside a record header (${have} of ${PCAP_RECORD_HEADER} bytes; truncated capture?)`,
+      );
     }
     const dv = this.dv;
     const h = this.head;
@@ -285,13 +317,19 @@ export class PcapReader extends CaptureBuffer {
     const capLen = dv.getUint32(h + 8, le);
     const origLen = dv.getUint32(h + 12, le);
     if (this.classicNano ? sub >= 1_000_000_000 : sub >= 1_000_000) {
-      throw this.formatError(at, `record header says ${sub} ${this.classicNano ? 'nanoseconds' : 'microseconds'} ` +
-        `(must be under ${this.classicNano ? '1000000000' : '1000000'}; corrupt or misaligned record?)`);
+      throw this.formatError(
+        at,
+        `record header says ${sub} ${this.classicNano ? 'nanoseconds' : 'microseconds'} ` +
+          `(must be under ${this.classicNano ? '1000000000' : '1000000'}; corrupt or misaligned record?)`,
+      );
     }
     this.checkCapLen(at, capLen, this.classicSnaplen, 'record header');
     if (!this.fill(PCAP_RECORD_HEADER + capLen)) {
       const have = this.tail - this.head - PCAP_RECORD_HEADER;
-      throw this.formatError(at, `file ends inside a record body (header says ${capLen} captured bytes, ${have} present; truncated capture?)`);
+      throw this.formatError(
+        at,
+        `file ends inside a record body (header says ${capLen} captured bytes, ${have} present; truncated capture?)`,
+      );
     }
     const rec = this.rec;
     rec.tsSec = sec;
@@ -330,10 +368,18 @@ export class PcapReader extends CaptureBuffer {
       }
       this.loadBlock(at, type, len);
       switch (type) {
-        case BT_EPB: this.parsePacketBlock(at, len, false); return true;
-        case BT_OPB: this.parsePacketBlock(at, len, true); return true;
-        case BT_SPB: this.parseSimplePacket(at, len); return true;
-        default: this.parseInterface(at, len); break; // BT_IDB
+        case BT_EPB:
+          this.parsePacketBlock(at, len, false);
+          return true;
+        case BT_OPB:
+          this.parsePacketBlock(at, len, true);
+          return true;
+        case BT_SPB:
+          this.parseSimplePacket(at, len);
+          return true;
+        default:
+          this.parseInterface(at, len);
+          break; // BT_IDB
       }
     }
   }
@@ -345,13 +391,19 @@ export class PcapReader extends CaptureBuffer {
   private readSectionHeader(): void {
     const at = this.bufFilePos + this.head;
     if (!this.fill(12)) {
-      throw this.formatError(at, `file ends inside a Section Header Block (${this.tail - this.head} bytes; truncated capture?)`);
+      throw this.formatError(
+        at,
+        `file ends inside a Section Header Block (${this.tail - this.head} bytes; truncated capture?)`,
+      );
     }
     const bom = this.dv.getUint32(this.head + 8, true);
     if (bom === BYTE_ORDER_MAGIC) this.little = true;
     else if (bom === 0x4d3c2b1a) this.little = false;
     else {
-      throw this.formatError(at, `Section Header Block byte-order magic is 0x${hex(bom)}, expected 1a2b3c4d in either byte order`);
+      throw this.formatError(
+        at,
+        `Section Header Block byte-order magic is 0x${hex(bom)}, expected 1a2b3c4d in either byte order`,
+      );
     }
     const len = this.dv.getUint32(this.head + 4, this.little);
     this.checkBlockLength(at, BT_SHB, len, MIN_LEN.shb);
@@ -365,7 +417,8 @@ export class PcapReader extends CaptureBuffer {
 
   /** IDB: link type, snaplen and the timestamp options of one interface. Cold. Allocates: its table entries. */
   private parseInterface(at: number, len: number): void {
-    if (len < MIN_LEN.idb) throw this.formatError(at, `Interface Description Block length ${len} is below the ${MIN_LEN.idb}-byte minimum`);
+    if (len < MIN_LEN.idb)
+      throw this.formatError(at, `Interface Description Block length ${len} is below the ${MIN_LEN.idb}-byte minimum`);
     const dv = this.dv;
     const le = this.little;
     const b = this.head;
@@ -380,13 +433,17 @@ export class PcapReader extends CaptureBuffer {
       const olen = dv.getUint16(p + 2, le);
       if (code === OPT_ENDOFOPT) break;
       if (p + 4 + olen > end) {
-        throw this.formatError(this.bufFilePos + p, `option ${code} of length ${olen} runs past the end of its Interface Description Block (block at byte ${at})`);
+        throw this.formatError(
+          this.bufFilePos + p,
+          `option ${code} of length ${olen} runs past the end of its Interface Description Block (block at byte ${at})`,
+        );
       }
       if (code === IF_TSRESOL) {
         if (olen !== 1) throw this.formatError(this.bufFilePos + p, `if_tsresol option has length ${olen}, expected 1`);
         tsresol = this.buf[p + 4] ?? 6;
       } else if (code === IF_TSOFFSET) {
-        if (olen !== 8) throw this.formatError(this.bufFilePos + p, `if_tsoffset option has length ${olen}, expected 8`);
+        if (olen !== 8)
+          throw this.formatError(this.bufFilePos + p, `if_tsoffset option has length ${olen}, expected 8`);
         const lo = dv.getUint32(p + 4 + (le ? 0 : 4), le);
         const hi = dv.getInt32(p + 4 + (le ? 4 : 0), le);
         tsOffset = hi * TWO_32 + lo;
@@ -412,12 +469,18 @@ export class PcapReader extends CaptureBuffer {
     const origLen = dv.getUint32(b + 24, le);
     const ifs = this.ifs;
     if (ifId >= ifs.linkType.length) {
-      throw this.formatError(at, `${name} refers to interface ${ifId} but this section describes ` +
-        `${ifs.linkType.length} interface${ifs.linkType.length === 1 ? '' : 's'}`);
+      throw this.formatError(
+        at,
+        `${name} refers to interface ${ifId} but this section describes ` +
+          `${ifs.linkType.length} interface${ifs.linkType.length === 1 ? '' : 's'}`,
+      );
     }
     this.checkCapLen(at, capLen, ifs.snaplen[ifId] ?? 0, name);
     if (28 + capLen + 4 > len) {
-      throw this.formatError(at, `${name} says ${capLen} captured bytes but its length ${len} leaves room for ${len - 32}`);
+      throw this.formatError(
+        at,
+        `${name} says ${capLen} captured bytes but its length ${len} leaves room for ${len - 32}`,
+      );
     }
     const rec = this.rec;
     rec.capLen = capLen;
@@ -431,7 +494,8 @@ export class PcapReader extends CaptureBuffer {
 
   /** SPB: no timestamp and no interface id; it belongs to interface 0 and is cut to its snaplen. */
   private parseSimplePacket(at: number, len: number): void {
-    if (len < MIN_LEN.spb) throw this.formatError(at, `Simple Packet Block length ${len} is below the ${MIN_LEN.spb}-byte minimum`);
+    if (len < MIN_LEN.spb)
+      throw this.formatError(at, `Simple Packet Block length ${len} is below the ${MIN_LEN.spb}-byte minimum`);
     const ifs = this.ifs;
     if (ifs.linkType.length === 0) {
       throw this.formatError(at, 'Simple Packet Block refers to interface 0 but this section describes no interfaces');
@@ -440,10 +504,16 @@ export class PcapReader extends CaptureBuffer {
     const snaplen = ifs.snaplen[0] ?? 0;
     const capLen = snaplen !== 0 && origLen > snaplen ? snaplen : origLen;
     if (capLen > MAX_CAPLEN) {
-      throw this.formatError(at, `Simple Packet Block says ${capLen} captured bytes, above the ${MAX_CAPLEN}-byte limit (corrupt block?)`);
+      throw this.formatError(
+        at,
+        `Simple Packet Block says ${capLen} captured bytes, above the ${MAX_CAPLEN}-byte limit (corrupt block?)`,
+      );
     }
     if (16 + capLen > len) {
-      throw this.formatError(at, `Simple Packet Block says ${capLen} captured bytes but its length ${len} leaves room for ${len - 16}`);
+      throw this.formatError(
+        at,
+        `Simple Packet Block says ${capLen} captured bytes but its length ${len} leaves room for ${len - 16}`,
+      );
     }
     const rec = this.rec;
     rec.tsSec = 0;
@@ -469,14 +539,23 @@ export class PcapReader extends CaptureBuffer {
   /** Brings a whole block into the buffer and checks its trailing length. */
   private loadBlock(at: number, type: number, len: number): void {
     if (len > MAX_BUFFERED_BLOCK) {
-      throw this.formatError(at, `block of type 0x${hex(type)} has length ${len}, above the ${MAX_BUFFERED_BLOCK}-byte limit (corrupt block?)`);
+      throw this.formatError(
+        at,
+        `block of type 0x${hex(type)} has length ${len}, above the ${MAX_BUFFERED_BLOCK}-byte limit (corrupt block?)`,
+      );
     }
     if (!this.fill(len)) {
-      throw this.formatError(at, `file ends inside a block of type 0x${hex(type)} (length ${len}, ${this.tail - this.head} bytes present; truncated capture?)`);
+      throw this.formatError(
+        at,
+        `file ends inside a block of type 0x${hex(type)} (length ${len}, ${this.tail - this.head} bytes present; truncated capture?)`,
+      );
     }
     const trailer = this.dv.getUint32(this.head + len - 4, this.little);
     if (trailer !== len) {
-      throw this.formatError(at, `block of type 0x${hex(type)} has length ${len} at its start but ${trailer} at its end`);
+      throw this.formatError(
+        at,
+        `block of type 0x${hex(type)} has length ${len} at its start but ${trailer} at its end`,
+      );
     }
   }
 
@@ -484,7 +563,10 @@ export class PcapReader extends CaptureBuffer {
   private skipBlock(at: number, type: number, len: number): void {
     const end = at + len;
     if (end > this.fileSize) {
-      throw this.formatError(at, `file ends inside a block of type 0x${hex(type)} (length ${len}, ${this.fileSize - at} bytes present; truncated capture?)`);
+      throw this.formatError(
+        at,
+        `file ends inside a block of type 0x${hex(type)} (length ${len}, ${this.fileSize - at} bytes present; truncated capture?)`,
+      );
     }
     if (this.head + len <= this.tail) {
       this.head += len - 4;
@@ -494,19 +576,28 @@ export class PcapReader extends CaptureBuffer {
       this.head = 0;
       this.tail = 0;
       if (!this.fill(4)) {
-        throw this.formatError(at, `file ends inside a block of type 0x${hex(type)} (the file shrank while being read?)`);
+        throw this.formatError(
+          at,
+          `file ends inside a block of type 0x${hex(type)} (the file shrank while being read?)`,
+        );
       }
     }
     const trailer = this.dv.getUint32(this.head, this.little);
     if (trailer !== len) {
-      throw this.formatError(at, `block of type 0x${hex(type)} has length ${len} at its start but ${trailer} at its end`);
+      throw this.formatError(
+        at,
+        `block of type 0x${hex(type)} has length ${len} at its start but ${trailer} at its end`,
+      );
     }
     this.head += 4;
   }
 
   private checkCapLen(at: number, capLen: number, snaplen: number, what: string): void {
     if (capLen > MAX_CAPLEN) {
-      throw this.formatError(at, `${what} says ${capLen} captured bytes, above the ${MAX_CAPLEN}-byte limit (corrupt record?)`);
+      throw this.formatError(
+        at,
+        `${what} says ${capLen} captured bytes, above the ${MAX_CAPLEN}-byte limit (corrupt record?)`,
+      );
     }
     if (snaplen !== 0 && capLen > snaplen) {
       throw this.formatError(at, `${what} says ${capLen} captured bytes but snaplen is ${snaplen}`);

@@ -71,7 +71,10 @@ export class PcapWriter {
       throw new NfcError('NFC_ERR_INVALID_ARG', `PcapWriter: linkType must be an integer 0..65535, got ${linkType}`);
     }
     if (!Number.isInteger(snaplen) || snaplen < 1 || snaplen > MAX_CAPLEN) {
-      throw new NfcError('NFC_ERR_INVALID_ARG', `PcapWriter: snaplen must be an integer 1..${MAX_CAPLEN}, got ${snaplen}`);
+      throw new NfcError(
+        'NFC_ERR_INVALID_ARG',
+        `PcapWriter: snaplen must be an integer 1..${MAX_CAPLEN}, got ${snaplen}`,
+      );
     }
     if (!Number.isInteger(bufferSize) || bufferSize < 1) {
       throw new NfcError('NFC_ERR_INVALID_ARG', `PcapWriter: bufferSize must be a positive integer, got ${bufferSize}`);
@@ -80,13 +83,22 @@ export class PcapWriter {
     try {
       fd = openSync(path, 'w');
     } catch (cause) {
-      throw new NfcError('NFC_ERR_PCAP_IO', `${path}: cannot create capture: ${errText(cause)}`,
-        { fix: 'check that the directory exists and is writable', cause });
+      throw new NfcError('NFC_ERR_PCAP_IO', `${path}: cannot create capture: ${errText(cause)}`, {
+        fix: 'check that the directory exists and is writable',
+        cause,
+      });
     }
     return new PcapWriter(path, fd, linkType, snaplen, nanosecond, Math.max(bufferSize, RECORD_HEADER + snaplen));
   }
 
-  private constructor(path: string, fd: number, linkType: number, snaplen: number, nanosecond: boolean, bufferSize: number) {
+  private constructor(
+    path: string,
+    fd: number,
+    linkType: number,
+    snaplen: number,
+    nanosecond: boolean,
+    bufferSize: number,
+  ) {
     this.path = path;
     this.fd = fd;
     this.linkType = linkType;
@@ -122,7 +134,14 @@ export class PcapWriter {
    * Allocates: the one short-lived subarray view the copy needs when the packet is not the
    * whole of `bytes` (measured faster than a byte loop at every size).
    */
-  write(bytes: Uint8Array, offset: number, length: number, tsSec: number, tsNsec: number, origLen: number = length): void {
+  write(
+    bytes: Uint8Array,
+    offset: number,
+    length: number,
+    tsSec: number,
+    tsNsec: number,
+    origLen: number = length,
+  ): void {
     if (this.fd < 0) throw new NfcError('NFC_ERR_PCAP_IO', `${this.path}: writer is closed`);
     let capLen = length;
     if (capLen > this.snaplen) {
@@ -149,8 +168,10 @@ export class PcapWriter {
     try {
       while (done < this.used) done += writeSync(this.fd, this.buf, done, this.used - done);
     } catch (cause) {
-      throw new NfcError('NFC_ERR_PCAP_IO', `${this.path}: write failed: ${errText(cause)}`,
-        { fix: 'check free disk space and permissions', cause });
+      throw new NfcError('NFC_ERR_PCAP_IO', `${this.path}: write failed: ${errText(cause)}`, {
+        fix: 'check free disk space and permissions',
+        cause,
+      });
     }
     this.used = 0;
   }

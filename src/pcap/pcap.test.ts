@@ -86,34 +86,84 @@ class Bytes {
     return at;
   }
   // room() may replace buf and dv, so it runs before they are read.
-  u16(v: number): this { const at = this.room(2); this.dv.setUint16(at, v, this.le); return this; }
-  u32(v: number): this { const at = this.room(4); this.dv.setUint32(at, v >>> 0, this.le); return this; }
-  u64(v: bigint): this { const at = this.room(8); this.dv.setBigUint64(at, BigInt.asUintN(64, v), this.le); return this; }
-  raw(b: Uint8Array): this { const at = this.room(b.length); this.buf.set(b, at); return this; }
-  pad4(): this { while (this.length % 4 !== 0) this.room(1); return this; }
-  bytes(): Uint8Array { return this.buf.slice(0, this.length); }
+  u16(v: number): this {
+    const at = this.room(2);
+    this.dv.setUint16(at, v, this.le);
+    return this;
+  }
+  u32(v: number): this {
+    const at = this.room(4);
+    this.dv.setUint32(at, v >>> 0, this.le);
+    return this;
+  }
+  u64(v: bigint): this {
+    const at = this.room(8);
+    this.dv.setBigUint64(at, BigInt.asUintN(64, v), this.le);
+    return this;
+  }
+  raw(b: Uint8Array): this {
+    const at = this.room(b.length);
+    this.buf.set(b, at);
+    return this;
+  }
+  pad4(): this {
+    while (this.length % 4 !== 0) this.room(1);
+    return this;
+  }
+  bytes(): Uint8Array {
+    return this.buf.slice(0, this.length);
+  }
 }
 
 function concat(...parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
-  for (const p of parts) { out.set(p, at); at += p.length; }
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
   return out;
 }
 
 function classicHeader(le: boolean, nano: boolean, snaplen: number, linkType: number): Uint8Array {
-  return new Bytes(le).u32(nano ? 0xa1b23c4d : 0xa1b2c3d4).u16(2).u16(4).u32(0).u32(0).u32(snaplen).u32(linkType).bytes();
+  return new Bytes(le)
+    .u32(nano ? 0xa1b23c4d : 0xa1b2c3d4)
+    .u16(2)
+    .u16(4)
+    .u32(0)
+    .u32(0)
+    .u32(snaplen)
+    .u32(linkType)
+    .bytes();
 }
 
-function classicRecord(le: boolean, sec: number, sub: number, data: Uint8Array, origLen = data.length, capLen = data.length): Uint8Array {
+function classicRecord(
+  le: boolean,
+  sec: number,
+  sub: number,
+  data: Uint8Array,
+  origLen = data.length,
+  capLen = data.length,
+): Uint8Array {
   return new Bytes(le).u32(sec).u32(sub).u32(capLen).u32(origLen).raw(data).bytes();
 }
 
 /** A pcapng block: type, total length, body (padded to 4), total length. */
-function block(le: boolean, type: number, body: Uint8Array, lenOverride?: { start?: number; end?: number }): Uint8Array {
+function block(
+  le: boolean,
+  type: number,
+  body: Uint8Array,
+  lenOverride?: { start?: number; end?: number },
+): Uint8Array {
   const padded = (body.length + 3) & ~3;
   const total = 12 + padded;
-  return new Bytes(le).u32(type).u32(lenOverride?.start ?? total).raw(body).pad4().u32(lenOverride?.end ?? total).bytes();
+  return new Bytes(le)
+    .u32(type)
+    .u32(lenOverride?.start ?? total)
+    .raw(body)
+    .pad4()
+    .u32(lenOverride?.end ?? total)
+    .bytes();
 }
 
 function shb(le: boolean): Uint8Array {
@@ -121,7 +171,12 @@ function shb(le: boolean): Uint8Array {
   return block(le, 0x0a0d0d0a, body);
 }
 
-function idb(le: boolean, linkType: number, snaplen: number, opts: { tsresol?: number; tsoffset?: bigint } = {}): Uint8Array {
+function idb(
+  le: boolean,
+  linkType: number,
+  snaplen: number,
+  opts: { tsresol?: number; tsoffset?: bigint } = {},
+): Uint8Array {
   const b = new Bytes(le).u16(linkType).u16(0).u32(snaplen);
   // A comment option first, so the parser has to walk past an option it does not use.
   const comment = new TextEncoder().encode('nfchain test');
@@ -133,14 +188,28 @@ function idb(le: boolean, linkType: number, snaplen: number, opts: { tsresol?: n
 }
 
 function epb(le: boolean, ifId: number, ts: bigint, data: Uint8Array, origLen = data.length): Uint8Array {
-  const b = new Bytes(le).u32(ifId).u32(Number(ts >> 32n)).u32(Number(ts & 0xffffffffn)).u32(data.length).u32(origLen).raw(data).pad4();
+  const b = new Bytes(le)
+    .u32(ifId)
+    .u32(Number(ts >> 32n))
+    .u32(Number(ts & 0xffffffffn))
+    .u32(data.length)
+    .u32(origLen)
+    .raw(data)
+    .pad4();
   // An epb_flags option after the data, which the reader must not confuse with packet bytes.
   b.u16(2).u16(4).u32(1).u16(0).u16(0);
   return block(le, 6, b.bytes());
 }
 
 function opb(le: boolean, ifId: number, ts: bigint, data: Uint8Array): Uint8Array {
-  const b = new Bytes(le).u16(ifId).u16(0).u32(Number(ts >> 32n)).u32(Number(ts & 0xffffffffn)).u32(data.length).u32(data.length).raw(data);
+  const b = new Bytes(le)
+    .u16(ifId)
+    .u16(0)
+    .u32(Number(ts >> 32n))
+    .u32(Number(ts & 0xffffffffn))
+    .u32(data.length)
+    .u32(data.length)
+    .raw(data);
   return block(le, 2, b.bytes());
 }
 
@@ -249,19 +318,38 @@ describe('classic pcap, hand-built', () => {
       test(`${le ? 'little' : 'big'}-endian, ${nano ? 'nanosecond' : 'microsecond'}`, () => {
         const d1 = packetBytes(1, 60);
         const d2 = packetBytes(2, 33);
-        const path = writeBytes('hand.pcap', concat(
-          classicHeader(le, nano, 262144, 113),
-          classicRecord(le, 1_600_000_000, nano ? 999_999_999 : 999_999, d1, 60),
-          classicRecord(le, 0xfffffff0, 1, d2, 1000),
-        ));
+        const path = writeBytes(
+          'hand.pcap',
+          concat(
+            classicHeader(le, nano, 262144, 113),
+            classicRecord(le, 1_600_000_000, nano ? 999_999_999 : 999_999, d1, 60),
+            classicRecord(le, 0xfffffff0, 1, d2, 1000),
+          ),
+        );
         const r = PcapReader.open(path);
         assert.equal(r.linkType, 113);
         assert.equal(r.snaplen, 262144);
         const [a, b, c] = [...r];
         r.close();
         assert.ok(a && b && c === undefined);
-        assert.deepEqual(a, { tsSec: 1_600_000_000, tsNsec: 999_999_999 - (nano ? 0 : 999), capLen: 60, origLen: 60, linkType: 113, interfaceId: 0, data: d1 });
-        assert.deepEqual(b, { tsSec: 0xfffffff0, tsNsec: nano ? 1 : 1000, capLen: 33, origLen: 1000, linkType: 113, interfaceId: 0, data: d2 });
+        assert.deepEqual(a, {
+          tsSec: 1_600_000_000,
+          tsNsec: 999_999_999 - (nano ? 0 : 999),
+          capLen: 60,
+          origLen: 60,
+          linkType: 113,
+          interfaceId: 0,
+          data: d1,
+        });
+        assert.deepEqual(b, {
+          tsSec: 0xfffffff0,
+          tsNsec: nano ? 1 : 1000,
+          capLen: 33,
+          origLen: 1000,
+          linkType: 113,
+          interfaceId: 0,
+          data: d2,
+        });
       });
     }
   }
@@ -279,20 +367,23 @@ describe('pcapng, hand-built', () => {
   for (const le of [true, false]) {
     test(`${le ? 'little' : 'big'}-endian: interfaces, if_tsresol, if_tsoffset, EPB/SPB/OPB, unknown blocks`, () => {
       const d = [0, 1, 2, 3, 4, 5].map((i) => packetBytes(i, 40 + i * 17));
-      const path = writeBytes('hand.pcapng', concat(
-        shb(le),
-        idb(le, 1, 0), // default: microseconds
-        block(le, 0x0000_0004, new Uint8Array(20)), // Name Resolution Block: skipped
-        idb(le, 101, 1500, { tsresol: 9 }), // nanoseconds
-        idb(le, 113, 0, { tsresol: 0x80 | 10, tsoffset: 100n }), // 1/1024 s, offset 100 s
-        epb(le, 0, 1_700_000_000_123_456n, d[0]!),
-        block(le, 0x4000_0bad, new Uint8Array(37)), // custom block: skipped
-        epb(le, 1, 1_700_000_000_987_654_321n, d[1]!, 2000),
-        epb(le, 2, 5n * 1024n + 512n, d[2]!),
-        block(le, 0x0000_0005, new Uint8Array(16)), // Interface Statistics Block: skipped
-        spb(le, d[3]!.length, d[3]!),
-        opb(le, 1, 42_000_000_001n, d[4]!),
-      ));
+      const path = writeBytes(
+        'hand.pcapng',
+        concat(
+          shb(le),
+          idb(le, 1, 0), // default: microseconds
+          block(le, 0x0000_0004, new Uint8Array(20)), // Name Resolution Block: skipped
+          idb(le, 101, 1500, { tsresol: 9 }), // nanoseconds
+          idb(le, 113, 0, { tsresol: 0x80 | 10, tsoffset: 100n }), // 1/1024 s, offset 100 s
+          epb(le, 0, 1_700_000_000_123_456n, d[0]!),
+          block(le, 0x4000_0bad, new Uint8Array(37)), // custom block: skipped
+          epb(le, 1, 1_700_000_000_987_654_321n, d[1]!, 2000),
+          epb(le, 2, 5n * 1024n + 512n, d[2]!),
+          block(le, 0x0000_0005, new Uint8Array(16)), // Interface Statistics Block: skipped
+          spb(le, d[3]!.length, d[3]!),
+          opb(le, 1, 42_000_000_001n, d[4]!),
+        ),
+      );
       const r = PcapReader.open(path);
       assert.equal(r.format, 'pcapng');
       const got = [...r];
@@ -300,11 +391,43 @@ describe('pcapng, hand-built', () => {
       assert.equal(r.linkType, 1);
       r.close();
       assert.deepEqual(got, [
-        { tsSec: 1_700_000_000, tsNsec: 123_456_000, capLen: d[0]!.length, origLen: d[0]!.length, linkType: 1, interfaceId: 0, data: d[0] },
-        { tsSec: 1_700_000_000, tsNsec: 987_654_321, capLen: d[1]!.length, origLen: 2000, linkType: 101, interfaceId: 1, data: d[1] },
-        { tsSec: 105, tsNsec: 500_000_000, capLen: d[2]!.length, origLen: d[2]!.length, linkType: 113, interfaceId: 2, data: d[2] },
+        {
+          tsSec: 1_700_000_000,
+          tsNsec: 123_456_000,
+          capLen: d[0]!.length,
+          origLen: d[0]!.length,
+          linkType: 1,
+          interfaceId: 0,
+          data: d[0],
+        },
+        {
+          tsSec: 1_700_000_000,
+          tsNsec: 987_654_321,
+          capLen: d[1]!.length,
+          origLen: 2000,
+          linkType: 101,
+          interfaceId: 1,
+          data: d[1],
+        },
+        {
+          tsSec: 105,
+          tsNsec: 500_000_000,
+          capLen: d[2]!.length,
+          origLen: d[2]!.length,
+          linkType: 113,
+          interfaceId: 2,
+          data: d[2],
+        },
         { tsSec: 0, tsNsec: 0, capLen: d[3]!.length, origLen: d[3]!.length, linkType: 1, interfaceId: 0, data: d[3] },
-        { tsSec: 42, tsNsec: 1, capLen: d[4]!.length, origLen: d[4]!.length, linkType: 101, interfaceId: 1, data: d[4] },
+        {
+          tsSec: 42,
+          tsNsec: 1,
+          capLen: d[4]!.length,
+          origLen: d[4]!.length,
+          linkType: 101,
+          interfaceId: 1,
+          data: d[4],
+        },
       ]);
     });
   }
@@ -312,14 +435,37 @@ describe('pcapng, hand-built', () => {
   test('several sections in different byte orders, each with its own interfaces', () => {
     const d1 = packetBytes(1, 64);
     const d2 = packetBytes(2, 70);
-    const path = writeBytes('sections.pcapng', concat(
-      shb(true), idb(true, 1, 65535), epb(true, 0, 3_000_001n, d1),
-      shb(false), idb(false, 228, 65535, { tsresol: 3 }), epb(false, 0, 7_250n, d2),
-    ));
+    const path = writeBytes(
+      'sections.pcapng',
+      concat(
+        shb(true),
+        idb(true, 1, 65535),
+        epb(true, 0, 3_000_001n, d1),
+        shb(false),
+        idb(false, 228, 65535, { tsresol: 3 }),
+        epb(false, 0, 7_250n, d2),
+      ),
+    );
     const got = readAll(path);
     assert.equal(got.length, 2);
-    assert.deepEqual(got[0], { tsSec: 3, tsNsec: 1000, capLen: 64, origLen: 64, linkType: 1, interfaceId: 0, data: d1 });
-    assert.deepEqual(got[1], { tsSec: 7, tsNsec: 250_000_000, capLen: 70, origLen: 70, linkType: 228, interfaceId: 0, data: d2 });
+    assert.deepEqual(got[0], {
+      tsSec: 3,
+      tsNsec: 1000,
+      capLen: 64,
+      origLen: 64,
+      linkType: 1,
+      interfaceId: 0,
+      data: d1,
+    });
+    assert.deepEqual(got[1], {
+      tsSec: 7,
+      tsNsec: 250_000_000,
+      capLen: 70,
+      origLen: 70,
+      linkType: 228,
+      interfaceId: 0,
+      data: d2,
+    });
   });
 
   test('SPB is cut to the interface snaplen', () => {
@@ -345,7 +491,10 @@ describe('pcapng, hand-built', () => {
       [0x80 | 40, 7n * 2n ** 40n + 2n ** 38n, 7, 250_000_000], // 2^-40 s: BigInt path
     ];
     for (const [tsresol, ts, sec, nsec] of cases) {
-      const path = writeBytes('ts.pcapng', concat(shb(true), idb(true, 1, 0, { tsresol }), epb(true, 0, ts, new Uint8Array(4))));
+      const path = writeBytes(
+        'ts.pcapng',
+        concat(shb(true), idb(true, 1, 0, { tsresol }), epb(true, 0, ts, new Uint8Array(4))),
+      );
       const [p] = readAll(path);
       assert.ok(p);
       const units = tsresol & 0x80 ? 2n ** BigInt(tsresol & 0x7f) : 10n ** BigInt(tsresol);
@@ -394,8 +543,14 @@ describe('malformed captures give NFC_ERR_PCAP_FORMAT with the byte offset', () 
   });
 
   test('caplen greater than snaplen', () => {
-    const path = writeBytes('snap.pcap', concat(classicHeader(le, false, 64, 1), classicRecord(le, 1, 0, packetBytes(0, 64)),
-      classicRecord(le, 1, 0, packetBytes(0, 70))));
+    const path = writeBytes(
+      'snap.pcap',
+      concat(
+        classicHeader(le, false, 64, 1),
+        classicRecord(le, 1, 0, packetBytes(0, 64)),
+        classicRecord(le, 1, 0, packetBytes(0, 70)),
+      ),
+    );
     const r = PcapReader.open(path);
     assert.ok(r.next());
     assertFormatError(() => r.next(), path, 24 + 80, /record header says 70 captured bytes but snaplen is 64/);
@@ -403,8 +558,18 @@ describe('malformed captures give NFC_ERR_PCAP_FORMAT with the byte offset', () 
   });
 
   test('caplen above 256 KiB even without a snaplen', () => {
-    const path = writeBytes('huge.pcap', concat(classicHeader(le, false, 0, 1),
-      new Bytes(le).u32(1).u32(0).u32(MAX_CAPLEN + 1).u32(MAX_CAPLEN + 1).bytes()));
+    const path = writeBytes(
+      'huge.pcap',
+      concat(
+        classicHeader(le, false, 0, 1),
+        new Bytes(le)
+          .u32(1)
+          .u32(0)
+          .u32(MAX_CAPLEN + 1)
+          .u32(MAX_CAPLEN + 1)
+          .bytes(),
+      ),
+    );
     assertFormatError(() => readAll(path), path, 24, /262145 captured bytes, above the 262144-byte limit/);
   });
 
@@ -414,18 +579,29 @@ describe('malformed captures give NFC_ERR_PCAP_FORMAT with the byte offset', () 
   });
 
   test('pcapng: block length not a multiple of 4', () => {
-    const path = writeBytes('len4.pcapng', concat(shb(le), idb(le, 1, 0), block(le, 6, new Uint8Array(28), { start: 42 })));
+    const path = writeBytes(
+      'len4.pcapng',
+      concat(shb(le), idb(le, 1, 0), block(le, 6, new Uint8Array(28), { start: 42 })),
+    );
     const at = shb(le).length + idb(le, 1, 0).length;
     assertFormatError(() => readAll(path), path, at, /length 42, which is not a multiple of 4/);
   });
 
   test('pcapng: trailing length mismatch (parsed and skipped blocks)', () => {
     const head = concat(shb(le), idb(le, 1, 0));
-    const bad = concat(head, block(le, 6, new Bytes(le).u32(0).u32(0).u32(0).u32(4).u32(4).u32(0).bytes(), { end: 40 }));
+    const bad = concat(
+      head,
+      block(le, 6, new Bytes(le).u32(0).u32(0).u32(0).u32(4).u32(4).u32(0).bytes(), { end: 40 }),
+    );
     const p1 = writeBytes('trail.pcapng', bad);
     assertFormatError(() => readAll(p1), p1, head.length, /length 36 at its start but 40 at its end/);
     const p2 = writeBytes('trail-skip.pcapng', concat(head, block(le, 0x4000_0001, new Uint8Array(8), { end: 8 })));
-    assertFormatError(() => readAll(p2), p2, head.length, /type 0x40000001 has length 20 at its start but 8 at its end/);
+    assertFormatError(
+      () => readAll(p2),
+      p2,
+      head.length,
+      /type 0x40000001 has length 20 at its start but 8 at its end/,
+    );
   });
 
   test('pcapng: EPB refers to an unknown interface id', () => {
@@ -433,7 +609,12 @@ describe('malformed captures give NFC_ERR_PCAP_FORMAT with the byte offset', () 
     const path = writeBytes('ifid.pcapng', concat(head, epb(le, 2, 0n, packetBytes(0, 8))));
     const r = PcapReader.open(path);
     assert.ok(r.next());
-    assertFormatError(() => r.next(), path, head.length, /refers to interface 2 but this section describes 2 interfaces/);
+    assertFormatError(
+      () => r.next(),
+      path,
+      head.length,
+      /refers to interface 2 but this section describes 2 interfaces/,
+    );
     r.close();
   });
 
@@ -447,8 +628,16 @@ describe('malformed captures give NFC_ERR_PCAP_FORMAT with the byte offset', () 
     const head = concat(shb(le), idb(le, 1, 0));
     const e = epb(le, 0, 0n, packetBytes(0, 100));
     const p1 = writeBytes('ng-trunc.pcapng', concat(head, e.subarray(0, 60)));
-    assertFormatError(() => readAll(p1), p1, head.length, new RegExp(`file ends inside a block of type 0x00000006 \\(length ${e.length}, 60 bytes present`));
-    const p2 = writeBytes('ng-trunc-skip.pcapng', concat(head, block(le, 0x0bad, new Uint8Array(5000)).subarray(0, 3000)));
+    assertFormatError(
+      () => readAll(p1),
+      p1,
+      head.length,
+      new RegExp(`file ends inside a block of type 0x00000006 \\(length ${e.length}, 60 bytes present`),
+    );
+    const p2 = writeBytes(
+      'ng-trunc-skip.pcapng',
+      concat(head, block(le, 0x0bad, new Uint8Array(5000)).subarray(0, 3000)),
+    );
     assertFormatError(() => readAll(p2, 1024), p2, head.length, /file ends inside a block of type 0x00000bad/);
     const p3 = writeBytes('ng-trunc-hdr.pcapng', concat(head, e.subarray(0, 5)));
     assertFormatError(() => readAll(p3), p3, head.length, /inside a block header \(5 of 8 bytes/);
@@ -458,7 +647,12 @@ describe('malformed captures give NFC_ERR_PCAP_FORMAT with the byte offset', () 
     assertFormatError(() => PcapReader.open(p4), p4, 0, /byte-order magic/);
     const over = new Bytes(le).u32(0).u32(0).u32(0).u32(200).u32(200).raw(packetBytes(0, 100)).bytes();
     const p5 = writeBytes('ng-over.pcapng', concat(head, block(le, 6, over)));
-    assertFormatError(() => readAll(p5), p5, head.length, /says 200 captured bytes but its length 132 leaves room for 100/);
+    assertFormatError(
+      () => readAll(p5),
+      p5,
+      head.length,
+      /says 200 captured bytes but its length 132 leaves room for 100/,
+    );
     const p6 = writeBytes('ng-snap.pcapng', concat(shb(le), idb(le, 1, 50), e));
     assertFormatError(() => readAll(p6), p6, head.length, /says 100 captured bytes but snaplen is 50/);
   });
@@ -516,7 +710,8 @@ describe('streaming', () => {
 describe('interoperability with Wireshark tools and tcpdump', () => {
   // tshark wants a writable profile directory and warns when run as root; neither matters here.
   const env = (): NodeJS.ProcessEnv => ({ ...process.env, HOME: dir, XDG_CONFIG_HOME: dir, LC_ALL: 'C' });
-  const has = (cmd: string, args: string[]): boolean => spawnSync(cmd, args, { stdio: 'ignore', env: env() }).status === 0;
+  const has = (cmd: string, args: string[]): boolean =>
+    spawnSync(cmd, args, { stdio: 'ignore', env: env() }).status === 0;
   const run = (cmd: string, args: string[]): string => {
     const r = spawnSync(cmd, args, { encoding: 'utf8', env: env(), maxBuffer: 64 << 20 });
     assert.equal(r.status, 0, `${cmd} ${args.join(' ')} failed: ${r.stderr}`);
@@ -527,17 +722,36 @@ describe('interoperability with Wireshark tools and tcpdump', () => {
   function writeSample(nanosecond: boolean): string {
     const path = tmp(`interop-${nanosecond ? 'ns' : 'us'}.pcap`);
     const w = PcapWriter.create(path, { nanosecond });
-    lengths.forEach((len, i) => { w.write(packetBytes(i, len), 0, len, 1_700_000_000 + i, i * 1_000_003); });
+    lengths.forEach((len, i) => {
+      w.write(packetBytes(i, len), 0, len, 1_700_000_000 + i, i * 1_000_003);
+    });
     w.close();
     return path;
   }
 
   for (const nanosecond of [false, true]) {
     test(`tshark reads PcapWriter output (${nanosecond ? 'ns' : 'µs'}): counts, lengths and times match`, (t) => {
-      if (!has('tshark', ['-v'])) { t.skip('tshark not installed: apt-get install tshark'); return; }
+      if (!has('tshark', ['-v'])) {
+        t.skip('tshark not installed: apt-get install tshark');
+        return;
+      }
       const path = writeSample(nanosecond);
-      const out = run('tshark', ['-r', path, '-T', 'fields', '-e', 'frame.len', '-e', 'frame.cap_len', '-e', 'frame.time_epoch']);
-      const rows = out.trim().split('\n').map((l) => l.split('\t'));
+      const out = run('tshark', [
+        '-r',
+        path,
+        '-T',
+        'fields',
+        '-e',
+        'frame.len',
+        '-e',
+        'frame.cap_len',
+        '-e',
+        'frame.time_epoch',
+      ]);
+      const rows = out
+        .trim()
+        .split('\n')
+        .map((l) => l.split('\t'));
       assert.equal(rows.length, lengths.length);
       rows.forEach(([len, cap, time], i) => {
         const want = lengths[i]!;
@@ -551,7 +765,10 @@ describe('interoperability with Wireshark tools and tcpdump', () => {
   }
 
   test('tcpdump reads PcapWriter output', (t) => {
-    if (!has('tcpdump', ['--version'])) { t.skip('tcpdump not installed: apt-get install tcpdump'); return; }
+    if (!has('tcpdump', ['--version'])) {
+      t.skip('tcpdump not installed: apt-get install tcpdump');
+      return;
+    }
     const path = writeSample(false);
     // --count prints only "N packets"; decoding our synthetic bytes would print odd lines.
     const out = run('tcpdump', ['--count', '-r', path]);
@@ -559,14 +776,19 @@ describe('interoperability with Wireshark tools and tcpdump', () => {
   });
 
   test('PcapReader reads pcapng written by editcap (nanosecond interface)', (t) => {
-    if (!has('editcap', ['-v'])) { t.skip('editcap not installed: apt-get install tshark'); return; }
+    if (!has('editcap', ['-v'])) {
+      t.skip('editcap not installed: apt-get install tshark');
+      return;
+    }
     const src = writeSample(true);
     const ng = tmp('editcap.pcapng');
     run('editcap', ['-F', 'pcapng', src, ng]);
     const a = readAll(src);
     const b = readAll(ng);
     assert.equal(b.length, a.length);
-    b.forEach((p, i) => { assert.deepEqual(p, a[i]); });
+    b.forEach((p, i) => {
+      assert.deepEqual(p, a[i]);
+    });
     assert.deepEqual([...readFileSync(ng).subarray(0, 4)], [0x0a, 0x0d, 0x0d, 0x0a], 'editcap wrote pcapng');
   });
 });

@@ -48,11 +48,14 @@ export function checkLinkUp(ifname: string, ctx: PortContext): number {
     link = native().linkInfo(ifname);
   } catch (err) {
     throw new NfcError('NFC_ERR_PORT', `port "${ctx.portName}": interface ${ifname}: ${(err as Error).message}`, {
-      fix: 'check `ip link`; for a test bed of two namespaces, run `nfchain testbed up`', cause: err,
+      fix: 'check `ip link`; for a test bed of two namespaces, run `nfchain testbed up`',
+      cause: err,
     });
   }
   if (!link.up) {
-    throw new NfcError('NFC_ERR_PORT', `port "${ctx.portName}": interface ${ifname} is down`, { fix: `ip link set ${ifname} up` });
+    throw new NfcError('NFC_ERR_PORT', `port "${ctx.portName}": interface ${ifname} is down`, {
+      fix: `ip link set ${ifname} up`,
+    });
   }
   return link.mtu;
 }
@@ -63,11 +66,19 @@ function open(cfg: AfPacketPortConfig, ctx: PortContext, withRx: boolean): AfpHa
     return native().afpOpen(cfg.interface, afPacketFrameSize(cfg.offloads, mtu), cfg.frames, withRx, cfg.offloads);
   } catch (err) {
     const code = (err as { code?: string }).code;
-    throw new NfcError('NFC_ERR_PORT', `port "${ctx.portName}": cannot open ${cfg.interface}: ${(err as Error).message}`, {
-      fix: code === 'EPERM' || code === 'EACCES' ? 'packet sockets need root or CAP_NET_RAW'
-        : code === 'ENOMEM' ? 'the receive ring did not fit in memory: lower `frames`' : 'check the interface and `frames`',
-      cause: err,
-    });
+    throw new NfcError(
+      'NFC_ERR_PORT',
+      `port "${ctx.portName}": cannot open ${cfg.interface}: ${(err as Error).message}`,
+      {
+        fix:
+          code === 'EPERM' || code === 'EACCES'
+            ? 'packet sockets need root or CAP_NET_RAW'
+            : code === 'ENOMEM'
+              ? 'the receive ring did not fit in memory: lower `frames`'
+              : 'check the interface and `frames`',
+        cause: err,
+      },
+    );
   }
 }
 

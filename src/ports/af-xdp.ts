@@ -54,11 +54,25 @@ function open(cfg: AfXdpPortConfig, ctx: PortContext): number {
   try {
     // The kernel places data at headroom + 256 (XDP_PACKET_HEADROOM) in each frame: the
     // headroom keeps our meta line (the buffer's first 64 bytes) out of its way.
-    return native().xdpOpen(cfg.interface, cfg.queue, pool.buffer, pool.base, pool.count * pool.stride, pool.stride, META_BYTES, cfg.ringSize);
+    return native().xdpOpen(
+      cfg.interface,
+      cfg.queue,
+      pool.buffer,
+      pool.base,
+      pool.count * pool.stride,
+      pool.stride,
+      META_BYTES,
+      cfg.ringSize,
+    );
   } catch (err) {
-    throw new NfcError('NFC_ERR_PORT', `port "${ctx.portName}": cannot open AF_XDP on ${cfg.interface} queue ${cfg.queue}: ${(err as Error).message}`, {
-      fix: 'af_xdp needs root, a kernel with AF_XDP, and the interface to accept an XDP program', cause: err,
-    });
+    throw new NfcError(
+      'NFC_ERR_PORT',
+      `port "${ctx.portName}": cannot open AF_XDP on ${cfg.interface} queue ${cfg.queue}: ${(err as Error).message}`,
+      {
+        fix: 'af_xdp needs root, a kernel with AF_XDP, and the interface to accept an XDP program',
+        cause: err,
+      },
+    );
   }
 }
 
@@ -134,7 +148,8 @@ class AfXdpRx implements RxPort {
       words[m + Meta.port] = this.portId;
       words[m + Meta.tsSec] = sec;
       words[m + Meta.tsNsec] = (now - sec * 1000) * 1e6;
-      if (this.view.reset(pool.base + (d << shift) + (addr & mask), io[i * 2 + 1]!).completeIfPartial()) this.checksumsCompleted++;
+      if (this.view.reset(pool.base + (d << shift) + (addr & mask), io[i * 2 + 1]!).completeIfPartial())
+        this.checksumsCompleted++;
       descs[i] = d;
     }
     this.refill(n);
@@ -182,7 +197,10 @@ class AfXdpTx implements AfXdpTxPort {
     this.pool = ctx.pool;
     this.cache = ctx.cache;
     this.inFlight = new Uint8Array(ctx.pool.count);
-    this.soft = new SoftwareOffload(ctx.pool, ctx.cache, (descs, n) => this.sendFrames(descs, n), { linearize: true, chunk: MAX });
+    this.soft = new SoftwareOffload(ctx.pool, ctx.cache, (descs, n) => this.sendFrames(descs, n), {
+      linearize: true,
+      chunk: MAX,
+    });
   }
 
   get txDropped(): number {

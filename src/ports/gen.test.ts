@@ -50,7 +50,11 @@ function collect(r: PortRig, port: GenRxPort, n: number, keepBytes = false): Pkt
       const ts = r.pool.meta(d, Meta.tsSec) + r.pool.meta(d, Meta.tsNsec) / 1e9;
       assert.ok(ts >= before - 1 && ts <= Date.now() / 1000 + 1, `timestamp ${ts} is now`);
       assert.ok(r.pool.meta(d, Meta.tsNsec) < 1e9);
-      out.push({ bytes: keepBytes ? r.pool.bytes(d).slice() : new Uint8Array(0), hash: v.flowHash(), proto: v.ipProtocol });
+      out.push({
+        bytes: keepBytes ? r.pool.bytes(d).slice() : new Uint8Array(0),
+        hash: v.flowHash(),
+        proto: v.ipProtocol,
+      });
     }
     r.cache.free(descs, got);
   }
@@ -76,7 +80,10 @@ test('the same seed gives identical bytes; another seed does not', () => {
   const b = collect(r, openGenRx(c, r.ctx), 500, true);
   const other = collect(r, openGenRx({ ...c, seed: 43 }, r.ctx), 500, true);
   for (let i = 0; i < a.length; i++) assert.deepEqual(a[i]!.bytes, b[i]!.bytes, `packet ${i}`);
-  assert.ok(a.some((p, i) => !equalBytes(p.bytes, other[i]!.bytes)), 'seed 43 differs from seed 42');
+  assert.ok(
+    a.some((p, i) => !equalBytes(p.bytes, other[i]!.bytes)),
+    'seed 43 differs from seed 42',
+  );
   assertNoLeak(r);
 });
 
@@ -86,7 +93,11 @@ function equalBytes(x: Uint8Array, y: Uint8Array): boolean {
 
 test('patch mode writes the same bytes as per-flow templates (addresses, ports, IP id, checksums)', () => {
   const r = rig();
-  for (const c of [cfg({ sizes: [60, 61, 333, 1514], flows: 300, tcp: 0.4, seed: 7 }), cfg({ flows: 1, tcp: 0 }), cfg({ flows: 5, tcp: 1 })]) {
+  for (const c of [
+    cfg({ sizes: [60, 61, 333, 1514], flows: 300, tcp: 0.4, seed: 7 }),
+    cfg({ flows: 1, tcp: 0 }),
+    cfg({ flows: 5, tcp: 1 }),
+  ]) {
     const per = collect(r, openGenRx(c, r.ctx, { templates: 'per-flow' }), 1200, true);
     const patched = openGenRx(c, r.ctx, { templates: 'patch' } satisfies GenRxOptions);
     assert.equal(patched.mode, 'patch');
@@ -104,8 +115,10 @@ test('many flows switch to patch mode automatically and stay valid and distinct'
   // 4000 draws from a million flows: nearly all distinct.
   assert.ok(new Set(pkts.map((p) => p.hash)).size > 3950);
   assertNoLeak(r);
-  assert.throws(() => openGenRx(cfg({ flows: 1_000_000 }), r.ctx, { templates: 'per-flow' }),
-    (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_INVALID_ARG');
+  assert.throws(
+    () => openGenRx(cfg({ flows: 1_000_000 }), r.ctx, { templates: 'per-flow' }),
+    (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_INVALID_ARG',
+  );
 });
 
 test('the flow count is respected: distinct flow hashes equal flows', () => {
@@ -142,7 +155,9 @@ test('sizes rotate through cfg.sizes across bursts', () => {
     for (let i = 0; i < got; i++) lens.push(r.pool.length(descs[i]!));
     r.cache.free(descs, got);
   }
-  lens.forEach((len, i) => { assert.equal(len, sizes[i % sizes.length], `packet ${i}`); });
+  lens.forEach((len, i) => {
+    assert.equal(len, sizes[i % sizes.length], `packet ${i}`);
+  });
   assertNoLeak(r);
 });
 
@@ -210,7 +225,9 @@ test('an empty pool is counted in rxNoBuffer and nothing throws; the sequence is
   r.cache.free(held, 60);
   const rest = collect(r, port, 36, true);
   const all = [...first, ...rest.map((p) => p.bytes)];
-  all.forEach((b, i) => { assert.deepEqual(b, reference[i]!.bytes, `packet ${i} of the sequence`); });
+  all.forEach((b, i) => {
+    assert.deepEqual(b, reference[i]!.bytes, `packet ${i} of the sequence`);
+  });
   assertNoLeak(r);
 });
 
@@ -230,14 +247,18 @@ test('bad configurations are NFC_ERR_INVALID_ARG naming the port and the option'
     [{ seed: Number.POSITIVE_INFINITY }, /seed/],
   ];
   for (const [over, re] of bad) {
-    assert.throws(() => openGenRx(cfg(over), r.ctx), (e: unknown) => {
-      assert.ok(e instanceof NfcError);
-      assert.equal(e.code, 'NFC_ERR_INVALID_ARG');
-      assert.match(e.message, /port "gen0"/);
-      assert.match(e.message, re);
-      assert.ok(e.fix !== undefined);
-      return true;
-    }, JSON.stringify(over));
+    assert.throws(
+      () => openGenRx(cfg(over), r.ctx),
+      (e: unknown) => {
+        assert.ok(e instanceof NfcError);
+        assert.equal(e.code, 'NFC_ERR_INVALID_ARG');
+        assert.match(e.message, /port "gen0"/);
+        assert.match(e.message, re);
+        assert.ok(e.fix !== undefined);
+        return true;
+      },
+      JSON.stringify(over),
+    );
   }
   assertNoLeak(r);
 });

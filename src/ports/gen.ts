@@ -115,7 +115,10 @@ function checkConfig(cfg: GenPortConfig, pool: PacketPool, portName: string): vo
   const bad = (what: string, fix: string): NfcError =>
     new NfcError('NFC_ERR_INVALID_ARG', `port "${portName}" (gen): ${what}`, { fix });
   if (typeof cfg.rate !== 'number' || !Number.isFinite(cfg.rate) || cfg.rate < 0) {
-    throw bad(`rate ${String(cfg.rate)} must be a number of packets per second >= 0`, 'use e.g. 100000, or 0 for as fast as possible');
+    throw bad(
+      `rate ${String(cfg.rate)} must be a number of packets per second >= 0`,
+      'use e.g. 100000, or 0 for as fast as possible',
+    );
   }
   if (!Array.isArray(cfg.sizes) || cfg.sizes.length === 0) {
     throw bad('sizes must list at least one frame size', 'use e.g. [64] or [64, 512, 1514]');
@@ -123,8 +126,10 @@ function checkConfig(cfg: GenPortConfig, pool: PacketPool, portName: string): vo
   for (let k = 0; k < cfg.sizes.length; k++) {
     const s = cfg.sizes[k];
     if (typeof s !== 'number' || !Number.isInteger(s) || s < GEN_MIN_SIZE || s > pool.dataRoom) {
-      throw bad(`sizes[${k}] = ${String(s)} must be an integer from ${GEN_MIN_SIZE} to ${pool.dataRoom} (the pool's data room)`,
-        `frame sizes are without FCS; use ${GEN_MIN_SIZE}..${Math.min(1514, pool.dataRoom)}, or a larger pool data room for jumbo frames`);
+      throw bad(
+        `sizes[${k}] = ${String(s)} must be an integer from ${GEN_MIN_SIZE} to ${pool.dataRoom} (the pool's data room)`,
+        `frame sizes are without FCS; use ${GEN_MIN_SIZE}..${Math.min(1514, pool.dataRoom)}, or a larger pool data room for jumbo frames`,
+      );
     }
   }
   if (typeof cfg.flows !== 'number' || !Number.isInteger(cfg.flows) || cfg.flows < 1 || cfg.flows > GEN_MAX_FLOWS) {
@@ -210,9 +215,13 @@ class GenRx implements GenRxPort {
     const want = opts.templates ?? 'auto';
     this.mode = want === 'auto' ? (fits ? 'per-flow' : 'patch') : want;
     if (this.mode === 'per-flow' && !fits) {
-      throw new NfcError('NFC_ERR_INVALID_ARG',
+      throw new NfcError(
+        'NFC_ERR_INVALID_ARG',
         `port "${ctx.portName}" (gen): ${cfg.flows} flows × ${cfg.sizes.length} sizes is too many per-flow templates`,
-        { fix: `per-flow templates are limited to ${GEN_MAX_TEMPLATES} and ${GEN_MAX_TEMPLATE_BYTES} bytes; use templates 'auto' or 'patch'` });
+        {
+          fix: `per-flow templates are limited to ${GEN_MAX_TEMPLATES} and ${GEN_MAX_TEMPLATE_BYTES} bytes; use templates 'auto' or 'patch'`,
+        },
+      );
     }
 
     const nTemplates = this.mode === 'per-flow' ? cfg.flows : 2;

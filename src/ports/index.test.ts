@@ -59,7 +59,10 @@ test('pcap: rx and tx files; without rx an idle RX, without tx a dropping TX', (
   tx.close();
   rx.close();
   const reader = PcapReader.open(outPath);
-  assert.deepEqual([...reader].map((p) => p.tsSec), [10, 11, 12]);
+  assert.deepEqual(
+    [...reader].map((p) => p.tsSec),
+    [10, 11, 12],
+  );
   reader.close();
 
   const neither: PortConfig = { name: 'p', driver: 'pcap', speed: 'max', loop: false };
@@ -90,6 +93,9 @@ test('an unknown driver is NFC_ERR_INVALID_ARG naming the port', () => {
   const r = rig();
   const c = { name: 'p', driver: 'dpdk' } as unknown as PortConfig;
   for (const open of [openRx, openTx]) {
-    assert.throws(() => open(c, r.ctx), (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_INVALID_ARG' && /port "p".*dpdk/.test(e.message));
+    assert.throws(
+      () => open(c, r.ctx),
+      (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_INVALID_ARG' && /port "p".*dpdk/.test(e.message),
+    );
   }
 });

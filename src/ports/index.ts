@@ -24,14 +24,22 @@ export type { PortContext, RxPort, TxPort } from './port.js';
 export { wallClock } from './port.js';
 export type { GenPortConfig, NullPortConfig, PcapPortConfig, PortConfig, PortDriverName } from './config.js';
 export { PORT_DRIVERS } from './config.js';
-export { openGenRx, GEN_MAX_FLOWS, GEN_MIN_SIZE, type GenRxPort, type GenRxOptions, type GenTemplateMode } from './gen.js';
+export {
+  openGenRx,
+  GEN_MAX_FLOWS,
+  GEN_MIN_SIZE,
+  type GenRxPort,
+  type GenRxOptions,
+  type GenTemplateMode,
+} from './gen.js';
 export { openPcapRx, openPcapTx, type PcapRxPort, type PcapTxPort } from './pcap.js';
 export { openNullRx, openNullTx, openIdleRx, openDropTx, type NullTxPort } from './null.js';
 
 function unknownDriver(cfg: never, ctx: PortContext): NfcError {
   const driver = (cfg as { driver?: unknown }).driver;
-  return new NfcError('NFC_ERR_INVALID_ARG', `port "${ctx.portName}": unknown driver ${JSON.stringify(driver)}`,
-    { fix: 'use one of gen, pcap, null' });
+  return new NfcError('NFC_ERR_INVALID_ARG', `port "${ctx.portName}": unknown driver ${JSON.stringify(driver)}`, {
+    fix: 'use one of gen, pcap, null',
+  });
 }
 
 /** Opens the RX half of a port (cold). Errors are the driver's, naming the port. */

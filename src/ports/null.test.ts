@@ -21,7 +21,10 @@ test('null RX never produces and is done from the start', () => {
     assert.equal(rx.done, true);
     const descs = new Uint32Array(32).fill(7);
     assert.equal(rx.rxBurst(descs, 32), 0);
-    assert.ok(descs.every((d) => d === 7), 'descs untouched');
+    assert.ok(
+      descs.every((d) => d === 7),
+      'descs untouched',
+    );
     assert.equal(rx.rxNoBuffer, 0);
     rx.close();
   }

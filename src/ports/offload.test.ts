@@ -23,8 +23,17 @@ import { MAX_SEGMENTS, SoftwareOffload, type OffloadSink, type SoftwareOffloadOp
 import { openPcapTx } from './pcap.js';
 import type { PortContext } from './port.js';
 import {
-  buildPacket, refIpv4HeaderChecksum, refL4Checksum, refSum, storedL4Checksum,
-  type BuiltPacket, type EthSpec, type Ipv4Spec, type Ipv6Spec, type TcpSpec, type UdpSpec,
+  buildPacket,
+  refIpv4HeaderChecksum,
+  refL4Checksum,
+  refSum,
+  storedL4Checksum,
+  type BuiltPacket,
+  type EthSpec,
+  type Ipv4Spec,
+  type Ipv6Spec,
+  type TcpSpec,
+  type UdpSpec,
 } from '../../test/helpers/packet-builder.js';
 
 let dir = '';
@@ -82,8 +91,17 @@ function pseudoPartial(bytes: Uint8Array, b: BuiltPacket, l4Len: number): number
   if (b.family === 4) {
     return refSum([...bytes.subarray(b.l3Offset + 12, b.l3Offset + 20), 0, b.proto, (l4Len >> 8) & 0xff, l4Len & 0xff]);
   }
-  return refSum([...bytes.subarray(b.l3Offset + 8, b.l3Offset + 40),
-    (l4Len >>> 24) & 0xff, (l4Len >>> 16) & 0xff, (l4Len >>> 8) & 0xff, l4Len & 0xff, 0, 0, 0, b.proto]);
+  return refSum([
+    ...bytes.subarray(b.l3Offset + 8, b.l3Offset + 40),
+    (l4Len >>> 24) & 0xff,
+    (l4Len >>> 16) & 0xff,
+    (l4Len >>> 8) & 0xff,
+    l4Len & 0xff,
+    0,
+    0,
+    0,
+    b.proto,
+  ]);
 }
 
 function superFrame(eth: EthSpec, l3: Ipv4Spec | Ipv6Spec, l4: TcpSpec | UdpSpec, payload: Uint8Array): Frame {
@@ -107,9 +125,20 @@ function superFrame(eth: EthSpec, l3: Ipv4Spec | Ipv6Spec, l4: TcpSpec | UdpSpec
 }
 
 const V4: Ipv4Spec = { kind: 'ipv4', src: '10.1.2.3', dst: '192.168.200.7', id: 0xfffe, flags: 2, ttl: 63 };
-const V6: Ipv6Spec = { kind: 'ipv6', src: '2001:db8::10', dst: '2001:db8:ffff::abcd', flowLabel: 0x12345, hopLimit: 60 };
+const V6: Ipv6Spec = {
+  kind: 'ipv6',
+  src: '2001:db8::10',
+  dst: '2001:db8:ffff::abcd',
+  flowLabel: 0x12345,
+  hopLimit: 60,
+};
 const TCP: TcpSpec = {
-  kind: 'tcp', sport: 40001, dport: 443, seq: 0xfffff000, ack: 0x11223344, window: 501,
+  kind: 'tcp',
+  sport: 40001,
+  dport: 443,
+  seq: 0xfffff000,
+  ack: 0x11223344,
+  window: 501,
   flags: TcpFlags.ACK | TcpFlags.PSH | TcpFlags.FIN | TcpFlags.CWR | TcpFlags.ECE,
 };
 const UDP: UdpSpec = { kind: 'udp', sport: 4433, dport: 5544 };
@@ -165,9 +194,15 @@ function collector(r: Rig, sends: (call: number, n: number) => number = (_c, n) 
       view.attach(r.pool, d);
       if (i < sent) {
         c.seen.push({
-          d, bytes: r.pool.bytes(d).slice(), offload: r.pool.meta(d, Meta.offload), port: r.pool.meta(d, Meta.port),
-          tsSec: r.pool.meta(d, Meta.tsSec), tsNsec: r.pool.meta(d, Meta.tsNsec), chainId: r.pool.meta(d, Meta.chainId),
-          ipOk: view.ipv4ChecksumOk(), l4Ok: view.l4ChecksumOk(),
+          d,
+          bytes: r.pool.bytes(d).slice(),
+          offload: r.pool.meta(d, Meta.offload),
+          port: r.pool.meta(d, Meta.port),
+          tsSec: r.pool.meta(d, Meta.tsSec),
+          tsNsec: r.pool.meta(d, Meta.tsNsec),
+          chainId: r.pool.meta(d, Meta.chainId),
+          ipOk: view.ipv4ChecksumOk(),
+          l4Ok: view.l4ChecksumOk(),
         });
       }
     }
@@ -203,7 +238,11 @@ function checkSegments(f: Frame, segs: Seen[], mss: number): void {
     const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
     const pay = k < n - 1 ? mss : f.payload.length - (n - 1) * mss;
     assert.equal(b.length, f.hdrLen + pay, `segment ${k} length`);
-    assert.deepEqual(b.subarray(0, h.l3Offset), f.bytes.subarray(0, h.l3Offset), 'Ethernet header and VLAN tags copied');
+    assert.deepEqual(
+      b.subarray(0, h.l3Offset),
+      f.bytes.subarray(0, h.l3Offset),
+      'Ethernet header and VLAN tags copied',
+    );
     if (v4) {
       assert.equal(dv.getUint16(h.l3Offset + 2), b.length - h.l3Offset, 'IPv4 total length');
       assert.equal(dv.getUint16(h.l3Offset + 4), (id0 + k) & 0xffff, 'IPv4 id + k');
@@ -238,7 +277,12 @@ function checkSegments(f: Frame, segs: Seen[], mss: number): void {
 }
 
 /** One super-frame through an offload; its segments checked. */
-function segmentOne(f: Frame, type: number, mss: number, opts: SoftwareOffloadOptions = {}): { r: Rig; c: Collector; o: SoftwareOffload } {
+function segmentOne(
+  f: Frame,
+  type: number,
+  mss: number,
+  opts: SoftwareOffloadOptions = {},
+): { r: Rig; c: Collector; o: SoftwareOffload } {
   const r = rig();
   const c = collector(r);
   const o = offload(r, c, opts);
@@ -260,7 +304,11 @@ test('TCPv4 super-frame of 10 000 bytes, MSS 1448: 7 segments, seq (wrapping), i
   const { c } = segmentOne(f, OffloadGso.TCPV4, 1448);
   assert.equal(c.seen.length, 7);
   const flags = c.seen.map((s) => s.bytes[f.hdr.l4Offset + 13]);
-  assert.deepEqual(flags, [0xd0, 0x50, 0x50, 0x50, 0x50, 0x50, 0x59], 'CWR on the first only, FIN and PSH on the last only');
+  assert.deepEqual(
+    flags,
+    [0xd0, 0x50, 0x50, 0x50, 0x50, 0x50, 0x59],
+    'CWR on the first only, FIN and PSH on the last only',
+  );
 });
 
 test('TCPv6 super-frame with the ECN bit, payload an exact multiple of the MSS', () => {
@@ -272,13 +320,21 @@ test('TCPv6 super-frame with the ECN bit, payload an exact multiple of the MSS',
 
 test('UDP_L4 over IPv4 and over IPv6 with an extension header: UDP length and checksum per segment', () => {
   segmentOne(superFrame({}, V4, UDP, pattern(4000, 5)), OffloadGso.UDP_L4, 1400);
-  const { c } = segmentOne(superFrame({}, { ...V6, ext: [{ type: 60, length: 16 }] }, UDP, pattern(3000, 7)), OffloadGso.UDP_L4, 1200);
+  const { c } = segmentOne(
+    superFrame({}, { ...V6, ext: [{ type: 60, length: 16 }] }, UDP, pattern(3000, 7)),
+    OffloadGso.UDP_L4,
+    1200,
+  );
   assert.equal(c.seen.length, 3);
 });
 
 test('VLAN tags (QinQ), IPv4 options and TCP options are copied into every segment', () => {
-  const f = superFrame({ vlans: [{ tpid: 0x88a8, id: 100, pcp: 3 }, { id: 200 }] },
-    { ...V4, options: [1, 1, 7, 7, 4, 0, 0, 0, 0] }, { ...TCP, options: [1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2] }, pattern(7000, 11));
+  const f = superFrame(
+    { vlans: [{ tpid: 0x88a8, id: 100, pcp: 3 }, { id: 200 }] },
+    { ...V4, options: [1, 1, 7, 7, 4, 0, 0, 0, 0] },
+    { ...TCP, options: [1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2] },
+    pattern(7000, 11),
+  );
   assert.equal(f.hdr.l3Offset, 22);
   const { c } = segmentOne(f, OffloadGso.TCPV4, 1400);
   assert.equal(c.seen.length, 5);
@@ -322,7 +378,11 @@ test('a partial checksum (not GSO) is completed in place; the same descriptor pa
     ds.push(place(r, bytes, OFFLOAD_CSUM_PARTIAL, false));
   }
   assert.equal(o.process(Uint32Array.from(ds), 2), 2);
-  assert.deepEqual(c.seen.map((s) => s.d), ds, 'same descriptors, same order');
+  assert.deepEqual(
+    c.seen.map((s) => s.d),
+    ds,
+    'same descriptors, same order',
+  );
   assert.deepEqual([storedL4Checksum(c.seen[0]!.bytes, tcp), storedL4Checksum(c.seen[1]!.bytes, udp)], want);
   for (const s of c.seen) {
     assert.equal(s.offload, 0, 'the partial flag is cleared');
@@ -337,26 +397,41 @@ test('a partial packet with no checksum to complete (GRE, a later fragment) goes
   const c = collector(r);
   const o = offload(r, c);
   const gre = buildPacket({ l3: V4, l4: { kind: 'raw', proto: 47, payload: pattern(40) } });
-  const frag = buildPacket({ l3: { ...V4, flags: 0, fragOffset: 100, proto: 6 }, l4: { kind: 'raw', proto: 6, payload: pattern(64) } });
+  const frag = buildPacket({
+    l3: { ...V4, flags: 0, fragOffset: 100, proto: 6 },
+    l4: { kind: 'raw', proto: 6, payload: pattern(64) },
+  });
   const ds = burst(place(r, gre.bytes, OFFLOAD_CSUM_PARTIAL, false), place(r, frag.bytes, OFFLOAD_CSUM_PARTIAL, false));
   assert.equal(o.process(ds, 2), 2);
-  assert.deepEqual(c.seen.map((s) => s.bytes), [gre.bytes, frag.bytes]);
+  assert.deepEqual(
+    c.seen.map((s) => s.bytes),
+    [gre.bytes, frag.bytes],
+  );
   assert.equal(o.checksumsLeftPartial, 2);
   assert.equal(o.checksumsCompleted, 0);
   assertNoLeak(r);
 });
 
-test('packets with offload word 0 are untouched: the sink gets the caller\'s own array', () => {
+test("packets with offload word 0 are untouched: the sink gets the caller's own array", () => {
   const r = rig();
   const c = collector(r);
   const o = offload(r, c);
-  const pkts = [buildPacket({ l3: V4, l4: { ...TCP, payload: pattern(100) } }), buildPacket({ l3: V6, l4: { ...UDP, payload: pattern(1500) } })];
+  const pkts = [
+    buildPacket({ l3: V4, l4: { ...TCP, payload: pattern(100) } }),
+    buildPacket({ l3: V6, l4: { ...UDP, payload: pattern(1500) } }),
+  ];
   // A jumbo with a plain frame passes too when not linearizing.
   const ds = burst(place(r, pkts[0]!.bytes, 0, false), place(r, pkts[1]!.bytes, 0, true));
   assert.equal(o.process(ds, 2), 2);
   assert.equal(c.arrays[0], ds, 'no copy of the burst');
-  assert.deepEqual(c.seen.map((s) => s.d), [...ds]);
-  assert.deepEqual(c.seen.map((s) => s.bytes), pkts.map((p) => p.bytes));
+  assert.deepEqual(
+    c.seen.map((s) => s.d),
+    [...ds],
+  );
+  assert.deepEqual(
+    c.seen.map((s) => s.bytes),
+    pkts.map((p) => p.bytes),
+  );
   assert.equal(o.process(ds, 0), 0);
   assert.equal(c.calls.length, 1, 'an empty burst does not call the sink');
   assertNoLeak(r);
@@ -456,7 +531,10 @@ test('linearize: a jumbo packet is copied into an ordinary buffer (checksum comp
   const fits = buildPacket({ l3: V4, l4: { ...TCP, payload: pattern(3000) } });
   const partial = buildPacket({ l3: V6, l4: { ...UDP, payload: pattern(2500) } });
   const partialBytes = partial.bytes.slice();
-  new DataView(partialBytes.buffer).setUint16(partial.l4Offset + 6, pseudoPartial(partialBytes, partial, partial.l4Length));
+  new DataView(partialBytes.buffer).setUint16(
+    partial.l4Offset + 6,
+    pseudoPartial(partialBytes, partial, partial.l4Length),
+  );
   const big = buildPacket({ l3: V4, l4: { ...UDP, payload: pattern(5000) } });
   const ds = burst(
     place(r, fits.bytes, 0, true),
@@ -505,7 +583,10 @@ function writeOffloaded(r: Rig, path: string): { frames: Frame[]; port: ReturnTy
   const types = [OffloadGso.TCPV4, OffloadGso.TCPV6 | OffloadGso.ECN, OffloadGso.UDP_L4, OffloadGso.UDP_L4];
   const partial = buildPacket({ l3: V4, l4: { ...TCP, payload: pattern(200) } });
   const partialBytes = partial.bytes.slice();
-  new DataView(partialBytes.buffer).setUint16(partial.l4Offset + 16, pseudoPartial(partialBytes, partial, partial.l4Length));
+  new DataView(partialBytes.buffer).setUint16(
+    partial.l4Offset + 16,
+    pseudoPartial(partialBytes, partial, partial.l4Length),
+  );
   const ds = burst(
     place(r, partialBytes, OFFLOAD_CSUM_PARTIAL, false),
     ...frames.map((f, i) => place(r, f.bytes, gsoOffload(types[i]!, 1448))),
@@ -521,7 +602,10 @@ test('pcap TX port: a super-frame is written as its segments, a partial checksum
   const path = join(dir, `${seq++}-segments.pcap`);
   const { frames, port } = writeOffloaded(r, path);
   const made = frames.map((f) => Math.ceil(f.payload.length / 1448));
-  assert.equal(port.offload.segmentsMade, made.reduce((a, b) => a + b, 0));
+  assert.equal(
+    port.offload.segmentsMade,
+    made.reduce((a, b) => a + b, 0),
+  );
   assert.equal(port.offload.segmented, 4);
   assert.equal(port.offload.checksumsCompleted, 1);
   assert.equal(port.offload.droppedUnsupported, 1);
@@ -538,8 +622,15 @@ test('pcap TX port: a super-frame is written as its segments, a partial checksum
     const seen: Seen[] = mine.map((p) => {
       const v = new PacketView(p.data.buffer).reset(p.data.byteOffset, p.data.length);
       return {
-        d: -1, bytes: p.data, offload: 0, port: 2, tsSec: p.tsSec, tsNsec: p.tsNsec, chainId: 9,
-        ipOk: v.ipv4ChecksumOk(), l4Ok: v.l4ChecksumOk(),
+        d: -1,
+        bytes: p.data,
+        offload: 0,
+        port: 2,
+        tsSec: p.tsSec,
+        tsNsec: p.tsNsec,
+        chainId: 9,
+        ipOk: v.ipv4ChecksumOk(),
+        l4Ok: v.l4ChecksumOk(),
       };
     });
     checkSegments(f, seen, 1448);
@@ -557,18 +648,42 @@ const tshark = ((): string | null => {
   }
 })();
 
-test('tshark reads the segments with no checksum errors', { skip: tshark === null ? 'tshark is not installed' : false }, () => {
+test('tshark reads the segments with no checksum errors', {
+  skip: tshark === null ? 'tshark is not installed' : false,
+}, () => {
   const r = rig();
   const path = join(dir, `${seq++}-tshark.pcap`);
   const { port } = writeOffloaded(r, path);
   const records = port.sent;
   port.close();
   assertNoLeak(r);
-  const run = (filter: string): string[] => execFileSync(tshark!, [
-    '-r', path, '-o', 'tcp.check_checksum:TRUE', '-o', 'udp.check_checksum:TRUE', '-o', 'ip.check_checksum:TRUE',
-    '-Y', filter, '-T', 'fields', '-e', 'frame.number',
-  ], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n').filter((l) => l !== '');
-  assert.deepEqual(run('tcp.checksum.status == "Bad" || udp.checksum.status == "Bad" || ip.checksum.status == "Bad"'), []);
+  const run = (filter: string): string[] =>
+    execFileSync(
+      tshark!,
+      [
+        '-r',
+        path,
+        '-o',
+        'tcp.check_checksum:TRUE',
+        '-o',
+        'udp.check_checksum:TRUE',
+        '-o',
+        'ip.check_checksum:TRUE',
+        '-Y',
+        filter,
+        '-T',
+        'fields',
+        '-e',
+        'frame.number',
+      ],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
+    )
+      .split('\n')
+      .filter((l) => l !== '');
+  assert.deepEqual(
+    run('tcp.checksum.status == "Bad" || udp.checksum.status == "Bad" || ip.checksum.status == "Bad"'),
+    [],
+  );
   // And the checks did run: every record's L4 checksum was found good.
   assert.equal(run('tcp.checksum.status == "Good" || udp.checksum.status == "Good"').length, records);
 });

@@ -265,9 +265,12 @@ export class SoftwareOffload implements OffloadCounters {
     const proto = view.ipProtocol;
     const l3 = view.l3Offset;
     const l4 = view.l4Offset;
-    const fits = type === OffloadGso.TCPV4 ? version === 4 && proto === PROTO_TCP
-      : type === OffloadGso.TCPV6 ? version === 6 && proto === PROTO_TCP
-        : proto === PROTO_UDP && (version === 4 || version === 6);
+    const fits =
+      type === OffloadGso.TCPV4
+        ? version === 4 && proto === PROTO_TCP
+        : type === OffloadGso.TCPV6
+          ? version === 6 && proto === PROTO_TCP
+          : proto === PROTO_UDP && (version === 4 || version === 6);
     if (!fits || hdrLen < 0 || view.isFragment || mss === 0) {
       this.droppedMalformed++;
       return this.drop(d);

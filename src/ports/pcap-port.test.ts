@@ -61,7 +61,15 @@ function writeCapture(path: string, specs: Spec[], linkType = 1): PcapPacket[] {
   specs.forEach((s, i) => {
     const len = writeSynth(dv, u8, view, 0, s.size, synthFlow(i));
     w.write(u8, 0, len, s.tsSec, s.tsNsec);
-    out.push({ tsSec: s.tsSec, tsNsec: s.tsNsec, capLen: len, origLen: len, linkType, interfaceId: 0, data: u8.slice(0, len) });
+    out.push({
+      tsSec: s.tsSec,
+      tsNsec: s.tsNsec,
+      capLen: len,
+      origLen: len,
+      linkType,
+      interfaceId: 0,
+      data: u8.slice(0, len),
+    });
   });
   w.close();
   return out;
@@ -156,7 +164,10 @@ test('a microsecond capture keeps its timestamps too', () => {
   tx.close();
   const a = readAll(inPath);
   const b = readAll(outPath);
-  assert.deepEqual(b.map((p) => [p.tsSec, p.tsNsec]), a.map((p) => [p.tsSec, p.tsNsec]));
+  assert.deepEqual(
+    b.map((p) => [p.tsSec, p.tsNsec]),
+    a.map((p) => [p.tsSec, p.tsNsec]),
+  );
   assertNoLeak(r);
 });
 
@@ -167,7 +178,10 @@ test('bursts never exceed max and deliver everything', () => {
   const port = openPcapRx(cfg({ rx: path }), r.ctx);
   const bursts = drain(r, port, 16);
   assert.ok(bursts.every((b) => b <= 16));
-  assert.equal(bursts.reduce((a, b) => a + b, 0), 70);
+  assert.equal(
+    bursts.reduce((a, b) => a + b, 0),
+    70,
+  );
   assertNoLeak(r);
 });
 
@@ -175,7 +189,10 @@ test('realtime pacing: a capture spanning 200 ms is delivered over about 200 ms'
   const r = rig();
   const path = tmp('paced.pcap');
   writeCapture(path, specs(11, 20_000_000)); // one packet every 20 ms, across a second boundary
-  for (const [speed, span] of [['realtime', 200], [4, 50]] as const) {
+  for (const [speed, span] of [
+    ['realtime', 200],
+    [4, 50],
+  ] as const) {
     const port = openPcapRx(cfg({ rx: path, speed }), r.ctx);
     const descs = new Uint32Array(32);
     const times: number[] = [];
@@ -191,7 +208,10 @@ test('realtime pacing: a capture spanning 200 ms is delivered over about 200 ms'
     assert.equal(times.length, 11);
     assert.ok(times[0]! < 20, `first packet at once (${times[0]} ms)`);
     for (let i = 0; i < 11; i++) {
-      assert.ok(times[i]! >= (i * span) / 10 - 2, `speed ${speed}: packet ${i} at ${times[i]} ms, due at ${(i * span) / 10} ms`);
+      assert.ok(
+        times[i]! >= (i * span) / 10 - 2,
+        `speed ${speed}: packet ${i} at ${times[i]} ms, due at ${(i * span) / 10} ms`,
+      );
     }
     const last = times[10]!;
     assert.ok(last >= span - 2 && last < span + 800, `speed ${speed}: last packet at ${last} ms (expected ~${span})`);
@@ -212,7 +232,9 @@ test('loop: the capture starts again at its end; passes counted; never done', ()
     for (let i = 0; i < n; i++) seen.push(r.pool.bytes(descs[i]!).slice());
     r.cache.free(descs, n);
   }
-  seen.forEach((b, i) => { assert.deepEqual(b, written[i % 5]!.data, `packet ${i}`); });
+  seen.forEach((b, i) => {
+    assert.deepEqual(b, written[i % 5]!.data, `packet ${i}`);
+  });
   assert.equal(port.done, false);
   assert.ok(port.passes >= 4);
   port.close();
@@ -255,7 +277,10 @@ test('packets larger than the data room are truncated to it and counted', () => 
   const r = rig(64, 256);
   const path = tmp('big.pcap');
   const written = writeCapture(path, [
-    { size: 100, tsSec: 1, tsNsec: 0 }, { size: 1000, tsSec: 1, tsNsec: 1 }, { size: 256, tsSec: 1, tsNsec: 2 }, { size: 257, tsSec: 1, tsNsec: 3 },
+    { size: 100, tsSec: 1, tsNsec: 0 },
+    { size: 1000, tsSec: 1, tsNsec: 1 },
+    { size: 256, tsSec: 1, tsNsec: 2 },
+    { size: 257, tsSec: 1, tsNsec: 3 },
   ]);
   const port = openPcapRx(cfg({ rx: path }), r.ctx);
   const lens: number[] = [];
@@ -292,7 +317,9 @@ test('an empty pool: counted in rxNoBuffer, no exception, no packet lost', () =>
   r.cache.free(held, 64);
   while (!port.done) take(port.rxBurst(descs, 32));
   assert.equal(seen.length, 40);
-  seen.forEach((b, i) => { assert.deepEqual(b, written[i]!.data, `packet ${i}`); });
+  seen.forEach((b, i) => {
+    assert.deepEqual(b, written[i]!.data, `packet ${i}`);
+  });
   assertNoLeak(r);
 });
 
@@ -316,8 +343,14 @@ test('a capture that is not Ethernet is refused at open, naming the file and the
   const r = rig();
   const path = tmp('rawip.pcap');
   writeCapture(path, specs(3, 1000), 101);
-  const e = assertNfcError(() => openPcapRx(cfg({ rx: path }), r.ctx), 'NFC_ERR_PCAP_FORMAT',
-    /port "wire"/, literal(path), /link type 101 \(raw IP\)/, /Ethernet/);
+  const e = assertNfcError(
+    () => openPcapRx(cfg({ rx: path }), r.ctx),
+    'NFC_ERR_PCAP_FORMAT',
+    /port "wire"/,
+    literal(path),
+    /link type 101 \(raw IP\)/,
+    /Ethernet/,
+  );
   assert.ok(e.fix !== undefined);
   const empty = tmp('sll-empty.pcap');
   writeCapture(empty, [], 113);
@@ -328,10 +361,21 @@ test('a capture that is not Ethernet is refused at open, naming the file and the
 test('a missing capture and an unwritable output are NFC_ERR_PCAP_IO naming the port, the path and a fix', () => {
   const r = rig();
   const missing = join(dir, 'no-such-file.pcap');
-  const e1 = assertNfcError(() => openPcapRx(cfg({ rx: missing }), r.ctx), 'NFC_ERR_PCAP_IO', /port "wire"/, literal(missing), /ENOENT/);
+  const e1 = assertNfcError(
+    () => openPcapRx(cfg({ rx: missing }), r.ctx),
+    'NFC_ERR_PCAP_IO',
+    /port "wire"/,
+    literal(missing),
+    /ENOENT/,
+  );
   assert.match(e1.fix ?? '', /exists/);
   const noDir = join(dir, 'no-such-dir', 'out.pcap');
-  const e2 = assertNfcError(() => openPcapTx(cfg({ tx: noDir }), r.ctx), 'NFC_ERR_PCAP_IO', /port "wire"/, literal(noDir));
+  const e2 = assertNfcError(
+    () => openPcapTx(cfg({ tx: noDir }), r.ctx),
+    'NFC_ERR_PCAP_IO',
+    /port "wire"/,
+    literal(noDir),
+  );
   assert.match(e2.fix ?? '', /writable/);
   if (process.getuid?.() !== 0) {
     const ro = join(dir, 'read-only');
@@ -387,7 +431,10 @@ test('a capture corrupt half-way ends the replay with `error` set, without throw
   writeFileSync(path, bytes.subarray(0, bytes.length - 10)); // the last record loses its tail
   const port = openPcapRx(cfg({ rx: path }), r.ctx);
   const bursts = drain(r, port, 4);
-  assert.equal(bursts.reduce((a, b) => a + b, 0), 9);
+  assert.equal(
+    bursts.reduce((a, b) => a + b, 0),
+    9,
+  );
   assert.ok(port.error instanceof NfcError);
   assert.equal(port.error.code, 'NFC_ERR_PCAP_FORMAT');
   assert.match(port.error.message, /port "wire"/);
@@ -448,7 +495,9 @@ test('pcapng: Ethernet packets are read with their timestamps; other interfaces 
   writeFileSync(path, pcapng([1, 101], packets));
   const port = openPcapRx(cfg({ rx: path }), r.ctx);
   const got: [Uint8Array, number, number][] = [];
-  drain(r, port, 32, (d) => got.push([r.pool.bytes(d).slice(), r.pool.meta(d, Meta.tsSec), r.pool.meta(d, Meta.tsNsec)]));
+  drain(r, port, 32, (d) =>
+    got.push([r.pool.bytes(d).slice(), r.pool.meta(d, Meta.tsSec), r.pool.meta(d, Meta.tsNsec)]),
+  );
   assert.equal(got.length, 3);
   got.forEach(([bytes, sec, nsec], k) => {
     const p = packets[2 * k]!;
@@ -459,6 +508,10 @@ test('pcapng: Ethernet packets are read with their timestamps; other interfaces 
   assert.equal(port.skipped, 3);
   const sll = tmp('sll.pcapng');
   writeFileSync(sll, pcapng([113], [{ ifc: 0, data: frames[0]!.data, tsUs: 1 }]));
-  assertNfcError(() => openPcapRx(cfg({ rx: sll }), r.ctx), 'NFC_ERR_PCAP_FORMAT', /link type 113 \(Linux cooked capture \(SLL\)\)/);
+  assertNfcError(
+    () => openPcapRx(cfg({ rx: sll }), r.ctx),
+    'NFC_ERR_PCAP_FORMAT',
+    /link type 113 \(Linux cooked capture \(SLL\)\)/,
+  );
   assertNoLeak(r);
 });

@@ -107,8 +107,13 @@ function paceFactor(cfg: PcapPortConfig, ctx: PortContext): number {
   if (s === 'max') return 0;
   if (s === 'realtime') return 1;
   if (typeof s === 'number' && Number.isFinite(s) && s > 0) return s;
-  throw new NfcError('NFC_ERR_INVALID_ARG', `port "${ctx.portName}" (pcap): speed ${JSON.stringify(s)} must be 'max', 'realtime' or a number > 0`,
-    { fix: "use 'max' to read as fast as possible, 'realtime' for the capture's own pace, or e.g. 2 for twice that pace" });
+  throw new NfcError(
+    'NFC_ERR_INVALID_ARG',
+    `port "${ctx.portName}" (pcap): speed ${JSON.stringify(s)} must be 'max', 'realtime' or a number > 0`,
+    {
+      fix: "use 'max' to read as fast as possible, 'realtime' for the capture's own pace, or e.g. 2 for twice that pace",
+    },
+  );
 }
 
 /** Read-buffer size for a capture: its size, between 4 KiB and 1 MiB (the reader grows it for a larger record). */
@@ -159,8 +164,9 @@ class PcapRx implements PcapRxPort {
   /** Setup: opens the capture and reads its first packet (cold, allocates). */
   constructor(cfg: PcapPortConfig, ctx: PortContext) {
     if (typeof cfg.rx !== 'string' || cfg.rx === '') {
-      throw new NfcError('NFC_ERR_INVALID_ARG', `port "${ctx.portName}" (pcap): no capture to read (option rx)`,
-        { fix: 'set rx to the path of a pcap or pcapng file, or leave the port transmit-only' });
+      throw new NfcError('NFC_ERR_INVALID_ARG', `port "${ctx.portName}" (pcap): no capture to read (option rx)`, {
+        fix: 'set rx to the path of a pcap or pcapng file, or leave the port transmit-only',
+      });
     }
     this.factor = paceFactor(cfg, ctx);
     this.pool = ctx.pool;
@@ -180,18 +186,27 @@ class PcapRx implements PcapRxPort {
       first = reader.linkType === LINKTYPE_ETHERNET || reader.format === 'pcapng' ? reader.next() : null;
     } catch (err) {
       reader.close();
-      throw portError(ctx, err, `cannot read capture ${this.path}: ${errText(err)}`,
-        'check that the file is a complete pcap or pcapng capture (e.g. with `capinfos`)');
+      throw portError(
+        ctx,
+        err,
+        `cannot read capture ${this.path}: ${errText(err)}`,
+        'check that the file is a complete pcap or pcapng capture (e.g. with `capinfos`)',
+      );
     }
     const linkType = first !== null ? first.linkType : reader.linkType;
     if (linkType !== LINKTYPE_ETHERNET && linkType !== -1) {
       reader.close();
       const name = LINK_TYPE_NAMES[linkType];
-      throw new NfcError('NFC_ERR_PCAP_FORMAT',
+      throw new NfcError(
+        'NFC_ERR_PCAP_FORMAT',
         `port "${ctx.portName}" (pcap): capture ${this.path} has link type ${linkType}${name === undefined ? '' : ` (${name})`}; ` +
-        'the pcap port reads Ethernet captures only (link type 1)',
-        { fix: 'capture on an Ethernet interface (e.g. `tcpdump -i eth0 -w file.pcap`, not `-i any`), or convert the capture ' +
-          'to Ethernet, e.g. `tcprewrite --dlt=enet --infile=in.pcap --outfile=out.pcap`' });
+          'the pcap port reads Ethernet captures only (link type 1)',
+        {
+          fix:
+            'capture on an Ethernet interface (e.g. `tcpdump -i eth0 -w file.pcap`, not `-i any`), or convert the capture ' +
+            'to Ethernet, e.g. `tcprewrite --dlt=enet --infile=in.pcap --outfile=out.pcap`',
+        },
+      );
     }
     if (first === null) {
       this.finish();
@@ -208,11 +223,19 @@ class PcapRx implements PcapRxPort {
       return PcapReader.open(this.path, { bufferSize: this.bufferSize });
     } catch (err) {
       if (err instanceof NfcError && err.code === 'NFC_ERR_PCAP_IO') {
-        throw portError(this.ctx, err, `cannot open capture ${this.path} for reading: ${reason(err)}`,
-          'check that the file exists and is readable, or change the port\'s rx path');
+        throw portError(
+          this.ctx,
+          err,
+          `cannot open capture ${this.path} for reading: ${reason(err)}`,
+          "check that the file exists and is readable, or change the port's rx path",
+        );
       }
-      throw portError(this.ctx, err, `cannot read capture ${this.path}: ${errText(err)}`,
-        'check that the file is a complete pcap or pcapng capture (e.g. with `capinfos`)');
+      throw portError(
+        this.ctx,
+        err,
+        `cannot read capture ${this.path}: ${errText(err)}`,
+        'check that the file is a complete pcap or pcapng capture (e.g. with `capinfos`)',
+      );
     }
   }
 
@@ -322,8 +345,12 @@ class PcapRx implements PcapRxPort {
 
   /** Cold: records why the replay stopped. */
   private fail(err: unknown, what: string): void {
-    this.failure = portError(this.ctx, err, `${what}: ${errText(err)}`,
-      'check the capture file (e.g. with `capinfos`); the port stopped at the bad record');
+    this.failure = portError(
+      this.ctx,
+      err,
+      `${what}: ${errText(err)}`,
+      'check the capture file (e.g. with `capinfos`); the port stopped at the bad record',
+    );
     this.pending = null;
     this.finish();
   }
@@ -405,8 +432,9 @@ class PcapTx implements PcapTxPort {
   /** Setup: creates the output file (cold, allocates the writer's buffer). */
   constructor(cfg: PcapPortConfig, ctx: PortContext) {
     if (typeof cfg.tx !== 'string' || cfg.tx === '') {
-      throw new NfcError('NFC_ERR_INVALID_ARG', `port "${ctx.portName}" (pcap): no capture to write (option tx)`,
-        { fix: 'set tx to the path of the pcap file to write, or leave the port receive-only' });
+      throw new NfcError('NFC_ERR_INVALID_ARG', `port "${ctx.portName}" (pcap): no capture to write (option tx)`, {
+        fix: 'set tx to the path of the pcap file to write, or leave the port receive-only',
+      });
     }
     this.pool = ctx.pool;
     this.cache = ctx.cache;
@@ -418,8 +446,12 @@ class PcapTx implements PcapTxPort {
     try {
       this.writer = PcapWriter.create(this.path, { nanosecond: true, snaplen });
     } catch (err) {
-      throw portError(ctx, err, `cannot create capture ${this.path}: ${reason(err)}`,
-        'check that the directory exists and is writable, or change the port\'s tx path');
+      throw portError(
+        ctx,
+        err,
+        `cannot create capture ${this.path}: ${reason(err)}`,
+        "check that the directory exists and is writable, or change the port's tx path",
+      );
     }
   }
 
@@ -500,14 +532,23 @@ class PcapTx implements PcapTxPort {
     try {
       w.close();
     } catch (err) {
-      throw portError(this.ctx, err, `cannot finish capture ${this.path}: ${reason(err)}`, 'check free disk space and permissions');
+      throw portError(
+        this.ctx,
+        err,
+        `cannot finish capture ${this.path}: ${reason(err)}`,
+        'check free disk space and permissions',
+      );
     }
   }
 
   /** Cold: the writer failed; stop writing and keep the reason. */
   private fail(err: unknown): void {
-    this.failure = portError(this.ctx, err, `writing capture ${this.path} failed: ${reason(err)}`,
-      'check free disk space and permissions; the port drops packets until it is reopened');
+    this.failure = portError(
+      this.ctx,
+      err,
+      `writing capture ${this.path} failed: ${reason(err)}`,
+      'check free disk space and permissions; the port drops packets until it is reopened',
+    );
     const w = this.writer;
     this.writer = null;
     try {

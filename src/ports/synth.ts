@@ -35,7 +35,8 @@ const DST_MAC_HI = 0x0200;
 /** Smallest frame (without FCS) for each kind, headers only. */
 export function synthMinLength(kind: SynthKind): number {
   const l2 = 14 + (kind === SynthKind.VLAN_IPV4_UDP ? 4 : kind === SynthKind.QINQ_IPV4_TCP ? 8 : 0);
-  const l3 = kind === SynthKind.IPV6_UDP || kind === SynthKind.IPV6_TCP ? 40 : kind === SynthKind.IPV4_OPTIONS_UDP ? 28 : 20;
+  const l3 =
+    kind === SynthKind.IPV6_UDP || kind === SynthKind.IPV6_TCP ? 40 : kind === SynthKind.IPV4_OPTIONS_UDP ? 28 : 20;
   const l4 = kind === SynthKind.IPV4_TCP || kind === SynthKind.IPV6_TCP || kind === SynthKind.QINQ_IPV4_TCP ? 20 : 8;
   return l2 + l3 + l4;
 }
@@ -45,7 +46,14 @@ export function synthMinLength(kind: SynthKind): number {
  * returns its length. `view` is a PacketView over the same buffer, used to fill checksums.
  * Cold-ish: a few dozen stores per packet, no allocation.
  */
-export function writeSynth(dv: DataView, u8: Uint8Array, view: PacketView, off: number, size: number, f: SynthFlow): number {
+export function writeSynth(
+  dv: DataView,
+  u8: Uint8Array,
+  view: PacketView,
+  off: number,
+  size: number,
+  f: SynthFlow,
+): number {
   const len = Math.max(size, synthMinLength(f.kind), 60);
   u8.fill(0, off, off + len);
   // Ethernet: dst 02:00:00:00:00:02, src 02:00:<src ip>
@@ -55,9 +63,15 @@ export function writeSynth(dv: DataView, u8: Uint8Array, view: PacketView, off: 
   dv.setUint32(off + 8, f.src);
   let p = off + 12;
   if (f.kind === SynthKind.VLAN_IPV4_UDP) {
-    dv.setUint16(p, 0x8100); dv.setUint16(p + 2, 100); p += 4;
+    dv.setUint16(p, 0x8100);
+    dv.setUint16(p + 2, 100);
+    p += 4;
   } else if (f.kind === SynthKind.QINQ_IPV4_TCP) {
-    dv.setUint16(p, 0x88a8); dv.setUint16(p + 2, 200); dv.setUint16(p + 4, 0x8100); dv.setUint16(p + 6, 10); p += 8;
+    dv.setUint16(p, 0x88a8);
+    dv.setUint16(p + 2, 200);
+    dv.setUint16(p + 4, 0x8100);
+    dv.setUint16(p + 6, 10);
+    p += 8;
   }
   const v6 = f.kind === SynthKind.IPV6_UDP || f.kind === SynthKind.IPV6_TCP;
   const tcp = f.kind === SynthKind.IPV4_TCP || f.kind === SynthKind.IPV6_TCP || f.kind === SynthKind.QINQ_IPV4_TCP;
@@ -70,8 +84,10 @@ export function writeSynth(dv: DataView, u8: Uint8Array, view: PacketView, off: 
     dv.setUint16(l3 + 4, off + len - (l3 + 40));
     u8[l3 + 6] = tcp ? 6 : 17;
     u8[l3 + 7] = 64;
-    dv.setUint32(l3 + 8, 0x20010db8); dv.setUint32(l3 + 20, f.src);
-    dv.setUint32(l3 + 24, 0x20010db8); dv.setUint32(l3 + 36, f.dst);
+    dv.setUint32(l3 + 8, 0x20010db8);
+    dv.setUint32(l3 + 20, f.src);
+    dv.setUint32(l3 + 24, 0x20010db8);
+    dv.setUint32(l3 + 36, f.dst);
     l4 = l3 + 40;
   } else {
     const ihl = f.kind === SynthKind.IPV4_OPTIONS_UDP ? 7 : 5;
@@ -85,7 +101,10 @@ export function writeSynth(dv: DataView, u8: Uint8Array, view: PacketView, off: 
     dv.setUint32(l3 + 16, f.dst);
     if (ihl === 7) {
       // Record Route, one empty slot, then NOPs to the 4-byte boundary.
-      u8[l3 + 20] = 7; u8[l3 + 21] = 7; u8[l3 + 22] = 4; u8[l3 + 27] = 1;
+      u8[l3 + 20] = 7;
+      u8[l3 + 21] = 7;
+      u8[l3 + 22] = 4;
+      u8[l3 + 27] = 1;
     }
     l4 = l3 + ihl * 4;
   }

@@ -19,41 +19,109 @@ export interface RegisterRequest {
   /** the NF's options (so the manager can start more instances like it) */
   options?: Record<string, unknown>;
 }
-export interface ReadyRequest { type: 'ready'; id: number; nfId: number }
+export interface ReadyRequest {
+  type: 'ready';
+  id: number;
+  nfId: number;
+}
 /**
  * NF → a manager that took over from one that died: "I am NF nfId of that generation, paused,
  * holding my slot". Answered (type 'ok') once the new manager runs; the NF then resumes.
  */
 export interface ReattachRequest {
-  type: 'reattach'; id: number; nfId: number; generation: number; pid: number;
-  name: string; service: number; module: string; options?: Record<string, unknown>;
+  type: 'reattach';
+  id: number;
+  nfId: number;
+  generation: number;
+  pid: number;
+  name: string;
+  service: number;
+  module: string;
+  options?: Record<string, unknown>;
 }
-export interface StoppingRequest { type: 'stopping'; id: number; nfId: number; reason: string }
+export interface StoppingRequest {
+  type: 'stopping';
+  id: number;
+  nfId: number;
+  reason: string;
+}
 /** CLI → manager */
-export interface StatusRequest { type: 'status'; id: number }
-export interface ShutdownRequest { type: 'shutdown'; id: number }
+export interface StatusRequest {
+  type: 'status';
+  id: number;
+}
+export interface ShutdownRequest {
+  type: 'shutdown';
+  id: number;
+}
 /** CLI → manager → an NF's inbox */
 /** CLI → manager: flow rules and chains, applied while traffic flows */
-export interface FlowAddRequest { type: 'flow-add'; id: number; rule: FlowRuleSpec }
-export interface FlowDelRequest { type: 'flow-del'; id: number; ruleId: number }
-export interface FlowListRequest { type: 'flow-list'; id: number }
-export interface ChainSetRequest { type: 'chain-set'; id: number; name: string; hops: (string | number)[] }
-export interface ChainListRequest { type: 'chain-list'; id: number }
+export interface FlowAddRequest {
+  type: 'flow-add';
+  id: number;
+  rule: FlowRuleSpec;
+}
+export interface FlowDelRequest {
+  type: 'flow-del';
+  id: number;
+  ruleId: number;
+}
+export interface FlowListRequest {
+  type: 'flow-list';
+  id: number;
+}
+export interface ChainSetRequest {
+  type: 'chain-set';
+  id: number;
+  name: string;
+  hops: (string | number)[];
+}
+export interface ChainListRequest {
+  type: 'chain-list';
+  id: number;
+}
 /** A flow rule as the CLI writes it: the chain and the input port by name. */
 export interface FlowRuleSpec {
-  priority?: number; chain: string; srcPrefix?: string; dstPrefix?: string;
-  srcPorts?: [number, number]; dstPorts?: [number, number]; proto?: number; inPort?: string; vlan?: number;
+  priority?: number;
+  chain: string;
+  srcPrefix?: string;
+  dstPrefix?: string;
+  srcPorts?: [number, number];
+  dstPorts?: [number, number];
+  proto?: number;
+  inPort?: string;
+  vlan?: number;
 }
 /** CLI or NF → manager: run `instances` instances of a service (by id or NF name), starting or retiring some */
 export interface ScaleRequest {
-  type: 'scale'; id: number; service: number | string; instances: number;
+  type: 'scale';
+  id: number;
+  service: number | string;
+  instances: number;
   /** new instances take their share of existing flows too (default: only new flows) */
   rebalance?: boolean;
 }
-export interface MessageRequest { type: 'message'; id: number; to: { instance: number } | { service: number; key?: number }; payload: unknown }
+export interface MessageRequest {
+  type: 'message';
+  id: number;
+  to: { instance: number } | { service: number; key?: number };
+  payload: unknown;
+}
 
-export type Request = RegisterRequest | ReadyRequest | ReattachRequest | StoppingRequest | StatusRequest | ShutdownRequest | MessageRequest
-  | FlowAddRequest | FlowDelRequest | FlowListRequest | ChainSetRequest | ChainListRequest | ScaleRequest;
+export type Request =
+  | RegisterRequest
+  | ReadyRequest
+  | ReattachRequest
+  | StoppingRequest
+  | StatusRequest
+  | ShutdownRequest
+  | MessageRequest
+  | FlowAddRequest
+  | FlowDelRequest
+  | FlowListRequest
+  | ChainSetRequest
+  | ChainListRequest
+  | ScaleRequest;
 /** A request before the client numbers it. */
 export type RequestBody = Request extends infer R ? (R extends Request ? Omit<R, 'id'> : never) : never;
 
@@ -68,10 +136,26 @@ export interface RegisteredReply {
   /** chain names by id, when the NF registered */
   chains: string[];
 }
-export interface OkReply { type: 'ok'; id: number }
-export interface ErrorReply { type: 'error'; id: number; code: string; message: string }
-export interface StatusReply { type: 'status'; id: number; status: ManagerStatus }
-export interface MessageReply { type: 'message-result'; id: number; result: 'ok' | 'no-destination' | 'ring-full' | 'too-large' }
+export interface OkReply {
+  type: 'ok';
+  id: number;
+}
+export interface ErrorReply {
+  type: 'error';
+  id: number;
+  code: string;
+  message: string;
+}
+export interface StatusReply {
+  type: 'status';
+  id: number;
+  status: ManagerStatus;
+}
+export interface MessageReply {
+  type: 'message-result';
+  id: number;
+  result: 'ok' | 'no-destination' | 'ring-full' | 'too-large';
+}
 
 /** The manager's flow table (the RX loop's), for `nfchain flow list`. */
 export interface FlowTableStats {
@@ -93,22 +177,52 @@ export interface FlowTableStats {
    */
   affinity: { slots: number; tracked: number; expired: number; epochs: number[]; epoch: number };
 }
-export interface FlowListReply { type: 'flows'; id: number; rules: (FlowRuleSpec & { id: number })[]; table?: FlowTableStats }
-export interface ChainListReply { type: 'chains'; id: number; chains: { id: number; name: string; hops: string[] }[] }
-export interface FlowAddedReply { type: 'flow-added'; id: number; ruleId: number }
+export interface FlowListReply {
+  type: 'flows';
+  id: number;
+  rules: (FlowRuleSpec & { id: number })[];
+  table?: FlowTableStats;
+}
+export interface ChainListReply {
+  type: 'chains';
+  id: number;
+  chains: { id: number; name: string; hops: string[] }[];
+}
+export interface FlowAddedReply {
+  type: 'flow-added';
+  id: number;
+  ruleId: number;
+}
 /** The outcome of a scale request, once the new instances are in service (or failed to start). */
 export interface ScaleResult {
   service: number;
   /** instances before and now (running or starting) */
-  before: number; instances: number;
+  before: number;
+  instances: number;
   /** NF ids put in service, and NF ids retired (taken out of service and asked to stop) */
-  started: number[]; retired: number[];
+  started: number[];
+  retired: number[];
 }
-export interface ScaledReply extends ScaleResult { type: 'scaled'; id: number }
-export type Reply = ScaledReply | RegisteredReply | OkReply | ErrorReply | StatusReply | MessageReply | FlowListReply | ChainListReply | FlowAddedReply;
+export interface ScaledReply extends ScaleResult {
+  type: 'scaled';
+  id: number;
+}
+export type Reply =
+  | ScaledReply
+  | RegisteredReply
+  | OkReply
+  | ErrorReply
+  | StatusReply
+  | MessageReply
+  | FlowListReply
+  | ChainListReply
+  | FlowAddedReply;
 
 /** manager → NF, unsolicited */
-export interface StopNotice { type: 'stop'; reason: string }
+export interface StopNotice {
+  type: 'stop';
+  reason: string;
+}
 export type Notice = StopNotice;
 
 export interface PortStatus {
@@ -178,6 +292,10 @@ export interface ManagerStatus {
 }
 
 export function isRequest(x: unknown): x is Request {
-  return typeof x === 'object' && x !== null && typeof (x as { type?: unknown }).type === 'string' &&
-    typeof (x as { id?: unknown }).id === 'number';
+  return (
+    typeof x === 'object' &&
+    x !== null &&
+    typeof (x as { type?: unknown }).type === 'string' &&
+    typeof (x as { id?: unknown }).id === 'number'
+  );
 }

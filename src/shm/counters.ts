@@ -27,9 +27,16 @@ const W_VERSION = 1;
 const W_SETS = 2;
 const W_PER_SET = 3;
 
-assertLayout('counters', {
-  magic: { offset: W_MAGIC * 4 }, version: { offset: W_VERSION * 4 }, sets: { offset: W_SETS * 4 }, perSet: { offset: W_PER_SET * 4 },
-}, HEADER_BYTES);
+assertLayout(
+  'counters',
+  {
+    magic: { offset: W_MAGIC * 4 },
+    version: { offset: W_VERSION * 4 },
+    sets: { offset: W_SETS * 4 },
+    perSet: { offset: W_PER_SET * 4 },
+  },
+  HEADER_BYTES,
+);
 
 /** Counters per set rounded up to whole cache lines (8 float64 per line). */
 function stride(perSet: number): number {
@@ -41,16 +48,23 @@ export function countersBytes(sets: number, perSet: number): number {
 }
 
 /** A named counter schema: `defineCounters(['rx', 'tx'])` gives `{ rx: 0, tx: 1 }`. */
-export function defineCounters<const N extends readonly string[]>(names: N): { readonly [K in N[number]]: number } & { readonly names: N } {
+export function defineCounters<const N extends readonly string[]>(
+  names: N,
+): { readonly [K in N[number]]: number } & { readonly names: N } {
   const o: Record<string, unknown> = { names };
-  names.forEach((n, i) => { o[n] = i; });
+  names.forEach((n, i) => {
+    o[n] = i;
+  });
   return o as { readonly [K in N[number]]: number } & { readonly names: N };
 }
 
 /** Formats a zeroed block (owner, cold). */
 export function initCounters(buffer: ArrayBuffer, byteOffset: number, sets: number, perSet: number): void {
   if (!Number.isInteger(sets) || sets < 1 || !Number.isInteger(perSet) || perSet < 1) {
-    throw new NfcError('NFC_ERR_INVALID_ARG', `counters block needs at least one set of one counter (got ${sets} × ${perSet})`);
+    throw new NfcError(
+      'NFC_ERR_INVALID_ARG',
+      `counters block needs at least one set of one counter (got ${sets} × ${perSet})`,
+    );
   }
   const bytes = countersBytes(sets, perSet);
   assertRegion('counters', buffer, byteOffset, bytes);
@@ -71,8 +85,10 @@ export class CounterBlock {
   constructor(buffer: ArrayBuffer, byteOffset: number, what = 'counters') {
     assertRegion(what, buffer, byteOffset, HEADER_BYTES);
     const h = new Int32Array(buffer, byteOffset, HEADER_BYTES >> 2);
-    if (Atomics.load(h, W_MAGIC) >>> 0 !== COUNTERS_MAGIC) throw new NfcError('NFC_ERR_LAYOUT', `${what}: no counters block at byte ${byteOffset}`);
-    if (h[W_VERSION] !== COUNTERS_VERSION) throw new NfcError('NFC_ERR_LAYOUT', `${what}: counters version ${h[W_VERSION]}, expected ${COUNTERS_VERSION}`);
+    if (Atomics.load(h, W_MAGIC) >>> 0 !== COUNTERS_MAGIC)
+      throw new NfcError('NFC_ERR_LAYOUT', `${what}: no counters block at byte ${byteOffset}`);
+    if (h[W_VERSION] !== COUNTERS_VERSION)
+      throw new NfcError('NFC_ERR_LAYOUT', `${what}: counters version ${h[W_VERSION]}, expected ${COUNTERS_VERSION}`);
     this.sets = h[W_SETS]!;
     this.perSet = h[W_PER_SET]!;
     this.stride = stride(this.perSet);

@@ -149,12 +149,32 @@ export const HopKind = { SERVICE: 1, PORT: 2 } as const;
 
 /** Counter schemas. */
 /** Port counters; `held` is a gauge: the buffers the port half holds now (spares, lent to the kernel). */
-export const PortRxCounters = defineCounters(['rxPackets', 'rxBytes', 'rxNoBuffer', 'kernelDrops', 'rxOversize', 'rxMalformed', 'held'] as const);
+export const PortRxCounters = defineCounters([
+  'rxPackets',
+  'rxBytes',
+  'rxNoBuffer',
+  'kernelDrops',
+  'rxOversize',
+  'rxMalformed',
+  'held',
+] as const);
 export const PortTxCounters = defineCounters(['txPackets', 'txBytes', 'txDropped', 'held'] as const);
 /** What a router (an NF, or the manager's RX loop) counts. */
 export const RouteCounters = defineCounters([
-  'rx', 'forwarded', 'out', 'dropVerdict', 'dropRingFull', 'dropNoInstance', 'dropNotRunning',
-  'dropPoolEmpty', 'dropChainEnd', 'dropBadDest', 'dropTxFull', 'created', 'kept', 'malformed',
+  'rx',
+  'forwarded',
+  'out',
+  'dropVerdict',
+  'dropRingFull',
+  'dropNoInstance',
+  'dropNotRunning',
+  'dropPoolEmpty',
+  'dropChainEnd',
+  'dropBadDest',
+  'dropTxFull',
+  'created',
+  'kept',
+  'malformed',
 ] as const);
 export const TxLoopCounters = defineCounters(['fromNfs', 'dropBadPort'] as const);
 /**
@@ -198,7 +218,10 @@ export interface InstanceGeometry {
 }
 
 export function instanceGeometry(nfRxCap: number, nfTxCap: number, ports: number): InstanceGeometry {
-  for (const [what, v] of [['nfRx', nfRxCap], ['nfTx', nfTxCap]] as const) {
+  for (const [what, v] of [
+    ['nfRx', nfRxCap],
+    ['nfTx', nfTxCap],
+  ] as const) {
     if (!isPowerOfTwo(v) || v < 64 || v > 65536) {
       throw new NfcError('NFC_ERR_INVALID_ARG', `ring size ${what} = ${v} must be a power of two between 64 and 65536`);
     }
@@ -220,7 +243,24 @@ export function instanceGeometry(nfRxCap: number, nfTxCap: number, ports: number
   // Per slot: rx + tx ring; then the manager RX → TX ring (nfTx sized).
   const msgOff = alignUp(ringsOff + MAX_NFS * (rxRingBytes + txRingBytes) + txRingBytes, CACHE_LINE);
   const totalBytes = msgOff + MAX_NFS * (ringBytes(MSG_SLOTS) + MSG_SLOTS * MSG_BYTES);
-  return { nfRxCap, nfTxCap, ports, serviceOff, chainOff, slotOff, slotBytes, heldWord, cacheWord, stagingWord, countersOff, ringsOff, rxRingBytes, txRingBytes, msgOff, totalBytes };
+  return {
+    nfRxCap,
+    nfTxCap,
+    ports,
+    serviceOff,
+    chainOff,
+    slotOff,
+    slotBytes,
+    heldWord,
+    cacheWord,
+    stagingWord,
+    countersOff,
+    ringsOff,
+    rxRingBytes,
+    txRingBytes,
+    msgOff,
+    totalBytes,
+  };
 }
 
 /** Byte offset of NF slot `id`'s rx ring. */
@@ -265,10 +305,17 @@ export const txRingId = (id: number): number => 100 + id;
 export const msgRingId = (id: number): number => 200 + id;
 
 export function assertInstanceLayout(): void {
-  assertLayout('instance header', {
-    magic: { offset: IH.magic * 4 }, version: { offset: IH.version * 4 }, managerState: { offset: IH.managerState * 4 },
-    serviceVersion: { offset: IH.serviceVersion * 4 }, txSleeping: { offset: IH.txSleeping * 4, lineAligned: true },
-  }, INSTANCE_HEADER_BYTES);
+  assertLayout(
+    'instance header',
+    {
+      magic: { offset: IH.magic * 4 },
+      version: { offset: IH.version * 4 },
+      managerState: { offset: IH.managerState * 4 },
+      serviceVersion: { offset: IH.serviceVersion * 4 },
+      txSleeping: { offset: IH.txSleeping * 4, lineAligned: true },
+    },
+    INSTANCE_HEADER_BYTES,
+  );
   if (NS.journal + JOURNAL_WORDS > NS.inflight || NS.inflight + 1 + BURST > 64) {
     throw new NfcError('NFC_ERR_LAYOUT', 'NF slot: journal / inflight words overlap');
   }

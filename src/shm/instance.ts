@@ -5,8 +5,22 @@
 import { NfcError } from '../errors.js';
 import { CounterBlock, initCounters } from './counters.js';
 import {
-  CHAIN_WORDS, COUNTERS_PER_SET, CounterSet, IH, INSTANCE_MAGIC, INSTANCE_VERSION, ManagerState, MAX_NFS, MSG_SLOTS,
-  SERVICE_WORDS, instanceGeometry, msgRingOffset, rxRingOffset, rxToTxRingOffset, txRingOffset, type InstanceGeometry,
+  CHAIN_WORDS,
+  COUNTERS_PER_SET,
+  CounterSet,
+  IH,
+  INSTANCE_MAGIC,
+  INSTANCE_VERSION,
+  ManagerState,
+  MAX_NFS,
+  MSG_SLOTS,
+  SERVICE_WORDS,
+  instanceGeometry,
+  msgRingOffset,
+  rxRingOffset,
+  rxToTxRingOffset,
+  txRingOffset,
+  type InstanceGeometry,
 } from './instance-layout.js';
 import { initRing, RingKind } from './ring-layout.js';
 import { initPool, PacketPool, poolBytes, type PoolOptions } from './pool.js';
@@ -31,9 +45,13 @@ export class InstanceView {
       throw new NfcError('NFC_ERR_LAYOUT', `${dir.path}/${INSTANCE_FILE}: not an nfchain instance file (bad magic)`);
     }
     if (h[IH.version] !== INSTANCE_VERSION) {
-      throw new NfcError('NFC_ERR_LAYOUT', `${dir.path}: instance version ${h[IH.version]}, this nfchain speaks ${INSTANCE_VERSION}`, {
-        fix: 'run the manager and the NFs from the same nfchain build',
-      });
+      throw new NfcError(
+        'NFC_ERR_LAYOUT',
+        `${dir.path}: instance version ${h[IH.version]}, this nfchain speaks ${INSTANCE_VERSION}`,
+        {
+          fix: 'run the manager and the NFs from the same nfchain build',
+        },
+      );
     }
     this.dir = dir;
     this.mem = mem;

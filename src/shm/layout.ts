@@ -48,11 +48,17 @@ export function assertLayout(name: string, fields: Record<string, LayoutField>, 
   const lines = new Map<number, string>();
   for (const [field, f] of Object.entries(fields)) {
     if (f.offset % 4 !== 0 || f.offset < 0 || f.offset + 4 > headerBytes) {
-      throw new NfcError('NFC_ERR_LAYOUT', `${name}: field ${field} at byte ${f.offset} is misaligned or outside the ${headerBytes}-byte header`);
+      throw new NfcError(
+        'NFC_ERR_LAYOUT',
+        `${name}: field ${field} at byte ${f.offset} is misaligned or outside the ${headerBytes}-byte header`,
+      );
     }
     if (f.lineAligned) {
       if (f.offset % CACHE_LINE !== 0) {
-        throw new NfcError('NFC_ERR_LAYOUT', `${name}: field ${field} at byte ${f.offset} must start a ${CACHE_LINE}-byte cache line`);
+        throw new NfcError(
+          'NFC_ERR_LAYOUT',
+          `${name}: field ${field} at byte ${f.offset} must start a ${CACHE_LINE}-byte cache line`,
+        );
       }
       const line = f.offset / CACHE_LINE;
       const other = lines.get(line);
@@ -63,7 +69,10 @@ export function assertLayout(name: string, fields: Record<string, LayoutField>, 
     }
   }
   if (headerBytes % CACHE_LINE !== 0) {
-    throw new NfcError('NFC_ERR_LAYOUT', `${name}: header of ${headerBytes} bytes is not a whole number of cache lines`);
+    throw new NfcError(
+      'NFC_ERR_LAYOUT',
+      `${name}: header of ${headerBytes} bytes is not a whole number of cache lines`,
+    );
   }
 }
 
@@ -73,6 +82,9 @@ export function assertRegion(name: string, buffer: ArrayBuffer, byteOffset: numb
     throw new NfcError('NFC_ERR_LAYOUT', `${name}: byte offset ${byteOffset} is not ${CACHE_LINE}-byte aligned`);
   }
   if (byteOffset + bytes > buffer.byteLength) {
-    throw new NfcError('NFC_ERR_LAYOUT', `${name}: needs ${bytes} bytes at offset ${byteOffset} but the mapping has ${buffer.byteLength}`);
+    throw new NfcError(
+      'NFC_ERR_LAYOUT',
+      `${name}: needs ${bytes} bytes at offset ${byteOffset} but the mapping has ${buffer.byteLength}`,
+    );
   }
 }

@@ -24,7 +24,10 @@ function makePool(count = 1024, opts: { headroom?: number; dataRoom?: number; ju
 }
 
 /** Takes every descriptor off a ring (it is left empty) and returns them. */
-function drainRing(consumer: { dequeue(dst: Uint32Array, max: number, dstOff?: number): number; capacity: number }): number[] {
+function drainRing(consumer: {
+  dequeue(dst: Uint32Array, max: number, dstOff?: number): number;
+  capacity: number;
+}): number[] {
   const b = new Uint32Array(consumer.capacity);
   const n = consumer.dequeue(b, b.length);
   return [...b.subarray(0, n)];
@@ -41,7 +44,15 @@ function jumboStackCount(storage: Uint32Array, capacity: number): number {
 }
 
 test('jumbo geometry: the span fits 64 KiB + headroom + meta in whole strides, after the buffers; totalBytes counts it', () => {
-  for (const o of [{}, { jumbos: 1 }, { jumbos: 256 }, { count: 64, jumbos: 4096 }, { dataRoom: 9216, jumbos: 8 }, { dataRoom: 1024, headroom: 0, jumbos: 3 }, { count: 64, dataRoom: 65536, jumbos: 2 }]) {
+  for (const o of [
+    {},
+    { jumbos: 1 },
+    { jumbos: 256 },
+    { count: 64, jumbos: 4096 },
+    { dataRoom: 9216, jumbos: 8 },
+    { dataRoom: 1024, headroom: 0, jumbos: 3 },
+    { count: 64, dataRoom: 65536, jumbos: 2 },
+  ]) {
     const g = poolGeometry(o);
     const what = JSON.stringify(o);
     const need = META_BYTES + g.headroom + JUMBO_DATA;
@@ -50,7 +61,10 @@ test('jumbo geometry: the span fits 64 KiB + headroom + meta in whole strides, a
     assert.equal(g.jumbos, o.jumbos ?? 0, what);
     assert.equal(g.totalBytes, g.bufBase + (g.count + g.jumbos * g.jumboSpan) * g.stride, what);
     assert.equal(poolBytes(o), g.totalBytes, what);
-    assert.ok(g.jumboRingCap >= Math.max(64, g.jumbos) && (g.jumboRingCap & (g.jumboRingCap - 1)) === 0, `${what}: ring capacity`);
+    assert.ok(
+      g.jumboRingCap >= Math.max(64, g.jumbos) && (g.jumboRingCap & (g.jumboRingCap - 1)) === 0,
+      `${what}: ring capacity`,
+    );
     assert.equal(g.jumboRingOffset, g.freeRingOffset + ringBytes(g.count), what);
     assert.ok(g.bufBase >= g.jumboRingOffset + ringBytes(g.jumboRingCap) && g.bufBase % 4096 === 0, what);
   }
@@ -63,14 +77,25 @@ test('jumbo geometry: the span fits 64 KiB + headroom + meta in whole strides, a
 
 test('bad jumbo counts and a pool over 2 GiB because of its jumbos give NFC_ERR_INVALID_ARG naming the option', () => {
   for (const jumbos of [-1, 1.5, 4097, Number.NaN]) {
-    assert.throws(() => poolGeometry({ jumbos }),
-      (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_INVALID_ARG' && /jumbos/.test(e.message) && e.fix !== undefined, String(jumbos));
+    assert.throws(
+      () => poolGeometry({ jumbos }),
+      (e: unknown) =>
+        e instanceof NfcError && e.code === 'NFC_ERR_INVALID_ARG' && /jumbos/.test(e.message) && e.fix !== undefined,
+      String(jumbos),
+    );
   }
   // 16384 buffers of 128 KiB are exactly 2 GiB: allowed; one jumbo more is not.
   assert.equal(poolGeometry({ count: 16384, dataRoom: 65536 }).stride, 131072);
   assert.doesNotThrow(() => poolGeometry({ count: 16384, dataRoom: 65536, jumbos: 0 }));
-  assert.throws(() => poolGeometry({ count: 16384, dataRoom: 65536, jumbos: 1 }),
-    (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_INVALID_ARG' && /1 jumbos/.test(e.message) && /2 GiB/.test(e.message) && e.fix !== undefined);
+  assert.throws(
+    () => poolGeometry({ count: 16384, dataRoom: 65536, jumbos: 1 }),
+    (e: unknown) =>
+      e instanceof NfcError &&
+      e.code === 'NFC_ERR_INVALID_ARG' &&
+      /1 jumbos/.test(e.message) &&
+      /2 GiB/.test(e.message) &&
+      e.fix !== undefined,
+  );
 });
 
 test('initPool puts every jumbo on the jumbo ring (fresh meta) and none on the ordinary free ring', () => {
@@ -81,7 +106,10 @@ test('initPool puts every jumbo on the jumbo ring (fresh meta) and none on the o
   assert.equal(pool.ringFreeCount(), 256);
   assert.equal(pool.jumboFreeCount(), 20);
   const ordinary = drainRing(pool.freeConsumer);
-  assert.deepEqual(ordinary, Array.from({ length: 256 }, (_, i) => i));
+  assert.deepEqual(
+    ordinary,
+    Array.from({ length: 256 }, (_, i) => i),
+  );
   const jumbos = drainRing(pool.jumboConsumer);
   assert.deepEqual(jumbos, jumboDescs(pool));
   for (const d of jumbos) {
@@ -142,7 +170,26 @@ test('isValid: every ordinary index and jumbo first stride; not a jumbo middle s
   const end = 64 + 5 * span;
   const valid = new Set([...Array.from({ length: 64 }, (_, i) => i), ...jumboDescs(pool)]);
   for (let d = 0; d < end + 2 * span; d++) assert.equal(pool.isValid(d), valid.has(d), `index ${d}`);
-  for (const d of [65, 64 + span - 1, 64 + span + 1, end - 1, end, end + span, NULL_DESC, 2 ** 32, 2 ** 32 + 64, -1, -64, -(2 ** 31), 0.5, 64.5, 63.999, Number.NaN, Infinity, -Infinity]) {
+  for (const d of [
+    65,
+    64 + span - 1,
+    64 + span + 1,
+    end - 1,
+    end,
+    end + span,
+    NULL_DESC,
+    2 ** 32,
+    2 ** 32 + 64,
+    -1,
+    -64,
+    -(2 ** 31),
+    0.5,
+    64.5,
+    63.999,
+    Number.NaN,
+    Infinity,
+    -Infinity,
+  ]) {
     assert.equal(pool.isValid(d), false, `index ${d}`);
   }
   // A pool without jumbos: nothing at or past count.
@@ -169,7 +216,7 @@ for (const capacity of [32, 0]) {
     }
     assert.equal(mixed.length, 256 + 24);
     const rnd = mulberry32f(0x1f2e3d);
-    for (let at = 0; at < mixed.length;) {
+    for (let at = 0; at < mixed.length; ) {
       const n = Math.min(mixed.length - at, 1 + Math.floor(rnd() * 40));
       if (n === 1) cache.freeOne(mixed[at]!);
       else cache.free(Uint32Array.from(mixed.slice(at, at + n)), n);
@@ -182,10 +229,16 @@ for (const capacity of [32, 0]) {
     assert.equal(pool.jumboFreeCount(), 24, 'jumbo ring back to full');
     const ordinary = drainRing(pool.freeConsumer);
     assert.equal(ordinary.length, 256);
-    assert.ok(ordinary.every((d) => d < pool.count), 'no jumbo on the ordinary free ring');
+    assert.ok(
+      ordinary.every((d) => d < pool.count),
+      'no jumbo on the ordinary free ring',
+    );
     assert.equal(new Set(ordinary).size, 256);
     const back = drainRing(pool.jumboConsumer);
-    assert.deepEqual(back.sort((a, b) => a - b), jumboDescs(pool));
+    assert.deepEqual(
+      back.sort((a, b) => a - b),
+      jumboDescs(pool),
+    );
   });
 }
 
@@ -207,7 +260,10 @@ test('jumbo stack overflow: freeOne of more than JUMBO_CACHE jumbos flushes the 
   cache.flush();
   assert.equal(jumboStackCount(storage, 32), 0);
   assert.equal(pool.jumboFreeCount(), 40);
-  assert.deepEqual(drainRing(pool.jumboConsumer).sort((a, b) => a - b), jumboDescs(pool));
+  assert.deepEqual(
+    drainRing(pool.jumboConsumer).sort((a, b) => a - b),
+    jumboDescs(pool),
+  );
 });
 
 test('allocJumbo takes the jumbo stack first, then the ring, resets meta, and gives 0 (no throw) when none are left', () => {
@@ -356,7 +412,10 @@ test('a jumbo freed twice is not detected by free; flush throws NFC_ERR_DOUBLE_F
   assert.equal(cache.allocJumbo(j, 1), 1);
   cache.freeOne(j[0]!);
   assert.doesNotThrow(() => cache.freeOne(j[0]!), 'the second free only goes to the jumbo stack');
-  assert.throws(() => cache.flush(), (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_DOUBLE_FREE' && /jumbo ring overflow/.test(e.message));
+  assert.throws(
+    () => cache.flush(),
+    (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_DOUBLE_FREE' && /jumbo ring overflow/.test(e.message),
+  );
   assert.equal(pool.jumboFreeCount(), 64, 'the ring is full: the duplicate did not fit');
   // The stack was emptied before the throw: the next flush has nothing to do.
   assert.doesNotThrow(() => cache.flush());
@@ -386,22 +445,29 @@ test('allocJumbo skips NULL_DESC slots (a dead reservation on the jumbo ring rep
   const got = new Uint32Array(8);
   const n = cache.allocJumbo(got, 8);
   const real = [...got.subarray(0, n)];
-  assert.ok(real.every((d) => pool.isValid(d) && pool.isJumbo(d)), `allocJumbo gave ${real.map((d) => d.toString(16)).join(',')}`);
+  assert.ok(
+    real.every((d) => pool.isValid(d) && pool.isJumbo(d)),
+    `allocJumbo gave ${real.map((d) => d.toString(16)).join(',')}`,
+  );
   assert.equal(n, 2, 'the two real jumbos left on the ring');
 });
 
 /** An NF's journaled pool cache in its slot of shared memory, on its own mapping of the pool (as engine.ts sets it up). */
-function nfCacheOf(inst: ReturnType<typeof createInstance>, nfId: number): { cache: PoolCache; cacheStart: number; journal: number } {
+function nfCacheOf(
+  inst: ReturnType<typeof createInstance>,
+  nfId: number,
+): { cache: PoolCache; cacheStart: number; journal: number } {
   const slot = inst.slotWord(nfId);
   const cacheStart = slot + inst.g.cacheWord;
   const cache = new PoolCache(new PacketPool(inst.pool.buffer, 0), {
-    capacity: CACHE_CAP, storage: inst.u32.subarray(cacheStart, cacheStart + cacheStorageWords(CACHE_CAP)),
+    capacity: CACHE_CAP,
+    storage: inst.u32.subarray(cacheStart, cacheStart + cacheStorageWords(CACHE_CAP)),
   });
   cache.setJournal(inst.i32, slot + NS.journal, FREE_RING_ID, FREE_RING_ID + 1, FREE_RING_ID + 2);
   return { cache, cacheStart, journal: slot + NS.journal };
 }
 
-test('reclaimNf: a dead NF\'s jumbo stack goes back to the jumbo ring; a dead reservation on the jumbo ring (journal ring FREE_RING_ID + 2) is repaired', async () => {
+test("reclaimNf: a dead NF's jumbo stack goes back to the jumbo ring; a dead reservation on the jumbo ring (journal ring FREE_RING_ID + 2) is repaired", async () => {
   const count = 1024;
   const jumbos = 8;
   const inst = createInstance({ name: uniqueName('jreclaim'), pool: { count, jumbos }, nfRx: 64, nfTx: 64, ports: 1 });
@@ -425,7 +491,7 @@ test('reclaimNf: a dead NF\'s jumbo stack goes back to the jumbo ring; a dead re
     const r3 = await reclaimNf(inst, 3, mgr);
     assert.equal(r3.journal, 'idle');
     assert.equal(pool.ringFreeCount(), count, 'every ordinary buffer back');
-    assert.equal(pool.jumboFreeCount(), 3, 'the dead NF\'s three jumbos back on the jumbo ring');
+    assert.equal(pool.jumboFreeCount(), 3, "the dead NF's three jumbos back on the jumbo ring");
     assert.equal(inst.u32[a.cacheStart + CACHE_CAP + 1 + JUMBO_CACHE], 0, 'its jumbo stack count cleared');
     assert.equal(mgr.cached, 0);
 
@@ -458,8 +524,15 @@ test('reclaimNf: a dead NF\'s jumbo stack goes back to the jumbo ring; a dead re
     const got = new Uint32Array(16);
     const n = mgr.allocJumbo(got, 16);
     const real = [...got.subarray(0, n)];
-    assert.ok(real.every((d) => pool.isValid(d) && pool.isJumbo(d)), `allocJumbo gave ${real.map((d) => `0x${d.toString(16)}`).join(' ')}`);
-    assert.deepEqual(real.sort((x, y) => x - y), jumboDescs(pool), 'every jumbo once');
+    assert.ok(
+      real.every((d) => pool.isValid(d) && pool.isJumbo(d)),
+      `allocJumbo gave ${real.map((d) => `0x${d.toString(16)}`).join(' ')}`,
+    );
+    assert.deepEqual(
+      real.sort((x, y) => x - y),
+      jumboDescs(pool),
+      'every jumbo once',
+    );
     assert.equal(pool.ringFreeCount(), count);
   } finally {
     inst.dir.remove();

@@ -168,28 +168,46 @@ export function assertPoolLayout(): void {
   if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
     throw new NfcError('NFC_ERR_LAYOUT', 'nfchain needs a little-endian host (meta words are stored in host order)');
   }
-  assertLayout('pool', Object.fromEntries(Object.entries(PoolOffsets).map(([k, v]) => [k, { offset: v }])), POOL_HEADER_BYTES);
-  assertLayout('buffer meta', Object.fromEntries(Object.entries(Meta).map(([k, v]) => [k, { offset: v * 4 }])), META_BYTES);
+  assertLayout(
+    'pool',
+    Object.fromEntries(Object.entries(PoolOffsets).map(([k, v]) => [k, { offset: v }])),
+    POOL_HEADER_BYTES,
+  );
+  assertLayout(
+    'buffer meta',
+    Object.fromEntries(Object.entries(Meta).map(([k, v]) => [k, { offset: v * 4 }])),
+    META_BYTES,
+  );
 }
 assertPoolLayout();
 
 /** Computes and checks the geometry of a pool (cold). Errors name the option and the fix. */
-export function poolGeometry(opts: Partial<Pick<PoolGeometry, 'count' | 'headroom' | 'dataRoom' | 'jumbos'>> = {}): PoolGeometry {
+export function poolGeometry(
+  opts: Partial<Pick<PoolGeometry, 'count' | 'headroom' | 'dataRoom' | 'jumbos'>> = {},
+): PoolGeometry {
   const count = opts.count ?? POOL_DEFAULTS.count;
   const headroom = opts.headroom ?? POOL_DEFAULTS.headroom;
   const dataRoom = opts.dataRoom ?? POOL_DEFAULTS.dataRoom;
   const jumbos = opts.jumbos ?? POOL_DEFAULTS.jumbos;
   if (!Number.isInteger(jumbos) || jumbos < 0 || jumbos > 4096) {
-    throw new NfcError('NFC_ERR_INVALID_ARG', `pool jumbos ${jumbos} must be an integer between 0 and 4096`, { fix: 'the manager default is 256' });
+    throw new NfcError('NFC_ERR_INVALID_ARG', `pool jumbos ${jumbos} must be an integer between 0 and 4096`, {
+      fix: 'the manager default is 256',
+    });
   }
   if (!isPowerOfTwo(count) || count < 64) {
-    throw new NfcError('NFC_ERR_INVALID_ARG', `pool count ${count} must be a power of two of at least 64`, { fix: 'use e.g. 8192, 16384 or 65536' });
+    throw new NfcError('NFC_ERR_INVALID_ARG', `pool count ${count} must be a power of two of at least 64`, {
+      fix: 'use e.g. 8192, 16384 or 65536',
+    });
   }
   if (!Number.isInteger(headroom) || headroom < 0 || headroom % 4 !== 0 || headroom > 4096) {
-    throw new NfcError('NFC_ERR_INVALID_ARG', `pool headroom ${headroom} must be a multiple of 4 between 0 and 4096`, { fix: 'the default is 128' });
+    throw new NfcError('NFC_ERR_INVALID_ARG', `pool headroom ${headroom} must be a multiple of 4 between 0 and 4096`, {
+      fix: 'the default is 128',
+    });
   }
   if (!Number.isInteger(dataRoom) || dataRoom < 64 || dataRoom > 65536) {
-    throw new NfcError('NFC_ERR_INVALID_ARG', `pool data room ${dataRoom} must be between 64 and 65536 bytes`, { fix: 'the default is 2048; use 9216 or more for jumbo frames' });
+    throw new NfcError('NFC_ERR_INVALID_ARG', `pool data room ${dataRoom} must be between 64 and 65536 bytes`, {
+      fix: 'the default is 2048; use 9216 or more for jumbo frames',
+    });
   }
   let shift = log2(META_BYTES + headroom + dataRoom);
   if (1 << shift < META_BYTES + headroom + dataRoom) shift++;
@@ -197,11 +215,28 @@ export function poolGeometry(opts: Partial<Pick<PoolGeometry, 'count' | 'headroo
   const jumboSpan = Math.ceil((META_BYTES + headroom + JUMBO_DATA) / stride);
   const strides = count + jumbos * jumboSpan;
   if (strides * stride > MAX_BUFFER_BYTES) {
-    throw new NfcError('NFC_ERR_INVALID_ARG', `pool of ${count} buffers of ${stride} bytes and ${jumbos} jumbos exceeds 2 GiB`, { fix: 'use fewer buffers or a smaller data room' });
+    throw new NfcError(
+      'NFC_ERR_INVALID_ARG',
+      `pool of ${count} buffers of ${stride} bytes and ${jumbos} jumbos exceeds 2 GiB`,
+      { fix: 'use fewer buffers or a smaller data room' },
+    );
   }
   const freeRingOffset = POOL_HEADER_BYTES;
   const jumboRingOffset = freeRingOffset + ringBytes(count);
   const jumboRingCap = jumbos <= 64 ? 64 : 1 << Math.ceil(Math.log2(jumbos));
   const bufBase = alignUp(jumboRingOffset + ringBytes(jumboRingCap), 4096);
-  return { count, headroom, dataRoom, shift, stride, freeRingOffset, jumbos, jumboSpan, jumboRingOffset, jumboRingCap, bufBase, totalBytes: bufBase + strides * stride };
+  return {
+    count,
+    headroom,
+    dataRoom,
+    shift,
+    stride,
+    freeRingOffset,
+    jumbos,
+    jumboSpan,
+    jumboRingOffset,
+    jumboRingCap,
+    bufBase,
+    totalBytes: bufBase + strides * stride,
+  };
 }

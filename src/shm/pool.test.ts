@@ -28,8 +28,18 @@ test('geometry: default 2048-byte data room + 128 headroom + meta in a 4096-byte
 });
 
 test('bad pool options give NFC_ERR_INVALID_ARG with a fix', () => {
-  for (const o of [{ count: 1000 }, { count: 16 }, { headroom: 3 }, { dataRoom: 10 }, { count: 2 ** 20, dataRoom: 9000 }]) {
-    assert.throws(() => poolGeometry(o), (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_INVALID_ARG' && e.fix !== undefined, JSON.stringify(o));
+  for (const o of [
+    { count: 1000 },
+    { count: 16 },
+    { headroom: 3 },
+    { dataRoom: 10 },
+    { count: 2 ** 20, dataRoom: 9000 },
+  ]) {
+    assert.throws(
+      () => poolGeometry(o),
+      (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_INVALID_ARG' && e.fix !== undefined,
+      JSON.stringify(o),
+    );
   }
 });
 
@@ -77,7 +87,18 @@ test('alloc resets meta; an exhausted pool gives a short count, not an exception
   for (const d of all) {
     assert.equal(pool.length(d), 0);
     assert.equal(pool.meta(d, Meta.dataOff), pool.defaultDataOff);
-    for (const f of ['port', 'flowHash', 'tsSec', 'tsNsec', 'action', 'destination', 'src', 'chainIndex', 'offload', 'chainId'] as const) {
+    for (const f of [
+      'port',
+      'flowHash',
+      'tsSec',
+      'tsNsec',
+      'action',
+      'destination',
+      'src',
+      'chainIndex',
+      'offload',
+      'chainId',
+    ] as const) {
       assert.equal(pool.meta(d, Meta[f]), 0, `${f} of buffer ${d}`);
     }
   }
@@ -125,7 +146,9 @@ test('packet bytes, length limits, prepend and adj', () => {
   assert.equal(pool.ringFreeCount(), 64);
 });
 
-test('two processes allocating and freeing through their own caches: no buffer held twice, none lost', { timeout: 120_000 }, async () => {
+test('two processes allocating and freeing through their own caches: no buffer held twice, none lost', {
+  timeout: 120_000,
+}, async () => {
   const name = uniqueName('pool');
   const dir = ShmDir.create(name);
   const procs: ReturnType<typeof runHelper>[] = [];
@@ -141,7 +164,9 @@ test('two processes allocating and freeing through their own caches: no buffer h
     }
     await waitFor(() => Atomics.load(ctl, 0) === 2, 30_000, 'pool peers to attach');
     Atomics.store(ctl, 8, 1);
-    const reports = (await Promise.all(procs.map((p) => p.done))).map((o) => JSON.parse(o) as { claimErrors: number; firstError: string; allocated: number });
+    const reports = (await Promise.all(procs.map((p) => p.done))).map(
+      (o) => JSON.parse(o) as { claimErrors: number; firstError: string; allocated: number },
+    );
     for (const r of reports) {
       assert.equal(r.claimErrors, 0, r.firstError);
       assert.ok(r.allocated > 1_000_000);

@@ -12,7 +12,17 @@
  * aside: a double free).
  */
 import { NfcError } from '../errors.js';
-import { Meta, META_BYTES, META_WORDS, POOL_HEADER_BYTES, POOL_MAGIC, POOL_VERSION, PoolOffsets, poolGeometry, type PoolGeometry } from './pool-layout.js';
+import {
+  Meta,
+  META_BYTES,
+  META_WORDS,
+  POOL_HEADER_BYTES,
+  POOL_MAGIC,
+  POOL_VERSION,
+  PoolOffsets,
+  poolGeometry,
+  type PoolGeometry,
+} from './pool-layout.js';
 import { RingKind, initRing, RW, RING_HEADER_BYTES } from './ring-layout.js';
 import { Journal, McConsumer, MpProducer } from './ring.js';
 
@@ -37,7 +47,10 @@ export function initPool(buffer: ArrayBuffer, byteOffset: number, opts: PoolOpti
   const g = poolGeometry(opts);
   if (byteOffset % 4096 !== 0) throw new NfcError('NFC_ERR_LAYOUT', `pool offset ${byteOffset} must be 4096-aligned`);
   if (byteOffset + g.totalBytes > buffer.byteLength) {
-    throw new NfcError('NFC_ERR_LAYOUT', `pool needs ${g.totalBytes} bytes at offset ${byteOffset}; the mapping has ${buffer.byteLength}`);
+    throw new NfcError(
+      'NFC_ERR_LAYOUT',
+      `pool needs ${g.totalBytes} bytes at offset ${byteOffset}; the mapping has ${buffer.byteLength}`,
+    );
   }
   const h = new Uint32Array(buffer, byteOffset, POOL_HEADER_BYTES >> 2);
   h[PoolOffsets.version >> 2] = POOL_VERSION;
@@ -55,7 +68,7 @@ export function initPool(buffer: ArrayBuffer, byteOffset: number, opts: PoolOpti
   // Fill the free ring directly (nobody else can see the pool yet).
   const ringWords = new Int32Array(buffer, byteOffset + g.freeRingOffset, RING_HEADER_BYTES >> 2);
   const slots = new Uint32Array(buffer, byteOffset + g.freeRingOffset + RING_HEADER_BYTES, g.count);
-  const meta = new Uint32Array(buffer, byteOffset + g.bufBase, g.totalBytes - g.bufBase >> 2);
+  const meta = new Uint32Array(buffer, byteOffset + g.bufBase, (g.totalBytes - g.bufBase) >> 2);
   const dataOff = META_BYTES + g.headroom;
   const fresh = (d: number): void => {
     const m = d << (g.shift - 2);
@@ -121,9 +134,13 @@ export class PacketPool {
       throw new NfcError('NFC_ERR_LAYOUT', `${what}: no packet pool at byte ${byteOffset} (bad magic)`);
     }
     if (h[PoolOffsets.version >> 2] !== POOL_VERSION) {
-      throw new NfcError('NFC_ERR_LAYOUT', `${what}: pool version ${h[PoolOffsets.version >> 2]}, expected ${POOL_VERSION}`, {
-        fix: 'run the manager and the NFs from the same nfchain build',
-      });
+      throw new NfcError(
+        'NFC_ERR_LAYOUT',
+        `${what}: pool version ${h[PoolOffsets.version >> 2]}, expected ${POOL_VERSION}`,
+        {
+          fix: 'run the manager and the NFs from the same nfchain build',
+        },
+      );
     }
     const g = poolGeometry({
       count: h[PoolOffsets.count >> 2]!,
@@ -131,12 +148,22 @@ export class PacketPool {
       dataRoom: h[PoolOffsets.dataRoom >> 2]!,
       jumbos: h[PoolOffsets.jumbos >> 2]!,
     });
-    if (g.shift !== h[PoolOffsets.shift >> 2] || g.bufBase !== h[PoolOffsets.bufBase >> 2]
-      || g.jumboSpan !== h[PoolOffsets.jumboSpan >> 2] || g.jumboRingOffset !== h[PoolOffsets.jumboRing >> 2]) {
-      throw new NfcError('NFC_ERR_LAYOUT', `${what}: header geometry is inconsistent (shift/bufBase/jumboSpan/jumboRing)`);
+    if (
+      g.shift !== h[PoolOffsets.shift >> 2] ||
+      g.bufBase !== h[PoolOffsets.bufBase >> 2] ||
+      g.jumboSpan !== h[PoolOffsets.jumboSpan >> 2] ||
+      g.jumboRingOffset !== h[PoolOffsets.jumboRing >> 2]
+    ) {
+      throw new NfcError(
+        'NFC_ERR_LAYOUT',
+        `${what}: header geometry is inconsistent (shift/bufBase/jumboSpan/jumboRing)`,
+      );
     }
     if (byteOffset + g.totalBytes > buffer.byteLength) {
-      throw new NfcError('NFC_ERR_LAYOUT', `${what}: pool of ${g.totalBytes} bytes does not fit the ${buffer.byteLength}-byte mapping`);
+      throw new NfcError(
+        'NFC_ERR_LAYOUT',
+        `${what}: pool of ${g.totalBytes} bytes does not fit the ${buffer.byteLength}-byte mapping`,
+      );
     }
     this.buffer = buffer;
     this.count = g.count;
@@ -340,12 +367,18 @@ export class PoolCache {
   constructor(pool: PacketPool, opts: PoolCacheOptions = {}) {
     const capacity = opts.capacity ?? Math.min(512, pool.count >> 3);
     if (!Number.isInteger(capacity) || capacity < 0 || capacity > pool.count) {
-      throw new NfcError('NFC_ERR_INVALID_ARG', `pool cache capacity ${capacity} must be between 0 and the pool count ${pool.count}`);
+      throw new NfcError(
+        'NFC_ERR_INVALID_ARG',
+        `pool cache capacity ${capacity} must be between 0 and the pool count ${pool.count}`,
+      );
     }
     const words = cacheStorageWords(capacity);
     const storage = opts.storage ?? new Uint32Array(words);
     if (storage.length < words) {
-      throw new NfcError('NFC_ERR_INVALID_ARG', `pool cache storage has ${storage.length} words; it needs cacheStorageWords(${capacity}) = ${words}`);
+      throw new NfcError(
+        'NFC_ERR_INVALID_ARG',
+        `pool cache storage has ${storage.length} words; it needs cacheStorageWords(${capacity}) = ${words}`,
+      );
     }
     this.pool = pool;
     this.capacity = capacity;
@@ -364,7 +397,13 @@ export class PoolCache {
    * operation was on. Needs a cache (capacity > 0) so that every buffer in flight has a place.
    * Cold.
    */
-  setJournal(words: Int32Array, base: number, producerRingId: number, consumerRingId: number, jumboRingId: number): void {
+  setJournal(
+    words: Int32Array,
+    base: number,
+    producerRingId: number,
+    consumerRingId: number,
+    jumboRingId: number,
+  ): void {
     if (this.capacity === 0) throw new NfcError('NFC_ERR_INVALID_ARG', 'a journaled pool cache needs a capacity > 0');
     this.jw = words;
     this.jb = base;
@@ -522,7 +561,8 @@ export class PoolCache {
     let done = 0;
     while (done < c) {
       const k = this.pool.jumboProducer.enqueue(this.jstack, c - done, done);
-      if (k === 0) throw new NfcError('NFC_ERR_DOUBLE_FREE', 'packet pool jumbo ring overflow: a jumbo was freed twice');
+      if (k === 0)
+        throw new NfcError('NFC_ERR_DOUBLE_FREE', 'packet pool jumbo ring overflow: a jumbo was freed twice');
       done += k;
     }
     this.pool.jumboProducer.journalDone();
@@ -575,9 +615,9 @@ export class PoolCache {
     let done = 0;
     while (done < n) {
       const k = this.pool.freeProducer.enqueue(src, n - done, off + done);
-      if (k === 0) throw new NfcError('NFC_ERR_DOUBLE_FREE', 'packet pool free ring overflow: a buffer was freed twice');
+      if (k === 0)
+        throw new NfcError('NFC_ERR_DOUBLE_FREE', 'packet pool free ring overflow: a buffer was freed twice');
       done += k;
     }
   }
 }
-

@@ -72,18 +72,22 @@ export const RW = {
 } as const;
 
 export function assertRingLayout(): void {
-  assertLayout('ring', {
-    magic: { offset: RingOffsets.magic },
-    version: { offset: RingOffsets.version },
-    capacity: { offset: RingOffsets.capacity },
-    mask: { offset: RingOffsets.mask },
-    kind: { offset: RingOffsets.kind },
-    prodHead: { offset: RingOffsets.prodHead, lineAligned: true },
-    prodTail: { offset: RingOffsets.prodTail, lineAligned: true },
-    consHead: { offset: RingOffsets.consHead, lineAligned: true },
-    consTail: { offset: RingOffsets.consTail, lineAligned: true },
-    sleeping: { offset: RingOffsets.sleeping, lineAligned: true },
-  }, RING_HEADER_BYTES);
+  assertLayout(
+    'ring',
+    {
+      magic: { offset: RingOffsets.magic },
+      version: { offset: RingOffsets.version },
+      capacity: { offset: RingOffsets.capacity },
+      mask: { offset: RingOffsets.mask },
+      kind: { offset: RingOffsets.kind },
+      prodHead: { offset: RingOffsets.prodHead, lineAligned: true },
+      prodTail: { offset: RingOffsets.prodTail, lineAligned: true },
+      consHead: { offset: RingOffsets.consHead, lineAligned: true },
+      consTail: { offset: RingOffsets.consTail, lineAligned: true },
+      sleeping: { offset: RingOffsets.sleeping, lineAligned: true },
+    },
+    RING_HEADER_BYTES,
+  );
 }
 assertRingLayout();
 
@@ -123,9 +127,13 @@ export function checkRing(buffer: ArrayBuffer, byteOffset: number, what: string)
     throw new NfcError('NFC_ERR_LAYOUT', `${what}: no ring at byte ${byteOffset} (bad magic)`);
   }
   if (w[RW.version] !== RING_VERSION) {
-    throw new NfcError('NFC_ERR_LAYOUT', `${what}: ring version ${w[RW.version]} but this nfchain speaks ${RING_VERSION}`, {
-      fix: 'run the manager and the NFs from the same nfchain build',
-    });
+    throw new NfcError(
+      'NFC_ERR_LAYOUT',
+      `${what}: ring version ${w[RW.version]} but this nfchain speaks ${RING_VERSION}`,
+      {
+        fix: 'run the manager and the NFs from the same nfchain build',
+      },
+    );
   }
   const capacity = w[RW.capacity] ?? 0;
   checkCapacity(capacity);

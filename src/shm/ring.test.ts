@@ -9,7 +9,10 @@ function makeRing(capacity: number, kind: RingKind, start = 0): ArrayBuffer {
   const buf = new ArrayBuffer(ringBytes(capacity) + 64);
   initRing(buf, 64, capacity, kind);
   const w = new Int32Array(buf, 64, RING_HEADER_BYTES >> 2);
-  w[RW.prodHead] = start; w[RW.prodTail] = start; w[RW.consHead] = start; w[RW.consTail] = start;
+  w[RW.prodHead] = start;
+  w[RW.prodTail] = start;
+  w[RW.consHead] = start;
+  w[RW.consTail] = start;
   return buf;
 }
 
@@ -17,12 +20,19 @@ test('layout: every producer/consumer word on its own 64-byte line', () => {
   for (const k of ['prodHead', 'prodTail', 'consHead', 'consTail', 'sleeping'] as const) {
     assert.equal(RingOffsets[k] % 64, 0, k);
   }
-  assert.equal(new Set([RingOffsets.prodHead, RingOffsets.prodTail, RingOffsets.consHead, RingOffsets.consTail].map((o) => o >> 6)).size, 4);
+  assert.equal(
+    new Set([RingOffsets.prodHead, RingOffsets.prodTail, RingOffsets.consHead, RingOffsets.consTail].map((o) => o >> 6))
+      .size,
+    4,
+  );
   assert.equal(ringBytes(1024) % 64, 0);
 });
 
 test('capacity must be a power of two', () => {
-  assert.throws(() => ringBytes(1000), (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_INVALID_ARG');
+  assert.throws(
+    () => ringBytes(1000),
+    (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_INVALID_ARG',
+  );
   assert.throws(() => ringBytes(1), NfcError);
 });
 
@@ -54,7 +64,10 @@ for (const start of [0, 0x7ffffff0, -20]) {
     // Producer now wraps past the end of the slot array.
     assert.equal(p.enqueue(src, 5, 16), 5);
     assert.equal(c.dequeue(dst, 40, 5), 16);
-    assert.deepEqual([...dst.subarray(0, 21)], Array.from({ length: 21 }, (_, i) => 1000 + i));
+    assert.deepEqual(
+      [...dst.subarray(0, 21)],
+      Array.from({ length: 21 }, (_, i) => 1000 + i),
+    );
     assert.equal(c.count(), 0);
     assert.equal(p.enqueueOne(7), true);
     const one = new Uint32Array(4);

@@ -22,13 +22,22 @@ export function checkShmName(name: string, what: string): void {
 function shmError(err: unknown, action: string, path: string): NfcError {
   const code = (err as { code?: string }).code ?? 'EUNKNOWN';
   const fix =
-    code === 'EEXIST' ? 'another nfchain instance uses this name, or a crashed one left it behind: pick another name or remove the file' :
-    code === 'ENOENT' ? 'is the manager running with this name?' :
-    code === 'EACCES' || code === 'EPERM' ? 'run as the user that owns the manager' :
-    code === 'ELOOP' ? 'the path is a symbolic link; nfchain refuses to follow links in /dev/shm' :
-    code === 'ENOSPC' || code === 'ENOMEM' ? '/dev/shm is full: use a smaller pool or free space there' :
-    undefined;
-  return new NfcError('NFC_ERR_SHM', `cannot ${action} shared file ${path}: ${code}`, fix ? { fix, cause: err } : { cause: err });
+    code === 'EEXIST'
+      ? 'another nfchain instance uses this name, or a crashed one left it behind: pick another name or remove the file'
+      : code === 'ENOENT'
+        ? 'is the manager running with this name?'
+        : code === 'EACCES' || code === 'EPERM'
+          ? 'run as the user that owns the manager'
+          : code === 'ELOOP'
+            ? 'the path is a symbolic link; nfchain refuses to follow links in /dev/shm'
+            : code === 'ENOSPC' || code === 'ENOMEM'
+              ? '/dev/shm is full: use a smaller pool or free space there'
+              : undefined;
+  return new NfcError(
+    'NFC_ERR_SHM',
+    `cannot ${action} shared file ${path}: ${code}`,
+    fix ? { fix, cause: err } : { cause: err },
+  );
 }
 
 /** A directory of shared files owned by one manager instance. */
@@ -63,7 +72,12 @@ export class ShmDir {
     } catch (err) {
       throw shmError(err, 'open directory of', path);
     }
-    if (!st.isDirectory()) throw shmError(Object.assign(new Error(), { code: st.isSymbolicLink() ? 'ELOOP' : 'ENOTDIR' }), 'open directory of', path);
+    if (!st.isDirectory())
+      throw shmError(
+        Object.assign(new Error(), { code: st.isSymbolicLink() ? 'ELOOP' : 'ENOTDIR' }),
+        'open directory of',
+        path,
+      );
     return new ShmDir(path, false);
   }
 

@@ -19,7 +19,14 @@ import { NfcError } from '../errors.js';
 import { validateTopology } from '../topology/load.js';
 import { PORT_SCHEMAS } from '../topology/schema.js';
 import {
-  describeTestbed, findTool, hasEthtool, netnsSupport, testbedDown, testbedStatus, testbedTopology, testbedUp,
+  describeTestbed,
+  findTool,
+  hasEthtool,
+  netnsSupport,
+  testbedDown,
+  testbedStatus,
+  testbedTopology,
+  testbedUp,
   type Testbed,
 } from './testbed.js';
 
@@ -37,7 +44,15 @@ function inNs(ns: string, tool: string, ...args: string[]): string {
   return ip('netns', 'exec', ns, findTool(tool) ?? tool, ...args);
 }
 
-interface Link { ifindex: number; link_index?: number; ifname: string; flags: string[]; mtu: number; address: string; linkinfo?: { info_kind?: string } }
+interface Link {
+  ifindex: number;
+  link_index?: number;
+  ifname: string;
+  flags: string[];
+  mtu: number;
+  address: string;
+  linkinfo?: { info_kind?: string };
+}
 
 function links(ns?: string): Link[] {
   const t = ns === undefined ? ip('-j', '-d', 'link') : ip('-n', ns, '-j', '-d', 'link');
@@ -46,7 +61,10 @@ function links(ns?: string): Link[] {
 
 function netnsNames(): string[] {
   // `ip netns list` prints "name" or "name (id: N)" per line.
-  return ip('netns', 'list').split('\n').map((l) => l.trim().split(/\s+/)[0] ?? '').filter((n) => n !== '');
+  return ip('netns', 'list')
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/)[0] ?? '')
+    .filter((n) => n !== '');
 }
 
 function inet(ns: string): { v4: string[]; v6: string[] } {
@@ -59,10 +77,19 @@ function inet(ns: string): { v4: string[]; v6: string[] } {
   };
 }
 
-const OFFLOADS = ['tx-checksumming', 'rx-checksumming', 'tcp-segmentation-offload', 'generic-segmentation-offload', 'generic-receive-offload'];
+const OFFLOADS = [
+  'tx-checksumming',
+  'rx-checksumming',
+  'tcp-segmentation-offload',
+  'generic-segmentation-offload',
+  'generic-receive-offload',
+];
 
 function offloadState(dev: string, ns?: string): Record<string, string> {
-  const t = ns === undefined ? execFileSync(findTool('ethtool')!, ['-k', dev], { encoding: 'utf8' }) : inNs(ns, 'ethtool', '-k', dev);
+  const t =
+    ns === undefined
+      ? execFileSync(findTool('ethtool')!, ['-k', dev], { encoding: 'utf8' })
+      : inNs(ns, 'ethtool', '-k', dev);
   const r: Record<string, string> = {};
   for (const f of OFFLOADS) r[f] = new RegExp(`^${f}: (\\S+)`, 'm').exec(t)?.[1] ?? 'missing';
   return r;
@@ -84,7 +111,10 @@ function assertGone(tb: Testbed): void {
 async function reachable(tb: Testbed): Promise<boolean> {
   const ping = findTool('ping');
   if (ping !== undefined) {
-    const r = spawnSync(findTool('ip')!, ['netns', 'exec', tb.nsA, ping, '-c', '1', '-W', '1', '-n', tb.ipB], { encoding: 'utf8', timeout: 10_000 });
+    const r = spawnSync(findTool('ip')!, ['netns', 'exec', tb.nsA, ping, '-c', '1', '-W', '1', '-n', tb.ipB], {
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
     if (r.status === 0) return true;
     if (r.status === 1) return false;
     throw new Error(`ping failed to run (status ${r.status}): ${r.stderr}`);
@@ -93,24 +123,34 @@ async function reachable(tb: Testbed): Promise<boolean> {
   const token = randomBytes(8).toString('hex');
   // The listener runs until it is killed and says "got" when the token arrives, so neither
   // side's start-up time (on a loaded machine) shortens the window.
-  const listen = `const s=require('dgram').createSocket('udp4');` +
+  const listen =
+    `const s=require('dgram').createSocket('udp4');` +
     `s.on('message',(m)=>{if(String(m)===${JSON.stringify(token)})process.stdout.write('got\\n')});` +
     `s.bind(${port},${JSON.stringify(tb.ipB)},()=>process.stdout.write('ready\\n'));` +
     `setTimeout(()=>process.exit(0),60000);`;
-  const send = `const s=require('dgram').createSocket('udp4');let n=0;` +
+  const send =
+    `const s=require('dgram').createSocket('udp4');let n=0;` +
     `const f=()=>{s.send(${JSON.stringify(token)},${port},${JSON.stringify(tb.ipB)},()=>{});` +
     `if(++n<8)setTimeout(f,250);else setTimeout(()=>process.exit(0),50)};f();`;
-  const listener = spawn(findTool('ip')!, ['netns', 'exec', tb.nsB, process.execPath, '-e', listen], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const listener = spawn(findTool('ip')!, ['netns', 'exec', tb.nsB, process.execPath, '-e', listen], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let out = '';
-  listener.stdout.on('data', (d: Buffer) => { out += String(d); });
+  listener.stdout.on('data', (d: Buffer) => {
+    out += String(d);
+  });
   const exited = new Promise<void>((res) => listener.on('exit', () => res()));
   try {
     const t0 = Date.now();
     while (!out.includes('ready')) {
-      if (listener.exitCode !== null || Date.now() - t0 > 20_000) throw new Error('the UDP listener in B did not start');
+      if (listener.exitCode !== null || Date.now() - t0 > 20_000)
+        throw new Error('the UDP listener in B did not start');
       await new Promise((r) => setTimeout(r, 20));
     }
-    const s = spawnSync(findTool('ip')!, ['netns', 'exec', tb.nsA, process.execPath, '-e', send], { encoding: 'utf8', timeout: 30_000 });
+    const s = spawnSync(findTool('ip')!, ['netns', 'exec', tb.nsA, process.execPath, '-e', send], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     assert.equal(s.status, 0, `the UDP sender in A failed: ${s.stderr}`);
     await new Promise((r) => setTimeout(r, 500)); // the last datagram's way through
     return out.includes('got');
@@ -135,10 +175,35 @@ function joinWithTc(tb: Testbed): boolean {
   const tc = findTool('tc');
   if (tc === undefined) return false;
   try {
-    for (const [from, to] of [[tb.ifA, tb.ifB], [tb.ifB, tb.ifA]] as const) {
+    for (const [from, to] of [
+      [tb.ifA, tb.ifB],
+      [tb.ifB, tb.ifA],
+    ] as const) {
       execFileSync(tc, ['qdisc', 'add', 'dev', from, 'ingress'], { stdio: 'pipe' });
-      execFileSync(tc, ['filter', 'add', 'dev', from, 'ingress', 'protocol', 'all', 'u32', 'match', 'u32', '0', '0',
-        'action', 'mirred', 'egress', 'redirect', 'dev', to], { stdio: 'pipe' });
+      execFileSync(
+        tc,
+        [
+          'filter',
+          'add',
+          'dev',
+          from,
+          'ingress',
+          'protocol',
+          'all',
+          'u32',
+          'match',
+          'u32',
+          '0',
+          '0',
+          'action',
+          'mirred',
+          'egress',
+          'redirect',
+          'dev',
+          to,
+        ],
+        { stdio: 'pipe' },
+      );
     }
     return true;
   } catch {
@@ -163,13 +228,24 @@ function cli(...args: string[]): { status: number | null; stdout: string; stderr
 test('describeTestbed: names, addresses, MACs; bad names refused', () => {
   const tb = describeTestbed();
   assert.deepEqual(tb, {
-    name: 'nfc', nsA: 'nfc-a', nsB: 'nfc-b', ifA: 'nfc-a0', ifB: 'nfc-b0',
-    ipA: '10.201.0.1', ipB: '10.201.0.2', macA: '02:00:00:00:0a:01', macB: '02:00:00:00:0b:01',
+    name: 'nfc',
+    nsA: 'nfc-a',
+    nsB: 'nfc-b',
+    ifA: 'nfc-a0',
+    ifB: 'nfc-b0',
+    ipA: '10.201.0.1',
+    ipB: '10.201.0.2',
+    macA: '02:00:00:00:0a:01',
+    macB: '02:00:00:00:0b:01',
   });
   assert.equal(describeTestbed('abcdefgh').ifB, 'abcdefgh-b0');
   assert.ok(describeTestbed('abcdefgh').ifB.length <= 15);
   for (const bad of ['', 'abcdefghi', 'Nfc', 'a-b', 'a b', 'a/b', '../x']) {
-    assert.throws(() => describeTestbed(bad), (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_INVALID_ARG', bad);
+    assert.throws(
+      () => describeTestbed(bad),
+      (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_INVALID_ARG',
+      bad,
+    );
     assert.throws(() => testbedDown(bad), NfcError);
   }
 });
@@ -178,8 +254,10 @@ test('testbedTopology: the bridge NF between the two root-side veths', () => {
   const tb = describeTestbed('q1');
   for (const driver of ['af_packet', 'af_xdp'] as const) {
     const topo = parseYaml(testbedTopology(tb, { driver })) as {
-      name: string; ports: { name: string; driver: string; interface: string }[];
-      nfs: { name: string; module: string; service: number }[]; chain: unknown[];
+      name: string;
+      ports: { name: string; driver: string; interface: string }[];
+      nfs: { name: string; module: string; service: number }[];
+      chain: unknown[];
     };
     assert.deepEqual(topo.ports, [
       { name: 'a', driver, interface: 'q1-a0' },
@@ -195,11 +273,17 @@ test('testbedTopology: the bridge NF between the two root-side veths', () => {
     assert.equal(topo.name, 'testbed-q1');
   }
   // Another NF: its module made absolute, its name from the module, quoted (a name, not a service id).
-  const other = parseYaml(testbedTopology(tb, { driver: 'af_packet', nf: 'nfs/simple-forward/index.ts' })) as { nfs: { name: string; module: string }[]; chain: unknown[] };
+  const other = parseYaml(testbedTopology(tb, { driver: 'af_packet', nf: 'nfs/simple-forward/index.ts' })) as {
+    nfs: { name: string; module: string }[];
+    chain: unknown[];
+  };
   assert.equal(other.nfs[0]!.name, 'simple-forward');
   assert.ok(isAbsolute(other.nfs[0]!.module));
   assert.deepEqual(other.chain, ['simple-forward']);
-  const numeric = parseYaml(testbedTopology(tb, { driver: 'af_packet', nf: '/x/42.ts' })) as { nfs: { name: unknown }[]; chain: unknown[] };
+  const numeric = parseYaml(testbedTopology(tb, { driver: 'af_packet', nf: '/x/42.ts' })) as {
+    nfs: { name: unknown }[];
+    chain: unknown[];
+  };
   assert.equal(numeric.nfs[0]!.name, '42');
   assert.deepEqual(numeric.chain, ['42']);
   assert.throws(() => testbedTopology(tb, { driver: 'dpdk' as 'af_xdp' }), NfcError);
@@ -217,8 +301,14 @@ test('nfchain testbed: topology prints only the YAML; bad input is a usage error
   assert.equal(help.status, 0);
   assert.match(help.stdout, /nfchain testbed up\|down\|topology/);
   assert.match(cli('--help').stdout, /testbed/);
-  for (const bad of [['testbed'], ['testbed', 'sideways'], ['testbed', 'up', '--name', 'NO'], ['testbed', 'topology', '--driver', 'dpdk'],
-    ['testbed', 'down', '--driver', 'af_xdp'], ['testbed', 'up', 'extra']]) {
+  for (const bad of [
+    ['testbed'],
+    ['testbed', 'sideways'],
+    ['testbed', 'up', '--name', 'NO'],
+    ['testbed', 'topology', '--driver', 'dpdk'],
+    ['testbed', 'down', '--driver', 'af_xdp'],
+    ['testbed', 'up', 'extra'],
+  ]) {
     const b = cli(...bad);
     assert.equal(b.status, 2, `${bad.join(' ')}: ${b.stdout}${b.stderr}`);
     assert.match(b.stderr, /NFC_ERR_USAGE/, bad.join(' '));
@@ -228,7 +318,10 @@ test('nfchain testbed: topology prints only the YAML; bad input is a usage error
 // ---- real namespaces ----------------------------------------------------------------------
 
 test('testbed: up, idempotent up, addresses, offloads, isolation, down, half-made', { timeout: 120_000 }, async (t) => {
-  if (!support.ok) { t.skip(support.reason); return; }
+  if (!support.ok) {
+    t.skip(support.reason);
+    return;
+  }
   const name = uniqueName();
   const tb = describeTestbed(name);
   try {
@@ -246,10 +339,17 @@ test('testbed: up, idempotent up, addresses, offloads, isolation, down, half-mad
       assert.ok(l.flags.includes('UP'), `${l.ifname} up`);
       assert.equal(l.mtu, 1500);
       if (existsSync('/proc/sys/net/ipv6/conf')) {
-        assert.equal(readFileSync(`/proc/sys/net/ipv6/conf/${l.ifname}/disable_ipv6`, 'utf8').trim(), '1', `IPv6 off on ${l.ifname}`);
+        assert.equal(
+          readFileSync(`/proc/sys/net/ipv6/conf/${l.ifname}/disable_ipv6`, 'utf8').trim(),
+          '1',
+          `IPv6 off on ${l.ifname}`,
+        );
       }
     }
-    for (const [nsName, outer, mac] of [[tb.nsA, a0, tb.macA], [tb.nsB, b0, tb.macB]] as const) {
+    for (const [nsName, outer, mac] of [
+      [tb.nsA, a0, tb.macA],
+      [tb.nsB, b0, tb.macB],
+    ] as const) {
       const inner = links(nsName);
       const eth = inner.find((l) => l.ifname === 'eth0');
       assert.ok(eth, `eth0 in ${nsName}`);
@@ -266,7 +366,10 @@ test('testbed: up, idempotent up, addresses, offloads, isolation, down, half-mad
     if ('af_packet' in PORT_SCHEMAS) {
       const text = testbedTopology(tb, { driver: 'af_packet' });
       const topo = validateTopology(parseYaml(text), `<testbed ${name}>`, text);
-      assert.deepEqual(topo.ports.map((p) => p.name), ['a', 'b']);
+      assert.deepEqual(
+        topo.ports.map((p) => p.name),
+        ['a', 'b'],
+      );
       assert.deepEqual(topo.chain, [{ kind: 'service', service: 1 }]);
     } else {
       t.diagnostic('the topology schema has no af_packet driver yet: topology not loaded');
@@ -295,15 +398,26 @@ test('testbed: up, idempotent up, addresses, offloads, isolation, down, half-mad
     if (hasEthtool()) {
       const defaults = { ...Object.fromEntries(OFFLOADS.map((f) => [f, 'on'])), 'generic-receive-offload': 'off' };
       const allOff = Object.fromEntries(OFFLOADS.map((f) => [f, 'off']));
-      const ends = [[tb.ifA, undefined], [tb.ifB, undefined], ['eth0', tb.nsA], ['eth0', tb.nsB]] as const;
-      for (const [dev, ns] of ends) assert.deepEqual(offloadState(dev, ns), defaults, `${dev} ${ns ?? ''}: kernel defaults`);
-      assert.equal(testbedStatus(name, { offloads: 'off' }).complete, false, 'offloads on: not the testbed --offloads off asks for');
+      const ends = [
+        [tb.ifA, undefined],
+        [tb.ifB, undefined],
+        ['eth0', tb.nsA],
+        ['eth0', tb.nsB],
+      ] as const;
+      for (const [dev, ns] of ends)
+        assert.deepEqual(offloadState(dev, ns), defaults, `${dev} ${ns ?? ''}: kernel defaults`);
+      assert.equal(
+        testbedStatus(name, { offloads: 'off' }).complete,
+        false,
+        'offloads on: not the testbed --offloads off asks for',
+      );
       testbedUp(name, { offloads: 'off' });
       for (const [dev, ns] of ends) assert.deepEqual(offloadState(dev, ns), allOff, `${dev} ${ns ?? ''}: off`);
       assert.deepEqual(testbedStatus(name, { offloads: 'off' }), { exists: true, complete: true, problems: [] });
       assert.match(testbedStatus(name).problems.join('; '), /offloads off for /);
       testbedUp(name);
-      for (const [dev, ns] of ends) assert.deepEqual(offloadState(dev, ns), defaults, `${dev} ${ns ?? ''}: defaults again`);
+      for (const [dev, ns] of ends)
+        assert.deepEqual(offloadState(dev, ns), defaults, `${dev} ${ns ?? ''}: defaults again`);
     } else {
       t.diagnostic('ethtool is not installed: offloads not checked');
     }
@@ -347,7 +461,11 @@ test('testbed: up, idempotent up, addresses, offloads, isolation, down, half-mad
     assert.equal(testbedStatus(name, { ipv6: true }).complete, true);
     if (existsSync('/proc/sys/net/ipv6/conf')) {
       assert.equal(inNs(tb.nsA, 'sysctl', '-n', 'net.ipv6.conf.all.disable_ipv6').trim(), '0');
-      assert.equal(readFileSync(`/proc/sys/net/ipv6/conf/${tb.ifA}/disable_ipv6`, 'utf8').trim(), '1', 'still off on the root side');
+      assert.equal(
+        readFileSync(`/proc/sys/net/ipv6/conf/${tb.ifA}/disable_ipv6`, 'utf8').trim(),
+        '1',
+        'still off on the root side',
+      );
     }
     testbedDown(name);
     assertGone(tb);
@@ -359,7 +477,10 @@ test('testbed: up, idempotent up, addresses, offloads, isolation, down, half-mad
 });
 
 test('nfchain testbed up / down', { timeout: 60_000 }, (t) => {
-  if (!support.ok) { t.skip(support.reason); return; }
+  if (!support.ok) {
+    t.skip(support.reason);
+    return;
+  }
   const name = uniqueName();
   const tb = describeTestbed(name);
   try {
@@ -375,7 +496,10 @@ test('nfchain testbed up / down', { timeout: 60_000 }, (t) => {
     assert.ok(again.stdout.includes('driver: af_packet'));
     const down = cli('testbed', 'down', '--name', name);
     assert.equal(down.status, 0, down.stderr);
-    assert.match(down.stdout, new RegExp(`removed link ${tb.ifA}, link ${tb.ifB}, namespace ${tb.nsA}, namespace ${tb.nsB}`));
+    assert.match(
+      down.stdout,
+      new RegExp(`removed link ${tb.ifA}, link ${tb.ifB}, namespace ${tb.nsA}, namespace ${tb.nsB}`),
+    );
     assertGone(tb);
     assert.match(cli('testbed', 'down', '--name', name).stdout, /nothing to remove/);
   } finally {

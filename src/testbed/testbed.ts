@@ -87,7 +87,11 @@ export const TESTBED_PREFIX = 24;
 export const TESTBED_OFFLOADS = ['tx', 'rx', 'tso', 'gso', 'gro'] as const;
 /** The same offloads as `ethtool -k` prints them. */
 const OFFLOAD_FEATURES = [
-  'tx-checksumming', 'rx-checksumming', 'tcp-segmentation-offload', 'generic-segmentation-offload', 'generic-receive-offload',
+  'tx-checksumming',
+  'rx-checksumming',
+  'tcp-segmentation-offload',
+  'generic-segmentation-offload',
+  'generic-receive-offload',
 ] as const;
 /** Those a new veth has on (the kernel's defaults: GRO is off on a veth). */
 const DEFAULT_ON_FEATURES = OFFLOAD_FEATURES.filter((f) => f !== 'generic-receive-offload');
@@ -97,7 +101,7 @@ export function checkOffloads(v: unknown, where = '--offloads'): TestbedOffloads
   if (v === undefined) return 'on';
   if (v !== 'on' && v !== 'off') {
     throw new NfcError('NFC_ERR_USAGE', `${where} takes on or off, got ${JSON.stringify(v)}`, {
-      fix: 'on (the default) leaves the veths\' offloads as the kernel makes them, as on real hosts; off switches checksum offload, TSO, GSO and GRO off',
+      fix: "on (the default) leaves the veths' offloads as the kernel makes them, as on real hosts; off switches checksum offload, TSO, GSO and GRO off",
     });
   }
   return v;
@@ -115,10 +119,14 @@ export function describeTestbed(name = 'nfc'): Testbed {
   }
   return {
     name,
-    nsA: `${name}-a`, nsB: `${name}-b`,
-    ifA: `${name}-a0`, ifB: `${name}-b0`,
-    ipA: '10.201.0.1', ipB: '10.201.0.2',
-    macA: '02:00:00:00:0a:01', macB: '02:00:00:00:0b:01',
+    nsA: `${name}-a`,
+    nsB: `${name}-b`,
+    ifA: `${name}-a0`,
+    ifB: `${name}-b0`,
+    ipA: '10.201.0.1',
+    ipB: '10.201.0.2',
+    macA: '02:00:00:00:0a:01',
+    macB: '02:00:00:00:0b:01',
   };
 }
 
@@ -129,11 +137,20 @@ const toolCache = new Map<string, string | undefined>();
 /** The absolute path of a tool: PATH first, then the sbin directories a non-login PATH may lack. */
 export function findTool(tool: string): string | undefined {
   if (toolCache.has(tool)) return toolCache.get(tool);
-  const dirs = [...(process.env.PATH ?? '').split(delimiter).filter((d) => d !== ''), '/usr/sbin', '/sbin', '/usr/bin', '/bin'];
+  const dirs = [
+    ...(process.env.PATH ?? '').split(delimiter).filter((d) => d !== ''),
+    '/usr/sbin',
+    '/sbin',
+    '/usr/bin',
+    '/bin',
+  ];
   let found: string | undefined;
   for (const d of dirs) {
     const p = join(d, tool);
-    if (isAbsolute(p) && existsSync(p)) { found = p; break; }
+    if (isAbsolute(p) && existsSync(p)) {
+      found = p;
+      break;
+    }
   }
   toolCache.set(tool, found);
   return found;
@@ -143,13 +160,24 @@ function needTool(tool: string): string {
   const p = findTool(tool);
   if (p === undefined) {
     throw new NfcError('NFC_ERR_TESTBED', `\`${tool}\` is not installed (looked in PATH, /usr/sbin, /sbin)`, {
-      fix: tool === 'ip' ? 'apt-get install iproute2' : tool === 'sysctl' ? 'apt-get install procps' : `apt-get install ${tool}`,
+      fix:
+        tool === 'ip'
+          ? 'apt-get install iproute2'
+          : tool === 'sysctl'
+            ? 'apt-get install procps'
+            : `apt-get install ${tool}`,
     });
   }
   return p;
 }
 
-interface RunResult { ok: boolean; stdout: string; stderr: string; status: number | null; error?: string }
+interface RunResult {
+  ok: boolean;
+  stdout: string;
+  stderr: string;
+  status: number | null;
+  error?: string;
+}
 
 /** Runs a tool (optionally inside a namespace, through `ip netns exec`); never throws. */
 function tryRun(tool: string, args: readonly string[], ns?: string): RunResult {
@@ -157,16 +185,34 @@ function tryRun(tool: string, args: readonly string[], ns?: string): RunResult {
   const argv = ns === undefined ? [...args] : ['netns', 'exec', ns, needTool(tool), ...args];
   try {
     const stdout = execFileSync(file, argv, {
-      encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: EXEC_TIMEOUT_MS,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: EXEC_TIMEOUT_MS,
       env: { ...process.env, LC_ALL: 'C' },
     });
     return { ok: true, stdout, stderr: '', status: 0 };
   } catch (e) {
-    const err = e as { status?: number | null; stdout?: string; stderr?: string; code?: string; signal?: string | null; message?: string };
-    const why = err.code === 'ETIMEDOUT' ? `timed out after ${EXEC_TIMEOUT_MS / 1000} s`
-      : err.signal ? `killed by ${err.signal}` : err.code && typeof err.status !== 'number' ? err.code : undefined;
+    const err = e as {
+      status?: number | null;
+      stdout?: string;
+      stderr?: string;
+      code?: string;
+      signal?: string | null;
+      message?: string;
+    };
+    const why =
+      err.code === 'ETIMEDOUT'
+        ? `timed out after ${EXEC_TIMEOUT_MS / 1000} s`
+        : err.signal
+          ? `killed by ${err.signal}`
+          : err.code && typeof err.status !== 'number'
+            ? err.code
+            : undefined;
     return {
-      ok: false, stdout: String(err.stdout ?? ''), stderr: String(err.stderr ?? '').trim(), status: err.status ?? null,
+      ok: false,
+      stdout: String(err.stdout ?? ''),
+      stderr: String(err.stderr ?? '').trim(),
+      status: err.status ?? null,
       ...(why !== undefined ? { error: why } : {}),
     };
   }
@@ -208,15 +254,20 @@ export function hasEthtool(): boolean {
  * `ip netns add` of a throw-away namespace that works (it is removed again).
  */
 export function netnsSupport(): { ok: true } | { ok: false; reason: string } {
-  if (process.platform !== 'linux') return { ok: false, reason: `network namespaces are Linux only (this is ${process.platform})` };
-  if (!isRoot()) return { ok: false, reason: 'not running as root (the testbed needs CAP_NET_ADMIN and CAP_SYS_ADMIN)' };
+  if (process.platform !== 'linux')
+    return { ok: false, reason: `network namespaces are Linux only (this is ${process.platform})` };
+  if (!isRoot())
+    return { ok: false, reason: 'not running as root (the testbed needs CAP_NET_ADMIN and CAP_SYS_ADMIN)' };
   if (findTool('ip') === undefined) return { ok: false, reason: '`ip` (iproute2) is not installed' };
   if (findTool('sysctl') === undefined) return { ok: false, reason: '`sysctl` (procps) is not installed' };
   const probe = `nfcprobe${randomBytes(4).toString('hex')}`;
   const add = tryRun('ip', ['netns', 'add', probe]);
   if (!add.ok) {
     tryRun('ip', ['netns', 'del', probe]);
-    return { ok: false, reason: `\`ip netns add\` does not work here: ${add.stderr || add.error || `exit status ${add.status}`}` };
+    return {
+      ok: false,
+      reason: `\`ip netns add\` does not work here: ${add.stderr || add.error || `exit status ${add.status}`}`,
+    };
   }
   const del = tryRun('ip', ['netns', 'del', probe]);
   if (!del.ok) return { ok: false, reason: `\`ip netns del ${probe}\` failed: ${del.stderr}` };
@@ -252,7 +303,9 @@ function parseJsonList<T>(text: string, what: string): T[] {
     const v = JSON.parse(t) as unknown;
     return Array.isArray(v) ? (v as T[]) : [];
   } catch (e) {
-    throw new NfcError('NFC_ERR_TESTBED', `could not read the JSON output of ${what}: ${(e as Error).message}`, { cause: e });
+    throw new NfcError('NFC_ERR_TESTBED', `could not read the JSON output of ${what}: ${(e as Error).message}`, {
+      cause: e,
+    });
   }
 }
 
@@ -270,7 +323,9 @@ function listLinks(ns?: string): LinkJson[] {
 function ipv4Addresses(ns: string, dev: string): string[] {
   const args = ['-n', ns, '-j', 'addr', 'show', 'dev', dev];
   const list = parseJsonList<AddrJson>(run('ip', args), `\`ip ${args.join(' ')}\``);
-  return list.flatMap((l) => (l.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`));
+  return list.flatMap((l) =>
+    (l.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`),
+  );
 }
 
 /**
@@ -315,7 +370,8 @@ export function testbedStatus(name = 'nfc', opts: TestbedOptions = {}): TestbedS
     if (hasNs) exists = true;
     if (!outer) problems.push(`link ${s.dev} does not exist`);
     else {
-      if (outer.linkinfo?.info_kind !== 'veth') problems.push(`link ${s.dev} is not a veth (${outer.linkinfo?.info_kind ?? 'unknown kind'})`);
+      if (outer.linkinfo?.info_kind !== 'veth')
+        problems.push(`link ${s.dev} is not a veth (${outer.linkinfo?.info_kind ?? 'unknown kind'})`);
       if (!outer.flags?.includes('UP')) problems.push(`link ${s.dev} is down`);
       if (outer.mtu !== TESTBED_MTU) problems.push(`link ${s.dev} has MTU ${outer.mtu}, not ${TESTBED_MTU}`);
       if (kernelHasIpv6()) {
@@ -324,7 +380,10 @@ export function testbedStatus(name = 'nfc', opts: TestbedOptions = {}): TestbedS
         if (v !== '1') problems.push(`IPv6 is not disabled on ${s.dev}`);
       }
     }
-    if (!hasNs) { problems.push(`namespace ${s.ns} does not exist`); continue; }
+    if (!hasNs) {
+      problems.push(`namespace ${s.ns} does not exist`);
+      continue;
+    }
     let inner: LinkJson[];
     try {
       inner = listLinks(s.ns);
@@ -335,19 +394,29 @@ export function testbedStatus(name = 'nfc', opts: TestbedOptions = {}): TestbedS
     const lo = inner.find((l) => l.ifname === 'lo');
     if (!lo?.flags?.includes('UP')) problems.push(`lo is down in ${s.ns}`);
     const eth = inner.find((l) => l.ifname === 'eth0');
-    if (!eth) { problems.push(`eth0 does not exist in ${s.ns}`); continue; }
+    if (!eth) {
+      problems.push(`eth0 does not exist in ${s.ns}`);
+      continue;
+    }
     if (eth.linkinfo?.info_kind !== 'veth') problems.push(`eth0 in ${s.ns} is not a veth`);
-    if (!outer || eth.link_index !== outer.ifindex || outer.link_index !== eth.ifindex) problems.push(`eth0 in ${s.ns} is not the peer of ${s.dev}`);
+    if (!outer || eth.link_index !== outer.ifindex || outer.link_index !== eth.ifindex)
+      problems.push(`eth0 in ${s.ns} is not the peer of ${s.dev}`);
     if (eth.address !== s.mac) problems.push(`eth0 in ${s.ns} has MAC ${eth.address}, not ${s.mac}`);
     if (eth.mtu !== TESTBED_MTU) problems.push(`eth0 in ${s.ns} has MTU ${eth.mtu}, not ${TESTBED_MTU}`);
     if (!eth.flags?.includes('UP')) problems.push(`eth0 in ${s.ns} is down`);
     const addrs = ipv4Addresses(s.ns, 'eth0');
     const want = `${s.ip}/${TESTBED_PREFIX}`;
-    if (addrs.length !== 1 || addrs[0] !== want) problems.push(`eth0 in ${s.ns} has IPv4 ${addrs.join(', ') || 'none'}, not ${want}`);
+    if (addrs.length !== 1 || addrs[0] !== want)
+      problems.push(`eth0 in ${s.ns} has IPv4 ${addrs.join(', ') || 'none'}, not ${want}`);
     if (kernelHasIpv6()) {
-      const v = run('sysctl', ['-n', 'net.ipv6.conf.all.disable_ipv6', 'net.ipv6.conf.eth0.disable_ipv6'], s.ns).trim().split(/\s+/);
+      const v = run('sysctl', ['-n', 'net.ipv6.conf.all.disable_ipv6', 'net.ipv6.conf.eth0.disable_ipv6'], s.ns)
+        .trim()
+        .split(/\s+/);
       const want6 = opts.ipv6 ? '0' : '1';
-      if (v[0] !== want6 || v[1] !== want6) problems.push(`IPv6 is ${opts.ipv6 ? 'disabled' : 'enabled'} in ${s.ns}, not ${opts.ipv6 ? 'enabled' : 'disabled'}`);
+      if (v[0] !== want6 || v[1] !== want6)
+        problems.push(
+          `IPv6 is ${opts.ipv6 ? 'disabled' : 'enabled'} in ${s.ns}, not ${opts.ipv6 ? 'enabled' : 'disabled'}`,
+        );
     }
     if (hasEthtool()) {
       const how = offloads === 'off' ? 'on' : 'off';
@@ -379,8 +448,24 @@ function create(tb: Testbed, opts: TestbedOptions): void {
   }
   const off = TESTBED_OFFLOADS.flatMap((o) => [o, 'off']);
   for (const s of sides) {
-    run('ip', ['link', 'add', s.dev, 'mtu', String(TESTBED_MTU), 'type', 'veth',
-      'peer', 'name', 'eth0', 'mtu', String(TESTBED_MTU), 'address', s.mac, 'netns', s.ns]);
+    run('ip', [
+      'link',
+      'add',
+      s.dev,
+      'mtu',
+      String(TESTBED_MTU),
+      'type',
+      'veth',
+      'peer',
+      'name',
+      'eth0',
+      'mtu',
+      String(TESTBED_MTU),
+      'address',
+      s.mac,
+      'netns',
+      s.ns,
+    ]);
     if (ipv6) run('sysctl', ['-q', '-w', `net.ipv6.conf.${s.dev}.disable_ipv6=1`]);
     if (opts.offloads === 'off') {
       run('ethtool', ['-K', s.dev, ...off]);
@@ -412,10 +497,17 @@ export function testbedUp(name = 'nfc', opts: TestbedOptions = {}): Testbed {
     create(tb, opts);
     const after = testbedStatus(name, opts);
     if (!after.complete) {
-      throw new NfcError('NFC_ERR_TESTBED', `testbed ${name} was made but is not as it should be: ${after.problems.join('; ')}`);
+      throw new NfcError(
+        'NFC_ERR_TESTBED',
+        `testbed ${name} was made but is not as it should be: ${after.problems.join('; ')}`,
+      );
     }
   } catch (e) {
-    try { testbedDown(name); } catch { /* the first error is the one to report */ }
+    try {
+      testbedDown(name);
+    } catch {
+      /* the first error is the one to report */
+    }
     throw e;
   }
   return tb;
@@ -460,10 +552,13 @@ function packageRoot(): string {
     if (existsSync(pj)) {
       try {
         if ((JSON.parse(readFileSync(pj, 'utf8')) as { name?: string }).name === 'nfchain') return dir;
-      } catch { /* not ours */ }
+      } catch {
+        /* not ours */
+      }
     }
     const up = dirname(dir);
-    if (up === dir) throw new NfcError('NFC_ERR_TESTBED', 'cannot find the nfchain package directory (to locate nfs/bridge)');
+    if (up === dir)
+      throw new NfcError('NFC_ERR_TESTBED', 'cannot find the nfchain package directory (to locate nfs/bridge)');
     dir = up;
   }
 }
@@ -482,7 +577,11 @@ function yamlString(s: string): string {
 function nfNameFor(module: string): string {
   const file = basename(module).replace(/\.(ts|mts|js|mjs)$/, '');
   const base = file === 'index' ? basename(dirname(module)) : file;
-  const n = base.toLowerCase().replace(/[^a-z0-9_-]/g, '-').replace(/^[^a-z0-9]+/, '').slice(0, 32);
+  const n = base
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]/g, '-')
+    .replace(/^[^a-z0-9]+/, '')
+    .slice(0, 32);
   return n === '' ? 'nf' : n;
 }
 
@@ -495,7 +594,10 @@ function nfNameFor(module: string): string {
  */
 export function testbedTopology(tb: Testbed, opts: { driver: TestbedDriver; nf?: string }): string {
   if (opts.driver !== 'af_packet' && opts.driver !== 'af_xdp') {
-    throw new NfcError('NFC_ERR_INVALID_ARG', `driver ${JSON.stringify(opts.driver)}: the testbed's ports take af_packet or af_xdp`);
+    throw new NfcError(
+      'NFC_ERR_INVALID_ARG',
+      `driver ${JSON.stringify(opts.driver)}: the testbed's ports take af_packet or af_xdp`,
+    );
   }
   const module = opts.nf === undefined ? bridgeModule() : resolve(opts.nf);
   // A custom name is quoted: a bare number would be a service id in the chain.

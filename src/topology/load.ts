@@ -25,11 +25,28 @@ import { native } from '../native.js';
 import { poolGeometry } from '../shm/pool-layout.js';
 import type { PortConfig } from '../ports/config.js';
 import {
-  configDocument, configError, didYouMean, describeValue, problemsFromZod, readConfigFile, valueAt, zodIssueMessage,
-  type ConfigDocument, type ConfigFileOptions, type ConfigPath, type ConfigProblem, type ZodHints,
+  configDocument,
+  configError,
+  didYouMean,
+  describeValue,
+  problemsFromZod,
+  readConfigFile,
+  valueAt,
+  zodIssueMessage,
+  type ConfigDocument,
+  type ConfigFileOptions,
+  type ConfigPath,
+  type ConfigProblem,
+  type ZodHints,
 } from '../util/config-file.js';
 import {
-  ManagerSchema, NfSchema, PoolSchema, PORT_SCHEMAS, RingsSchema, TopologySchema, type TopologyParsed,
+  ManagerSchema,
+  NfSchema,
+  PoolSchema,
+  PORT_SCHEMAS,
+  RingsSchema,
+  TopologySchema,
+  type TopologyParsed,
 } from './schema.js';
 import type { Hop, NfConfig, Topology } from './types.js';
 import { FlowDirector, type FlowRule } from '../flow/director.js';
@@ -54,9 +71,17 @@ const TOPOLOGY_FILE: ConfigFileOptions = {
  */
 export function loadTopology(path: string): Topology {
   const isJson = extname(path).toLowerCase() === '.json';
-  const doc = readConfigFile(path, isJson
-    ? { ...TOPOLOGY_FILE, format: 'json', syntaxFix: 'JSON needs double-quoted keys and strings and no trailing commas (or write the topology as .yaml)' }
-    : TOPOLOGY_FILE);
+  const doc = readConfigFile(
+    path,
+    isJson
+      ? {
+          ...TOPOLOGY_FILE,
+          format: 'json',
+          syntaxFix:
+            'JSON needs double-quoted keys and strings and no trailing commas (or write the topology as .yaml)',
+        }
+      : TOPOLOGY_FILE,
+  );
   return check(doc, path, resolve(path));
 }
 
@@ -81,7 +106,8 @@ export function validateTopology(raw: unknown, file: string, source?: string): T
 function check(doc: ConfigDocument, display: string, absFile: string, baseDir?: string): Topology {
   const input = nullDriverAsName(doc.raw);
   const result = TopologySchema.safeParse(input, { error: zodIssueMessage });
-  if (!result.success) throw configError(display, doc, problemsFromZod(result.error.issues, input, TOPOLOGY_HINTS), TOPOLOGY_FILE);
+  if (!result.success)
+    throw configError(display, doc, problemsFromZod(result.error.issues, input, TOPOLOGY_HINTS), TOPOLOGY_FILE);
   const { topology, problems } = resolveTopology(result.data, absFile, baseDir ?? dirname(absFile));
   if (problems.length > 0 || topology === undefined) throw configError(display, doc, problems, TOPOLOGY_FILE);
   return topology;
@@ -99,7 +125,10 @@ function nullDriverAsName(raw: unknown): unknown {
     return d.found && d.value === null;
   };
   if (!ports.some(isNullDriver)) return raw;
-  return { ...(raw as object), ports: ports.map((p: unknown) => (isNullDriver(p) ? { ...(p as object), driver: 'null' } : p)) };
+  return {
+    ...(raw as object),
+    ports: ports.map((p: unknown) => (isNullDriver(p) ? { ...(p as object), driver: 'null' } : p)),
+  };
 }
 
 /** What the topology adds to the wording of schema issues: its keys, its port drivers. */
@@ -111,9 +140,15 @@ const TOPOLOGY_HINTS: ZodHints = {
     const driver = String(valueAt(raw, [...path, 'driver']).value);
     const owner = Object.entries(PORT_SCHEMAS).find(([, s]) => Object.hasOwn(s.shape, key))?.[0];
     if (owner === undefined) return undefined;
-    return { path, at: [...path, key], what: `unknown key "${key}": ${driver} ports have no "${key}" (${owner} ports do)`, fix: `keys of ${driver} ports: ${known.join(', ')}` };
+    return {
+      path,
+      at: [...path, key],
+      what: `unknown key "${key}": ${driver} ports have no "${key}" (${owner} ports do)`,
+      fix: `keys of ${driver} ports: ${known.join(', ')}`,
+    };
   },
-  issue: (issue, path, raw) => (issue.code === 'invalid_union' && issue.discriminator === 'driver' ? driverProblem(path, raw) : undefined),
+  issue: (issue, path, raw) =>
+    issue.code === 'invalid_union' && issue.discriminator === 'driver' ? driverProblem(path, raw) : undefined,
   fix: (path) => (path.length === 0 ? 'see docs/topology.md for an example' : undefined),
 };
 
@@ -144,7 +179,8 @@ function driverProblem(path: ConfigPath, raw: unknown): ConfigProblem {
     const portKeys = new Set(Object.values(PORT_SCHEMAS).flatMap((s) => Object.keys(s.shape)));
     const item = valueAt(raw, parent).value;
     const typo = Object.keys(item ?? {}).find((k) => !portKeys.has(k) && didYouMean(k, ['driver']) !== undefined);
-    if (typo !== undefined) return { path: parent, at: [...parent, typo], what: `unknown key "${typo}"; did you mean "driver"?` };
+    if (typo !== undefined)
+      return { path: parent, at: [...parent, typo], what: `unknown key "${typo}"; did you mean "driver"?` };
     return { path: parent, what: 'missing required key "driver"', fix: `driver is one of: ${drivers.join(', ')}` };
   }
   if (typeof value === 'string') {
@@ -159,7 +195,11 @@ function driverProblem(path: ConfigPath, raw: unknown): ConfigProblem {
 }
 
 /** Checks what the schema cannot, resolves paths and hops; returns the problems found. */
-function resolveTopology(t: TopologyParsed, file: string, baseDir: string): { topology?: Topology; problems: ConfigProblem[] } {
+function resolveTopology(
+  t: TopologyParsed,
+  file: string,
+  baseDir: string,
+): { topology?: Topology; problems: ConfigProblem[] } {
   const problems: ConfigProblem[] = [];
 
   try {
@@ -175,7 +215,11 @@ function resolveTopology(t: TopologyParsed, file: string, baseDir: string): { to
   t.ports.forEach((p, i) => {
     const prev = portIds.get(p.name);
     if (prev !== undefined) {
-      problems.push({ path: ['ports', i, 'name'], what: `duplicate port name "${p.name}" (ports[${prev}] has it too)`, fix: 'give each port its own name' });
+      problems.push({
+        path: ['ports', i, 'name'],
+        what: `duplicate port name "${p.name}" (ports[${prev}] has it too)`,
+        fix: 'give each port its own name',
+      });
     } else {
       portIds.set(p.name, i);
     }
@@ -190,22 +234,44 @@ function resolveTopology(t: TopologyParsed, file: string, baseDir: string): { to
             });
           }
         });
-        ports.push({ name: p.name, driver: 'gen', rate: p.rate, sizes: p.sizes, flows: p.flows, tcp: p.tcp, seed: p.seed, count: p.count });
+        ports.push({
+          name: p.name,
+          driver: 'gen',
+          rate: p.rate,
+          sizes: p.sizes,
+          flows: p.flows,
+          tcp: p.tcp,
+          seed: p.seed,
+          count: p.count,
+        });
         break;
       case 'pcap': {
         const cfg: PortConfig = { name: p.name, driver: 'pcap', speed: p.speed, loop: p.loop };
         if (p.rx === undefined && p.tx === undefined) {
-          problems.push({ path: ['ports', i], what: 'a pcap port needs rx (a capture to read), tx (a capture to write) or both' });
+          problems.push({
+            path: ['ports', i],
+            what: 'a pcap port needs rx (a capture to read), tx (a capture to write) or both',
+          });
         }
         if (p.rx !== undefined) {
           cfg.rx = resolve(baseDir, p.rx);
           const bad = checkReadableFile(cfg.rx);
-          if (bad !== undefined) problems.push({ path: ['ports', i, 'rx'], what: `capture ${cfg.rx} ${bad}`, fix: `rx is relative to ${baseDir}` });
+          if (bad !== undefined)
+            problems.push({
+              path: ['ports', i, 'rx'],
+              what: `capture ${cfg.rx} ${bad}`,
+              fix: `rx is relative to ${baseDir}`,
+            });
         }
         if (p.tx !== undefined) {
           cfg.tx = resolve(baseDir, p.tx);
           const bad = checkWritableFile(cfg.tx);
-          if (bad !== undefined) problems.push({ path: ['ports', i, 'tx'], what: `capture ${cfg.tx}: ${bad}`, fix: `tx is relative to ${baseDir}` });
+          if (bad !== undefined)
+            problems.push({
+              path: ['ports', i, 'tx'],
+              what: `capture ${cfg.tx}: ${bad}`,
+              fix: `tx is relative to ${baseDir}`,
+            });
         }
         ports.push(cfg);
         break;
@@ -216,7 +282,13 @@ function resolveTopology(t: TopologyParsed, file: string, baseDir: string): { to
       case 'af_packet': {
         const bad = checkInterface(p.interface);
         if (bad !== undefined) problems.push({ path: ['ports', i, 'interface'], what: bad.what, fix: bad.fix });
-        ports.push({ name: p.name, driver: 'af_packet', interface: p.interface, frames: p.frames, offloads: p.offloads });
+        ports.push({
+          name: p.name,
+          driver: 'af_packet',
+          interface: p.interface,
+          frames: p.frames,
+          offloads: p.offloads,
+        });
         break;
       }
       case 'af_xdp': {
@@ -235,7 +307,11 @@ function resolveTopology(t: TopologyParsed, file: string, baseDir: string): { to
   t.nfs.forEach((nf, i) => {
     const prevName = nfByName.get(nf.name);
     if (prevName !== undefined) {
-      problems.push({ path: ['nfs', i, 'name'], what: `duplicate NF name "${nf.name}" (nfs[${prevName}] has it too)`, fix: 'give each NF its own name' });
+      problems.push({
+        path: ['nfs', i, 'name'],
+        what: `duplicate NF name "${nf.name}" (nfs[${prevName}] has it too)`,
+        fix: 'give each NF its own name',
+      });
     } else {
       nfByName.set(nf.name, i);
     }
@@ -251,7 +327,12 @@ function resolveTopology(t: TopologyParsed, file: string, baseDir: string): { to
     }
     const module = resolve(baseDir, nf.module);
     const bad = checkReadableFile(module);
-    if (bad !== undefined) problems.push({ path: ['nfs', i, 'module'], what: `module ${module} ${bad}`, fix: `module is relative to ${baseDir}` });
+    if (bad !== undefined)
+      problems.push({
+        path: ['nfs', i, 'module'],
+        what: `module ${module} ${bad}`,
+        fix: `module is relative to ${baseDir}`,
+      });
     nfs.push({ name: nf.name, module, service: nf.service, instances: nf.instances, options: nf.options });
   });
 
@@ -268,7 +349,11 @@ function resolveTopology(t: TopologyParsed, file: string, baseDir: string): { to
   const chainIds = new Map<string, number>();
   for (const [cname, hops] of Object.entries(t.chains)) {
     if (chains.length === 15) {
-      problems.push({ path: ['chains', cname], what: 'at most 15 named chains', fix: 'merge chains, or use the default chain' });
+      problems.push({
+        path: ['chains', cname],
+        what: 'at most 15 named chains',
+        fix: 'merge chains, or use the default chain',
+      });
       break;
     }
     const resolved: Hop[] = [];
@@ -285,7 +370,11 @@ function resolveTopology(t: TopologyParsed, file: string, baseDir: string): { to
     const id = chainIds.get(f.chain);
     if (id === undefined) {
       const guess = didYouMean(f.chain, [...chainIds.keys()]);
-      problems.push({ path: ['flows', i, 'chain'], what: `no chain named "${f.chain}"${guess ? `; did you mean "${guess}"?` : ''}`, fix: 'name a chain defined under chains' });
+      problems.push({
+        path: ['flows', i, 'chain'],
+        what: `no chain named "${f.chain}"${guess ? `; did you mean "${guess}"?` : ''}`,
+        fix: 'name a chain defined under chains',
+      });
       return;
     }
     const rule: FlowRule = { priority: f.priority, chain: id };
@@ -298,7 +387,11 @@ function resolveTopology(t: TopologyParsed, file: string, baseDir: string): { to
     if (f.inPort !== undefined) {
       const p = portIds.get(f.inPort);
       if (p === undefined) {
-        problems.push({ path: ['flows', i, 'inPort'], what: `no port named "${f.inPort}"`, fix: `ports: ${[...portIds.keys()].join(', ')}` });
+        problems.push({
+          path: ['flows', i, 'inPort'],
+          what: `no port named "${f.inPort}"`,
+          fix: `ports: ${[...portIds.keys()].join(', ')}`,
+        });
         return;
       }
       rule.inPort = p;
@@ -307,7 +400,11 @@ function resolveTopology(t: TopologyParsed, file: string, baseDir: string): { to
     try {
       new FlowDirector({ defaultChain: 0, cacheCapacity: 0 }).add(rule);
     } catch (err) {
-      problems.push({ path: ['flows', i], what: (err as Error).message.split('\n')[0]!, fix: 'see docs/topology.md, flows' });
+      problems.push({
+        path: ['flows', i],
+        what: (err as Error).message.split('\n')[0]!,
+        fix: 'see docs/topology.md, flows',
+      });
       return;
     }
     flows.push(rule);
@@ -316,7 +413,18 @@ function resolveTopology(t: TopologyParsed, file: string, baseDir: string): { to
   if (problems.length > 0) return { problems };
   return {
     problems,
-    topology: { file, name: t.name, pool: t.pool, rings: t.rings, manager: t.manager, ports, nfs, chain, chains, flows },
+    topology: {
+      file,
+      name: t.name,
+      pool: t.pool,
+      rings: t.rings,
+      manager: t.manager,
+      ports,
+      nfs,
+      chain,
+      chains,
+      flows,
+    },
   };
 }
 
@@ -344,8 +452,10 @@ function resolveHop(
   }
   const nf = nfByName.get(hop);
   if (nf !== undefined) return { kind: 'service', service: t.nfs[nf]?.service ?? 0 };
-  if (/^\d+$/.test(hop)) return { what: `no NF named "${hop}"`, fix: `for service ${hop}, write the number without quotes` };
-  if (portIds.has(hop)) return { what: `no NF named "${hop}"`, fix: `to send packets out of port ${hop}, write "port:${hop}"` };
+  if (/^\d+$/.test(hop))
+    return { what: `no NF named "${hop}"`, fix: `for service ${hop}, write the number without quotes` };
+  if (portIds.has(hop))
+    return { what: `no NF named "${hop}"`, fix: `to send packets out of port ${hop}, write "port:${hop}"` };
   const guess = didYouMean(hop, [...nfByName.keys()]);
   return {
     what: `no NF named "${hop}"${guess === undefined ? '' : `; did you mean "${guess}"?`}`,
@@ -375,7 +485,9 @@ function checkWritableFile(path: string): string | undefined {
     return undefined;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    return code === 'ENOENT' || code === 'ENOTDIR' ? `directory ${dir} does not exist` : `directory ${dir} is not writable (${code ?? 'error'})`;
+    return code === 'ENOENT' || code === 'ENOTDIR'
+      ? `directory ${dir} does not exist`
+      : `directory ${dir} is not writable (${code ?? 'error'})`;
   }
 }
 
@@ -386,7 +498,10 @@ function checkWritableFile(path: string): string | undefined {
 function checkInterface(ifname: string): { what: string; fix: string } | undefined {
   const sys = `/sys/class/net/${ifname}`;
   if (!existsSync(sys)) {
-    return { what: `interface "${ifname}" does not exist`, fix: 'check `ip link`; for a test bed of two namespaces, run `nfchain testbed up`' };
+    return {
+      what: `interface "${ifname}" does not exist`,
+      fix: 'check `ip link`; for a test bed of two namespaces, run `nfchain testbed up`',
+    };
   }
   let flags = 0;
   try {
@@ -396,7 +511,10 @@ function checkInterface(ifname: string): { what: string; fix: string } | undefin
   }
   if ((flags & 1) === 0) return { what: `interface "${ifname}" is down`, fix: `ip link set ${ifname} up` };
   if (process.getuid?.() !== 0) {
-    return { what: `af_packet needs root (or CAP_NET_RAW) to open interface "${ifname}"`, fix: 'run nfchain as root, or give node CAP_NET_RAW (setcap cap_net_raw+ep $(command -v node))' };
+    return {
+      what: `af_packet needs root (or CAP_NET_RAW) to open interface "${ifname}"`,
+      fix: 'run nfchain as root, or give node CAP_NET_RAW (setcap cap_net_raw+ep $(command -v node))',
+    };
   }
   return undefined;
 }
@@ -404,5 +522,8 @@ function checkInterface(ifname: string): { what: string; fix: string } | undefin
 /** Why af_xdp ports cannot be used with this build, or undefined. */
 function checkXdp(): { what: string; fix: string } | undefined {
   if (native().xdpAvailable()) return undefined;
-  return { what: 'this nfchain was built without af_xdp support (libxdp was missing)', fix: 'apt-get install libxdp-dev libbpf-dev, then npm rebuild (or npm install)' };
+  return {
+    what: 'this nfchain was built without af_xdp support (libxdp was missing)',
+    fix: 'apt-get install libxdp-dev libbpf-dev, then npm rebuild (or npm install)',
+  };
 }

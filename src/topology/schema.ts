@@ -57,27 +57,38 @@ const bool = z.boolean({ error: 'true or false' });
 
 // ---- sections ----
 
-export const PoolSchema = z.strictObject({
-  count: pow2(1024, MAX_POOL_COUNT).default(POOL_DEFAULTS.count),
-  dataRoom: int(256, 16384).default(POOL_DEFAULTS.dataRoom),
-  headroom: int(0, 1024, 'a multiple of 4 in 0..1024').multipleOf(4, 'a multiple of 4 in 0..1024').default(POOL_DEFAULTS.headroom),
-  // 64 KiB buffers for GSO super-frames (hosts with TSO on) and frames above dataRoom.
-  jumbos: int(0, 4096, 'a jumbo buffer count in 0..4096').default(256),
-}, { error: 'a mapping (count, dataRoom, headroom, jumbos)' });
+export const PoolSchema = z.strictObject(
+  {
+    count: pow2(1024, MAX_POOL_COUNT).default(POOL_DEFAULTS.count),
+    dataRoom: int(256, 16384).default(POOL_DEFAULTS.dataRoom),
+    headroom: int(0, 1024, 'a multiple of 4 in 0..1024')
+      .multipleOf(4, 'a multiple of 4 in 0..1024')
+      .default(POOL_DEFAULTS.headroom),
+    // 64 KiB buffers for GSO super-frames (hosts with TSO on) and frames above dataRoom.
+    jumbos: int(0, 4096, 'a jumbo buffer count in 0..4096').default(256),
+  },
+  { error: 'a mapping (count, dataRoom, headroom, jumbos)' },
+);
 
-export const RingsSchema = z.strictObject({
-  nfRx: pow2(64, 65536).default(4096),
-  nfTx: pow2(64, 65536).default(4096),
-}, { error: 'a mapping (nfRx, nfTx)' });
+export const RingsSchema = z.strictObject(
+  {
+    nfRx: pow2(64, 65536).default(4096),
+    nfTx: pow2(64, 65536).default(4096),
+  },
+  { error: 'a mapping (nfRx, nfTx)' },
+);
 
-export const ManagerSchema = z.strictObject({
-  ttl: num(0, Infinity, 'a number of seconds >= 0').default(0),
-  limit: int(0, Number.MAX_SAFE_INTEGER, 'a packet count >= 0').default(0),
-  statsInterval: num(0, Infinity, 'a number of seconds >= 0').default(1),
-  poll: z.enum(['adaptive', 'busy'], { error: '"adaptive" or "busy"' }).default('adaptive'),
-  flowTable: pow2(1024, 1 << 22).default(65536),
-  flowIdleTimeout: num(0, 32767, 'a number of seconds from 0 (flows never expire) to 32767').default(30),
-}, { error: 'a mapping (ttl, limit, statsInterval, poll, flowTable, flowIdleTimeout)' });
+export const ManagerSchema = z.strictObject(
+  {
+    ttl: num(0, Infinity, 'a number of seconds >= 0').default(0),
+    limit: int(0, Number.MAX_SAFE_INTEGER, 'a packet count >= 0').default(0),
+    statsInterval: num(0, Infinity, 'a number of seconds >= 0').default(1),
+    poll: z.enum(['adaptive', 'busy'], { error: '"adaptive" or "busy"' }).default('adaptive'),
+    flowTable: pow2(1024, 1 << 22).default(65536),
+    flowIdleTimeout: num(0, 32767, 'a number of seconds from 0 (flows never expire) to 32767').default(30),
+  },
+  { error: 'a mapping (ttl, limit, statsInterval, poll, flowTable, flowIdleTimeout)' },
+);
 
 const portName = str(PORT_NAME_RE, 'a port name ([A-Za-z0-9][A-Za-z0-9_.-]{0,31})');
 
@@ -86,8 +97,11 @@ export const GenPortSchema = z.strictObject({
   driver: z.literal('gen'),
   rate: num(0, Infinity, 'a rate in packets per second >= 0').default(0),
   // 60..16384 here; the loader checks each size against the pool's dataRoom.
-  sizes: z.array(int(60, 16384, 'a frame size in 60..16384 bytes'), { error: 'a list of frame sizes' })
-    .min(1, 'a list of 1..64 frame sizes').max(64, 'a list of 1..64 frame sizes').default([64]),
+  sizes: z
+    .array(int(60, 16384, 'a frame size in 60..16384 bytes'), { error: 'a list of frame sizes' })
+    .min(1, 'a list of 1..64 frame sizes')
+    .max(64, 'a list of 1..64 frame sizes')
+    .default([64]),
   flows: int(1, 1_000_000).default(1024),
   tcp: num(0, 1, 'a share in 0..1').default(0),
   seed: int(0, 0xffff_ffff).default(1),
@@ -100,8 +114,11 @@ export const PcapPortSchema = z.strictObject({
   // Paths relative to the topology file's directory; the loader checks rx-or-tx and the files.
   rx: z.string({ error: 'a file path' }).min(1, 'a file path').optional(),
   tx: z.string({ error: 'a file path' }).min(1, 'a file path').optional(),
-  speed: z.union([z.literal('max'), z.literal('realtime'), z.number().positive()],
-    { error: '"max", "realtime" or a number > 0' }).default('max'),
+  speed: z
+    .union([z.literal('max'), z.literal('realtime'), z.number().positive()], {
+      error: '"max", "realtime" or a number > 0',
+    })
+    .default('max'),
   loop: bool.default(false),
 });
 
@@ -114,7 +131,9 @@ export const AfPacketPortSchema = z.strictObject({
   name: portName,
   driver: z.literal('af_packet'),
   // The loader checks that the interface exists and is up.
-  interface: z.string({ error: 'an interface name' }).regex(/^[A-Za-z0-9_.:@-]{1,15}$/, 'an interface name of 1..15 characters'),
+  interface: z
+    .string({ error: 'an interface name' })
+    .regex(/^[A-Za-z0-9_.:@-]{1,15}$/, 'an interface name of 1..15 characters'),
   frames: int(64, 16384, 'a frame count in 64..16384').default(256),
   offloads: bool.default(true),
 });
@@ -122,9 +141,13 @@ export const AfPacketPortSchema = z.strictObject({
 export const AfXdpPortSchema = z.strictObject({
   name: portName,
   driver: z.literal('af_xdp'),
-  interface: z.string({ error: 'an interface name' }).regex(/^[A-Za-z0-9_.:@-]{1,15}$/, 'an interface name of 1..15 characters'),
+  interface: z
+    .string({ error: 'an interface name' })
+    .regex(/^[A-Za-z0-9_.:@-]{1,15}$/, 'an interface name of 1..15 characters'),
   queue: int(0, 1023, 'a queue number in 0..1023').default(0),
-  ringSize: int(64, 16384, 'a power of two in 64..16384').refine((v) => (v & (v - 1)) === 0, 'a power of two in 64..16384').default(2048),
+  ringSize: int(64, 16384, 'a power of two in 64..16384')
+    .refine((v) => (v & (v - 1)) === 0, 'a power of two in 64..16384')
+    .default(2048),
 });
 
 /** One schema per driver: the loader uses it to list the valid keys of a port. */
@@ -136,56 +159,80 @@ export const PORT_SCHEMAS = {
   af_xdp: AfXdpPortSchema,
 } as const;
 
-export const PortSchema = z.discriminatedUnion('driver', [GenPortSchema, PcapPortSchema, NullPortSchema, AfPacketPortSchema, AfXdpPortSchema],
-  { error: 'a port mapping (name, driver, ...)' });
+export const PortSchema = z.discriminatedUnion(
+  'driver',
+  [GenPortSchema, PcapPortSchema, NullPortSchema, AfPacketPortSchema, AfXdpPortSchema],
+  { error: 'a port mapping (name, driver, ...)' },
+);
 
-export const NfSchema = z.strictObject({
-  name: str(NF_NAME_RE, 'an NF name ([a-z0-9][a-z0-9_-]{0,31})'),
-  module: z.string({ error: 'a path to a .ts, .mts, .js or .mjs file' })
-    .regex(NF_MODULE_RE, 'a path to a .ts, .mts, .js or .mjs file'),
-  service: int(1, TOPOLOGY_LIMITS.maxService),
-  instances: int(1, TOPOLOGY_LIMITS.maxInstances).default(1),
-  // Free-form here: each NF checks its own options against its option spec when it starts.
-  options: z.record(z.string(), z.unknown(), { error: 'a mapping of NF options' }).default({}),
-}, { error: 'an NF mapping (name, module, service, ...)' });
+export const NfSchema = z.strictObject(
+  {
+    name: str(NF_NAME_RE, 'an NF name ([a-z0-9][a-z0-9_-]{0,31})'),
+    module: z
+      .string({ error: 'a path to a .ts, .mts, .js or .mjs file' })
+      .regex(NF_MODULE_RE, 'a path to a .ts, .mts, .js or .mjs file'),
+    service: int(1, TOPOLOGY_LIMITS.maxService),
+    instances: int(1, TOPOLOGY_LIMITS.maxInstances).default(1),
+    // Free-form here: each NF checks its own options against its option spec when it starts.
+    options: z.record(z.string(), z.unknown(), { error: 'a mapping of NF options' }).default({}),
+  },
+  { error: 'an NF mapping (name, module, service, ...)' },
+);
 
 /** A chain hop as written: an NF name, a service id, or "port:<port name>". */
-export const HopSchema = z.union([
-  z.string().min(1),
-  int(1, TOPOLOGY_LIMITS.maxService),
-], { error: `an NF name, a service id (1..${TOPOLOGY_LIMITS.maxService}) or "port:<port name>"` });
+export const HopSchema = z.union([z.string().min(1), int(1, TOPOLOGY_LIMITS.maxService)], {
+  error: `an NF name, a service id (1..${TOPOLOGY_LIMITS.maxService}) or "port:<port name>"`,
+});
 
 const maxPorts = TOPOLOGY_LIMITS.maxPorts;
 const maxNfs = TOPOLOGY_LIMITS.maxNfs;
 const maxHops = TOPOLOGY_LIMITS.maxChainHops;
 
-export const TopologySchema = z.strictObject({
-  name: str(INSTANCE_NAME_RE, 'an instance name ([A-Za-z0-9_.-]{1,32})').default('default'),
-  pool: PoolSchema.prefault({}),
-  rings: RingsSchema.prefault({}),
-  manager: ManagerSchema.prefault({}),
-  ports: z.array(PortSchema, { error: `a list of 1..${maxPorts} ports` })
-    .min(1, `a list of 1..${maxPorts} ports`).max(maxPorts, `a list of 1..${maxPorts} ports`),
-  nfs: z.array(NfSchema, { error: `a list of 1..${maxNfs} NFs` })
-    .min(1, `a list of 1..${maxNfs} NFs`).max(maxNfs, `a list of 1..${maxNfs} NFs`),
-  chain: z.array(HopSchema, { error: `a list of 1..${maxHops} hops` })
-    .min(1, `a list of 1..${maxHops} hops`).max(maxHops, `a list of 1..${maxHops} hops`),
-  // Named chains (ids 1..15) and the flow director's rules; both optional.
-  chains: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'a chain name ([a-z0-9][a-z0-9_-]{0,31})'),
-    z.array(HopSchema).min(1, `a list of 1..${maxHops} hops`).max(maxHops, `a list of 1..${maxHops} hops`),
-    { error: 'a mapping of chain names to lists of hops' }).default({}),
-  flows: z.array(z.strictObject({
-    priority: z.number().int().default(0),
-    chain: z.string({ error: 'the name of a chain under chains' }),
-    srcPrefix: z.string().optional(),
-    dstPrefix: z.string().optional(),
-    srcPorts: z.tuple([z.number().int(), z.number().int()]).optional(),
-    dstPorts: z.tuple([z.number().int(), z.number().int()]).optional(),
-    proto: z.number().int().optional(),
-    inPort: z.string({ error: 'the name of a port' }).optional(),
-    vlan: z.number().int().optional(),
-  }), { error: 'a list of flow rules' }).default([]),
-}, { error: 'a mapping with the keys name, pool, rings, manager, ports, nfs, chain' });
+export const TopologySchema = z.strictObject(
+  {
+    name: str(INSTANCE_NAME_RE, 'an instance name ([A-Za-z0-9_.-]{1,32})').default('default'),
+    pool: PoolSchema.prefault({}),
+    rings: RingsSchema.prefault({}),
+    manager: ManagerSchema.prefault({}),
+    ports: z
+      .array(PortSchema, { error: `a list of 1..${maxPorts} ports` })
+      .min(1, `a list of 1..${maxPorts} ports`)
+      .max(maxPorts, `a list of 1..${maxPorts} ports`),
+    nfs: z
+      .array(NfSchema, { error: `a list of 1..${maxNfs} NFs` })
+      .min(1, `a list of 1..${maxNfs} NFs`)
+      .max(maxNfs, `a list of 1..${maxNfs} NFs`),
+    chain: z
+      .array(HopSchema, { error: `a list of 1..${maxHops} hops` })
+      .min(1, `a list of 1..${maxHops} hops`)
+      .max(maxHops, `a list of 1..${maxHops} hops`),
+    // Named chains (ids 1..15) and the flow director's rules; both optional.
+    chains: z
+      .record(
+        z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'a chain name ([a-z0-9][a-z0-9_-]{0,31})'),
+        z.array(HopSchema).min(1, `a list of 1..${maxHops} hops`).max(maxHops, `a list of 1..${maxHops} hops`),
+        { error: 'a mapping of chain names to lists of hops' },
+      )
+      .default({}),
+    flows: z
+      .array(
+        z.strictObject({
+          priority: z.number().int().default(0),
+          chain: z.string({ error: 'the name of a chain under chains' }),
+          srcPrefix: z.string().optional(),
+          dstPrefix: z.string().optional(),
+          srcPorts: z.tuple([z.number().int(), z.number().int()]).optional(),
+          dstPorts: z.tuple([z.number().int(), z.number().int()]).optional(),
+          proto: z.number().int().optional(),
+          inPort: z.string({ error: 'the name of a port' }).optional(),
+          vlan: z.number().int().optional(),
+        }),
+        { error: 'a list of flow rules' },
+      )
+      .default([]),
+  },
+  { error: 'a mapping with the keys name, pool, rings, manager, ports, nfs, chain' },
+);
 
 /** A topology file as written (before defaults). */
 export type TopologyInput = z.input<typeof TopologySchema>;

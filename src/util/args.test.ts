@@ -61,7 +61,14 @@ test('defaults: every flag with a default is there, booleans false, lists [] or 
 test('kinds: strings, numbers, integers, booleans; --key value and --key=value; short forms', () => {
   const p = parse('--name', 'lab', '--label=x=y', '--rate', '2.5', '-s', '7', '--json', '--poll=busy', 'a', 'b');
   assert.deepEqual(p.values, {
-    name: 'lab', label: 'x=y', rate: 2.5, service: 7, json: true, poll: 'busy', port: [], nfs: [1, 3],
+    name: 'lab',
+    label: 'x=y',
+    rate: 2.5,
+    service: 7,
+    json: true,
+    poll: 'busy',
+    port: [],
+    nfs: [1, 3],
   });
   assert.deepEqual(p.positionals, ['a', 'b']);
   assert.deepEqual([...p.given].sort(), ['json', 'label', 'name', 'poll', 'rate', 'service']);
@@ -125,8 +132,10 @@ test('lists: repeatable, each value a comma list, items checked; a given flag re
   usageError(['--nfs', '1,17'], /^--nfs needs an integer between 1 and 16 \(each of a comma list\), got 17/);
   const choice = flagSpecs([{ name: 'api', kind: 'list', choices: ['copy', 'zc'], default: ['copy'], help: 'x' }]);
   assert.deepEqual(parseCommandLine(['--api', 'zc,copy'], choice, USAGE).values.api, ['zc', 'copy']);
-  assert.throws(() => parseCommandLine(['--api', 'dma'], choice, USAGE),
-    /--api takes copy or zc \(each of a comma list\), got dma/);
+  assert.throws(
+    () => parseCommandLine(['--api', 'dma'], choice, USAGE),
+    /--api takes copy or zc \(each of a comma list\), got dma/,
+  );
 });
 
 test('an optional value (--watch [S]): taken when the next word is a number', () => {
@@ -146,23 +155,29 @@ test('everything after -- is left untouched in rest', () => {
   assert.deepEqual(p.positionals, ['m.ts']);
   assert.equal(p.values.json, true);
   assert.deepEqual(p.rest, ['--min', '5', '--json', '-x', '--', 'y']);
-  assert.deepEqual(parse('--', '--watch').rest, ['--watch'], 'not even a bare flag\'s value is joined after --');
+  assert.deepEqual(parse('--', '--watch').rest, ['--watch'], "not even a bare flag's value is joined after --");
   assert.equal(parse('--', '--watch').values.watch, undefined);
 });
 
 test('required flags', () => {
   const req = flagSpecs([{ name: 'service', kind: 'integer', required: true, value: 'N', help: 'x' }]);
-  assert.throws(() => parseCommandLine([], req, USAGE),
-    (e: unknown) => e instanceof NfcError && /^--service is required/.test(e.message));
+  assert.throws(
+    () => parseCommandLine([], req, USAGE),
+    (e: unknown) => e instanceof NfcError && /^--service is required/.test(e.message),
+  );
   const n: number = parseCommandLine(['--service', '2'], req, USAGE).values.service;
   assert.equal(n, 2);
 });
 
 test('declaring the same name twice is refused', () => {
-  assert.throws(() => flagSpecs([
-    { name: 'a', kind: 'boolean', help: 'x' },
-    { name: 'b', short: 'a', kind: 'boolean', help: 'y' },
-  ]), /"a" is declared twice/);
+  assert.throws(
+    () =>
+      flagSpecs([
+        { name: 'a', kind: 'boolean', help: 'x' },
+        { name: 'b', short: 'a', kind: 'boolean', help: 'y' },
+      ]),
+    /"a" is declared twice/,
+  );
 });
 
 test('help lines and usage synopsis come from the specs', () => {
@@ -175,13 +190,17 @@ test('help lines and usage synopsis come from the specs', () => {
   assert.match(lines[8]!, /--watch \[S\] +repeat$/);
   // Every help text starts in the same column.
   assert.equal(new Set(lines.map((l, i) => l.indexOf(SPECS[i]!.help))).size, 1, lines.join('\n'));
-  assert.equal(flagSynopsis(SPECS), '[--name N] [--label L] [--poll busy|adaptive] [--rate PPS] [--service N] ' +
-    '[--json] [--port P ...] [--nfs K,...] [--watch [S]]');
+  assert.equal(
+    flagSynopsis(SPECS),
+    '[--name N] [--label L] [--poll busy|adaptive] [--rate PPS] [--service N] ' +
+      '[--json] [--port P ...] [--nfs K,...] [--watch [S]]',
+  );
 });
 
-test('free flags (an NF\'s options after --): values are the next word unless it is another --flag', () => {
+test("free flags (an NF's options after --): values are the next word unless it is another --flag", () => {
   assert.deepEqual(parseFreeFlags(['--min', '5', '--verbose', '--mode=fast', '--off', '-3', '--last']), {
-    values: { min: '5', verbose: 'true', mode: 'fast', off: '-3', last: 'true' }, stray: [],
+    values: { min: '5', verbose: 'true', mode: 'fast', off: '-3', last: 'true' },
+    stray: [],
   });
   assert.deepEqual(parseFreeFlags(['--a', '1', '--a', '2']).values, { a: '2' }, 'the last one wins');
   assert.deepEqual(parseFreeFlags(['--a=', '--b']).values, { a: '', b: 'true' });

@@ -68,14 +68,25 @@ export interface ListFlag extends FlagBase {
 
 export type FlagSpec = StringFlag | NumberFlag | BooleanFlag | ListFlag;
 
-type ItemOf<S> = S extends { of: 'number' | 'integer' } ? number
-  : S extends { choices: readonly (infer C)[] } ? C : string;
-type ScalarOf<S> = S extends { kind: 'boolean' } ? boolean
-  : S extends { kind: 'number' | 'integer' } ? number
-  : S extends { kind: 'list' } ? ItemOf<S>[]
-  : S extends { choices: readonly (infer C)[] } ? C : string;
-type ValueOf<S> = S extends { kind: 'boolean' | 'list' } ? ScalarOf<S>
-  : S extends { default: unknown } | { required: true } ? ScalarOf<S> : ScalarOf<S> | undefined;
+type ItemOf<S> = S extends { of: 'number' | 'integer' }
+  ? number
+  : S extends { choices: readonly (infer C)[] }
+    ? C
+    : string;
+type ScalarOf<S> = S extends { kind: 'boolean' }
+  ? boolean
+  : S extends { kind: 'number' | 'integer' }
+    ? number
+    : S extends { kind: 'list' }
+      ? ItemOf<S>[]
+      : S extends { choices: readonly (infer C)[] }
+        ? C
+        : string;
+type ValueOf<S> = S extends { kind: 'boolean' | 'list' }
+  ? ScalarOf<S>
+  : S extends { default: unknown } | { required: true }
+    ? ScalarOf<S>
+    : ScalarOf<S> | undefined;
 
 /** The parsed values of `specs`, by flag name: booleans and lists always there, others when given or defaulted. */
 export type FlagValues<S extends readonly FlagSpec[]> = { [F in S[number] as F['name']]: ValueOf<F> };
@@ -129,11 +140,13 @@ export function valuePlaceholder(s: Exclude<FlagSpec, BooleanFlag>): string {
 
 /** The flags part of a usage line: `--service N [--ttl S] [--json] [--port P ...]`. */
 export function flagSynopsis(specs: readonly FlagSpec[]): string {
-  return specs.map((s) => {
-    const f = flagWithValue(s);
-    if (s.kind === 'list') return f.endsWith('...') ? `[${f}]` : `[${f} ...]`;
-    return s.kind !== 'boolean' && s.required ? f : `[${f}]`;
-  }).join(' ');
+  return specs
+    .map((s) => {
+      const f = flagWithValue(s);
+      if (s.kind === 'list') return f.endsWith('...') ? `[${f}]` : `[${f} ...]`;
+      return s.kind !== 'boolean' && s.required ? f : `[${f}]`;
+    })
+    .join(' ');
 }
 
 /** A usage line: `head` (the command and its arguments) followed by the flags' synopsis. */
@@ -143,8 +156,8 @@ export function usageLine(head: string, specs: readonly FlagSpec[]): string {
 
 function showDefault(s: FlagSpec): string {
   if (s.kind === 'boolean' || s.default === undefined) return '';
-  const d = s.kind === 'list' ? s.default.join(',')
-    : s.kind === 'string' ? JSON.stringify(s.default) : String(s.default);
+  const d =
+    s.kind === 'list' ? s.default.join(',') : s.kind === 'string' ? JSON.stringify(s.default) : String(s.default);
   return ` (default ${d})`;
 }
 
@@ -187,12 +200,20 @@ function joinBareValues(argv: readonly string[], specs: readonly FlagSpec[]): st
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a === '--') { out.push(...argv.slice(i)); break; }
+    if (a === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
     const s = bare.get(a);
-    if (!s) { out.push(a); continue; }
+    if (!s) {
+      out.push(a);
+      continue;
+    }
     const next = argv[i + 1];
-    if (next !== undefined && /^\d+(\.\d+)?$/.test(next)) { out.push(`--${s.name}=${next}`); i++; }
-    else out.push(`--${s.name}=${s.bare}`);
+    if (next !== undefined && /^\d+(\.\d+)?$/.test(next)) {
+      out.push(`--${s.name}=${next}`);
+      i++;
+    } else out.push(`--${s.name}=${s.bare}`);
   }
   return out;
 }
@@ -205,7 +226,10 @@ function joinBareValues(argv: readonly string[], specs: readonly FlagSpec[]): st
  * value out of range or not among the choices, and a missing required flag.
  */
 export function parseCommandLine<const S extends readonly FlagSpec[]>(
-  argv: readonly string[], specs: S, usage: string, opts: ParseOptions = {},
+  argv: readonly string[],
+  specs: S,
+  usage: string,
+  opts: ParseOptions = {},
 ): Parsed<S> {
   const args = joinBareValues(argv, specs);
   const byName = new Map<string, FlagSpec>(specs.map((s) => [s.name, s]));
@@ -226,12 +250,21 @@ export function parseCommandLine<const S extends readonly FlagSpec[]>(
   const positionals: string[] = [];
   let rest: string[] = [];
   for (const t of tokens) {
-    if (t.kind === 'option-terminator') { rest = args.slice(t.index + 1); break; }
-    if (t.kind === 'positional') { positionals.push(t.value); continue; }
+    if (t.kind === 'option-terminator') {
+      rest = args.slice(t.index + 1);
+      break;
+    }
+    if (t.kind === 'positional') {
+      positionals.push(t.value);
+      continue;
+    }
     const raw = t.rawName;
     const s = byName.get(t.name);
     if (!s) {
-      const near = didYouMean(raw.replace(/^-+/, ''), specs.map((x) => x.name));
+      const near = didYouMean(
+        raw.replace(/^-+/, ''),
+        specs.map((x) => x.name),
+      );
       const hint = opts.unknownHint ? ` ${opts.unknownHint}` : '';
       const asWord = /^-\d/.test(raw) ? '; a word that starts with - goes after --, e.g. -- -1' : '';
       const fix = near ? `did you mean --${near}? Usage: ${usage}` : usage;
@@ -248,14 +281,17 @@ export function parseCommandLine<const S extends readonly FlagSpec[]>(
       return usageError(`${raw} needs a value (${valuePlaceholder(s)})`);
     }
     if (s.kind === 'list') {
-      const items = v.split(',').map((x) => x.trim()).filter((x) => x !== '');
+      const items = v
+        .split(',')
+        .map((x) => x.trim())
+        .filter((x) => x !== '');
       if (items.length === 0) usageError(`${raw} needs a value (${valuePlaceholder(s)})`);
       const prev = (values[s.name] as unknown[] | undefined) ?? [];
       values[s.name] = [...prev, ...items.map((x) => item(raw, s, x, usageError))];
       continue;
     }
-    values[s.name] = s.kind === 'string' ? choice(raw, s.choices, v, '', usageError)
-      : number(raw, s.kind, s, v, '', usageError);
+    values[s.name] =
+      s.kind === 'string' ? choice(raw, s.choices, v, '', usageError) : number(raw, s.kind, s, v, '', usageError);
   }
   for (const s of specs) {
     if (Object.hasOwn(values, s.name)) continue;
@@ -281,11 +317,19 @@ function choice(raw: string, choices: readonly string[] | undefined, v: string, 
 }
 
 function number(
-  raw: string, kind: 'number' | 'integer', s: { min?: number; max?: number }, v: string, each: string, fail: Fail,
+  raw: string,
+  kind: 'number' | 'integer',
+  s: { min?: number; max?: number },
+  v: string,
+  each: string,
+  fail: Fail,
 ): number {
   const n = v.trim() === '' ? NaN : Number(v);
-  const ok = Number.isFinite(n) && (kind === 'number' || Number.isInteger(n))
-    && (s.min === undefined || n >= s.min) && (s.max === undefined || n <= s.max);
+  const ok =
+    Number.isFinite(n) &&
+    (kind === 'number' || Number.isInteger(n)) &&
+    (s.min === undefined || n >= s.min) &&
+    (s.max === undefined || n <= s.max);
   if (!ok) fail(`${raw} needs ${numberWants(kind, s.min, s.max)}${each}, got ${v}`);
   return n;
 }
@@ -303,10 +347,16 @@ export function parseFreeFlags(argv: readonly string[]): { values: Record<string
   const stray: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (!a.startsWith('--') || a === '--' || a.startsWith('--=')) { stray.push(a); continue; }
+    if (!a.startsWith('--') || a === '--' || a.startsWith('--=')) {
+      stray.push(a);
+      continue;
+    }
     const next = argv[i + 1];
     if (a.includes('=') || next === undefined || next.startsWith('--')) joined.push(a);
-    else { joined.push(`${a}=${next}`); i++; }
+    else {
+      joined.push(`${a}=${next}`);
+      i++;
+    }
   }
   const values: Record<string, string> = {};
   const { tokens } = parseArgs({ args: joined, strict: false, allowPositionals: true, tokens: true });

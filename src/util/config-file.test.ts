@@ -12,8 +12,16 @@ import { join } from 'node:path';
 import * as z from 'zod';
 import { NfcError } from '../errors.js';
 import {
-  configDocument, configError, didYouMean, parseConfigText, problemsFromZod, readConfigFile, zodIssueMessage,
-  type ConfigDocument, type ConfigFileOptions, type ConfigProblem,
+  configDocument,
+  configError,
+  didYouMean,
+  parseConfigText,
+  problemsFromZod,
+  readConfigFile,
+  zodIssueMessage,
+  type ConfigDocument,
+  type ConfigFileOptions,
+  type ConfigProblem,
 } from './config-file.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'nfchain-config-file-'));
@@ -33,7 +41,10 @@ const RuleSchema = z.strictObject({
   action: z.enum(['allow', 'deny'], { error: '"allow" or "deny"' }),
 });
 const RulesSchema = z.strictObject({ rules: z.array(RuleSchema) });
-const hints = { knownKeys: (path: readonly (string | number)[]) => Object.keys(path.length === 0 ? RulesSchema.shape : RuleSchema.shape) };
+const hints = {
+  knownKeys: (path: readonly (string | number)[]) =>
+    Object.keys(path.length === 0 ? RulesSchema.shape : RuleSchema.shape),
+};
 
 /** Reads and checks a rules file as an NF would: schema, then its own checks. */
 function loadRules(path: string): z.output<typeof RulesSchema> {
@@ -42,7 +53,8 @@ function loadRules(path: string): z.output<typeof RulesSchema> {
   if (!shape.success) throw configError(path, doc, problemsFromZod(shape.error.issues, doc.raw, hints), RULES);
   const problems: ConfigProblem[] = [];
   shape.data.rules.forEach((r, i) => {
-    if (r.port < 1 || r.port > 65535) problems.push({ path: ['rules', i, 'port'], what: `port ${r.port} is out of range`, fix: 'use 1..65535' });
+    if (r.port < 1 || r.port > 65535)
+      problems.push({ path: ['rules', i, 'port'], what: `port ${r.port} is out of range`, fix: 'use 1..65535' });
   });
   if (problems.length > 0) throw configError(path, doc, problems, RULES);
   return shape.data;
@@ -66,17 +78,20 @@ test('a valid file loads', () => {
 });
 
 test('two problems: one error listing both, in file order, with their lines and fixes', () => {
-  const path = fixture('two.yaml', [
-    'rules:',
-    '  - name: web',
-    '    port: 80',
-    '    action: allow',
-    '  - name: dns',
-    '    port: 70000',
-    '    action: allow',
-    '  - { name: ssh, port: 0, action: deny }',
-    '',
-  ].join('\n'));
+  const path = fixture(
+    'two.yaml',
+    [
+      'rules:',
+      '  - name: web',
+      '    port: 80',
+      '    action: allow',
+      '  - name: dns',
+      '    port: 70000',
+      '    action: allow',
+      '  - { name: ssh, port: 0, action: deny }',
+      '',
+    ].join('\n'),
+  );
   const err = errorOf(() => loadRules(path));
   assert.deepEqual(err.message.split('\n'), [
     `${path}:6: rules[1] (dns).port: port 70000 is out of range`,
@@ -87,13 +102,24 @@ test('two problems: one error listing both, in file order, with their lines and 
   assert.equal(err.fix, undefined, 'several problems: the fixes are in the message');
   // With `heading`, the list starts with a count.
   const doc = parseConfigText('a: 1\nb: 2\n', 'h.yaml', RULES);
-  const headed = configError('h.yaml', doc, [{ path: ['b'], what: 'bad b' }, { path: ['a'], what: 'bad a' }], { ...RULES, heading: true });
+  const headed = configError(
+    'h.yaml',
+    doc,
+    [
+      { path: ['b'], what: 'bad b' },
+      { path: ['a'], what: 'bad a' },
+    ],
+    { ...RULES, heading: true },
+  );
   assert.equal(headed.message, 'h.yaml: 2 problems in the rules file:\nh.yaml:1: a: bad a\nh.yaml:2: b: bad b');
 });
 
 test('one problem: the message names it, the fix goes into NfcError.fix', () => {
   const err = errorOf(() => loadRules(fixture('one.yaml', 'rules:\n  - { name: ssh, port: 0, action: deny }\n')));
-  assert.equal(err.message, `${join(dir, 'one.yaml')}:2: rules[0] (ssh).port: port 0 is out of range\n  fix: use 1..65535`);
+  assert.equal(
+    err.message,
+    `${join(dir, 'one.yaml')}:2: rules[0] (ssh).port: port 0 is out of range\n  fix: use 1..65535`,
+  );
   assert.equal(err.fix, 'use 1..65535');
 });
 
@@ -106,18 +132,29 @@ test('zod issues: an unknown key gets "did you mean" (and no extra "missing"), a
   ]);
   // Nothing close: the fix lists the keys the mapping takes.
   const far = errorOf(() => loadRules(fixture('far.yaml', 'rules: []\ncolour: red\n')));
-  assert.equal(far.message, `${join(dir, 'far.yaml')}:2: unknown top-level key "colour"\n  fix: valid keys here: rules`);
+  assert.equal(
+    far.message,
+    `${join(dir, 'far.yaml')}:2: unknown top-level key "colour"\n  fix: valid keys here: rules`,
+  );
   // A missing key says what it holds; a value of the wrong type says what it got.
   const missing = errorOf(() => loadRules(fixture('missing.yaml', 'rules:\n  - { name: web, port: "80" }\n')));
-  assert.match(missing.message, /missing\.yaml:2: rules\[0\] \(web\): missing required key "action" \("allow" or "deny"\)$/m);
-  assert.match(missing.message, /missing\.yaml:2: rules\[0\] \(web\)\.port: expected a port number, got the string "80"$/m);
+  assert.match(
+    missing.message,
+    /missing\.yaml:2: rules\[0\] \(web\): missing required key "action" \("allow" or "deny"\)$/m,
+  );
+  assert.match(
+    missing.message,
+    /missing\.yaml:2: rules\[0\] \(web\)\.port: expected a port number, got the string "80"$/m,
+  );
 });
 
 test('a missing file: the path, the errno and a fix', () => {
   const err = errorOf(() => readConfigFile(join(dir, 'absent.yaml'), RULES));
   assert.match(err.message, /absent\.yaml: cannot read the rules file \(ENOENT\)/);
   assert.match(err.fix ?? '', /check the path/);
-  const own = errorOf(() => readConfigFile(join(dir, 'absent.yaml'), { ...RULES, notFoundFix: 'check the "rules" option' }));
+  const own = errorOf(() =>
+    readConfigFile(join(dir, 'absent.yaml'), { ...RULES, notFoundFix: 'check the "rules" option' }),
+  );
   assert.equal(own.fix, 'check the "rules" option');
 });
 
@@ -136,8 +173,14 @@ test('JSON gets line numbers too; data without its text gets none', () => {
   const err = errorOf(() => loadRules(fixture('rules.json', text)));
   assert.match(err.message, /rules\.json:3: rules\[0\] \(web\)\.port: port 0 is out of range/);
   const problem: ConfigProblem = { path: ['rules', 0, 'port'], what: 'port 0 is out of range' };
-  assert.equal(configError('x', configDocument(JSON.parse(text), text), [problem], RULES).message, 'x:3: rules[0] (web).port: port 0 is out of range');
-  assert.equal(configError('x', configDocument(JSON.parse(text)), [problem], RULES).message, 'x: rules[0] (web).port: port 0 is out of range');
+  assert.equal(
+    configError('x', configDocument(JSON.parse(text), text), [problem], RULES).message,
+    'x:3: rules[0] (web).port: port 0 is out of range',
+  );
+  assert.equal(
+    configError('x', configDocument(JSON.parse(text)), [problem], RULES).message,
+    'x: rules[0] (web).port: port 0 is out of range',
+  );
 });
 
 test('long lists are cut, and counted', () => {

@@ -111,9 +111,10 @@ export function readConfigFile(path: string, options: ConfigFileOptions): Config
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
     throw new NfcError(options.code, `${path}: cannot read ${options.what} (${code})`, {
-      fix: code === 'ENOENT'
-        ? options.notFoundFix ?? `check the path (relative paths are taken from ${process.cwd()})`
-        : 'check the path and its permissions',
+      fix:
+        code === 'ENOENT'
+          ? (options.notFoundFix ?? `check the path (relative paths are taken from ${process.cwd()})`)
+          : 'check the path and its permissions',
       cause: err,
     });
   }
@@ -183,7 +184,8 @@ function lineOfOffset(text: string, offset: number): number {
 
 /** See ConfigDocument.line. */
 function lineOf(doc: Document, lines: LineCounter, path: ConfigPath): number {
-  const start = (node: unknown): number | undefined => (node as { range?: [number, number, number] } | null)?.range?.[0];
+  const start = (node: unknown): number | undefined =>
+    (node as { range?: [number, number, number] } | null)?.range?.[0];
   let node: unknown = doc.contents;
   let offset = start(node) ?? 0;
   const { isAlias, isMap, isScalar, isSeq } = yaml();
@@ -215,7 +217,12 @@ function lineOf(doc: Document, lines: LineCounter, path: ConfigPath): number {
  * `fix:` line, sorted by line, identical lines once, at most MAX_LISTED listed. A single problem
  * is the message alone, its fix in NfcError.fix.
  */
-export function configError(file: string, doc: ConfigDocument, problems: readonly ConfigProblem[], options: ConfigFileOptions): NfcError {
+export function configError(
+  file: string,
+  doc: ConfigDocument,
+  problems: readonly ConfigProblem[],
+  options: ConfigFileOptions,
+): NfcError {
   const seen = new Set<string>();
   const rows: { line: number | undefined; text: string; fix: string | undefined }[] = [];
   for (const p of problems) {
@@ -270,7 +277,10 @@ export interface ZodHints {
    * `<path>: unknown key "k"; did you mean "<guess>"?`, else a fix listing the known keys.
    * Return undefined to keep the default.
    */
-  unknownKey?: (u: { path: ConfigPath; key: string; guess: string | undefined; known: readonly string[] }, raw: unknown) => ConfigProblem | undefined;
+  unknownKey?: (
+    u: { path: ConfigPath; key: string; guess: string | undefined; known: readonly string[] },
+    raw: unknown,
+  ) => ConfigProblem | undefined;
   /** Words an issue the defaults cannot (e.g. a union on a discriminator); undefined keeps the default. */
   issue?: (issue: z.core.$ZodIssue, path: ConfigPath, raw: unknown) => ConfigProblem | undefined;
   /**
@@ -286,7 +296,11 @@ export interface ZodHints {
  * that read well after "expected" ("an integer in 1..31"). A misspelt key is reported once, as
  * unknown with a suggestion, not also as missing.
  */
-export function problemsFromZod(issues: readonly z.core.$ZodIssue[], raw: unknown, hints: ZodHints = {}): ConfigProblem[] {
+export function problemsFromZod(
+  issues: readonly z.core.$ZodIssue[],
+  raw: unknown,
+  hints: ZodHints = {},
+): ConfigProblem[] {
   const out: ConfigProblem[] = [];
   const pathOf = (issue: z.core.$ZodIssue): ConfigPath =>
     issue.path.filter((s): s is string | number => typeof s === 'string' || typeof s === 'number');
@@ -299,12 +313,14 @@ export function problemsFromZod(issues: readonly z.core.$ZodIssue[], raw: unknow
     for (const key of issue.keys) {
       const guess = didYouMean(key, known);
       if (guess !== undefined) suggested.add(JSON.stringify([...path, guess]));
-      out.push(hints.unknownKey?.({ path, key, guess, known }, raw) ?? {
-        path,
-        at: [...path, key],
-        what: `unknown ${path.length === 0 ? 'top-level ' : ''}key "${key}"${guess === undefined ? '' : `; did you mean "${guess}"?`}`,
-        fix: guess === undefined && known.length > 0 ? `valid keys here: ${known.join(', ')}` : undefined,
-      });
+      out.push(
+        hints.unknownKey?.({ path, key, guess, known }, raw) ?? {
+          path,
+          at: [...path, key],
+          what: `unknown ${path.length === 0 ? 'top-level ' : ''}key "${key}"${guess === undefined ? '' : `; did you mean "${guess}"?`}`,
+          fix: guess === undefined && known.length > 0 ? `valid keys here: ${known.join(', ')}` : undefined,
+        },
+      );
     }
   }
   for (const issue of issues) {
@@ -344,21 +360,32 @@ export function problemsFromZod(issues: readonly z.core.$ZodIssue[], raw: unknow
  */
 export function zodIssueMessage(issue: z.core.$ZodRawIssue): string {
   switch (issue.code) {
-    case 'invalid_type': return article(String(issue.expected));
-    case 'too_small': return `a value >= ${String(issue.minimum)}`;
-    case 'too_big': return `a value <= ${String(issue.maximum)}`;
-    case 'invalid_value': return issue.values.map((v) => JSON.stringify(v)).join(' or ');
-    default: return 'a valid value';
+    case 'invalid_type':
+      return article(String(issue.expected));
+    case 'too_small':
+      return `a value >= ${String(issue.minimum)}`;
+    case 'too_big':
+      return `a value <= ${String(issue.maximum)}`;
+    case 'invalid_value':
+      return issue.values.map((v) => JSON.stringify(v)).join(' or ');
+    default:
+      return 'a valid value';
   }
 }
 
 function article(type: string): string {
   switch (type) {
-    case 'object': case 'record': return 'a mapping';
-    case 'array': return 'a list';
-    case 'boolean': return 'true or false';
-    case 'int': return 'an integer';
-    default: return `a ${type}`;
+    case 'object':
+    case 'record':
+      return 'a mapping';
+    case 'array':
+      return 'a list';
+    case 'boolean':
+      return 'true or false';
+    case 'int':
+      return 'an integer';
+    default:
+      return `a ${type}`;
   }
 }
 
@@ -381,7 +408,8 @@ export function describeValue(v: unknown): string {
   if (v === null) return 'an empty value (null)';
   if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v)}`;
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  if (Array.isArray(v)) return v.length === 0 ? 'an empty list' : `a list of ${v.length} item${v.length === 1 ? '' : 's'}`;
+  if (Array.isArray(v))
+    return v.length === 0 ? 'an empty list' : `a list of ${v.length} item${v.length === 1 ? '' : 's'}`;
   if (typeof v === 'object') return 'a mapping';
   return typeof v;
 }

@@ -55,9 +55,14 @@ if (mode === 'serve') {
   get({ host: ip, port, path: '/blob', timeout: 60_000 }, (res) => {
     const h = createHash('sha256');
     let bytes = 0;
-    res.on('data', (d: Buffer) => { bytes += d.length; h.update(d); });
+    res.on('data', (d: Buffer) => {
+      bytes += d.length;
+      h.update(d);
+    });
     res.on('end', () => {
-      process.stdout.write(`${JSON.stringify({ bytes, sha256: h.digest('hex'), expect: res.headers['x-sha256'], ms: performance.now() - t0 })}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ bytes, sha256: h.digest('hex'), expect: res.headers['x-sha256'], ms: performance.now() - t0 })}\n`,
+      );
     });
   }).on('error', (err) => {
     process.stderr.write(`fetch failed: ${err.message}\n`);

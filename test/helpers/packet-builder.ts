@@ -149,7 +149,7 @@ export function refSum(bytes: ArrayLike<number>, start = 0, end = bytes.length, 
   let s = initial;
   for (let i = start; i < end; i += 2) {
     const hi = bytes[i] ?? 0;
-    const lo = i + 1 < end ? bytes[i + 1] ?? 0 : 0;
+    const lo = i + 1 < end ? (bytes[i + 1] ?? 0) : 0;
     s += hi * 256 + lo;
     while (s > 0xffff) s = (s & 0xffff) + Math.floor(s / 65536);
   }
@@ -185,8 +185,17 @@ export function refL4Checksum(pkt: Uint8Array, b: BuiltPacket): number {
     pseudo = [...pkt.subarray(b.l3Offset + 12, b.l3Offset + 20), 0, b.proto, b.l4Length >> 8, b.l4Length & 0xff];
   } else if (b.family === 6) {
     const n = b.l4Length;
-    pseudo = [...pkt.subarray(b.l3Offset + 8, b.l3Offset + 40),
-      (n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff, 0, 0, 0, b.proto];
+    pseudo = [
+      ...pkt.subarray(b.l3Offset + 8, b.l3Offset + 40),
+      (n >>> 24) & 0xff,
+      (n >>> 16) & 0xff,
+      (n >>> 8) & 0xff,
+      n & 0xff,
+      0,
+      0,
+      0,
+      b.proto,
+    ];
   }
   const c = refChecksum([...pseudo, ...seg]);
   return b.proto === 17 && c === 0 ? 0xffff : c;
@@ -237,7 +246,8 @@ export function ipv6Bytes(text: string): number[] {
 export function ipv6Words(text: string): Uint32Array {
   const b = ipv6Bytes(text);
   const w = new Uint32Array(4);
-  for (let i = 0; i < 4; i++) w[i] = b[4 * i]! * 0x1000000 + b[4 * i + 1]! * 0x10000 + b[4 * i + 2]! * 0x100 + b[4 * i + 3]!;
+  for (let i = 0; i < 4; i++)
+    w[i] = b[4 * i]! * 0x1000000 + b[4 * i + 1]! * 0x10000 + b[4 * i + 2]! * 0x100 + b[4 * i + 3]!;
   return w;
 }
 
@@ -261,11 +271,16 @@ function pad4(bytes: number[]): number[] {
 function protoOf(l4: L4Spec | undefined, v6: boolean): number {
   if (!l4) return 59;
   switch (l4.kind) {
-    case 'tcp': return 6;
-    case 'udp': return 17;
-    case 'icmp': return v6 ? 58 : 1;
-    case 'icmp6': return 58;
-    case 'raw': return l4.proto;
+    case 'tcp':
+      return 6;
+    case 'udp':
+      return 17;
+    case 'icmp':
+      return v6 ? 58 : 1;
+    case 'icmp6':
+      return 58;
+    case 'raw':
+      return l4.proto;
   }
 }
 
@@ -276,15 +291,28 @@ function buildL4(l4: L4Spec): { bytes: number[]; field: number; hdrLen: number }
       const opts = pad4(l4.options ?? []);
       const hdrLen = 20 + opts.length;
       const bytes = [
-        ...u16(l4.sport), ...u16(l4.dport), ...u32(l4.seq ?? 1000), ...u32(l4.ack ?? 0),
-        (hdrLen / 4) << 4, l4.flags ?? 0x18, ...u16(l4.window ?? 65535), 0, 0, ...u16(l4.urgent ?? 0),
-        ...opts, ...(l4.payload ?? []),
+        ...u16(l4.sport),
+        ...u16(l4.dport),
+        ...u32(l4.seq ?? 1000),
+        ...u32(l4.ack ?? 0),
+        (hdrLen / 4) << 4,
+        l4.flags ?? 0x18,
+        ...u16(l4.window ?? 65535),
+        0,
+        0,
+        ...u16(l4.urgent ?? 0),
+        ...opts,
+        ...(l4.payload ?? []),
       ];
       return { bytes, field: 16, hdrLen };
     }
     case 'udp': {
       const payload = [...(l4.payload ?? [])];
-      return { bytes: [...u16(l4.sport), ...u16(l4.dport), ...u16(8 + payload.length), 0, 0, ...payload], field: 6, hdrLen: 8 };
+      return {
+        bytes: [...u16(l4.sport), ...u16(l4.dport), ...u16(8 + payload.length), 0, 0, ...payload],
+        field: 6,
+        hdrLen: 8,
+      };
     }
     case 'icmp':
     case 'icmp6':
@@ -325,20 +353,35 @@ export function buildPacket(spec: PacketSpec): BuiltPacket {
   const l4 = spec.l4;
   const bytes: number[] = [...macBytes(eth.dst ?? '02:00:00:00:00:02'), ...macBytes(eth.src ?? '02:00:00:00:00:01')];
   for (const v of eth.vlans ?? []) bytes.push(...u16(v.tpid ?? 0x8100), ...u16(((v.pcp ?? 0) << 13) | v.id));
-  const etherType = eth.etherType ??
-    (l3 === undefined ? 0x88b5 : l3.kind === 'arp' ? 0x0806 : l3.kind === 'ipv4' ? 0x0800 : 0x86dd);
+  const etherType =
+    eth.etherType ?? (l3 === undefined ? 0x88b5 : l3.kind === 'arp' ? 0x0806 : l3.kind === 'ipv4' ? 0x0800 : 0x86dd);
   bytes.push(...u16(etherType));
   const l3Offset = bytes.length;
   const r: BuiltPacket = {
-    bytes: new Uint8Array(0), l3Offset, l4Offset: -1, l4Length: -1, payloadOffset: -1, payloadLength: -1,
-    family: 0, proto: -1,
+    bytes: new Uint8Array(0),
+    l3Offset,
+    l4Offset: -1,
+    l4Length: -1,
+    payloadOffset: -1,
+    payloadLength: -1,
+    family: 0,
+    proto: -1,
   };
 
   if (l3 === undefined) {
     bytes.push(...(spec.l3Raw ?? []));
   } else if (l3.kind === 'arp') {
-    bytes.push(...u16(1), ...u16(0x0800), 6, 4, ...u16(l3.op),
-      ...macBytes(l3.senderMac), ...ipv4Bytes(l3.senderIp), ...macBytes(l3.targetMac), ...ipv4Bytes(l3.targetIp));
+    bytes.push(
+      ...u16(1),
+      ...u16(0x0800),
+      6,
+      4,
+      ...u16(l3.op),
+      ...macBytes(l3.senderMac),
+      ...ipv4Bytes(l3.senderIp),
+      ...macBytes(l3.targetMac),
+      ...ipv4Bytes(l3.targetIp),
+    );
   } else {
     const v6 = l3.kind === 'ipv6';
     const proto = l3.proto ?? protoOf(l4, v6);
@@ -351,9 +394,18 @@ export function buildPacket(spec: PacketSpec): BuiltPacket {
       const hl = 20 + opts.length;
       const total = hl + seg.bytes.length;
       const hdr = [
-        0x40 | (hl / 4), l3.tos ?? 0, ...u16(total), ...u16(l3.id ?? 0x1234),
-        ...u16(((l3.flags ?? 0) << 13) | (l3.fragOffset ?? 0)), l3.ttl ?? 64, proto, 0, 0,
-        ...ipv4Bytes(l3.src), ...ipv4Bytes(l3.dst), ...opts,
+        0x40 | (hl / 4),
+        l3.tos ?? 0,
+        ...u16(total),
+        ...u16(l3.id ?? 0x1234),
+        ...u16(((l3.flags ?? 0) << 13) | (l3.fragOffset ?? 0)),
+        l3.ttl ?? 64,
+        proto,
+        0,
+        0,
+        ...ipv4Bytes(l3.src),
+        ...ipv4Bytes(l3.dst),
+        ...opts,
       ];
       const c = refChecksum(hdr);
       hdr[10] = c >> 8;
@@ -370,9 +422,16 @@ export function buildPacket(spec: PacketSpec): BuiltPacket {
       const tc = l3.trafficClass ?? 0;
       const fl = l3.flowLabel ?? 0;
       bytes.push(
-        0x60 | (tc >> 4), ((tc & 0x0f) << 4) | (fl >> 16), (fl >> 8) & 0xff, fl & 0xff,
-        ...u16(extBytes.length + seg.bytes.length), first, l3.hopLimit ?? 64,
-        ...ipv6Bytes(l3.src), ...ipv6Bytes(l3.dst), ...extBytes,
+        0x60 | (tc >> 4),
+        ((tc & 0x0f) << 4) | (fl >> 16),
+        (fl >> 8) & 0xff,
+        fl & 0xff,
+        ...u16(extBytes.length + seg.bytes.length),
+        first,
+        l3.hopLimit ?? 64,
+        ...ipv6Bytes(l3.src),
+        ...ipv6Bytes(l3.dst),
+        ...extBytes,
       );
     }
     if (l4) {
@@ -414,20 +473,117 @@ export function samplePackets(): NamedPacket[] {
   const v4 = { kind: 'ipv4', src: '10.0.0.1', dst: '192.168.1.2' } as const;
   const v6 = { kind: 'ipv6', src: '2001:db8::1', dst: '2001:db8:0:1::2' } as const;
   return [
-    { name: 'ipv4-tcp', p: buildPacket({ l3: { ...v4, tos: 0x10, id: 0x4321, flags: 2, ttl: 64 }, l4: { kind: 'tcp', sport: 40000, dport: 80, seq: 0x89abcdef, ack: 0x01020304, flags: 0x18, window: 29200, options: TCP_OPTIONS, payload: PAYLOAD10 } }) },
-    { name: 'vlan-ipv4opt-udp', p: buildPacket({ eth: { vlans: [{ id: 100, pcp: 5 }] }, l3: { ...v4, options: IPV4_OPTIONS, ttl: 17 }, l4: { kind: 'udp', sport: 5353, dport: 53, payload: PAYLOAD10 } }) },
-    { name: 'qinq-ipv6-tcp', p: buildPacket({ eth: { vlans: [{ tpid: 0x88a8, id: 10, pcp: 1 }, { id: 20, pcp: 3 }] }, l3: { ...v6, trafficClass: 0xb8, flowLabel: 0xabcde, hopLimit: 255 }, l4: { kind: 'tcp', sport: 443, dport: 51000, seq: 1, ack: 2, flags: 0x12, window: 1024, payload: PAYLOAD10 } }) },
-    { name: 'ipv6-ext-udp', p: buildPacket({ l3: { ...v6, ext: [{ type: 0 }, { type: 43, length: 24 }, { type: 60, length: 16 }] }, l4: { kind: 'udp', sport: 1000, dport: 2000, payload: PAYLOAD10 } }) },
-    { name: 'ipv6-ah-tcp', p: buildPacket({ l3: { ...v6, ext: [{ type: 51 }] }, l4: { kind: 'tcp', sport: 22, dport: 60000 } }) },
-    { name: 'ipv6-frag-first-udp', p: buildPacket({ l3: { ...v6, ext: [{ type: 44, fragOffset: 0, more: true, id: 77 }] }, l4: { kind: 'udp', sport: 7, dport: 8, payload: PAYLOAD10 } }) },
-    { name: 'ipv6-frag-later', p: buildPacket({ l3: { ...v6, ext: [{ type: 44, fragOffset: 100, more: false, id: 77 }] }, l4: { kind: 'raw', proto: 17, payload: PAYLOAD10 } }) },
-    { name: 'ipv4-frag-first-tcp', p: buildPacket({ l3: { ...v4, flags: 1, id: 99 }, l4: { kind: 'tcp', sport: 1111, dport: 2222, payload: PAYLOAD10 } }) },
-    { name: 'ipv4-frag-later', p: buildPacket({ l3: { ...v4, flags: 0, fragOffset: 185, id: 99, proto: 6 }, l4: { kind: 'raw', proto: 6, payload: PAYLOAD10 } }) },
-    { name: 'arp-request', p: buildPacket({ eth: { dst: 'ff:ff:ff:ff:ff:ff' }, l3: { kind: 'arp', op: 1, senderMac: '02:00:00:00:00:01', senderIp: '10.0.0.1', targetMac: '00:00:00:00:00:00', targetIp: '10.0.0.254' }, padTo: 60 }) },
-    { name: 'ipv4-icmp-echo', p: buildPacket({ l3: v4, l4: { kind: 'icmp', type: 8, code: 0, id: 0x1234, seq: 7, payload: PAYLOAD10 } }) },
-    { name: 'ipv4-icmp-unreach', p: buildPacket({ l3: v4, l4: { kind: 'icmp', type: 3, code: 1, payload: PAYLOAD10 } }) },
-    { name: 'ipv6-icmp6-echo', p: buildPacket({ l3: { ...v6, hopLimit: 1 }, l4: { kind: 'icmp6', type: 129, code: 0, id: 0xbeef, seq: 3, payload: PAYLOAD10 } }) },
-    { name: 'ipv4-udp-nocsum', p: buildPacket({ l3: v4, l4: { kind: 'udp', sport: 9, dport: 9, payload: PAYLOAD10, noChecksum: true } }) },
+    {
+      name: 'ipv4-tcp',
+      p: buildPacket({
+        l3: { ...v4, tos: 0x10, id: 0x4321, flags: 2, ttl: 64 },
+        l4: {
+          kind: 'tcp',
+          sport: 40000,
+          dport: 80,
+          seq: 0x89abcdef,
+          ack: 0x01020304,
+          flags: 0x18,
+          window: 29200,
+          options: TCP_OPTIONS,
+          payload: PAYLOAD10,
+        },
+      }),
+    },
+    {
+      name: 'vlan-ipv4opt-udp',
+      p: buildPacket({
+        eth: { vlans: [{ id: 100, pcp: 5 }] },
+        l3: { ...v4, options: IPV4_OPTIONS, ttl: 17 },
+        l4: { kind: 'udp', sport: 5353, dport: 53, payload: PAYLOAD10 },
+      }),
+    },
+    {
+      name: 'qinq-ipv6-tcp',
+      p: buildPacket({
+        eth: {
+          vlans: [
+            { tpid: 0x88a8, id: 10, pcp: 1 },
+            { id: 20, pcp: 3 },
+          ],
+        },
+        l3: { ...v6, trafficClass: 0xb8, flowLabel: 0xabcde, hopLimit: 255 },
+        l4: { kind: 'tcp', sport: 443, dport: 51000, seq: 1, ack: 2, flags: 0x12, window: 1024, payload: PAYLOAD10 },
+      }),
+    },
+    {
+      name: 'ipv6-ext-udp',
+      p: buildPacket({
+        l3: { ...v6, ext: [{ type: 0 }, { type: 43, length: 24 }, { type: 60, length: 16 }] },
+        l4: { kind: 'udp', sport: 1000, dport: 2000, payload: PAYLOAD10 },
+      }),
+    },
+    {
+      name: 'ipv6-ah-tcp',
+      p: buildPacket({ l3: { ...v6, ext: [{ type: 51 }] }, l4: { kind: 'tcp', sport: 22, dport: 60000 } }),
+    },
+    {
+      name: 'ipv6-frag-first-udp',
+      p: buildPacket({
+        l3: { ...v6, ext: [{ type: 44, fragOffset: 0, more: true, id: 77 }] },
+        l4: { kind: 'udp', sport: 7, dport: 8, payload: PAYLOAD10 },
+      }),
+    },
+    {
+      name: 'ipv6-frag-later',
+      p: buildPacket({
+        l3: { ...v6, ext: [{ type: 44, fragOffset: 100, more: false, id: 77 }] },
+        l4: { kind: 'raw', proto: 17, payload: PAYLOAD10 },
+      }),
+    },
+    {
+      name: 'ipv4-frag-first-tcp',
+      p: buildPacket({
+        l3: { ...v4, flags: 1, id: 99 },
+        l4: { kind: 'tcp', sport: 1111, dport: 2222, payload: PAYLOAD10 },
+      }),
+    },
+    {
+      name: 'ipv4-frag-later',
+      p: buildPacket({
+        l3: { ...v4, flags: 0, fragOffset: 185, id: 99, proto: 6 },
+        l4: { kind: 'raw', proto: 6, payload: PAYLOAD10 },
+      }),
+    },
+    {
+      name: 'arp-request',
+      p: buildPacket({
+        eth: { dst: 'ff:ff:ff:ff:ff:ff' },
+        l3: {
+          kind: 'arp',
+          op: 1,
+          senderMac: '02:00:00:00:00:01',
+          senderIp: '10.0.0.1',
+          targetMac: '00:00:00:00:00:00',
+          targetIp: '10.0.0.254',
+        },
+        padTo: 60,
+      }),
+    },
+    {
+      name: 'ipv4-icmp-echo',
+      p: buildPacket({ l3: v4, l4: { kind: 'icmp', type: 8, code: 0, id: 0x1234, seq: 7, payload: PAYLOAD10 } }),
+    },
+    {
+      name: 'ipv4-icmp-unreach',
+      p: buildPacket({ l3: v4, l4: { kind: 'icmp', type: 3, code: 1, payload: PAYLOAD10 } }),
+    },
+    {
+      name: 'ipv6-icmp6-echo',
+      p: buildPacket({
+        l3: { ...v6, hopLimit: 1 },
+        l4: { kind: 'icmp6', type: 129, code: 0, id: 0xbeef, seq: 3, payload: PAYLOAD10 },
+      }),
+    },
+    {
+      name: 'ipv4-udp-nocsum',
+      p: buildPacket({ l3: v4, l4: { kind: 'udp', sport: 9, dport: 9, payload: PAYLOAD10, noChecksum: true } }),
+    },
     { name: 'ipv4-udp-padded', p: buildPacket({ l3: v4, l4: { kind: 'udp', sport: 67, dport: 68 }, padTo: 60 }) },
     { name: 'ipv4-gre', p: buildPacket({ l3: v4, l4: { kind: 'raw', proto: 47, payload: PAYLOAD10 } }) },
     { name: 'non-ip', p: buildPacket({ l3Raw: PAYLOAD10 }) },

@@ -17,5 +17,10 @@ export function portRig(o: { count?: number; dataRoom?: number; portId?: number;
   initPool(mem, 0, opts);
   const pool = new PacketPool(mem, 0);
   const cache = new PoolCache(pool);
-  return { pool, cache, ctx: { pool, cache, portId: o.portId ?? 0, portName: o.portName ?? 'port' }, view: new PacketView(mem) };
+  return {
+    pool,
+    cache,
+    ctx: { pool, cache, portId: o.portId ?? 0, portName: o.portName ?? 'port' },
+    view: new PacketView(mem),
+  };
 }

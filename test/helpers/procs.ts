@@ -17,8 +17,12 @@ export function runHelper(name: string, args: string[], timeoutMs = 120_000): Ch
   const child = spawn(process.execPath, [helperPath(name), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d; });
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => { err += d; });
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+  });
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    err += d;
+  });
   const done = new Promise<string>((resolve, reject) => {
     const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('exit', (code, sig) => {

@@ -101,7 +101,8 @@ if (role === 'produce') {
       if (mode === 'mc') {
         if (seq < next[id]!) {
           errors++;
-          if (!firstError) firstError = `producer ${id}: seq ${seq} after ${next[id]! - 1} (reordered within one consumer)`;
+          if (!firstError)
+            firstError = `producer ${id}: seq ${seq} after ${next[id]! - 1} (reordered within one consumer)`;
         }
         next[id] = seq + 1;
         const bit = id * perProducer + seq;
