@@ -15,7 +15,8 @@
  */
 import { NfcError } from '../src/errors.js';
 import { fileURLToPath } from 'node:url';
-import { initPool, PacketPool, PoolCache, poolBytes } from '../src/shm/pool.js';
+import { initPool, PacketPool, poolBytes } from '../src/shm/pool.js';
+import { PoolCache } from '../src/shm/pool-cache.js';
 import { Meta } from '../src/shm/pool-layout.js';
 import { PacketView } from '../src/packet/packet-view.js';
 import { BURST } from '../src/shm/layout.js';

@@ -12,7 +12,8 @@
  */
 import { NfcError } from '../src/errors.js';
 import { fileURLToPath } from 'node:url';
-import { initPool, PacketPool, PoolCache, poolBytes } from '../src/shm/pool.js';
+import { initPool, PacketPool, poolBytes } from '../src/shm/pool.js';
+import { PoolCache } from '../src/shm/pool-cache.js';
 import { flagSpecs } from '../src/util/args.js';
 import { benchArgs, emit, JSON_FLAG, median, runChild, runsFlag, type BenchResult } from './common.js';
 

@@ -18,7 +18,8 @@ export {
   gsoOffload,
   JUMBO_DATA,
 } from './shm/pool-layout.js';
-export { initPool, poolBytes, PacketPool, PoolCache, type PoolOptions, type PoolCacheOptions } from './shm/pool.js';
+export { initPool, poolBytes, PacketPool, type PoolOptions } from './shm/pool.js';
+export { PoolCache, type PoolCacheOptions } from './shm/pool-cache.js';
 export { CounterBlock, countersBytes, defineCounters, initCounters } from './shm/counters.js';
 export * from './packet/protocol.js';
 export * from './packet/packet-view.js';

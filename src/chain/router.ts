@@ -16,7 +16,8 @@
  */
 import { BURST } from '../shm/layout.js';
 import { Meta } from '../shm/pool-layout.js';
-import { NULL_DESC, type PoolCache } from '../shm/pool.js';
+import { NULL_DESC } from '../shm/pool.js';
+import type { PoolCache } from '../shm/pool-cache.js';
 import { Journal, JournalState, MpProducer, type SpscProducer } from '../shm/ring.js';
 import { hopId, hopKind } from './chain-table.js';
 import { RW } from '../shm/ring-layout.js';

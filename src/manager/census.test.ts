@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createInstance } from '../shm/instance.js';
 import { CounterSet, ManagerHeldCounters, NS, PortRxCounters } from '../shm/instance-layout.js';
-import { PoolCache } from '../shm/pool.js';
+import { PoolCache } from '../shm/pool-cache.js';
 import { MpProducer } from '../shm/ring.js';
 import { auditBuffers, countBuffers } from './census.js';
 import { uniqueName } from '../../test/helpers/procs.js';

@@ -25,7 +25,8 @@ import {
   STAGE_WORDS,
 } from '../shm/instance-layout.js';
 import { BURST } from '../shm/layout.js';
-import { JUMBO_CACHE, NULL_DESC, type PoolCache } from '../shm/pool.js';
+import { NULL_DESC } from '../shm/pool.js';
+import { JUMBO_CACHE, type PoolCache } from '../shm/pool-cache.js';
 import { Meta } from '../shm/pool-layout.js';
 import { RW } from '../shm/ring-layout.js';
 import { ringAt, type RingWords } from './reclaim.js';

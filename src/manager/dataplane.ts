@@ -27,7 +27,7 @@ import {
 } from '../shm/instance-layout.js';
 import { BURST } from '../shm/layout.js';
 import { Meta } from '../shm/pool-layout.js';
-import { PoolCache } from '../shm/pool.js';
+import { PoolCache } from '../shm/pool-cache.js';
 import { SpscProducer } from '../shm/ring.js';
 import { PacketView } from '../packet/packet-view.js';
 import { openRx, type RxPort } from '../ports/index.js';

@@ -31,7 +31,8 @@ import type {
 } from '../protocol/messages.js';
 import { createInstance, type InstanceView } from '../shm/instance.js';
 import { FREE_RING_ID, IH, managerJournalWord, MAX_NFS, ManagerState, NS } from '../shm/instance-layout.js';
-import { NULL_DESC, PoolCache } from '../shm/pool.js';
+import { NULL_DESC } from '../shm/pool.js';
+import { PoolCache } from '../shm/pool-cache.js';
 import { RING_HEADER_BYTES, RW } from '../shm/ring-layout.js';
 import { BUILT_IN_TOPOLOGY, type Topology } from '../topology/types.js';
 import type { DataplaneConfig } from './dataplane.js';

@@ -17,7 +17,8 @@ import { Journal, JournalState } from '../shm/ring.js';
 import { RW, RING_HEADER_BYTES } from '../shm/ring-layout.js';
 import { CACHE_CAP, FREE_RING_ID, HELD_MAX, MAX_NFS, NS, STAGE_TX, STAGE_WORDS } from '../shm/instance-layout.js';
 import { BURST } from '../shm/layout.js';
-import { JUMBO_CACHE, NULL_DESC, type PoolCache } from '../shm/pool.js';
+import { NULL_DESC } from '../shm/pool.js';
+import { JUMBO_CACHE, type PoolCache } from '../shm/pool-cache.js';
 import type { InstanceView } from '../shm/instance.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -15,7 +15,7 @@ import {
   RouteCounters,
   TxLoopCounters,
 } from '../shm/instance-layout.js';
-import type { PoolCache } from '../shm/pool.js';
+import type { PoolCache } from '../shm/pool-cache.js';
 import type { Topology } from '../topology/types.js';
 import { countBuffers } from './census.js';
 

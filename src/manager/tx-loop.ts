@@ -15,7 +15,8 @@ import {
 } from '../shm/instance-layout.js';
 import { BURST } from '../shm/layout.js';
 import { Meta } from '../shm/pool-layout.js';
-import { NULL_DESC, PoolCache } from '../shm/pool.js';
+import { NULL_DESC } from '../shm/pool.js';
+import { PoolCache } from '../shm/pool-cache.js';
 import { ScConsumer } from '../shm/ring.js';
 import { openTx, type TxPort } from '../ports/index.js';
 import type { DataplaneConfig } from './dataplane.js';

@@ -14,7 +14,8 @@
  */
 import { BURST } from '../shm/layout.js';
 import { Meta } from '../shm/pool-layout.js';
-import { NULL_DESC, PoolCache, cacheStorageWords, type PacketPool } from '../shm/pool.js';
+import { NULL_DESC, type PacketPool } from '../shm/pool.js';
+import { PoolCache, cacheStorageWords } from '../shm/pool-cache.js';
 import { ScConsumer, SpscProducer } from '../shm/ring.js';
 import { RW } from '../shm/ring-layout.js';
 import { PacketView } from '../packet/packet-view.js';

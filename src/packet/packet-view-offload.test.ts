@@ -16,7 +16,8 @@ import {
   type L3Spec,
 } from '../../test/helpers/packet-builder.js';
 import { Meta, OFFLOAD_CSUM_PARTIAL, OffloadGso, gsoOffload } from '../shm/pool-layout.js';
-import { initPool, PacketPool, PoolCache, poolBytes } from '../shm/pool.js';
+import { initPool, PacketPool, poolBytes } from '../shm/pool.js';
+import { PoolCache } from '../shm/pool-cache.js';
 import { csumFold, pseudoSumIpv4At, pseudoSumIpv6At } from './checksum.js';
 import { mulberry32f as mulberry32 } from '../util/prng.js';
 import { place, sample, u16at } from './packet-view-test-helpers.js';

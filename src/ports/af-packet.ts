@@ -19,7 +19,8 @@
 import { NfcError } from '../errors.js';
 import { native, type AfpHandle, type NativeAddon } from '../native.js';
 import { JUMBO_DATA, Meta } from '../shm/pool-layout.js';
-import type { PacketPool, PoolCache } from '../shm/pool.js';
+import type { PacketPool } from '../shm/pool.js';
+import type { PoolCache } from '../shm/pool-cache.js';
 import type { AfPacketPortConfig } from './config.js';
 import type { PortContext, RxPort, TxPort } from './port.js';
 

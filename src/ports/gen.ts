@@ -42,7 +42,8 @@
 import { NfcError } from '../errors.js';
 import { PacketView } from '../packet/packet-view.js';
 import { Meta } from '../shm/pool-layout.js';
-import type { PacketPool, PoolCache } from '../shm/pool.js';
+import type { PacketPool } from '../shm/pool.js';
+import type { PoolCache } from '../shm/pool-cache.js';
 import type { GenPortConfig } from './config.js';
 import { wallClock, type PortContext, type RxPort } from './port.js';
 import { SynthKind, writeSynth, type SynthFlow } from './synth.js';

@@ -12,7 +12,7 @@
  */
 import type { NullPortConfig } from './config.js';
 import type { PortContext, RxPort, TxPort } from './port.js';
-import type { PoolCache } from '../shm/pool.js';
+import type { PoolCache } from '../shm/pool-cache.js';
 
 /** An RX half that never produces anything. */
 class IdleRx implements RxPort {

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { PacketView } from '../packet/packet-view.js';
 import { TcpFlags } from '../packet/protocol.js';
 import { gsoOffload, Meta } from '../shm/pool-layout.js';
-import { initPool, PacketPool, PoolCache, poolBytes } from '../shm/pool.js';
+import { initPool, PacketPool, poolBytes } from '../shm/pool.js';
+import { PoolCache } from '../shm/pool-cache.js';
 import { SoftwareOffload, type OffloadSink, type SoftwareOffloadOptions } from './offload.js';
 import type { PortContext } from './port.js';
 import {

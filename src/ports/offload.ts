@@ -55,7 +55,8 @@ import { l4ChecksumIpv4, l4ChecksumIpv6, ipv4HeaderChecksum } from '../packet/ch
 import { PacketView } from '../packet/packet-view.js';
 import { TcpFlags } from '../packet/protocol.js';
 import { Meta, META_WORDS, OFFLOAD_CSUM_PARTIAL, OffloadGso } from '../shm/pool-layout.js';
-import type { PacketPool, PoolCache } from '../shm/pool.js';
+import type { PacketPool } from '../shm/pool.js';
+import type { PoolCache } from '../shm/pool-cache.js';
 
 /**
  * Receives frames to send: owns descs[0..n) from the call on (sends or frees every one) and

@@ -14,7 +14,8 @@
  * allocates in them (typed arrays and scratch space are made when a half is opened, which is
  * cold); an exception is marked `Allocates:` where it is.
  */
-import type { PacketPool, PoolCache } from '../shm/pool.js';
+import type { PacketPool } from '../shm/pool.js';
+import type { PoolCache } from '../shm/pool-cache.js';
 
 /** What a port half gets from the loop that opens it. */
 export interface PortContext {

@@ -38,7 +38,7 @@ import { NfcError } from '../errors.js';
 import { BURST, CACHE_LINE, alignUp, assertLayout, isPowerOfTwo, magic } from './layout.js';
 import { ringBytes } from './ring-layout.js';
 import { JOURNAL_WORDS } from './ring.js';
-import { cacheStorageWords } from './pool.js';
+import { cacheStorageWords } from './pool-cache.js';
 import { countersBytes, defineCounters } from './counters.js';
 
 export const INSTANCE_MAGIC = magic('NFIN');

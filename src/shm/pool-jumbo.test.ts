@@ -6,7 +6,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { initPool, JUMBO_CACHE, NULL_DESC, PacketPool, PoolCache, cacheStorageWords, poolBytes } from './pool.js';
+import { initPool, NULL_DESC, PacketPool, poolBytes } from './pool.js';
+import { JUMBO_CACHE, PoolCache, cacheStorageWords } from './pool-cache.js';
 import { JUMBO_DATA, Meta, META_BYTES, poolGeometry } from './pool-layout.js';
 import { RING_HEADER_BYTES, RW, ringBytes } from './ring-layout.js';
 import { Journal, JournalState } from './ring.js';

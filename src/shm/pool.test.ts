@@ -5,7 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { initPool, PacketPool, PoolCache, poolBytes } from './pool.js';
+import { initPool, PacketPool, poolBytes } from './pool.js';
+import { PoolCache } from './pool-cache.js';
 import { Meta, META_BYTES, poolGeometry } from './pool-layout.js';
 import { NfcError } from '../errors.js';
 import { ShmDir } from './shm-file.js';

@@ -8,7 +8,8 @@
  *   pool-peer.js <dir> <file> <id> <iterations> <seed> <hold> <cacheCapacity>
  */
 import { ShmDir } from '../../src/shm/shm-file.js';
-import { PacketPool, PoolCache } from '../../src/shm/pool.js';
+import { PacketPool } from '../../src/shm/pool.js';
+import { PoolCache } from '../../src/shm/pool-cache.js';
 import { Meta } from '../../src/shm/pool-layout.js';
 import { mulberry32 } from '../../src/util/prng.js';
 

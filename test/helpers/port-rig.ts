@@ -1,5 +1,6 @@
 /** A private packet pool and a port context for port tests: no shared memory, no manager. */
-import { initPool, PacketPool, PoolCache, poolBytes } from '../../src/shm/pool.js';
+import { initPool, PacketPool, poolBytes } from '../../src/shm/pool.js';
+import { PoolCache } from '../../src/shm/pool-cache.js';
 import { PacketView } from '../../src/packet/packet-view.js';
 import type { PortContext } from '../../src/ports/port.js';
 
