@@ -22,7 +22,8 @@
  *   Other block types are skipped by their length without being read into memory.
  *
  * The file and its reusable buffer are capture-buffer.ts's (CaptureBuffer, this class's base);
- * a pcapng section's interfaces and their timestamp units are pcapng-interfaces.ts's.
+ * a pcapng section's interfaces and their timestamp units are pcapng-interfaces.ts's; the
+ * records it returns (PcapRecord, the reused record, PcapPacket) are pcap-record.ts's.
  *
  * Every method here is hot-path and allocation-free unless its comment says cold or
  * `Allocates:`.
@@ -32,6 +33,9 @@ import { openSync } from 'node:fs';
 import { NfcError } from '../errors.js';
 import { CaptureBuffer, closeQuietly, errText } from './capture-buffer.js';
 import { PcapngInterfaces, TWO_32 } from './pcapng-interfaces.js';
+import { type PcapPacket, type PcapRecord, ReusedRecord } from './pcap-record.js';
+
+export type { PcapPacket, PcapRecord } from './pcap-record.js';
 
 /** Largest captured length we accept; anything bigger is a corrupt header, not a packet. */
 export const MAX_CAPLEN = 256 * 1024;
@@ -64,64 +68,9 @@ const IF_TSOFFSET = 14;
 /** Minimum total lengths of the blocks we parse: header, fixed fields, trailer. */
 const MIN_LEN = { shb: 28, idb: 20, epb: 32, spb: 16, opb: 32 } as const;
 
-/** One packet as `next()` returns it. Owned by the reader: fields change on the next call. */
-export interface PcapRecord {
-  /** Seconds since the epoch (pcapng: after applying the interface's if_tsoffset). */
-  readonly tsSec: number;
-  /** Nanoseconds within the second, 0..999 999 999, whatever the file's resolution. */
-  readonly tsNsec: number;
-  /** Bytes present in the file for this packet. */
-  readonly capLen: number;
-  /** Length of the packet on the wire (may exceed capLen when the capture was truncated). */
-  readonly origLen: number;
-  /** LINKTYPE_* of the packet's interface (1 = Ethernet). */
-  readonly linkType: number;
-  /** pcapng interface id within its section; 0 for classic pcap and SPB. */
-  readonly interfaceId: number;
-  /** The reader's buffer; the packet is bytes[offset, offset + capLen). Valid until next(). */
-  readonly bytes: Uint8Array;
-  readonly offset: number;
-  /** View of the packet bytes, valid until next(). Made on first access per record. */
-  readonly data: Uint8Array;
-}
-
-/** A packet copied out of the reader, as the iterator yields it (cold code and tests). */
-export interface PcapPacket {
-  tsSec: number;
-  tsNsec: number;
-  capLen: number;
-  origLen: number;
-  linkType: number;
-  interfaceId: number;
-  data: Uint8Array;
-}
-
 export interface PcapReaderOptions {
   /** Initial read buffer size in bytes (default 1 MiB); grows for a larger record. */
   bufferSize?: number;
-}
-
-/** The reader's reusable record; `data` is lazy so that `next()` allocates nothing. */
-class ReusedRecord implements PcapRecord {
-  tsSec = 0;
-  tsNsec = 0;
-  capLen = 0;
-  origLen = 0;
-  linkType = 0;
-  interfaceId = 0;
-  bytes: Uint8Array;
-  offset = 0;
-  view: Uint8Array | null = null;
-
-  constructor(bytes: Uint8Array) {
-    this.bytes = bytes;
-  }
-
-  /** Allocates: the view, on first access per record. */
-  get data(): Uint8Array {
-    if (this.view === null) this.view = this.bytes.subarray(this.offset, this.offset + this.capLen);
-    return this.view;
-  }
 }
 
 export class PcapReader extends CaptureBuffer {
