@@ -43,6 +43,7 @@ export {
   parseOptions,
   optionsFromArgv,
   type NFDefinition,
+  type NFInstance,
   type NFContext,
   type Burst,
   type OptionSpec,

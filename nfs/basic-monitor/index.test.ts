@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NEXT, runNF } from 'nfchain';
-import monitor, { monitorStats } from './index.js';
+import monitor from './index.js';
 import { buildPacket } from '../../test/helpers/packet-builder.js';
 
 const v4 = { kind: 'ipv4', src: '10.0.0.1', dst: '10.0.0.2' } as const;
@@ -47,7 +47,7 @@ test('every packet passes unchanged and is counted by protocol', async () => {
   r.outputs.forEach((o, i) => {
     assert.deepEqual(o.bytes, all[i]);
   });
-  assert.deepEqual(monitorStats(), {
+  assert.deepEqual(r.instance.stats(), {
     packets: 11,
     bytes: totalBytes,
     ipv4: 5,
@@ -85,7 +85,9 @@ test('interval 3: one table every three ticks, over 3 s', async () => {
   assert.equal(heads[0], `basic-monitor: 3.0 s, 4 pps, ${((totalBytes * 8) / 3 / 1e6).toFixed(3)} Mbps`);
 });
 
-test('counters start again at setup', async () => {
-  await runNF(monitor, all.slice(0, 2), { options: { interval: 0 } });
-  assert.equal(monitorStats().packets, 2);
+test('each instance counts its own packets', async () => {
+  const a = await runNF(monitor, all.slice(0, 2), { options: { interval: 0 } });
+  const b = await runNF(monitor, all.slice(0, 3), { options: { interval: 0 } });
+  assert.equal(a.instance.stats().packets, 2);
+  assert.equal(b.instance.stats().packets, 3);
 });

@@ -5,8 +5,7 @@
  *
  * The counters are one Float64Array (exact integers up to 2^53), indexed by the constants in
  * `Stat`; the handler only adds to it. A second array holds the values at the last table, so
- * the "interval" column is a subtraction. State lives in module scope and is reset in setup():
- * one process runs one instance.
+ * the "interval" column is a subtraction. Each instance has its own arrays (create()).
  */
 import { defineNF, IpProto, NEXT } from 'nfchain';
 
@@ -53,11 +52,6 @@ const TCP = IpProto.TCP,
   ICMP = IpProto.ICMP,
   ICMPV6 = IpProto.ICMPV6;
 
-const counters = new Float64Array(STATS);
-const atLast = new Float64Array(STATS);
-let lastMs = 0;
-let ticks = 0;
-
 export default defineNF({
   name: 'basic-monitor',
   description: 'passes every packet on and prints packet, byte and protocol statistics',
@@ -71,49 +65,57 @@ export default defineNF({
     },
   },
 
-  /** Cold: resets the counters. */
-  setup(ctx) {
-    counters.fill(0);
-    atLast.fill(0);
-    lastMs = ctx.now();
-    ticks = 0;
-  },
+  /** Cold: one instance: its counters. */
+  create(ctx) {
+    const counters = new Float64Array(STATS);
+    const atLast = new Float64Array(STATS);
+    let lastMs = ctx.now();
+    let ticks = 0;
+    return {
+      /** Counts the packet by length and protocol, then passes it on. Hot path: no allocation. */
+      handle(pkt) {
+        const c = counters;
+        c[P]!++;
+        c[B]! += pkt.length;
+        const v = pkt.ipVersion;
+        if (v === 4) c[V4]!++;
+        else if (v === 6) c[V6]!++;
+        else {
+          c[NON_IP]!++;
+          return NEXT;
+        }
+        const proto = pkt.ipProtocol;
+        if (proto === TCP) c[T]!++;
+        else if (proto === UDP) c[U]!++;
+        else if (proto === ICMP || proto === ICMPV6) c[I]!++;
+        else c[O]!++;
+        return NEXT;
+      },
 
-  /** Counts the packet by length and protocol, then passes it on. Hot path: no allocation. */
-  handle(pkt) {
-    const c = counters;
-    c[P]!++;
-    c[B]! += pkt.length;
-    const v = pkt.ipVersion;
-    if (v === 4) c[V4]!++;
-    else if (v === 6) c[V6]!++;
-    else {
-      c[NON_IP]!++;
-      return NEXT;
-    }
-    const proto = pkt.ipProtocol;
-    if (proto === TCP) c[T]!++;
-    else if (proto === UDP) c[U]!++;
-    else if (proto === ICMP || proto === ICMPV6) c[I]!++;
-    else c[O]!++;
-    return NEXT;
-  },
+      /** Every `interval` ticks (one a second): the table. Cold. */
+      tick(ctx) {
+        const interval = ctx.options.interval;
+        if (interval === 0 || ++ticks < interval) return;
+        ticks = 0;
+        const now = ctx.now();
+        const secs = (now - lastMs) / 1000;
+        for (const line of formatTable(counters, atLast, secs)) ctx.log(line);
+        atLast.set(counters);
+        lastMs = now;
+      },
 
-  /** Every `interval` ticks (one a second): the table. Cold. */
-  tick(ctx) {
-    const interval = ctx.options.interval;
-    if (interval === 0 || ++ticks < interval) return;
-    ticks = 0;
-    const now = ctx.now();
-    const secs = (now - lastMs) / 1000;
-    for (const line of formatTable(counters, atLast, secs)) ctx.log(line);
-    atLast.set(counters);
-    lastMs = now;
-  },
+      stop(ctx) {
+        if (ctx.options.interval === 0) return;
+        ctx.log(`basic-monitor: ${counters[P]} packets, ${counters[B]} bytes in all`);
+      },
 
-  stop(ctx) {
-    if (ctx.options.interval === 0) return;
-    ctx.log(`basic-monitor: ${counters[P]} packets, ${counters[B]} bytes in all`);
+      /** A copy of the counters by name (cold; for tests and embedding programs). */
+      stats(): Record<keyof typeof Stat, number> {
+        const out = {} as Record<keyof typeof Stat, number>;
+        for (const [name, k] of Object.entries(Stat) as [keyof typeof Stat, number][]) out[name] = counters[k]!;
+        return out;
+      },
+    };
   },
 });
 
@@ -139,11 +141,4 @@ export function formatTable(now: Float64Array, prev: Float64Array, secs: number)
     lines.push(`${label.padEnd(10)}${String(now[k]!).padStart(14)}${String(now[k]! - prev[k]!).padStart(14)}`);
   }
   return lines;
-}
-
-/** A copy of the counters by name (cold; for tests and embedding programs). */
-export function monitorStats(): Record<keyof typeof Stat, number> {
-  const out = {} as Record<keyof typeof Stat, number>;
-  for (const [name, k] of Object.entries(Stat) as [keyof typeof Stat, number][]) out[name] = counters[k]!;
-  return out;
 }

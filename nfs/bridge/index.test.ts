@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { out, runNF } from 'nfchain';
-import bridge, { bridgeCounts } from './index.js';
+import bridge from './index.js';
 import { buildPacket } from '../../test/helpers/packet-builder.js';
 
 const pkt = (i: number): Uint8Array =>
@@ -22,7 +22,7 @@ test('two ports: 0 goes out of 1 and 1 out of 0, bytes unchanged', async () => {
   r.outputs.forEach((o, i) => {
     assert.deepEqual(o.bytes, pkts[i]);
   });
-  assert.deepEqual(bridgeCounts().slice(0, 2), [2, 2]);
+  assert.deepEqual(r.instance.counts().slice(0, 2), [2, 2]);
   assert.equal(r.logs.at(-1), 'bridge: packets by input port 0→1: 2, 1→0: 2');
 });
 

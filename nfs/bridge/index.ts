@@ -3,19 +3,13 @@
  * port 0 → port 1 and port 1 → port 0; with more, ports pair up as (0,1), (2,3), ... — port p
  * goes out of p ^ 1 if that port exists, else back out of p (the odd one out of an odd count).
  *
- * The verdict for each input port is computed once in setup; the handler is one table read.
- * It counts packets per input port. State lives in module scope and is reset in setup(): one
- * process runs one instance.
+ * The verdict for each input port is computed once, when the instance is made; the handler is
+ * one table read. Each instance counts packets per input port.
  */
 import { defineNF, out } from 'nfchain';
 
 /** Ports a topology can have (port ids 0..7, the range out() encodes). */
 const MAX_PORTS = 8;
-
-/** verdict for each input port */
-const verdicts = new Int32Array(MAX_PORTS);
-/** packets received per input port */
-const perPort = new Float64Array(MAX_PORTS);
 
 export default defineNF({
   name: 'bridge',
@@ -31,33 +25,39 @@ export default defineNF({
     },
   },
 
-  /** Cold: the verdict table. */
-  setup(ctx) {
+  /** Cold: one instance: its verdict table and counters. */
+  create(ctx) {
     const n = ctx.options.ports;
+    /** verdict for each input port */
+    const verdicts = new Int32Array(MAX_PORTS);
+    /** packets received per input port */
+    const perPort = new Float64Array(MAX_PORTS);
     for (let p = 0; p < MAX_PORTS; p++) {
       const q = p ^ 1;
       verdicts[p] = out(q < n ? q : p);
     }
-    perPort.fill(0);
-  },
+    return {
+      /** Out of the paired port. Hot path: no allocation. */
+      handle(pkt) {
+        const p = pkt.inputPort;
+        if (p >= MAX_PORTS) return out(p); // cannot happen with a valid topology; the router drops it
+        perPort[p]!++;
+        return verdicts[p]!;
+      },
 
-  /** Out of the paired port. Hot path: no allocation. */
-  handle(_pkt, ctx) {
-    const p = ctx.inputPort;
-    if (p >= MAX_PORTS) return out(p); // cannot happen with a valid topology; the router drops it
-    perPort[p]!++;
-    return verdicts[p]!;
-  },
+      /** Cold: one line with the packets bridged per input port. */
+      stop(ctx) {
+        const parts: string[] = [];
+        for (let p = 0; p < ctx.options.ports; p++) {
+          parts.push(`${p}→${out(p) === verdicts[p] ? p : p ^ 1}: ${perPort[p]}`);
+        }
+        ctx.log(`bridge: packets by input port ${parts.join(', ')}`);
+      },
 
-  /** Cold: one line with the packets bridged per input port. */
-  stop(ctx) {
-    const parts: string[] = [];
-    for (let p = 0; p < ctx.options.ports; p++) parts.push(`${p}→${out(p) === verdicts[p] ? p : p ^ 1}: ${perPort[p]}`);
-    ctx.log(`bridge: packets by input port ${parts.join(', ')}`);
+      /** Packets received on each input port (cold; for tests). */
+      counts(): number[] {
+        return Array.from(perPort);
+      },
+    };
   },
 });
-
-/** Packets received on each input port since setup (cold; for tests). */
-export function bridgeCounts(): number[] {
-  return Array.from(perPort);
-}

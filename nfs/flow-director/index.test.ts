@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NEXT, NfcError, runNF } from 'nfchain';
-import director, { directorStats } from './index.js';
+import director from './index.js';
 import { buildPacket } from '../../test/helpers/packet-builder.js';
 
 const v4 = { kind: 'ipv4', src: '10.0.0.1', dst: '10.0.0.2' } as const;
@@ -30,7 +30,7 @@ test('flows are pinned by destination port, then source port (replies), and rang
     ],
   );
   assert.match(r.flowChains[0]!.flow, /udp 10\.0\.0\.1:5000 -> 10\.0\.0\.2:53/);
-  assert.deepEqual(directorStats(), { pinned: 4, unmatched: 1, noFlow: 0, inboxFull: 0 });
+  assert.deepEqual(r.instance.stats(), { pinned: 4, unmatched: 1, noFlow: 0, inboxFull: 0 });
 });
 
 test('the fallback chain takes flows no entry matches; packets without a flow stay on their chain', async () => {
@@ -60,7 +60,7 @@ test('the fallback chain takes flows no entry matches; packets without a flow st
     ],
     'ICMP has a flow (no ports): the fallback',
   );
-  assert.deepEqual(directorStats(), { pinned: 3, unmatched: 0, noFlow: 1, inboxFull: 0 });
+  assert.deepEqual(r.instance.stats(), { pinned: 3, unmatched: 0, noFlow: 1, inboxFull: 0 });
   assert.equal(r.outputs.length, 4, 'every packet goes on (NEXT)');
 });
 

@@ -5,18 +5,13 @@
  * pin has claimed (misses) arrive here; the flow gets its chain by transport port, and the
  * packet itself goes on along that chain (ctx.setFlowChain moves it, the verdict is NEXT).
  *
- * The map (`map: "53=dns,80=web,443=web"`) is compiled in setup into a 65536-entry table of
+ * The map (`map: "53=dns,80=web,443=web"`) is compiled, per instance, into a 65536-entry table of
  * chain id + 1, looked up with the destination port and then the source port (so a reply
  * matches as well as a request). A flow no entry matches is pinned to `fallback` when one is
  * given; else it is left alone and goes on along the default chain (NEXT), and its next packet
- * comes here again. State lives in module scope and is reset in setup(): one process runs one
- * instance.
+ * comes here again. Each instance's table and counters live in what create() makes.
  */
 import { defineNF, IpProto, NEXT, NfcError } from 'nfchain';
-
-/** chain id + 1 by transport port (0: no entry) */
-const byPort = new Uint8Array(65536);
-let fallback = -1;
 
 /** Counters (indices into `counters`). */
 export const Stat = {
@@ -29,16 +24,19 @@ export const Stat = {
   /** pins the manager's inbox had no room for: retried with the flow's next packet */
   inboxFull: 3,
 } as const;
-const counters = new Float64Array(4);
+const STATS = 4;
 
 const TCP = IpProto.TCP,
   UDP = IpProto.UDP,
   SCTP = 132;
 
-/** Parses "port=chain,port-port=chain,..." into byPort (cold). Errors name the entry and the fix. */
-export function compileMap(map: string, chainId: (name: string) => number, known: readonly string[]): void {
-  byPort.fill(0);
-  if (map.trim() === '') return;
+/**
+ * Parses "port=chain,port-port=chain,..." into a table of chain id + 1 by transport port (0: no
+ * entry). Cold; allocates the table. Errors name the entry and the fix.
+ */
+export function compileMap(map: string, chainId: (name: string) => number, known: readonly string[]): Uint8Array {
+  const byPort = new Uint8Array(65536);
+  if (map.trim() === '') return byPort;
   for (const raw of map.split(',')) {
     const entry = raw.trim();
     const m = /^(\d+)(?:-(\d+))?=([a-z0-9][a-z0-9_-]*)$/.exec(entry);
@@ -64,6 +62,7 @@ export function compileMap(map: string, chainId: (name: string) => number, known
     }
     byPort.fill(id + 1, lo, hi + 1);
   }
+  return byPort;
 }
 
 export default defineNF({
@@ -82,10 +81,10 @@ export default defineNF({
     },
   },
 
-  /** Cold: the port table; unknown chains are refused here, before any packet. */
-  setup(ctx) {
-    compileMap(ctx.options.map, (n) => ctx.chainId(n), ctx.chains);
-    fallback = ctx.options.fallback === '' ? -1 : ctx.chainId(ctx.options.fallback);
+  /** Cold: one instance: the port table (unknown chains are refused here, before any packet) and counters. */
+  create(ctx) {
+    const byPort = compileMap(ctx.options.map, (n) => ctx.chainId(n), ctx.chains);
+    const fallback = ctx.options.fallback === '' ? -1 : ctx.chainId(ctx.options.fallback);
     if (ctx.options.fallback !== '' && fallback < 0) {
       throw new NfcError(
         'NFC_ERR_NF_OPTION',
@@ -95,44 +94,45 @@ export default defineNF({
         },
       );
     }
-    counters.fill(0);
-  },
+    const counters = new Float64Array(STATS);
+    return {
+      /** Picks the flow's chain and pins it. Hot path: allocation only when a flow is pinned. */
+      handle(pkt, ctx) {
+        const proto = pkt.ipProtocol;
+        let chain = -1;
+        if (proto === TCP || proto === UDP || proto === SCTP) {
+          const e = byPort[pkt.dstPort]! || byPort[pkt.srcPort]!;
+          if (e !== 0) chain = e - 1;
+        }
+        if (chain < 0) chain = fallback;
+        if (chain < 0) {
+          counters[Stat.unmatched]!++;
+          return NEXT;
+        }
+        const r = ctx.setFlowChain(chain);
+        if (r === 'ok') counters[Stat.pinned]!++;
+        else if (r === 'ring-full') counters[Stat.inboxFull]!++;
+        else counters[Stat.noFlow]!++;
+        return NEXT;
+      },
 
-  /** Picks the flow's chain and pins it. Hot path: allocation only when a flow is pinned. */
-  handle(pkt, ctx) {
-    const proto = pkt.ipProtocol;
-    let chain = -1;
-    if (proto === TCP || proto === UDP || proto === SCTP) {
-      const e = byPort[pkt.dstPort]! || byPort[pkt.srcPort]!;
-      if (e !== 0) chain = e - 1;
-    }
-    if (chain < 0) chain = fallback;
-    if (chain < 0) {
-      counters[Stat.unmatched]!++;
-      return NEXT;
-    }
-    const r = ctx.setFlowChain(chain);
-    if (r === 'ok') counters[Stat.pinned]!++;
-    else if (r === 'ring-full') counters[Stat.inboxFull]!++;
-    else counters[Stat.noFlow]!++;
-    return NEXT;
-  },
+      /** Cold: one line of counts. */
+      stop(ctx) {
+        ctx.log(
+          `flow-director: ${counters[Stat.pinned]} flows pinned, ${counters[Stat.unmatched]} packets unmatched, ` +
+            `${counters[Stat.noFlow]} without a flow, ${counters[Stat.inboxFull]} pins retried`,
+        );
+      },
 
-  /** Cold: one line of counts. */
-  stop(ctx) {
-    ctx.log(
-      `flow-director: ${counters[Stat.pinned]} flows pinned, ${counters[Stat.unmatched]} packets unmatched, ` +
-        `${counters[Stat.noFlow]} without a flow, ${counters[Stat.inboxFull]} pins retried`,
-    );
+      /** A copy of the counters by name (cold; for tests). */
+      stats(): Record<keyof typeof Stat, number> {
+        return {
+          pinned: counters[Stat.pinned]!,
+          unmatched: counters[Stat.unmatched]!,
+          noFlow: counters[Stat.noFlow]!,
+          inboxFull: counters[Stat.inboxFull]!,
+        };
+      },
+    };
   },
 });
-
-/** A copy of the counters by name (cold; for tests). */
-export function directorStats(): Record<keyof typeof Stat, number> {
-  return {
-    pinned: counters[Stat.pinned]!,
-    unmatched: counters[Stat.unmatched]!,
-    noFlow: counters[Stat.noFlow]!,
-    inboxFull: counters[Stat.inboxFull]!,
-  };
-}

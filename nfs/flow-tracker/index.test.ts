@@ -5,8 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NEXT, PacketView, runNF } from 'nfchain';
-import tracker, { FlowTracker, flowTracker } from './index.js';
+import { NEXT, PacketView, runNF, type RunNFOptions } from 'nfchain';
+import tracker, { FlowTracker } from './index.js';
 import { buildPacket, type L4Spec } from '../../test/helpers/packet-builder.js';
 
 const A = '10.0.0.1',
@@ -57,6 +57,20 @@ const mix = [ab, ba, ab2, ba, ac, ping, pong, q6, r6, ab, arp, malformed, trunca
 
 const quiet = { interval: 0 };
 
+/** The tracker of the last run's instance. */
+let last: FlowTracker | undefined;
+function flowTracker(): FlowTracker {
+  assert.ok(last, 'no run yet');
+  return last;
+}
+
+/** runNF of the NF, keeping its instance's tracker for the assertions that follow. */
+async function run(pkts: Uint8Array[], opts: RunNFOptions) {
+  const r = await runNF(tracker, pkts, opts);
+  last = r.instance.tracker;
+  return r;
+}
+
 function flowsByName(): Map<string, { packets: number; bytes: number }> {
   return new Map(
     flowTracker()
@@ -66,7 +80,7 @@ function flowsByName(): Map<string, { packets: number; bytes: number }> {
 }
 
 test('every packet passes unchanged, IP or not, malformed or not', async () => {
-  const r = await runNF(tracker, mix, { options: quiet });
+  const r = await run(mix, { options: quiet });
   assert.deepEqual(
     r.verdicts,
     mix.map(() => NEXT),
@@ -80,7 +94,7 @@ test('every packet passes unchanged, IP or not, malformed or not', async () => {
 });
 
 test('per-flow counts: both directions of a flow are one entry, IPv4 and IPv6', async () => {
-  await runNF(tracker, mix, { options: quiet });
+  await run(mix, { options: quiet });
   const flows = flowsByName();
   const len = (...ps: Uint8Array[]): number => ps.reduce((s, p) => s + p.length, 0);
   assert.deepEqual(
@@ -106,8 +120,8 @@ test('per-flow counts: both directions of a flow are one entry, IPv4 and IPv6', 
   });
 });
 
-test('state starts again at setup', async () => {
-  await runNF(tracker, [ab, ba], { options: quiet });
+test('each run is a new instance with a table of its own', async () => {
+  await run([ab, ba], { options: quiet });
   assert.equal(flowTracker().stats().packets, 2);
   assert.equal(flowTracker().table.count, 1);
 });
@@ -160,18 +174,18 @@ test('idle timeout 0: flows never expire', () => {
 
 test('the NF enforces expiry from tick(): a 1 s timeout, swept within 2 s', async () => {
   // runNF's virtual clock: packets at 0 ms, then +100 ms per tick. A report every 2 s.
-  const r = await runNF(tracker, [ab, ac, q6], { options: { 'idle-timeout': 1, interval: 2 }, ticks: 20 });
+  const r = await run([ab, ac, q6], { options: { 'idle-timeout': 1, interval: 2 }, ticks: 20 });
   assert.equal(flowTracker().table.count, 0);
   assert.equal(flowTracker().stats().expired, 3);
   assert.match(r.logs[0]!, /^flow-tracker: 2\.0 s: 0 active flows \(max 65536\), 3 new, 3 expired, /);
   // one tick short of the deadline nothing has gone
-  await runNF(tracker, [ab, ac, q6], { options: { 'idle-timeout': 1, interval: 0 }, ticks: 9 });
+  await run([ab, ac, q6], { options: { 'idle-timeout': 1, interval: 0 }, ticks: 9 });
   assert.equal(flowTracker().table.count, 3);
 });
 
 test('a full table: new flows are counted, not tracked; known flows still are', async () => {
   const pkts = [ab, ac, q6, ping, ba, ab2];
-  const r = await runNF(tracker, pkts, { options: { capacity: 2, interval: 1 }, ticks: 10 });
+  const r = await run(pkts, { options: { capacity: 2, interval: 1 }, ticks: 10 });
   assert.deepEqual(
     r.verdicts,
     pkts.map(() => NEXT),
@@ -192,7 +206,7 @@ test('a full table: new flows are counted, not tracked; known flows still are', 
 test('the report: summary since the last one, top N by bytes with 5-tuples', async () => {
   const big = v4(A, B, tcp(40000, 80, 1400));
   const pkts = [ab, big, ba, big, q6, r6, ac, ac, ping, arp];
-  const r = await runNF(tracker, pkts, { options: { interval: 1, top: 3 }, ticks: 20 });
+  const r = await run(pkts, { options: { interval: 1, top: 3 }, ticks: 20 });
   const tcpBytes = ab.length + 2 * big.length + ba.length;
   assert.deepEqual(r.logs.slice(0, 5), [
     'flow-tracker: 1.0 s: 4 active flows (max 65536), 4 new, 0 expired, 0 packets not tracked (table full), 1 non-IP packet',
@@ -214,7 +228,7 @@ test('the report: summary since the last one, top N by bytes with 5-tuples', asy
 });
 
 test('top 0 lists no flows; options are checked', async () => {
-  const r = await runNF(tracker, [ab], { options: { interval: 1, top: 0 }, ticks: 10 });
+  const r = await run([ab], { options: { interval: 1, top: 0 }, ticks: 10 });
   assert.equal(r.logs.length, 2);
   await assert.rejects(runNF(tracker, [], { options: { capacity: 0 } }), /option "capacity" must be at least 1/);
   await assert.rejects(

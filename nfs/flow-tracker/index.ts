@@ -14,7 +14,7 @@
  * most one tick early, and each tick sweeps a tenth of the table, so an idle flow is removed
  * between its deadline and about 1.1 s after it.
  *
- * State lives in module scope and is reset in setup(): one process runs one instance.
+ * Each instance has its own FlowTracker (create()); `instance.tracker` is it.
  */
 import {
   createFlowTable,
@@ -216,13 +216,6 @@ export class FlowTracker {
   }
 }
 
-let tracker: FlowTracker | undefined;
-/** ms, ctx.now() at the last tick (or setup): the time handle() stamps packets with */
-let clock = 0;
-/** slots each tick's expire() scans: the whole table once a second */
-let sweep = 0;
-let ticks = 0;
-
 export default defineNF({
   name: 'flow-tracker',
   description: 'passes every packet on and counts packets and bytes per flow, with idle expiry and a top-N report',
@@ -253,10 +246,12 @@ export default defineNF({
     },
   },
 
-  /** Cold: allocates the flow table (capacity / 0.75 slots rounded up to a power of two, 80 bytes each). */
-  setup(ctx) {
+  /** Cold: one instance: allocates its flow table (capacity / 0.75 slots rounded up to a power of two, 80 bytes each). */
+  create(ctx) {
     const o = ctx.options;
-    clock = ctx.now();
+    /** ms, ctx.now() at the last tick (or at creation): the time handle() stamps packets with */
+    let clock = ctx.now();
+    let tracker: FlowTracker;
     try {
       tracker = new FlowTracker({ capacity: o.capacity, idleTimeoutMs: o['idle-timeout'] * 1000 }, clock);
     } catch (err) {
@@ -269,39 +264,37 @@ export default defineNF({
         },
       );
     }
-    sweep = Math.ceil(tracker.table.capacity / TICKS_PER_SECOND);
-    ticks = 0;
-  },
+    /** slots each tick's expire() scans: the whole table once a second */
+    const sweep = Math.ceil(tracker.table.capacity / TICKS_PER_SECOND);
+    let ticks = 0;
+    return {
+      /** this instance's tracker (cold; for tests and embedding programs) */
+      tracker,
 
-  /** Counts the packet to its flow and passes it on. Hot path: no allocation. */
-  handle(pkt) {
-    tracker!.count(pkt, clock);
-    return NEXT;
-  },
+      /** Counts the packet to its flow and passes it on. Hot path: no allocation. */
+      handle(pkt) {
+        tracker.count(pkt, clock);
+        return NEXT;
+      },
 
-  /** Every 100 ms: the clock, an expiry slice; every `interval` seconds the report. Cold. */
-  tick(ctx) {
-    const t = tracker!;
-    clock = ctx.now();
-    t.expire(clock, sweep);
-    const interval = ctx.options.interval;
-    if (interval === 0 || ++ticks < interval * TICKS_PER_SECOND) return;
-    ticks = 0;
-    for (const line of t.report(clock, ctx.options.top)) ctx.log(line);
-  },
+      /** Every 100 ms: the clock, an expiry slice; every `interval` seconds the report. Cold. */
+      tick(ctx) {
+        clock = ctx.now();
+        tracker.expire(clock, sweep);
+        const interval = ctx.options.interval;
+        if (interval === 0 || ++ticks < interval * TICKS_PER_SECOND) return;
+        ticks = 0;
+        for (const line of tracker.report(clock, ctx.options.top)) ctx.log(line);
+      },
 
-  stop(ctx) {
-    if (ctx.options.interval === 0 || tracker === undefined) return;
-    const s = tracker.stats();
-    ctx.log(
-      `flow-tracker: ${s.packets} packets, ${s.bytes} bytes, ${s.flows} flows in all ` +
-        `(${s.active} active, ${s.expired} expired), ${s.tableFull} packets not tracked, ${s.nonIp} non-IP`,
-    );
+      stop(ctx) {
+        if (ctx.options.interval === 0) return;
+        const s = tracker.stats();
+        ctx.log(
+          `flow-tracker: ${s.packets} packets, ${s.bytes} bytes, ${s.flows} flows in all ` +
+            `(${s.active} active, ${s.expired} expired), ${s.tableFull} packets not tracked, ${s.nonIp} non-IP`,
+        );
+      },
+    };
   },
 });
-
-/** The tracker of the running (or last run) instance (cold; for tests and embedding programs). */
-export function flowTracker(): FlowTracker {
-  if (tracker === undefined) throw new NfcError('NFC_ERR_NF', 'flow-tracker: not set up yet');
-  return tracker;
-}

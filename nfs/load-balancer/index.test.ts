@@ -10,8 +10,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DROP, NEXT, NfcError, out, PacketView, runNF } from 'nfchain';
-import balancer, { LoadBalancer, loadBalancer, loadLbConfig, parseLbConfig } from './index.js';
+import { DROP, NEXT, NfcError, out, PacketView, runNF, type RunNFOptions } from 'nfchain';
+import balancer, { LoadBalancer, loadLbConfig, parseLbConfig } from './index.js';
 import {
   buildPacket,
   refIpv4HeaderChecksum,
@@ -21,6 +21,20 @@ import {
   type EthSpec,
   type L4Spec,
 } from '../../test/helpers/packet-builder.js';
+
+/** The balancer of the last run's instance. */
+let last: LoadBalancer | undefined;
+function loadBalancer(): LoadBalancer {
+  assert.ok(last, 'no run yet');
+  return last;
+}
+
+/** runNF of the NF, keeping its instance's balancer for the assertions that follow. */
+async function run(pkts: Uint8Array[], opts: RunNFOptions) {
+  const r = await runNF(balancer, pkts, opts);
+  last = r.instance.balancer;
+  return r;
+}
 
 const dir = mkdtempSync(join(tmpdir(), 'nfchain-lb-test-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -92,7 +106,7 @@ test('round robin over new flows; every packet of a flow goes to its backend', a
   const flows = [toVip(1), toVip(2), toVip(3), toVip(1, 40001), toVip(4, 50000, udp(50000, 53, 8))];
   const later = [3, 0, 4, 1, 2, 4, 0, 3].map((f) => flows[f]!);
   const pkts = [...flows, ...later].map((p) => p.bytes);
-  const r = await runNF(balancer, pkts, { options: quiet });
+  const r = await run(pkts, { options: quiet });
   assert.deepEqual(
     r.verdicts,
     pkts.map(() => NEXT),
@@ -135,8 +149,7 @@ test('both directions: client → backend and backend → client (source back to
   const r1 = reply(0, 1);
   const r2 = reply(1, 2, 33333, udp(53, 33333, 99));
   const pkts = [c1, c2, r1, r2, c1, r1];
-  const r = await runNF(
-    balancer,
+  const r = await run(
     pkts.map((p) => p.bytes),
     { options: { ...quiet, 'server-port': 1, 'client-port': 0 } },
   );
@@ -183,8 +196,7 @@ test('checksums from scratch after the rewrite: VLAN, IPv4 options, TCP options,
     noChecksum: true,
   });
   const pkts = [c1, c2, c3, r1, r2, r3];
-  const r = await runNF(
-    balancer,
+  const r = await run(
     pkts.map((p) => p.bytes),
     { options: quiet },
   );
@@ -227,7 +239,7 @@ test('other packets: passed (default) or dropped (other: drop), counted, never c
   const noFlow = [backendOut.bytes, wrongBackend.bytes];
   const pkts = [toVip(1).bytes, ...others, ...noFlow];
 
-  const pass = await runNF(balancer, pkts, { options: quiet });
+  const pass = await run(pkts, { options: quiet });
   assert.deepEqual(
     pass.verdicts,
     pkts.map(() => NEXT),
@@ -237,7 +249,7 @@ test('other packets: passed (default) or dropped (other: drop), counted, never c
   });
   assert.deepEqual([loadBalancer().stats().other, loadBalancer().stats().noFlow], [4, 2]);
 
-  const drop = await runNF(balancer, pkts, { options: { ...quiet, other: 'drop', 'server-port': 3 } });
+  const drop = await run(pkts, { options: { ...quiet, other: 'drop', 'server-port': 3 } });
   assert.deepEqual(drop.verdicts, [out(3), ...others.map(() => DROP), ...noFlow.map(() => DROP)]);
   assert.equal(drop.dropped, 6);
 });
@@ -246,7 +258,7 @@ test('addresses of 128.0.0.0 and above (negative as int32) work both ways', asyn
   const cfg = configFile('high.yaml', 'vip: 198.51.100.1\nbackends: [{ ip: 203.0.113.5 }, { ip: 203.0.113.6 }]\n');
   const c = ip('172.16.0.1', '198.51.100.1', udp(4000, 53, 5));
   const back = ip('203.0.113.5', '172.16.0.1', udp(53, 4000, 50));
-  const r = await runNF(balancer, [c.bytes, back.bytes], { options: { config: cfg, interval: 0 } });
+  const r = await run([c.bytes, back.bytes], { options: { config: cfg, interval: 0 } });
   assert.equal(dstOf(r.outputs[0]!.bytes, c), '203.0.113.5');
   assert.equal(srcOf(r.outputs[1]!.bytes, back), '198.51.100.1');
   assertChecksums(r.outputs[0]!.bytes, c, 'to the backend');
@@ -255,7 +267,7 @@ test('addresses of 128.0.0.0 and above (negative as int32) work both ways', asyn
 
 test('a full table: new flows are dropped and counted; known flows go on', async () => {
   const pkts = [toVip(1), toVip(2), toVip(3), toVip(1), reply(1, 2), toVip(4)].map((p) => p.bytes);
-  const r = await runNF(balancer, pkts, { options: { ...quiet, capacity: 2 } });
+  const r = await run(pkts, { options: { ...quiet, capacity: 2 } });
   assert.deepEqual(r.verdicts, [NEXT, NEXT, DROP, NEXT, NEXT, DROP]);
   const s = loadBalancer().stats();
   assert.equal(s.tableFull, 2);
@@ -322,7 +334,7 @@ test('expiry with an injected clock: the flow is forgotten idle-timeout after it
 
 test('the NF expires flows from tick(); the report every interval', async () => {
   const pkts = [toVip(1), toVip(2), reply(0, 1), toVip(3)].map((p) => p.bytes);
-  const r = await runNF(balancer, pkts, { options: { config: lbYaml, interval: 1, 'idle-timeout': 1 }, ticks: 20 });
+  const r = await run(pkts, { options: { config: lbYaml, interval: 1, 'idle-timeout': 1 }, ticks: 20 });
   assert.match(r.logs[0]!, /^load-balancer: VIP 10\.0\.0\.100, 3 backends \(.*lb\.yaml\)$/);
   assert.equal(
     r.logs[1],
@@ -356,7 +368,7 @@ test('a JSON config works the same', async () => {
     'lb.json',
     JSON.stringify({ vip: VIP, backends: [{ ip: BACKENDS[1] }, { ip: BACKENDS[0] }] }, null, 2),
   );
-  const r = await runNF(balancer, [toVip(1).bytes, toVip(2).bytes], { options: { config: json, interval: 0 } });
+  const r = await run([toVip(1).bytes, toVip(2).bytes], { options: { config: json, interval: 0 } });
   assert.deepEqual(
     r.outputs.map((o) => dstOf(o.bytes, toVip(1))),
     [BACKENDS[1], BACKENDS[0]],
@@ -370,7 +382,7 @@ test('the example config in this directory loads', async () => {
     c.backends.map((b) => b.name),
     ['web1', 'web2', '192.168.1.13'],
   );
-  const r = await runNF(balancer, [toVip(1).bytes], { options: { config: example, interval: 0 } });
+  const r = await run([toVip(1).bytes], { options: { config: example, interval: 0 } });
   assert.equal(macOf(r.outputs[0]!.bytes), MAC0);
 });
 

@@ -25,7 +25,7 @@
  * 100 ms, reads ctx.now() into `clock` and sweeps a tenth of the table. The class
  * LoadBalancer takes `now` as an argument, so tests choose the time.
  *
- * State lives in module scope and is reset in setup(): one process runs one instance.
+ * Each instance has its own LoadBalancer (create()); `instance.balancer` is it.
  */
 import {
   createFlowTable,
@@ -125,7 +125,7 @@ export interface LbStats {
 }
 
 /**
- * The balancer over one config: route() classifies and rewrites a packet. Made in setup
+ * The balancer over one config: route() classifies and rewrites a packet. Made in create()
  * (cold: allocates the flow table and the counters). backendOf, route, expire and
  * backendOfFlow are the hot path and allocate nothing; stats() is cold.
  */
@@ -328,17 +328,6 @@ export function formatReport(s: LbStats, prev: LbStats | undefined, secs: number
   return lines;
 }
 
-let lb: LoadBalancer | undefined;
-/** verdict per Route, computed once in setup */
-const verdicts = new Int32Array(ROUTES);
-/** ms, ctx.now() at the last tick (or setup): the time handle() stamps flows with */
-let clock = 0;
-/** slots each tick's expire() scans: the whole table once a second */
-let sweep = 0;
-let ticks = 0;
-let lastReport: LbStats | undefined;
-let lastReportMs = 0;
-
 /** A port option's verdict: out(port), or NEXT for -1. */
 function portVerdict(port: number): number {
   return port < 0 ? NEXT : out(port);
@@ -393,8 +382,8 @@ export default defineNF({
     interval: { type: 'number', default: 5, integer: true, min: 0, help: 'seconds between reports; 0 = quiet' },
   },
 
-  /** Cold: reads the config, allocates the flow table, computes the verdicts. */
-  setup(ctx) {
+  /** Cold: one instance: reads the config, allocates its flow table, computes the verdicts. */
+  create(ctx) {
     const o = ctx.options;
     if (o.config === '') {
       throw new NfcError(
@@ -406,51 +395,52 @@ export default defineNF({
       );
     }
     const config = loadLbConfig(resolve(ctx.baseDir, o.config));
-    clock = ctx.now();
-    lb = new LoadBalancer(config, { capacity: o.capacity, idleTimeoutMs: o['idle-timeout'] * 1000 });
+    /** ms, ctx.now() at the last tick (or at creation): the time handle() stamps flows with */
+    let clock = ctx.now();
+    const lb = new LoadBalancer(config, { capacity: o.capacity, idleTimeoutMs: o['idle-timeout'] * 1000 });
+    /** verdict per Route */
+    const verdicts = new Int32Array(ROUTES);
     verdicts[TO_BACKEND] = portVerdict(o['server-port']);
     verdicts[TO_CLIENT] = portVerdict(o['client-port']);
     verdicts[OTHER] = o.other === 'drop' ? DROP : NEXT;
     verdicts[NO_FLOW] = verdicts[OTHER]!;
     verdicts[TABLE_FULL] = DROP;
-    sweep = Math.ceil(lb.table.capacity / TICKS_PER_SECOND);
-    ticks = 0;
-    lastReport = undefined;
-    lastReportMs = clock;
+    /** slots each tick's expire() scans: the whole table once a second */
+    const sweep = Math.ceil(lb.table.capacity / TICKS_PER_SECOND);
+    let ticks = 0;
+    let lastReport: LbStats | undefined;
+    let lastReportMs = clock;
     if (o.interval > 0) ctx.log(`load-balancer: ${describeLbConfig(config)}`);
-  },
+    return {
+      /** this instance's balancer (cold; for tests and embedding programs) */
+      balancer: lb,
 
-  /** Rewrites and steers the packet. Hot path: no allocation. */
-  handle(pkt) {
-    return verdicts[lb!.route(pkt, clock)]!;
-  },
+      /** Rewrites and steers the packet. Hot path: no allocation. */
+      handle(pkt) {
+        return verdicts[lb.route(pkt, clock)]!;
+      },
 
-  /** Every 100 ms: the clock and an expiry slice; every `interval` seconds the report. Cold. */
-  tick(ctx) {
-    const b = lb!;
-    clock = ctx.now();
-    b.expire(clock, sweep);
-    const interval = ctx.options.interval;
-    if (interval === 0 || ++ticks < interval * TICKS_PER_SECOND) return;
-    ticks = 0;
-    const s = b.stats();
-    for (const line of formatReport(s, lastReport, (clock - lastReportMs) / 1000)) ctx.log(line);
-    lastReport = s;
-    lastReportMs = clock;
-  },
+      /** Every 100 ms: the clock and an expiry slice; every `interval` seconds the report. Cold. */
+      tick(ctx) {
+        clock = ctx.now();
+        lb.expire(clock, sweep);
+        const interval = ctx.options.interval;
+        if (interval === 0 || ++ticks < interval * TICKS_PER_SECOND) return;
+        ticks = 0;
+        const s = lb.stats();
+        for (const line of formatReport(s, lastReport, (clock - lastReportMs) / 1000)) ctx.log(line);
+        lastReport = s;
+        lastReportMs = clock;
+      },
 
-  stop(ctx) {
-    if (ctx.options.interval === 0 || lb === undefined) return;
-    const s = lb.stats();
-    ctx.log(
-      `load-balancer: ${s.toBackend} packets to backends, ${s.toClient} to clients, ${s.other} other, ` +
-        `${s.noFlow} no flow, ${s.tableFull} dropped (table full) in all`,
-    );
+      stop(ctx) {
+        if (ctx.options.interval === 0) return;
+        const s = lb.stats();
+        ctx.log(
+          `load-balancer: ${s.toBackend} packets to backends, ${s.toClient} to clients, ${s.other} other, ` +
+            `${s.noFlow} no flow, ${s.tableFull} dropped (table full) in all`,
+        );
+      },
+    };
   },
 });
-
-/** The balancer of the running (or last run) instance (cold; for tests and embedding programs). */
-export function loadBalancer(): LoadBalancer {
-  if (lb === undefined) throw new NfcError('NFC_ERR_NF', 'load-balancer: not set up yet');
-  return lb;
-}

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NEXT, NfcError, runNF, type ScaleResult } from 'nfchain';
-import scaler, { forwarded, scaleStep } from './index.js';
+import scaler, { scaleStep } from './index.js';
 import { buildPacket } from '../../test/helpers/packet-builder.js';
 
 const pkt = buildPacket({
@@ -38,7 +38,7 @@ test('fixed mode: forwards every packet and asks once for the configured count',
   const r = await runNF(scaler, Array(100).fill(pkt), { options: { instances: 3 }, ticks: 3, onScale: grant });
   await settle();
   assert.ok(r.verdicts.every((v) => v === NEXT));
-  assert.equal(forwarded(), 100);
+  assert.equal(r.instance.forwarded, 100);
   assert.deepEqual(r.scaleRequests, [{ instances: 3, service: 1, rebalance: false }]);
   assert.ok(r.logs.includes('asking for 3 instances of service 1 (instances: 3)'), r.logs.join('\n'));
   assert.ok(r.logs.includes('service 1: 1 → 3 instances, started #2 #3'), r.logs.join('\n'));

@@ -16,17 +16,10 @@
  *
  * Requests go to the manager over the NF's control connection (ctx.scale); the manager takes
  * them one at a time, so instances asking for the same count at once start it only once.
- * Retiring takes the newest instances out of service first. State lives in module scope and
- * is reset in setup(): one process runs one instance.
+ * Retiring takes the newest instances out of service first. Each instance's state lives in
+ * what create() makes.
  */
 import { defineNF, NEXT, NfcError, type NFContext } from 'nfchain';
-
-let packets = 0;
-let lastPackets = 0;
-let lastMs = 0;
-let lastAskMs = -Infinity;
-let asking = false;
-let asked = false;
 
 /**
  * What autoscaling asks for when one instance carries `ownPps` and the service has `instances`:
@@ -57,26 +50,6 @@ type Options = {
   cooldown: number;
   rebalance: boolean;
 };
-
-function ask(ctx: NFContext<Options>, n: number, why: string, rebalance: boolean): void {
-  asking = true;
-  lastAskMs = ctx.now();
-  ctx.log(`asking for ${n} instances of service ${ctx.service} (${why})`);
-  ctx
-    .scale(n, ctx.service, { rebalance })
-    .then(
-      (r) =>
-        ctx.log(
-          `service ${r.service}: ${r.before} → ${r.instances} instances` +
-            (r.started.length ? `, started ${r.started.map((id) => `#${id}`).join(' ')}` : '') +
-            (r.retired.length ? `, retired ${r.retired.map((id) => `#${id}`).join(' ')}` : ''),
-        ),
-      (err: unknown) => ctx.log(`scaling failed: ${(err as Error).message}`),
-    )
-    .finally(() => {
-      asking = false;
-    });
-}
 
 export default defineNF({
   name: 'scaling-example',
@@ -112,7 +85,8 @@ export default defineNF({
     },
   },
 
-  setup(ctx) {
+  /** Cold: one instance: checks the options; its counters and its scaling state. */
+  create(ctx) {
     const o = ctx.options;
     if (o['down-pps'] * 2 > o['up-pps']) {
       throw new NfcError(
@@ -125,51 +99,73 @@ export default defineNF({
     }
     if (o.min > o.max)
       throw new NfcError('NFC_ERR_NF_OPTION', `scaling-example: min ${o.min} is more than max ${o.max}`);
-    packets = 0;
-    lastPackets = 0;
-    lastMs = ctx.now();
-    lastAskMs = -Infinity;
-    asking = false;
-    asked = false;
-  },
+    let packets = 0;
+    let lastPackets = 0;
+    let lastMs = ctx.now();
+    let lastAskMs = -Infinity;
+    let asking = false;
+    let asked = false;
 
-  /** Counts and forwards. Hot path: no allocation. */
-  handle() {
-    packets++;
-    return NEXT;
-  },
+    const ask = (ctx: NFContext<Options>, n: number, why: string, rebalance: boolean): void => {
+      asking = true;
+      lastAskMs = ctx.now();
+      ctx.log(`asking for ${n} instances of service ${ctx.service} (${why})`);
+      ctx
+        .scale(n, ctx.service, { rebalance })
+        .then(
+          (r) =>
+            ctx.log(
+              `service ${r.service}: ${r.before} → ${r.instances} instances` +
+                (r.started.length ? `, started ${r.started.map((id) => `#${id}`).join(' ')}` : '') +
+                (r.retired.length ? `, retired ${r.retired.map((id) => `#${id}`).join(' ')}` : ''),
+            ),
+          (err: unknown) => ctx.log(`scaling failed: ${(err as Error).message}`),
+        )
+        .finally(() => {
+          asking = false;
+        });
+    };
 
-  /** Cold: decides whether to ask for another instance count. */
-  tick(ctx) {
-    const now = ctx.now();
-    const secs = (now - lastMs) / 1000;
-    const pps = secs > 0 ? (packets - lastPackets) / secs : 0;
-    lastPackets = packets;
-    lastMs = now;
-    if (asking) return;
-    const have = ctx.instances(ctx.service);
-    const o = ctx.options;
-    if (o.instances > 0) {
-      // Fixed mode: the first instance asks, once, while it is alone (the manager would take a
-      // duplicate request after the first anyway: it would find the count reached).
-      if (!asked && have <= 1 && have < o.instances) {
-        asked = true;
-        ask(ctx, o.instances, `instances: ${o.instances}`, o.rebalance);
-      }
-      return;
-    }
-    if (now - lastAskMs < o.cooldown * 1000) return;
-    const want = scaleStep(pps, have, o['up-pps'], o['down-pps'], o.min, o.max);
-    if (want !== have)
-      ask(ctx, want, `this instance: ${Math.round(pps)} pps, ${have} instance${have === 1 ? '' : 's'}`, true);
-  },
+    return {
+      /** Counts and forwards. Hot path: no allocation. */
+      handle() {
+        packets++;
+        return NEXT;
+      },
 
-  stop(ctx) {
-    ctx.log(`scaling-example: ${packets} packets forwarded`);
+      /** Cold: decides whether to ask for another instance count. */
+      tick(ctx) {
+        const now = ctx.now();
+        const secs = (now - lastMs) / 1000;
+        const pps = secs > 0 ? (packets - lastPackets) / secs : 0;
+        lastPackets = packets;
+        lastMs = now;
+        if (asking) return;
+        const have = ctx.instances(ctx.service);
+        const o = ctx.options;
+        if (o.instances > 0) {
+          // Fixed mode: the first instance asks, once, while it is alone (the manager would take a
+          // duplicate request after the first anyway: it would find the count reached).
+          if (!asked && have <= 1 && have < o.instances) {
+            asked = true;
+            ask(ctx, o.instances, `instances: ${o.instances}`, o.rebalance);
+          }
+          return;
+        }
+        if (now - lastAskMs < o.cooldown * 1000) return;
+        const want = scaleStep(pps, have, o['up-pps'], o['down-pps'], o.min, o.max);
+        if (want !== have)
+          ask(ctx, want, `this instance: ${Math.round(pps)} pps, ${have} instance${have === 1 ? '' : 's'}`, true);
+      },
+
+      stop(ctx) {
+        ctx.log(`scaling-example: ${packets} packets forwarded`);
+      },
+
+      /** Packets this instance forwarded (cold; for tests). */
+      get forwarded(): number {
+        return packets;
+      },
+    };
   },
 });
-
-/** Packets forwarded since setup (cold; for tests). */
-export function forwarded(): number {
-  return packets;
-}

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NEXT, runNF, toNF } from 'nfchain';
-import forward, { forwardedPackets } from './index.js';
+import forward from './index.js';
 import { buildPacket } from '../../test/helpers/packet-builder.js';
 
 const pkts = Array.from(
@@ -28,14 +28,14 @@ test('by default every packet goes to the next hop, unchanged, and nothing is lo
     assert.deepEqual(o.bytes, pkts[i]);
   });
   assert.equal(r.dropped, 0);
-  assert.equal(forwardedPackets(), 40);
+  assert.equal(r.instance.forwarded, 40);
   assert.deepEqual(r.logs, []);
 });
 
 test('destination sends every packet to that service', async () => {
   const r = await runNF(forward, pkts.slice(0, 5), { options: { destination: 7 } });
   assert.deepEqual(r.verdicts, Array(5).fill(toNF(7)));
-  assert.equal(forwardedPackets(), 5, 'the count starts again at setup');
+  assert.equal(r.instance.forwarded, 5, 'each instance counts its own');
 });
 
 test('interval logs a summary every interval seconds, and a total at stop', async () => {

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NfcError, NOT_HANDLED, PacketView, runNF, toNF } from 'nfchain';
-import tester, { handledPackets, lastRateMpps } from './index.js';
+import tester from './index.js';
 import { buildPacket } from '../../test/helpers/packet-builder.js';
 
 const pkts = Array.from(
@@ -64,7 +64,7 @@ test('every packet received is sent on to the destination; the first one launche
     ['created', 'created', 'created', 'input', 'input', 'input', 'input', 'input'],
   );
   assert.deepEqual(r.outputs[3]!.bytes, pkts[0]);
-  assert.equal(handledPackets(), 5);
+  assert.equal(r.instance.handled, 5);
 });
 
 test('count stops the NF after that many packets (at the end of the burst)', async () => {
@@ -84,7 +84,7 @@ test('the rate: one line a second with a machine-readable twin', async () => {
   const rates = r.logs.filter((l) => l.startsWith('speed-tester rate_mpps='));
   assert.deepEqual(rates, ['speed-tester rate_mpps=0.000064', 'speed-tester rate_mpps=0.000000']);
   assert.ok(r.logs.includes('speed-tester: 0.000 Mpps (64 packets in 1.0 s)'));
-  assert.equal(lastRateMpps(), 0);
+  assert.equal(r.instance.lastRateMpps, 0);
 });
 
 test('interval 0 is quiet', async () => {

@@ -5,7 +5,7 @@
  * circulate for ever and the rate at which it handles them is the platform's NF-to-NF rate.
  *
  * Lifecycle:
- *   setup()  builds the packets with ctx.newPacket() (held: the NF is not in service yet, and
+ *   create() builds the packets with ctx.newPacket() (held: the NF is not in service yet, and
  *            a packet sent to a service with no running instance is dropped);
  *   launch   on the first tick or the first packet handled, whichever comes first, sends them
  *            all with ctx.send(d, toNF(destination));
@@ -13,7 +13,7 @@
  *   tick()   every `interval` seconds logs the rate in Mpps and a machine-readable line
  *            `speed-tester rate_mpps=<x>` (what the benchmarks read from the NF's output).
  *
- * State lives in module scope and is reset in setup(): one process runs one instance.
+ * Each instance's state lives in what create() makes.
  */
 import { defineNF, Meta, NfcError, PacketView, SynthKind, toNF, writeSynth, type NFContext } from 'nfchain';
 
@@ -22,17 +22,6 @@ const MAX_PACKETS = 1024;
 /** tick() runs ten times a second so the launch follows the start closely. */
 const TICK_MS = 100;
 const TICKS_PER_SECOND = 1000 / TICK_MS;
-
-let verdict = 0;
-let limit = 0;
-let handled = 0;
-/** descriptors created in setup, sent at launch */
-let created = new Uint32Array(0);
-let launched = false;
-let ticks = 0;
-let lastHandled = 0;
-let lastMs = 0;
-let lastRate = 0;
 
 const options = {
   destination: {
@@ -77,22 +66,14 @@ type Ctx = NFContext<{
   readonly count: number;
 }>;
 
-/** Sends the packets made in setup (cold: once). */
-function launch(ctx: Ctx): void {
-  launched = true;
-  for (let i = 0; i < created.length; i++) ctx.send(created[i]!, verdict);
-  lastHandled = handled;
-  lastMs = ctx.now();
-}
-
 export default defineNF({
   name: 'speed-tester',
   description: 'creates packets and keeps sending them round; prints the rate in Mpps',
   options,
   tickInterval: TICK_MS,
 
-  /** Cold: checks the size against the pool and creates the packets (allocates). */
-  setup(ctx) {
+  /** Cold: one instance: checks the size against the pool and creates the packets (allocates). */
+  create(ctx) {
     const o = ctx.options;
     if (o.size > ctx.pool.dataRoom) {
       throw new NfcError(
@@ -103,14 +84,15 @@ export default defineNF({
         },
       );
     }
-    verdict = toNF(o.destination === 0 ? ctx.service : o.destination);
-    limit = o.count;
-    handled = 0;
-    launched = false;
-    ticks = 0;
-    lastHandled = 0;
-    lastMs = ctx.now();
-    lastRate = 0;
+    const destination = o.destination === 0 ? ctx.service : o.destination;
+    const verdict = toNF(destination);
+    const limit = o.count;
+    let handled = 0;
+    let launched = false;
+    let ticks = 0;
+    let lastHandled = 0;
+    let lastMs = ctx.now();
+    let lastRate = 0;
     // One frame buffer, rewritten per packet: IPv4/UDP 10.0.0.1 → 10.0.0.2, source port
     // varying so the flow hash spreads the packets over the destination's instances.
     const frame = new Uint8Array(o.size);
@@ -133,52 +115,63 @@ export default defineNF({
       ctx.pool.setMeta(d, Meta.flowHash, view.flowHash());
       descs.push(d);
     }
-    created = Uint32Array.from(descs);
-  },
+    /** descriptors created here, sent at launch */
+    const created = Uint32Array.from(descs);
 
-  /** Counts and sends the packet round again. Hot path: no allocation. */
-  handle(_pkt, ctx) {
-    if (!launched) launch(ctx);
-    handled++;
-    if (handled === limit) {
-      ctx.log(`speed-tester: count of ${limit} packets reached, stopping`);
-      ctx.stop();
-    }
-    return verdict;
-  },
+    /** Sends the packets made by create() (cold: once). */
+    const launch = (ctx: Ctx): void => {
+      launched = true;
+      for (let i = 0; i < created.length; i++) ctx.send(created[i]!, verdict);
+      lastHandled = handled;
+      lastMs = ctx.now();
+    };
 
-  /** Launches, then every `interval` seconds: the rate. Cold. */
-  tick(ctx) {
-    if (!launched) {
-      // Wait until the destination is in service: packets sent earlier would be dropped.
-      if (ctx.instances(ctx.options.destination === 0 ? ctx.service : ctx.options.destination) > 0) launch(ctx);
-      return;
-    }
-    const interval = ctx.options.interval;
-    if (interval === 0 || ++ticks < interval * TICKS_PER_SECOND) return;
-    ticks = 0;
-    const now = ctx.now();
-    const ms = now - lastMs;
-    lastRate = ms > 0 ? (handled - lastHandled) / ms / 1000 : 0;
-    ctx.log(
-      `speed-tester: ${lastRate.toFixed(3)} Mpps (${handled - lastHandled} packets in ${(ms / 1000).toFixed(1)} s)`,
-    );
-    ctx.log(`speed-tester rate_mpps=${lastRate.toFixed(6)}`);
-    lastHandled = handled;
-    lastMs = now;
-  },
+    return {
+      /** Counts and sends the packet round again. Hot path: no allocation. */
+      handle(_pkt, ctx) {
+        if (!launched) launch(ctx);
+        handled++;
+        if (handled === limit) {
+          ctx.log(`speed-tester: count of ${limit} packets reached, stopping`);
+          ctx.stop();
+        }
+        return verdict;
+      },
 
-  stop(ctx) {
-    if (ctx.options.interval > 0) ctx.log(`speed-tester: ${handled} packets handled in all`);
+      /** Launches, then every `interval` seconds: the rate. Cold. */
+      tick(ctx) {
+        if (!launched) {
+          // Wait until the destination is in service: packets sent earlier would be dropped.
+          if (ctx.instances(destination) > 0) launch(ctx);
+          return;
+        }
+        const interval = ctx.options.interval;
+        if (interval === 0 || ++ticks < interval * TICKS_PER_SECOND) return;
+        ticks = 0;
+        const now = ctx.now();
+        const ms = now - lastMs;
+        lastRate = ms > 0 ? (handled - lastHandled) / ms / 1000 : 0;
+        ctx.log(
+          `speed-tester: ${lastRate.toFixed(3)} Mpps (${handled - lastHandled} packets in ${(ms / 1000).toFixed(1)} s)`,
+        );
+        ctx.log(`speed-tester rate_mpps=${lastRate.toFixed(6)}`);
+        lastHandled = handled;
+        lastMs = now;
+      },
+
+      stop(ctx) {
+        if (ctx.options.interval > 0) ctx.log(`speed-tester: ${handled} packets handled in all`);
+      },
+
+      /** The rate of the last rate line, in Mpps (0 before the first). Cold. */
+      get lastRateMpps(): number {
+        return lastRate;
+      },
+
+      /** Packets this instance handled. Cold. */
+      get handled(): number {
+        return handled;
+      },
+    };
   },
 });
-
-/** The rate of the last rate line, in Mpps (0 before the first). Cold. */
-export function lastRateMpps(): number {
-  return lastRate;
-}
-
-/** Packets handled since setup. Cold. */
-export function handledPackets(): number {
-  return handled;
-}

@@ -1,5 +1,9 @@
 /**
- * What an NF author writes: `export default defineNF({ name, options, setup, handle, ... })`.
+ * What an NF author writes: `export default defineNF({ name, options, create })`, where
+ * `create(ctx)` makes one instance — its state and its hooks `{ handle, tick, message, stop }` —
+ * so a process can hold several instances, each with its own state. (The older module form,
+ * `defineNF({ name, setup, handle, ... })` with state at module scope, still works: one instance
+ * per process.)
  *
  * The engine calls the NF; the NF never schedules itself. `handle` gets one
  * reusable PacketView, already pointed at the packet, and returns a verdict (verdict.ts):
@@ -64,9 +68,13 @@ export interface NFContext<O = Record<string, unknown>> {
   readonly options: O;
   /** the packet pool (meta accessors: pool.meta(d, Meta.x), pool.length(d), ...) */
   readonly pool: PacketPool;
-  /** descriptor of the packet handle() is looking at */
+  /**
+   * Descriptor of the packet handle() is looking at. Module form only: with create(), several
+   * instances share a process, so use the packet's own `pkt.desc` (and, in handleBurst,
+   * `burst.view.attach(pool, d).desc`).
+   */
   readonly desc: number;
-  /** input port of the current packet */
+  /** Input port of the packet handle() is looking at; prefer `pkt.inputPort` (see desc). */
   readonly inputPort: number;
   /** packets handled so far */
   readonly handled: number;
@@ -127,12 +135,38 @@ export interface NFContext<O = Record<string, unknown>> {
   now(): number;
 }
 
-export interface NFDefinition<S extends OptionsSpec = OptionsSpec> {
+/**
+ * One NF instance, as create() makes it: its hooks (and, in its closure or as an object's fields,
+ * its state). `handle` or `handleBurst` is required; the rest are optional.
+ */
+export interface NFInstance<O = Record<string, unknown>> {
+  /** per packet: return a verdict. Hot path: must not allocate. */
+  handle?(pkt: PacketView, ctx: NFContext<O>): number;
+  /** per burst, instead of handle: fill burst.verdicts */
+  handleBurst?(burst: Burst, ctx: NFContext<O>): void;
+  /** called every tickInterval ms (default 1000) */
+  tick?(ctx: NFContext<O>): void;
+  /** a message from the manager (from = 0) or another NF (from = its NF id), in the order sent */
+  message?(payload: unknown, ctx: NFContext<O>, from: number): void;
+  stop?(ctx: NFContext<O>): void | Promise<void>;
+}
+
+export interface NFDefinition<
+  S extends OptionsSpec = OptionsSpec,
+  I extends NFInstance<OptionValues<S>> = NFInstance<OptionValues<S>>,
+> {
   name: string;
   /** options the NF accepts; unknown options are refused before the NF starts */
   options?: S;
   /** one-line description for `nfchain nf --help` */
   description?: string;
+  /**
+   * The per-instance form: makes one instance (state and hooks) for `ctx` (its options, service,
+   * id). Called once per instance, before it takes traffic; a throw makes the instance leave, as
+   * a throwing setup() does. With create, the hooks below are not given at the top level.
+   */
+  create?(ctx: NFContext<OptionValues<S>>): I | Promise<I>;
+  /** module form: runs once before traffic (state lives at module scope) */
   setup?(ctx: NFContext<OptionValues<S>>): void | Promise<void>;
   /** per packet: return a verdict. Hot path: must not allocate. */
   handle?(pkt: PacketView, ctx: NFContext<OptionValues<S>>): number;
@@ -147,14 +181,62 @@ export interface NFDefinition<S extends OptionsSpec = OptionsSpec> {
 }
 
 /** Declares an NF. Checks the definition's shape (cold). */
-export function defineNF<S extends OptionsSpec>(def: NFDefinition<S>): NFDefinition<S> {
+export function defineNF<S extends OptionsSpec, I extends NFInstance<OptionValues<S>> = NFInstance<OptionValues<S>>>(
+  def: NFDefinition<S, I>,
+): NFDefinition<S, I> {
   if (!def || typeof def.name !== 'string' || def.name.length === 0) {
     throw new NfcError('NFC_ERR_NF', 'defineNF: the definition needs a name');
   }
+  if (def.create !== undefined) {
+    if (typeof def.create !== 'function') throw new NfcError('NFC_ERR_NF', `NF ${def.name}: create must be a function`);
+    const mixed = MODULE_HOOKS.filter((h) => def[h] !== undefined);
+    if (mixed.length > 0) {
+      throw new NfcError(
+        'NFC_ERR_NF',
+        `NF ${def.name}: create() and top-level ${mixed.join(', ')} are two forms mixed`,
+        {
+          fix: 'return the hooks from create(): create(ctx) { ...; return { handle(pkt) { ... } }; }',
+        },
+      );
+    }
+    return def;
+  }
   if (typeof def.handle !== 'function' && typeof def.handleBurst !== 'function') {
-    throw new NfcError('NFC_ERR_NF', `NF ${def.name}: give handle(pkt, ctx) or handleBurst(burst, ctx)`);
+    throw new NfcError('NFC_ERR_NF', `NF ${def.name}: give create(ctx) returning { handle }, or handle(pkt, ctx)`);
   }
   return def;
+}
+
+/** True when `x` has the shape of an NF definition: a name, and create() or a packet handler. */
+export function isNFDefinition(x: unknown): x is NFDefinition<OptionsSpec> {
+  if (!x || typeof x !== 'object') return false;
+  const d = x as NFDefinition<OptionsSpec>;
+  return (
+    typeof d.name === 'string' &&
+    (typeof d.create === 'function' || typeof d.handle === 'function' || typeof d.handleBurst === 'function')
+  );
+}
+
+/** The hooks of the module form, which create() replaces. */
+const MODULE_HOOKS = ['setup', 'handle', 'handleBurst', 'tick', 'message', 'stop'] as const;
+
+/**
+ * Makes one instance of an NF (cold): create(ctx) for the per-instance form — its result
+ * checked — or, for the module form, setup(ctx) and the definition itself as the instance.
+ */
+export async function instantiate<I>(def: NFDefinition<OptionsSpec, never>, ctx: NFContext<never>): Promise<I> {
+  if (def.create) {
+    const inst = (await def.create(ctx)) as NFInstance | undefined;
+    if (!inst || (typeof inst.handle !== 'function' && typeof inst.handleBurst !== 'function')) {
+      throw new NfcError(
+        'NFC_ERR_NF',
+        `NF ${def.name}: create() must return an object with handle(pkt, ctx) or handleBurst(burst, ctx)`,
+      );
+    }
+    return inst as I;
+  }
+  await def.setup?.(ctx);
+  return def as unknown as I;
 }
 
 function nearest(word: string, candidates: readonly string[]): string | undefined {

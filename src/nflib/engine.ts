@@ -35,7 +35,14 @@ import type { InstanceView } from '../shm/instance.js';
 import { Router } from '../chain/router.js';
 import { NEXT, verdictAction, verdictDest } from '../chain/verdict.js';
 import { native } from '../native.js';
-import type { Burst, NFContext, NFDefinition, OptionsSpec } from './define.js';
+import {
+  instantiate,
+  type Burst,
+  type NFContext,
+  type NFDefinition,
+  type NFInstance,
+  type OptionsSpec,
+} from './define.js';
 import { HeldTable } from './held-table.js';
 import { Inbox, Messenger, type MessageResult, type MessageTarget } from '../chain/messages.js';
 import type { FlowChainResult, ScaleResult } from './define.js';
@@ -91,6 +98,8 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
 
   private readonly inst: InstanceView;
   private readonly def: NFDefinition<OptionsSpec>;
+  /** the instance's hooks: what create() returned, or (module form) the definition itself */
+  private impl: NFInstance = {};
   private readonly u32: Uint32Array;
   private readonly i32: Int32Array;
   private readonly slot: number;
@@ -323,21 +332,25 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
 
   // ---- the loop ---------------------------------------------------------------------------
 
-  /** Runs setup() and marks the NF ready to be put in service (cold). */
+  /** Makes the instance (create(), or setup() in the module form); the NF is then ready to be put in service (cold). */
   async setup(): Promise<void> {
     this.started = performance.now();
-    await this.def.setup?.(this as unknown as NFContext<never>);
+    this.impl = await instantiate<NFInstance>(
+      this.def as NFDefinition<OptionsSpec, never>,
+      this as unknown as NFContext<never>,
+    );
   }
 
   /** Starts the loop; resolves with the stop reason when the NF has stopped cleanly. */
   run(): Promise<string> {
     this.started = performance.now();
-    if (this.def.tick) {
+    const impl = this.impl;
+    if (impl.tick) {
       const ms = this.def.tickInterval ?? 1000;
       this.tickTimer = setInterval(() => {
         if (this.paused) return;
         try {
-          this.def.tick!(this as unknown as NFContext<never>);
+          impl.tick!(this as unknown as NFContext<never>);
           this.router.flush();
         } catch (err) {
           this.logLine(`tick threw: ${(err as Error).stack ?? String(err)}`);
@@ -366,7 +379,7 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
     }
     const t0 = performance.now();
     this.i32[this.slot + NS.heartbeat] = (Date.now() / 1000) | 0;
-    if (this.def.message) this.deliverMessages();
+    if (this.impl.message) this.deliverMessages();
     let idle = 0;
     let idleSince = 0;
     let loops = 0;
@@ -400,7 +413,7 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
   private deliverMessages(): void {
     this.inbox.poll(16, (from, payload) => {
       try {
-        this.def.message!(payload, this as unknown as NFContext<never>, from);
+        this.impl.message!(payload, this as unknown as NFContext<never>, from);
       } catch (err) {
         this.logLine(`message() threw: ${(err as Error).stack ?? String(err)}`);
       }
@@ -435,10 +448,9 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
     u32[this.inflight] = k;
     rx.release(avail);
     this.c[C.rx]! += k;
-    const def = this.def;
+    const impl = this.impl;
     const bv = this.burstVerdicts;
-    if (def.handle) {
-      const handle = def.handle;
+    if (impl.handle) {
       const view = this.view;
       const pool = this.pool;
       this.inHandle = true;
@@ -447,7 +459,7 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
         this.desc = d;
         this.keptCurrent = false;
         view.attach(pool, d);
-        const v = handle(view, this as unknown as NFContext<never>);
+        const v = impl.handle(view, this as unknown as NFContext<never>);
         if (this.keptCurrent) {
           u32[base + i] = NULL_DESC;
           continue;
@@ -462,7 +474,7 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
         bv[i] = NEXT;
       }
       (this.burst as { n: number }).n = k;
-      def.handleBurst!(this.burst, this as unknown as NFContext<never>);
+      impl.handleBurst!(this.burst, this as unknown as NFContext<never>);
     }
     const full = this.c[C.dropRingFull]!;
     this.router.routeVerdicts(u32, base, k, bv);
@@ -484,7 +496,7 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
     this.markStopping();
     this.router.flush();
     try {
-      await this.def.stop?.(this as unknown as NFContext<never>);
+      await this.impl.stop?.(this as unknown as NFContext<never>);
     } catch (err) {
       this.logLine(`stop() threw: ${(err as Error).stack ?? String(err)}`);
     }

@@ -55,11 +55,14 @@ import { PacketView } from '../packet/packet-view.js';
 import { HELD_MAX, MAX_SERVICES } from '../shm/instance-layout.js';
 import { Action, NEXT, verdictAction, verdictDest } from '../chain/verdict.js';
 import {
+  instantiate,
+  isNFDefinition,
   parseOptions,
   type Burst,
   type FlowChainResult,
   type NFContext,
   type NFDefinition,
+  type NFInstance,
   type OptionsSpec,
   type OptionValues,
   type ScaleResult,
@@ -122,7 +125,7 @@ export interface RunNFOutput {
   index: number;
 }
 
-export interface RunNFResult<O = Record<string, unknown>> {
+export interface RunNFResult<O = Record<string, unknown>, I = NFInstance<O>> {
   /** per input packet: the handler's verdict, -1 if kept, NOT_HANDLED (-2) if never handled */
   verdicts: number[];
   /** every packet that left with a non-DROP verdict, in the order they left */
@@ -141,6 +144,8 @@ export interface RunNFResult<O = Record<string, unknown>> {
   scaleRequests: { instances: number; service: number | string; rebalance: boolean }[];
   /** the context the NF saw (options, handled, ...) */
   ctx: NFContext<O>;
+  /** the instance create() made (its state, for the test to read); the definition in the module form */
+  instance: I;
   /** input packets handled */
   handled: number;
   /** tick() calls made */
@@ -347,18 +352,14 @@ function bad(message: string, fix?: string): never {
 /**
  * Runs `def` over `packets` without a manager (see the top of this file). Cold: for tests.
  */
-export async function runNF<S extends OptionsSpec>(
-  def: NFDefinition<S>,
+export async function runNF<S extends OptionsSpec, I extends NFInstance<OptionValues<S>> = NFInstance<OptionValues<S>>>(
+  def: NFDefinition<S, I>,
   packets: readonly Uint8Array[],
   opts: RunNFOptions = {},
-): Promise<RunNFResult<OptionValues<S>>> {
-  if (
-    !def ||
-    typeof def.name !== 'string' ||
-    (typeof def.handle !== 'function' && typeof def.handleBurst !== 'function')
-  ) {
+): Promise<RunNFResult<OptionValues<S>, I>> {
+  if (!isNFDefinition(def)) {
     throw new NfcError('NFC_ERR_NF', 'runNF: not an NF definition', {
-      fix: "pass what defineNF({ name, handle }) returned (the module's default export)",
+      fix: "pass what defineNF({ name, create }) returned (the module's default export)",
     });
   }
   const options = parseOptions(def, opts.options ?? {}, 'runNF');
@@ -406,7 +407,10 @@ export async function runNF<S extends OptionsSpec>(
   const nfCtx = ctx as NFContext<OptionValues<S>>;
   const verdicts: number[] = new Array<number>(total).fill(NOT_HANDLED);
 
-  await def.setup?.(nfCtx);
+  const impl = await instantiate<I>(
+    def as unknown as NFDefinition<OptionsSpec, never>,
+    nfCtx as unknown as NFContext<never>,
+  );
 
   // ---- packets, in bursts ----
   const view = new PacketView(mem);
@@ -441,7 +445,7 @@ export async function runNF<S extends OptionsSpec>(
       words[m + Meta.action] = NEXT;
       ctx.origin[d] = idx;
     }
-    if (def.handle) {
+    if (impl.handle) {
       for (let i = 0; i < k; i++) {
         const d = inflight[i]!;
         const idx = start + i;
@@ -451,7 +455,7 @@ export async function runNF<S extends OptionsSpec>(
         view.attach(pool, d);
         let v: number;
         try {
-          v = def.handle(view, nfCtx) | 0;
+          v = impl.handle(view, nfCtx) | 0;
         } finally {
           ctx.inHandle = false;
         }
@@ -468,7 +472,7 @@ export async function runNF<S extends OptionsSpec>(
         bv[i] = NEXT;
       }
       burst.n = k;
-      def.handleBurst!(burst as Burst, nfCtx);
+      impl.handleBurst!(burst as Burst, nfCtx);
       for (let i = 0; i < k; i++) {
         const v = bv[i]!;
         verdicts[start + i] = v;
@@ -483,11 +487,11 @@ export async function runNF<S extends OptionsSpec>(
   const tickMs = def.tickInterval ?? 1000;
   for (let t = 0; t < ticks && !ctx.stopReason; t++) {
     ctx.clockMs += tickMs;
-    def.tick?.(nfCtx);
+    impl.tick?.(nfCtx);
     ticked++;
   }
 
-  await def.stop?.(nfCtx);
+  await impl.stop?.(nfCtx);
 
   // ---- accounting ----
   const held = ctx.releaseHeld();
@@ -512,6 +516,7 @@ export async function runNF<S extends OptionsSpec>(
     flowChains: ctx.flowChains,
     scaleRequests: ctx.scaleRequests,
     ctx: nfCtx,
+    instance: impl,
     handled: ctx.handled,
     ticks: ticked,
     stopReason: ctx.stopReason,

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { NfcError } from '../errors.js';
-import type { NFDefinition, OptionsSpec } from './define.js';
+import { isNFDefinition, type NFDefinition, type OptionsSpec } from './define.js';
 
 let hooked = false;
 
@@ -32,15 +32,10 @@ export async function loadNF(modulePath: string): Promise<NFDefinition<OptionsSp
   } catch (err) {
     throw new NfcError('NFC_ERR_NF', `NF module ${abs} failed to load: ${(err as Error).message}`, { cause: err });
   }
-  const def = mod.default as NFDefinition<OptionsSpec> | undefined;
-  if (
-    !def ||
-    typeof def !== 'object' ||
-    typeof def.name !== 'string' ||
-    (typeof def.handle !== 'function' && typeof def.handleBurst !== 'function')
-  ) {
+  const def = mod.default;
+  if (!isNFDefinition(def)) {
     throw new NfcError('NFC_ERR_NF', `NF module ${abs} has no NF definition as its default export`, {
-      fix: "end it with `export default defineNF({ name, handle(pkt, ctx) { ... } })` (import { defineNF } from 'nfchain')",
+      fix: "end it with `export default defineNF({ name, create(ctx) { return { handle(pkt) { ... } }; } })` (import { defineNF } from 'nfchain')",
     });
   }
   return def;

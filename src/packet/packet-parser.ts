@@ -62,6 +62,8 @@ export class PacketParser {
   protected off = 0;
   private metaWords: Uint32Array | null = null;
   private metaAt = -1;
+  /** the pool descriptor of the packet (attach), or -1 (reset) */
+  private dsc = -1;
 
   // Parse results; absolute offsets into the buffer, -1 when absent.
   protected end = 0;
@@ -103,6 +105,7 @@ export class PacketParser {
     this.parsed = false;
     this.off = 0;
     this.metaAt = -1;
+    this.dsc = -1;
     return this;
   }
 
@@ -119,7 +122,18 @@ export class PacketParser {
     this.off = w[m + Meta.offload]!;
     this.metaWords = w;
     this.metaAt = m;
+    this.dsc = d;
     return this;
+  }
+
+  /** The packet's pool descriptor (what keep(), send() and drop() take); -1 when not a pool packet. */
+  get desc(): number {
+    return this.dsc;
+  }
+
+  /** The port the packet came in on (Meta.port); -1 when not a pool packet. */
+  get inputPort(): number {
+    return this.metaAt >= 0 ? this.metaWords![this.metaAt + Meta.port]! : -1;
   }
 
   /** The offload word (Meta.offload) of the packet. */
