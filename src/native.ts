@@ -19,6 +19,12 @@ export interface NativeAddon {
   /** Wakes up to `count` waiters; returns how many were woken. */
   futexWake(words: Int32Array, index: number, count: number): number;
   schedYield(): void;
+  /** Pins the calling thread (not its process) to these CPUs (sched_setaffinity). */
+  setAffinity(cpus: readonly number[]): void;
+  /** The CPU the calling thread runs on now (sched_getcpu). */
+  getCpu(): number;
+  /** The CPUs the calling thread may run on (sched_getaffinity). */
+  allowedCpus(): number[];
   /**
    * An AF_PACKET socket pair on `ifname` (withRx false: the transmit socket only) with a
    * TPACKET_V2 receive ring of `frameCount` frames of `frameSize` bytes; `vnet`: both sockets

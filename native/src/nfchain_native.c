@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -310,6 +311,68 @@ static napi_value sched_yield_js(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * Core placement. setAffinity(cpus): pins the calling thread (sched_setaffinity with pid 0 is
+ * the thread, so a worker thread pins itself, not its process) to the listed CPUs. getCpu():
+ * the CPU the calling thread runs on now (sched_getcpu). allowedCpus(): the CPUs this thread
+ * may run on (sched_getaffinity), to check a placement against before applying it.
+ */
+static napi_value set_affinity_js(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  bool is_array = false;
+  uint32_t n = 0;
+  if (napi_is_array(env, argv[0], &is_array) != napi_ok || !is_array || napi_get_array_length(env, argv[0], &n) != napi_ok ||
+      n == 0) {
+    throw_range(env, "cpus must be a non-empty array of CPU numbers");
+    return NULL;
+  }
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value v;
+    int32_t cpu;
+    if (napi_get_element(env, argv[0], i, &v) != napi_ok || napi_get_value_int32(env, v, &cpu) != napi_ok || cpu < 0 ||
+        cpu >= CPU_SETSIZE) {
+      throw_range(env, "cpus must be CPU numbers from 0");
+      return NULL;
+    }
+    CPU_SET(cpu, &set);
+  }
+  if (sched_setaffinity(0, sizeof set, &set) != 0) {
+    nfc_throw_errno(env, errno, "sched_setaffinity", NULL);
+    return NULL;
+  }
+  return NULL;
+}
+
+static napi_value get_cpu_js(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value out;
+  napi_create_int32(env, sched_getcpu(), &out);
+  return out;
+}
+
+static napi_value allowed_cpus_js(napi_env env, napi_callback_info info) {
+  (void)info;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) {
+    nfc_throw_errno(env, errno, "sched_getaffinity", NULL);
+    return NULL;
+  }
+  napi_value arr;
+  napi_create_array(env, &arr);
+  uint32_t k = 0;
+  for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+    if (!CPU_ISSET(cpu, &set)) continue;
+    napi_value v;
+    napi_create_int32(env, cpu, &v);
+    napi_set_element(env, arr, k++, v);
+  }
+  return arr;
+}
+
 /* ---- module --------------------------------------------------------------------------- */
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -320,6 +383,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"futexWait", NULL, futex_wait, NULL, NULL, NULL, napi_enumerable, NULL},
       {"futexWake", NULL, futex_wake, NULL, NULL, NULL, napi_enumerable, NULL},
       {"schedYield", NULL, sched_yield_js, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setAffinity", NULL, set_affinity_js, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"getCpu", NULL, get_cpu_js, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"allowedCpus", NULL, allowed_cpus_js, NULL, NULL, NULL, napi_enumerable, NULL},
       {"afpOpen", NULL, nfc_afp_open, NULL, NULL, NULL, napi_enumerable, NULL},
       {"afpClose", NULL, nfc_afp_close, NULL, NULL, NULL, napi_enumerable, NULL},
       {"afpRxBurst", NULL, nfc_afp_rx_burst, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -10,7 +10,7 @@ import { ControlClient } from '../control/socket.js';
 import type { StatusReply, ManagerStatus } from '../protocol/messages.js';
 import { Manager } from '../manager/manager.js';
 import { describeCount } from '../manager/status.js';
-import { formatStats, drops } from '../manager/stats.js';
+import { describePlace, formatStats, drops } from '../manager/stats.js';
 import { loadTopology, validateTopology } from '../topology/load.js';
 import { BUILT_IN_TOPOLOGY, type Topology } from '../topology/types.js';
 import type { Parsed } from '../util/args.js';
@@ -169,6 +169,7 @@ export async function statusCommand(p: Parsed<typeof STATUS_FLAGS>): Promise<num
     `manager "${s.name}" pid ${s.pid}, up ${s.uptime.toFixed(0)} s; pool ${s.pool.free} of ${s.pool.count} buffers free`,
     `buffers: ${describeCount(s.buffers, s.nfs)}`,
     `chain: ${s.chain.join(' → ') || '(empty)'}`,
+    `loops: RX ${describePlace(s.loops.rx)}, TX ${describePlace(s.loops.tx)}`,
     'ports:',
     ...s.ports.map(
       (p) =>
@@ -181,7 +182,7 @@ export async function statusCommand(p: Parsed<typeof STATUS_FLAGS>): Promise<num
     ...(s.nfs.length
       ? s.nfs.map(
           (n) =>
-            `  ${n.tag} service ${n.service} ${n.state} pid ${n.pid}: rx ${n.counters.rx ?? 0}, drops ${drops(n.counters)}`,
+            `  ${n.tag} service ${n.service} ${n.state} pid ${n.pid}${n.cpu >= 0 ? ` CPU ${n.cpu}` : ''}: rx ${n.counters.rx ?? 0}, drops ${drops(n.counters)}`,
         )
       : ['  (none)']),
     'services:',

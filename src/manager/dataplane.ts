@@ -34,6 +34,7 @@ import { openRx, type RxPort } from '../ports/index.js';
 import type { PortConfig } from '../ports/config.js';
 import { Router } from '../chain/router.js';
 import { TxLoop } from './tx-loop.js';
+import { pinThread } from '../util/cpus.js';
 import { FlowDirector, MAX_CHAIN_ID, type FlowRule } from '../flow/director.js';
 import { FlowAffinity } from '../flow/affinity.js';
 import { flowTableGeometry } from '../flow/flow-table-layout.js';
@@ -62,6 +63,8 @@ export interface DataplaneConfig {
    */
   pinsFile: string;
   loadPins: boolean;
+  /** the CPUs this loop's thread is pinned to (absent: not pinned) */
+  cores?: number[] | undefined;
 }
 
 /** stop; or new flow rules for the RX loop's director (applied between two bursts) */
@@ -434,6 +437,7 @@ function runWorker(cfg: DataplaneConfig): void {
   let rx: RxLoop | null = null;
   let tx: TxLoop | null = null;
   try {
+    pinThread(cfg.cores, `the ${cfg.role.toUpperCase()} loop`);
     if (cfg.role !== 'tx') rx = new RxLoop(cfg);
     if (cfg.role !== 'rx') tx = new TxLoop(cfg);
   } catch (err) {
@@ -443,6 +447,8 @@ function runWorker(cfg: DataplaneConfig): void {
   report({ type: 'ready', pinsRestored: rx?.pinsRestored ?? 0 });
   const i32 = ((rx ?? tx) as unknown as { inst: InstanceView }).inst.i32;
   const idleWait = new Int32Array(new SharedArrayBuffer(4));
+  const cpuWord = cfg.role === 'rx' ? IH.rxCpu : IH.txCpu;
+  i32[cpuWord] = native().getCpu();
   let idle = 0;
   let idleSince = 0;
   let lastSync = 0;
@@ -505,6 +511,7 @@ function runWorker(cfg: DataplaneConfig): void {
     }
     if (t0 - lastSync > 200) {
       lastSync = t0;
+      i32[cpuWord] = native().getCpu();
       tx?.syncCounters();
       if (rx !== null) {
         rx.syncCounters();

@@ -16,6 +16,8 @@ export interface NfLaunch {
   module: string;
   service: number;
   options: Record<string, unknown>;
+  /** the CPUs its processes are pinned to (absent: not pinned) */
+  cores?: number[] | undefined;
 }
 
 /** Where the NFs' relative option paths are from (ctx.baseDir): the topology file's directory. */
@@ -63,6 +65,7 @@ export class NfLauncher {
       this.baseDir,
       '--options-json',
       JSON.stringify(nf.options),
+      ...(nf.cores !== undefined ? ['--cores', nf.cores.join(',')] : []),
     ];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     createInterface({ input: child.stdout! }).on('line', (l) => this.out(l.startsWith('[') ? l : `[${tag}] ${l}`));

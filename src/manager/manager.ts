@@ -17,6 +17,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Socket } from 'node:net';
 import { peerOf, stalePid, type Conn } from './processes.js';
+import { allowedCpus } from '../util/cpus.js';
 import { SHM_ROOT } from '../shm/shm-file.js';
 import { NfcError } from '../errors.js';
 import { ensureNotRunning, listenControl, send, type ControlServer } from '../control/socket.js';
@@ -156,10 +157,10 @@ export class Manager {
     // that did not stop cleanly: taken over if they fit this topology, else removed. The
     // socket opens last, once all is ready.
     await ensureNotRunning(t.name);
-    checkBusyPoll(
-      t.manager.poll,
-      t.nfs.reduce((n, nf) => n + nf.instances, 0),
-    );
+    const nfInstances = t.nfs.reduce((n, nf) => n + nf.instances, 0);
+    checkBusyPoll(t.manager.poll, nfInstances);
+    const placement = describeLoops(nfInstances, allowedCpus().length, t);
+    if (placement) this.log(placement);
     try {
       const stale = join(SHM_ROOT, `nfchain-${t.name}`);
       const owner = stalePid(stale);
@@ -358,6 +359,7 @@ export class Manager {
       flowTable: { capacity: m.flowTable, idleTimeoutMs: m.flowIdleTimeout * 1000 },
       pinsFile: join(this.inst.dir.path, PINS_FILE),
       loadPins: this.takenOver !== null,
+      cores: m.cores?.[role],
     };
     return this.loops.start(cfg);
   }
@@ -522,6 +524,24 @@ export class Manager {
     }
     this.control?.close();
   }
+}
+
+/**
+ * A line for the log when the topology's polling loops (RX, TX, one per NF instance) outnumber
+ * the cores: they share them, hand-offs between them cost wake-ups, and nothing is pinned
+ * unless the topology says so. Undefined when there is a core per loop (cold).
+ */
+export function describeLoops(nfInstances: number, cores: number, t: Topology): string | undefined {
+  const loops = 2 + nfInstances;
+  if (loops <= cores) return undefined;
+  const pinned = [t.manager.cores?.rx, t.manager.cores?.tx, ...t.nfs.map((n) => n.cores)].filter(
+    (c) => c !== undefined,
+  ).length;
+  return (
+    `${loops} packet loops (RX, TX and ${nfInstances} NF instance${nfInstances === 1 ? '' : 's'}) share ${cores} ` +
+    `core${cores === 1 ? '' : 's'}: idle loops sleep (poll "adaptive") and the kernel places ` +
+    `${pinned === 0 ? 'them all' : 'those without cores:'}; manager.cores and nfs[].cores pin them (docs/topology.md)`
+  );
 }
 
 /**

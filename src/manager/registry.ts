@@ -140,6 +140,7 @@ export class Registry {
     const slot = inst.slotWord(id);
     const gen = ++this.generations[id]!;
     i32[slot + NS.pid] = peer.pid;
+    i32[slot + NS.cpu] = -1;
     i32[slot + NS.service] = req.service;
     i32[slot + NS.nfId] = id;
     i32[slot + NS.generation] = gen;

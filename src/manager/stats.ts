@@ -4,7 +4,7 @@
  * drops by reason). Rates come from the difference with the previous snapshot. Also used by
  * `nfchain stats`.
  */
-import type { ManagerStatus } from '../protocol/messages.js';
+import type { LoopPlace, ManagerStatus } from '../protocol/messages.js';
 
 const DROP_REASONS = [
   ['dropVerdict', 'verdict'],
@@ -34,6 +34,12 @@ export function drops(c: Record<string, number>): string {
   return parts.length ? parts.join(', ') : '-';
 }
 
+/** Where a loop runs, as text: "on CPU 1 (pinned to 1)", "on CPU 0", "CPU not known yet". */
+export function describePlace(p: LoopPlace): string {
+  const on = p.cpu >= 0 ? `on CPU ${p.cpu}` : 'CPU not known yet';
+  return p.cores ? `${on} (pinned to ${p.cores.join(',')})` : on;
+}
+
 /** The two tables as text; `prev` (an earlier snapshot) gives the per-second rates. */
 export function formatStats(now: ManagerStatus, prev?: ManagerStatus): string {
   const dt = prev ? Math.max(1e-3, now.time - prev.time) : 0;
@@ -42,6 +48,7 @@ export function formatStats(now: ManagerStatus, prev?: ManagerStatus): string {
   const lines: string[] = [];
   lines.push(
     `nfchain "${now.name}"  up ${now.uptime.toFixed(0)} s  pool ${now.pool.free}/${now.pool.count} free  chain: ${now.chain.join(' → ') || '(empty)'}`,
+    `  loops: RX ${describePlace(now.loops.rx)}, TX ${describePlace(now.loops.tx)}`,
   );
   lines.push('PORTS');
   lines.push(
@@ -57,14 +64,14 @@ export function formatStats(now: ManagerStatus, prev?: ManagerStatus): string {
   }
   lines.push('NFS');
   lines.push(
-    `  ${pad('tag', 18)} ${pad('id', 3, true)} ${pad('svc', 4, true)} ${pad('state', 9)} ${pad('rx pps', 9, true)} ${pad('tx pps', 9, true)} ${pad('rx total', 10, true)}  drops`,
+    `  ${pad('tag', 18)} ${pad('id', 3, true)} ${pad('svc', 4, true)} ${pad('cpu', 3, true)} ${pad('state', 9)} ${pad('rx pps', 9, true)} ${pad('tx pps', 9, true)} ${pad('rx total', 10, true)}  drops`,
   );
   for (const nf of now.nfs) {
     const o = prev?.nfs.find((x) => x.nfId === nf.nfId);
     const tx = (nf.counters.forwarded ?? 0) + (nf.counters.out ?? 0);
     const otx = o ? (o.counters.forwarded ?? 0) + (o.counters.out ?? 0) : undefined;
     lines.push(
-      `  ${pad(nf.tag, 18)} ${pad(String(nf.nfId), 3, true)} ${pad(String(nf.service), 4, true)} ${pad(nf.state, 9)} ` +
+      `  ${pad(nf.tag, 18)} ${pad(String(nf.nfId), 3, true)} ${pad(String(nf.service), 4, true)} ${pad(nf.cpu >= 0 ? String(nf.cpu) : '-', 3, true)} ${pad(nf.state, 9)} ` +
         `${pad(rate(nf.counters.rx ?? 0, o?.counters.rx), 9, true)} ${pad(rate(tx, otx), 9, true)} ${pad(fmt(nf.counters.rx ?? 0), 10, true)}  ${drops(nf.counters)}`,
     );
   }

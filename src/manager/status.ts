@@ -3,10 +3,11 @@
  * counters, the service table, the chain, the loops' counters and where every buffer is.
  */
 import { native } from '../native.js';
-import type { BufferCount, ManagerStatus, NfStatus, PortStatus } from '../protocol/messages.js';
+import type { BufferCount, LoopPlace, ManagerStatus, NfStatus, PortStatus } from '../protocol/messages.js';
 import type { InstanceView } from '../shm/instance.js';
 import {
   CounterSet,
+  IH,
   MAX_SERVICES,
   NF_STATE_NAMES,
   NS,
@@ -36,6 +37,10 @@ function linkOf(ifname: string): NonNullable<PortStatus['link']> {
   } catch {
     return { interface: ifname, up: false, running: false, mtu: 0, mac: '' };
   }
+}
+
+function loopPlace(cpu: number, cores: number[] | undefined): LoopPlace {
+  return cores !== undefined ? { cpu, cores } : { cpu };
 }
 
 export function managerStatus(m: StatusSources): ManagerStatus {
@@ -70,6 +75,7 @@ export function managerStatus(m: StatusSources): ManagerStatus {
     service: e.service,
     state: NF_STATE_NAMES[inst.i32[inst.slotWord(e.nfId) + NS.state]!] ?? 'unknown',
     pid: e.pid,
+    cpu: inst.i32[inst.slotWord(e.nfId) + NS.cpu]!,
     counters: routeCounters(CounterSet.nf(e.nfId)),
   }));
   const services: { service: number; nfs: number[] }[] = [];
@@ -96,6 +102,10 @@ export function managerStatus(m: StatusSources): ManagerStatus {
     ),
     rx: routeCounters(CounterSet.managerRx),
     tx,
+    loops: {
+      rx: loopPlace(inst.i32[IH.rxCpu]!, m.topo.manager.cores?.rx),
+      tx: loopPlace(inst.i32[IH.txCpu]!, m.topo.manager.cores?.tx),
+    },
     buffers: countBuffers(
       inst,
       m.topo.ports.map((p) => p.name),

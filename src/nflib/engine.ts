@@ -379,6 +379,7 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
     }
     const t0 = performance.now();
     this.i32[this.slot + NS.heartbeat] = (Date.now() / 1000) | 0;
+    this.i32[this.slot + NS.cpu] = native().getCpu();
     if (this.impl.message) this.deliverMessages();
     let idle = 0;
     let idleSince = 0;
@@ -450,7 +451,8 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
     this.c[C.rx]! += k;
     const impl = this.impl;
     const bv = this.burstVerdicts;
-    if (impl.handle) {
+    const handle = impl.handle;
+    if (handle) {
       const view = this.view;
       const pool = this.pool;
       this.inHandle = true;
@@ -459,7 +461,7 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
         this.desc = d;
         this.keptCurrent = false;
         view.attach(pool, d);
-        const v = impl.handle(view, this as unknown as NFContext<never>);
+        const v = handle.call(impl, view, this as unknown as NFContext<never>);
         if (this.keptCurrent) {
           u32[base + i] = NULL_DESC;
           continue;

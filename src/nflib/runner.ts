@@ -8,6 +8,7 @@
  */
 import { NfcError } from '../errors.js';
 import { parseCommandLine, type Parsed } from '../util/args.js';
+import { parseCpus, pinThread } from '../util/cpus.js';
 import { NF_FLAGS, NF_UNKNOWN_HINT, NF_USAGE } from './usage.js';
 import { ControlClient } from '../control/socket.js';
 import type { RegisteredReply } from '../protocol/messages.js';
@@ -32,6 +33,8 @@ export interface NfArgs {
   options: Record<string, unknown>;
   /** seconds to wait for a new manager when this one dies (--manager-wait) */
   managerWait: number;
+  /** the CPUs the NF's packet loop (its main thread) is pinned to (--cores; absent: not pinned) */
+  cores?: number[] | undefined;
 }
 
 /** How often an NF whose manager died looks for a new one (ms). */
@@ -70,6 +73,7 @@ export function nfArgs(p: Parsed<typeof NF_FLAGS>): NfArgs {
     label: v.label,
     baseDir: v['base-dir'],
     managerWait: v['manager-wait'],
+    ...(v.cores !== undefined ? { cores: parseCpus(v.cores, '--cores') } : {}),
     options: { ...jsonOptions, ...optionsFromArgv(p.rest) },
   };
 }
@@ -82,6 +86,8 @@ export async function runNf(args: NfArgs): Promise<number> {
   process.stderr.on('error', () => {});
   const def = await loadNF(args.module);
   const options = parseOptions(def, args.options, `nfchain nf ${args.module}`);
+  // Before registering: a placement this machine cannot honour stops the NF here, with the reason.
+  pinThread(args.cores, `NF ${args.label ?? def.name}`);
   let client = await ControlClient.connect(args.manager);
   const reg = await client.request<RegisteredReply>({
     type: 'register',

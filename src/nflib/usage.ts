@@ -70,6 +70,12 @@ export const NF_FLAGS = flagSpecs([
     help: 'if the manager dies: pause, wait S s for a new one to take this NF back, then exit 3',
   },
   {
+    name: 'cores',
+    kind: 'string',
+    value: 'CPUS',
+    help: "pin the NF's packet loop to these CPUs: 1, 0,2 or 0-3 (default: the kernel places it)",
+  },
+  {
     name: 'options-json',
     kind: 'string',
     value: 'JSON',

@@ -252,6 +252,8 @@ export interface NfStatus {
   service: number;
   state: string;
   pid: number;
+  /** the CPU its packet loop last ran on (-1: not known yet) */
+  cpu: number;
   counters: Record<string, number>;
 }
 
@@ -273,6 +275,12 @@ export interface BufferCount {
   inMotion: number;
 }
 
+/** Where a loop runs: the CPU it last ran on (-1: not known yet), the CPUs it is pinned to (absent: not pinned). */
+export interface LoopPlace {
+  cpu: number;
+  cores?: number[];
+}
+
 export interface ManagerStatus {
   name: string;
   pid: number;
@@ -287,6 +295,8 @@ export interface ManagerStatus {
   /** manager RX routing counters and TX loop counters */
   rx: Record<string, number>;
   tx: Record<string, number>;
+  /** the manager's RX and TX loops: the CPU each last ran on (-1: not yet), and where they are pinned */
+  loops: { rx: LoopPlace; tx: LoopPlace };
   /** where every buffer is */
   buffers: BufferCount;
 }

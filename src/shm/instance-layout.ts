@@ -93,6 +93,9 @@ export const IH = {
    */
   epoch: 32,
   epochFlows: 33,
+  /** the CPU the RX and TX loops last ran on (written with their counters, every ~200 ms; -1: not yet) */
+  rxCpu: 40,
+  txCpu: 41,
 } as const;
 export const INSTANCE_HEADER_BYTES = 3 * CACHE_LINE;
 /**
@@ -132,6 +135,8 @@ export const NS = {
   generation: 4,
   /** ms since the epoch / 1000 of the last loop iteration (liveness, for status) */
   heartbeat: 5,
+  /** the CPU the NF's loop last ran on (each slice; -1: not yet) */
+  cpu: 6,
   /** journal: JOURNAL_WORDS words */
   journal: 8,
   /** count, then BURST descriptors (lines 1..2) */

@@ -21,6 +21,7 @@ import {
   rxToTxRingOffset,
   txRingOffset,
   type InstanceGeometry,
+  INSTANCE_HEADER_BYTES,
 } from './instance-layout.js';
 import { initRing, RingKind } from './ring-layout.js';
 import { initPool, PacketPool, poolBytes, type PoolOptions } from './pool.js';
@@ -131,6 +132,9 @@ export function createInstance(o: InstanceOptions): InstanceView {
     h[IH.countersOff] = g.countersOff;
     h[IH.ringsOff] = g.ringsOff;
     h[IH.totalBytes] = g.totalBytes;
+    const header = new Int32Array(mem, 0, INSTANCE_HEADER_BYTES >> 2);
+    header[IH.rxCpu] = -1;
+    header[IH.txCpu] = -1;
     initCounters(mem, g.countersOff, CounterSet.count, COUNTERS_PER_SET);
     for (let id = 0; id < MAX_NFS; id++) {
       initRing(mem, rxRingOffset(g, id), g.nfRxCap, RingKind.MPSC);

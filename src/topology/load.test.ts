@@ -531,3 +531,47 @@ test('didYouMean: within two edits, transpositions count once, nothing for far w
   assert.equal(didYouMean('Service', ['service']), 'service');
   assert.equal(didYouMean('banana', ['name', 'service']), undefined);
 });
+
+describe('cores', () => {
+  test('a CPU or a list of CPUs, for the manager loops and for NFs; checked against this machine', () => {
+    const path = fixture(
+      'cores.yaml',
+      `manager: { cores: { rx: 0, tx: [0] } }
+ports:
+  - { name: in, driver: gen }
+nfs:
+  - { name: monitor, module: nfs/monitor.ts, service: 1, cores: [0, 0] }
+chain: [monitor]
+`,
+    );
+    const t = loadTopology(path);
+    assert.deepEqual(t.manager.cores, { rx: [0], tx: [0] });
+    assert.deepEqual(t.nfs[0]!.cores, [0], 'repeats removed');
+  });
+
+  test('a CPU this machine does not have is refused, naming the field and the CPUs there are', () => {
+    assertInvalid(
+      'cores-missing.yaml',
+      MINIMAL.replace('service: 1 }', 'service: 1, cores: 1000 }'),
+      /cores-missing\.yaml:4: nfs\[0\] \(monitor\)\.cores: CPU 1000 is not one this machine lets nfchain run on[\s\S]*fix: use CPUs from \d/,
+    );
+    assertInvalid(
+      'cores-manager.yaml',
+      `manager: { cores: { rx: 999 } }\n${MINIMAL}`,
+      /manager\.cores\.rx: CPU 999 is not one this machine lets nfchain run on/,
+    );
+  });
+
+  test('bad shapes get the phrase of what is allowed', () => {
+    assertInvalid(
+      'cores-shape.yaml',
+      MINIMAL.replace('service: 1 }', 'service: 1, cores: "first" }'),
+      /nfs\[0\] \(monitor\)\.cores: expected a CPU number or a list of CPU numbers \(0\.\.1023\)/,
+    );
+    assertInvalid(
+      'cores-key.yaml',
+      `manager: { cores: { rx: 0, mid: 1 } }\n${MINIMAL}`,
+      /cores-key\.yaml:1: manager\.cores: unknown key "mid"/,
+    );
+  });
+});

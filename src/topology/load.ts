@@ -22,6 +22,7 @@ import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:
 import { dirname, extname, resolve } from 'node:path';
 import { NfcError } from '../errors.js';
 import { native } from '../native.js';
+import { allowedCpus, describeCpus } from '../util/cpus.js';
 import { poolGeometry } from '../shm/pool-layout.js';
 import type { PortConfig } from '../ports/config.js';
 import {
@@ -333,8 +334,21 @@ function resolveTopology(
         what: `module ${module} ${bad}`,
         fix: `module is relative to ${baseDir}`,
       });
-    nfs.push({ name: nf.name, module, service: nf.service, instances: nf.instances, options: nf.options });
+    const badCores = checkCores(nf.cores);
+    if (badCores !== undefined) problems.push({ path: ['nfs', i, 'cores'], ...badCores });
+    nfs.push({
+      name: nf.name,
+      module,
+      service: nf.service,
+      instances: nf.instances,
+      options: nf.options,
+      ...(nf.cores !== undefined ? { cores: nf.cores } : {}),
+    });
   });
+  for (const loop of ['rx', 'tx'] as const) {
+    const bad = checkCores(t.manager.cores?.[loop]);
+    if (bad !== undefined) problems.push({ path: ['manager', 'cores', loop], ...bad });
+  }
 
   // The chain: each hop names an NF, a service some NF provides, or a port.
   const chain: Hop[] = [];
@@ -464,6 +478,18 @@ function resolveHop(
 }
 
 /** Why `path` cannot be read as a file, or undefined if it can. */
+/** A placement's CPUs must be ones this process may run on (cold). */
+function checkCores(cores: readonly number[] | undefined): { what: string; fix: string } | undefined {
+  if (cores === undefined) return undefined;
+  const allowed = allowedCpus();
+  const missing = cores.filter((c) => !allowed.includes(c));
+  if (missing.length === 0) return undefined;
+  return {
+    what: `CPU ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not one this machine lets nfchain run on`,
+    fix: `use CPUs from ${describeCpus(allowed)}`,
+  };
+}
+
 function checkReadableFile(path: string): string | undefined {
   try {
     if (!statSync(path).isFile()) return 'is not a regular file';

@@ -55,6 +55,14 @@ function str(re: RegExp, what: string) {
 
 const bool = z.boolean({ error: 'true or false' });
 
+/** Where a loop runs: a CPU number or a list of them (the loader checks they exist here). */
+const CORES_WHAT = 'a CPU number or a list of CPU numbers (0..1023)';
+const cores = z
+  .union([int(0, 1023, CORES_WHAT), z.array(int(0, 1023, CORES_WHAT), { error: CORES_WHAT }).min(1, CORES_WHAT)], {
+    error: CORES_WHAT,
+  })
+  .transform((c) => (typeof c === 'number' ? [c] : [...new Set(c)]));
+
 // ---- sections ----
 
 export const PoolSchema = z.strictObject(
@@ -86,8 +94,12 @@ export const ManagerSchema = z.strictObject(
     poll: z.enum(['adaptive', 'busy'], { error: '"adaptive" or "busy"' }).default('adaptive'),
     flowTable: pow2(1024, 1 << 22).default(65536),
     flowIdleTimeout: num(0, 32767, 'a number of seconds from 0 (flows never expire) to 32767').default(30),
+    // The CPUs of the RX and TX loops (threads of the manager process); absent: the kernel places them.
+    cores: z
+      .strictObject({ rx: cores.optional(), tx: cores.optional() }, { error: 'a mapping (rx, tx) of CPU numbers' })
+      .optional(),
   },
-  { error: 'a mapping (ttl, limit, statsInterval, poll, flowTable, flowIdleTimeout)' },
+  { error: 'a mapping (ttl, limit, statsInterval, poll, flowTable, flowIdleTimeout, cores)' },
 );
 
 const portName = str(PORT_NAME_RE, 'a port name ([A-Za-z0-9][A-Za-z0-9_.-]{0,31})');
@@ -173,6 +185,8 @@ export const NfSchema = z.strictObject(
       .regex(NF_MODULE_RE, 'a path to a .ts, .mts, .js or .mjs file'),
     service: int(1, TOPOLOGY_LIMITS.maxService),
     instances: int(1, TOPOLOGY_LIMITS.maxInstances).default(1),
+    // The CPUs its processes run on; absent: the kernel places them.
+    cores: cores.optional(),
     // Free-form here: each NF checks its own options against its option spec when it starts.
     options: z.record(z.string(), z.unknown(), { error: 'a mapping of NF options' }).default({}),
   },

@@ -35,6 +35,8 @@ export interface Topology {
     flowTable: number;
     /** seconds without a packet before a flow leaves the flow table; 0 = never */
     flowIdleTimeout: number;
+    /** the CPUs the RX and TX loops are pinned to (absent: not pinned) */
+    cores?: { rx?: number[] | undefined; tx?: number[] | undefined } | undefined;
   };
   /** the ports; the index in this list is the port id. pcap rx/tx paths are absolute. */
   ports: PortConfig[];
@@ -57,6 +59,8 @@ export interface NfConfig {
   service: number;
   /** number of processes running this NF, 1..8 */
   instances: number;
+  /** the CPUs its processes are pinned to (absent: not pinned) */
+  cores?: number[] | undefined;
   /** the NF's options, unchecked here: checked against the NF's own option spec when it starts */
   options: Record<string, unknown>;
 }
