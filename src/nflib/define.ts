@@ -217,6 +217,9 @@ export function isNFDefinition(x: unknown): x is NFDefinition<OptionsSpec> {
   );
 }
 
+/** The hooks of an instance. */
+const INSTANCE_HOOKS = ['handle', 'handleBurst', 'tick', 'message', 'stop'] as const;
+
 /** The hooks of the module form, which create() replaces. */
 const MODULE_HOOKS = ['setup', 'handle', 'handleBurst', 'tick', 'message', 'stop'] as const;
 
@@ -232,6 +235,15 @@ export async function instantiate<I>(def: NFDefinition<OptionsSpec, never>, ctx:
         'NFC_ERR_NF',
         `NF ${def.name}: create() must return an object with handle(pkt, ctx) or handleBurst(burst, ctx)`,
       );
+    }
+    // The engine calls the hooks as plain functions (no `this`: cheaper per packet). A class
+    // instance's methods need their `this`: bind them once, here.
+    if (Object.getPrototypeOf(inst) !== Object.prototype) {
+      const hooks = inst as unknown as Record<string, unknown>;
+      for (const h of INSTANCE_HOOKS) {
+        const f = hooks[h];
+        if (typeof f === 'function') hooks[h] = f.bind(inst);
+      }
     }
     return inst as I;
   }

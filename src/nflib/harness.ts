@@ -445,7 +445,9 @@ export async function runNF<S extends OptionsSpec, I extends NFInstance<OptionVa
       words[m + Meta.action] = NEXT;
       ctx.origin[d] = idx;
     }
-    if (impl.handle) {
+    // Plain calls, as the engine makes them (no `this`; instantiate() binds a class instance's hooks).
+    const handle = impl.handle;
+    if (handle) {
       for (let i = 0; i < k; i++) {
         const d = inflight[i]!;
         const idx = start + i;
@@ -455,7 +457,7 @@ export async function runNF<S extends OptionsSpec, I extends NFInstance<OptionVa
         view.attach(pool, d);
         let v: number;
         try {
-          v = impl.handle(view, nfCtx) | 0;
+          v = handle(view, nfCtx) | 0;
         } finally {
           ctx.inHandle = false;
         }
@@ -472,7 +474,8 @@ export async function runNF<S extends OptionsSpec, I extends NFInstance<OptionVa
         bv[i] = NEXT;
       }
       burst.n = k;
-      impl.handleBurst!(burst as Burst, nfCtx);
+      const handleBurst = impl.handleBurst!;
+      handleBurst(burst as Burst, nfCtx);
       for (let i = 0; i < k; i++) {
         const v = bv[i]!;
         verdicts[start + i] = v;

@@ -119,3 +119,18 @@ test('a create() that throws is the NF failing to start, with its own error', as
   });
   await assert.rejects(runNF(bad, [udp(1)]), (e: unknown) => e instanceof NfcError && e.code === 'NFC_ERR_NF_OPTION');
 });
+
+test('an instance made by a class keeps its `this` (its hooks are bound once, when it is made)', async () => {
+  class Doubler {
+    seen = 0;
+    constructor(private readonly verdict: number) {}
+    handle(): number {
+      this.seen += 2;
+      return this.verdict;
+    }
+  }
+  const nf = defineNF({ name: 'doubler', create: () => new Doubler(DROP) });
+  const r = await runNF(nf, [udp(1), udp(2), udp(3)]);
+  assert.equal(r.instance.seen, 6);
+  assert.deepEqual(r.verdicts, [DROP, DROP, DROP]);
+});
