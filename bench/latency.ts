@@ -23,11 +23,10 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { NfcError } from '../src/errors.js';
-import { validateTopology } from '../src/topology/load.js';
 import { netnsSupport, testbedDown, testbedUp, type Testbed } from '../src/testbed/testbed.js';
 import { flagSpecs } from '../src/util/args.js';
 import { benchArgs, JSON_FLAG } from './common.js';
-import { rxPackets, withKernelBridge, withTopology } from './wire.js';
+import { rxPackets, testbedChain, withKernelBridge, withTopology } from './wire.js';
 import { native } from '../src/native.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -130,20 +129,7 @@ function chainOf(n: number): Record<string, unknown>[] {
 }
 
 async function withNfchain<T>(tb: Testbed, driver: string, n: number, f: () => Promise<T>): Promise<T> {
-  const nfs = chainOf(n);
-  const topo = validateTopology(
-    {
-      name: `lat-${tb.name}`,
-      manager: { statsInterval: 0 },
-      ports: [
-        { name: 'a', driver, interface: tb.ifA },
-        { name: 'b', driver, interface: tb.ifB },
-      ],
-      nfs,
-      chain: nfs.map((x) => x.name as string),
-    },
-    '<bench latency>',
-  );
+  const topo = testbedChain(tb, driver, chainOf(n), `lat-${tb.name}`, '<bench latency>');
   return withTopology(topo, f, 500); // the NFs' first packets (JIT) aside
 }
 

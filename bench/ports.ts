@@ -32,7 +32,6 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { NfcError } from '../src/errors.js';
-import { validateTopology } from '../src/topology/load.js';
 import {
   findTool,
   hasEthtool,
@@ -44,7 +43,7 @@ import {
 } from '../src/testbed/testbed.js';
 import { flagSpecs } from '../src/util/args.js';
 import { benchArgs, JSON_FLAG, median, runsFlag } from './common.js';
-import { rxPackets, withKernelBridge, withTopology } from './wire.js';
+import { rxPackets, testbedChain, withKernelBridge, withTopology } from './wire.js';
 import { native } from '../src/native.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -209,20 +208,7 @@ function nfchainPath(driver: 'af_packet' | 'af_xdp'): PathDef {
     name: `nfchain-${driver}`,
     nfs: (test) => chainFor(test).length,
     async run(tb, test, f) {
-      const nfs = chainFor(test);
-      const topo = validateTopology(
-        {
-          name: `bench-${tb.name}`,
-          manager: { statsInterval: 0 },
-          ports: [
-            { name: 'a', driver, interface: tb.ifA },
-            { name: 'b', driver, interface: tb.ifB },
-          ],
-          nfs,
-          chain: nfs.map((n) => n.name as string),
-        },
-        '<bench ports>',
-      );
+      const topo = testbedChain(tb, driver, chainFor(test), `bench-${tb.name}`, '<bench ports>');
       return withTopology(topo, f);
     },
   };

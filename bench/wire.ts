@@ -6,6 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { runTopology } from '../src/cli/start.js';
 import type { Topology } from '../src/topology/types.js';
+import { validateTopology } from '../src/topology/load.js';
 import type { Testbed } from '../src/testbed/testbed.js';
 import type { Manager } from '../src/manager/manager.js';
 
@@ -54,4 +55,30 @@ export async function withTopology<T>(topo: Topology, f: () => Promise<T>, settl
   });
   if (failure) throw failure;
   return out as T;
+}
+
+/**
+ * The topology that joins the testbed's two ports (a, b) through a chain of `nfs`, in their
+ * order (cold). `source` names the benchmark in validation errors.
+ */
+export function testbedChain(
+  tb: Testbed,
+  driver: string,
+  nfs: Record<string, unknown>[],
+  name: string,
+  source: string,
+): Topology {
+  return validateTopology(
+    {
+      name,
+      manager: { statsInterval: 0 },
+      ports: [
+        { name: 'a', driver, interface: tb.ifA },
+        { name: 'b', driver, interface: tb.ifB },
+      ],
+      nfs,
+      chain: nfs.map((x) => x.name as string),
+    },
+    source,
+  );
 }
