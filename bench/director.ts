@@ -23,7 +23,7 @@
  *   nfchain bench director [--rules 10,1000] [--cache on,off] [--traffic mixed,miss]
  *                          [--index auto] [--flows 4096] [--count N] [--runs R] [--json]
  *
- * --index: the destination-port index of the rules (director.ts): auto (from 32 rules on),
+ * --index: the destination-port index of the rules (director.ts): auto (from INDEX_MIN_RULES, 8, rules on),
  * on or off; a list such as on,off compares them.
  */
 import { NfcError } from '../src/errors.js';

@@ -99,6 +99,14 @@ test('nfchain start: status and stats from another process, then SIGINT leaves n
     const text = spawnSync(process.execPath, [MAIN, 'stats', '--name', name], { encoding: 'utf8' });
     assert.equal(text.status, 0, text.stderr);
     assert.match(text.stdout, /PORTS[\s\S]*NFS[\s\S]*a#\d+/);
+    // A reader that stops early closes the pipe: stats --watch ends quietly, with code 0.
+    const piped = spawnSync(
+      'bash',
+      ['-c', `"${process.execPath}" "${MAIN}" stats --name ${name} --watch 0.2 | head -1; echo "rc=\${PIPESTATUS[0]}"`],
+      { encoding: 'utf8', timeout: 20_000 },
+    );
+    assert.match(piped.stdout, /^nfchain "[^"]+" {2}up \d+ s[\s\S]*rc=0$/m, piped.stderr);
+    assert.doesNotMatch(piped.stderr, /EPIPE|Error/);
     // Scaling from the command line: mistakes exit 2 with the reason; a scale-up is waited for.
     const scale = (...a: string[]) =>
       spawnSync(process.execPath, [MAIN, 'scale', '--name', name, ...a], { encoding: 'utf8' });

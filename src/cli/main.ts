@@ -42,6 +42,15 @@ function find(name: string): (typeof COMMANDS)[number] {
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  // A reader that stops early (`nfchain stats --watch | head`) closes the pipe: end quietly, as
+  // other Unix tools do, instead of dying of an unhandled EPIPE. Not for `nfchain nf`: an NF
+  // outlives its output (its runner ignores the error and goes on).
+  if (name !== 'nf') {
+    process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(0);
+      throw err;
+    });
+  }
   if (name === undefined || name === '--help' || name === '-h' || (name === 'help' && rest.length === 0)) {
     process.stdout.write(`${usage()}\n`);
     return name === undefined ? 1 : 0;
