@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { measureWindow } from './window.js';
 import { validateTopology } from '../src/topology/load.js';
 import { flagSpecs } from '../src/util/args.js';
-import { benchArgs, emit, JSON_FLAG, median, runsFlag, type BenchResult } from './common.js';
+import { benchArgs, emit, JSON_FLAG, POLL_FLAG, median, runsFlag, type BenchResult } from './common.js';
 import { randomUUID } from 'node:crypto';
 
 const PARSE_NF = fileURLToPath(new URL('./nfs/parse-nf.js', import.meta.url));
@@ -38,14 +38,7 @@ export const CHAIN_FLAGS = flagSpecs([
   { name: 'nfs', kind: 'integer', min: 1, default: 3, value: 'K', help: 'header-parsing NF processes in the chain' },
   { name: 'size', kind: 'integer', min: 1, default: 64, value: 'B', help: 'frame size of the generated packets' },
   { name: 'seconds', kind: 'number', default: 3, value: 'S', help: 'the measured window' },
-  {
-    name: 'poll',
-    kind: 'string',
-    choices: ['adaptive', 'busy'],
-    default: 'adaptive',
-    value: 'MODE',
-    help: 'adaptive (NFs sleep when idle) or busy (NFs spin)',
-  },
+  POLL_FLAG,
   runsFlag(3),
   JSON_FLAG,
 ]);

@@ -86,6 +86,16 @@ export function runChild(moduleUrl: string, args: string[], opts: { timeoutMs?: 
   });
 }
 
+/** --poll: how the NFs of a benchmark's chain wait for packets. */
+export const POLL_FLAG = {
+  name: 'poll',
+  kind: 'string',
+  choices: ['adaptive', 'busy'],
+  default: 'adaptive',
+  value: 'MODE',
+  help: 'adaptive (NFs sleep when idle) or busy (NFs spin)',
+} as const;
+
 /** --json: the same results as one JSON object per line. */
 export const JSON_FLAG = { name: 'json', kind: 'boolean', help: 'one JSON object per line' } as const;
 

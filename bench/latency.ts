@@ -26,12 +26,11 @@ import { NfcError } from '../src/errors.js';
 import { netnsSupport, testbedDown, testbedUp, type Testbed } from '../src/testbed/testbed.js';
 import { flagSpecs } from '../src/util/args.js';
 import { benchArgs, JSON_FLAG } from './common.js';
-import { rxPackets, testbedChain, withKernelBridge, withTopology } from './wire.js';
+import { blasterArgs, rxPackets, testbedChain, withKernelBridge, withTopology } from './wire.js';
 import { native } from '../src/native.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const PROBE = join(root, 'dist/bench/latency-probe.js');
-const BLASTER = join(root, 'dist/bench/blaster.js');
 const NFS = (n: string): string => join(root, `dist/nfs/${n}/index.js`);
 
 export interface LatencyRow {
@@ -55,29 +54,11 @@ function quantile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
 }
 
-function blasterArgs(tb: Testbed, seconds: number, pps: number): string[] {
-  return [
-    'netns',
-    'exec',
-    tb.nsA,
-    process.execPath,
-    BLASTER,
-    'eth0',
-    tb.macA,
-    tb.macB,
-    tb.ipA,
-    tb.ipB,
-    String(seconds),
-    '64',
-    String(pps),
-  ];
-}
-
 /** The path's top rate: 64-byte UDP A → B at full speed for 2 s, as B received it (pps). */
 function topRate(tb: Testbed): number {
   const before = rxPackets(tb.nsB);
   const t0 = performance.now();
-  const r = spawnSync('ip', blasterArgs(tb, 2, 0), { encoding: 'utf8', timeout: 30_000, killSignal: 'SIGKILL' });
+  const r = spawnSync('ip', blasterArgs(tb, 2, 64), { encoding: 'utf8', timeout: 30_000, killSignal: 'SIGKILL' });
   if (r.status !== 0) throw new NfcError('NFC_ERR_BENCH', `blaster failed: ${r.stderr}`);
   return (rxPackets(tb.nsB) - before) / ((performance.now() - t0) / 1000);
 }
@@ -90,7 +71,7 @@ async function probe(
   pps: number,
 ): Promise<{ rtt: number[]; lost: number }> {
   const seconds = Math.ceil((count * intervalUs) / 1e6) + 2;
-  const load = pps > 0 ? spawn('ip', blasterArgs(tb, seconds, pps), { stdio: 'ignore' }) : null;
+  const load = pps > 0 ? spawn('ip', blasterArgs(tb, seconds, 64, pps), { stdio: 'ignore' }) : null;
   try {
     if (load) await new Promise((r) => setTimeout(r, 300));
     const r = spawnSync(

@@ -43,11 +43,10 @@ import {
 } from '../src/testbed/testbed.js';
 import { flagSpecs } from '../src/util/args.js';
 import { benchArgs, JSON_FLAG, median, runsFlag } from './common.js';
-import { rxPackets, testbedChain, withKernelBridge, withTopology } from './wire.js';
+import { blasterArgs, rxPackets, testbedChain, withKernelBridge, withTopology } from './wire.js';
 import { native } from '../src/native.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const BLASTER = join(root, 'dist/bench/blaster.js');
 const NFS = (n: string): string => join(root, `dist/nfs/${n}/index.js`);
 
 type Test = 'udp64' | 'udp1500' | 'tcp1' | 'tcp4';
@@ -78,24 +77,11 @@ export interface PortsRow {
 function udp(tb: Testbed, seconds: number, size: number): number {
   const before = rxPackets(tb.nsB);
   const t0 = performance.now();
-  const r = spawnSync(
-    'ip',
-    [
-      'netns',
-      'exec',
-      tb.nsA,
-      process.execPath,
-      BLASTER,
-      'eth0',
-      tb.macA,
-      tb.macB,
-      tb.ipA,
-      tb.ipB,
-      String(seconds),
-      String(size),
-    ],
-    { encoding: 'utf8', timeout: seconds * 1000 + 30_000, killSignal: 'SIGKILL' },
-  );
+  const r = spawnSync('ip', blasterArgs(tb, seconds, size), {
+    encoding: 'utf8',
+    timeout: seconds * 1000 + 30_000,
+    killSignal: 'SIGKILL',
+  });
   if (r.status !== 0) throw new NfcError('NFC_ERR_BENCH', `blaster failed: ${r.stderr}`);
   return (rxPackets(tb.nsB) - before) / ((performance.now() - t0) / 1000);
 }

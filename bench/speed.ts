@@ -14,7 +14,7 @@ import { existsSync } from 'node:fs';
 import { measureWindow } from './window.js';
 import { validateTopology } from '../src/topology/load.js';
 import { flagSpecs } from '../src/util/args.js';
-import { benchArgs, emit, JSON_FLAG, median, runsFlag, type BenchResult } from './common.js';
+import { benchArgs, emit, JSON_FLAG, POLL_FLAG, median, runsFlag, type BenchResult } from './common.js';
 
 function speedTester(): string {
   const js = fileURLToPath(new URL('../nfs/speed-tester/index.js', import.meta.url));
@@ -65,14 +65,7 @@ export const SPEED_FLAGS = flagSpecs([
   },
   { name: 'packets', kind: 'integer', min: 1, default: 1024, value: 'N', help: 'packets each NF creates' },
   { name: 'seconds', kind: 'number', default: 3, value: 'S', help: 'the measured window' },
-  {
-    name: 'poll',
-    kind: 'string',
-    choices: ['adaptive', 'busy'],
-    default: 'adaptive',
-    value: 'MODE',
-    help: 'adaptive (NFs sleep when idle) or busy (NFs spin)',
-  },
+  POLL_FLAG,
   runsFlag(3),
   JSON_FLAG,
 ]);

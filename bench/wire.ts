@@ -4,6 +4,7 @@
  * around a measurement.
  */
 import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { runTopology } from '../src/cli/start.js';
 import type { Topology } from '../src/topology/types.js';
 import { validateTopology } from '../src/topology/load.js';
@@ -81,4 +82,28 @@ export function testbedChain(
     },
     source,
   );
+}
+
+const BLASTER = fileURLToPath(new URL('./blaster.js', import.meta.url));
+
+/**
+ * The `ip` arguments that run the UDP blaster in the testbed's namespace A, sending `size`-byte
+ * frames to B for `seconds`: as fast as it can (pps 0) or paced at `pps` packets per second.
+ */
+export function blasterArgs(tb: Testbed, seconds: number, size: number, pps = 0): string[] {
+  return [
+    'netns',
+    'exec',
+    tb.nsA,
+    process.execPath,
+    BLASTER,
+    'eth0',
+    tb.macA,
+    tb.macB,
+    tb.ipA,
+    tb.ipB,
+    String(seconds),
+    String(size),
+    String(pps),
+  ];
 }
