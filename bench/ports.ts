@@ -27,7 +27,7 @@
  * JSON, one line per figure: { bench: "ports", test, path, offloads, nfs, gbps | mpps, runs,
  * ratio }.
  */
-import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
@@ -35,11 +35,13 @@ import { NfcError } from '../src/errors.js';
 import {
   findTool,
   hasEthtool,
+  joinWithTc,
   netnsSupport,
   testbedDown,
   testbedUp,
   type Testbed,
   type TestbedOffloads,
+  unjoinTc,
 } from '../src/testbed/testbed.js';
 import { flagSpecs } from '../src/util/args.js';
 import { benchArgs, JSON_FLAG, median, runsFlag } from './common.js';
@@ -146,37 +148,12 @@ const tcMirred: PathDef = {
   name: 'tc-mirred',
   nfs: () => 0,
   async run(tb, _test, f) {
-    const tc = findTool('tc')!;
     try {
-      for (const [from, to] of [
-        [tb.ifA, tb.ifB],
-        [tb.ifB, tb.ifA],
-      ] as const) {
-        execFileSync(tc, ['qdisc', 'add', 'dev', from, 'ingress']);
-        execFileSync(tc, [
-          'filter',
-          'add',
-          'dev',
-          from,
-          'ingress',
-          'protocol',
-          'all',
-          'u32',
-          'match',
-          'u32',
-          '0',
-          '0',
-          'action',
-          'mirred',
-          'egress',
-          'redirect',
-          'dev',
-          to,
-        ]);
-      }
+      if (!joinWithTc(tb))
+        throw new NfcError('NFC_ERR_BENCH', 'tc mirred: this kernel or tc lacks the ingress qdisc or mirred');
       return await f();
     } finally {
-      for (const dev of [tb.ifA, tb.ifB]) spawnSync(tc, ['qdisc', 'del', 'dev', dev, 'ingress'], { stdio: 'ignore' });
+      unjoinTc(tb);
     }
   },
 };

@@ -22,12 +22,14 @@ import {
   describeTestbed,
   findTool,
   hasEthtool,
+  joinWithTc,
   netnsSupport,
   testbedDown,
   testbedStatus,
   testbedTopology,
   testbedUp,
   type Testbed,
+  unjoinTc,
 } from './testbed.js';
 
 const MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url));
@@ -164,58 +166,6 @@ async function reachable(tb: Testbed): Promise<boolean> {
 async function eventuallyReachable(tb: Testbed, tries = 3): Promise<boolean> {
   for (let i = 0; i < tries; i++) if (await reachable(tb)) return true;
   return false;
-}
-
-/**
- * Joins the two root-side veths with tc (ingress u32 match-all + mirred redirect, each way):
- * a stand-in for nfchain, to show the testbed carries traffic once something forwards.
- * Returns false when this kernel lacks the tc pieces.
- */
-function joinWithTc(tb: Testbed): boolean {
-  const tc = findTool('tc');
-  if (tc === undefined) return false;
-  try {
-    for (const [from, to] of [
-      [tb.ifA, tb.ifB],
-      [tb.ifB, tb.ifA],
-    ] as const) {
-      execFileSync(tc, ['qdisc', 'add', 'dev', from, 'ingress'], { stdio: 'pipe' });
-      execFileSync(
-        tc,
-        [
-          'filter',
-          'add',
-          'dev',
-          from,
-          'ingress',
-          'protocol',
-          'all',
-          'u32',
-          'match',
-          'u32',
-          '0',
-          '0',
-          'action',
-          'mirred',
-          'egress',
-          'redirect',
-          'dev',
-          to,
-        ],
-        { stdio: 'pipe' },
-      );
-    }
-    return true;
-  } catch {
-    unjoin(tb);
-    return false;
-  }
-}
-
-function unjoin(tb: Testbed): void {
-  const tc = findTool('tc');
-  if (tc === undefined) return;
-  for (const dev of [tb.ifA, tb.ifB]) spawnSync(tc, ['qdisc', 'del', 'dev', dev, 'ingress'], { stdio: 'ignore' });
 }
 
 function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
@@ -430,7 +380,7 @@ test('testbed: up, idempotent up, addresses, offloads, isolation, down, half-mad
       try {
         assert.equal(await eventuallyReachable(tb), true, 'A reaches B once the root-side veths are joined');
       } finally {
-        unjoin(tb);
+        unjoinTc(tb);
       }
     } else {
       t.diagnostic('tc ingress/u32/mirred not available: the positive check was not run');
@@ -470,7 +420,7 @@ test('testbed: up, idempotent up, addresses, offloads, isolation, down, half-mad
     testbedDown(name);
     assertGone(tb);
   } finally {
-    unjoin(tb);
+    unjoinTc(tb);
     testbedDown(name);
   }
   assertGone(tb);

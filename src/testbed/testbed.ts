@@ -19,11 +19,12 @@
  * and is cold code: it runs once, before or after an experiment. Running those tools and the
  * capability checks (root, ethtool, network namespaces) are host-tools.ts's.
  */
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NfcError } from '../errors.js';
-import { failure, hasEthtool, run, tryRun } from './host-tools.js';
+import { failure, findTool, hasEthtool, run, tryRun } from './host-tools.js';
 
 export { canUseNetns, findTool, hasEthtool, isRoot, netnsSupport } from './host-tools.js';
 
@@ -466,4 +467,57 @@ export function testbedTopology(tb: Testbed, opts: { driver: TestbedDriver; nf?:
     `chain: [${nf}]`,
     '',
   ].join('\n');
+}
+
+/**
+ * Joins the two root-side veths with tc (ingress u32 match-all + mirred redirect, each way):
+ * a stand-in for nfchain (tests, and the `tc mirred` peer of `bench ports`).
+ * Returns false when this kernel lacks the tc pieces.
+ */
+export function joinWithTc(tb: Testbed): boolean {
+  const tc = findTool('tc');
+  if (tc === undefined) return false;
+  try {
+    for (const [from, to] of [
+      [tb.ifA, tb.ifB],
+      [tb.ifB, tb.ifA],
+    ] as const) {
+      execFileSync(tc, ['qdisc', 'add', 'dev', from, 'ingress'], { stdio: 'pipe' });
+      execFileSync(
+        tc,
+        [
+          'filter',
+          'add',
+          'dev',
+          from,
+          'ingress',
+          'protocol',
+          'all',
+          'u32',
+          'match',
+          'u32',
+          '0',
+          '0',
+          'action',
+          'mirred',
+          'egress',
+          'redirect',
+          'dev',
+          to,
+        ],
+        { stdio: 'pipe' },
+      );
+    }
+    return true;
+  } catch {
+    unjoinTc(tb);
+    return false;
+  }
+}
+
+/** Removes what joinWithTc() added (whatever of it there is). */
+export function unjoinTc(tb: Testbed): void {
+  const tc = findTool('tc');
+  if (tc === undefined) return;
+  for (const dev of [tb.ifA, tb.ifB]) spawnSync(tc, ['qdisc', 'del', 'dev', dev, 'ingress'], { stdio: 'ignore' });
 }
