@@ -504,7 +504,6 @@ test('with 3 instances, removing one moves only its flows; every other flow keep
       chain: [1],
     });
     let removed = 0;
-    let tRemove = 0;
     let tGone = 0;
     const logs: string[] = [];
     await runTopology(t, {
@@ -518,7 +517,6 @@ test('with 3 instances, removing one moves only its flows; every other flow keep
             await new Promise((r) => setTimeout(r, 1500));
             const victim = m.status().nfs.sort((a, b) => a.nfId - b.nfId)[1]!;
             removed = victim.nfId;
-            tRemove = Date.now() / 1000;
             process.kill(victim.pid, 'SIGTERM');
             await waitFor(() => !m.status().nfs.some((n) => n.nfId === removed), 5000, 'the instance to leave');
             tGone = Date.now() / 1000;
@@ -532,8 +530,11 @@ test('with 3 instances, removing one moves only its flows; every other flow keep
       },
     });
     assert.ok(removed > 0 && tGone > 0, logs.filter((l) => l.startsWith('test:')).join('; '));
-    const before = new Map<string, Set<number>>();
-    const after = new Map<string, Set<number>>();
+    // Each packet carries the id of the instance that handled it (TTL). Exact, whatever the
+    // timing: a flow that never was on the removed instance was handled by one instance only; a
+    // flow that was moved from it to exactly one other (its last packets, drained by the leaving
+    // instance, may be written after the first ones of the new instance: order is not checked).
+    const tags = new Map<string, Set<number>>();
     const view = new PacketView(new ArrayBuffer(4096));
     const key = new FlowKey();
     for (const p of PcapReader.open(outPath)) {
@@ -541,29 +542,21 @@ test('with 3 instances, removing one moves only its flows; every other flow keep
       u8.set(p.data, 0);
       view.reset(0, p.data.length);
       assert.ok(view.flowKey(key));
-      const ts = p.tsSec + p.tsNsec / 1e9;
-      const map = ts < tRemove - 0.1 ? before : ts > tGone + 0.1 ? after : undefined;
-      if (!map) continue;
       const k = key.toString();
-      if (!map.has(k)) map.set(k, new Set());
-      map.get(k)!.add(view.ipv4Ttl);
+      if (!tags.has(k)) tags.set(k, new Set());
+      tags.get(k)!.add(view.ipv4Ttl);
     }
-    assert.ok(before.size > 100 && after.size > 100, `flows seen: ${before.size} before, ${after.size} after`);
+    assert.ok(tags.size > 100, `flows seen: ${tags.size}`);
+    const gone = removed & 0xff;
     let moved = 0;
     let kept = 0;
-    for (const [k, ids] of before) {
-      assert.equal(ids.size, 1, `flow ${k} stayed on one instance before`);
-      const was = [...ids][0]!;
-      const now = after.get(k);
-      if (!now) continue;
-      assert.equal(now.size, 1, `flow ${k} stayed on one instance after`);
-      const is = [...now][0]!;
-      if (was === (removed & 0xff)) {
-        assert.notEqual(is, was, `flow ${k} left the removed instance`);
-        moved++;
-      } else {
-        assert.equal(is, was, `flow ${k} kept its instance ${was}`);
+    for (const [k, ids] of tags) {
+      if (!ids.has(gone)) {
+        assert.equal(ids.size, 1, `flow ${k} kept its instance: ${[...ids].join(', ')}`);
         kept++;
+      } else {
+        assert.ok(ids.size <= 2, `flow ${k} went from the removed instance to one other: ${[...ids].join(', ')}`);
+        if (ids.size === 2) moved++;
       }
     }
     assert.ok(moved > 0 && kept > 0, `moved ${moved}, kept ${kept}`);
