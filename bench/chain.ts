@@ -1,9 +1,12 @@
 /**
- * bench chain: gen → 3 NF processes that parse headers → null, through the manager (RX and
- * TX loops in worker threads), everything on this machine. Reported: packets per second
- * leaving the null port, measured over a window after a warm-up.
+ * bench chain: gen → K NFs that parse headers → null, through the manager (its RX and TX
+ * loops in worker threads), everything on this machine; the K NFs as K processes (--fuse off)
+ * or as one fused group in one process (--fuse on). Reported: packets per second leaving the
+ * null port, measured over a window after a warm-up. With several values for --nfs or --fuse,
+ * every combination is measured in each run, in turn, so they share the machine's moods.
  *
- *   nfchain bench chain [--nfs K] [--size 64] [--seconds S] [--runs R] [--poll adaptive|busy] [--json]
+ *   nfchain bench chain [--nfs 1,3,5] [--fuse off,on] [--size 64] [--seconds S] [--runs R]
+ *                       [--poll adaptive|busy] [--dataplane auto|split|combined] [--json]
  */
 import { fileURLToPath } from 'node:url';
 import { measureWindow } from './window.js';
@@ -14,17 +17,32 @@ import { randomUUID } from 'node:crypto';
 
 const PARSE_NF = fileURLToPath(new URL('./nfs/parse-nf.js', import.meta.url));
 
-async function once(nfs: number, size: number, seconds: number, poll: 'adaptive' | 'busy'): Promise<number> {
+type Dataplane = 'auto' | 'split' | 'combined';
+
+async function once(
+  nfs: number,
+  fuse: boolean,
+  size: number,
+  seconds: number,
+  poll: 'adaptive' | 'busy',
+  dataplane: Dataplane,
+): Promise<number> {
   const topo = validateTopology(
     {
       name: `bench-chain-${randomUUID().slice(0, 8)}`,
       pool: { count: 32768 },
-      manager: { statsInterval: 0, poll },
+      manager: { statsInterval: 0, poll, dataplane },
       ports: [
         { name: 'gen', driver: 'gen', rate: 0, sizes: [size], flows: 1024 },
         { name: 'sink', driver: 'null' },
       ],
-      nfs: Array.from({ length: nfs }, (_, i) => ({ name: `p${i + 1}`, module: PARSE_NF, service: i + 1 })),
+      // A group needs two NFs: one NF "fused" is one NF.
+      nfs: Array.from({ length: nfs }, (_, i) => ({
+        name: `p${i + 1}`,
+        module: PARSE_NF,
+        service: i + 1,
+        ...(fuse && nfs > 1 ? { fuse: 'chain' } : {}),
+      })),
       chain: [...Array.from({ length: nfs }, (_, i) => i + 1), 'port:sink'],
     },
     '<bench>',
@@ -35,7 +53,32 @@ async function once(nfs: number, size: number, seconds: number, poll: 'adaptive'
 }
 
 export const CHAIN_FLAGS = flagSpecs([
-  { name: 'nfs', kind: 'integer', min: 1, default: 3, value: 'K', help: 'header-parsing NF processes in the chain' },
+  {
+    name: 'nfs',
+    kind: 'list',
+    of: 'integer',
+    min: 1,
+    max: 31,
+    default: [3],
+    value: 'K,...',
+    help: 'header-parsing NFs in the chain (1..31); a list measures each',
+  },
+  {
+    name: 'fuse',
+    kind: 'list',
+    of: 'string',
+    choices: ['off', 'on'],
+    default: ['off'],
+    value: 'off|on,...',
+    help: 'off: one process per NF; on: all of them in one fused group; off,on measures both',
+  },
+  {
+    name: 'dataplane',
+    kind: 'string',
+    choices: ['auto', 'split', 'combined'],
+    default: 'auto',
+    help: "the manager's RX and TX loops in one thread or two (manager.dataplane)",
+  },
   { name: 'size', kind: 'integer', min: 1, default: 64, value: 'B', help: 'frame size of the generated packets' },
   { name: 'seconds', kind: 'number', default: 3, value: 'S', help: 'the measured window' },
   POLL_FLAG,
@@ -44,18 +87,28 @@ export const CHAIN_FLAGS = flagSpecs([
 ]);
 
 export async function chainBenchFromArgv(argv: readonly string[]): Promise<BenchResult[]> {
-  const { nfs, size, seconds, poll, runs: nRuns, json } = benchArgs('chain', argv, CHAIN_FLAGS).values;
-  const runs: number[] = [];
-  for (let r = 0; r < nRuns; r++) runs.push(await once(nfs, size, seconds, poll));
-  const rate = median(runs);
-  const res: BenchResult = {
-    bench: 'chain',
-    params: { nfs, size, poll },
-    rate,
-    unit: 'mpps',
-    nsPerItem: 1000 / rate,
-    runs,
-  };
-  emit(res, json);
-  return [res];
+  const v = benchArgs('chain', argv, CHAIN_FLAGS).values;
+  const { size, seconds, poll, runs: nRuns, json } = v;
+  const dataplane = v.dataplane as Dataplane;
+  const combos = v.nfs.flatMap((nfs) => v.fuse.map((fuse) => ({ nfs, fuse })));
+  const runs = combos.map(() => [] as number[]);
+  for (let r = 0; r < nRuns; r++) {
+    for (let c = 0; c < combos.length; c++) {
+      const { nfs, fuse } = combos[c]!;
+      runs[c]!.push(await once(nfs, fuse === 'on', size, seconds, poll, dataplane));
+    }
+  }
+  return combos.map(({ nfs, fuse }, c) => {
+    const rate = median(runs[c]!);
+    const res: BenchResult = {
+      bench: 'chain',
+      params: { nfs, fuse, size, poll, dataplane },
+      rate,
+      unit: 'mpps',
+      nsPerItem: 1000 / rate,
+      runs: runs[c]!,
+    };
+    emit(res, json);
+    return res;
+  });
 }

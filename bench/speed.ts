@@ -4,9 +4,14 @@
  * of them, as OpenNetVM's speed_tester instances do), each NF enqueueing
  * straight into the next one's ring: no port and no manager loop on the path. Reported: the
  * packets per second each NF handles (the circle's rate; the slowest NF), measured from the
- * NFs' counters over a window after a warm-up; `aggregate` is the sum over the NFs.
+ * NFs' counters over a window after a warm-up; `aggregate` is the sum over the NFs. With
+ * --fuse on, the K instances run in one process, a fused group: a hop is then a function call
+ * (and every MAX_GROUP_HOPS hops one pass round the group's ring); each member's rate is the
+ * group's handled packets (entries from its ring plus hops inside) over K. A process holds at
+ * most 1024 packets, so fused, each member creates at most 1024 / K of them.
  *
- *   nfchain bench speed [--nfs 1,3] [--packets 1024] [--seconds 3] [--runs R] [--poll busy|adaptive] [--json]
+ *   nfchain bench speed [--nfs 1,3] [--fuse off,on] [--packets 1024] [--seconds 3] [--runs R]
+ *                       [--poll busy|adaptive] [--json]
  */
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
@@ -23,10 +28,12 @@ function speedTester(): string {
 
 async function once(
   k: number,
+  fuse: boolean,
   packets: number,
   seconds: number,
   poll: 'adaptive' | 'busy',
 ): Promise<{ perNf: number; aggregate: number }> {
+  const fused = fuse && k > 1;
   const topo = validateTopology(
     {
       name: `bench-speed-${randomUUID().slice(0, 8)}`,
@@ -38,6 +45,7 @@ async function once(
         module: speedTester(),
         service: i + 1,
         options: { destination: ((i + 1) % k) + 1, packets, interval: 0 },
+        ...(fused ? { fuse: 'circle' } : {}),
       })),
       chain: [1],
     },
@@ -45,6 +53,13 @@ async function once(
   );
   const { a, b } = await measureWindow(topo, seconds);
   const dt = b.time - a.time;
+  if (fused) {
+    const g = b.nfs[0]!.counters;
+    const g0 = a.nfs[0]!.counters;
+    const handled = (g.rx ?? 0) + (g.fused ?? 0) - (g0.rx ?? 0) - (g0.fused ?? 0);
+    const aggregate = handled / dt / 1e6;
+    return { perNf: aggregate / k, aggregate };
+  }
   const rates = b.nfs.map(
     (n) => ((n.counters.rx ?? 0) - (a.nfs.find((x) => x.nfId === n.nfId)?.counters.rx ?? 0)) / dt / 1e6,
   );
@@ -63,7 +78,23 @@ export const SPEED_FLAGS = flagSpecs([
     value: 'K,...',
     help: 'speed-tester NFs in the circle',
   },
-  { name: 'packets', kind: 'integer', min: 1, default: 1024, value: 'N', help: 'packets each NF creates' },
+  {
+    name: 'fuse',
+    kind: 'list',
+    of: 'string',
+    choices: ['off', 'on'],
+    default: ['off'],
+    value: 'off|on,...',
+    help: 'off: a process per NF; on: the K NFs in one process (a fused group); off,on measures both',
+  },
+  {
+    name: 'packets',
+    kind: 'integer',
+    min: 1,
+    default: 1024,
+    value: 'N',
+    help: 'packets each NF creates (fused: at most 1024 / K)',
+  },
   { name: 'seconds', kind: 'number', default: 3, value: 'S', help: 'the measured window' },
   POLL_FLAG,
   runsFlag(3),
@@ -71,20 +102,21 @@ export const SPEED_FLAGS = flagSpecs([
 ]);
 
 export async function speedBenchFromArgv(argv: readonly string[]): Promise<BenchResult[]> {
-  const { nfs: ks, packets, seconds, poll, runs: nRuns, json } = benchArgs('speed', argv, SPEED_FLAGS).values;
+  const { nfs: ks, fuse: fuses, packets, seconds, poll, runs: nRuns, json } = benchArgs('speed', argv, SPEED_FLAGS).values;
   const out: BenchResult[] = [];
-  for (const k of ks) {
+  for (const k of ks) for (const fuse of fuses) {
     const runs: number[] = [];
     const aggs: number[] = [];
+    const each = fuse === 'on' && k > 1 ? Math.min(packets, Math.floor(1024 / k)) : packets;
     for (let r = 0; r < nRuns; r++) {
-      const x = await once(k, packets, seconds, poll);
+      const x = await once(k, fuse === 'on', each, seconds, poll);
       runs.push(x.perNf);
       aggs.push(x.aggregate);
     }
     const rate = median(runs);
     const res: BenchResult = {
       bench: 'speed',
-      params: { nfs: k, packets, poll },
+      params: { nfs: k, fuse, packets: each, poll },
       rate,
       unit: 'mpps',
       nsPerItem: 1000 / rate,

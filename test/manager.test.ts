@@ -18,7 +18,8 @@ import { PcapWriter } from '../src/pcap/pcap-writer.js';
 import { PacketView } from '../src/packet/packet-view.js';
 import { FlowKey } from '../src/packet/flow-key.js';
 import { synthFlow, writeSynth, SynthKind, type SynthFlow } from '../src/ports/synth.js';
-import { Manager, checkBusyPoll } from '../src/manager/manager.js';
+import { Manager } from '../src/manager/manager.js';
+import { checkBusyPoll } from '../src/manager/placement.js';
 import { IH, SERVICE_BUCKETS } from '../src/shm/instance-layout.js';
 import { standaloneTopology } from '../src/cli/commands.js';
 import { NfcError } from '../src/errors.js';
@@ -1173,9 +1174,11 @@ test('poll busy is refused when the polling loops outnumber the cores, with the 
     (e: unknown) =>
       e instanceof NfcError &&
       e.code === 'NFC_ERR_TOPOLOGY' &&
-      /3 \(RX, TX and 1 NF instance\) and this machine has 2 cores/.test(e.message) &&
-      /adaptive/.test(e.fix ?? ''),
+      /3 \(RX, TX and 1 NF process\) and this machine has 2 cores/.test(e.message) &&
+      /adaptive/.test(e.fix ?? '') &&
+      /fuse/.test(e.fix ?? ''),
   );
   assert.doesNotThrow(() => checkBusyPoll('busy', 2, 4), '4 loops on 4 cores');
+  assert.doesNotThrow(() => checkBusyPoll('busy', 1, 2, 1), 'RX and TX combined in one loop + 1 NF process on 2 cores');
   assert.doesNotThrow(() => checkBusyPoll('adaptive', 30, 2), 'adaptive loops sleep: any number');
 });

@@ -93,7 +93,8 @@ export class Messenger {
   send(to: MessageTarget, payload: unknown): MessageResult {
     const id = this.resolve(to);
     if (id === 0) return 'no-destination';
-    return this.deliver(id, payload);
+    // The service travels with the message: a fused group hands it to that member.
+    return this.deliver(id, payload, 'service' in to ? to.service : 0);
   }
 
   /**
@@ -104,7 +105,7 @@ export class Messenger {
     return this.deliver(MANAGER_INBOX, payload);
   }
 
-  private deliver(id: number, payload: unknown): MessageResult {
+  private deliver(id: number, payload: unknown, service = 0): MessageResult {
     let bytes: Uint8Array;
     try {
       bytes = encoder.encode(JSON.stringify(payload ?? null));
@@ -117,7 +118,8 @@ export class Messenger {
     if (head === null) return 'ring-full';
     const slot = head & (MSG_SLOTS - 1);
     const area = msgAreaOffset(this.inst.g, id) + slot * MSG_BYTES;
-    new DataView(this.inst.mem, area, MSG_BYTES).setUint32(0, this.selfId, true);
+    // Header: the sender's NF id (low 16 bits) and the service it was sent to (high 16; 0: by NF id).
+    new DataView(this.inst.mem, area, MSG_BYTES).setUint32(0, (this.selfId | (service << 16)) >>> 0, true);
     new Uint8Array(this.inst.mem, area + 4, bytes.length).set(bytes);
     r.slots[slot] = bytes.length;
     r.publishReserved(head, 1);
@@ -137,8 +139,11 @@ export class Inbox {
     this.mem = inst.mem;
   }
 
-  /** Delivers up to `max` waiting messages in order; returns how many. */
-  poll(max: number, deliver: (from: number, payload: unknown) => void): number {
+  /**
+   * Delivers up to `max` waiting messages in order; returns how many. `service` is the service
+   * the message was sent to, or 0 when it was sent to this NF by id.
+   */
+  poll(max: number, deliver: (from: number, payload: unknown, service: number) => void): number {
     const n = this.ring.available(max);
     if (n === 0) return 0;
     const pos = this.ring.position;
@@ -149,7 +154,7 @@ export class Inbox {
       const len = this.ring.slots[slot]!;
       if (len === NULL_DESC || len > MSG_BYTES - 4) continue; // a slot a dead sender left empty
       const base = this.area + slot * MSG_BYTES;
-      const from = new DataView(this.mem, base, 4).getUint32(0, true);
+      const head = new DataView(this.mem, base, 4).getUint32(0, true);
       let payload: unknown;
       try {
         payload = JSON.parse(decoder.decode(new Uint8Array(this.mem, base + 4, len)));
@@ -157,7 +162,7 @@ export class Inbox {
         continue;
       }
       delivered++;
-      deliver(from, payload);
+      deliver(head & 0xffff, payload, head >>> 16);
     }
     this.ring.release(n);
     return delivered;

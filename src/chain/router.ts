@@ -128,6 +128,11 @@ export class Router {
     this.flush();
   }
 
+  /** Stages the packet at descs[at] by verdict `v` (no flush), and clears its source entry. */
+  routeVerdict(descs: Uint32Array, at: number, v: number): void {
+    this.routeTo(descs, at, true, verdictAction(v), verdictDest(v));
+  }
+
   /**
    * Stages the packet at descs[at] by the action and destination in its meta (no flush: call
    * flush() at the end of the burst).
@@ -155,7 +160,9 @@ export class Router {
         const hop = this.i32[cw + ci]!;
         w[m + Meta.chainIndex] = ci;
         if (hopKind(hop) === HopKind.SERVICE) {
-          dest = this.pick(hopId(hop), w[m + Meta.flowHash]!, w[m + Meta.epoch]!);
+          const svc = hopId(hop);
+          dest = this.pick(svc, w[m + Meta.flowHash]!, w[m + Meta.epoch]!);
+          w[m + Meta.service] = svc;
         } else {
           w[m + Meta.action] = Action.OUT;
           w[m + Meta.destination] = hopId(hop);
@@ -166,6 +173,7 @@ export class Router {
       }
     } else if (action === Action.TONF) {
       dest = this.pick(destination, w[m + Meta.flowHash]!, w[m + Meta.epoch]!);
+      w[m + Meta.service] = destination;
     } else if (action === Action.OUT) {
       if (destination < this.inst.g.ports) {
         // The TX loop reads the port from the meta.

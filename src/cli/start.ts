@@ -62,9 +62,9 @@ export async function runTopology(topo: Topology, o: RunOptions = {}): Promise<R
   try {
     // After a takeover the NFs of the manager that died are back already: start only what is missing.
     const have = manager.status().nfs;
-    for (const nf of topo.nfs) {
-      const back = manager.tookOver ? have.filter((n) => n.service === nf.service).length : 0;
-      for (let k = back; k < nf.instances; k++) launcher.start(nf);
+    for (const l of manager.placement.launches) {
+      const back = manager.tookOver ? have.filter((n) => n.service === l.service).length : 0;
+      for (let k = back; k < l.instances; k++) launcher.start(l);
     }
     // Wait until every instance is in service (or one fails to start).
     const want = launcher.started + (manager.tookOver ? have.length : 0);

@@ -46,7 +46,8 @@ import { native } from '../native.js';
 import { STAGE_WORDS } from '../shm/instance-layout.js';
 
 export interface DataplaneConfig {
-  role: 'rx' | 'tx';
+  /** the RX loop, the TX loop, or both in one thread (manager.dataplane "combined") */
+  role: 'rx' | 'tx' | 'rxtx';
   instance: string;
   ports: PortConfig[];
   /** stop receiving after this many packets (0: no limit) */
@@ -447,8 +448,12 @@ function runWorker(cfg: DataplaneConfig): void {
   report({ type: 'ready', pinsRestored: rx?.pinsRestored ?? 0 });
   const i32 = ((rx ?? tx) as unknown as { inst: InstanceView }).inst.i32;
   const idleWait = new Int32Array(new SharedArrayBuffer(4));
-  const cpuWord = cfg.role === 'rx' ? IH.rxCpu : IH.txCpu;
-  i32[cpuWord] = native().getCpu();
+  const cpuWords = cfg.role === 'rx' ? [IH.rxCpu] : cfg.role === 'tx' ? [IH.txCpu] : [IH.rxCpu, IH.txCpu];
+  const noteCpu = (): void => {
+    const cpu = native().getCpu();
+    for (const w of cpuWords) i32[w] = cpu;
+  };
+  noteCpu();
   let idle = 0;
   let idleSince = 0;
   let lastSync = 0;
@@ -511,7 +516,7 @@ function runWorker(cfg: DataplaneConfig): void {
     }
     if (t0 - lastSync > 200) {
       lastSync = t0;
-      i32[cpuWord] = native().getCpu();
+      noteCpu();
       tx?.syncCounters();
       if (rx !== null) {
         rx.syncCounters();

@@ -7,17 +7,52 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import type { GroupMember } from '../protocol/messages.js';
+import type { Topology } from '../topology/types.js';
 
-/** What one instance runs: an NF module for a service, with its options. */
+/**
+ * What one instance runs: an NF module for a service, with its options; or a fused group, whose
+ * members (the first being module/service/options above) all run in the one process.
+ */
 export interface NfLaunch {
-  /** the NF's name in the topology (labels its logs and status) */
+  /** the NF's name in the topology, or the fused group's (labels its logs and status) */
   name: string;
-  /** absolute path of the module */
+  /** absolute path of the module (a fused group: its first member's) */
   module: string;
   service: number;
   options: Record<string, unknown>;
   /** the CPUs its processes are pinned to (absent: not pinned) */
   cores?: number[] | undefined;
+  /** a fused group: every member, in order (absent: one NF) */
+  members?: GroupMember[] | undefined;
+}
+
+/** The services a launch serves: its own, or every member's of a fused group. */
+export function launchServices(l: NfLaunch): number[] {
+  return l.members ? l.members.map((m) => m.service) : [l.service];
+}
+
+/**
+ * What `nfchain start` launches for a topology: each NF outside fused groups, and each fused
+ * group as one launch whose members are its NFs; with the number of processes of each (cold).
+ */
+export function topologyLaunches(topo: Topology): (NfLaunch & { instances: number })[] {
+  const out: (NfLaunch & { instances: number })[] = [];
+  for (const nf of topo.nfs) if (nf.fuse === undefined) out.push(nf);
+  for (const g of topo.groups) {
+    const members = g.members.map((n) => topo.nfs.find((nf) => nf.name === n)!);
+    const first = members[0]!;
+    out.push({
+      name: g.name,
+      module: first.module,
+      service: first.service,
+      options: first.options,
+      instances: g.instances,
+      ...(g.cores !== undefined ? { cores: g.cores } : {}),
+      members: members.map((m) => ({ name: m.name, module: m.module, service: m.service, options: m.options })),
+    });
+  }
+  return out;
 }
 
 /** Where the NFs' relative option paths are from (ctx.baseDir): the topology file's directory. */
@@ -51,6 +86,7 @@ export class NfLauncher {
     const k = this.count.get(nf.name) ?? 0;
     this.count.set(nf.name, k + 1);
     const tag = k === 0 ? nf.name : `${nf.name}.${k}`;
+    const first = nf.members?.[0];
     const args = [
       MAIN,
       'nf',
@@ -60,12 +96,13 @@ export class NfLauncher {
       '--name',
       this.manager,
       '--label',
-      nf.name,
+      first ? first.name : nf.name,
       '--base-dir',
       this.baseDir,
       '--options-json',
       JSON.stringify(nf.options),
       ...(nf.cores !== undefined ? ['--cores', nf.cores.join(',')] : []),
+      ...(nf.members ? ['--fuse', JSON.stringify(nf.members.slice(1)), '--fuse-name', nf.name] : []),
     ];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     createInterface({ input: child.stdout! }).on('line', (l) => this.out(l.startsWith('[') ? l : `[${tag}] ${l}`));

@@ -44,7 +44,8 @@ import { FlowRules } from './rules.js';
 import { adoptFiles, PINS_FILE, Reattachment, repairManagerThreads, writeState, type Adopted } from './takeover.js';
 import { formatStats } from './stats.js';
 import { Messenger } from '../chain/messages.js';
-import { NfLauncher, type NfLaunch } from './launcher.js';
+import { launchServices, NfLauncher, topologyLaunches, type NfLaunch } from './launcher.js';
+import { checkBusyPoll, placeLoops, type Placement } from './placement.js';
 import { Registry } from './registry.js';
 import { Scaler } from './scaling.js';
 import { Chains } from './chains.js';
@@ -90,6 +91,8 @@ export class Manager {
   finalStatus: ManagerStatus | undefined;
   private control: ControlServer | undefined;
   private readonly loops: Loops;
+  /** where the loops run and the NF processes to start (placement.ts; decided at start) */
+  placement: Placement = { dataplane: 'split', launches: [], notes: [] };
   private readonly scaler: Scaler;
   /** sends the CLI's messages (sender id 0) */
   private sender: Messenger | undefined;
@@ -123,7 +126,7 @@ export class Manager {
     const out = o.nfOutput ?? ((l: string) => process.stdout.write(`${l}\n`));
     const baseDir = o.topology.file === BUILT_IN_TOPOLOGY ? process.cwd() : dirname(o.topology.file);
     this.launcher = new NfLauncher(o.topology.name, out, this.log, baseDir);
-    for (const nf of o.topology.nfs) this.launches.set(nf.service, nf);
+    for (const l of topologyLaunches(o.topology)) this.remember(l);
     this.scaler = new Scaler(this);
     this.loops = new Loops({
       log: this.log,
@@ -157,10 +160,12 @@ export class Manager {
     // that did not stop cleanly: taken over if they fit this topology, else removed. The
     // socket opens last, once all is ready.
     await ensureNotRunning(t.name);
-    const nfInstances = t.nfs.reduce((n, nf) => n + nf.instances, 0);
-    checkBusyPoll(t.manager.poll, nfInstances);
-    const placement = describeLoops(nfInstances, allowedCpus().length, t);
-    if (placement) this.log(placement);
+    // NF processes: a fused group's instances are one process each.
+    const placement = placeLoops(t, allowedCpus());
+    this.placement = placement;
+    const nfProcesses = placement.launches.reduce((n, l) => n + l.instances, 0);
+    checkBusyPoll(t.manager.poll, nfProcesses, availableParallelism(), placement.dataplane === 'combined' ? 1 : 2);
+    for (const note of placement.notes) this.log(note);
     try {
       const stale = join(SHM_ROOT, `nfchain-${t.name}`);
       const owner = stalePid(stale);
@@ -187,7 +192,7 @@ export class Manager {
         this.cache = this.mainCache();
         this.chains.writeAll(this.inst);
         this.saveState();
-        for (const role of ['tx', 'rx'] as const) await this.startLoop(role);
+        await this.startLoops();
         this.control = await listenControl(t.name, (sock, onMessage) => this.onClient(sock, onMessage));
       }
     } catch (err) {
@@ -231,7 +236,7 @@ export class Manager {
       chainNames: this.chains.names,
       rules: this.rules.specs(),
       nextRuleId: this.rules.nextRuleId,
-      launches: [...this.launches.values()],
+      launches: [...new Set(this.launches.values())],
     });
   }
 
@@ -261,7 +266,7 @@ export class Manager {
     // 2. State: chains (the table is in shared memory; their names here), rules, launches.
     this.chains.names = a.state.chainNames;
     this.rules.restore(a.state.rules, a.state.nextRuleId);
-    for (const l of a.state.launches) this.launches.set(l.service, l);
+    for (const l of a.state.launches) this.remember(l);
     // 3. The NFs: live ones are waited for; dead ones are reclaimed.
     this.takenOver = new Reattachment(this.inst, this.registry, this.log);
     await this.takenOver.collect();
@@ -283,7 +288,7 @@ export class Manager {
         `warning: takeover: ${audit.duplicates} buffers are in two places (freed twice): ${audit.examples.join('; ')}`,
       );
     // The RX → TX ring and the NFs' tx rings keep their packets: the new TX loop sends them.
-    for (const role of ['tx', 'rx'] as const) await this.startLoop(role);
+    await this.startLoops();
     this.saveState();
     this.log(
       `took over from manager pid ${oldPid}: ${this.takenOver.size} NF(s) back, ${lost} buffers the dead manager held reclaimed ` +
@@ -296,8 +301,13 @@ export class Manager {
     if (!this.takenOver)
       throw new NfcError('NFC_ERR_CONTROL', `reattach of NF ${req.nfId} refused: this manager did not take it over`);
     return this.takenOver.reattach(req, conn, (l) => {
-      if (!this.launches.has(l.service)) this.launches.set(l.service, l);
+      if (!this.launches.has(l.service)) this.remember(l);
     });
+  }
+
+  /** What a service's instances run (one NF, or a fused group for each of its services), for scaling (cold). */
+  private remember(l: NfLaunch): void {
+    for (const svc of launchServices(l)) this.launches.set(svc, l);
   }
 
   // ---- NFs ----------------------------------------------------------------------------------
@@ -307,11 +317,12 @@ export class Manager {
     if (this.stopping) throw new NfcError('NFC_ERR_NOT_RUNNING', 'the manager is shutting down');
     const e = this.registry.register(req, conn);
     if (!this.launches.has(req.service)) {
-      this.launches.set(req.service, {
+      this.remember({
         name: req.name,
         module: req.module,
         service: req.service,
         options: req.options ?? {},
+        ...(req.members ? { members: req.members } : {}),
       });
       this.saveState();
     }
@@ -347,7 +358,13 @@ export class Manager {
     Atomics.store(this.inst.i32, IH.rxEnabled, 1);
   }
 
-  private startLoop(role: 'rx' | 'tx'): Promise<void> {
+  /** The data-plane threads: TX then RX, or one loop doing both (manager.dataplane). */
+  private async startLoops(): Promise<void> {
+    if (this.placement.dataplane === 'combined') await this.startLoop('rxtx');
+    else for (const role of ['tx', 'rx'] as const) await this.startLoop(role);
+  }
+
+  private startLoop(role: 'rx' | 'tx' | 'rxtx'): Promise<void> {
     const m = this.topo.manager;
     const cfg: DataplaneConfig = {
       role,
@@ -359,7 +376,7 @@ export class Manager {
       flowTable: { capacity: m.flowTable, idleTimeoutMs: m.flowIdleTimeout * 1000 },
       pinsFile: join(this.inst.dir.path, PINS_FILE),
       loadPins: this.takenOver !== null,
-      cores: m.cores?.[role],
+      cores: role === 'tx' ? this.placement.tx : this.placement.rx,
     };
     return this.loops.start(cfg);
   }
@@ -523,41 +540,5 @@ export class Manager {
       this.inst.dir.remove();
     }
     this.control?.close();
-  }
-}
-
-/**
- * A line for the log when the topology's polling loops (RX, TX, one per NF instance) outnumber
- * the cores: they share them, hand-offs between them cost wake-ups, and nothing is pinned
- * unless the topology says so. Undefined when there is a core per loop (cold).
- */
-export function describeLoops(nfInstances: number, cores: number, t: Topology): string | undefined {
-  const loops = 2 + nfInstances;
-  if (loops <= cores) return undefined;
-  const pinned = [t.manager.cores?.rx, t.manager.cores?.tx, ...t.nfs.map((n) => n.cores)].filter(
-    (c) => c !== undefined,
-  ).length;
-  return (
-    `${loops} packet loops (RX, TX and ${nfInstances} NF instance${nfInstances === 1 ? '' : 's'}) share ${cores} ` +
-    `core${cores === 1 ? '' : 's'}: idle loops sleep (poll "adaptive") and the kernel places ` +
-    `${pinned === 0 ? 'them all' : 'those without cores:'}; manager.cores and nfs[].cores pin them (docs/topology.md)`
-  );
-}
-
-/**
- * `poll: busy` spins every loop: with more spinning loops (RX, TX and one per NF instance) than
- * cores they wait for each other's time slices and latency collapses (16 ms pings measured with
- * 5 loops on 2 cores). Refused then, with the count and the fix (cold).
- */
-export function checkBusyPoll(poll: 'adaptive' | 'busy', nfInstances: number, cores = availableParallelism()): void {
-  const loops = 2 + nfInstances;
-  if (poll === 'busy' && loops > cores) {
-    throw new NfcError(
-      'NFC_ERR_TOPOLOGY',
-      `poll "busy" needs a core for each polling loop: this topology has ${loops} (RX, TX and ${nfInstances} NF instance${nfInstances === 1 ? '' : 's'}) and this machine has ${cores} core${cores === 1 ? '' : 's'}`,
-      {
-        fix: 'use poll "adaptive" (the default: loops sleep when idle and wake on the first packet), or fewer NF instances',
-      },
-    );
   }
 }

@@ -13,7 +13,7 @@
 import { closeSync } from 'node:fs';
 import { native } from '../native.js';
 import { NfcError } from '../errors.js';
-import type { RegisterRequest } from '../protocol/messages.js';
+import type { GroupMember, RegisterRequest } from '../protocol/messages.js';
 import type { InstanceView } from '../shm/instance.js';
 import { CounterSet, EPOCHS, MAX_INSTANCES, MAX_NFS, MAX_SERVICES, NfState, NS } from '../shm/instance-layout.js';
 import { NULL_DESC } from '../shm/pool.js';
@@ -25,10 +25,22 @@ import { clearSlotRecords, drainRing, reclaimNf } from './reclaim.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** The services whose instance list names NF `id` (one, or a fused group's; cold). */
+export function servicesOf(inst: InstanceView, id: number): number[] {
+  const out: number[] = [];
+  for (let s = 1; s < MAX_SERVICES; s++) if (isMember(inst, s, id)) out.push(s);
+  return out;
+}
+
 export interface NfEntry {
   nfId: number;
   name: string;
+  /** its (first) service */
   service: number;
+  /** every service it serves: [service], or a fused group's members' services */
+  services: number[];
+  /** a fused group's members (absent: one NF) */
+  members?: GroupMember[] | undefined;
   /** the process, as the kernel names it to the manager (SO_PEERCRED), and a pidfd on it */
   pid: number;
   pidfd: number;
@@ -65,9 +77,9 @@ export class Registry {
 
   constructor(private readonly host: RegistryHost) {}
 
-  /** The instances of a service that are neither gone nor retired. */
+  /** The instances of a service (NFs, and fused groups that run it) that are neither gone nor retired. */
   instances(service: number): NfEntry[] {
-    return [...this.nfs.values()].filter((e) => e.service === service && !e.gone && !e.retired);
+    return [...this.nfs.values()].filter((e) => e.services.includes(service) && !e.gone && !e.retired);
   }
 
   /**
@@ -100,12 +112,25 @@ export class Registry {
         },
       );
     }
-    if (!Number.isInteger(req.service) || req.service < 1 || req.service >= MAX_SERVICES) {
-      throw new NfcError('NFC_ERR_INVALID_ARG', `service ${req.service} is out of range 1..${MAX_SERVICES - 1}`);
+    const members = req.members;
+    if (members !== undefined && (members.length < 2 || members[0]!.service !== req.service)) {
+      throw new NfcError(
+        'NFC_ERR_CONTROL',
+        'register refused: a fused group lists two members or more, the first for the service registered',
+      );
     }
-    const inService = [...this.nfs.values()].filter((e) => e.service === req.service && !e.gone).length;
-    if (inService >= MAX_INSTANCES) {
-      throw new NfcError('NFC_ERR_LIMIT', `service ${req.service} already has ${MAX_INSTANCES} instances`);
+    const services = members ? members.map((m) => m.service) : [req.service];
+    for (const svc of services) {
+      if (!Number.isInteger(svc) || svc < 1 || svc >= MAX_SERVICES) {
+        throw new NfcError('NFC_ERR_INVALID_ARG', `service ${svc} is out of range 1..${MAX_SERVICES - 1}`);
+      }
+      if (services.indexOf(svc) !== services.lastIndexOf(svc)) {
+        throw new NfcError('NFC_ERR_INVALID_ARG', `a fused group runs each service once; service ${svc} is given twice`);
+      }
+      const inService = [...this.nfs.values()].filter((e) => e.services.includes(svc) && !e.gone).length;
+      if (inService >= MAX_INSTANCES) {
+        throw new NfcError('NFC_ERR_LIMIT', `service ${svc} already has ${MAX_INSTANCES} instances`);
+      }
     }
     let id = req.nfId;
     const i32 = inst.i32;
@@ -150,6 +175,8 @@ export class Registry {
       nfId: id,
       name: req.name,
       service: req.service,
+      services,
+      members,
       pid: peer.pid,
       pidfd,
       generation: gen,
@@ -161,15 +188,19 @@ export class Registry {
     };
     this.nfs.set(id, e);
     conn.nfId = id;
+    const what = members
+      ? `fused group of ${members.map((m) => `${m.name} (service ${m.service})`).join(', ')}`
+      : `service ${req.service}`;
     this.host.log(
-      `NF ${req.name}#${id} registered (service ${req.service}, pid ${peer.pid}${req.pid !== peer.pid ? `, ${req.pid} in its own pid namespace` : ''})`,
+      `NF ${req.name}#${id} registered (${what}, pid ${peer.pid}${req.pid !== peer.pid ? `, ${req.pid} in its own pid namespace` : ''})`,
     );
     return e;
   }
 
   /** Takes back an NF of a manager that died, on the connection it came back on (cold). */
   readmit(e: Omit<NfEntry, 'inService' | 'retired' | 'gone'>): void {
-    this.nfs.set(e.nfId, { ...e, inService: isMember(this.host.inst, e.service, e.nfId), retired: false, gone: false });
+    const inService = e.services.some((s) => isMember(this.host.inst, s, e.nfId));
+    this.nfs.set(e.nfId, { ...e, inService, retired: false, gone: false });
     e.conn.nfId = e.nfId;
   }
 
@@ -200,25 +231,29 @@ export class Registry {
   putInService(e: NfEntry): void {
     const inst = this.host.inst;
     Atomics.store(inst.i32, inst.slotWord(e.nfId) + NS.state, NfState.RUNNING);
-    const j = addMember(inst, e.service, e.nfId, this.rebalancing.has(e.service));
-    if (j.reusedOldest) {
-      this.host.log(
-        `warning: all ${EPOCHS} affinity epochs hold flows; ${j.reusedOldest.flows} flows of ` +
-          `epoch ${j.reusedOldest.epoch} may move to other instances (they started before ${EPOCHS - 1} joins ago)`,
-      );
-    }
-    if (j.epoch !== j.previous) {
-      this.host.log(
-        `affinity epoch ${j.epoch}: new flows of service ${e.service} may use NF ${e.name}#${e.nfId}; ` +
-          `${j.heldFlows} flows keep their instances`,
-      );
+    // A fused group joins every member's service; all of them in one epoch change.
+    const rebalance = e.services.some((s) => this.rebalancing.has(s));
+    for (const svc of e.services) {
+      const j = addMember(inst, svc, e.nfId, rebalance);
+      if (j.reusedOldest) {
+        this.host.log(
+          `warning: all ${EPOCHS} affinity epochs hold flows; ${j.reusedOldest.flows} flows of ` +
+            `epoch ${j.reusedOldest.epoch} may move to other instances (they started before ${EPOCHS - 1} joins ago)`,
+        );
+      }
+      if (j.epoch !== j.previous) {
+        this.host.log(
+          `affinity epoch ${j.epoch}: new flows of service ${svc} may use NF ${e.name}#${e.nfId}; ` +
+            `${j.heldFlows} flows keep their instances`,
+        );
+      }
     }
     e.inService = true;
   }
 
-  takeOutOfService(e: Pick<NfEntry, 'nfId' | 'service' | 'inService'>): void {
+  takeOutOfService(e: Pick<NfEntry, 'nfId' | 'services' | 'inService'>): void {
     if (!e.inService) return;
-    removeMember(this.host.inst, e.service, e.nfId);
+    for (const svc of e.services) removeMember(this.host.inst, svc, e.nfId);
     e.inService = false;
   }
 
@@ -299,9 +334,9 @@ export class Registry {
    * Takes a slot of a dead manager's whose NF will not come back: out of service, its process
    * killed if it still runs, then its buffers back and the slot free (cold).
    */
-  async reclaimSlot(id: number, service: number, pid: number, why: string): Promise<void> {
+  async reclaimSlot(id: number, pid: number, why: string): Promise<void> {
     const { inst, cache } = this.host;
-    this.takeOutOfService({ nfId: id, service, inService: isMember(inst, service, id) });
+    this.takeOutOfService({ nfId: id, services: servicesOf(inst, id), inService: true });
     if (!(await killAndWait(pid))) {
       this.host.log(
         `error: takeover: NF #${id} (pid ${pid}) did not exit ${KILL_WAIT_MS} ms after SIGKILL; its slot and buffers are quarantined`,

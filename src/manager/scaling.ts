@@ -97,7 +97,7 @@ export class Scaler {
       try {
         for (;;) {
           const fresh = [...registry.nfs.values()].filter(
-            (e) => e.service === svc && !known.has(e.nfId) && e.inService,
+            (e) => e.services.includes(svc) && !known.has(e.nfId) && e.inService,
           );
           if (fresh.length >= n - before) {
             started.push(...fresh.map((e) => e.nfId));

@@ -76,6 +76,11 @@ export function formatStats(now: ManagerStatus, prev?: ManagerStatus): string {
     );
   }
   if (now.nfs.length === 0) lines.push('  (no NF registered)');
+  for (const nf of now.nfs) {
+    if (nf.members) {
+      lines.push(`  ${nf.tag}: fused group of ${nf.members.map((x) => `${x.name} (service ${x.service})`).join(', ')}`);
+    }
+  }
   const rxDrops = drops(now.rx);
   if (rxDrops !== '-') lines.push(`  manager RX drops: ${rxDrops}`);
   if ((now.tx.dropBadPort ?? 0) > 0) lines.push(`  manager TX drops: bad port ${fmt(now.tx.dropBadPort!)}`);

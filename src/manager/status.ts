@@ -24,7 +24,13 @@ import { countBuffers } from './census.js';
 export interface StatusSources {
   topo: Topology;
   inst: InstanceView;
-  nfs: Iterable<{ nfId: number; name: string; service: number; pid: number }>;
+  nfs: Iterable<{
+    nfId: number;
+    name: string;
+    service: number;
+    pid: number;
+    members?: readonly { name: string; service: number }[] | undefined;
+  }>;
   startedAt: number;
   cache: PoolCache | undefined;
 }
@@ -77,6 +83,7 @@ export function managerStatus(m: StatusSources): ManagerStatus {
     pid: e.pid,
     cpu: inst.i32[inst.slotWord(e.nfId) + NS.cpu]!,
     counters: routeCounters(CounterSet.nf(e.nfId)),
+    ...(e.members ? { members: e.members.map((x) => ({ name: x.name, service: x.service })) } : {}),
   }));
   const services: { service: number; nfs: number[] }[] = [];
   for (let s = 1; s < MAX_SERVICES; s++) {

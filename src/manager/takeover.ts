@@ -17,7 +17,7 @@ import type { Topology } from '../topology/types.js';
 import type { NfLaunch } from './launcher.js';
 import { processRunning, type Conn } from './processes.js';
 import { repairJournal, ringAt } from './reclaim.js';
-import type { Registry } from './registry.js';
+import { servicesOf, type Registry } from './registry.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -160,7 +160,7 @@ export class Reattachment {
       if (processRunning(pid) && state !== NfState.STOPPED && state !== NfState.DEAD) {
         this.waiting.set(id, { pid, generation: registry.generations[id]!, service, back: false });
       } else {
-        await registry.reclaimSlot(id, service, pid, `its process ${pid} is gone or stopping`);
+        await registry.reclaimSlot(id, pid, `its process ${pid} is gone or stopping`);
       }
     }
   }
@@ -186,11 +186,21 @@ export class Reattachment {
         `reattach of NF ${req.nfId} refused: generation ${req.generation}, service ${req.service} do not match its slot`,
       );
     }
+    const services = req.members ? req.members.map((m) => m.service) : [req.service];
+    const listed = servicesOf(this.inst, req.nfId);
+    if (listed.some((s) => !services.includes(s))) {
+      throw new NfcError(
+        'NFC_ERR_CONTROL',
+        `reattach of NF ${req.nfId} refused: the service table has it in services ${listed.join(', ')}, it names ${services.join(', ')}`,
+      );
+    }
     const pidfd = native().pidfdOpen(peer.pid);
     this.registry.readmit({
       nfId: req.nfId,
       name: req.name,
       service: req.service,
+      services,
+      members: req.members,
       pid: peer.pid,
       pidfd,
       generation: w.generation,
@@ -198,7 +208,13 @@ export class Reattachment {
       module: req.module,
     });
     w.back = true;
-    remember({ name: req.name, module: req.module, service: req.service, options: req.options ?? {} });
+    remember({
+      name: req.name,
+      module: req.module,
+      service: req.service,
+      options: req.options ?? {},
+      ...(req.members ? { members: req.members } : {}),
+    });
     return new Promise((resolve) => {
       w.answer = () => resolve({ type: 'ok', id: req.id });
     });
@@ -222,7 +238,7 @@ export class Reattachment {
         const w = waiting.get(id)!;
         if (!w.back && !processRunning(w.pid)) {
           waiting.delete(id);
-          await registry.reclaimSlot(id, w.service, w.pid, `its process ${w.pid} exited`);
+          await registry.reclaimSlot(id, w.pid, `its process ${w.pid} exited`);
         }
       }
       await sleep(5);
@@ -234,7 +250,7 @@ export class Reattachment {
         registry.gone(id, 'it did not pause when the manager died');
       } else {
         this.log(`takeover: NF #${id} (pid ${w.pid}) did not come back within ${REATTACH_WAIT_MS} ms: killing it`);
-        await registry.reclaimSlot(id, w.service, w.pid, 'it did not come back');
+        await registry.reclaimSlot(id, w.pid, 'it did not come back');
       }
     }
     await registry.settled();

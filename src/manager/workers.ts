@@ -66,12 +66,12 @@ export class Loops {
 
   /** Sends flow rules to the RX loop, which swaps them in between two bursts. */
   pushFlows(rules: FlowRule[]): void {
-    for (const w of this.workers) if (w.role === 'rx') w.worker.postMessage({ type: 'flows', rules });
+    for (const w of this.workers) if (w.role !== 'tx') w.worker.postMessage({ type: 'flows', rules });
   }
 
   /** The RX loop's flow table and affinity counts (undefined if it does not answer within 1 s). */
   flowStats(): Promise<FlowTableStats | undefined> {
-    const rx = this.workers.find((w) => w.role === 'rx');
+    const rx = this.workers.find((w) => w.role !== 'tx');
     if (!rx) return Promise.resolve(undefined);
     return new Promise((resolve) => {
       const t = setTimeout(() => {
@@ -91,7 +91,7 @@ export class Loops {
 
   /** Stops every loop: RX first (no new packets), then TX (it sends what is left). */
   async stopAll(): Promise<void> {
-    for (const role of ['rx', 'tx'] as const) {
+    for (const role of ['rx', 'rxtx', 'tx'] as const) {
       for (const w of this.workers.filter((x) => x.role === role)) {
         w.worker.postMessage({ type: 'stop' });
         await Promise.race([w.stopped, sleep(3000)]);

@@ -21,9 +21,11 @@ import { RW } from '../shm/ring-layout.js';
 import { PacketView } from '../packet/packet-view.js';
 import {
   CACHE_CAP,
+  CHAIN_WORDS,
   CounterSet,
   FREE_RING_ID,
   HELD_MAX,
+  HopKind,
   MAX_CHAINS,
   MAX_SERVICES,
   NfState,
@@ -33,19 +35,23 @@ import {
 } from '../shm/instance-layout.js';
 import type { InstanceView } from '../shm/instance.js';
 import { Router } from '../chain/router.js';
-import { NEXT, verdictAction, verdictDest } from '../chain/verdict.js';
+import { Action, NEXT, verdictAction, verdictDest } from '../chain/verdict.js';
+import { hopId, hopKind } from '../chain/chain-table.js';
 import { native } from '../native.js';
 import {
   instantiate,
   type Burst,
+  type FlowChainResult,
   type NFContext,
   type NFDefinition,
   type NFInstance,
   type OptionsSpec,
+  type ScaleResult,
 } from './define.js';
+import { Member, type MemberHost } from './member.js';
 import { HeldTable } from './held-table.js';
 import { Inbox, Messenger, type MessageResult, type MessageTarget } from '../chain/messages.js';
-import type { FlowChainResult, ScaleResult } from './define.js';
+
 import type { Reply, RequestBody } from '../protocol/messages.js';
 import { FlowKey } from '../packet/flow-key.js';
 import { NfcError } from '../errors.js';
@@ -65,12 +71,20 @@ const SLEEP_MS = 5;
 /** Longest slice of packet work before yielding to the event loop (ms). */
 const SLICE_MS = 2;
 
+/** One member of the process: an NF definition with its options, for one service. */
+export interface MemberSpec {
+  def: NFDefinition<OptionsSpec>;
+  options: Record<string, unknown>;
+  service: number;
+  /** the name shown in logs and status (default: the definition's name) */
+  name?: string | undefined;
+}
+
 export interface EngineOptions {
   inst: InstanceView;
   nfId: number;
-  service: number;
-  def: NFDefinition<OptionsSpec>;
-  options: Record<string, unknown>;
+  /** the NFs this process runs: one, or the members of a fused group in their order */
+  members: MemberSpec[];
   poll: 'adaptive' | 'busy';
   /** stop after this many seconds (0: never) */
   ttl: number;
@@ -86,22 +100,50 @@ export interface EngineOptions {
 }
 
 const C = RouteCounters;
+/** toNF(0), no such service: how a packet sent to a service this group does not run is dropped (counted as a bad destination). */
+const DROP_BAD_DEST = Action.TONF;
 
-export class NfEngine implements NFContext<Record<string, unknown>> {
-  readonly name: string;
-  readonly service: number;
-  readonly instance: number;
-  readonly options: Record<string, unknown>;
+/**
+ * Most members one packet passes in one burst of a fused group, the first member included;
+ * then it goes once round the group's own rx ring (counted: yielded), so that a packet that
+ * circles among members (a speed test, a verdict loop) does not hold up the loop.
+ */
+export const MAX_GROUP_HOPS = 64;
+
+/**
+ * Checks the NFs one process is to run (cold): one at least, each service once, and no NF in the
+ * module form twice (it keeps its state at module scope: two members would share it).
+ */
+export function checkMembers(members: readonly MemberSpec[]): void {
+  if (members.length === 0) throw new NfcError('NFC_ERR_NF', 'an NF process runs at least one NF');
+  members.forEach((m, i) => {
+    if (members.findIndex((x) => x.service === m.service) !== i) {
+      throw new NfcError('NFC_ERR_NF', `fused group: two members have service ${m.service}`, {
+        fix: 'give each member its own service',
+      });
+    }
+    if (!m.def.create && members.findIndex((x) => x.def === m.def) !== i) {
+      throw new NfcError(
+        'NFC_ERR_NF',
+        `fused group: NF ${m.def.name} appears twice, but it keeps its state at module scope (no create())`,
+        { fix: 'give the NF the per-instance form, create(ctx) returning its hooks (docs/nf-guide.md)' },
+      );
+    }
+  });
+}
+
+export class NfEngine implements MemberHost {
+  readonly nfId: number;
   readonly pool: PacketPool;
-  desc = 0;
+  /** the NFs of this process (one, or a fused group's members) */
+  readonly members: Member[];
   handled = 0;
 
   private readonly inst: InstanceView;
-  private readonly def: NFDefinition<OptionsSpec>;
-  /** the instance's hooks: what create() returned, or (module form) the definition itself */
-  private impl: NFInstance = {};
   private readonly u32: Uint32Array;
   private readonly i32: Int32Array;
+  private readonly words: Uint32Array;
+  private readonly metaShift: number;
   private readonly slot: number;
   private readonly inflight: number;
   private readonly held: number;
@@ -121,11 +163,17 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
   private readonly burstDescs = new Uint32Array(BURST);
   private readonly burstVerdicts = new Int32Array(BURST);
   private readonly burst: Burst;
-  private keptCurrent = false;
-  private inHandle = false;
+  /** fused groups: member index by service (-1: not in this process) */
+  private readonly memberOf = new Int8Array(MAX_SERVICES).fill(-1);
+  /** fused groups, per packet of the burst: the member it is at (-1: gone), members passed */
+  private readonly at = new Int8Array(BURST);
+  private readonly hops = new Uint8Array(BURST);
+  /** fused groups: the burst positions a member handles in this pass */
+  private readonly idx = new Int32Array(BURST);
+  private readonly chainBase: number;
   private stopReason = '';
   private started = 0;
-  private tickTimer: NodeJS.Timeout | undefined;
+  private readonly tickTimers: NodeJS.Timeout[] = [];
   private done: Promise<string>;
   private resolveDone: (reason: string) => void = () => {};
   private readonly control: EngineOptions['control'];
@@ -135,14 +183,12 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
 
   constructor(o: EngineOptions) {
     this.inst = o.inst;
-    this.def = o.def;
-    this.name = o.def.name;
-    this.service = o.service;
-    this.instance = o.nfId;
-    this.options = o.options;
+    this.nfId = o.nfId;
     this.pool = o.inst.pool;
     this.u32 = o.inst.u32;
     this.i32 = o.inst.i32;
+    this.words = this.pool.words;
+    this.metaShift = this.pool.shift - 2;
     this.slot = o.inst.slotWord(o.nfId);
     this.inflight = this.slot + NS.inflight;
     this.held = this.slot + o.inst.g.heldWord;
@@ -156,6 +202,14 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
     this.control = o.control;
     this.chains = o.chains ?? ['default'];
     this.baseDir = o.baseDir ?? process.cwd();
+    this.chainBase = o.inst.chainWord(0);
+    checkMembers(o.members);
+    const group = o.members.length > 1;
+    this.members = o.members.map((m, i) => {
+      const name = m.name ?? m.def.name;
+      this.memberOf[m.service] = i;
+      return new Member(this, m.def, name, m.service, m.options, group ? `${name}: ` : '');
+    });
     const mem = o.inst.mem;
     const journalBase = this.slot + NS.journal;
     const cacheStart = this.slot + o.inst.g.cacheWord;
@@ -186,24 +240,21 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
     });
   }
 
-  // ---- NFContext ------------------------------------------------------------------------
-
-  get inputPort(): number {
-    return this.pool.meta(this.desc, Meta.port);
+  /** The first member (the only one of a process that is not a fused group). */
+  get main(): Member {
+    return this.members[0]!;
   }
+
+  // ---- what members ask of the process (MemberHost) ----------------------------------------
 
   get heldCount(): number {
     return this.heldTable.count;
   }
 
-  keep(): number {
-    // Only inside handle(): there the current packet is known (handleBurst NFs keep nothing).
-    if (!this.inHandle) return -1;
-    if (this.keptCurrent) return this.desc;
-    if (!this.heldTable.hold(this.desc)) return -1;
-    this.keptCurrent = true;
+  hold(desc: number): boolean {
+    if (!this.heldTable.hold(desc)) return false;
     this.c[C.kept]!++;
-    return this.desc;
+    return true;
   }
 
   newPacket(bytes?: Uint8Array): number {
@@ -252,8 +303,7 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
     return Atomics.load(this.i32, this.inst.serviceWord(service));
   }
 
-  setFlowChain(chain: number): FlowChainResult {
-    if (!this.inHandle) return 'no-flow';
+  setFlowChain(d: number, chain: number): FlowChainResult {
     if (
       !Number.isInteger(chain) ||
       chain < 0 ||
@@ -262,7 +312,6 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
     ) {
       return 'no-chain';
     }
-    const d = this.desc;
     const view = this.view;
     view.attach(this.pool, d);
     const key = this.flowKey;
@@ -280,14 +329,10 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
     return r === 'ok' ? 'ok' : 'ring-full';
   }
 
-  chainId(name: string): number {
-    return this.chains.indexOf(name);
-  }
-
-  async scale(instances: number, service?: number | string, opts?: { rebalance?: boolean }): Promise<ScaleResult> {
+  async scale(instances: number, service: number | string, opts?: { rebalance?: boolean }): Promise<ScaleResult> {
     if (!this.control) throw new NfcError('NFC_ERR_NF', 'scale(): this NF is not connected to a manager');
     const r = await this.control(
-      { type: 'scale', service: service ?? this.service, instances, rebalance: opts?.rebalance === true },
+      { type: 'scale', service, instances, rebalance: opts?.rebalance === true },
       40_000,
     );
     if (r.type !== 'scaled') throw new NfcError('NFC_ERR_NF', `scale(): unexpected answer ${r.type}`);
@@ -332,30 +377,35 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
 
   // ---- the loop ---------------------------------------------------------------------------
 
-  /** Makes the instance (create(), or setup() in the module form); the NF is then ready to be put in service (cold). */
+  /** Makes the instances (create(), or setup() in the module form); the NF is then ready to be put in service (cold). */
   async setup(): Promise<void> {
     this.started = performance.now();
-    this.impl = await instantiate<NFInstance>(
-      this.def as NFDefinition<OptionsSpec, never>,
-      this as unknown as NFContext<never>,
-    );
+    for (const m of this.members) {
+      m.impl = await instantiate<NFInstance>(
+        m.def as NFDefinition<OptionsSpec, never>,
+        m as unknown as NFContext<never>,
+      );
+    }
   }
 
   /** Starts the loop; resolves with the stop reason when the NF has stopped cleanly. */
   run(): Promise<string> {
     this.started = performance.now();
-    const impl = this.impl;
-    if (impl.tick) {
-      const ms = this.def.tickInterval ?? 1000;
-      this.tickTimer = setInterval(() => {
-        if (this.paused) return;
-        try {
-          impl.tick!(this as unknown as NFContext<never>);
-          this.router.flush();
-        } catch (err) {
-          this.logLine(`tick threw: ${(err as Error).stack ?? String(err)}`);
-        }
-      }, ms);
+    for (const m of this.members) {
+      const tick = m.impl.tick;
+      if (!tick) continue;
+      const ms = m.def.tickInterval ?? 1000;
+      this.tickTimers.push(
+        setInterval(() => {
+          if (this.paused) return;
+          try {
+            tick(m as unknown as NFContext<never>);
+            this.router.flush();
+          } catch (err) {
+            m.log(`tick threw: ${(err as Error).stack ?? String(err)}`);
+          }
+        }, ms),
+      );
     }
     if (this.ttl > 0) setTimeout(() => this.stop(`TTL of ${this.ttl} s reached`), this.ttl * 1000).unref();
     setImmediate(() => this.slice());
@@ -380,12 +430,13 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
     const t0 = performance.now();
     this.i32[this.slot + NS.heartbeat] = (Date.now() / 1000) | 0;
     this.i32[this.slot + NS.cpu] = native().getCpu();
-    if (this.impl.message) this.deliverMessages();
+    this.deliverMessages();
+    const single = this.members.length === 1;
     let idle = 0;
     let idleSince = 0;
     let loops = 0;
     for (;;) {
-      const n = this.handleBurst();
+      const n = single ? this.handleBurst() : this.handleGroupBurst();
       if (n > 0) {
         idle = 0;
         if (this.limit > 0 && this.handled >= this.limit) this.stop(`packet limit of ${this.limit} reached`);
@@ -410,13 +461,22 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
     setImmediate(() => this.slice());
   }
 
-  /** Hands waiting messages to message(), in order (cold: messages are control traffic). */
+  /**
+   * Hands waiting messages to message(), in order (cold: messages are control traffic). In a
+   * fused group, a message sent to a service goes to that member; one sent to the process's NF
+   * id goes to every member that has message().
+   */
   private deliverMessages(): void {
-    this.inbox.poll(16, (from, payload) => {
-      try {
-        this.impl.message!(payload, this as unknown as NFContext<never>, from);
-      } catch (err) {
-        this.logLine(`message() threw: ${(err as Error).stack ?? String(err)}`);
+    this.inbox.poll(16, (from, payload, service) => {
+      const only = service > 0 && service < MAX_SERVICES ? this.memberOf[service]! : -1;
+      for (let i = 0; i < this.members.length; i++) {
+        const m = this.members[i]!;
+        if ((only >= 0 && i !== only) || !m.impl.message) continue;
+        try {
+          m.impl.message(payload, m as unknown as NFContext<never>, from);
+        } catch (err) {
+          m.log(`message() threw: ${(err as Error).stack ?? String(err)}`);
+        }
       }
     });
     this.router.flush();
@@ -431,8 +491,11 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
     Atomics.store(i32, this.sleepWord, 0);
   }
 
-  /** One burst: dequeue, handle, route. Returns the number of packets. Hot path: no allocation. */
-  private handleBurst(): number {
+  /**
+   * Dequeues up to a burst into the slot's inflight record (where the manager finds it if this
+   * process dies) and returns its size. Hot path: no allocation.
+   */
+  private take(): number {
     const rx = this.rx;
     const avail = rx.available(BURST);
     if (avail === 0) return 0;
@@ -449,28 +512,37 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
     u32[this.inflight] = k;
     rx.release(avail);
     this.c[C.rx]! += k;
-    const impl = this.impl;
+    return k;
+  }
+
+  /** One burst of a process of one NF: dequeue, handle, route. Returns the number of packets. Hot path: no allocation. */
+  private handleBurst(): number {
+    const k = this.take();
+    if (k === 0) return 0;
+    const u32 = this.u32;
+    const base = this.inflight + 1;
+    const m = this.members[0]!;
     const bv = this.burstVerdicts;
     // Called as a plain function, not impl.handle(...): the method call measured ~1.5 ns more per
     // packet (bench speed, 1 NF: 26.3 against 28-29 Mpps). instantiate() binds a class instance's hooks.
-    const handle = impl.handle;
+    const handle = m.impl.handle;
     if (handle) {
       const view = this.view;
       const pool = this.pool;
-      this.inHandle = true;
+      m.inHandle = true;
       for (let i = 0; i < k; i++) {
         const d = u32[base + i]!;
-        this.desc = d;
-        this.keptCurrent = false;
+        m.desc = d;
+        m.kept = false;
         view.attach(pool, d);
-        const v = handle(view, this as unknown as NFContext<never>);
-        if (this.keptCurrent) {
+        const v = handle(view, m as unknown as NFContext<never>);
+        if (m.kept) {
           u32[base + i] = NULL_DESC;
           continue;
         }
         bv[i] = v;
       }
-      this.inHandle = false;
+      m.inHandle = false;
     } else {
       const bd = this.burstDescs;
       for (let i = 0; i < k; i++) {
@@ -478,16 +550,152 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
         bv[i] = NEXT;
       }
       (this.burst as { n: number }).n = k;
-      const handleBurst = impl.handleBurst!;
-      handleBurst(this.burst, this as unknown as NFContext<never>);
+      const handleBurst = m.impl.handleBurst!;
+      handleBurst(this.burst, m as unknown as NFContext<never>);
     }
     const full = this.c[C.dropRingFull]!;
     this.router.routeVerdicts(u32, base, k, bv);
     // Backpressure: the next hop is full; let it run (see YIELD_AFTER).
     if (this.c[C.dropRingFull] !== full && this.poll === 'adaptive') native().schedYield();
     u32[this.inflight] = 0;
+    m.handled += k;
     this.handled += k;
     return k;
+  }
+
+  /**
+   * One burst of a fused group (docs/architecture.md, "Fused groups"). Each packet enters the
+   * member of the service it was sent to (Meta.service); members run in their order, each over
+   * the packets at it, and a verdict that names another member (NEXT to a member's service hop,
+   * toNF of a member's service) moves the packet there: a function call, no ring. Packets leave
+   * through the router as from any NF. Packets stay in the slot's inflight record until they
+   * leave, so a crash loses none. Hot path: no allocation.
+   */
+  private handleGroupBurst(): number {
+    const k = this.take();
+    if (k === 0) return 0;
+    const u32 = this.u32;
+    const w = this.words;
+    const shift = this.metaShift;
+    const base = this.inflight + 1;
+    const at = this.at;
+    const hops = this.hops;
+    const memberOf = this.memberOf;
+    const router = this.router;
+    const c = this.c;
+    let pending = 0;
+    for (let i = 0; i < k; i++) {
+      const svc = w[(u32[base + i]! << shift) + Meta.service]!;
+      const mi = svc < MAX_SERVICES ? memberOf[svc]! : -1;
+      hops[i] = 1;
+      at[i] = mi;
+      if (mi >= 0) pending++;
+      else router.routeVerdict(u32, base + i, DROP_BAD_DEST);
+    }
+    const full = c[C.dropRingFull]!;
+    const members = this.members;
+    const bv = this.burstVerdicts;
+    const idx = this.idx;
+    while (pending > 0) {
+      for (let mi = 0; mi < members.length && pending > 0; mi++) {
+        let n = 0;
+        for (let i = 0; i < k; i++) if (at[i] === mi) idx[n++] = i;
+        if (n === 0) continue;
+        const m = members[mi]!;
+        const handle = m.impl.handle;
+        if (handle) {
+          const view = this.view;
+          const pool = this.pool;
+          m.inHandle = true;
+          for (let j = 0; j < n; j++) {
+            const i = idx[j]!;
+            const d = u32[base + i]!;
+            m.desc = d;
+            m.kept = false;
+            view.attach(pool, d);
+            bv[i] = handle(view, m as unknown as NFContext<never>);
+            if (m.kept) {
+              u32[base + i] = NULL_DESC;
+              at[i] = -1;
+              pending--;
+            }
+          }
+          m.inHandle = false;
+        } else {
+          const bd = this.burstDescs;
+          const vs = this.burstVerdicts;
+          for (let j = 0; j < n; j++) {
+            bd[j] = u32[base + idx[j]!]!;
+            vs[j] = NEXT;
+          }
+          (this.burst as { n: number }).n = n;
+          m.impl.handleBurst!(this.burst, m as unknown as NFContext<never>);
+          // Verdicts back to burst positions, last first: vs[j] and bv[idx[j]] share the array.
+          for (let j = n - 1; j >= 0; j--) bv[idx[j]!] = vs[j]!;
+        }
+        m.handled += n;
+        for (let j = 0; j < n; j++) {
+          const i = idx[j]!;
+          if (at[i] !== mi) continue; // kept
+          const v = bv[i]!;
+          const next = this.memberFor(u32[base + i]!, v);
+          if (next < 0) {
+            router.routeVerdict(u32, base + i, v);
+          } else if (++hops[i]! > MAX_GROUP_HOPS) {
+            // Enough of this packet for one burst: once round the ring (to the member it is
+            // going to; the next burst carries on). A verdict loop then circles as it would
+            // between processes, and never holds up the loop.
+            c[C.yielded]!++;
+            router.routeVerdict(u32, base + i, Action.TONF | (w[(u32[base + i]! << shift) + Meta.service]! << 8));
+          } else {
+            at[i] = next;
+            c[C.fused]!++;
+            continue;
+          }
+          at[i] = -1;
+          pending--;
+        }
+      }
+    }
+    router.flush();
+    if (c[C.dropRingFull] !== full && this.poll === 'adaptive') native().schedYield();
+    u32[this.inflight] = 0;
+    this.handled += k;
+    return k;
+  }
+
+  /**
+   * The member a verdict sends packet `d` to inside this process, or -1 when it leaves (or is
+   * dropped). For a NEXT that stays, the packet's chain position moves on, as the router would
+   * move it. Hot path.
+   */
+  private memberFor(d: number, v: number): number {
+    const action = verdictAction(v);
+    const w = this.words;
+    const m = d << this.metaShift;
+    if (action === Action.NEXT) {
+      const chain = w[m + Meta.chainId]!;
+      const ci = w[m + Meta.chainIndex]! + 1;
+      if (chain >= MAX_CHAINS) return -1;
+      const cw = this.chainBase + chain * CHAIN_WORDS;
+      if (ci > this.i32[cw]!) return -1;
+      const hop = this.i32[cw + ci]!;
+      if (hopKind(hop) !== HopKind.SERVICE) return -1;
+      const svc = hopId(hop);
+      const next = svc < MAX_SERVICES ? this.memberOf[svc]! : -1;
+      if (next >= 0) {
+        w[m + Meta.chainIndex] = ci;
+        w[m + Meta.service] = svc;
+      }
+      return next;
+    }
+    if (action === Action.TONF) {
+      const svc = verdictDest(v);
+      const next = svc < MAX_SERVICES ? this.memberOf[svc]! : -1;
+      if (next >= 0) w[m + Meta.service] = svc;
+      return next;
+    }
+    return -1;
   }
 
   /** Marks this NF as stopping; the manager takes it out of service. */
@@ -497,13 +705,15 @@ export class NfEngine implements NFContext<Record<string, unknown>> {
 
   /** Stops cleanly: hand back every buffer, call stop(), mark the slot STOPPED (cold). */
   private async finish(): Promise<void> {
-    if (this.tickTimer) clearInterval(this.tickTimer);
+    for (const t of this.tickTimers) clearInterval(t);
     this.markStopping();
     this.router.flush();
-    try {
-      await this.impl.stop?.(this as unknown as NFContext<never>);
-    } catch (err) {
-      this.logLine(`stop() threw: ${(err as Error).stack ?? String(err)}`);
+    for (const m of this.members) {
+      try {
+        await m.impl.stop?.(m as unknown as NFContext<never>);
+      } catch (err) {
+        m.log(`stop() threw: ${(err as Error).stack ?? String(err)}`);
+      }
     }
     this.router.flush();
     // Held packets and whatever is still queued for us go back to the pool.

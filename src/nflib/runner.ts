@@ -15,7 +15,7 @@ import type { RegisteredReply } from '../protocol/messages.js';
 import { attachInstance } from '../shm/instance.js';
 import { IH, ManagerState } from '../shm/instance-layout.js';
 import { optionsFromArgv, parseOptions } from './define.js';
-import { NfEngine } from './engine.js';
+import { checkMembers, NfEngine, type MemberSpec } from './engine.js';
 import { loadNF } from './load.js';
 
 export interface NfArgs {
@@ -35,6 +35,19 @@ export interface NfArgs {
   managerWait: number;
   /** the CPUs the NF's packet loop (its main thread) is pinned to (--cores; absent: not pinned) */
   cores?: number[] | undefined;
+  /** more NFs in this process, a fused group (--fuse); the module above is its first member */
+  fuse?: FusedMember[] | undefined;
+  /** the fused group's name (--fuse-name) */
+  group?: string | undefined;
+}
+
+/** A further member of a fused group: an NF module for a service, with its options. */
+export interface FusedMember {
+  module: string;
+  service: number;
+  /** the name shown in logs and status (default: the NF's own name) */
+  name?: string | undefined;
+  options: Record<string, unknown>;
 }
 
 /** How often an NF whose manager died looks for a new one (ms). */
@@ -74,8 +87,56 @@ export function nfArgs(p: Parsed<typeof NF_FLAGS>): NfArgs {
     baseDir: v['base-dir'],
     managerWait: v['manager-wait'],
     ...(v.cores !== undefined ? { cores: parseCpus(v.cores, '--cores') } : {}),
+    ...(v.fuse !== undefined ? { fuse: parseFuse(v.fuse) } : {}),
+    ...(v['fuse-name'] !== undefined ? { group: v['fuse-name'] } : {}),
     options: { ...jsonOptions, ...optionsFromArgv(p.rest) },
   };
+}
+
+/**
+ * The --fuse value: `module:service` pairs separated by commas, or a JSON list of
+ * { module, service, name?, options? } (cold).
+ */
+export function parseFuse(text: string): FusedMember[] {
+  const bad = (what: string): never => {
+    throw new NfcError('NFC_ERR_USAGE', `--fuse: ${what}`, {
+      fix: '--fuse b.ts:2,c.ts:3 (module:service, comma-separated), or a JSON list of { module, service, options }',
+    });
+  };
+  if (text.trim().startsWith('[')) {
+    let list: unknown;
+    try {
+      list = JSON.parse(text);
+    } catch {
+      return bad('not valid JSON');
+    }
+    if (!Array.isArray(list)) return bad('a JSON list is needed');
+    return list.map((x: unknown, i) => {
+      const m = x as Partial<FusedMember> | null;
+      if (!m || typeof m.module !== 'string' || !Number.isInteger(m.service)) {
+        return bad(`member ${i} needs "module" (a path) and "service" (an integer)`);
+      }
+      const o = m.options ?? {};
+      if (typeof o !== 'object' || Array.isArray(o)) return bad(`member ${i}: "options" must be an object`);
+      return { module: m.module, service: m.service!, name: typeof m.name === 'string' ? m.name : undefined, options: o };
+    });
+  }
+  return text.split(',').map((part) => {
+    const at = part.lastIndexOf(':');
+    const service = Number(part.slice(at + 1));
+    if (at <= 0 || !Number.isInteger(service)) return bad(`"${part}" is not module:service`);
+    return { module: part.slice(0, at), service, options: {} };
+  });
+}
+
+/** The engine; a failure closes the control connection (the manager frees the slot, the process can exit). */
+function newEngine(client: ControlClient, o: ConstructorParameters<typeof NfEngine>[0]): NfEngine {
+  try {
+    return new NfEngine(o);
+  } catch (err) {
+    client.close();
+    throw err;
+  }
 }
 
 /** Runs an NF process to its end; returns the exit code (cold). */
@@ -86,29 +147,48 @@ export async function runNf(args: NfArgs): Promise<number> {
   process.stderr.on('error', () => {});
   const def = await loadNF(args.module);
   const options = parseOptions(def, args.options, `nfchain nf ${args.module}`);
+  const members: MemberSpec[] = [{ def, options, service: args.service, name: args.label }];
+  for (const f of args.fuse ?? []) {
+    const d = await loadNF(f.module);
+    members.push({ def: d, options: parseOptions(d, f.options, `nfchain nf --fuse ${f.module}`), service: f.service, name: f.name });
+  }
+  const fused = members.length > 1;
+  checkMembers(members);
+  const label = fused ? (args.group ?? members.map((m) => m.name ?? m.def.name).join('+')) : (args.label ?? def.name);
+  // What the manager needs to start more processes like this one (scaling) and to show it.
+  const memberList = fused
+    ? [
+        { name: args.label ?? def.name, module: args.module, service: args.service, options: args.options },
+        ...(args.fuse ?? []).map((f, i) => ({
+          name: f.name ?? members[i + 1]!.def.name,
+          module: f.module,
+          service: f.service,
+          options: f.options,
+        })),
+      ]
+    : undefined;
   // Before registering: a placement this machine cannot honour stops the NF here, with the reason.
-  pinThread(args.cores, `NF ${args.label ?? def.name}`);
+  pinThread(args.cores, `NF ${label}`);
   let client = await ControlClient.connect(args.manager);
   const reg = await client.request<RegisteredReply>({
     type: 'register',
-    name: args.label ?? def.name,
+    name: label,
     service: args.service,
     nfId: args.nfId,
     pid: process.pid,
     module: args.module,
     options: args.options,
+    ...(memberList ? { members: memberList } : {}),
   });
-  const tag = `${args.label ?? def.name}#${reg.nfId}`;
+  const tag = `${label}#${reg.nfId}`;
   const log = (line: string): void => {
     process.stdout.write(`[${tag}] ${line}\n`);
   };
   const inst = attachInstance(reg.instance);
-  const engine = new NfEngine({
+  const engine = newEngine(client, {
     inst,
     nfId: reg.nfId,
-    service: args.service,
-    def,
-    options: options as Record<string, unknown>,
+    members,
     poll: args.poll ?? reg.poll,
     ttl: args.ttl,
     limit: args.limit,
@@ -127,10 +207,11 @@ export async function runNf(args: NfArgs): Promise<number> {
     nfId: reg.nfId,
     generation: reg.generation,
     pid: process.pid,
-    name: args.label ?? def.name,
+    name: label,
     service: args.service,
     module: args.module,
     options: args.options,
+    ...(memberList ? { members: memberList } : {}),
   } as const;
   /**
    * The control connection closed. A manager that stops tells its NFs first; one that closes
@@ -204,7 +285,10 @@ export async function runNf(args: NfArgs): Promise<number> {
     throw err;
   }
   await client.request({ type: 'ready', nfId: reg.nfId });
-  log(`running: service ${args.service}, ${engine.pool.count} buffers, poll ${args.poll ?? reg.poll}`);
+  log(
+    `running: ${fused ? `fused group of ${members.map((m) => `${m.name ?? m.def.name} (service ${m.service})`).join(', ')}` : `service ${args.service}`}, ` +
+      `${engine.pool.count} buffers, poll ${args.poll ?? reg.poll}`,
+  );
   const reason = await engine.run();
   log(`stopped: ${reason} (${engine.handled} packets)`);
   if (!client.closed) {

@@ -76,6 +76,20 @@ export const NF_FLAGS = flagSpecs([
     help: "pin the NF's packet loop to these CPUs: 1, 0,2 or 0-3 (default: the kernel places it)",
   },
   {
+    name: 'fuse',
+    kind: 'string',
+    value: 'MEMBERS',
+    help:
+      'run more NFs in this process, a fused group: module:service pairs (b.ts:2,c.ts:3), or a JSON list of ' +
+      '{ name, module, service, options } (nfchain start passes a topology group so)',
+  },
+  {
+    name: 'fuse-name',
+    kind: 'string',
+    value: 'G',
+    help: 'the fused group\'s name, shown in status and logs (default: the members\' names joined with +)',
+  },
+  {
     name: 'options-json',
     kind: 'string',
     value: 'JSON',

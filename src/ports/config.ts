@@ -18,6 +18,8 @@ export interface GenPortConfig {
   seed: number;
   /** stop after this many packets; 0 = never */
   count: number;
+  /** seconds to reach `rate` from the first packet (a linear ramp); 0 or absent = full rate at once */
+  ramp?: number | undefined;
 }
 
 export interface PcapPortConfig {

@@ -177,10 +177,13 @@ class GenRx implements GenRxPort {
   private noBuffer = 0;
 
   private readonly rate: number;
-  private readonly tokensPerMs: number;
+  private tokensPerMs: number;
   private readonly bucket: number;
   private tokens = 0;
   private lastMs: number;
+  /** ramp-up: ms left to reach `rate` from the first burst (0: at full rate), and when it began */
+  private rampMs: number;
+  private rampStart = -1;
   /** performance.now() of the last wall-clock read */
   private clockMs = 0;
 
@@ -205,6 +208,7 @@ class GenRx implements GenRxPort {
     this.count = cfg.count;
     this.rate = cfg.rate;
     this.tokensPerMs = cfg.rate / 1000;
+    this.rampMs = cfg.rate > 0 ? (cfg.ramp ?? 0) * 1000 : 0;
     this.bucket = Math.max(2 * 64, cfg.rate / 100);
     this.lastMs = performance.now();
     this.clockMs = this.lastMs;
@@ -279,6 +283,18 @@ class GenRx implements GenRxPort {
   /**
    * Generates up to `max` packets: as many as the token bucket and `count` allow.
    */
+  /** The rate during the ramp: from 2 % of `rate` at the first burst to all of it after `ramp` s (cold: the first seconds only). */
+  private rampUp(now: number): void {
+    if (this.rampStart < 0) {
+      this.rampStart = now;
+      this.lastMs = now;
+      this.tokens = 0;
+    }
+    const f = (now - this.rampStart) / this.rampMs;
+    if (f >= 1) this.rampMs = 0;
+    this.tokensPerMs = (this.rate / 1000) * Math.min(1, Math.max(0.02, f));
+  }
+
   rxBurst(descs: Uint32Array, max: number): number {
     let want = max;
     if (this.count > 0) {
@@ -287,6 +303,7 @@ class GenRx implements GenRxPort {
     }
     if (this.rate > 0) {
       const now = performance.now();
+      if (this.rampMs > 0) this.rampUp(now);
       let t = this.tokens + (now - this.lastMs) * this.tokensPerMs;
       if (t > this.bucket) t = this.bucket;
       this.lastMs = now;

@@ -18,6 +18,18 @@ export interface RegisterRequest {
   module: string;
   /** the NF's options (so the manager can start more instances like it) */
   options?: Record<string, unknown>;
+  /**
+   * A fused group: every NF the process runs, the first being the one above; each member's
+   * service is served by this one process (one slot, one rx ring).
+   */
+  members?: GroupMember[];
+}
+/** One NF of a fused group process: what it runs, for which service. */
+export interface GroupMember {
+  name: string;
+  module: string;
+  service: number;
+  options: Record<string, unknown>;
 }
 export interface ReadyRequest {
   type: 'ready';
@@ -38,6 +50,7 @@ export interface ReattachRequest {
   service: number;
   module: string;
   options?: Record<string, unknown>;
+  members?: GroupMember[];
 }
 export interface StoppingRequest {
   type: 'stopping';
@@ -255,6 +268,8 @@ export interface NfStatus {
   /** the CPU its packet loop last ran on (-1: not known yet) */
   cpu: number;
   counters: Record<string, number>;
+  /** a fused group: its members in order (name and service); absent for one NF */
+  members?: { name: string; service: number }[];
 }
 
 /** Where the pool's buffers are, counted while traffic flows (manager/census.ts). */

@@ -180,6 +180,10 @@ export const RouteCounters = defineCounters([
   'created',
   'kept',
   'malformed',
+  // fused groups: hops taken inside the process (a function call, no ring), and packets sent
+  // round the group's own ring after MAX_GROUP_HOPS members in one burst (nflib/engine.ts)
+  'fused',
+  'yielded',
 ] as const);
 export const TxLoopCounters = defineCounters(['fromNfs', 'dropBadPort'] as const);
 /**

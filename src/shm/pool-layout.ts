@@ -103,6 +103,12 @@ export const Meta = {
    * instances. Written by the RX loop for every packet; not cleared by resetMeta (routers mask it).
    */
   epoch: 14,
+  /**
+   * The service the packet was last handed to: the router writes it when it stages the packet
+   * for an NF (NEXT to a service hop, or TONF). A fused group picks the member a packet enters
+   * by it (nflib/engine.ts).
+   */
+  service: 15,
 } as const;
 export const META_BYTES = CACHE_LINE;
 

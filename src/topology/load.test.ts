@@ -111,7 +111,7 @@ chain: [monitor, 2, "port:sink"]
     name: 'demo',
     pool: { count: 8192, dataRoom: 2048, headroom: 128, jumbos: 256 },
     rings: { nfRx: 4096, nfTx: 4096 },
-    manager: { ttl: 10, limit: 0, statsInterval: 1, poll: 'busy', flowTable: 65536, flowIdleTimeout: 30 },
+    manager: { ttl: 10, limit: 0, statsInterval: 1, poll: 'busy', dataplane: 'auto', placement: 'auto', flowTable: 65536, flowIdleTimeout: 30 },
     ports: [
       { name: 'in', driver: 'gen', rate: 1000, sizes: [64, 1500], flows: 1024, tcp: 0.5, seed: 1, count: 0 },
       {
@@ -128,6 +128,7 @@ chain: [monitor, 2, "port:sink"]
       { name: 'monitor', module: join(dir, 'nfs', 'monitor.ts'), service: 1, instances: 1, options: { interval: 2 } },
       { name: 'bridge', module: join(dir, 'nfs', 'bridge.mjs'), service: 2, instances: 2, options: {} },
     ],
+    groups: [],
     chain: [
       { kind: 'service', service: 1 },
       { kind: 'service', service: 2 },
@@ -165,9 +166,12 @@ chain: [monitor, 2, "port:sink"]
       limit: 0,
       statsInterval: 1,
       poll: 'adaptive',
+      dataplane: 'auto',
+      placement: 'auto',
       flowTable: 65536,
       flowIdleTimeout: 30,
     });
+    assert.deepEqual(t.groups, []);
     assert.deepEqual(t.ports, [
       { name: 'in', driver: 'gen', rate: 0, sizes: [64], flows: 1024, tcp: 0, seed: 1, count: 0 },
     ]);
@@ -572,6 +576,51 @@ chain: [monitor]
       'cores-key.yaml',
       `manager: { cores: { rx: 0, mid: 1 } }\n${MINIMAL}`,
       /cores-key\.yaml:1: manager\.cores: unknown key "mid"/,
+    );
+  });
+});
+
+describe('fused groups', () => {
+  const GROUP = `ports:
+  - { name: in, driver: gen }
+nfs:
+  - { name: last, module: nfs/monitor.ts, service: 3, fuse: g }
+  - { name: first, module: nfs/monitor.ts, service: 1, fuse: g, cores: 0 }
+  - { name: alone, module: nfs/monitor.ts, service: 2 }
+chain: [first, alone, last]
+`;
+
+  test('NFs with the same fuse name make a group: members in chain order, instances and cores from the members', () => {
+    const t = loadTopology(fixture('fuse.yaml', GROUP));
+    assert.deepEqual(t.groups, [{ name: 'g', members: ['first', 'last'], instances: 1, cores: [0] }]);
+    assert.equal(t.nfs.find((n) => n.name === 'alone')!.fuse, undefined);
+  });
+
+  test('a group of one, a group named as an NF, instances or cores that differ: refused, naming the field', () => {
+    assertInvalid(
+      'fuse-one.yaml',
+      MINIMAL.replace('service: 1 }', 'service: 1, fuse: solo }'),
+      /fuse-one\.yaml:4: nfs\[0\] \(monitor\)\.fuse: fused group "solo" has one NF only[\s\S]*fix: give two NFs or more/,
+    );
+    assertInvalid(
+      'fuse-name.yaml',
+      GROUP.replaceAll('fuse: g', 'fuse: alone'),
+      /nfs\[0\] \(last\)\.fuse: fused group "alone" has the name of an NF/,
+    );
+    assertInvalid(
+      'fuse-instances.yaml',
+      GROUP.replace('service: 1, fuse: g', 'service: 1, fuse: g, instances: 2'),
+      /nfs\[1\] \(first\)\.instances: 2 instances, but last in the same fused group "g" has 1[\s\S]*fix: a fused group scales as a whole/,
+    );
+    assertInvalid(
+      'fuse-cores.yaml',
+      GROUP.replace('service: 3, fuse: g', 'service: 3, fuse: g, cores: [0, 1]'),
+      /nfs\[1\] \(first\)\.cores: cores 0 differ from last's \(0,1\) in the same fused group "g"/,
+    );
+    assertInvalid(
+      'fuse-shape.yaml',
+      MINIMAL.replace('service: 1 }', 'service: 1, fuse: "Big Group" }'),
+      /nfs\[0\] \(monitor\)\.fuse: expected a fused group name/,
     );
   });
 });

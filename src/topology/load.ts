@@ -49,7 +49,7 @@ import {
   TopologySchema,
   type TopologyParsed,
 } from './schema.js';
-import type { Hop, NfConfig, Topology } from './types.js';
+import type { FusedGroupConfig, Hop, NfConfig, Topology } from './types.js';
 import { FlowDirector, type FlowRule } from '../flow/director.js';
 
 export { didYouMean } from '../util/config-file.js';
@@ -244,6 +244,7 @@ function resolveTopology(
           tcp: p.tcp,
           seed: p.seed,
           count: p.count,
+          ...(p.ramp > 0 ? { ramp: p.ramp } : {}),
         });
         break;
       case 'pcap': {
@@ -343,6 +344,7 @@ function resolveTopology(
       instances: nf.instances,
       options: nf.options,
       ...(nf.cores !== undefined ? { cores: nf.cores } : {}),
+      ...(nf.fuse !== undefined ? { fuse: nf.fuse } : {}),
     });
   });
   for (const loop of ['rx', 'tx'] as const) {
@@ -357,6 +359,8 @@ function resolveTopology(
     if ('what' in r) problems.push({ path: ['chain', i], what: r.what, fix: r.fix });
     else chain.push(r);
   });
+
+  const groups = fusedGroups(nfs, chain, problems);
 
   // Named chains (ids 1..15) and the flow rules that pick them.
   const chains: { name: string; hops: Hop[] }[] = [];
@@ -435,11 +439,79 @@ function resolveTopology(
       manager: t.manager,
       ports,
       nfs,
+      groups,
       chain,
       chains,
       flows,
     },
   };
+}
+
+/**
+ * The fused groups (nfs[].fuse): members ordered as the default chain meets them (then file
+ * order), so that a packet usually passes the group in one sweep; their instances and cores must
+ * agree, and a group's name is no NF's (both label processes).
+ */
+function fusedGroups(nfs: NfConfig[], chain: Hop[], problems: ConfigProblem[]): FusedGroupConfig[] {
+  const byName = new Map<string, number[]>();
+  nfs.forEach((nf, i) => {
+    if (nf.fuse === undefined) return;
+    const list = byName.get(nf.fuse) ?? [];
+    list.push(i);
+    byName.set(nf.fuse, list);
+  });
+  const groups: FusedGroupConfig[] = [];
+  const chainPos = (svc: number): number => {
+    const p = chain.findIndex((h) => h.kind === 'service' && h.service === svc);
+    return p < 0 ? chain.length : p;
+  };
+  for (const [name, idx] of byName) {
+    const first = idx[0]!;
+    const where = (i: number, key: string): ConfigProblem['path'] => ['nfs', i, key];
+    if (idx.length < 2) {
+      problems.push({
+        path: where(first, 'fuse'),
+        what: `fused group "${name}" has one NF only`,
+        fix: 'give two NFs or more the same fuse name (or remove fuse: an NF alone runs in a process of its own)',
+      });
+      continue;
+    }
+    if (nfs.some((nf) => nf.name === name)) {
+      problems.push({
+        path: where(first, 'fuse'),
+        what: `fused group "${name}" has the name of an NF`,
+        fix: 'give the group a name no NF has (both name processes in logs and status)',
+      });
+    }
+    for (const i of idx.slice(1)) {
+      if (nfs[i]!.instances !== nfs[first]!.instances) {
+        problems.push({
+          path: where(i, 'instances'),
+          what: `${nfs[i]!.instances} instances, but ${nfs[first]!.name} in the same fused group "${name}" has ${nfs[first]!.instances}`,
+          fix: 'a fused group scales as a whole: give its NFs the same instances (or none but the first)',
+        });
+      }
+    }
+    const withCores = idx.filter((i) => nfs[i]!.cores !== undefined);
+    for (const i of withCores.slice(1)) {
+      if (nfs[i]!.cores!.join(',') !== nfs[withCores[0]!]!.cores!.join(',')) {
+        problems.push({
+          path: where(i, 'cores'),
+          what: `cores ${nfs[i]!.cores!.join(',')} differ from ${nfs[withCores[0]!]!.name}'s (${nfs[withCores[0]!]!.cores!.join(',')}) in the same fused group "${name}"`,
+          fix: 'the group is one process: give its cores once (on any member), or the same on each',
+        });
+      }
+    }
+    const members = [...idx].sort((a, b) => chainPos(nfs[a]!.service) - chainPos(nfs[b]!.service) || a - b);
+    const cores = withCores.length > 0 ? nfs[withCores[0]!]!.cores : undefined;
+    groups.push({
+      name,
+      members: members.map((i) => nfs[i]!.name),
+      instances: nfs[first]!.instances,
+      ...(cores !== undefined ? { cores } : {}),
+    });
+  }
+  return groups;
 }
 
 function resolveHop(

@@ -92,6 +92,12 @@ export const ManagerSchema = z.strictObject(
     limit: int(0, Number.MAX_SAFE_INTEGER, 'a packet count >= 0').default(0),
     statsInterval: num(0, Infinity, 'a number of seconds >= 0').default(1),
     poll: z.enum(['adaptive', 'busy'], { error: '"adaptive" or "busy"' }).default('adaptive'),
+    // The RX and TX loops in two threads, or in one; auto: one when it saves a core and costs no latency.
+    dataplane: z
+      .enum(['auto', 'split', 'combined'], { error: '"auto", "split" or "combined"' })
+      .default('auto'),
+    // auto: with a core for every loop and no cores given, pin each loop to its own; none: never.
+    placement: z.enum(['auto', 'none'], { error: '"auto" or "none"' }).default('auto'),
     flowTable: pow2(1024, 1 << 22).default(65536),
     flowIdleTimeout: num(0, 32767, 'a number of seconds from 0 (flows never expire) to 32767').default(30),
     // The CPUs of the RX and TX loops (threads of the manager process); absent: the kernel places them.
@@ -99,7 +105,7 @@ export const ManagerSchema = z.strictObject(
       .strictObject({ rx: cores.optional(), tx: cores.optional() }, { error: 'a mapping (rx, tx) of CPU numbers' })
       .optional(),
   },
-  { error: 'a mapping (ttl, limit, statsInterval, poll, flowTable, flowIdleTimeout, cores)' },
+  { error: 'a mapping (ttl, limit, statsInterval, poll, dataplane, placement, flowTable, flowIdleTimeout, cores)' },
 );
 
 const portName = str(PORT_NAME_RE, 'a port name ([A-Za-z0-9][A-Za-z0-9_.-]{0,31})');
@@ -118,6 +124,9 @@ export const GenPortSchema = z.strictObject({
   tcp: num(0, 1, 'a share in 0..1').default(0),
   seed: int(0, 0xffff_ffff).default(1),
   count: int(0, Number.MAX_SAFE_INTEGER, 'a packet count >= 0').default(0),
+  // Seconds to reach rate from the first packet (a linear ramp): lets the JIT compile the NFs'
+  // hot paths before full load.
+  ramp: num(0, 60, 'a number of seconds in 0..60').default(0),
 });
 
 export const PcapPortSchema = z.strictObject({
@@ -187,6 +196,8 @@ export const NfSchema = z.strictObject(
     instances: int(1, TOPOLOGY_LIMITS.maxInstances).default(1),
     // The CPUs its processes run on; absent: the kernel places them.
     cores: cores.optional(),
+    // A fused group's name: NFs with the same one run in one process (docs/topology.md).
+    fuse: str(NF_NAME_RE, 'a fused group name ([a-z0-9][a-z0-9_-]{0,31})').optional(),
     // Free-form here: each NF checks its own options against its option spec when it starts.
     options: z.record(z.string(), z.unknown(), { error: 'a mapping of NF options' }).default({}),
   },

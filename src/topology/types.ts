@@ -31,6 +31,17 @@ export interface Topology {
     statsInterval: number;
     /** 'adaptive': spin, then sleep on a futex when idle; 'busy': always spin */
     poll: 'adaptive' | 'busy';
+    /**
+     * The RX and TX loops in two threads ('split') or one ('combined'); 'auto' (the default)
+     * combines them when the packet loops outnumber the cores and no input port wakes the RX
+     * loop on arrival (gen, pcap), so that combining delays no packet (manager/placement.ts).
+     */
+    dataplane?: 'auto' | 'split' | 'combined' | undefined;
+    /**
+     * 'auto' (the default): with no cores given anywhere and a CPU for every packet loop, each
+     * loop is pinned to its own CPU (manager/placement.ts); 'none': the kernel places them.
+     */
+    placement?: 'auto' | 'none' | undefined;
     /** slots of the manager's flow table (the flow director's cache), a power of two */
     flowTable: number;
     /** seconds without a packet before a flow leaves the flow table; 0 = never */
@@ -42,6 +53,8 @@ export interface Topology {
   ports: PortConfig[];
   /** the NFs, in file order; service ids are unique */
   nfs: NfConfig[];
+  /** fused groups: NFs that run together in one process (each NF in at most one) */
+  groups: FusedGroupConfig[];
   /** the default service chain (chain 0), 1..32 hops */
   chain: Hop[];
   /** named chains; chain id = index + 1 (1..15) */
@@ -63,6 +76,23 @@ export interface NfConfig {
   cores?: number[] | undefined;
   /** the NF's options, unchecked here: checked against the NF's own option spec when it starts */
   options: Record<string, unknown>;
+  /** the fused group it runs in (absent: a process of its own) */
+  fuse?: string | undefined;
+}
+
+/**
+ * A fused group: NFs that run in one process, one slot and one rx ring, a verdict that moves a
+ * packet from one member to another being a function call (docs/architecture.md, "Fused groups").
+ */
+export interface FusedGroupConfig {
+  /** the group's name (labels its process in logs and status) */
+  name: string;
+  /** its NFs' names, in the order a packet meets them on the default chain (then file order); 2 or more */
+  members: string[];
+  /** processes running the whole group (every member's instances) */
+  instances: number;
+  /** the CPUs its processes are pinned to (the members' cores, which agree) */
+  cores?: number[] | undefined;
 }
 
 /** One step of a service chain: hand the packet to a service, or send it out a port. */
