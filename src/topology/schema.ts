@@ -92,7 +92,7 @@ export const ManagerSchema = z.strictObject(
     limit: int(0, Number.MAX_SAFE_INTEGER, 'a packet count >= 0').default(0),
     statsInterval: num(0, Infinity, 'a number of seconds >= 0').default(1),
     poll: z.enum(['adaptive', 'busy'], { error: '"adaptive" or "busy"' }).default('adaptive'),
-    // The RX and TX loops in two threads, or in one; auto: one when it saves a core and costs no latency.
+    // The RX and TX loops in two threads, or in one; auto: one when that gives each loop a core and costs no latency.
     dataplane: z
       .enum(['auto', 'split', 'combined'], { error: '"auto", "split" or "combined"' })
       .default('auto'),

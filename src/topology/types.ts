@@ -33,8 +33,8 @@ export interface Topology {
     poll: 'adaptive' | 'busy';
     /**
      * The RX and TX loops in two threads ('split') or one ('combined'); 'auto' (the default)
-     * combines them when the packet loops outnumber the cores and no input port wakes the RX
-     * loop on arrival (gen, pcap), so that combining delays no packet (manager/placement.ts).
+     * combines them when that gives every packet loop a core of its own and no input port wakes
+     * the RX loop on arrival (gen, pcap), so that combining delays no packet (manager/placement.ts).
      */
     dataplane?: 'auto' | 'split' | 'combined' | undefined;
     /**
