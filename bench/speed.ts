@@ -102,29 +102,38 @@ export const SPEED_FLAGS = flagSpecs([
 ]);
 
 export async function speedBenchFromArgv(argv: readonly string[]): Promise<BenchResult[]> {
-  const { nfs: ks, fuse: fuses, packets, seconds, poll, runs: nRuns, json } = benchArgs('speed', argv, SPEED_FLAGS).values;
+  const {
+    nfs: ks,
+    fuse: fuses,
+    packets,
+    seconds,
+    poll,
+    runs: nRuns,
+    json,
+  } = benchArgs('speed', argv, SPEED_FLAGS).values;
   const out: BenchResult[] = [];
-  for (const k of ks) for (const fuse of fuses) {
-    const runs: number[] = [];
-    const aggs: number[] = [];
-    const each = fuse === 'on' && k > 1 ? Math.min(packets, Math.floor(1024 / k)) : packets;
-    for (let r = 0; r < nRuns; r++) {
-      const x = await once(k, fuse === 'on', each, seconds, poll);
-      runs.push(x.perNf);
-      aggs.push(x.aggregate);
+  for (const k of ks)
+    for (const fuse of fuses) {
+      const runs: number[] = [];
+      const aggs: number[] = [];
+      const each = fuse === 'on' && k > 1 ? Math.min(packets, Math.floor(1024 / k)) : packets;
+      for (let r = 0; r < nRuns; r++) {
+        const x = await once(k, fuse === 'on', each, seconds, poll);
+        runs.push(x.perNf);
+        aggs.push(x.aggregate);
+      }
+      const rate = median(runs);
+      const res: BenchResult = {
+        bench: 'speed',
+        params: { nfs: k, fuse, packets: each, poll },
+        rate,
+        unit: 'mpps',
+        nsPerItem: 1000 / rate,
+        runs,
+        extra: { aggregateMpps: Number(median(aggs).toFixed(3)) },
+      };
+      emit(res, json);
+      out.push(res);
     }
-    const rate = median(runs);
-    const res: BenchResult = {
-      bench: 'speed',
-      params: { nfs: k, fuse, packets: each, poll },
-      rate,
-      unit: 'mpps',
-      nsPerItem: 1000 / rate,
-      runs,
-      extra: { aggregateMpps: Number(median(aggs).toFixed(3)) },
-    };
-    emit(res, json);
-    out.push(res);
-  }
   return out;
 }

@@ -24,13 +24,13 @@ import { uniqueName, waitFor } from './helpers/procs.js';
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const SORTER = join(root, 'dist/test/fixtures/nfs/sorter.js');
 const MODULE_FORM = join(root, 'dist/test/fixtures/nfs/moduleform.js');
+const ECHO = join(root, 'dist/test/fixtures/nfs/echo.js');
 
 function topo(raw: Record<string, unknown>): Topology {
   return validateTopology({ name: uniqueName('fz').slice(0, 32), manager: { statsInterval: 0 }, ...raw }, '<test>');
 }
 
-async function run(t: Topology, onRunning?: (m: Manager) => void) {
-  const logs: string[] = [];
+async function run(t: Topology, onRunning?: (m: Manager) => void, logs: string[] = []) {
   const r = await runTopology(t, {
     untilDone: true,
     signals: false,
@@ -62,7 +62,14 @@ test('a fused group and the same NFs as separate processes give the same packets
     const w = PcapWriter.create(inPath, { nanosecond: true });
     const N = 1200;
     for (let i = 0; i < N; i++) {
-      const len = writeSynth(dv, u8, view, 0, 60 + ((i * 53) % 900), synthFlow(i, [SynthKind.IPV4_UDP, SynthKind.IPV4_TCP]));
+      const len = writeSynth(
+        dv,
+        u8,
+        view,
+        0,
+        60 + ((i * 53) % 900),
+        synthFlow(i, [SynthKind.IPV4_UDP, SynthKind.IPV4_TCP]),
+      );
       w.write(u8, 0, len, 1_700_000_000, i);
     }
     w.close();
@@ -80,9 +87,21 @@ test('a fused group and the same NFs as separate processes give the same packets
             { name: 'out2', driver: 'pcap', tx: out2 },
           ],
           nfs: [
-            { name: 'a', module: SORTER, service: 1, options: { rules: 'drop,next,tonf:3,tonf:4,out:2,next' }, ...fuse },
+            {
+              name: 'a',
+              module: SORTER,
+              service: 1,
+              options: { rules: 'drop,next,tonf:3,tonf:4,out:2,next' },
+              ...fuse,
+            },
             { name: 'b', module: SORTER, service: 2, options: { rules: 'next' }, ...fuse },
-            { name: 'c', module: SORTER, service: 3, options: { rules: 'next,next,next,next,next,next,drop' }, ...fuse },
+            {
+              name: 'c',
+              module: SORTER,
+              service: 3,
+              options: { rules: 'next,next,next,next,next,next,drop' },
+              ...fuse,
+            },
             { name: 'd', module: SORTER, service: 4, options: { rules: 'tonf:2' } },
           ],
           chain: ['a', 'b', 'c', 'port:out1'],
@@ -218,4 +237,72 @@ test('a module-form NF cannot be fused with itself; the error names the fix', { 
     logs.some((l) => /appears twice, but it keeps its state at module scope/.test(l)),
     `the NF says why (${logs.join(' | ')})`,
   );
+});
+
+test('a message to a member service reaches that member, one to the NF id every member; scaling a member scales the group', {
+  timeout: 90_000,
+}, async () => {
+  const t = topo({
+    ports: [
+      { name: 'g', driver: 'gen', rate: 1000 },
+      { name: 'sink', driver: 'null' },
+    ],
+    nfs: [
+      { name: 'e1', module: ECHO, service: 1, fuse: 'echoes' },
+      { name: 'e2', module: ECHO, service: 2, fuse: 'echoes' },
+    ],
+    chain: ['e1', 'e2', 'port:sink'],
+  });
+  let scaled: { before: number; instances: number; started: number[] } | undefined;
+  let during: ManagerStatus | undefined;
+  let sent: string[] = [];
+  const logs: string[] = [];
+  const r = await run(
+    t,
+    (m) => {
+      void (async () => {
+        try {
+          const id = m.status().nfs[0]!.nfId;
+          sent = [
+            m.messenger().send({ service: 2 }, { to: 'two' }),
+            m.messenger().send({ instance: id }, { to: 'all' }),
+          ];
+          await waitFor(() => logs.filter((l) => /got \{"to":"all"\}/.test(l)).length === 2, 10_000, 'both members');
+          scaled = await m.scale('e2', 2);
+          during = m.status();
+        } catch (err) {
+          logs.push(`test: ${(err as Error).message}`);
+        } finally {
+          void m.stop('test over');
+        }
+      })();
+    },
+    logs,
+  );
+  assert.deepEqual(sent, ['ok', 'ok'], 'both messages were taken');
+  assert.deepEqual(
+    r.logs.filter((l) => /got \{"to":"two"\}/.test(l)).map((l) => l.replace(/.*(service \d+).*/, '$1')),
+    ['service 2'],
+    'the message to service 2 reached e2 only',
+  );
+  assert.deepEqual(
+    r.logs
+      .filter((l) => /got \{"to":"all"\}/.test(l))
+      .map((l) => l.replace(/.*(service \d+).*/, '$1'))
+      .sort(),
+    ['service 1', 'service 2'],
+    'the message to the NF id reached both members',
+  );
+  assert.ok(scaled, 'the scale request was answered');
+  assert.equal(scaled!.before, 1);
+  assert.equal(scaled!.instances, 2);
+  assert.equal(during!.nfs.length, 2, 'two group processes');
+  assert.ok(
+    during!.nfs.every((n) => n.members?.length === 2),
+    'each is the whole group',
+  );
+  for (const svc of [1, 2]) {
+    assert.equal(during!.services.find((s) => s.service === svc)?.nfs.length, 2, `service ${svc} has both processes`);
+  }
+  assert.equal(r.missing, 0);
 });

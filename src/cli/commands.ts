@@ -62,7 +62,16 @@ export function demoTopology(o: { name: string; rate: number; duration: number; 
       manager: { ttl: o.duration, statsInterval: o.stats },
       ports: [
         // Up to rate over the first second: the NFs' hot paths are compiled by then.
-        { name: 'gen', driver: 'gen', rate: o.rate, sizes: [64, 128, 512, 1024], flows: 256, tcp: 0.3, seed: 1, ramp: 1 },
+        {
+          name: 'gen',
+          driver: 'gen',
+          rate: o.rate,
+          sizes: [64, 128, 512, 1024],
+          flows: 256,
+          tcp: 0.3,
+          seed: 1,
+          ramp: 1,
+        },
         { name: 'sink', driver: 'null' },
       ],
       nfs: [

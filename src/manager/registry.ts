@@ -125,7 +125,10 @@ export class Registry {
         throw new NfcError('NFC_ERR_INVALID_ARG', `service ${svc} is out of range 1..${MAX_SERVICES - 1}`);
       }
       if (services.indexOf(svc) !== services.lastIndexOf(svc)) {
-        throw new NfcError('NFC_ERR_INVALID_ARG', `a fused group runs each service once; service ${svc} is given twice`);
+        throw new NfcError(
+          'NFC_ERR_INVALID_ARG',
+          `a fused group runs each service once; service ${svc} is given twice`,
+        );
       }
       const inService = [...this.nfs.values()].filter((e) => e.services.includes(svc) && !e.gone).length;
       if (inService >= MAX_INSTANCES) {

@@ -331,10 +331,7 @@ export class NfEngine implements MemberHost {
 
   async scale(instances: number, service: number | string, opts?: { rebalance?: boolean }): Promise<ScaleResult> {
     if (!this.control) throw new NfcError('NFC_ERR_NF', 'scale(): this NF is not connected to a manager');
-    const r = await this.control(
-      { type: 'scale', service, instances, rebalance: opts?.rebalance === true },
-      40_000,
-    );
+    const r = await this.control({ type: 'scale', service, instances, rebalance: opts?.rebalance === true }, 40_000);
     if (r.type !== 'scaled') throw new NfcError('NFC_ERR_NF', `scale(): unexpected answer ${r.type}`);
     return { service: r.service, before: r.before, instances: r.instances, started: r.started, retired: r.retired };
   }

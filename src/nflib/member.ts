@@ -10,14 +10,7 @@
 import type { PacketPool } from '../shm/pool.js';
 import { Meta } from '../shm/pool-layout.js';
 import type { MessageResult, MessageTarget } from '../chain/messages.js';
-import type {
-  FlowChainResult,
-  NFContext,
-  NFDefinition,
-  NFInstance,
-  OptionsSpec,
-  ScaleResult,
-} from './define.js';
+import type { FlowChainResult, NFContext, NFDefinition, NFInstance, OptionsSpec, ScaleResult } from './define.js';
 
 /** What a member needs of the engine that runs it. */
 export interface MemberHost {

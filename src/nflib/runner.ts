@@ -118,7 +118,12 @@ export function parseFuse(text: string): FusedMember[] {
       }
       const o = m.options ?? {};
       if (typeof o !== 'object' || Array.isArray(o)) return bad(`member ${i}: "options" must be an object`);
-      return { module: m.module, service: m.service!, name: typeof m.name === 'string' ? m.name : undefined, options: o };
+      return {
+        module: m.module,
+        service: m.service!,
+        name: typeof m.name === 'string' ? m.name : undefined,
+        options: o,
+      };
     });
   }
   return text.split(',').map((part) => {
@@ -150,7 +155,12 @@ export async function runNf(args: NfArgs): Promise<number> {
   const members: MemberSpec[] = [{ def, options, service: args.service, name: args.label }];
   for (const f of args.fuse ?? []) {
     const d = await loadNF(f.module);
-    members.push({ def: d, options: parseOptions(d, f.options, `nfchain nf --fuse ${f.module}`), service: f.service, name: f.name });
+    members.push({
+      def: d,
+      options: parseOptions(d, f.options, `nfchain nf --fuse ${f.module}`),
+      service: f.service,
+      name: f.name,
+    });
   }
   const fused = members.length > 1;
   checkMembers(members);

@@ -87,7 +87,7 @@ export const NF_FLAGS = flagSpecs([
     name: 'fuse-name',
     kind: 'string',
     value: 'G',
-    help: 'the fused group\'s name, shown in status and logs (default: the members\' names joined with +)',
+    help: "the fused group's name, shown in status and logs (default: the members' names joined with +)",
   },
   {
     name: 'options-json',

@@ -111,7 +111,16 @@ chain: [monitor, 2, "port:sink"]
     name: 'demo',
     pool: { count: 8192, dataRoom: 2048, headroom: 128, jumbos: 256 },
     rings: { nfRx: 4096, nfTx: 4096 },
-    manager: { ttl: 10, limit: 0, statsInterval: 1, poll: 'busy', dataplane: 'auto', placement: 'auto', flowTable: 65536, flowIdleTimeout: 30 },
+    manager: {
+      ttl: 10,
+      limit: 0,
+      statsInterval: 1,
+      poll: 'busy',
+      dataplane: 'auto',
+      placement: 'auto',
+      flowTable: 65536,
+      flowIdleTimeout: 30,
+    },
     ports: [
       { name: 'in', driver: 'gen', rate: 1000, sizes: [64, 1500], flows: 1024, tcp: 0.5, seed: 1, count: 0 },
       {

@@ -93,9 +93,7 @@ export const ManagerSchema = z.strictObject(
     statsInterval: num(0, Infinity, 'a number of seconds >= 0').default(1),
     poll: z.enum(['adaptive', 'busy'], { error: '"adaptive" or "busy"' }).default('adaptive'),
     // The RX and TX loops in two threads, or in one; auto: one when that gives each loop a core and costs no latency.
-    dataplane: z
-      .enum(['auto', 'split', 'combined'], { error: '"auto", "split" or "combined"' })
-      .default('auto'),
+    dataplane: z.enum(['auto', 'split', 'combined'], { error: '"auto", "split" or "combined"' }).default('auto'),
     // auto: with a core for every loop and no cores given, pin each loop to its own; none: never.
     placement: z.enum(['auto', 'none'], { error: '"auto" or "none"' }).default('auto'),
     flowTable: pow2(1024, 1 << 22).default(65536),
