@@ -1,11 +1,12 @@
 /**
  * bench chain: gen → K NFs that parse headers → null, through the manager (its RX and TX
  * loops in worker threads), everything on this machine; the K NFs as K processes (--fuse off)
- * or as one fused group in one process (--fuse on). Reported: packets per second leaving the
+ * or as one fused group in one process (--fuse on), or that group run inline in the manager's
+ * data-plane loop (--fuse inline: receive, NFs and send in one thread). Reported: packets per second leaving the
  * null port, measured over a window after a warm-up. With several values for --nfs or --fuse,
  * every combination is measured in each run, in turn, so they share the machine's moods.
  *
- *   nfchain bench chain [--nfs 1,3,5] [--fuse off,on] [--size 64] [--seconds S] [--runs R]
+ *   nfchain bench chain [--nfs 1,3,5] [--fuse off,on,inline] [--size 64] [--seconds S] [--runs R]
  *                       [--poll adaptive|busy] [--dataplane auto|split|combined] [--json]
  */
 import { fileURLToPath } from 'node:url';
@@ -21,7 +22,7 @@ type Dataplane = 'auto' | 'split' | 'combined';
 
 async function once(
   nfs: number,
-  fuse: boolean,
+  fuse: 'off' | 'on' | 'inline',
   size: number,
   seconds: number,
   poll: 'adaptive' | 'busy',
@@ -41,7 +42,8 @@ async function once(
         name: `p${i + 1}`,
         module: PARSE_NF,
         service: i + 1,
-        ...(fuse && nfs > 1 ? { fuse: 'chain' } : {}),
+        ...(fuse !== 'off' && nfs > 1 ? { fuse: 'chain' } : {}),
+        ...(fuse === 'inline' ? { inline: true } : {}),
       })),
       chain: [...Array.from({ length: nfs }, (_, i) => i + 1), 'port:sink'],
     },
@@ -67,10 +69,10 @@ export const CHAIN_FLAGS = flagSpecs([
     name: 'fuse',
     kind: 'list',
     of: 'string',
-    choices: ['off', 'on'],
+    choices: ['off', 'on', 'inline'],
     default: ['off'],
-    value: 'off|on,...',
-    help: 'off: one process per NF; on: all of them in one fused group; off,on measures both',
+    value: 'off|on|inline,...',
+    help: "off: one process per NF; on: all of them in one fused group; inline: that group in the manager's loop",
   },
   {
     name: 'dataplane',
@@ -95,7 +97,7 @@ export async function chainBenchFromArgv(argv: readonly string[]): Promise<Bench
   for (let r = 0; r < nRuns; r++) {
     for (let c = 0; c < combos.length; c++) {
       const { nfs, fuse } = combos[c]!;
-      runs[c]!.push(await once(nfs, fuse === 'on', size, seconds, poll, dataplane));
+      runs[c]!.push(await once(nfs, fuse as 'off' | 'on' | 'inline', size, seconds, poll, dataplane));
     }
   }
   return combos.map(({ nfs, fuse }, c) => {

@@ -75,10 +75,18 @@ export function demoTopology(o: { name: string; rate: number; duration: number; 
         { name: 'sink', driver: 'null' },
       ],
       nfs: [
-        // One fused group: the three NFs in one process (a function call per hop, no ring).
-        { name: 'monitor', module: mod('basic-monitor'), service: 1, options: { interval: 0 }, fuse: 'chain' },
-        { name: 'forward', module: mod('simple-forward'), service: 2, fuse: 'chain' },
-        { name: 'bridge', module: mod('bridge'), service: 3, fuse: 'chain' },
+        // One fused group (a function call per hop, no ring), run inline in the manager's loop:
+        // generate, handle and send in one thread, so no hand-off between cores can stall.
+        {
+          name: 'monitor',
+          module: mod('basic-monitor'),
+          service: 1,
+          options: { interval: 0 },
+          fuse: 'chain',
+          inline: true,
+        },
+        { name: 'forward', module: mod('simple-forward'), service: 2, fuse: 'chain', inline: true },
+        { name: 'bridge', module: mod('bridge'), service: 3, fuse: 'chain', inline: true },
       ],
       chain: ['monitor', 'forward', 'bridge'],
     },
@@ -198,7 +206,7 @@ export async function statusCommand(p: Parsed<typeof STATUS_FLAGS>): Promise<num
       ? s.nfs.map(
           (n) =>
             `  ${n.tag} ${n.members ? `fused group of ${n.members.map((x) => `${x.name} (service ${x.service})`).join(', ')}` : `service ${n.service}`} ` +
-            `${n.state} pid ${n.pid}${n.cpu >= 0 ? ` CPU ${n.cpu}` : ''}: rx ${n.counters.rx ?? 0}` +
+            `${n.state} ${n.inline ? "inline in the manager's loop" : `pid ${n.pid}`}${n.cpu >= 0 ? ` CPU ${n.cpu}` : ''}: rx ${n.counters.rx ?? 0}` +
             `${n.members ? `, hops inside ${n.counters.fused ?? 0}` : ''}, drops ${drops(n.counters)}`,
         )
       : ['  (none)']),

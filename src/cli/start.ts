@@ -67,7 +67,7 @@ export async function runTopology(topo: Topology, o: RunOptions = {}): Promise<R
       for (let k = back; k < l.instances; k++) launcher.start(l);
     }
     // Wait until every instance is in service (or one fails to start).
-    const want = launcher.started + (manager.tookOver ? have.length : 0);
+    const want = launcher.started + (manager.tookOver ? have.length : 0) + (manager.placement.inline ? 1 : 0);
     const end = Date.now() + 30_000;
     while (manager.status().nfs.filter((n) => n.state === 'running').length < want) {
       if (launcher.failed.length)

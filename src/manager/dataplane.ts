@@ -43,7 +43,9 @@ import { Inbox, MANAGER_INBOX, isFlowPin } from '../chain/messages.js';
 import type { FlowTableStats } from '../protocol/messages.js';
 import { Action } from '../chain/verdict.js';
 import { native } from '../native.js';
-import { STAGE_WORDS } from '../shm/instance-layout.js';
+import { NfState, NS, STAGE_WORDS } from '../shm/instance-layout.js';
+import { startInline, type InlineConfig } from './inline.js';
+import type { NfEngine } from '../nflib/engine.js';
 
 export interface DataplaneConfig {
   /** the RX loop, the TX loop, or both in one thread (manager.dataplane "combined") */
@@ -66,6 +68,8 @@ export interface DataplaneConfig {
   loadPins: boolean;
   /** the CPUs this loop's thread is pinned to (absent: not pinned) */
   cores?: number[] | undefined;
+  /** an NF or fused group this (combined) loop runs between receiving and sending (inline.ts) */
+  inline?: InlineConfig | undefined;
 }
 
 /** stop; or new flow rules for the RX loop's director (applied between two bursts) */
@@ -75,6 +79,8 @@ export type WorkerReport =
   | { type: 'rx-done'; packets: number }
   | { type: 'stopped' }
   | { type: 'error'; message: string }
+  /** a line of an inline NF's output */
+  | { type: 'nf-output'; line: string }
   | { type: 'flow-stats'; stats: FlowTableStats };
 
 /**
@@ -445,8 +451,45 @@ function runWorker(cfg: DataplaneConfig): void {
     report({ type: 'error', message: (err as Error).message });
     return;
   }
-  report({ type: 'ready', pinsRestored: rx?.pinsRestored ?? 0 });
-  const i32 = ((rx ?? tx) as unknown as { inst: InstanceView }).inst.i32;
+  const inst = ((rx ?? tx) as unknown as { inst: InstanceView }).inst;
+  if (cfg.inline === undefined) {
+    report({ type: 'ready', pinsRestored: rx?.pinsRestored ?? 0 });
+    loop(cfg, rx, tx, null, inst, report, () => stopping);
+    return;
+  }
+  // An inline NF: its modules load and its instances are made before the loop reports ready.
+  startInline(cfg.inline, inst, (line) => report({ type: 'nf-output', line })).then(
+    (engine) => {
+      report({ type: 'ready', pinsRestored: rx?.pinsRestored ?? 0 });
+      loop(cfg, rx, tx, engine, inst, report, () => stopping);
+    },
+    (err: unknown) => {
+      rx?.close();
+      tx?.close();
+      report({ type: 'error', message: `inline NF ${cfg.inline!.name}: ${(err as Error).message}` });
+    },
+  );
+}
+
+/** True when an NF slot other than `except` is in use: an NF process that may send to the TX loop (cold: idle only). */
+function otherNfs(inst: InstanceView, except: number): boolean {
+  for (let id = 1; id < MAX_NFS; id++) {
+    if (id !== except && Atomics.load(inst.i32, inst.slotWord(id) + NS.state) !== NfState.FREE) return true;
+  }
+  return false;
+}
+
+/** The data-plane loop: receive, the inline NF (if any), send; sleep when idle. */
+function loop(
+  cfg: DataplaneConfig,
+  rx: RxLoop | null,
+  tx: TxLoop | null,
+  nf: NfEngine | null,
+  inst: InstanceView,
+  report: (r: WorkerReport) => void,
+  isStopping: () => boolean,
+): void {
+  const i32 = inst.i32;
   const idleWait = new Int32Array(new SharedArrayBuffer(4));
   const cpuWords = cfg.role === 'rx' ? [IH.rxCpu] : cfg.role === 'tx' ? [IH.txCpu] : [IH.rxCpu, IH.txCpu];
   const noteCpu = (): void => {
@@ -457,14 +500,19 @@ function runWorker(cfg: DataplaneConfig): void {
   let idle = 0;
   let idleSince = 0;
   let lastSync = 0;
-  // Work in slices so the worker's event loop sees the parent's messages.
+  // Work in slices so the worker's event loop sees the parent's messages (and an inline NF's ticks).
   const slice = (): void => {
-    if (stopping) {
-      rx?.close();
-      tx?.close();
-      report({ type: 'stopped' });
+    if (isStopping()) {
+      const done = (): void => {
+        rx?.close();
+        tx?.close();
+        report({ type: 'stopped' });
+      };
+      if (nf) void nf.close('the manager is stopping').then(done, done);
+      else done();
       return;
     }
+    nf?.housekeeping();
     const receiving = rx !== null && Atomics.load(i32, IH.rxEnabled) !== 0;
     if (rx !== null && !receiving && tx === null) {
       // Not receiving (yet: `nfchain start` holds the input until every NF is in service; or
@@ -478,6 +526,7 @@ function runWorker(cfg: DataplaneConfig): void {
     for (let iter = 0; ; iter++) {
       let n = 0;
       if (receiving) n += rx!.pass();
+      if (nf !== null) n += nf.pollOnce();
       if (tx !== null) n += tx.pass();
       if (n > 0) {
         idle = 0;
@@ -492,7 +541,9 @@ function runWorker(cfg: DataplaneConfig): void {
         // Going to sleep: the buffer gauges are exact while idle.
         rx?.syncGauges();
         tx?.syncCounters();
-        if (tx !== null) {
+        // With an inline NF and no NF process, nothing but the ports brings work: sleep on them.
+        const alone = nf !== null && !otherNfs(inst, nf.nfId);
+        if (tx !== null && !alone) {
           tx.flushPorts();
           if (cfg.poll === 'adaptive') {
             // NFs sending out wake this futex; receiving ports are polled every IDLE_SLEEP_MS.
@@ -504,12 +555,13 @@ function runWorker(cfg: DataplaneConfig): void {
             Atomics.store(i32, IH.txSleeping, 0);
           }
         } else if (cfg.poll === 'adaptive') {
+          tx?.flushPorts();
           if (rx!.finished) Atomics.wait(idleWait, 0, 0, 20);
           else rx!.idleWait(IDLE_SLEEP_MS);
         }
         // Woken: straight back to work (a turn of the event loop first would add its latency to
         // the packet that woke us), unless the slice is over.
-        if (stopping || performance.now() - t0 > 5) break;
+        if (isStopping() || performance.now() - t0 > 5) break;
         continue;
       }
       if ((iter & 15) === 15 && performance.now() - t0 > 5) break;

@@ -25,6 +25,8 @@ export interface NfLaunch {
   cores?: number[] | undefined;
   /** a fused group: every member, in order (absent: one NF) */
   members?: GroupMember[] | undefined;
+  /** it runs in the manager's data-plane thread, not as a process (manager/inline.ts) */
+  inline?: boolean | undefined;
 }
 
 /** The services a launch serves: its own, or every member's of a fused group. */
@@ -43,6 +45,7 @@ export function topologyLaunches(topo: Topology): (NfLaunch & { instances: numbe
     const members = g.members.map((n) => topo.nfs.find((nf) => nf.name === n)!);
     const first = members[0]!;
     out.push({
+      ...(first.inline ? { inline: true } : {}),
       name: g.name,
       module: first.module,
       service: first.service,

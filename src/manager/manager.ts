@@ -46,6 +46,7 @@ import { formatStats } from './stats.js';
 import { Messenger } from '../chain/messages.js';
 import { launchServices, NfLauncher, topologyLaunches, type NfLaunch } from './launcher.js';
 import { checkBusyPoll, placeLoops, type Placement } from './placement.js';
+import type { InlineConfig } from './inline.js';
 import { Registry } from './registry.js';
 import { Scaler } from './scaling.js';
 import { Chains } from './chains.js';
@@ -91,6 +92,8 @@ export class Manager {
   finalStatus: ManagerStatus | undefined;
   private control: ControlServer | undefined;
   private readonly loops: Loops;
+  /** where relative paths in NF options are from: the topology file's directory */
+  private readonly baseDir: string;
   /** where the loops run and the NF processes to start (placement.ts; decided at start) */
   placement: Placement = { dataplane: 'split', launches: [], notes: [] };
   private readonly scaler: Scaler;
@@ -125,11 +128,14 @@ export class Manager {
     this.registry = new Registry(this);
     const out = o.nfOutput ?? ((l: string) => process.stdout.write(`${l}\n`));
     const baseDir = o.topology.file === BUILT_IN_TOPOLOGY ? process.cwd() : dirname(o.topology.file);
+    this.baseDir = baseDir;
     this.launcher = new NfLauncher(o.topology.name, out, this.log, baseDir);
-    for (const l of topologyLaunches(o.topology)) this.remember(l);
+    // What each service runs, for scaling: processes only (an inline NF has one instance).
+    for (const l of topologyLaunches(o.topology)) if (!l.inline) this.remember(l);
     this.scaler = new Scaler(this);
     this.loops = new Loops({
       log: this.log,
+      nfOutput: out,
       rxDone: (packets) => {
         this.rxDone = true;
         this.log(`input finished after ${packets} packets`);
@@ -358,13 +364,33 @@ export class Manager {
     Atomics.store(this.inst.i32, IH.rxEnabled, 1);
   }
 
-  /** The data-plane threads: TX then RX, or one loop doing both (manager.dataplane). */
+  /**
+   * The data-plane threads: TX then RX, or one loop doing both (manager.dataplane), with the
+   * inline NF, if any, in it: its slot first, in service once the loop has made its instances.
+   */
   private async startLoops(): Promise<void> {
-    if (this.placement.dataplane === 'combined') await this.startLoop('rxtx');
-    else for (const role of ['tx', 'rx'] as const) await this.startLoop(role);
+    if (this.placement.dataplane !== 'combined') {
+      for (const role of ['tx', 'rx'] as const) await this.startLoop(role);
+      return;
+    }
+    const l = this.placement.inline;
+    if (!l) {
+      await this.startLoop('rxtx');
+      return;
+    }
+    const e = this.registry.registerInline(l);
+    const members = l.members ?? [{ name: l.name, module: l.module, service: l.service, options: l.options }];
+    await this.startLoop('rxtx', {
+      nfId: e.nfId,
+      name: l.name,
+      members,
+      baseDir: this.baseDir,
+      chains: [...this.chains.names],
+    });
+    this.registry.putInService(e);
   }
 
-  private startLoop(role: 'rx' | 'tx' | 'rxtx'): Promise<void> {
+  private startLoop(role: 'rx' | 'tx' | 'rxtx', inline?: InlineConfig): Promise<void> {
     const m = this.topo.manager;
     const cfg: DataplaneConfig = {
       role,
@@ -377,6 +403,7 @@ export class Manager {
       pinsFile: join(this.inst.dir.path, PINS_FILE),
       loadPins: this.takenOver !== null,
       cores: role === 'tx' ? this.placement.tx : this.placement.rx,
+      inline,
     };
     return this.loops.start(cfg);
   }
@@ -494,11 +521,12 @@ export class Manager {
       Atomics.store(this.inst.i32, IH.managerState, ManagerState.STOPPING);
     }
     const nfs = this.registry.nfs;
-    for (const e of nfs.values()) send(e.conn.sock, { type: 'stop', reason: 'the manager is stopping' });
+    // NF processes are told to stop; an inline NF stops with the loop that runs it (teardown).
+    for (const e of nfs.values()) if (e.conn) send(e.conn.sock, { type: 'stop', reason: 'the manager is stopping' });
     const end = Date.now() + 3000;
-    while ([...nfs.values()].some((e) => !e.gone) && Date.now() < end) await sleep(20);
+    while ([...nfs.values()].some((e) => !e.gone && !e.inline) && Date.now() < end) await sleep(20);
     for (const e of [...nfs.values()]) {
-      if (!e.gone) {
+      if (!e.gone && e.conn) {
         this.log(`NF ${e.name}#${e.nfId} did not stop in time`);
         e.conn.sock.destroy();
         this.registry.gone(e.nfId, 'did not stop in time');

@@ -20,6 +20,8 @@ export interface Placement {
   tx?: number[] | undefined;
   /** the NF processes to start: the topology's NFs and fused groups, with their CPUs */
   launches: (NfLaunch & { instances: number })[];
+  /** the NF or fused group that runs inline, in the manager's (combined) loop */
+  inline?: NfLaunch | undefined;
   /** lines for the log: what was decided and why */
   notes: string[];
 }
@@ -37,6 +39,7 @@ export interface Placement {
 export function dataplaneMode(t: Topology, nfProcesses: number, cores: number): 'split' | 'combined' {
   const want = t.manager.dataplane ?? 'auto';
   if (want !== 'auto') return want;
+  if (t.nfs.some((nf) => nf.inline)) return 'combined';
   const wire = t.ports.some((p) => p.driver === 'af_packet' || p.driver === 'af_xdp');
   return !wire && 2 + nfProcesses > cores && 1 + nfProcesses <= cores ? 'combined' : 'split';
 }
@@ -48,13 +51,19 @@ export function dataplaneMode(t: Topology, nfProcesses: number, cores: number): 
  * demo's fused group and the manager's loop on one CPU for seconds, 120k packets dropped).
  */
 export function placeLoops(t: Topology, cpus: readonly number[]): Placement {
-  const launches = topologyLaunches(t);
+  const all = topologyLaunches(t);
+  const inline = all.find((l) => l.inline);
+  const launches = all.filter((l) => !l.inline);
   const processes = launches.reduce((n, l) => n + l.instances, 0);
   const dataplane = dataplaneMode(t, processes, cpus.length);
   const mine = dataplane === 'combined' ? 1 : 2;
   const loops = mine + processes;
   const notes: string[] = [];
-  if (dataplane === 'combined') notes.push('RX and TX run as one loop (manager.dataplane)');
+  if (dataplane === 'combined') {
+    notes.push(
+      `RX and TX run as one loop (manager.dataplane)${inline ? `, with ${inline.name} inline between them` : ''}`,
+    );
+  }
   const given =
     t.manager.cores?.rx !== undefined ||
     t.manager.cores?.tx !== undefined ||
@@ -64,6 +73,7 @@ export function placeLoops(t: Topology, cpus: readonly number[]): Placement {
     rx: t.manager.cores?.rx,
     tx: dataplane === 'combined' ? t.manager.cores?.rx : t.manager.cores?.tx,
     launches,
+    inline,
     notes,
   };
   if (loops > cpus.length) {
@@ -89,7 +99,7 @@ export function placeLoops(t: Topology, cpus: readonly number[]): Placement {
     `a core per loop: ${dataplane === 'combined' ? `RX+TX on CPU ${rx[0]}` : `RX on CPU ${rx[0]}, TX on CPU ${tx[0]}`}, ` +
       `${placed.map((l) => `${l.name} on CPU ${describeCpus(l.cores)}`).join(', ')} (manager.placement "auto")`,
   );
-  return { dataplane, rx, tx, launches: placed, notes };
+  return { dataplane, rx, tx, launches: placed, inline, notes };
 }
 
 /**

@@ -45,8 +45,10 @@ export interface NfEntry {
   pid: number;
   pidfd: number;
   generation: number;
-  /** the connection it registered on: the only one its lifecycle requests are taken from */
-  conn: Conn;
+  /** the connection it registered on: the only one its lifecycle requests are taken from (null: inline) */
+  conn: Conn | null;
+  /** it runs in the manager's data-plane thread (registerInline): no process, no connection */
+  inline?: boolean | undefined;
   module: string;
   /** put in the service table */
   inService: boolean;
@@ -87,7 +89,6 @@ export class Registry {
    * request says it is; it must be another process than the manager, and one NF per connection.
    */
   register(req: RegisterRequest, conn: Conn): NfEntry {
-    const { inst, cache } = this.host;
     if (conn.nfId)
       throw new NfcError(
         'NFC_ERR_CONTROL',
@@ -135,17 +136,6 @@ export class Registry {
         throw new NfcError('NFC_ERR_LIMIT', `service ${svc} already has ${MAX_INSTANCES} instances`);
       }
     }
-    let id = req.nfId;
-    const i32 = inst.i32;
-    const free = (n: number): boolean =>
-      !this.nfs.has(n) && !this.quarantined.has(n) && i32[inst.slotWord(n) + NS.state] === NfState.FREE;
-    if (id) {
-      if (id < 1 || id >= MAX_NFS) throw new NfcError('NFC_ERR_NF_ID', `NF id ${id} is out of range 1..${MAX_NFS - 1}`);
-      if (!free(id)) throw new NfcError('NFC_ERR_NF_ID', `NF id ${id} is in use`);
-    } else {
-      for (id = 1; id < MAX_NFS && !free(id); id++);
-      if (id >= MAX_NFS) throw new NfcError('NFC_ERR_LIMIT', `no free NF slot (${MAX_NFS - 1} NFs at most)`);
-    }
     let pidfd: number;
     try {
       pidfd = native().pidfdOpen(peer.pid);
@@ -154,6 +144,59 @@ export class Registry {
         'NFC_ERR_CONTROL',
         `register refused: process ${peer.pid} cannot be supervised (pidfd_open: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
       );
+    }
+    let e: NfEntry;
+    try {
+      e = this.claim(
+        req.nfId,
+        { name: req.name, service: req.service, services, members, module: req.module },
+        peer.pid,
+      );
+    } catch (err) {
+      closeSync(pidfd);
+      throw err;
+    }
+    e.pidfd = pidfd;
+    e.conn = conn;
+    conn.nfId = e.nfId;
+    const what = members
+      ? `fused group of ${members.map((m) => `${m.name} (service ${m.service})`).join(', ')}`
+      : `service ${req.service}`;
+    this.host.log(
+      `NF ${req.name}#${e.nfId} registered (${what}, pid ${peer.pid}${req.pid !== peer.pid ? `, ${req.pid} in its own pid namespace` : ''})`,
+    );
+    return e;
+  }
+
+  /**
+   * An NF (or fused group) that runs inline, in the manager's own data-plane thread: a slot like
+   * any NF's, no process of its own to supervise (it lives and dies with the manager). Cold.
+   */
+  registerInline(l: { name: string; service: number; module: string; members?: GroupMember[] | undefined }): NfEntry {
+    const services = l.members ? l.members.map((m) => m.service) : [l.service];
+    const e = this.claim(0, { ...l, services }, process.pid);
+    e.inline = true;
+    this.host.log(`NF ${l.name}#${e.nfId} runs inline in the manager's loop (services ${services.join(', ')})`);
+    return e;
+  }
+
+  /** Gives a free slot (or the one asked for) to an NF, cleared of anything an earlier NF left (cold). */
+  private claim(
+    wanted: number,
+    nf: Pick<NfEntry, 'name' | 'service' | 'services' | 'members' | 'module'>,
+    pid: number,
+  ): NfEntry {
+    const { inst, cache } = this.host;
+    const i32 = inst.i32;
+    const free = (n: number): boolean =>
+      !this.nfs.has(n) && !this.quarantined.has(n) && i32[inst.slotWord(n) + NS.state] === NfState.FREE;
+    let id = wanted;
+    if (id) {
+      if (id < 1 || id >= MAX_NFS) throw new NfcError('NFC_ERR_NF_ID', `NF id ${id} is out of range 1..${MAX_NFS - 1}`);
+      if (!free(id)) throw new NfcError('NFC_ERR_NF_ID', `NF id ${id} is in use`);
+    } else {
+      for (id = 1; id < MAX_NFS && !free(id); id++);
+      if (id >= MAX_NFS) throw new NfcError('NFC_ERR_LIMIT', `no free NF slot (${MAX_NFS - 1} NFs at most)`);
     }
     // Take the slot over: nothing may be left in it from an earlier NF.
     this.orphanRings.delete(id);
@@ -167,41 +210,30 @@ export class Registry {
     Atomics.store(inbox, RW.consTail, Atomics.load(inbox, RW.prodTail));
     const slot = inst.slotWord(id);
     const gen = ++this.generations[id]!;
-    i32[slot + NS.pid] = peer.pid;
+    i32[slot + NS.pid] = pid;
     i32[slot + NS.cpu] = -1;
-    i32[slot + NS.service] = req.service;
+    i32[slot + NS.service] = nf.service;
     i32[slot + NS.nfId] = id;
     i32[slot + NS.generation] = gen;
     inst.counters.reset(CounterSet.nf(id));
     Atomics.store(i32, slot + NS.state, NfState.STARTING);
     const e: NfEntry = {
       nfId: id,
-      name: req.name,
-      service: req.service,
-      services,
-      members,
-      pid: peer.pid,
-      pidfd,
+      ...nf,
+      pid,
+      pidfd: -1,
       generation: gen,
-      conn,
-      module: req.module,
+      conn: null,
       inService: false,
       retired: false,
       gone: false,
     };
     this.nfs.set(id, e);
-    conn.nfId = id;
-    const what = members
-      ? `fused group of ${members.map((m) => `${m.name} (service ${m.service})`).join(', ')}`
-      : `service ${req.service}`;
-    this.host.log(
-      `NF ${req.name}#${id} registered (${what}, pid ${peer.pid}${req.pid !== peer.pid ? `, ${req.pid} in its own pid namespace` : ''})`,
-    );
     return e;
   }
 
   /** Takes back an NF of a manager that died, on the connection it came back on (cold). */
-  readmit(e: Omit<NfEntry, 'inService' | 'retired' | 'gone'>): void {
+  readmit(e: Omit<NfEntry, 'inService' | 'retired' | 'gone' | 'conn'> & { conn: Conn }): void {
     const inService = e.services.some((s) => isMember(this.host.inst, s, e.nfId));
     this.nfs.set(e.nfId, { ...e, inService, retired: false, gone: false });
     e.conn.nfId = e.nfId;
@@ -357,7 +389,7 @@ export class Registry {
   supervise(): void {
     const { inst, cache } = this.host;
     for (const e of this.nfs.values()) {
-      if (!e.gone && native().pidfdExited(e.pidfd)) this.gone(e.nfId, `process ${e.pid} is gone`);
+      if (!e.gone && !e.inline && native().pidfdExited(e.pidfd)) this.gone(e.nfId, `process ${e.pid} is gone`);
     }
     for (const id of this.orphanRings) {
       drainRing(inst, id, (d) => {

@@ -71,6 +71,11 @@ export class Scaler {
     }
     const have = registry.instances(svc);
     const before = have.length;
+    if (have.some((e) => e.inline)) {
+      throw new NfcError('NFC_ERR_SCALE', `service ${svc} runs inline, in the manager's loop: it has one instance`, {
+        fix: 'to scale it, run it as processes (remove inline from the topology)',
+      });
+    }
     const retired: number[] = [];
     const started: number[] = [];
     if (n < before) {
@@ -78,7 +83,7 @@ export class Scaler {
       for (const e of have.sort((a, b) => b.nfId - a.nfId).slice(0, before - n)) {
         e.retired = true;
         registry.takeOutOfService(e);
-        send(e.conn.sock, { type: 'stop', reason: 'retired (scaled down)' });
+        if (e.conn) send(e.conn.sock, { type: 'stop', reason: 'retired (scaled down)' });
         retired.push(e.nfId);
       }
       this.host.log(`service ${svc}: ${before} → ${n} instances (retired ${retired.map((id) => `#${id}`).join(', ')})`);

@@ -77,9 +77,11 @@ export function formatStats(now: ManagerStatus, prev?: ManagerStatus): string {
   }
   if (now.nfs.length === 0) lines.push('  (no NF registered)');
   for (const nf of now.nfs) {
-    if (nf.members) {
-      lines.push(`  ${nf.tag}: fused group of ${nf.members.map((x) => `${x.name} (service ${x.service})`).join(', ')}`);
-    }
+    const members = nf.members
+      ? `fused group of ${nf.members.map((x) => `${x.name} (service ${x.service})`).join(', ')}`
+      : '';
+    const where = nf.inline ? "inline in the manager's loop" : '';
+    if (members || where) lines.push(`  ${nf.tag}: ${[members, where].filter((x) => x).join(', ')}`);
   }
   const rxDrops = drops(now.rx);
   if (rxDrops !== '-') lines.push(`  manager RX drops: ${rxDrops}`);

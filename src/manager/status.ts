@@ -30,6 +30,7 @@ export interface StatusSources {
     service: number;
     pid: number;
     members?: readonly { name: string; service: number }[] | undefined;
+    inline?: boolean | undefined;
   }>;
   startedAt: number;
   cache: PoolCache | undefined;
@@ -84,6 +85,7 @@ export function managerStatus(m: StatusSources): ManagerStatus {
     cpu: inst.i32[inst.slotWord(e.nfId) + NS.cpu]!,
     counters: routeCounters(CounterSet.nf(e.nfId)),
     ...(e.members ? { members: e.members.map((x) => ({ name: x.name, service: x.service })) } : {}),
+    ...(e.inline ? { inline: true as const } : {}),
   }));
   const services: { service: number; nfs: number[] }[] = [];
   for (let s = 1; s < MAX_SERVICES; s++) {

@@ -15,6 +15,8 @@ type Role = DataplaneConfig['role'];
 
 export interface LoopEvents {
   log(line: string): void;
+  /** a line of an inline NF's output */
+  nfOutput(line: string): void;
   /** every input port is finished (after `packets` packets) */
   rxDone(packets: number): void;
   /** a loop failed after it started */
@@ -52,6 +54,9 @@ export class Loops {
             break;
           case 'rx-done':
             this.on.rxDone(r.packets);
+            break;
+          case 'nf-output':
+            this.on.nfOutput(r.line);
             break;
         }
       });

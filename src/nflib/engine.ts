@@ -387,6 +387,13 @@ export class NfEngine implements MemberHost {
 
   /** Starts the loop; resolves with the stop reason when the NF has stopped cleanly. */
   run(): Promise<string> {
+    this.startTimers();
+    setImmediate(() => this.slice());
+    return this.done;
+  }
+
+  /** Ticks and the TTL (cold; run() does it, an inline group's loop calls it itself). */
+  startTimers(): void {
     this.started = performance.now();
     for (const m of this.members) {
       const tick = m.impl.tick;
@@ -405,7 +412,27 @@ export class NfEngine implements MemberHost {
       );
     }
     if (this.ttl > 0) setTimeout(() => this.stop(`TTL of ${this.ttl} s reached`), this.ttl * 1000).unref();
-    setImmediate(() => this.slice());
+  }
+
+  /**
+   * For a loop that drives this engine itself (an inline group in the manager's data-plane
+   * thread): the liveness words and waiting messages, once per slice (cold)...
+   */
+  housekeeping(): void {
+    this.i32[this.slot + NS.heartbeat] = (Date.now() / 1000) | 0;
+    this.i32[this.slot + NS.cpu] = native().getCpu();
+    this.deliverMessages();
+  }
+
+  /** ...and one burst from the rx ring: handled, routed, staged rings flushed. Hot path. */
+  pollOnce(): number {
+    return this.members.length === 1 ? this.handleBurst() : this.handleGroupBurst();
+  }
+
+  /** Stops an engine driven from outside: stop() hooks, every buffer handed back (cold). */
+  close(reason: string): Promise<string> {
+    this.stop(reason);
+    void this.finish();
     return this.done;
   }
 

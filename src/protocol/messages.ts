@@ -270,6 +270,8 @@ export interface NfStatus {
   counters: Record<string, number>;
   /** a fused group: its members in order (name and service); absent for one NF */
   members?: { name: string; service: number }[];
+  /** it runs inline, in the manager's data-plane loop (pid is the manager's) */
+  inline?: true;
 }
 
 /** Where the pool's buffers are, counted while traffic flows (manager/census.ts). */

@@ -345,6 +345,7 @@ function resolveTopology(
       options: nf.options,
       ...(nf.cores !== undefined ? { cores: nf.cores } : {}),
       ...(nf.fuse !== undefined ? { fuse: nf.fuse } : {}),
+      ...(nf.inline === true ? { inline: true } : {}),
     });
   });
   for (const loop of ['rx', 'tx'] as const) {
@@ -361,6 +362,7 @@ function resolveTopology(
   });
 
   const groups = fusedGroups(nfs, chain, problems);
+  checkInline(nfs, t.manager.dataplane, problems);
 
   // Named chains (ids 1..15) and the flow rules that pick them.
   const chains: { name: string; hops: Hop[] }[] = [];
@@ -445,6 +447,60 @@ function resolveTopology(
       flows,
     },
   };
+}
+
+/**
+ * NFs run inline (nfs[].inline): one NF, or every member of one fused group; one instance; no
+ * cores of their own (they run on the manager loop's); the manager's RX and TX in one loop.
+ */
+function checkInline(nfs: NfConfig[], dataplane: string, problems: ConfigProblem[]): void {
+  const inline = nfs.map((nf, i) => ({ nf, i })).filter((x) => x.nf.inline);
+  if (inline.length === 0) return;
+  const first = inline[0]!;
+  const unit = (nf: NfConfig): string => (nf.fuse !== undefined ? `fused group "${nf.fuse}"` : `NF ${nf.name}`);
+  for (const { nf, i } of inline.slice(1)) {
+    if (nf.fuse === undefined || nf.fuse !== first.nf.fuse) {
+      problems.push({
+        path: ['nfs', i, 'inline'],
+        what: `${unit(nf)} and ${unit(first.nf)} are both inline: the manager's loop runs one`,
+        fix: 'fuse the NFs you want inline into one group (the same fuse name), or run the others as processes',
+      });
+    }
+  }
+  if (first.nf.fuse !== undefined) {
+    nfs.forEach((nf, i) => {
+      if (nf.fuse === first.nf.fuse && !nf.inline) {
+        problems.push({
+          path: ['nfs', i, 'inline'],
+          what: `${nf.name} is in fused group "${nf.fuse}", which runs inline, but says nothing of it`,
+          fix: 'give inline: true to every member of the group (it is one unit)',
+        });
+      }
+    });
+  }
+  for (const { nf, i } of inline) {
+    if (nf.instances !== 1) {
+      problems.push({
+        path: ['nfs', i, 'instances'],
+        what: `${nf.instances} instances, but an inline NF runs once, in the manager's loop`,
+        fix: 'use instances: 1, or run the NF as processes (no inline) to scale it',
+      });
+    }
+    if (nf.cores !== undefined) {
+      problems.push({
+        path: ['nfs', i, 'cores'],
+        what: "an inline NF runs on the manager loop's CPU",
+        fix: 'give the CPU as manager.cores.rx',
+      });
+    }
+  }
+  if (dataplane === 'split') {
+    problems.push({
+      path: ['manager', 'dataplane'],
+      what: `"split", but ${unit(first.nf)} runs inline, in the one loop that receives and sends`,
+      fix: 'leave dataplane at auto (or combined)',
+    });
+  }
 }
 
 /**

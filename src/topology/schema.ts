@@ -196,6 +196,8 @@ export const NfSchema = z.strictObject(
     cores: cores.optional(),
     // A fused group's name: NFs with the same one run in one process (docs/topology.md).
     fuse: str(NF_NAME_RE, 'a fused group name ([a-z0-9][a-z0-9_-]{0,31})').optional(),
+    // Run in the manager's data-plane thread, between receive and send (docs/topology.md).
+    inline: z.boolean({ error: 'true or false' }).optional(),
     // Free-form here: each NF checks its own options against its option spec when it starts.
     options: z.record(z.string(), z.unknown(), { error: 'a mapping of NF options' }).default({}),
   },

@@ -78,6 +78,12 @@ export interface NfConfig {
   options: Record<string, unknown>;
   /** the fused group it runs in (absent: a process of its own) */
   fuse?: string | undefined;
+  /**
+   * true: it runs in the manager's data-plane thread (with its fused group, if any), between
+   * receiving and sending: no hand-off between threads (manager/inline.ts). At most one NF or
+   * fused group; one instance; the loop's cores.
+   */
+  inline?: boolean | undefined;
 }
 
 /**
