@@ -11,11 +11,15 @@
  * bridge). Load: none, or a 64-byte UDP stream from A to B at a share of that path's top rate
  * (measured first in the same run with the blaster at full speed), sent by a paced blaster.
  *
- *   nfchain bench latency [--nfs 1,3,5] [--driver af_packet,af_xdp] [--load 0,10,50,90]
+ * `--mode`: the NFs as a process each, as one fused group, or that group run inline by the
+ * manager's loop (receive, NFs, send in one thread).
+ *
+ *   nfchain bench latency [--nfs 1,3,5] [--mode processes,inline] [--poll adaptive|busy]
+ *                         [--driver af_packet,af_xdp] [--load 0,10,50,90]
  *                         [--count 2000] [--interval-us 1000] [--json]
  *
  * Output: `latency path=P driver=D nfs=N load=L: p50 X µs, p99 Y µs, p99.9 Z µs, max W µs`;
- * with --json one line each: { bench: "latency", path, driver, nfs, load, p50Us, p99Us,
+ * with --json one line each: { bench: "latency", path, driver, nfs, mode, load, p50Us, p99Us,
  * p999Us, maxUs, avgUs, lost, loadPps }.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -25,7 +29,7 @@ import { join } from 'node:path';
 import { NfcError } from '../src/errors.js';
 import { netnsSupport, testbedDown, testbedUp, type Testbed } from '../src/testbed/testbed.js';
 import { flagSpecs } from '../src/util/args.js';
-import { benchArgs, JSON_FLAG } from './common.js';
+import { benchArgs, JSON_FLAG, POLL_FLAG } from './common.js';
 import { blasterArgs, rxPackets, testbedChain, withKernelBridge, withTopology } from './wire.js';
 import { native } from '../src/native.js';
 
@@ -38,6 +42,8 @@ export interface LatencyRow {
   path: 'kernel-bridge' | 'nfchain';
   driver: string;
   nfs: number;
+  /** how the NFs ran (nfchain paths) */
+  mode: Mode | '-';
   load: number;
   p50Us: number;
   p99Us: number;
@@ -100,17 +106,32 @@ async function probe(
   }
 }
 
-/** The chain of `n` NFs: monitor, forwards, bridge (n = 1: bridge alone). */
-function chainOf(n: number): Record<string, unknown>[] {
+/** How the chain's NFs run: a process each, one fused group, or that group inline in the manager's loop. */
+type Mode = 'processes' | 'fused' | 'inline';
+
+/** The chain of `n` NFs: monitor, forwards, bridge (n = 1: bridge alone), run as `mode` says. */
+function chainOf(n: number, mode: Mode): Record<string, unknown>[] {
   const nfs: Record<string, unknown>[] = [];
   if (n >= 2) nfs.push({ name: 'monitor', module: NFS('basic-monitor'), options: { interval: 0 } });
   for (let i = nfs.length; i < n - 1; i++) nfs.push({ name: `forward${i}`, module: NFS('simple-forward') });
   nfs.push({ name: 'bridge', module: NFS('bridge') });
-  return nfs.map((nf, i) => ({ ...nf, service: i + 1 }));
+  return nfs.map((nf, i) => ({
+    ...nf,
+    service: i + 1,
+    ...(mode !== 'processes' && n > 1 ? { fuse: 'chain' } : {}),
+    ...(mode === 'inline' ? { inline: true } : {}),
+  }));
 }
 
-async function withNfchain<T>(tb: Testbed, driver: string, n: number, f: () => Promise<T>): Promise<T> {
-  const topo = testbedChain(tb, driver, chainOf(n), `lat-${tb.name}`, '<bench latency>');
+async function withNfchain<T>(
+  tb: Testbed,
+  driver: string,
+  n: number,
+  mode: Mode,
+  poll: 'adaptive' | 'busy',
+  f: () => Promise<T>,
+): Promise<T> {
+  const topo = testbedChain(tb, driver, chainOf(n, mode), `lat-${tb.name}`, '<bench latency>', poll);
   return withTopology(topo, f, 500); // the NFs' first packets (JIT) aside
 }
 
@@ -133,6 +154,14 @@ export const LATENCY_FLAGS = flagSpecs([
     help: "nfchain's port drivers (default af_packet, and af_xdp when the addon has it)",
   },
   {
+    name: 'mode',
+    kind: 'list',
+    choices: ['processes', 'fused', 'inline'],
+    default: ['processes', 'inline'],
+    value: 'M,...',
+    help: "the NFs as a process each, as one fused group, or that group inline in the manager's loop",
+  },
+  {
     name: 'load',
     kind: 'list',
     of: 'number',
@@ -142,6 +171,10 @@ export const LATENCY_FLAGS = flagSpecs([
     help: "background UDP load, percent of the path's top rate (below 100)",
   },
   { name: 'count', kind: 'integer', min: 10, default: 2000, value: 'N', help: 'echoes per measurement' },
+  {
+    ...POLL_FLAG,
+    help: "the manager's and NFs' polling: adaptive (sleep when idle) or busy (refused when loops outnumber cores)",
+  },
   { name: 'interval-us', kind: 'number', min: 100, default: 1000, value: 'US', help: 'between two echoes (µs)' },
   JSON_FLAG,
 ]);
@@ -166,7 +199,7 @@ export async function latencyBenchFromArgv(argv: readonly string[]): Promise<Lat
 
   const tb = testbedUp(`l${randomBytes(3).toString('hex')}`);
   const rows: LatencyRow[] = [];
-  const measure = async (path: LatencyRow['path'], driver: string, nfs: number): Promise<void> => {
+  const measure = async (path: LatencyRow['path'], driver: string, nfs: number, mode: Mode | '-'): Promise<void> => {
     const top = loads.some((l) => l > 0) ? topRate(tb) : 0;
     for (const load of loads) {
       const pps = Math.round((top * load) / 100);
@@ -176,6 +209,7 @@ export async function latencyBenchFromArgv(argv: readonly string[]): Promise<Lat
         path,
         driver,
         nfs,
+        mode,
         load,
         p50Us: quantile(rtt, 0.5),
         p99Us: quantile(rtt, 0.99),
@@ -189,14 +223,18 @@ export async function latencyBenchFromArgv(argv: readonly string[]): Promise<Lat
       process.stdout.write(
         json
           ? `${JSON.stringify(row)}\n`
-          : `latency path=${path} driver=${driver} nfs=${nfs} load=${load}%${pps ? ` (${pps} pps)` : ''}: p50 ${row.p50Us} µs, p99 ${row.p99Us} µs, p99.9 ${row.p999Us} µs, max ${row.maxUs} µs (avg ${row.avgUs}, lost ${lost} of ${count})\n`,
+          : `latency path=${path} driver=${driver} nfs=${nfs} mode=${mode} load=${load}%${pps ? ` (${pps} pps)` : ''}: p50 ${row.p50Us} µs, p99 ${row.p99Us} µs, p99.9 ${row.p999Us} µs, max ${row.maxUs} µs (avg ${row.avgUs}, lost ${lost} of ${count})\n`,
       );
     }
   };
   try {
-    await withKernelBridge(tb, () => measure('kernel-bridge', '-', 0));
+    await withKernelBridge(tb, () => measure('kernel-bridge', '-', 0, '-'));
     for (const d of drivers) {
-      for (const n of nfsList) await withNfchain(tb, d, n, () => measure('nfchain', d, n));
+      for (const n of nfsList) {
+        for (const mode of v.mode as Mode[]) {
+          await withNfchain(tb, d, n, mode, v.poll, () => measure('nfchain', d, n, mode));
+        }
+      }
     }
   } finally {
     testbedDown(tb.name);

@@ -7,7 +7,9 @@
  *   tc-mirred       tc ingress filters redirecting each veth to the other
  *   nfchain-<drv>   nfchain with af_packet / af_xdp ports (af_xdp when the addon has libxdp):
  *                   the `bridge` NF for UDP, a 3-NF chain (basic-monitor → simple-forward →
- *                   bridge) for TCP
+ *                   bridge) for TCP, each NF a process
+ *   nfchain-<drv>-inline  the same NFs inline in the manager's loop (--mode; the 3-NF chain as
+ *                   one fused group)
  *   dpdk-<drv>      DPDK's dpdk-testpmd (io forwarding, --no-huge) with its af_packet and
  *                   af_xdp PMDs, when dpdk-testpmd is installed (Debian: dpdk)
  *
@@ -22,7 +24,8 @@
  * with offloads on) reports 0.
  *
  *   nfchain bench ports [--seconds S] [--runs R] [--tests udp64,udp1500,tcp1,tcp4]
- *                       [--offloads on,off] [--paths kernel-bridge,tc-mirred,nfchain,dpdk] [--json]
+ *                       [--offloads on,off] [--paths kernel-bridge,tc-mirred,nfchain,dpdk]
+ *                       [--mode processes,inline] [--json]
  *
  * JSON, one line per figure: { bench: "ports", test, path, offloads, nfs, gbps | mpps, runs,
  * ratio }.
@@ -158,17 +161,22 @@ const tcMirred: PathDef = {
   },
 };
 
-function nfchainPath(driver: 'af_packet' | 'af_xdp'): PathDef {
+function nfchainPath(driver: 'af_packet' | 'af_xdp', mode: 'processes' | 'inline'): PathDef {
+  // inline: the chain as one fused group run by the manager's loop (several NFs), or the one NF inline.
+  const inline = (nfs: Record<string, unknown>[]): Record<string, unknown>[] =>
+    mode === 'inline' ? nfs.map((nf) => ({ ...nf, inline: true, ...(nfs.length > 1 ? { fuse: 'chain' } : {}) })) : nfs;
   const chainFor = (test: Test): Record<string, unknown>[] =>
-    test.startsWith('udp')
-      ? [{ name: 'bridge', module: NFS('bridge'), service: 1 }]
-      : [
-          { name: 'monitor', module: NFS('basic-monitor'), service: 1, options: { interval: 0 } },
-          { name: 'forward', module: NFS('simple-forward'), service: 2 },
-          { name: 'bridge', module: NFS('bridge'), service: 3 },
-        ];
+    inline(
+      test.startsWith('udp')
+        ? [{ name: 'bridge', module: NFS('bridge'), service: 1 }]
+        : [
+            { name: 'monitor', module: NFS('basic-monitor'), service: 1, options: { interval: 0 } },
+            { name: 'forward', module: NFS('simple-forward'), service: 2 },
+            { name: 'bridge', module: NFS('bridge'), service: 3 },
+          ],
+    );
   return {
-    name: `nfchain-${driver}`,
+    name: `nfchain-${driver}${mode === 'inline' ? '-inline' : ''}`,
     nfs: (test) => chainFor(test).length,
     async run(tb, test, f) {
       const topo = testbedChain(tb, driver, chainFor(test), `bench-${tb.name}`, '<bench ports>');
@@ -258,6 +266,14 @@ export const PORTS_FLAGS = flagSpecs([
     value: 'P,...',
     help: 'which middleboxes',
   },
+  {
+    name: 'mode',
+    kind: 'list',
+    choices: ['processes', 'inline'],
+    default: ['processes', 'inline'],
+    value: 'M,...',
+    help: "nfchain's NFs as processes, or inline in the manager's loop (path nfchain-<driver>-inline)",
+  },
   JSON_FLAG,
 ]);
 
@@ -276,7 +292,9 @@ export async function portsBenchFromArgv(argv: readonly string[]): Promise<Ports
   const paths: PathDef[] = [kernelBridge];
   if (kinds.includes('tc-mirred') && findTool('tc')) paths.push(tcMirred);
   const drivers = native().xdpAvailable() ? (['af_packet', 'af_xdp'] as const) : (['af_packet'] as const);
-  if (kinds.includes('nfchain')) for (const d of drivers) paths.push(nfchainPath(d));
+  if (kinds.includes('nfchain')) {
+    for (const d of drivers) for (const mode of v.mode as ('processes' | 'inline')[]) paths.push(nfchainPath(d, mode));
+  }
   if (kinds.includes('dpdk')) {
     if (testpmd) for (const d of ['af_packet', 'af_xdp'] as const) paths.push(dpdkPath(d, testpmd));
     else

@@ -68,11 +68,12 @@ export function testbedChain(
   nfs: Record<string, unknown>[],
   name: string,
   source: string,
+  poll: 'adaptive' | 'busy' = 'adaptive',
 ): Topology {
   return validateTopology(
     {
       name,
-      manager: { statsInterval: 0 },
+      manager: { statsInterval: 0, poll },
       ports: [
         { name: 'a', driver, interface: tb.ifA },
         { name: 'b', driver, interface: tb.ifB },

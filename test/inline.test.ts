@@ -20,6 +20,7 @@ import type { Manager } from '../src/manager/manager.js';
 import type { ManagerStatus } from '../src/protocol/messages.js';
 import { NfcError } from '../src/errors.js';
 import { uniqueName } from './helpers/procs.js';
+import { allowedCpus } from '../src/util/cpus.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const SORTER = join(root, 'dist/test/fixtures/nfs/sorter.js');
@@ -128,8 +129,12 @@ test('an inline group gives the packets the same NFs give as processes, beside a
   }
 });
 
-test('an inline NF cannot be scaled; its packets pass and every buffer comes back', { timeout: 60_000 }, async () => {
+test('an inline NF cannot be scaled; its packets pass, every buffer comes back, the CPUs are given back', {
+  timeout: 60_000,
+}, async () => {
   let scaleError: unknown;
+  const cpusBefore = allowedCpus();
+  let cpusDuring: number[] = [];
   const N = 20_000;
   const r = await run(
     topo({
@@ -141,6 +146,7 @@ test('an inline NF cannot be scaled; its packets pass and every buffer comes bac
       chain: ['fwd', 'port:sink'],
     }),
     (m) => {
+      cpusDuring = allowedCpus();
       m.scale('fwd', 2).then(
         () => {},
         (err: unknown) => {
@@ -153,6 +159,10 @@ test('an inline NF cannot be scaled; its packets pass and every buffer comes bac
   assert.match((scaleError as Error).message, /runs inline, in the manager's loop/);
   assert.equal(r.status.ports[1]!.txPackets, N, 'every packet passed');
   assert.equal(r.missing, 0);
+  if (cpusBefore.length > 1) {
+    assert.ok(!cpusDuring.includes(r.status.loops.rx.cpu), "the main thread ran off the loop's CPU");
+  }
+  assert.deepEqual(allowedCpus(), cpusBefore, "the main thread's CPUs are back");
 });
 
 test('an inline NF whose setup throws stops the start with its reason', { timeout: 60_000 }, async () => {

@@ -17,9 +17,10 @@ import { existsSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Socket } from 'node:net';
 import { peerOf, stalePid, type Conn } from './processes.js';
-import { allowedCpus } from '../util/cpus.js';
+import { allowedCpus, pinThread } from '../util/cpus.js';
 import { SHM_ROOT } from '../shm/shm-file.js';
 import { NfcError } from '../errors.js';
+import { native } from '../native.js';
 import { ensureNotRunning, listenControl, send, type ControlServer } from '../control/socket.js';
 import type {
   FlowTableStats,
@@ -92,6 +93,8 @@ export class Manager {
   finalStatus: ManagerStatus | undefined;
   private control: ControlServer | undefined;
   private readonly loops: Loops;
+  /** the main thread's CPUs before the placement moved it (restored at the end) */
+  private mainCpus: number[] | undefined;
   /** where relative paths in NF options are from: the topology file's directory */
   private readonly baseDir: string;
   /** where the loops run and the NF processes to start (placement.ts; decided at start) */
@@ -204,6 +207,13 @@ export class Manager {
     } catch (err) {
       await this.teardown();
       throw err;
+    }
+    if (this.placement.main) {
+      // After the loops' threads exist (a thread starts with its creator's CPUs, and a loop may
+      // pin itself only to CPUs it has); restored at the end (a manager may run inside a
+      // longer-lived process: tests, benches).
+      this.mainCpus = allowedCpus();
+      pinThread(this.placement.main, "the manager's main thread");
     }
     Atomics.store(this.inst.i32, IH.managerState, ManagerState.RUNNING);
     this.takenOver?.resume();
@@ -544,6 +554,15 @@ export class Manager {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     await this.loops.stopAll();
+    if (this.mainCpus) {
+      // Back to the CPUs it had (not pinThread: its check is against the CPUs it has now).
+      try {
+        native().setAffinity(this.mainCpus);
+      } catch (err) {
+        this.log(`warning: the main thread's CPUs could not be restored: ${(err as Error).message}`);
+      }
+      this.mainCpus = undefined;
+    }
     if (this.inst) {
       const back = (d: number): void => {
         if (d !== NULL_DESC) this.cache?.freeOne(d);
