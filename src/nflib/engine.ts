@@ -620,6 +620,8 @@ export class NfEngine implements MemberHost {
     const members = this.members;
     const bv = this.burstVerdicts;
     const idx = this.idx;
+    // In-group hops, added to the shared counter once per burst (not a shared write per packet).
+    let fusedHops = 0;
     while (pending > 0) {
       for (let mi = 0; mi < members.length && pending > 0; mi++) {
         let n = 0;
@@ -673,7 +675,7 @@ export class NfEngine implements MemberHost {
             router.routeVerdict(u32, base + i, Action.TONF | (w[(u32[base + i]! << shift) + Meta.service]! << 8));
           } else {
             at[i] = next;
-            c[C.fused]!++;
+            fusedHops++;
             continue;
           }
           at[i] = -1;
@@ -681,6 +683,7 @@ export class NfEngine implements MemberHost {
         }
       }
     }
+    c[C.fused]! += fusedHops;
     router.flush();
     if (c[C.dropRingFull] !== full && this.poll === 'adaptive') native().schedYield();
     u32[this.inflight] = 0;
