@@ -72,9 +72,18 @@ export {
 export { DROP, NEXT, toNF, out, Action, formatVerdict } from './chain/verdict.js';
 export {
   runNF,
+  openNF,
+  NFSession,
   NOT_HANDLED,
+  defineNFBench,
+  type NFBenchCase,
+  type NFWorkload,
+  type PumpResult,
+  type PushOptions,
   type RunNFOptions,
   type RunNFResult,
   type RunNFOutput,
   type OutputSource,
 } from './nflib/harness.js';
+export { PortInfo, type PortIpv4, type PortIpv6, type PortSpec } from './nflib/ports.js';
+export type { PortDescription } from './ports/port-info.js';

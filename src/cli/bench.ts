@@ -120,6 +120,14 @@ export const BENCHES: readonly BenchEntry[] = [
     },
   },
   {
+    name: 'nf',
+    summary: 'one NF alone on its own workload (nfs/<name>/bench.ts: routes, rules, flows), in-process (Mpps, Gbit/s)',
+    load: async () => {
+      const m = await import('../../bench/nf.js');
+      return { flags: m.NF_FLAGS, run: m.nfBenchFromArgv };
+    },
+  },
+  {
     name: 'director',
     summary: 'flow director classify per packet, 10/1000 rules, exact-match cache hits vs the uncached scan (Mpps)',
     load: async () => {

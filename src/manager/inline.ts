@@ -7,6 +7,7 @@
  * have is a process of its own: it starts and stops with the manager, and a throw in its handler
  * stops the manager's loop (it is trusted code).
  */
+import type { PortDescription } from '../ports/port-info.js';
 import type { InstanceView } from '../shm/instance.js';
 import type { GroupMember } from '../protocol/messages.js';
 import { loadNF } from '../nflib/load.js';
@@ -25,6 +26,8 @@ export interface InlineConfig {
   baseDir: string;
   /** chain names by id */
   chains: string[];
+  /** the manager's ports, as NFs learn them */
+  ports: PortDescription[];
 }
 
 /** Loads the NFs, checks their options, makes their instances (create/setup) and starts their ticks (cold). */
@@ -54,6 +57,7 @@ export async function startInline(
     limit: 0,
     log: (line) => out(`[${tag}] ${line}`),
     chains: cfg.chains,
+    ports: cfg.ports,
     baseDir: cfg.baseDir,
   });
   await engine.setup();

@@ -41,6 +41,8 @@ import type { DataplaneConfig } from './dataplane.js';
 import { drainRing, drainTxRings } from './reclaim.js';
 import { auditBuffers } from './census.js';
 import { describeCount, managerStatus } from './status.js';
+import { PortLinks } from './links.js';
+import { describePorts, type PortDescription } from '../ports/port-info.js';
 import { FlowRules } from './rules.js';
 import { adoptFiles, PINS_FILE, Reattachment, repairManagerThreads, writeState, type Adopted } from './takeover.js';
 import { formatStats } from './stats.js';
@@ -103,6 +105,9 @@ export class Manager {
   /** sends the CLI's messages (sender id 0) */
   private sender: Messenger | undefined;
   private timers: NodeJS.Timeout[] = [];
+  /** the ports as NFs learn them (registered reply), and their link watch */
+  private readonly portInfo: PortDescription[];
+  private links: PortLinks | null = null;
   private readonly statsOut: ((text: string) => void) | null;
   private stopping: Promise<string> | undefined;
   private resolveDone: (reason: string) => void = () => {};
@@ -123,6 +128,7 @@ export class Manager {
       this.resolveDone = r;
     });
     this.chains = new Chains(o.topology);
+    this.portInfo = describePorts(o.topology.ports);
     this.rules = new FlowRules(
       o.topology.flows,
       () => this.chains.names,
@@ -215,6 +221,8 @@ export class Manager {
       this.mainCpus = allowedCpus();
       pinThread(this.placement.main, "the manager's main thread");
     }
+    this.links = new PortLinks(t.ports, this.inst, (line) => this.log(line));
+    this.timers.push(setInterval(() => this.links?.check(), 1000));
     Atomics.store(this.inst.i32, IH.managerState, ManagerState.RUNNING);
     this.takenOver?.resume();
     if (!this.holdRx || this.takenOver) this.enableRx();
@@ -350,6 +358,7 @@ export class Manager {
       generation: e.generation,
       poll: this.topo.manager.poll,
       chains: [...this.chains.names],
+      ports: this.portInfo,
     };
   }
 
@@ -396,6 +405,7 @@ export class Manager {
       members,
       baseDir: this.baseDir,
       chains: [...this.chains.names],
+      ports: this.portInfo,
     });
     this.registry.putInService(e);
   }

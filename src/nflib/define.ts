@@ -15,6 +15,7 @@ import type { PacketPool } from '../shm/pool.js';
 import type { MessageResult, MessageTarget } from '../chain/messages.js';
 import { editDistance } from '../util/names.js';
 import { parseFreeFlags } from '../util/args.js';
+import type { PortInfo } from './ports.js';
 
 /** Edit distance for "did you mean" (public API); it lives in util/names.ts, beside didYouMean. */
 export { editDistance };
@@ -114,6 +115,16 @@ export interface NFContext<O = Record<string, unknown>> {
    * throws; allocates (first packet of a flow only).
    */
   setFlowChain(chain: number): FlowChainResult;
+  /**
+   * The manager's ports: id (what out() takes), name, driver, MAC, MTU, link state (`up`) and
+   * the addresses the topology gives them (ports[].ipv4 / ipv6), parsed (nflib/ports.ts).
+   */
+  readonly ports: readonly PortInfo[];
+  /**
+   * The port of that name (or id). Throws NFC_ERR_NF naming the ports there are, so call it in
+   * create() with the name from an option, and keep the result.
+   */
+  port(name: string | number): PortInfo;
   /** Chain names by id (chain 0 is "default"), as the manager had them when this NF registered. */
   readonly chains: readonly string[];
   /** A chain's id by name (in `chains`), or -1. */

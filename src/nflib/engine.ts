@@ -26,10 +26,12 @@ import {
   FREE_RING_ID,
   HELD_MAX,
   HopKind,
+  LINK_DOWN,
   MAX_CHAINS,
   MAX_SERVICES,
   NfState,
   NS,
+  PortRxCounters,
   RouteCounters,
   txRingId,
 } from '../shm/instance-layout.js';
@@ -53,6 +55,8 @@ import { HeldTable } from './held-table.js';
 import { Inbox, Messenger, type MessageResult, type MessageTarget } from '../chain/messages.js';
 
 import type { Reply, RequestBody } from '../protocol/messages.js';
+import type { PortDescription } from '../ports/port-info.js';
+import { PortInfo } from './ports.js';
 import { FlowKey } from '../packet/flow-key.js';
 import { NfcError } from '../errors.js';
 
@@ -97,6 +101,8 @@ export interface EngineOptions {
   chains?: readonly string[] | undefined;
   /** where relative paths in the options are from (default: the working directory) */
   baseDir?: string | undefined;
+  /** the manager's ports, as its registered reply described them (none: no ports known) */
+  ports?: readonly PortDescription[] | undefined;
 }
 
 const C = RouteCounters;
@@ -179,6 +185,8 @@ export class NfEngine implements MemberHost {
   private readonly control: EngineOptions['control'];
   readonly chains: readonly string[];
   readonly baseDir: string;
+  /** the manager's ports (ctx.ports): link state from each port's PortRxCounters.link gauge */
+  readonly ports: readonly PortInfo[];
   private readonly flowKey = new FlowKey();
 
   constructor(o: EngineOptions) {
@@ -202,6 +210,10 @@ export class NfEngine implements MemberHost {
     this.control = o.control;
     this.chains = o.chains ?? ['default'];
     this.baseDir = o.baseDir ?? process.cwd();
+    this.ports = (o.ports ?? []).map((d) => {
+      const c = o.inst.counters.set(CounterSet.portRx(d.id));
+      return new PortInfo(d, () => c[PortRxCounters.link] !== LINK_DOWN);
+    });
     this.chainBase = o.inst.chainWord(0);
     checkMembers(o.members);
     const group = o.members.length > 1;

@@ -28,6 +28,10 @@
  *   6. await stop(ctx), frees what the NF still holds, and checks the pool: every buffer must
  *      be back on the free ring, or runNF throws (a leak is a bug in the harness or the pool).
  *
+ * openNF(def, opts) does steps 1-3 and returns a session to drive step by step — push(packets),
+ * tick(n), advance(ms), message(payload), in any order — then stop() does step 6; runNF is
+ * openNF, one push, the ticks and stop. ctx.ports are opts.ports (default one port "port0").
+ *
  * As in the engine, ctx.stop() ends the run after the current burst: the remaining packets are
  * not handled (their verdict is NOT_HANDLED), no more ticks run, and stop() is still called.
  *
@@ -68,6 +72,7 @@ import {
   type ScaleResult,
 } from './define.js';
 import { FlowKey } from '../packet/flow-key.js';
+import { findPort, portsFromSpecs, type PortInfo, type PortSpec } from './ports.js';
 
 /** The verdict runNF reports for an input packet the NF never saw (it stopped first). */
 export const NOT_HANDLED = -2;
@@ -91,6 +96,11 @@ export interface RunNFOptions {
   service?: number;
   /** ctx.instance, the NF id (default 1) */
   instance?: number;
+  /**
+   * the manager's ports as the NF sees them (ctx.ports): name, and optionally MAC, MTU,
+   * addresses ("10.0.1.1/24"), link state (default: one port "port0", up)
+   */
+  ports?: readonly PortSpec[];
   /** buffers in the private pool, a power of two (default 2048: HELD_MAX held + bursts) */
   poolCount?: number;
   /** data room of each buffer in bytes (default the pool's, 2048) */
@@ -177,6 +187,9 @@ class HarnessContext<O> implements NFContext<O> {
   baseDir = process.cwd();
   onScale: RunNFOptions['onScale'];
   dropped = 0;
+  /** false while pump() runs: outputs are counted (passed), not copied */
+  recording = true;
+  passed = 0;
   stopReason = '';
   /** true while handle() runs: keep() has a current packet */
   inHandle = false;
@@ -201,6 +214,7 @@ class HarnessContext<O> implements NFContext<O> {
     pool: PacketPool,
     realClock: boolean,
     echo: ((line: string) => void) | undefined,
+    readonly ports: readonly PortInfo[],
   ) {
     this.name = name;
     this.service = service;
@@ -217,6 +231,10 @@ class HarnessContext<O> implements NFContext<O> {
 
   get inputPort(): number {
     return this.pool.meta(this.desc, Meta.port);
+  }
+
+  port(name: string | number): PortInfo {
+    return findPort(this.ports, name, `NF ${this.name}`);
   }
 
   /** The harness records messages (result.messages) and accepts them all. */
@@ -327,7 +345,15 @@ class HarnessContext<O> implements NFContext<O> {
     pool.words[m + Meta.action] = a;
     pool.words[m + Meta.destination] = verdictDest(verdict);
     if (a === Action.NEXT || a === Action.TONF || a === Action.OUT) {
-      this.outputs.push({ bytes: pool.bytes(d).slice(), offload: pool.meta(d, Meta.offload), verdict, source, index });
+      if (this.recording)
+        this.outputs.push({
+          bytes: pool.bytes(d).slice(),
+          offload: pool.meta(d, Meta.offload),
+          verdict,
+          source,
+          index,
+        });
+      else this.passed++;
     } else {
       this.dropped++;
     }
@@ -349,49 +375,421 @@ function bad(message: string, fix?: string): never {
   throw new NfcError('NFC_ERR_INVALID_ARG', `runNF: ${message}`, fix !== undefined ? { fix } : undefined);
 }
 
+/** What one pump() did. */
+export interface PumpResult {
+  /** packets handed to the NF */
+  handled: number;
+  /** packets (input, kept or created) that left with NEXT, toNF or out */
+  passed: number;
+  /** packets that left with DROP, and drop() calls */
+  dropped: number;
+  /** bytes of the packets handed to the NF */
+  bytes: number;
+}
+
 /**
- * Runs `def` over `packets` without a manager (see the top of this file). Cold: for tests.
+ * A workload for `nfchain bench nf` (an NF's `bench.ts` default export): one case per figure the
+ * NF reports, each making the NF's options and the packets to cycle through (cold).
+ *
+ *   export default defineNFBench([
+ *     { params: { routes: 100000 }, prepare: () => ({ options: { routes: file }, packets }) },
+ *   ]);
  */
-export async function runNF<S extends OptionsSpec, I extends NFInstance<OptionValues<S>> = NFInstance<OptionValues<S>>>(
-  def: NFDefinition<S, I>,
-  packets: readonly Uint8Array[],
-  opts: RunNFOptions = {},
-): Promise<RunNFResult<OptionValues<S>, I>> {
+export interface NFBenchCase {
+  /** what the case is, in the result line and the JSON (e.g. { routes: 100000 }) */
+  params: Record<string, string | number>;
+  prepare(dir: string): NFWorkload | Promise<NFWorkload>;
+}
+export interface NFWorkload {
+  /** the NF's options (files written into `dir` if it needs any) */
+  options?: Record<string, unknown>;
+  /** the packets, cycled through in order */
+  packets: readonly Uint8Array[];
+  /** input port of every packet, or one per packet (default 0) */
+  inputPort?: number | readonly number[];
+  /** the ports the NF sees (as runNF's) */
+  ports?: readonly PortSpec[];
+  /** pool buffers' data room (default 2048) */
+  dataRoom?: number;
+}
+export function defineNFBench(cases: readonly NFBenchCase[]): readonly NFBenchCase[] {
+  if (!Array.isArray(cases) || cases.length === 0 || cases.some((c) => typeof c?.prepare !== 'function'))
+    throw new NfcError('NFC_ERR_NF', 'defineNFBench: give a list of { params, prepare(dir) } cases');
+  return cases;
+}
+
+/** What one push() feeds: where the packets came in, and their offload words. */
+export interface PushOptions {
+  /** input port of every packet, or one per packet (default: the session's inputPort, else 0) */
+  inputPort?: number | readonly number[];
+  /** the offload word of every packet, or one per packet (default 0) */
+  offloads?: number | readonly number[];
+}
+
+/**
+ * An NF running under the harness, driven step by step: push packets, tick, send messages, let
+ * virtual time pass, in any order, then stop(). For NFs whose behaviour depends on what came
+ * before (ARP resolution, connection tracking, timeouts, rate limits). runNF is open, push,
+ * tick, stop.
+ *
+ *   const s = await openNF(router, { options, ports: [{ name: 'lan', ipv4: '10.0.1.1/24' }] });
+ *   const out = s.push([arpRequest]);   // the outputs of this push
+ *   s.advance(5000); s.tick();          // time passes
+ *   const r = await s.stop();           // the whole run's result; checks every buffer came back
+ */
+export class NFSession<O = Record<string, unknown>, I = NFInstance<O>> {
+  /** per input packet so far: the handler's verdict, -1 if kept, NOT_HANDLED if never handled */
+  readonly verdicts: number[] = [];
+  private readonly view: PacketView;
+  private readonly inflight = new Uint32Array(BURST);
+  private readonly burst: { descs: Uint32Array; verdicts: Int32Array; n: number; view: PacketView };
+  private ticked = 0;
+  private stopped = false;
+
+  constructor(
+    private readonly def: NFDefinition<OptionsSpec, never>,
+    private readonly hctx: HarnessContext<O>,
+    readonly instance: I,
+    private readonly defaultPort: number | readonly number[],
+  ) {
+    const mem = hctx.pool.buffer;
+    this.view = new PacketView(mem);
+    this.burst = { descs: new Uint32Array(BURST), verdicts: new Int32Array(BURST), n: 0, view: new PacketView(mem) };
+  }
+
+  /** The context the NF sees. */
+  get ctx(): NFContext<O> {
+    return this.hctx as NFContext<O>;
+  }
+  /** every packet that left with a non-DROP verdict so far, in order */
+  get outputs(): readonly RunNFOutput[] {
+    return this.hctx.outputs;
+  }
+  get logs(): readonly string[] {
+    return this.hctx.logs;
+  }
+  /** the virtual clock (ctx.now()), ms */
+  get now(): number {
+    return this.hctx.now();
+  }
+  /** why the NF stopped ('' while it runs) */
+  get stopReason(): string {
+    return this.hctx.stopReason;
+  }
+
+  /**
+   * Feeds `packets` to the NF in bursts of BURST, each written into a pool buffer with the meta
+   * the manager's RX loop gives it. Returns the packets that left during this call (sent
+   * packets the NF made or kept included). Packets after a ctx.stop() are not handled.
+   */
+  push(packets: readonly Uint8Array[], opts: PushOptions = {}): RunNFOutput[] {
+    this.live('push');
+    const ctx = this.hctx;
+    const pool = ctx.pool;
+    const total = packets.length;
+    const ports = opts.inputPort ?? this.defaultPort;
+    const offloads = opts.offloads ?? 0;
+    if (typeof offloads !== 'number' && offloads.length !== total)
+      bad(
+        `offloads has ${offloads.length} entries for ${total} packets`,
+        'give one offload word per packet, or a single number',
+      );
+    if (typeof ports === 'number') {
+      if (!Number.isInteger(ports) || ports < 0 || ports > 0xffff)
+        bad(`inputPort must be an integer port id, got ${ports}`);
+    } else if (ports.length !== total) {
+      bad(`inputPort has ${ports.length} entries for ${total} packets`, 'give one port per packet, or a single number');
+    }
+    for (let i = 0; i < total; i++) {
+      const p = packets[i];
+      if (!(p instanceof Uint8Array)) bad(`packets[${i}] is not a Uint8Array`);
+      if (p.length > pool.dataRoom)
+        bad(`packets[${i}] has ${p.length} bytes; the pool's data room is ${pool.dataRoom}`, 'pass a larger dataRoom');
+    }
+    const first = this.verdicts.length;
+    for (let i = 0; i < total; i++) this.verdicts.push(NOT_HANDLED);
+    const mark = ctx.outputs.length;
+    const impl = this.instance as NFInstance<O>;
+    const nfCtx = this.ctx;
+    const view = this.view;
+    const inflight = this.inflight;
+    const { descs: bd, verdicts: bv } = this.burst;
+    const words = pool.words;
+    for (let start = 0; start < total && !ctx.stopReason; start += BURST) {
+      const k = Math.min(BURST, total - start);
+      const got = ctx.cache.alloc(inflight, k);
+      if (got < k) {
+        ctx.cache.free(inflight, got);
+        bad(`the pool of ${pool.count} buffers ran out (the NF holds ${ctx.heldCount})`, 'pass a larger poolCount');
+      }
+      for (let i = 0; i < k; i++) {
+        const d = inflight[i]!;
+        const idx = start + i;
+        pool.write(d, packets[idx]!);
+        const m = pool.metaIndex(d);
+        words[m + Meta.port] = typeof ports === 'number' ? ports : ports[idx]!;
+        words[m + Meta.offload] = typeof offloads === 'number' ? offloads : offloads[idx]!;
+        view.reset(pool.dataOffset(d), pool.length(d));
+        words[m + Meta.flowHash] = view.flowHash();
+        words[m + Meta.chainId] = 0;
+        words[m + Meta.chainIndex] = 0;
+        words[m + Meta.action] = NEXT;
+        ctx.origin[d] = first + idx;
+      }
+      // Plain calls, as the engine makes them (no `this`; instantiate() binds a class instance's hooks).
+      const handle = impl.handle;
+      if (handle) {
+        for (let i = 0; i < k; i++) {
+          const d = inflight[i]!;
+          const idx = first + start + i;
+          ctx.desc = d;
+          ctx.keptCurrent = false;
+          ctx.inHandle = true;
+          view.attach(pool, d);
+          let v: number;
+          try {
+            v = handle(view, nfCtx) | 0;
+          } finally {
+            ctx.inHandle = false;
+          }
+          if (ctx.keptCurrent) {
+            this.verdicts[idx] = KEPT;
+            continue;
+          }
+          this.verdicts[idx] = v;
+          ctx.leave(d, v, 'input', idx);
+        }
+      } else {
+        for (let i = 0; i < k; i++) {
+          bd[i] = inflight[i]!;
+          bv[i] = NEXT;
+        }
+        this.burst.n = k;
+        const handleBurst = impl.handleBurst!;
+        handleBurst(this.burst as Burst, nfCtx);
+        for (let i = 0; i < k; i++) {
+          const v = bv[i]!;
+          this.verdicts[first + start + i] = v;
+          ctx.leave(inflight[i]!, v, 'input', first + start + i);
+        }
+      }
+      ctx.handled += k;
+    }
+    return ctx.outputs.slice(mark);
+  }
+
+  /**
+   * Feeds `count` packets cycling through `templates`, as push() does but without recording
+   * outputs: what left is only counted. For benchmarks (nfchain bench nf): the cost per packet
+   * is the NF's plus a copy of the template into the buffer and the meta the RX loop writes.
+   * Verdicts are not kept. Hot loop: no allocation per packet (the NF's own aside).
+   */
+  pump(templates: readonly Uint8Array[], count: number, inputPort: number | readonly number[] = 0): PumpResult {
+    this.live('pump');
+    const ctx = this.hctx;
+    const pool = ctx.pool;
+    if (templates.length === 0) bad('pump() needs at least one template packet');
+    for (let i = 0; i < templates.length; i++)
+      if (templates[i]!.length > pool.dataRoom)
+        bad(`template ${i} has ${templates[i]!.length} bytes; the data room is ${pool.dataRoom}`);
+    if (typeof inputPort !== 'number' && inputPort.length !== templates.length)
+      bad(`inputPort has ${inputPort.length} entries for ${templates.length} templates`);
+    const impl = this.instance as NFInstance<O>;
+    const nfCtx = this.ctx;
+    const view = this.view;
+    const inflight = this.inflight;
+    const { descs: bd, verdicts: bv } = this.burst;
+    const words = pool.words;
+    const passed0 = ctx.passed;
+    const dropped0 = ctx.dropped;
+    const handled0 = ctx.handled;
+    let bytes = 0;
+    let t = this.pumpAt % templates.length;
+    const hashes = this.templateHashes(templates);
+    const u8 = pool.u8;
+    ctx.recording = false;
+    try {
+      for (let done = 0; done < count && !ctx.stopReason; ) {
+        const k = Math.min(BURST, count - done);
+        const got = ctx.cache.alloc(inflight, k);
+        if (got < k) {
+          ctx.cache.free(inflight, got);
+          bad(`the pool of ${pool.count} buffers ran out (the NF holds ${ctx.heldCount})`, 'pass a larger poolCount');
+        }
+        for (let i = 0; i < k; i++) {
+          const d = inflight[i]!;
+          const tpl = templates[t]!;
+          pool.setLength(d, tpl.length);
+          u8.set(tpl, pool.dataOffset(d));
+          bytes += tpl.length;
+          const m = pool.metaIndex(d);
+          words[m + Meta.port] = typeof inputPort === 'number' ? inputPort : inputPort[t]!;
+          words[m + Meta.offload] = 0;
+          words[m + Meta.flowHash] = hashes[t]!;
+          words[m + Meta.chainId] = 0;
+          words[m + Meta.chainIndex] = 0;
+          words[m + Meta.action] = NEXT;
+          ctx.origin[d] = -1;
+          if (++t === templates.length) t = 0;
+        }
+        const handle = impl.handle;
+        if (handle) {
+          for (let i = 0; i < k; i++) {
+            const d = inflight[i]!;
+            ctx.desc = d;
+            ctx.keptCurrent = false;
+            ctx.inHandle = true;
+            view.attach(pool, d);
+            const v = handle(view, nfCtx) | 0;
+            ctx.inHandle = false;
+            if (!ctx.keptCurrent) ctx.leave(d, v, 'input', -1);
+          }
+        } else {
+          for (let i = 0; i < k; i++) {
+            bd[i] = inflight[i]!;
+            bv[i] = NEXT;
+          }
+          this.burst.n = k;
+          impl.handleBurst!(this.burst as Burst, nfCtx);
+          for (let i = 0; i < k; i++) ctx.leave(inflight[i]!, bv[i]!, 'input', -1);
+        }
+        ctx.handled += k;
+        done += k;
+      }
+    } finally {
+      ctx.recording = true;
+      ctx.inHandle = false;
+    }
+    this.pumpAt = t;
+    return {
+      handled: ctx.handled - handled0,
+      passed: ctx.passed - passed0,
+      dropped: ctx.dropped - dropped0,
+      bytes,
+    };
+  }
+  private pumpAt = 0;
+  private readonly hashCache = new WeakMap<readonly Uint8Array[], Uint32Array>();
+
+  /** Each template's flow hash, as the RX loop computes it (cold: once per template list). */
+  private templateHashes(templates: readonly Uint8Array[]): Uint32Array {
+    let h = this.hashCache.get(templates);
+    if (h) return h;
+    h = new Uint32Array(templates.length);
+    for (let i = 0; i < templates.length; i++) {
+      const tpl = templates[i]!;
+      h[i] = new PacketView(tpl.buffer).reset(tpl.byteOffset, tpl.length).flowHash();
+    }
+    this.hashCache.set(templates, h);
+    return h;
+  }
+
+  /**
+   * Calls tick() `n` times (default 1), the virtual clock moving by the NF's tickInterval
+   * (default 1000 ms) before each. Returns the packets that left meanwhile.
+   */
+  tick(n = 1): RunNFOutput[] {
+    this.live('tick');
+    if (!Number.isInteger(n) || n < 0) bad(`ticks must be an integer >= 0, got ${n}`);
+    const ctx = this.hctx;
+    const mark = ctx.outputs.length;
+    const tickMs = this.def.tickInterval ?? 1000;
+    const impl = this.instance as NFInstance<O>;
+    for (let t = 0; t < n && !ctx.stopReason; t++) {
+      ctx.clockMs += tickMs;
+      impl.tick?.(this.ctx);
+      this.ticked++;
+    }
+    return ctx.outputs.slice(mark);
+  }
+
+  /** Moves the virtual clock forward by `ms` without a tick (timeouts seen by the next packet). */
+  advance(ms: number): void {
+    if (!(ms >= 0)) bad(`advance() takes milliseconds >= 0, got ${ms}`);
+    this.hctx.clockMs += ms;
+  }
+
+  /**
+   * Delivers a message to the NF's message() hook, as from NF id `from` (0: the manager; what
+   * `nfchain message` sends). Returns the packets that left meanwhile. Throws when the NF has no
+   * message() hook, as the manager answers `nfchain message` then.
+   */
+  message(payload: unknown, from = 0): RunNFOutput[] {
+    this.live('message');
+    const impl = this.instance as NFInstance<O>;
+    if (!impl.message)
+      throw new NfcError('NFC_ERR_NF', `runNF: NF ${this.def.name} has no message() hook`, {
+        fix: 'give the instance a message(payload, ctx, from) hook',
+      });
+    const mark = this.hctx.outputs.length;
+    impl.message(JSON.parse(JSON.stringify(payload ?? null)) as unknown, this.ctx, from);
+    return this.hctx.outputs.slice(mark);
+  }
+
+  /**
+   * Calls stop(), frees what the NF still holds and checks the pool: every buffer must be back,
+   * or this throws (a leak is a bug in the harness or the pool). Returns the whole run.
+   */
+  async stop(): Promise<RunNFResult<O, I>> {
+    this.live('stop');
+    this.stopped = true;
+    const ctx = this.hctx;
+    const impl = this.instance as NFInstance<O>;
+    await impl.stop?.(this.ctx);
+    const held = ctx.releaseHeld();
+    ctx.cache.flush();
+    const pool = ctx.pool;
+    const free = pool.ringFreeCount();
+    if (free !== pool.count) {
+      throw new NfcError(
+        'NFC_ERR_NF',
+        `runNF: ${pool.count - free} of ${pool.count} buffers leaked running ${this.def.name}`,
+        {
+          fix: 'a bug in the harness or the pool (every packet is freed when it leaves): please report it',
+        },
+      );
+    }
+    return {
+      verdicts: this.verdicts,
+      outputs: ctx.outputs,
+      dropped: ctx.dropped,
+      held,
+      logs: ctx.logs,
+      messages: ctx.messages,
+      flowChains: ctx.flowChains,
+      scaleRequests: ctx.scaleRequests,
+      ctx: this.ctx,
+      instance: this.instance,
+      handled: ctx.handled,
+      ticks: this.ticked,
+      stopReason: ctx.stopReason,
+    };
+  }
+
+  private live(what: string): void {
+    if (this.stopped) bad(`${what}() after stop()`, 'open a new session with openNF()');
+  }
+}
+
+/**
+ * Starts `def` under the harness (see the top of this file): options parsed, private pool,
+ * create()/setup() run. Cold: for tests.
+ */
+export async function openNF<
+  S extends OptionsSpec,
+  I extends NFInstance<OptionValues<S>> = NFInstance<OptionValues<S>>,
+>(def: NFDefinition<S, I>, opts: RunNFOptions = {}): Promise<NFSession<OptionValues<S>, I>> {
   if (!isNFDefinition(def)) {
     throw new NfcError('NFC_ERR_NF', 'runNF: not an NF definition', {
       fix: "pass what defineNF({ name, create }) returned (the module's default export)",
     });
   }
   const options = parseOptions(def, opts.options ?? {}, 'runNF');
-  const ticks = opts.ticks ?? 0;
-  if (!Number.isInteger(ticks) || ticks < 0) bad(`ticks must be an integer >= 0, got ${ticks}`);
-  const total = packets.length;
-  const ports = opts.inputPort ?? 0;
-  const offloads = opts.offloads ?? 0;
-  if (typeof offloads !== 'number' && offloads.length !== total)
-    bad(
-      `offloads has ${offloads.length} entries for ${total} packets`,
-      'give one offload word per packet, or a single number',
-    );
-  if (typeof ports === 'number') {
-    if (!Number.isInteger(ports) || ports < 0 || ports > 0xffff)
-      bad(`inputPort must be an integer port id, got ${ports}`);
-  } else if (ports.length !== total) {
-    bad(`inputPort has ${ports.length} entries for ${total} packets`, 'give one port per packet, or a single number');
-  }
-
   const count = opts.poolCount ?? 2048;
   const poolOpts = opts.dataRoom !== undefined ? { count, dataRoom: opts.dataRoom } : { count };
   const mem = new ArrayBuffer(poolBytes(poolOpts));
   initPool(mem, 0, poolOpts);
   const pool = new PacketPool(mem, 0, 'runNF pool');
-  for (let i = 0; i < total; i++) {
-    const p = packets[i];
-    if (!(p instanceof Uint8Array)) bad(`packets[${i}] is not a Uint8Array`);
-    if (p.length > pool.dataRoom)
-      bad(`packets[${i}] has ${p.length} bytes; the pool's data room is ${pool.dataRoom}`, 'pass a larger dataRoom');
-  }
-
   const ctx = new HarnessContext<OptionValues<S>>(
     def.name,
     opts.service ?? 1,
@@ -400,128 +798,35 @@ export async function runNF<S extends OptionsSpec, I extends NFInstance<OptionVa
     pool,
     opts.clock === 'real',
     opts.log,
+    portsFromSpecs(opts.ports),
   );
   if (opts.chains) ctx.chains = opts.chains;
   if (opts.baseDir !== undefined) ctx.baseDir = opts.baseDir;
   ctx.onScale = opts.onScale;
-  const nfCtx = ctx as NFContext<OptionValues<S>>;
-  const verdicts: number[] = new Array<number>(total).fill(NOT_HANDLED);
-
+  const inputPort = opts.inputPort ?? 0;
   const impl = await instantiate<I>(
     def as unknown as NFDefinition<OptionsSpec, never>,
-    nfCtx as unknown as NFContext<never>,
+    ctx as unknown as NFContext<never>,
   );
+  return new NFSession<OptionValues<S>, I>(def as unknown as NFDefinition<OptionsSpec, never>, ctx, impl, inputPort);
+}
 
-  // ---- packets, in bursts ----
-  const view = new PacketView(mem);
-  const inflight = new Uint32Array(BURST);
-  const bd = new Uint32Array(BURST);
-  const bv = new Int32Array(BURST);
-  const burst: { descs: Uint32Array; verdicts: Int32Array; n: number; view: PacketView } = {
-    descs: bd,
-    verdicts: bv,
-    n: 0,
-    view: new PacketView(mem),
-  };
-  const words = pool.words;
-  for (let start = 0; start < total && !ctx.stopReason; start += BURST) {
-    const k = Math.min(BURST, total - start);
-    const got = ctx.cache.alloc(inflight, k);
-    if (got < k) {
-      ctx.cache.free(inflight, got);
-      bad(`the pool of ${count} buffers ran out (the NF holds ${ctx.heldCount})`, 'pass a larger poolCount');
-    }
-    for (let i = 0; i < k; i++) {
-      const d = inflight[i]!;
-      const idx = start + i;
-      pool.write(d, packets[idx]!);
-      const m = pool.metaIndex(d);
-      words[m + Meta.port] = typeof ports === 'number' ? ports : ports[idx]!;
-      words[m + Meta.offload] = typeof offloads === 'number' ? offloads : offloads[idx]!;
-      view.reset(pool.dataOffset(d), pool.length(d));
-      words[m + Meta.flowHash] = view.flowHash();
-      words[m + Meta.chainId] = 0;
-      words[m + Meta.chainIndex] = 0;
-      words[m + Meta.action] = NEXT;
-      ctx.origin[d] = idx;
-    }
-    // Plain calls, as the engine makes them (no `this`; instantiate() binds a class instance's hooks).
-    const handle = impl.handle;
-    if (handle) {
-      for (let i = 0; i < k; i++) {
-        const d = inflight[i]!;
-        const idx = start + i;
-        ctx.desc = d;
-        ctx.keptCurrent = false;
-        ctx.inHandle = true;
-        view.attach(pool, d);
-        let v: number;
-        try {
-          v = handle(view, nfCtx) | 0;
-        } finally {
-          ctx.inHandle = false;
-        }
-        if (ctx.keptCurrent) {
-          verdicts[idx] = KEPT;
-          continue;
-        }
-        verdicts[idx] = v;
-        ctx.leave(d, v, 'input', idx);
-      }
-    } else {
-      for (let i = 0; i < k; i++) {
-        bd[i] = inflight[i]!;
-        bv[i] = NEXT;
-      }
-      burst.n = k;
-      const handleBurst = impl.handleBurst!;
-      handleBurst(burst as Burst, nfCtx);
-      for (let i = 0; i < k; i++) {
-        const v = bv[i]!;
-        verdicts[start + i] = v;
-        ctx.leave(inflight[i]!, v, 'input', start + i);
-      }
-    }
-    ctx.handled += k;
-  }
-
-  // ---- ticks ----
-  let ticked = 0;
-  const tickMs = def.tickInterval ?? 1000;
-  for (let t = 0; t < ticks && !ctx.stopReason; t++) {
-    ctx.clockMs += tickMs;
-    impl.tick?.(nfCtx);
-    ticked++;
-  }
-
-  await impl.stop?.(nfCtx);
-
-  // ---- accounting ----
-  const held = ctx.releaseHeld();
-  ctx.cache.flush();
-  const free = pool.ringFreeCount();
-  if (free !== pool.count) {
-    throw new NfcError(
-      'NFC_ERR_NF',
-      `runNF: ${pool.count - free} of ${pool.count} buffers leaked running ${def.name}`,
-      {
-        fix: 'a bug in the harness or the pool (every packet is freed when it leaves): please report it',
-      },
-    );
-  }
-  return {
-    verdicts,
-    outputs: ctx.outputs,
-    dropped: ctx.dropped,
-    held,
-    logs: ctx.logs,
-    messages: ctx.messages,
-    flowChains: ctx.flowChains,
-    scaleRequests: ctx.scaleRequests,
-    ctx: nfCtx,
-    instance: impl,
-    handled: ctx.handled,
-    ticks: ticked,
-    stopReason: ctx.stopReason,
-  };
+/**
+ * Runs `def` over `packets` without a manager (see the top of this file): openNF, one push, the
+ * ticks, stop. Cold: for tests.
+ */
+export async function runNF<S extends OptionsSpec, I extends NFInstance<OptionValues<S>> = NFInstance<OptionValues<S>>>(
+  def: NFDefinition<S, I>,
+  packets: readonly Uint8Array[],
+  opts: RunNFOptions = {},
+): Promise<RunNFResult<OptionValues<S>, I>> {
+  const ticks = opts.ticks ?? 0;
+  if (!Number.isInteger(ticks) || ticks < 0) bad(`ticks must be an integer >= 0, got ${ticks}`);
+  const session = await openNF(def, opts);
+  session.push(packets, {
+    ...(opts.inputPort !== undefined ? { inputPort: opts.inputPort } : {}),
+    ...(opts.offloads !== undefined ? { offloads: opts.offloads } : {}),
+  });
+  session.tick(ticks);
+  return session.stop();
 }

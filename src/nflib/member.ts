@@ -10,6 +10,7 @@
 import type { PacketPool } from '../shm/pool.js';
 import { Meta } from '../shm/pool-layout.js';
 import type { MessageResult, MessageTarget } from '../chain/messages.js';
+import { findPort, type PortInfo } from './ports.js';
 import type { FlowChainResult, NFContext, NFDefinition, NFInstance, OptionsSpec, ScaleResult } from './define.js';
 
 /** What a member needs of the engine that runs it. */
@@ -18,6 +19,7 @@ export interface MemberHost {
   readonly pool: PacketPool;
   readonly chains: readonly string[];
   readonly baseDir: string;
+  readonly ports: readonly PortInfo[];
   readonly heldCount: number;
   readonly stopping: boolean;
   /** holds `desc` (keep()); false when the hold table is full */
@@ -68,6 +70,12 @@ export class Member implements NFContext<Record<string, unknown>> {
   }
   get chains(): readonly string[] {
     return this.host.chains;
+  }
+  get ports(): readonly PortInfo[] {
+    return this.host.ports;
+  }
+  port(name: string | number): PortInfo {
+    return findPort(this.host.ports, name, `NF ${this.name}`);
   }
   get inputPort(): number {
     return this.host.pool.meta(this.desc, Meta.port);

@@ -205,6 +205,7 @@ export async function runNf(args: NfArgs): Promise<number> {
     log,
     control: (req, timeoutMs) => client.request(req, timeoutMs),
     chains: reg.chains,
+    ports: reg.ports,
     baseDir: args.baseDir,
   });
   let exitCode = 0;

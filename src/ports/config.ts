@@ -3,7 +3,17 @@
  * handed to the data-plane threads, which open the port halves from them.
  */
 
-export interface GenPortConfig {
+/** What the topology may say of any port's addresses (ports[].ipv4 / ipv6 / mac); NFs learn them (port-info.ts). */
+export interface PortAddressing {
+  /** "a.b.c.d/len", canonical text */
+  ipv4?: string[] | undefined;
+  /** "x:y::z/len", canonical text (RFC 5952) */
+  ipv6?: string[] | undefined;
+  /** aa:bb:cc:dd:ee:ff, for ports that are not interfaces (gen, pcap, null) */
+  mac?: string | undefined;
+}
+
+export interface GenPortConfig extends PortAddressing {
   name: string;
   driver: 'gen';
   /** packets per second; 0 = as fast as possible */
@@ -22,7 +32,7 @@ export interface GenPortConfig {
   ramp?: number | undefined;
 }
 
-export interface PcapPortConfig {
+export interface PcapPortConfig extends PortAddressing {
   name: string;
   driver: 'pcap';
   /** capture to read as incoming traffic (absolute path), if any */
@@ -35,13 +45,13 @@ export interface PcapPortConfig {
   loop: boolean;
 }
 
-export interface NullPortConfig {
+export interface NullPortConfig extends PortAddressing {
   name: string;
   driver: 'null';
 }
 
 /** A Linux interface through an AF_PACKET socket pair (TPACKET_V2 receive ring, sendmmsg). */
-export interface AfPacketPortConfig {
+export interface AfPacketPortConfig extends PortAddressing {
   name: string;
   driver: 'af_packet';
   /** the interface, e.g. veth0 or eth1 */
@@ -53,7 +63,7 @@ export interface AfPacketPortConfig {
 }
 
 /** A Linux interface through an AF_XDP socket whose UMEM is the packet pool (libxdp). */
-export interface AfXdpPortConfig {
+export interface AfXdpPortConfig extends PortAddressing {
   name: string;
   driver: 'af_xdp';
   interface: string;

@@ -4,6 +4,7 @@
  * discriminated union, checked with an exhaustive switch on each side; an unknown `type` is
  * an error answer, never ignored.
  */
+import type { PortDescription } from '../ports/port-info.js';
 
 /** NF → manager */
 export interface RegisterRequest {
@@ -148,6 +149,8 @@ export interface RegisteredReply {
   poll: 'adaptive' | 'busy';
   /** chain names by id, when the NF registered */
   chains: string[];
+  /** the manager's ports: name, MAC, MTU, addresses (link state: the PortRxCounters.link gauge) */
+  ports: PortDescription[];
 }
 export interface OkReply {
   type: 'ok';

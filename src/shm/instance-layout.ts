@@ -162,7 +162,12 @@ export const PortRxCounters = defineCounters([
   'rxOversize',
   'rxMalformed',
   'held',
+  /** the port's link, a gauge the manager sets every second: LINK_UP, LINK_DOWN (0: not known yet) */
+  'link',
 ] as const);
+/** PortRxCounters.link values (ports/port-info.ts readLink). */
+export const LINK_UP = 1;
+export const LINK_DOWN = 2;
 export const PortTxCounters = defineCounters(['txPackets', 'txBytes', 'txDropped', 'held'] as const);
 /** What a router (an NF, or the manager's RX loop) counts. */
 export const RouteCounters = defineCounters([

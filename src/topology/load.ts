@@ -24,7 +24,8 @@ import { NfcError } from '../errors.js';
 import { native } from '../native.js';
 import { allowedCpus, describeCpus } from '../util/cpus.js';
 import { poolGeometry } from '../shm/pool-layout.js';
-import type { PortConfig } from '../ports/config.js';
+import type { PortAddressing, PortConfig } from '../ports/config.js';
+import { formatIpv4, formatIpv6, formatMac, parseMac, tryParseIpv4, tryParseIpv6 } from '../packet/address.js';
 import {
   configDocument,
   configError,
@@ -195,6 +196,70 @@ function driverProblem(path: ConfigPath, raw: unknown): ConfigProblem {
   return { path, what: `expected one of ${drivers.map((d) => `"${d}"`).join(', ')}, got ${describeValue(value)}` };
 }
 
+/**
+ * A port's addresses (ports[i].ipv4 / ipv6 / mac), checked and written in canonical form:
+ * "10.0.1.1/24", "fd00:1::1/64", "02:00:00:00:00:01". One address on two ports is refused.
+ */
+function portAddressing(
+  p: { ipv4?: string[] | undefined; ipv6?: string[] | undefined; mac?: string | undefined },
+  i: number,
+  seen: Map<string, string>,
+  problems: ConfigProblem[],
+): PortAddressing {
+  const out: PortAddressing = {};
+  const cidr = (family: 'ipv4' | 'ipv6', text: string, k: number): string | undefined => {
+    const path: ConfigPath = ['ports', i, family, k];
+    const max = family === 'ipv4' ? 32 : 128;
+    const slash = text.indexOf('/');
+    const addr = slash < 0 ? text : text.slice(0, slash);
+    const len = slash < 0 ? Number.NaN : Number(text.slice(slash + 1));
+    const example = family === 'ipv4' ? '10.0.1.1/24' : 'fd00:1::1/64';
+    const words = family === 'ipv4' ? undefined : tryParseIpv6(addr);
+    const v4 = family === 'ipv4' ? tryParseIpv4(addr) : undefined;
+    if (family === 'ipv4' ? v4 === undefined : words === undefined) {
+      problems.push({
+        path,
+        what: `"${text}" is not an ${family === 'ipv4' ? 'IPv4' : 'IPv6'} address`,
+        fix: `write it as ${example}`,
+      });
+      return undefined;
+    }
+    if (slash < 0 || !Number.isInteger(len) || len < 0 || len > max || !/^\d{1,3}$/.test(text.slice(slash + 1))) {
+      problems.push({
+        path,
+        what: `"${text}" needs a prefix length 0..${max} after "/"`,
+        fix: `write the address with its network's prefix length, e.g. ${example}`,
+      });
+      return undefined;
+    }
+    const canonical = `${family === 'ipv4' ? formatIpv4(v4!) : formatIpv6(words!)}/${len}`;
+    const host = canonical.slice(0, canonical.indexOf('/'));
+    const prev = seen.get(host);
+    if (prev !== undefined) {
+      problems.push({
+        path,
+        what: `address ${host} is given twice (also at ${prev})`,
+        fix: 'give each address to one port',
+      });
+      return undefined;
+    }
+    seen.set(host, `ports[${i}].${family}`);
+    return canonical;
+  };
+  for (const family of ['ipv4', 'ipv6'] as const) {
+    const list = p[family];
+    if (list === undefined) continue;
+    const good: string[] = [];
+    list.forEach((text, k) => {
+      const c = cidr(family, text, k);
+      if (c !== undefined) good.push(c);
+    });
+    out[family] = good;
+  }
+  if (p.mac !== undefined) out.mac = formatMac(parseMac(p.mac));
+  return out;
+}
+
 /** Checks what the schema cannot, resolves paths and hops; returns the problems found. */
 function resolveTopology(
   t: TopologyParsed,
@@ -213,6 +278,7 @@ function resolveTopology(
   // Ports: unique names, frame sizes that fit a buffer, capture files that can be used.
   const portIds = new Map<string, number>();
   const ports: PortConfig[] = [];
+  const seenAddress = new Map<string, string>();
   t.ports.forEach((p, i) => {
     const prev = portIds.get(p.name);
     if (prev !== undefined) {
@@ -300,6 +366,7 @@ function resolveTopology(
         break;
       }
     }
+    Object.assign(ports[ports.length - 1]!, portAddressing(p, i, seenAddress, problems));
   });
 
   // NFs: unique names and service ids, module files that exist.

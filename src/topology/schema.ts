@@ -108,9 +108,35 @@ export const ManagerSchema = z.strictObject(
 
 const portName = str(PORT_NAME_RE, 'a port name ([A-Za-z0-9][A-Za-z0-9_.-]{0,31})');
 
+/**
+ * A port's addresses, as NFs learn them (ports/port-info.ts): one "address/prefix" or a list.
+ * The loader checks each address and prefix and writes them in canonical form.
+ */
+const cidrList = (what: string) =>
+  z
+    .union(
+      [z.string({ error: what }), z.array(z.string({ error: what }), { error: what }).max(16, `${what}; at most 16`)],
+      {
+        error: what,
+      },
+    )
+    .transform((v) => (typeof v === 'string' ? [v] : v))
+    .optional();
+const addressing = {
+  ipv4: cidrList('an IPv4 address with its prefix length, "10.0.1.1/24", or a list of them'),
+  ipv6: cidrList('an IPv6 address with its prefix length, "fd00:1::1/64", or a list of them'),
+};
+/** The MAC of a port that is not an interface (af_packet and af_xdp ports have their interface's). */
+const mac = z
+  .string({ error: 'a MAC address, aa:bb:cc:dd:ee:ff' })
+  .regex(/^[0-9a-fA-F]{1,2}([:-][0-9a-fA-F]{1,2}){5}$/, 'a MAC address, aa:bb:cc:dd:ee:ff')
+  .optional();
+
 export const GenPortSchema = z.strictObject({
   name: portName,
   driver: z.literal('gen'),
+  ...addressing,
+  mac,
   rate: num(0, Infinity, 'a rate in packets per second >= 0').default(0),
   // 60..16384 here; the loader checks each size against the pool's dataRoom.
   sizes: z
@@ -130,6 +156,8 @@ export const GenPortSchema = z.strictObject({
 export const PcapPortSchema = z.strictObject({
   name: portName,
   driver: z.literal('pcap'),
+  ...addressing,
+  mac,
   // Paths relative to the topology file's directory; the loader checks rx-or-tx and the files.
   rx: z.string({ error: 'a file path' }).min(1, 'a file path').optional(),
   tx: z.string({ error: 'a file path' }).min(1, 'a file path').optional(),
@@ -144,11 +172,14 @@ export const PcapPortSchema = z.strictObject({
 export const NullPortSchema = z.strictObject({
   name: portName,
   driver: z.literal('null'),
+  ...addressing,
+  mac,
 });
 
 export const AfPacketPortSchema = z.strictObject({
   name: portName,
   driver: z.literal('af_packet'),
+  ...addressing,
   // The loader checks that the interface exists and is up.
   interface: z
     .string({ error: 'an interface name' })
@@ -160,6 +191,7 @@ export const AfPacketPortSchema = z.strictObject({
 export const AfXdpPortSchema = z.strictObject({
   name: portName,
   driver: z.literal('af_xdp'),
+  ...addressing,
   interface: z
     .string({ error: 'an interface name' })
     .regex(/^[A-Za-z0-9_.:@-]{1,15}$/, 'an interface name of 1..15 characters'),
