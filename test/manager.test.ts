@@ -1005,6 +1005,7 @@ test('messages NF to NF keep their order; a full inbox, a missing destination an
   const logs: string[] = [];
   let fromManager = '';
   let noDestination = '';
+  let noHandler = '';
   await runTopology(t, {
     signals: false,
     stats: null,
@@ -1025,6 +1026,8 @@ test('messages NF to NF keep their order; a full inbox, a missing destination an
           }
           const none = await c.request<MessageReply>({ type: 'message', to: { instance: 30 }, payload: 1 });
           noDestination = none.result;
+          // The talker has no message() hook: the manager refuses what it would never read.
+          noHandler = (await c.request<MessageReply>({ type: 'message', to: { service: 1 }, payload: 1 })).result;
           c.close();
           await waitFor(
             () => logs.some((l) => /from the manager/.test(l)),
@@ -1054,6 +1057,7 @@ test('messages NF to NF keep their order; a full inbox, a missing destination an
   assert.equal(heard[2], 'true', 'in the order sent');
   assert.equal(fromManager, 'ok');
   assert.equal(noDestination, 'no-destination');
+  assert.equal(noHandler, 'no-handler');
   assert.ok(logs.some((l) => /listener: from the manager: \{"hello":"from the CLI"\}/.test(l)));
 });
 

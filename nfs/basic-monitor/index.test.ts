@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NEXT, runNF } from 'nfchain';
+import { NEXT, openNF, runNF } from 'nfchain';
 import monitor from './index.js';
 import { buildPacket } from '../../test/helpers/packet-builder.js';
 
@@ -90,4 +90,28 @@ test('each instance counts its own packets', async () => {
   const b = await runNF(monitor, all.slice(0, 3), { options: { interval: 0 } });
   assert.equal(a.instance.stats().packets, 2);
   assert.equal(b.instance.stats().packets, 3);
+});
+
+test('messages: report logs the table now, reset zeroes the counters, anything else is not understood', async () => {
+  const s = await openNF(monitor, { options: { interval: 0 } });
+  s.push(all);
+  s.advance(2000);
+  s.message({ report: true });
+  assert.ok(
+    s.logs.some((l) => /^basic-monitor: 2\.0 s, 6 pps/.test(l)),
+    s.logs.join('\n'),
+  );
+  assert.ok(s.logs.some((l) => new RegExp(`^packets\\s+${all.length}\\s+${all.length}$`).test(l)));
+  s.message({ reset: true });
+  assert.ok(
+    s.logs.some((l) => l === `basic-monitor: counters reset (${all.length} packets, ${totalBytes} bytes before)`),
+  );
+  s.push(mix.slice(0, 2));
+  s.message({ what: 1 });
+  assert.ok(
+    s.logs.some((l) => /message not understood: \{"what":1\} \(send \{"report":true\} or \{"reset":true\}\)/.test(l)),
+  );
+  const r = await s.stop();
+  const stats = (r.instance as unknown as { stats(): Record<string, number> }).stats();
+  assert.equal(stats.packets, 2, 'counted from zero after the reset');
 });

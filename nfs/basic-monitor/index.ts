@@ -104,6 +104,30 @@ export default defineNF({
         lastMs = now;
       },
 
+      /**
+       * `nfchain message --name X service:S '{"report":true}'` logs the table now (rates since
+       * the last one); '{"reset":true}' sets every counter to 0 (and logs that it did). Anything
+       * else is logged as not understood. Cold.
+       */
+      message(payload, ctx) {
+        const p = payload as { report?: unknown; reset?: unknown } | null;
+        if (p !== null && typeof p === 'object' && p.report === true) {
+          const now = ctx.now();
+          for (const line of formatTable(counters, atLast, (now - lastMs) / 1000)) ctx.log(line);
+          atLast.set(counters);
+          lastMs = now;
+        } else if (p !== null && typeof p === 'object' && p.reset === true) {
+          ctx.log(`basic-monitor: counters reset (${counters[P]} packets, ${counters[B]} bytes before)`);
+          counters.fill(0);
+          atLast.fill(0);
+          lastMs = ctx.now();
+        } else {
+          ctx.log(
+            `basic-monitor: message not understood: ${JSON.stringify(payload)} (send {"report":true} or {"reset":true})`,
+          );
+        }
+      },
+
       stop(ctx) {
         if (ctx.options.interval === 0) return;
         ctx.log(`basic-monitor: ${counters[P]} packets, ${counters[B]} bytes in all`);

@@ -24,7 +24,12 @@ import { MpReserver, ScConsumer } from '../shm/ring.js';
 import { NULL_DESC } from '../shm/pool.js';
 import { bucketWord } from './service-table.js';
 
-export type MessageResult = 'ok' | 'no-destination' | 'ring-full' | 'too-large';
+/**
+ * 'no-handler': the NF (the member serving the service, in a fused group) has no message() hook,
+ * so the message would never be read (the manager knows once the NF is ready; NF-to-NF sends
+ * cannot tell, and deliver it).
+ */
+export type MessageResult = 'ok' | 'no-destination' | 'ring-full' | 'too-large' | 'no-handler';
 /** An NF by id, or a service (one of its instances, picked by `key` like a flow hash; default 0). */
 export type MessageTarget = { instance: number } | { service: number; key?: number };
 

@@ -199,7 +199,8 @@ export async function statusCommand(p: Parsed<typeof STATUS_FLAGS>): Promise<num
         `  ${p.id} ${p.name} (${p.driver}): rx ${p.rxPackets}, tx ${p.txPackets}, tx dropped ${p.txDropped}` +
         (p.link
           ? `, kernel drops ${p.kernelDrops}, oversize ${p.rxOversize}, malformed ${p.rxMalformed}; ${p.link.interface} ${p.link.up ? (p.link.running ? 'up' : 'up, no carrier') : 'DOWN'} mtu ${p.link.mtu} ${p.link.mac}`
-          : ''),
+          : '') +
+        (p.rxTsNormalized > 0 ? `, ${p.rxTsNormalized} capture timestamps normalised (sub-second field ≥ 1 s)` : ''),
     ),
     'NFs:',
     ...(s.nfs.length

@@ -43,6 +43,13 @@ export async function messageCommand(p: Parsed<typeof MESSAGE_FLAGS>, usage: str
   const to = m[1] === 'nf' ? { instance: Number(m[2]) } : { service: Number(m[2]) };
   const r = await withManager(p.values.name, (c) => c.request<MessageReply>({ type: 'message', to, payload }));
   process.stdout.write(`${r.result}\n`);
+  const why: Record<string, string> = {
+    'no-destination': 'no NF is running there (nfchain status lists them)',
+    'ring-full': 'its inbox holds 64 messages it has not read yet; try again',
+    'too-large': 'the payload is over ~1 KB as JSON',
+    'no-handler': 'that NF has no message() hook, so it would never read the message',
+  };
+  if (r.result !== 'ok') process.stderr.write(`nfchain: message not sent: ${why[r.result] ?? r.result}\n`);
   return r.result === 'ok' ? 0 : 1;
 }
 

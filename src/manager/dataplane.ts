@@ -436,6 +436,7 @@ export class RxLoop {
       if (p.kernelDrops !== undefined) c[PortRxCounters.kernelDrops] = p.kernelDrops;
       if (p.oversize !== undefined) c[PortRxCounters.rxOversize] = p.oversize;
       if (p.malformed !== undefined) c[PortRxCounters.rxMalformed] = p.malformed;
+      if (p.normalized !== undefined) c[PortRxCounters.tsNormalized] = p.normalized;
     }
   }
 }

@@ -50,6 +50,8 @@ export interface NfEntry {
   /** it runs in the manager's data-plane thread (registerInline): no process, no connection */
   inline?: boolean | undefined;
   module: string;
+  /** the services it serves whose instance has a message() hook (from its `ready`; absent: not known) */
+  listening?: number[] | undefined;
   /** put in the service table */
   inService: boolean;
   /** scaled down: out of service and asked to stop */

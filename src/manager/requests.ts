@@ -22,6 +22,7 @@ export const REQUESTS: { readonly [T in Request['type']]: Handler<T> } = {
   reattach: (m, req, conn) => m.reattach(req, conn),
   ready: (m, req, conn) => {
     const e = m.registry.own(req.nfId, conn, 'ready');
+    if (Array.isArray(req.listening)) e.listening = req.listening.filter((s) => e.services.includes(s));
     if (!e.inService) m.registry.putInService(e);
     return { type: 'ok', id: req.id };
   },
@@ -38,7 +39,16 @@ export const REQUESTS: { readonly [T in Request['type']]: Handler<T> } = {
     setImmediate(() => void m.stop('shutdown requested'));
     return { type: 'ok', id: req.id };
   },
-  message: (m, req) => ({ type: 'message-result', id: req.id, result: m.messenger().send(req.to, req.payload) }),
+  message: (m, req) => {
+    // Refuse what would never be read: the NF (or the group member serving the service) has no message().
+    const messenger = m.messenger();
+    const e = m.registry.nfs.get(messenger.resolve(req.to));
+    if (e?.listening !== undefined) {
+      const hears = 'service' in req.to ? e.listening.includes(req.to.service) : e.listening.length > 0;
+      if (!hears) return { type: 'message-result', id: req.id, result: 'no-handler' };
+    }
+    return { type: 'message-result', id: req.id, result: messenger.send(req.to, req.payload) };
+  },
   'flow-add': (m, req) => {
     const ruleId = m.rules.add(req.rule);
     m.rulesChanged();

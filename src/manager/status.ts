@@ -64,6 +64,7 @@ export function managerStatus(m: StatusSources): ManagerStatus {
     kernelDrops: cb.read(CounterSet.portRx(i), PortRxCounters.kernelDrops),
     rxOversize: cb.read(CounterSet.portRx(i), PortRxCounters.rxOversize),
     rxMalformed: cb.read(CounterSet.portRx(i), PortRxCounters.rxMalformed),
+    rxTsNormalized: cb.read(CounterSet.portRx(i), PortRxCounters.tsNormalized),
     txPackets: cb.read(CounterSet.portTx(i), PortTxCounters.txPackets),
     txBytes: cb.read(CounterSet.portTx(i), PortTxCounters.txBytes),
     txDropped: cb.read(CounterSet.portTx(i), PortTxCounters.txDropped),

@@ -737,6 +737,11 @@ export class NfEngine implements MemberHost {
     return -1;
   }
 
+  /** The services of this process whose instance has a message() hook (cold: after setup). */
+  listening(): number[] {
+    return this.members.filter((m) => typeof m.impl.message === 'function').map((m) => m.service);
+  }
+
   /** Marks this NF as stopping; the manager takes it out of service. */
   markStopping(): void {
     Atomics.store(this.i32, this.slot + NS.state, NfState.STOPPING);

@@ -295,7 +295,7 @@ export async function runNf(args: NfArgs): Promise<number> {
     client.close();
     throw err;
   }
-  await client.request({ type: 'ready', nfId: reg.nfId });
+  await client.request({ type: 'ready', nfId: reg.nfId, listening: engine.listening() });
   log(
     `running: ${fused ? `fused group of ${members.map((m) => `${m.name ?? m.def.name} (service ${m.service})`).join(', ')}` : `service ${args.service}`}, ` +
       `${engine.pool.count} buffers, poll ${args.poll ?? reg.poll}`,

@@ -92,9 +92,28 @@ describe('malformed captures give NFC_ERR_PCAP_FORMAT with the byte offset', () 
     assertFormatError(() => readAll(path), path, 24, /262145 captured bytes, above the 262144-byte limit/);
   });
 
-  test('sub-second field out of range', () => {
-    const path = writeBytes('usec.pcap', concat(hdr, classicRecord(le, 1, 1_000_000, packetBytes(0, 10))));
-    assertFormatError(() => readAll(path), path, 24, /1000000 microseconds/);
+  test('a sub-second field of a second or more is carried into the seconds and counted, as tcpdump reads it', () => {
+    const path = writeBytes(
+      'usec.pcap',
+      concat(
+        hdr,
+        classicRecord(le, 1, 1_000_000, packetBytes(0, 10)),
+        classicRecord(le, 5, 2_500_001, packetBytes(1, 10)),
+        classicRecord(le, 9, 999_999, packetBytes(2, 10)),
+      ),
+    );
+    const r = PcapReader.open(path);
+    try {
+      const got = [...r].map((p) => [p.tsSec, p.tsNsec]);
+      assert.deepEqual(got, [
+        [2, 0],
+        [7, 500_001_000],
+        [9, 999_999_000],
+      ]);
+      assert.equal(r.normalized, 2);
+    } finally {
+      r.close();
+    }
   });
 
   test('pcapng: block length not a multiple of 4', () => {

@@ -75,6 +75,8 @@ export interface PcapReaderOptions {
 
 export class PcapReader extends CaptureBuffer {
   readonly format: 'pcap' | 'pcapng';
+  /** records whose sub-second field was a second or more, carried into the seconds (classic pcap) */
+  normalized = 0;
 
   private readonly rec: ReusedRecord;
   private records = 0;
@@ -265,14 +267,18 @@ export class PcapReader extends CaptureBuffer {
     const sub = dv.getUint32(h + 4, le);
     const capLen = dv.getUint32(h + 8, le);
     const origLen = dv.getUint32(h + 12, le);
-    if (this.classicNano ? sub >= 1_000_000_000 : sub >= 1_000_000) {
-      throw this.formatError(
-        at,
-        `record header says ${sub} ${this.classicNano ? 'nanoseconds' : 'microseconds'} ` +
-          `(must be under ${this.classicNano ? '1000000000' : '1000000'}; corrupt or misaligned record?)`,
-      );
-    }
     this.checkCapLen(at, capLen, this.classicSnaplen, 'record header');
+    // A sub-second field of a whole second or more (some generators write them): read as tcpdump
+    // and tshark do, carried into the seconds, and counted. (The captured length above is what
+    // shows a misaligned record.)
+    const unit = this.classicNano ? 1_000_000_000 : 1_000_000;
+    let s = sec;
+    let f = sub;
+    if (f >= unit) {
+      s += Math.floor(f / unit);
+      f %= unit;
+      this.normalized++;
+    }
     if (!this.fill(PCAP_RECORD_HEADER + capLen)) {
       const have = this.tail - this.head - PCAP_RECORD_HEADER;
       throw this.formatError(
@@ -281,8 +287,8 @@ export class PcapReader extends CaptureBuffer {
       );
     }
     const rec = this.rec;
-    rec.tsSec = sec;
-    rec.tsNsec = this.classicNano ? sub : sub * 1000;
+    rec.tsSec = s;
+    rec.tsNsec = this.classicNano ? f : f * 1000;
     rec.capLen = capLen;
     rec.origLen = origLen;
     rec.linkType = this.classicLinkType;

@@ -515,3 +515,29 @@ test('pcapng: Ethernet packets are read with their timestamps; other interfaces 
   );
   assertNoLeak(r);
 });
+
+test('records with a sub-second field of a second or more are delivered and counted, over every loop pass', () => {
+  const r = rig();
+  const path = tmp('usec.pcap');
+  writeCapture(path, specs(4, 1000));
+  // The capture is in nanoseconds: records 1 and 3 get a sub-second field of 1.5e9 ns.
+  const bytes = readFileSync(path);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let at = 24;
+  for (let i = 0; i < 4; i++) {
+    if (i % 2 === 1) dv.setUint32(at + 4, 1_500_000_000, true);
+    at += 16 + dv.getUint32(at + 8, true);
+  }
+  writeFileSync(path, bytes);
+  const port = openPcapRx(cfg({ rx: path, loop: true }), r.ctx);
+  const descs = new Uint32Array(32);
+  let got = 0;
+  while (got < 8) {
+    const n = port.rxBurst(descs, 8 - got);
+    r.cache.free(descs, n);
+    got += n;
+  }
+  assert.equal(port.normalized, 4, 'two records per pass, two passes');
+  port.close();
+  assertNoLeak(r);
+});

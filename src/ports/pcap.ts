@@ -248,6 +248,12 @@ class PcapRx implements PcapRxPort {
     return this.noBuffer;
   }
 
+  /** Records whose sub-second timestamp field was a second or more, read as tcpdump reads them (all passes). */
+  get normalized(): number {
+    return this.normalizedBefore + (this.reader?.normalized ?? 0);
+  }
+  private normalizedBefore = 0;
+
   get received(): number {
     return this.delivered;
   }
@@ -322,6 +328,7 @@ class PcapRx implements PcapRxPort {
   private reopen(): void {
     const old = this.reader;
     this.reader = null;
+    this.normalizedBefore += old?.normalized ?? 0;
     try {
       old?.close();
       this.reader = PcapReader.open(this.path, { bufferSize: this.bufferSize });

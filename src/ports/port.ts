@@ -45,6 +45,8 @@ export interface RxPort {
   readonly oversize?: number;
   /** Frames whose offload description does not match their headers: dropped, counted. */
   readonly malformed?: number;
+  /** Capture records whose sub-second timestamp was a second or more, carried into the seconds (pcap). */
+  readonly normalized?: number;
   /**
    * A file descriptor that polls readable when the port has packets (real interfaces): an
    * idle RX loop whose ports all have one sleeps in poll() on them, so the first packet wakes

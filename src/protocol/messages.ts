@@ -36,6 +36,8 @@ export interface ReadyRequest {
   type: 'ready';
   id: number;
   nfId: number;
+  /** the services of this process whose instance has a message() hook (`nfchain message` to the others is refused) */
+  listening?: number[];
 }
 /**
  * NF → a manager that took over from one that died: "I am NF nfId of that generation, paused,
@@ -170,7 +172,7 @@ export interface StatusReply {
 export interface MessageReply {
   type: 'message-result';
   id: number;
-  result: 'ok' | 'no-destination' | 'ring-full' | 'too-large';
+  result: 'ok' | 'no-destination' | 'ring-full' | 'too-large' | 'no-handler';
 }
 
 /** The manager's flow table (the RX loop's), for `nfchain flow list`. */
@@ -254,6 +256,8 @@ export interface PortStatus {
   rxOversize: number;
   /** frames whose offload description does not match their headers: dropped, counted */
   rxMalformed: number;
+  /** capture records whose timestamp was normalised (pcap: a sub-second field of a second or more, read as tcpdump does) */
+  rxTsNormalized: number;
   /** interface state of af_packet / af_xdp ports */
   link?: { interface: string; up: boolean; running: boolean; mtu: number; mac: string };
   txPackets: number;

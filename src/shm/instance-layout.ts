@@ -164,6 +164,8 @@ export const PortRxCounters = defineCounters([
   'held',
   /** the port's link, a gauge the manager sets every second: LINK_UP, LINK_DOWN (0: not known yet) */
   'link',
+  /** capture records whose timestamp was normalised (pcap: sub-second field of a second or more) */
+  'tsNormalized',
 ] as const);
 /** PortRxCounters.link values (ports/port-info.ts readLink). */
 export const LINK_UP = 1;
