@@ -10,7 +10,7 @@ import { PacketView } from '../packet/packet-view.js';
 import { HELD_MAX } from '../shm/instance-layout.js';
 import { DROP, NEXT, out, toNF } from '../chain/verdict.js';
 import { defineNF } from './define.js';
-import { NOT_HANDLED, runNF } from './harness.js';
+import { NOT_HANDLED, openNF, runNF } from './harness.js';
 import { buildPacket } from '../../test/helpers/packet-builder.js';
 
 function udp(i: number, dport = 53): Uint8Array {
@@ -418,4 +418,42 @@ test('many packets through a small pool: every buffer comes back', async () => {
   const r = await runNF(nf, pkts, { poolCount: 64 });
   assert.equal(r.outputs.length, 1000);
   assert.equal(r.held, 0);
+});
+
+test('pump(): cycles through the templates with the RX meta, counts what leaves, records nothing', async () => {
+  const a = buildPacket({
+    l3: { kind: 'ipv4', src: '10.0.0.1', dst: '10.0.0.2' },
+    l4: { kind: 'udp', sport: 1, dport: 2 },
+  }).bytes;
+  const b = buildPacket({
+    l3: { kind: 'ipv4', src: '10.0.0.3', dst: '10.0.0.4' },
+    l4: { kind: 'tcp', sport: 3, dport: 4 },
+  }).bytes;
+  const seen: number[] = [];
+  const hashes: number[] = [];
+  const nf = defineNF({
+    name: 'pumped',
+    create: (ctx) => ({
+      handle(pkt) {
+        seen.push(pkt.length);
+        hashes.push(ctx.pool.meta(pkt.desc, Meta.flowHash));
+        if (pkt.inputPort !== 7) return DROP;
+        return pkt.ipProtocol === 6 ? DROP : NEXT;
+      },
+    }),
+  });
+  const s = await openNF(nf);
+  const r = s.pump([a, b], 5, 7);
+  assert.deepEqual(r, { handled: 5, passed: 3, dropped: 2, bytes: 3 * a.length + 2 * b.length });
+  assert.deepEqual(seen, [a.length, b.length, a.length, b.length, a.length]);
+  const view = new PacketView(a.buffer);
+  assert.equal(hashes[0], view.reset(a.byteOffset, a.length).flowHash(), 'the flow hash the RX loop would write');
+  // The next pump goes on where the last one stopped in the cycle.
+  seen.length = 0;
+  s.pump([a, b], 1, 7);
+  assert.deepEqual(seen, [b.length]);
+  assert.equal(s.outputs.length, 0, 'pump() records no outputs');
+  assert.throws(() => s.pump([], 1), /at least one template/);
+  const res = await s.stop();
+  assert.equal(res.handled, 6);
 });

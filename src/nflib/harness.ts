@@ -411,6 +411,11 @@ export interface NFWorkload {
   ports?: readonly PortSpec[];
   /** pool buffers' data room (default 2048) */
   dataRoom?: number;
+  /**
+   * tick() once every this many packets (the virtual clock moving by the NF's tickInterval), so
+   * that windows close and timers fire as they would at that rate; absent: never
+   */
+  tickEvery?: number;
 }
 export function defineNFBench(cases: readonly NFBenchCase[]): readonly NFBenchCase[] {
   if (!Array.isArray(cases) || cases.length === 0 || cases.some((c) => typeof c?.prepare !== 'function'))
@@ -605,7 +610,9 @@ export class NFSession<O = Record<string, unknown>, I = NFInstance<O>> {
     const handled0 = ctx.handled;
     let bytes = 0;
     let t = this.pumpAt % templates.length;
-    const hashes = this.templateHashes(templates);
+    const prepared = this.prepareTemplates(templates);
+    const hashes = prepared.hashes;
+    const packed = prepared.packed;
     const u8 = pool.u8;
     ctx.recording = false;
     try {
@@ -618,7 +625,7 @@ export class NFSession<O = Record<string, unknown>, I = NFInstance<O>> {
         }
         for (let i = 0; i < k; i++) {
           const d = inflight[i]!;
-          const tpl = templates[t]!;
+          const tpl = packed[t]!;
           pool.setLength(d, tpl.length);
           u8.set(tpl, pool.dataOffset(d));
           bytes += tpl.length;
@@ -669,19 +676,33 @@ export class NFSession<O = Record<string, unknown>, I = NFInstance<O>> {
     };
   }
   private pumpAt = 0;
-  private readonly hashCache = new WeakMap<readonly Uint8Array[], Uint32Array>();
+  private readonly templateCache = new WeakMap<readonly Uint8Array[], { hashes: Uint32Array; packed: Uint8Array[] }>();
 
-  /** Each template's flow hash, as the RX loop computes it (cold: once per template list). */
-  private templateHashes(templates: readonly Uint8Array[]): Uint32Array {
-    let h = this.hashCache.get(templates);
-    if (h) return h;
-    h = new Uint32Array(templates.length);
+  /**
+   * Each template's flow hash, as the RX loop computes it, and the templates copied into one
+   * contiguous buffer (100 000 templates each in its own ArrayBuffer cost a cache miss or more
+   * per packet). Cold: once per template list.
+   */
+  private prepareTemplates(templates: readonly Uint8Array[]): { hashes: Uint32Array; packed: Uint8Array[] } {
+    let c = this.templateCache.get(templates);
+    if (c) return c;
+    const hashes = new Uint32Array(templates.length);
+    let total = 0;
+    for (const t of templates) total += (t.length + 63) & ~63;
+    const backing = new Uint8Array(total);
+    const packed: Uint8Array[] = [];
+    let at = 0;
     for (let i = 0; i < templates.length; i++) {
       const tpl = templates[i]!;
-      h[i] = new PacketView(tpl.buffer).reset(tpl.byteOffset, tpl.length).flowHash();
+      backing.set(tpl, at);
+      const v = backing.subarray(at, at + tpl.length);
+      packed.push(v);
+      hashes[i] = new PacketView(backing.buffer).reset(at, tpl.length).flowHash();
+      at += (tpl.length + 63) & ~63;
     }
-    this.hashCache.set(templates, h);
-    return h;
+    c = { hashes, packed };
+    this.templateCache.set(templates, c);
+    return c;
   }
 
   /**
