@@ -26,6 +26,7 @@ export * from './packet/packet-view.js';
 export { formatIpv4, formatIpv6, formatMac, parseIpv4, parseIpv6, parseMac } from './packet/address.js';
 export * from './packet/checksum.js';
 export { FlowKey, hashFlowKey, type FlowFamily } from './packet/flow-key.js';
+export { AddrTable, MAX_ADDR_CAPACITY } from './flow/addr-table.js';
 export {
   FlowTable,
   initFlowTable,
