@@ -23,7 +23,18 @@ export { PoolCache, type PoolCacheOptions } from './shm/pool-cache.js';
 export { CounterBlock, countersBytes, defineCounters, initCounters } from './shm/counters.js';
 export * from './packet/protocol.js';
 export * from './packet/packet-view.js';
-export { formatIpv4, formatIpv6, formatMac, parseIpv4, parseIpv6, parseMac } from './packet/address.js';
+export {
+  formatIpv4,
+  formatIpv6,
+  formatMac,
+  parseIpv4,
+  parseIpv6,
+  parseMac,
+  tryParseIpv4,
+  tryParseIpv6,
+} from './packet/address.js';
+/** Limits an NF may need: packets one NF process holds, service ids (1..MAX_SERVICES - 1), ports. */
+export { HELD_MAX, MAX_SERVICES, MAX_PORTS } from './shm/instance-layout.js';
 export * from './packet/checksum.js';
 export { FlowKey, hashFlowKey, type FlowFamily } from './packet/flow-key.js';
 export { AddrTable, MAX_ADDR_CAPACITY } from './flow/addr-table.js';

@@ -233,6 +233,11 @@ test('runNF gives NFs ports (default one "port0"), with parsed addresses and lin
       create(ctx) {
         names.push(...ctx.ports.map((p) => p.name));
         assert.throws(() => ctx.port('eth9'), /no port "eth9".*port0/s);
+        assert.throws(
+          () => ctx.port('eth9', { option: 'wan' }),
+          (e: unknown) =>
+            e instanceof NfcError && e.code === 'NFC_ERR_NF_OPTION' && /option --wan: no port "eth9"/.test(e.message),
+        );
         return { handle: () => NEXT };
       },
     }),

@@ -121,10 +121,11 @@ export interface NFContext<O = Record<string, unknown>> {
    */
   readonly ports: readonly PortInfo[];
   /**
-   * The port of that name (or id). Throws NFC_ERR_NF naming the ports there are, so call it in
-   * create() with the name from an option, and keep the result.
+   * The port of that name (or id). Throws NFC_ERR_NF naming the ports there are — or, with
+   * `{ option: 'wan' }`, NFC_ERR_NF_OPTION naming that option — so call it in create() with the
+   * name from an option, and keep the result.
    */
-  port(name: string | number): PortInfo;
+  port(name: string | number, opts?: { option?: string }): PortInfo;
   /** Chain names by id (chain 0 is "default"), as the manager had them when this NF registered. */
   readonly chains: readonly string[];
   /** A chain's id by name (in `chains`), or -1. */

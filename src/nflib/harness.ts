@@ -233,8 +233,8 @@ class HarnessContext<O> implements NFContext<O> {
     return this.pool.meta(this.desc, Meta.port);
   }
 
-  port(name: string | number): PortInfo {
-    return findPort(this.ports, name, `NF ${this.name}`);
+  port(name: string | number, opts?: { option?: string }): PortInfo {
+    return findPort(this.ports, name, `NF ${this.name}`, opts?.option);
   }
 
   /** The harness records messages (result.messages) and accepts them all. */

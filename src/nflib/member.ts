@@ -74,8 +74,8 @@ export class Member implements NFContext<Record<string, unknown>> {
   get ports(): readonly PortInfo[] {
     return this.host.ports;
   }
-  port(name: string | number): PortInfo {
-    return findPort(this.host.ports, name, `NF ${this.name}`);
+  port(name: string | number, opts?: { option?: string }): PortInfo {
+    return findPort(this.host.ports, name, `NF ${this.name}`, opts?.option);
   }
   get inputPort(): number {
     return this.host.pool.meta(this.desc, Meta.port);

@@ -113,15 +113,18 @@ function splitCidr(text: string): [string, number] {
   return slash < 0 ? [text, -1] : [text.slice(0, slash), Number(text.slice(slash + 1))];
 }
 
-/** ctx.port(name): the port of that name, or a throw that names the ports there are (cold). */
-export function findPort(ports: readonly PortInfo[], name: string | number, who: string): PortInfo {
+/**
+ * ctx.port(name): the port of that name, or a throw that names the ports there are (cold). With
+ * `option` (the NF option that named the port), the error is that option's (NFC_ERR_NF_OPTION).
+ */
+export function findPort(ports: readonly PortInfo[], name: string | number, who: string, option?: string): PortInfo {
   const p = typeof name === 'number' ? ports.find((x) => x.id === name) : ports.find((x) => x.name === name);
   if (p !== undefined) return p;
   const names = ports.map((x) => x.name);
   const guess = typeof name === 'string' ? didYouMean(name, names) : undefined;
   throw new NfcError(
-    'NFC_ERR_NF',
-    `${who}: no port ${typeof name === 'number' ? `with id ${name}` : `"${name}"`}${guess !== undefined ? `; did you mean "${guess}"?` : ''}`,
+    option !== undefined ? 'NFC_ERR_NF_OPTION' : 'NFC_ERR_NF',
+    `${who}: ${option !== undefined ? `option --${option}: ` : ''}no port ${typeof name === 'number' ? `with id ${name}` : `"${name}"`}${guess !== undefined ? `; did you mean "${guess}"?` : ''}`,
     { fix: names.length > 0 ? `the manager's ports: ${names.join(', ')}` : 'the manager has no ports' },
   );
 }
