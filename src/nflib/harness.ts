@@ -594,9 +594,6 @@ export class NFSession<O = Record<string, unknown>, I = NFInstance<O>> {
     const ctx = this.hctx;
     const pool = ctx.pool;
     if (templates.length === 0) bad('pump() needs at least one template packet');
-    for (let i = 0; i < templates.length; i++)
-      if (templates[i]!.length > pool.dataRoom)
-        bad(`template ${i} has ${templates[i]!.length} bytes; the data room is ${pool.dataRoom}`);
     if (typeof inputPort !== 'number' && inputPort.length !== templates.length)
       bad(`inputPort has ${inputPort.length} entries for ${templates.length} templates`);
     const impl = this.instance as NFInstance<O>;
@@ -681,11 +678,14 @@ export class NFSession<O = Record<string, unknown>, I = NFInstance<O>> {
   /**
    * Each template's flow hash, as the RX loop computes it, and the templates copied into one
    * contiguous buffer (100 000 templates each in its own ArrayBuffer cost a cache miss or more
-   * per packet). Cold: once per template list.
+   * per packet), their lengths checked. Cold: once per template list.
    */
   private prepareTemplates(templates: readonly Uint8Array[]): { hashes: Uint32Array; packed: Uint8Array[] } {
     let c = this.templateCache.get(templates);
     if (c) return c;
+    const room = this.hctx.pool.dataRoom;
+    for (let i = 0; i < templates.length; i++)
+      if (templates[i]!.length > room) bad(`template ${i} has ${templates[i]!.length} bytes; the data room is ${room}`);
     const hashes = new Uint32Array(templates.length);
     let total = 0;
     for (const t of templates) total += (t.length + 63) & ~63;

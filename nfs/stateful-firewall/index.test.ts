@@ -1,0 +1,205 @@
+/**
+ * Tests of the stateful firewall: flows opened from inside only, replies let in, the TCP state
+ * machine (handshake, FIN both ways, RST, reopen), idle timeouts per state with advance()/tick(),
+ * table full, IPv6 and neighbour discovery, non-IP and malformed packets, option errors, report.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DROP, FlowKey, NEXT, NfcError, openNF, parseIpv4, runNF } from 'nfchain';
+import sfw, { State } from './index.js';
+import { buildPacket, type L4Spec } from '../../test/helpers/packet-builder.js';
+
+const PORTS = [{ name: 'lan' }, { name: 'wan' }];
+const LAN = 0;
+const WAN = 1;
+const base = { inside: 'lan', interval: 0 };
+const H = '10.0.0.5';
+const S = '198.51.100.7';
+const SYN = 0x02,
+  ACK = 0x10,
+  FIN = 0x01,
+  RST = 0x04;
+
+const v4 = (src: string, dst: string, l4: L4Spec) => buildPacket({ l3: { kind: 'ipv4', src, dst }, l4 }).bytes;
+const tcpOut = (flags: number) => v4(H, S, { kind: 'tcp', sport: 40000, dport: 443, flags });
+const tcpIn = (flags: number) => v4(S, H, { kind: 'tcp', sport: 443, dport: 40000, flags });
+const udpOut = v4(H, S, { kind: 'udp', sport: 5353, dport: 53 });
+const udpIn = v4(S, H, { kind: 'udp', sport: 53, dport: 5353 });
+const tcpKey = FlowKey.ipv4(parseIpv4(H), parseIpv4(S), 6, 40000, 443);
+
+async function session(options: Record<string, unknown> = {}) {
+  return openNF(sfw, { options: { ...base, ...options }, ports: PORTS });
+}
+
+test('outside packets of no flow are dropped; inside UDP opens a flow and replies pass', async () => {
+  const s = await session();
+  s.push([udpIn], { inputPort: WAN });
+  s.push([udpOut], { inputPort: LAN });
+  s.push([udpIn, udpIn], { inputPort: WAN });
+  s.push([udpOut], { inputPort: WAN }); // from outside but in the opener's direction: spoofed
+  assert.deepEqual(s.verdicts, [DROP, NEXT, NEXT, NEXT, DROP]);
+  const st = s.instance.stats();
+  assert.equal(st.opened, 1);
+  assert.equal(st.noFlow, 2);
+  assert.equal(st.passed, 3);
+  assert.equal(st.activeFlows, 1);
+  await s.stop();
+});
+
+test('TCP: handshake, data, FIN both ways → closing; RST; reopen after RST; invalid packets', async () => {
+  const s = await session();
+  s.push([tcpOut(ACK)], { inputPort: LAN }); // not a SYN: no flow opened
+  s.push([tcpIn(SYN | ACK)], { inputPort: WAN }); // no flow
+  s.push([tcpOut(SYN)], { inputPort: LAN });
+  assert.equal(s.instance.stateOf(tcpKey), State.synSent);
+  s.push([tcpIn(ACK)], { inputPort: WAN }); // not SYN+ACK in SYN_SENT: invalid
+  s.push([tcpIn(SYN | ACK)], { inputPort: WAN });
+  assert.equal(s.instance.stateOf(tcpKey), State.synRecv);
+  s.push([tcpOut(ACK)], { inputPort: LAN });
+  assert.equal(s.instance.stateOf(tcpKey), State.established);
+  s.push([tcpIn(ACK)], { inputPort: WAN });
+  s.push([tcpOut(FIN | ACK)], { inputPort: LAN });
+  assert.equal(s.instance.stateOf(tcpKey), State.finWait);
+  s.push([tcpIn(FIN | ACK)], { inputPort: WAN });
+  assert.equal(s.instance.stateOf(tcpKey), State.closing);
+  s.push([tcpIn(RST)], { inputPort: WAN });
+  assert.equal(s.instance.stateOf(tcpKey), State.closed);
+  s.push([tcpOut(SYN)], { inputPort: LAN }); // port reuse
+  assert.equal(s.instance.stateOf(tcpKey), State.synSent);
+  assert.deepEqual(s.verdicts, [DROP, DROP, NEXT, DROP, NEXT, NEXT, NEXT, NEXT, NEXT, NEXT, NEXT]);
+  const st = s.instance.stats();
+  assert.equal(st.invalid, 2);
+  assert.equal(st.noFlow, 1);
+  await s.stop();
+});
+
+test('idle timeouts per state: closing flows go fast, established ones stay', async () => {
+  const s = await session({ 'tcp-timeout': 100, 'tcp-closing-timeout': 2, 'udp-timeout': 5 });
+  s.push([tcpOut(SYN)], { inputPort: LAN });
+  s.push([tcpIn(SYN | ACK)], { inputPort: WAN });
+  s.push([tcpOut(ACK)], { inputPort: LAN });
+  s.push([udpOut], { inputPort: LAN });
+  const k2 = FlowKey.ipv4(parseIpv4(H), parseIpv4(S), 6, 40001, 443);
+  s.push([v4(H, S, { kind: 'tcp', sport: 40001, dport: 443, flags: SYN })], { inputPort: LAN });
+  s.push([v4(H, S, { kind: 'tcp', sport: 40001, dport: 443, flags: RST })], { inputPort: LAN });
+  assert.equal(s.instance.stateOf(k2), State.closed);
+  assert.equal(s.instance.stats().activeFlows, 3);
+  s.tick(30); // 3 s: the reset flow (2 s) is gone, the others stay
+  assert.equal(s.instance.stateOf(k2), 0);
+  assert.equal(s.instance.stateOf(tcpKey), State.established);
+  assert.equal(s.instance.stats().activeFlows, 2);
+  s.tick(30); // 6 s: UDP (5 s) gone
+  assert.equal(s.instance.stats().activeFlows, 1);
+  s.push([udpIn], { inputPort: WAN });
+  assert.equal(s.verdicts.at(-1), DROP, 'the expired UDP flow lets no reply in');
+  s.advance(200_000);
+  assert.equal(s.instance.expireAll(s.now), 1, 'established TCP after its timeout');
+  assert.equal(s.instance.stats().expired, 3);
+  await s.stop();
+});
+
+test('a flow that keeps sending stays; the clock is read at ticks only', async () => {
+  const s = await session({ 'udp-timeout': 1 });
+  s.push([udpOut], { inputPort: LAN });
+  for (let i = 0; i < 5; i++) {
+    s.tick(5);
+    s.push([udpIn], { inputPort: WAN });
+  }
+  assert.deepEqual(s.verdicts, [NEXT, NEXT, NEXT, NEXT, NEXT, NEXT]);
+  await s.stop();
+});
+
+test('table full: new flows dropped and counted', async () => {
+  const s = await session({ capacity: 2 });
+  const pk = [1, 2, 3].map((i) => v4(H, S, { kind: 'udp', sport: 1000 + i, dport: 53 }));
+  s.push(pk, { inputPort: LAN });
+  assert.deepEqual(s.verdicts, [NEXT, NEXT, DROP]);
+  assert.equal(s.instance.stats().tableFull, 1);
+  await s.stop();
+});
+
+test('IPv6, ICMP, neighbour discovery, non-IP and malformed packets', async () => {
+  const s = await session();
+  const v6 = (src: string, dst: string, l4: L4Spec) => buildPacket({ l3: { kind: 'ipv6', src, dst }, l4 }).bytes;
+  s.push([v6('fd00::5', '2001:db8::1', { kind: 'udp', sport: 7, dport: 8 })], { inputPort: LAN });
+  s.push([v6('2001:db8::1', 'fd00::5', { kind: 'udp', sport: 8, dport: 7 })], { inputPort: WAN });
+  s.push([v6('2001:db8::1', 'fd00::5', { kind: 'udp', sport: 9, dport: 7 })], { inputPort: WAN });
+  s.push([v6('fe80::1', 'ff02::1', { kind: 'icmp6', type: 135, code: 0 })], { inputPort: WAN }); // ND
+  s.push([v4(H, S, { kind: 'icmp', type: 8, code: 0, id: 1 })], { inputPort: LAN });
+  s.push([v4(S, H, { kind: 'icmp', type: 0, code: 0, id: 1 })], { inputPort: WAN });
+  s.push([v4(S, H, { kind: 'icmp', type: 8, code: 0, id: 1 })], { inputPort: WAN }); // same flow: a reply direction packet
+  s.push([v4('203.0.113.9', H, { kind: 'icmp', type: 8, code: 0, id: 1 })], { inputPort: WAN });
+  const arp = buildPacket({
+    l3: {
+      kind: 'arp',
+      op: 1,
+      senderMac: '02:00:00:00:00:01',
+      senderIp: '10.0.0.1',
+      targetMac: '00:00:00:00:00:00',
+      targetIp: '10.0.0.2',
+    },
+  }).bytes;
+  const truncated = udpOut.slice(0, 20);
+  const badTcp = tcpOut(SYN);
+  badTcp[14 + 20 + 12] = 0x20; // data offset 2: malformed TCP header
+  s.push([arp, truncated], { inputPort: WAN });
+  s.push([badTcp], { inputPort: LAN });
+  assert.deepEqual(s.verdicts, [NEXT, NEXT, DROP, NEXT, NEXT, NEXT, NEXT, DROP, NEXT, NEXT, DROP]);
+  const st = s.instance.stats();
+  assert.equal(st.nd, 1);
+  assert.equal(st.nonIp, 2);
+  assert.equal(st.invalid, 1);
+  await s.stop();
+  const d = await runNF(sfw, [arp], { options: { ...base, 'non-ip': 'drop' }, ports: PORTS, inputPort: WAN });
+  assert.deepEqual(d.verdicts, [DROP]);
+});
+
+test('report every interval and at stop', async () => {
+  const r = await runNF(sfw, [udpOut], { options: { inside: 'lan', interval: 1 }, ports: PORTS, ticks: 10 });
+  assert.match(r.logs[0]!, /inside lan; 65536 flows at most/);
+  assert.equal(r.logs.filter((l) => /1 passed, 1 flows opened, 1 active/.test(l)).length, 2);
+});
+
+async function rejects(options: Record<string, unknown>, pattern: RegExp): Promise<void> {
+  await assert.rejects(
+    () => runNF(sfw, [], { options: { interval: 0, ...options }, ports: PORTS }),
+    (e: unknown) => {
+      assert.ok(e instanceof NfcError, String(e));
+      assert.equal(e.code, 'NFC_ERR_NF_OPTION');
+      assert.match(e.message, pattern);
+      return true;
+    },
+  );
+}
+
+test('option errors name the option', async () => {
+  await rejects({}, /option "inside" is missing/);
+  await rejects({ inside: 'lna' }, /option "inside": .*no port "lna"; did you mean "lan"/);
+  await rejects({ inside: 'lan,wan' }, /option "inside": every port is inside/);
+  await rejects({ inside: 'lan', capacity: 0 }, /option "capacity" must be at least 1/);
+  for (const t of [
+    'tcp-timeout',
+    'tcp-syn-timeout',
+    'tcp-closing-timeout',
+    'udp-timeout',
+    'icmp-timeout',
+    'other-timeout',
+  ]) {
+    await rejects({ inside: 'lan', [t]: -1 }, new RegExp(`option "${t}" must be at least 0`));
+  }
+  await rejects({ inside: 'lan', 'non-ip': 'x' }, /option "non-ip" must be one of/);
+});
+
+test('other IP protocols: opened from inside, replies pass, own timeout', async () => {
+  const s = await session({ 'other-timeout': 1 });
+  const greOut = v4(H, S, { kind: 'raw', proto: 47, payload: new Uint8Array(8) });
+  const greIn = v4(S, H, { kind: 'raw', proto: 47, payload: new Uint8Array(8) });
+  s.push([greIn], { inputPort: WAN });
+  s.push([greOut], { inputPort: LAN });
+  s.push([greIn], { inputPort: WAN });
+  assert.equal(s.instance.stateOf(FlowKey.ipv4(parseIpv4(H), parseIpv4(S), 47, 0, 0)), State.other);
+  s.tick(25);
+  s.push([greIn], { inputPort: WAN });
+  assert.deepEqual(s.verdicts, [DROP, NEXT, NEXT, DROP]);
+  await s.stop();
+});

@@ -1,0 +1,384 @@
+/**
+ * stateful-firewall: connection tracking between inside and outside ports.
+ *
+ *   from inside    a TCP SYN (SYN without ACK/RST), any UDP, ICMP/ICMPv6 or other IP packet
+ *                  opens a flow (its 5-tuple, both directions, in a symmetric flow table);
+ *                  packets of known flows pass (NEXT)
+ *   from outside   packets of a known flow, in the reply direction, pass; everything else is
+ *                  dropped and counted (no flow, wrong direction, invalid TCP)
+ *
+ * TCP state (value word 0 of the flow's entry: state in bits 0-3, FIN seen from the opener in
+ * bit 4, from the responder in bit 5):
+ *
+ *   SYN_SENT ──SYN+ACK from the responder──▶ SYN_RECV ──ACK from the opener──▶ ESTABLISHED
+ *   ESTABLISHED ──FIN (one side)──▶ FIN_WAIT ──FIN (other side)──▶ CLOSING
+ *   any ──RST──▶ CLOSED           CLOSED ──SYN from the opener──▶ SYN_SENT (port reuse)
+ *
+ * In SYN_SENT, a responder packet other than SYN+ACK or RST is invalid (dropped). Malformed
+ * TCP headers are invalid. Each state has an idle timeout (options): FIN_WAIT, CLOSING and
+ * CLOSED use `tcp-closing-timeout` (short), SYN_SENT/SYN_RECV `tcp-syn-timeout`. UDP, ICMP and
+ * other protocols have one state each and their own timeout.
+ *
+ * ICMPv6 neighbour discovery (types 133-137) always passes: IPv6 does not work without it.
+ * Packets that are not IPv4/IPv6 (ARP) take `non-ip`.
+ *
+ * Time: handle() does not read the clock; tick() (every 100 ms) reads ctx.now() into `clock`,
+ * which stamps packets (the table's lastSeen), and sweeps a tenth of the table, removing the
+ * flows idle longer than their state's timeout.
+ */
+import {
+  createFlowTable,
+  defineNF,
+  DROP,
+  FlowKey,
+  flowTableFor,
+  hashFlowKey,
+  Meta,
+  NEXT,
+  NfcError,
+  BURST,
+  type PacketView,
+} from 'nfchain';
+
+const META_FLOW_HASH = Meta.flowHash;
+
+const TICK_MS = 100;
+const TICKS_PER_SECOND = 1000 / TICK_MS;
+const MAX_CAPACITY = 4 * 1024 * 1024;
+
+/** Flow states (value word 0, bits 0-3). */
+export const State = {
+  synSent: 1,
+  synRecv: 2,
+  established: 3,
+  finWait: 4,
+  closing: 5,
+  closed: 6,
+  udp: 7,
+  icmp: 8,
+  other: 9,
+} as const;
+export const STATE_NAMES = [
+  '',
+  'syn-sent',
+  'syn-recv',
+  'established',
+  'fin-wait',
+  'closing',
+  'closed',
+  'udp',
+  'icmp',
+  'other',
+];
+const SYN_SENT = 1,
+  SYN_RECV = 2,
+  ESTABLISHED = 3,
+  FIN_WAIT = 4,
+  CLOSING = 5,
+  CLOSED = 6,
+  UDP = 7,
+  ICMP = 8,
+  OTHER = 9;
+const FIN_ORIG = 0x10;
+const FIN_REPLY = 0x20;
+const TCP_FIN = 0x01,
+  TCP_SYN = 0x02,
+  TCP_RST = 0x04,
+  TCP_ACK = 0x10;
+
+/** Counters (cold copy). */
+export interface StatefulStats {
+  /** packets passed, of known flows or opening one */
+  passed: number;
+  /** flows opened from inside */
+  opened: number;
+  /** from outside, of no known flow (or in the opener's direction): dropped */
+  noFlow: number;
+  /** TCP packets that break the state machine, malformed TCP, inside non-SYN without a flow: dropped */
+  invalid: number;
+  /** new flows when the table was full: dropped */
+  tableFull: number;
+  /** flows removed by their idle timeout */
+  expired: number;
+  /** ICMPv6 neighbour discovery, passed */
+  nd: number;
+  nonIp: number;
+  activeFlows: number;
+}
+
+export default defineNF({
+  name: 'stateful-firewall',
+  description: 'connection tracking: inside opens flows, outside gets replies of known flows only',
+  tickInterval: TICK_MS,
+  options: {
+    inside: {
+      type: 'string',
+      default: '',
+      help: 'the inside port names, comma-separated (required); every other port is outside',
+    },
+    capacity: {
+      type: 'number',
+      default: 65536,
+      integer: true,
+      min: 1,
+      max: MAX_CAPACITY,
+      help: 'most flows at once; packets opening a flow beyond it are dropped',
+    },
+    'tcp-timeout': {
+      type: 'number',
+      default: 3600,
+      min: 0,
+      help: 'seconds an established TCP flow may idle; 0 = never',
+    },
+    'tcp-syn-timeout': { type: 'number', default: 30, min: 0, help: 'seconds a TCP handshake may idle' },
+    'tcp-closing-timeout': {
+      type: 'number',
+      default: 10,
+      min: 0,
+      help: 'seconds a closing (FIN) or reset (RST) TCP flow stays',
+    },
+    'udp-timeout': { type: 'number', default: 30, min: 0, help: 'seconds a UDP flow may idle' },
+    'icmp-timeout': { type: 'number', default: 10, min: 0, help: 'seconds an ICMP/ICMPv6 flow may idle' },
+    'other-timeout': { type: 'number', default: 30, min: 0, help: 'seconds a flow of another IP protocol may idle' },
+    'non-ip': {
+      type: 'string',
+      default: 'accept',
+      choices: ['accept', 'drop'],
+      help: 'what happens to packets that are not IPv4/IPv6 (ARP, malformed IP headers)',
+    },
+    interval: { type: 'number', default: 5, integer: true, min: 0, help: 'seconds between reports; 0 = quiet' },
+  },
+
+  /** Cold: the inside ports, the flow table, the timeouts. */
+  create(ctx) {
+    const o = ctx.options;
+    const names = o.inside
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
+    if (names.length === 0) {
+      throw new NfcError('NFC_ERR_NF_OPTION', 'stateful-firewall: option "inside" is missing: the inside port names', {
+        fix: `pass e.g. --inside ${ctx.ports[0]?.name ?? 'lan'} (the manager's ports: ${ctx.ports.map((p) => p.name).join(', ') || 'none'})`,
+      });
+    }
+    /** port id → 1 when inside */
+    const insideMap = new Uint8Array(65536);
+    for (const n of names) {
+      let id: number;
+      try {
+        id = ctx.port(n).id;
+      } catch (e) {
+        const err = e as NfcError;
+        throw new NfcError('NFC_ERR_NF_OPTION', `stateful-firewall: option "inside": ${err.message}`, {
+          fix: err.fix ?? 'name ports of the topology',
+        });
+      }
+      insideMap[id] = 1;
+    }
+    if (names.length >= ctx.ports.length && ctx.ports.length > 0) {
+      throw new NfcError(
+        'NFC_ERR_NF_OPTION',
+        `stateful-firewall: option "inside": every port is inside (${names.join(', ')})`,
+        {
+          fix: 'leave at least one port outside: the one towards the untrusted network',
+        },
+      );
+    }
+    const table = createFlowTable(
+      flowTableFor(o.capacity, { symmetric: true, idleTimeoutMs: 0, valueWords: 1 }),
+      'stateful-firewall flows',
+    );
+    /** idle timeout per state, ms (0 = never) */
+    const timeoutOf = new Float64Array(16);
+    timeoutOf[SYN_SENT] = o['tcp-syn-timeout'] * 1000;
+    timeoutOf[SYN_RECV] = o['tcp-syn-timeout'] * 1000;
+    timeoutOf[ESTABLISHED] = o['tcp-timeout'] * 1000;
+    timeoutOf[FIN_WAIT] = o['tcp-closing-timeout'] * 1000;
+    timeoutOf[CLOSING] = o['tcp-closing-timeout'] * 1000;
+    timeoutOf[CLOSED] = o['tcp-closing-timeout'] * 1000;
+    timeoutOf[UDP] = o['udp-timeout'] * 1000;
+    timeoutOf[ICMP] = o['icmp-timeout'] * 1000;
+    timeoutOf[OTHER] = o['other-timeout'] * 1000;
+    const nonIpVerdict = o['non-ip'] === 'drop' ? DROP : NEXT;
+    const key = new FlowKey();
+    let clock = ctx.now();
+    let passed = 0;
+    let opened = 0;
+    let noFlow = 0;
+    let invalid = 0;
+    let tableFull = 0;
+    let expired = 0;
+    let nd = 0;
+    let nonIp = 0;
+    let ticks = 0;
+    let cursor = 0;
+    const sweep = Math.ceil(table.capacity / TICKS_PER_SECOND);
+    /** the burst's flow hashes (prefetch) */
+    const hashes = new Uint32Array(BURST);
+
+    /** One packet's verdict. Hot path: no allocation. */
+    function decide(pkt: PacketView): number {
+      if (!pkt.flowKey(key)) {
+        nonIp++;
+        return nonIpVerdict;
+      }
+      const proto = key.proto;
+      if (proto === 58) {
+        const t = pkt.icmp6Type;
+        if (t >= 133 && t <= 137) {
+          nd++;
+          return NEXT;
+        }
+      }
+      const inside = insideMap[pkt.inputPort] === 1;
+      const h = hashFlowKey(key, true);
+      let i = table.lookup(key, h);
+      if (i < 0) {
+        if (!inside) {
+          noFlow++;
+          return DROP;
+        }
+        let st: number;
+        if (proto === 6) {
+          const f = pkt.tcpFlags;
+          if (f < 0 || (f & (TCP_SYN | TCP_ACK | TCP_RST)) !== TCP_SYN) {
+            invalid++;
+            return DROP;
+          }
+          st = SYN_SENT;
+        } else {
+          st = proto === 17 ? UDP : proto === 1 || proto === 58 ? ICMP : OTHER;
+        }
+        i = table.lookupOrAdd(key, clock, h);
+        if (i < 0) {
+          tableFull++;
+          return DROP;
+        }
+        table.setValue(i, 0, st);
+        table.touch(i, pkt.length, clock);
+        opened++;
+        passed++;
+        return NEXT;
+      }
+      const orig = !table.lastReversed;
+      if (!inside && orig) {
+        // From outside in the opener's direction: not a reply.
+        noFlow++;
+        return DROP;
+      }
+      if (proto === 6) {
+        const f = pkt.tcpFlags;
+        if (f < 0) {
+          invalid++;
+          return DROP;
+        }
+        const w = table.value(i, 0);
+        const s = w & 15;
+        let next = w;
+        if ((f & TCP_RST) !== 0) {
+          next = CLOSED;
+        } else if (s === SYN_SENT) {
+          if (!orig) {
+            if ((f & (TCP_SYN | TCP_ACK)) !== (TCP_SYN | TCP_ACK)) {
+              invalid++;
+              return DROP;
+            }
+            next = SYN_RECV;
+          }
+        } else if (s === CLOSED) {
+          if (orig && (f & (TCP_SYN | TCP_ACK)) === TCP_SYN) next = SYN_SENT;
+        } else {
+          if (s === SYN_RECV && orig && (f & TCP_ACK) !== 0 && (f & TCP_SYN) === 0) next = ESTABLISHED;
+          if ((f & TCP_FIN) !== 0) {
+            const bits = (w | (orig ? FIN_ORIG : FIN_REPLY)) & (FIN_ORIG | FIN_REPLY);
+            next = bits === (FIN_ORIG | FIN_REPLY) ? CLOSING | bits : FIN_WAIT | bits;
+          }
+        }
+        if (next !== w) table.setValue(i, 0, next);
+      }
+      table.touch(i, pkt.length, clock);
+      passed++;
+      return NEXT;
+    }
+
+    /** Removes the flows idle past their state's timeout among `n` slots from the cursor (tick). */
+    function expire(now: number, n: number): number {
+      const mask = table.capacity - 1;
+      let removed = 0;
+      let i = cursor;
+      for (let k = 0; k < n; k++) {
+        if (table.isUsed(i)) {
+          const limit = timeoutOf[table.value(i, 0) & 15]!;
+          if (limit > 0 && now - table.lastSeen(i) >= limit && table.remove(i)) removed++;
+        }
+        i = (i + 1) & mask;
+      }
+      cursor = i;
+      expired += removed;
+      return removed;
+    }
+
+    const stats = (): StatefulStats => ({
+      passed,
+      opened,
+      noFlow,
+      invalid,
+      tableFull,
+      expired,
+      nd,
+      nonIp,
+      activeFlows: table.count,
+    });
+    const report = (): string => {
+      const s = stats();
+      return (
+        `stateful-firewall: ${s.passed} passed, ${s.opened} flows opened, ${s.activeFlows} active, ${s.expired} expired; ` +
+        `dropped: ${s.noFlow} no flow, ${s.invalid} invalid, ${s.tableFull} table full; ${s.nd} ND, ${s.nonIp} non-IP`
+      );
+    };
+    if (o.interval > 0) ctx.log(`stateful-firewall: inside ${names.join(', ')}; ${o.capacity} flows at most`);
+
+    return {
+      stats,
+      /** the flow table (cold; tests) */
+      table,
+      /** the state of the flow of `k` (either direction), or 0 (cold; tests) */
+      stateOf(k: FlowKey): number {
+        const i = table.lookup(k);
+        return i < 0 ? 0 : table.value(i, 0) & 15;
+      },
+      /** sweeps the whole table at `now` (cold; tests) */
+      expireAll: (now: number) => expire(now, table.capacity),
+
+      /**
+       * Per burst: the flow table lines of the whole burst are requested first (the flow hash
+       * the RX loop put in each packet's meta), so their cache misses overlap; then each packet
+       * is decided. Hot path: no allocation.
+       */
+      handleBurst(b, ctx) {
+        const pool = ctx.pool;
+        const n = b.n;
+        const descs = b.descs;
+        for (let j = 0; j < n; j++) hashes[j] = pool.meta(descs[j]!, META_FLOW_HASH);
+        table.prefetchBurst(hashes, n);
+        const view = b.view;
+        const verdicts = b.verdicts;
+        for (let j = 0; j < n; j++) verdicts[j] = decide(view.attach(pool, descs[j]!));
+      },
+
+      /** Every 100 ms: the clock and a sweep; every `interval` s the report. */
+      tick(ctx) {
+        clock = ctx.now();
+        expire(clock, sweep);
+        const interval = ctx.options.interval;
+        if (interval === 0 || ++ticks < interval * TICKS_PER_SECOND) return;
+        ticks = 0;
+        ctx.log(report());
+      },
+
+      stop(ctx) {
+        if (ctx.options.interval > 0) ctx.log(report());
+      },
+    };
+  },
+});
