@@ -572,17 +572,24 @@ test('nfchain scale under traffic: flows that existed keep their instance when o
   const dir = mkdtempSync(join(tmpdir(), 'nfchain-join-'));
   try {
     // A capture played at its own pace: flows A (0..99) for 7 s, flows B (100..199) from 3.5 s.
+    // The test holds the input (Manager.pauseRx) while it scales, so each change happens at a
+    // known packet of the capture, whatever the machine's load: packet i has capture time ts[i].
     const inPath = join(dir, 'in.pcap');
     const outPath = join(dir, 'out.pcap');
     const BASE = 1_700_000_000;
     const udp = [SynthKind.IPV4_UDP];
+    const ts: number[] = [];
     writeCapture(inPath, (emit) => {
       for (let ms = 0; ms < 7000; ms += 10) {
         const flows = ms < 3500 ? 100 : 200;
-        for (let i = 0; i < flows; i++)
-          emit(synthFlow(i, udp), 64, BASE + Math.floor(ms / 1000), (ms % 1000) * 1e6 + i * 1000);
+        for (let i = 0; i < flows; i++) {
+          const nsec = (ms % 1000) * 1e6 + i * 1000;
+          emit(synthFlow(i, udp), 64, BASE + Math.floor(ms / 1000), nsec);
+          ts.push(Math.floor(ms / 1000) + nsec / 1e9);
+        }
       }
     });
+    const indexAt = (sec: number): number => ts.findIndex((x) => x >= sec);
     const t = topo({
       ports: [
         { name: 'in', driver: 'pcap', rx: inPath, speed: 'realtime' },
@@ -593,14 +600,21 @@ test('nfchain scale under traffic: flows that existed keep their instance when o
     });
     const logs: string[] = [];
     const ev = {
-      t0: 0,
-      scaled: 0,
-      retire: 0,
-      gone: 0,
+      /** capture time of the last packet received before the join, and before the retire */
+      joinAt: 0,
+      retireAt: 0,
       added: [] as number[],
       cli: '',
       retired: [] as number[],
       table: undefined as FlowTableStats | undefined,
+    };
+    /** Holds the input and returns the capture time of the last packet received (the pipeline drained). */
+    const hold = async (m: Manager, what: string): Promise<number> => {
+      await m.pauseRx();
+      await waitFor(() => m.pipelineEmpty(), 10_000, `the chain to drain (${what})`);
+      const n = m.status().ports[0]!.rxPackets;
+      assert.ok(n > 0 && n <= ts.length, `${n} packets received`);
+      return ts[n - 1]!;
     };
     await runTopology(t, {
       signals: false,
@@ -608,10 +622,11 @@ test('nfchain scale under traffic: flows that existed keep their instance when o
       log: (l) => logs.push(l),
       nfOutput: (l) => logs.push(l),
       onRunning: (m: Manager) => {
-        ev.t0 = Date.now() / 1000;
         void (async () => {
           try {
-            await new Promise((r) => setTimeout(r, 1000));
+            // Flows A for a while (the first 0.2 s of the capture), then the join.
+            await waitFor(() => m.status().ports[0]!.rxPackets >= indexAt(0.2), 30_000, 'flows A to flow');
+            ev.joinAt = await hold(m, 'join');
             // Up to 3 with the command, as a user would.
             const cli = spawn(process.execPath, [MAIN, 'scale', 'tag', '3', '--name', t.name], {
               stdio: ['ignore', 'pipe', 'pipe'],
@@ -626,27 +641,29 @@ test('nfchain scale under traffic: flows that existed keep their instance when o
             const code = await new Promise<number | null>((r) => cli.on('exit', r));
             ev.cli = outText.trim();
             assert.equal(code, 0, outText);
-            ev.scaled = Date.now() / 1000;
             ev.added = m
               .status()
               .nfs.map((n) => n.nfId)
               .filter((id) => id > 2);
-            await new Promise((r) => setTimeout(r, Math.max(0, (ev.t0 + 5.5 - Date.now() / 1000) * 1000)));
+            m.enableRx();
+            // Flows B run on three instances for a second (to 4.5 s of the capture), then the retire.
+            await waitFor(() => m.status().ports[0]!.rxPackets >= indexAt(4.5), 60_000, 'flows B to flow');
+            ev.retireAt = await hold(m, 'retire');
             // Down to 2 through the control API: the newest instance is retired.
             const c = await ControlClient.connect(t.name);
-            ev.retire = Date.now() / 1000;
             const r = await c.request<ScaledReply>({ type: 'scale', service: 1, instances: 2 });
             c.close();
             ev.retired = r.retired;
             await waitFor(
               () => !m.status().nfs.some((n) => r.retired.includes(n.nfId)),
-              5000,
+              10_000,
               'the retired instance to leave',
             );
-            ev.gone = Date.now() / 1000;
             ev.table = await m.flowStats();
+            m.enableRx();
           } catch (err) {
             logs.push(`test: ${(err as Error).message}`);
+            m.enableRx();
           }
         })();
       },
@@ -672,9 +689,7 @@ test('nfchain scale under traffic: flows that existed keep their instance when o
     assert.deepEqual(aff.epochs.slice(2), [0, 0]);
     assert.equal(aff.tracked, aff.epochs[0]! + aff.epochs[1]!);
     assert.equal(ev.table!.director, false, 'no rules and no pins: no flow table lookups');
-    // Capture time of each event (the capture started playing when RX was enabled).
-    const at = (wall: number): number => wall - ev.t0;
-    const joinAt = at(ev.scaled);
+    const joinAt = ev.joinAt;
     const marks = new Map<number, { ts: number; id: number }[]>();
     const pv = new PacketView(new ArrayBuffer(4096));
     const key = new FlowKey();
@@ -700,8 +715,8 @@ test('nfchain scale under traffic: flows that existed keep their instance when o
     for (let f = 100; f < 200; f++) {
       const m = marks.get(f) ?? [];
       if ((m[0]?.ts ?? 0) > joinAt) started++;
-      const before = new Set(m.filter((x) => x.ts < at(ev.retire) - 0.1).map((x) => x.id));
-      const after = new Set(m.filter((x) => x.ts > at(ev.gone) + 0.1).map((x) => x.id));
+      const before = new Set(m.filter((x) => x.ts <= ev.retireAt).map((x) => x.id));
+      const after = new Set(m.filter((x) => x.ts > ev.retireAt).map((x) => x.id));
       assert.equal(before.size, 1, `flow B${f}: one instance before the retire (saw ${[...before].join(', ')})`);
       assert.equal(after.size, 1, `flow B${f}: one instance after the retire (saw ${[...after].join(', ')})`);
       const [was] = before;

@@ -526,6 +526,8 @@ function loop(
     }
     nf?.housekeeping();
     const receiving = rx !== null && Atomics.load(i32, IH.rxEnabled) !== 0;
+    // Acknowledge a pause (or its end) at a slice's start: no pass of this slice receives.
+    if (rx !== null && i32[IH.rxPaused] !== (receiving ? 0 : 1)) Atomics.store(i32, IH.rxPaused, receiving ? 0 : 1);
     if (rx !== null && !receiving && tx === null) {
       // Not receiving (yet: `nfchain start` holds the input until every NF is in service; or
       // any more: the manager is stopping).

@@ -384,6 +384,20 @@ export class Manager {
   }
 
   /**
+   * Stops receiving and resolves once the RX loop has seen it (nothing more is received until
+   * enableRx()): tests hold the input at a known packet while they change something. Cold.
+   */
+  async pauseRx(timeoutMs = 10_000): Promise<void> {
+    const i32 = this.inst.i32;
+    Atomics.store(i32, IH.rxEnabled, 0);
+    const end = Date.now() + timeoutMs;
+    while (Atomics.load(i32, IH.rxPaused) !== 1) {
+      if (Date.now() > end) throw new NfcError('NFC_ERR_LOOP', `the RX loop did not pause within ${timeoutMs} ms`);
+      await sleep(2);
+    }
+  }
+
+  /**
    * The data-plane threads: TX then RX, or one loop doing both (manager.dataplane), with the
    * inline NF, if any, in it: its slot first, in service once the loop has made its instances.
    */

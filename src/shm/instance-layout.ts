@@ -96,6 +96,11 @@ export const IH = {
   /** the CPU the RX and TX loops last ran on (written with their counters, every ~200 ms; -1: not yet) */
   rxCpu: 40,
   txCpu: 41,
+  /**
+   * The RX loop's answer to rxEnabled: 1 once it has seen rxEnabled 0 and stopped receiving
+   * (nothing more is received until rxEnabled is 1 again), 0 while it receives (Manager.pauseRx)
+   */
+  rxPaused: 42,
 } as const;
 export const INSTANCE_HEADER_BYTES = 3 * CACHE_LINE;
 /**
