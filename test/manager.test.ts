@@ -1104,7 +1104,7 @@ test('NF --ttl and --limit stop the NF cleanly; its slot and buffers come back',
     assert.match(lim.out, /stopped: packet limit of 2000 reached \((\d+) packets\)/);
     const handled = Number(/\((\d+) packets\)/.exec(lim.out)![1]);
     assert.ok(handled >= 2000 && handled < 2000 + 32, 'stops within the burst that reached the limit');
-    await waitFor(() => m.status().nfs.length === 0, 3000, 'the NF to leave');
+    await waitFor(() => m.status().nfs.length === 0, 15_000, 'the NF to leave');
   } finally {
     await m.stop('test over');
   }
