@@ -27,7 +27,7 @@ import { benchArgs, emit, JSON_FLAG, median, runChild, runsFlag, type BenchResul
 const NFS_DIR = fileURLToPath(new URL('../nfs/', import.meta.url));
 
 /** The NFs that have a bench.ts (cold). */
-function benchable(): string[] {
+export function benchable(): string[] {
   if (!existsSync(NFS_DIR)) return [];
   return readdirSync(NFS_DIR, { withFileTypes: true })
     .filter((e) => e.isDirectory() && existsSync(join(NFS_DIR, e.name, 'bench.js')))
@@ -35,7 +35,9 @@ function benchable(): string[] {
     .sort();
 }
 
-async function loadCases(name: string): Promise<{ def: NFDefinition<OptionsSpec>; cases: readonly NFBenchCase[] }> {
+export async function loadCases(
+  name: string,
+): Promise<{ def: NFDefinition<OptionsSpec>; cases: readonly NFBenchCase[] }> {
   const dir = join(NFS_DIR, name);
   const all = benchable();
   if (!existsSync(join(dir, 'bench.js'))) {
@@ -104,8 +106,26 @@ export async function nfBenchFromArgv(argv: readonly string[]): Promise<BenchRes
   return out;
 }
 
+/** What one run of one case measured. */
+export interface NfCaseRun {
+  mpps: number;
+  gbps: number;
+  /** shares of the packets handled that passed and that were dropped */
+  passed: number;
+  dropped: number;
+  handled: number;
+}
+
 /** One run of one case, in this (fresh) process; prints one JSON line. */
 async function child(name: string, caseIndex: number, seconds: number): Promise<void> {
+  process.stdout.write(`${JSON.stringify(await runCase(name, caseIndex, seconds))}\n`);
+}
+
+/**
+ * Runs case `caseIndex` of NF `name` for `seconds` after a warm-up of `warmupMs` (cold setup;
+ * the measured loop is the harness's pump()). The tests run every case briefly with it.
+ */
+export async function runCase(name: string, caseIndex: number, seconds: number, warmupMs = 300): Promise<NfCaseRun> {
   const { def, cases } = await loadCases(name);
   const kase = cases[caseIndex];
   if (!kase) throw new NfcError('NFC_ERR_USAGE', `bench nf: ${name} has no case ${caseIndex}`);
@@ -116,6 +136,7 @@ async function child(name: string, caseIndex: number, seconds: number): Promise<
       options: w.options ?? {},
       baseDir: dir,
       ...(w.ports ? { ports: w.ports } : {}),
+      ...(w.chains ? { chains: w.chains } : {}),
       ...(w.dataRoom !== undefined ? { dataRoom: w.dataRoom } : {}),
       poolCount: 4096,
     });
@@ -129,7 +150,7 @@ async function child(name: string, caseIndex: number, seconds: number): Promise<
       return r;
     };
     // Warm-up: the JIT compiles the NF's hot path.
-    const warmEnd = performance.now() + 300;
+    const warmEnd = performance.now() + warmupMs;
     while (performance.now() < warmEnd) step();
     let handled = 0;
     let bytes = 0;
@@ -148,14 +169,13 @@ async function child(name: string, caseIndex: number, seconds: number): Promise<
     }
     await session.stop();
     const s = (t1 - t0) / 1000;
-    process.stdout.write(
-      `${JSON.stringify({
-        mpps: handled / s / 1e6,
-        gbps: (bytes * 8) / s / 1e9,
-        passed: Number((passed / handled).toFixed(4)),
-        dropped: Number((dropped / handled).toFixed(4)),
-      })}\n`,
-    );
+    return {
+      mpps: handled / s / 1e6,
+      gbps: (bytes * 8) / s / 1e9,
+      passed: Number((passed / handled).toFixed(4)),
+      dropped: Number((dropped / handled).toFixed(4)),
+      handled,
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -187,6 +187,8 @@ class HarnessContext<O> implements NFContext<O> {
   baseDir = process.cwd();
   onScale: RunNFOptions['onScale'];
   dropped = 0;
+  private readonly pinView: PacketView;
+  private readonly pinKey = new FlowKey();
   /** false while pump() runs: outputs are counted (passed), not copied */
   recording = true;
   passed = 0;
@@ -222,6 +224,7 @@ class HarnessContext<O> implements NFContext<O> {
     this.options = options;
     this.pool = pool;
     this.cache = new PoolCache(pool);
+    this.pinView = new PacketView(pool.buffer);
     this.held = new HeldTable(pool, new Uint32Array(HELD_MAX + 1), 0, HELD_MAX);
     this.origin = new Int32Array(pool.count);
     this.realClock = realClock;
@@ -250,11 +253,12 @@ class HarnessContext<O> implements NFContext<O> {
   setFlowChain(chain: number): FlowChainResult {
     if (!this.inHandle) return 'no-flow';
     if (!Number.isInteger(chain) || chain < 0 || chain >= this.chains.length) return 'no-chain';
-    const view = new PacketView(this.pool.buffer);
+    const view = this.pinView;
     view.attach(this.pool, this.desc);
-    const key = new FlowKey();
+    const key = this.pinKey;
     if (!view.flowKey(key)) return 'no-flow';
-    this.flowChains.push({ index: this.origin[this.desc]!, flow: key.toString(), chain });
+    // Recorded for tests; under pump() (benchmarks) only the decision is made, as the engine's is.
+    if (this.recording) this.flowChains.push({ index: this.origin[this.desc]!, flow: key.toString(), chain });
     const m = this.pool.metaIndex(this.desc);
     this.pool.words[m + Meta.chainId] = chain;
     this.pool.words[m + Meta.chainIndex] = 0;
@@ -409,6 +413,8 @@ export interface NFWorkload {
   inputPort?: number | readonly number[];
   /** the ports the NF sees (as runNF's) */
   ports?: readonly PortSpec[];
+  /** the manager's chain names by id (as runNF's `chains`) */
+  chains?: readonly string[];
   /** pool buffers' data room (default 2048) */
   dataRoom?: number;
   /**
