@@ -291,3 +291,95 @@ test('option errors name the option', async () => {
     await rejects({ ...base, [t]: -1 }, new RegExp(`option "${t}" must be at least 0`));
   }
 });
+
+test('plain packets (read straight from their bytes) and the general path give the same bytes and verdicts', async () => {
+  // The same traffic untagged (the first pass reads it: plain path) and VLAN-tagged (the packet
+  // view's general path), and both mixed in one burst: verdicts, counters and every byte after
+  // the Ethernet header must agree.
+  const specs: { from: number; src: string; dst: string; l4: L4Spec; options?: number[] }[] = [];
+  for (let i = 0; i < 6; i++) {
+    const tcp = i % 2 === 0;
+    const sport = 40000 + i;
+    const dport = tcp ? 443 : 53;
+    const natPort = 1024 + (i >> 1);
+    const l4 = (sp: number, dp: number, flags: number): L4Spec =>
+      tcp
+        ? { kind: 'tcp', sport: sp, dport: dp, flags, payload: new Uint8Array(i).fill(i) }
+        : { kind: 'udp', sport: sp, dport: dp, payload: new Uint8Array(i).fill(i), noChecksum: i === 3 };
+    const options = i === 4 ? [1, 1, 1, 0] : undefined;
+    specs.push({ from: LAN, src: H, dst: S, l4: l4(sport, dport, 0x18), ...(options ? { options } : {}) });
+    specs.push({ from: WAN, src: S, dst: NAT, l4: l4(dport, natPort, 0x10) });
+    specs.push({ from: WAN, src: '198.51.100.99', dst: NAT, l4: l4(dport, natPort, 0x10) }); // filtered
+    specs.push({ from: WAN, src: S, dst: NAT, l4: l4(dport + 1, natPort, 0x10) }); // filtered (port)
+    specs.push({ from: WAN, src: S, dst: NAT, l4: l4(dport, 60000, 0x10) }); // no mapping
+    specs.push({ from: WAN, src: S, dst: '203.0.113.9', l4: l4(dport, natPort, 0x10) }); // not the NAT address
+    if (tcp) specs.push({ from: LAN, src: H, dst: S, l4: l4(sport, dport, 0x11) }); // FIN: closing
+  }
+  const build = (tagged: boolean) =>
+    specs.map(
+      (sp) =>
+        buildPacket({
+          ...(tagged ? { eth: { vlans: [{ id: 7 }] } } : {}),
+          l3: { kind: 'ipv4', src: sp.src, dst: sp.dst, ...(sp.options ? { options: sp.options } : {}) },
+          l4: sp.l4,
+        }).bytes,
+    );
+  const ports = specs.map((sp) => sp.from);
+  const run = async (packets: Uint8Array[]) => {
+    const s = await session();
+    const outs = s.push(packets, { inputPort: ports });
+    const r = { verdicts: [...s.verdicts], outs, stats: s.instance.stats() };
+    s.advance(11_000);
+    s.tick(1);
+    const after = s.instance.stats();
+    await s.stop();
+    return { ...r, after };
+  };
+  const plain = await run(build(false));
+  const tagged = await run(build(true));
+  const mixedPackets = build(false).map((p, i) => (i % 3 === 1 ? build(true)[i]! : p));
+  const mixed = await run(mixedPackets);
+  assert.ok(
+    plain.stats.outbound > 0 && plain.stats.inbound > 0 && plain.stats.filtered > 0 && plain.stats.noMapping > 0,
+  );
+  for (const other of [tagged, mixed]) {
+    assert.deepEqual(other.verdicts, plain.verdicts);
+    assert.deepEqual(other.stats, plain.stats);
+    assert.deepEqual(other.after, plain.after, 'the FIN made the same mappings closing');
+    assert.equal(other.outs.length, plain.outs.length);
+  }
+  const tail = (b: Uint8Array, tagged: boolean) => Array.from(b.subarray(tagged ? 18 : 14));
+  for (let k = 0; k < plain.outs.length; k++) {
+    assert.deepEqual(tail(tagged.outs[k]!.bytes, true), tail(plain.outs[k]!.bytes, false), `output ${k}`);
+    const i = mixed.outs[k]!.index;
+    assert.deepEqual(tail(mixed.outs[k]!.bytes, i % 3 === 1), tail(plain.outs[k]!.bytes, false), `mixed output ${k}`);
+  }
+});
+
+test('a mapping freed and made again: the hash table finds every mapping after deletions', async () => {
+  const s = await session({ 'udp-timeout': 1 });
+  const flows = 300;
+  const out = (i: number) => pkt(`10.0.${i >> 8}.${i & 255}`, S, { kind: 'udp', sport: 2000 + i, dport: 53 }).bytes;
+  s.push(
+    Array.from({ length: flows }, (_, i) => out(i)),
+    { inputPort: LAN },
+  );
+  // Keep the odd flows alive, let the even ones expire: deletions in the middle of probe runs.
+  s.advance(600);
+  s.tick(1);
+  s.push(
+    Array.from({ length: flows / 2 }, (_, k) => out(2 * k + 1)),
+    { inputPort: LAN },
+  );
+  s.advance(600);
+  s.instance.expireAll(s.now);
+  assert.equal(s.instance.stats().mappings, flows / 2);
+  const before = s.instance.stats().created;
+  const again = s.push(
+    Array.from({ length: flows / 2 }, (_, k) => out(2 * k + 1)),
+    { inputPort: LAN },
+  );
+  assert.equal(s.instance.stats().created, before, 'every live mapping found again');
+  assert.equal(new Set(again.map((o) => u16(o.bytes, 34))).size, flows / 2);
+  await s.stop();
+});

@@ -15,10 +15,19 @@
  * a port freed is reused as late as possible.
  *
  * State, all typed arrays made in create(): a mapping's id is protocol class × 65536 + its
- * outside port, and its fields (inside address and port, remote address and port, last seen,
- * state) are columns indexed by id; inbound packets find their mapping by id directly; outbound
- * ones through an open-addressing hash table (Int32Array of ids + 1, linear probing, deletion by
- * backward shift: no tombstones) keyed by the inside 5-tuple.
+ * outside port, and its fields (inside address, remote address, both ports, state, last seen)
+ * are one 32-byte record at id × 32 of one buffer (a mapping's fields share a cache line);
+ * inbound packets find their mapping by id directly; outbound ones through an open-addressing
+ * hash table keyed by the inside 5-tuple (Int32Array of id + 1 with 14 bits of the hash above
+ * it, so that probing passes other entries without reading their records; linear probing,
+ * deletion by backward shift: no tombstones).
+ *
+ * Per burst (handleBurst), three passes: the plain packets (untagged IPv4, TCP or UDP, not a
+ * fragment, no offloads) are parsed straight from their bytes and the hash-table slots and
+ * records they will need are requested (two rounds: an outbound packet's record is known from
+ * its slot), so the burst's cache misses overlap; then each packet is translated, the plain ones
+ * from what the first pass read, the rest (ICMP, VLAN, fragments, offloads, non-IPv4, ...)
+ * through the packet view as before.
  *
  * Checksums: the IPv4 header and TCP/UDP checksums are patched incrementally by the packet
  * view's setters; the ICMP checksum when the echo id changes (RFC 1624).
@@ -27,7 +36,20 @@
  * and sweeps a tenth of the mappings, freeing those idle past their protocol's timeout (TCP
  * after a FIN or RST: `tcp-closing-timeout`).
  */
-import { csumUpdate16, defineNF, DROP, formatIpv4, NEXT, NfcError, out, parseIpv4 } from 'nfchain';
+import {
+  BURST,
+  csumUpdate16,
+  csumUpdate32,
+  defineNF,
+  DROP,
+  formatIpv4,
+  Meta,
+  NEXT,
+  NfcError,
+  out,
+  parseIpv4,
+  type PacketView,
+} from 'nfchain';
 
 const TICK_MS = 100;
 const TICKS_PER_SECOND = 1000 / TICK_MS;
@@ -41,6 +63,24 @@ export const CLASS_NAMES = ['tcp', 'udp', 'icmp'];
 const FREE = 0;
 const ACTIVE = 1;
 const CLOSING = 2;
+/** A mapping's record: Int32 words at id × REC_WORDS (32 bytes, a cache line holds two). */
+const REC_WORDS = 8;
+const R_IN = 0; // inside address
+const R_REM = 1; // remote address
+const R_PORTS = 2; // inside port << 16 | remote port (echo id << 16 for ICMP)
+const R_STATE = 3;
+/** last seen: the Float64 at id × REC_F64 + R_LAST (words 4-5); words 6-7 unused */
+const REC_F64 = REC_WORDS >> 1;
+const R_LAST = 2;
+/** Hash-table entry: id + 1 in the low ID_BITS bits, hash bits above. */
+const ID_BITS = 18;
+const ID_MASK = (1 << ID_BITS) - 1;
+/** Per-burst packet kinds (first pass). */
+const K_SLOW = 0;
+const K_OUT = 1;
+const K_IN = 2;
+const META_OFFLOAD = Meta.offload;
+const META_PORT = Meta.port;
 
 /** Counters (cold copy). */
 export interface NaptStats {
@@ -188,14 +228,10 @@ export default defineNF({
     const nonIpVerdict = o['non-ip'] === 'drop' ? DROP : NEXT;
     const outsideId = outside.id;
 
-    // Mappings, by id = class * 65536 + outside port.
+    // Mappings, by id = class * 65536 + outside port: one record each.
     const N = CLASSES * 65536;
-    const mIn = new Int32Array(N);
-    const mRem = new Int32Array(N);
-    const mInPort = new Uint16Array(N);
-    const mRemPort = new Uint16Array(N);
-    const mLast = new Float64Array(N);
-    const mState = new Uint8Array(N);
+    const rec = new Int32Array(N * REC_WORDS);
+    const recF = new Float64Array(rec.buffer);
     // Free ports per class: a FIFO ring each.
     const free = new Uint16Array(CLASSES * nPorts);
     const freeHead = new Int32Array(CLASSES);
@@ -204,7 +240,7 @@ export default defineNF({
       for (let k = 0; k < nPorts; k++) free[c * nPorts + k] = lo + k;
       freeCount[c] = nPorts;
     }
-    // Outbound lookup: inside 5-tuple → id + 1.
+    // Outbound lookup: inside 5-tuple → hash bits << ID_BITS | id + 1.
     let size = 16;
     while (size < o.capacity * 2) size *= 2;
     const tab = new Int32Array(size);
@@ -232,29 +268,61 @@ export default defineNF({
     let cursor = 0;
     const sweep = Math.ceil(N / TICKS_PER_SECOND);
 
+    // The burst as the first pass of handleBurst read it (plain TCP/UDP over IPv4 only).
+    const bKind = new Uint8Array(BURST);
+    /** the class (C_TCP, C_UDP) and whether TCP FIN or RST is set (<< 2) */
+    const bClass = new Int32Array(BURST);
+    /** absolute offsets of the IPv4 and TCP/UDP headers in the pool */
+    const bL3 = new Int32Array(BURST);
+    const bL4 = new Int32Array(BURST);
+    const bSrc = new Int32Array(BURST);
+    const bDst = new Int32Array(BURST);
+    /** source port << 16 | destination port */
+    const bPorts = new Int32Array(BURST);
+    /** outbound: the 5-tuple's hash; inbound: the mapping id the destination port names */
+    const bKey = new Int32Array(BURST);
+    /** where the first pass's reads go, so that they are not optimized away */
+    const prefetchSink = new Int32Array(1);
+
+    /** Hash of an inside 5-tuple (32 bits: the slot is its low bits, the entry's tag its high ones). */
     function hashOf(c: number, inAddr: number, inPort: number, rem: number, remPort: number): number {
       let h = Math.imul(inAddr ^ Math.imul(rem, 0x9e3779b1), 0x85ebca6b);
       h ^= Math.imul((inPort << 16) | remPort, 0xc2b2ae35) ^ c;
       h ^= h >>> 15;
       h = Math.imul(h, 0x2c1b3c6d);
-      return (h ^ (h >>> 13)) & mask;
+      return h ^ (h >>> 13);
     }
 
-    /** The slot of the mapping of this inside 5-tuple in `tab`, or -(first empty slot) - 1. */
-    function find(c: number, inAddr: number, inPort: number, rem: number, remPort: number): number {
-      for (let i = hashOf(c, inAddr, inPort, rem, remPort); ; i = (i + 1) & mask) {
+    /**
+     * The slot of the mapping of this inside 5-tuple (hash h) in `tab`, or -(first empty
+     * slot) - 1. Entries whose tag differs are passed without reading their record.
+     */
+    function find(c: number, inAddr: number, ports: number, rem: number, h: number): number {
+      const tag = (h >>> ID_BITS) << ID_BITS;
+      for (let i = h & mask; ; i = (i + 1) & mask) {
         const e = tab[i]!;
         if (e === 0) return -i - 1;
-        const m = e - 1;
-        if (mIn[m] === inAddr && mRem[m] === rem && mInPort[m] === inPort && mRemPort[m] === remPort && m >>> 16 === c)
-          return i;
+        if ((e & ~ID_MASK) === tag) {
+          const m = (e & ID_MASK) - 1;
+          const r = m * REC_WORDS;
+          if (rec[r + R_IN] === inAddr && rec[r + R_REM] === rem && rec[r + R_PORTS] === ports && m >>> 16 === c)
+            return i;
+        }
       }
+    }
+
+    /** The hash of mapping m's inside 5-tuple (cold: release). */
+    function hashOfMapping(m: number): number {
+      const r = m * REC_WORDS;
+      const ports = rec[r + R_PORTS]!;
+      return hashOf(m >>> 16, rec[r + R_IN]!, ports >>> 16, rec[r + R_REM]!, ports & 0xffff);
     }
 
     /** Frees mapping m: out of the hash table (backward shift), its port back to the free list. */
     function release(m: number): void {
       const c = m >>> 16;
-      let i = find(c, mIn[m]!, mInPort[m]!, mRem[m]!, mRemPort[m]!);
+      const r = m * REC_WORDS;
+      let i = find(c, rec[r + R_IN]!, rec[r + R_PORTS]!, rec[r + R_REM]!, hashOfMapping(m));
       if (i >= 0) {
         // Backward-shift deletion: move later entries of the run up if their home allows it.
         let j = i;
@@ -262,7 +330,7 @@ export default defineNF({
           j = (j + 1) & mask;
           const e = tab[j]!;
           if (e === 0) break;
-          const k = hashOf((e - 1) >>> 16, mIn[e - 1]!, mInPort[e - 1]!, mRem[e - 1]!, mRemPort[e - 1]!);
+          const k = hashOfMapping((e & ID_MASK) - 1) & mask;
           // e may move to i when its home k is not in (i, j] (cyclically).
           if (i <= j ? k <= i || k > j : k <= i && k > j) {
             tab[i] = e;
@@ -271,17 +339,18 @@ export default defineNF({
         }
         tab[i] = 0;
       }
-      mState[m] = FREE;
+      rec[r + R_STATE] = FREE;
       const at = (freeHead[c]! + freeCount[c]!) % nPorts;
       free[c * nPorts + at] = m & 0xffff;
       freeCount[c]!++;
       mappings--;
     }
 
-    /** The mapping for an outbound flow, made if new; -1 (counted) when none can be made. */
-    function mapOut(c: number, inAddr: number, inPort: number, rem: number, remPort: number): number {
-      const i = find(c, inAddr, inPort, rem, remPort);
-      if (i >= 0) return tab[i]! - 1;
+    /** The mapping for an outbound flow (hash h), made if new; -1 (counted) when none can be made. */
+    function mapOut(c: number, inAddr: number, inPort: number, rem: number, remPort: number, h: number): number {
+      const ports = (inPort << 16) | remPort;
+      const i = find(c, inAddr, ports, rem, h);
+      if (i >= 0) return (tab[i]! & ID_MASK) - 1;
       if (mappings >= o.capacity) {
         tableFull++;
         return -1;
@@ -290,17 +359,17 @@ export default defineNF({
         portsExhausted++;
         return -1;
       }
-      const h = freeHead[c]!;
-      const port = free[c * nPorts + h]!;
-      freeHead[c] = h + 1 === nPorts ? 0 : h + 1;
+      const hd = freeHead[c]!;
+      const port = free[c * nPorts + hd]!;
+      freeHead[c] = hd + 1 === nPorts ? 0 : hd + 1;
       freeCount[c]!--;
       const m = (c << 16) | port;
-      mIn[m] = inAddr;
-      mRem[m] = rem;
-      mInPort[m] = inPort;
-      mRemPort[m] = remPort;
-      mState[m] = ACTIVE;
-      tab[-i - 1] = m + 1;
+      const r = m * REC_WORDS;
+      rec[r + R_IN] = inAddr;
+      rec[r + R_REM] = rem;
+      rec[r + R_PORTS] = ports;
+      rec[r + R_STATE] = ACTIVE;
+      tab[-i - 1] = ((h >>> ID_BITS) << ID_BITS) | (m + 1);
       mappings++;
       created++;
       return m;
@@ -310,10 +379,10 @@ export default defineNF({
       let removed = 0;
       let m = cursor;
       for (let k = 0; k < n; k++) {
-        const s = mState[m]!;
+        const s = rec[m * REC_WORDS + R_STATE]!;
         if (s !== FREE) {
           const limit = timeoutOf[(m >>> 16) * 3 + s]!;
-          if (limit > 0 && now - mLast[m]! >= limit) {
+          if (limit > 0 && now - recF[m * REC_F64 + R_LAST]! >= limit) {
             release(m);
             removed++;
           }
@@ -323,6 +392,168 @@ export default defineNF({
       cursor = m;
       expired += removed;
       return removed;
+    }
+
+    /** The general path: one packet through the packet view. Hot path: no allocation. */
+    function translate(pkt: PacketView): number {
+      if (pkt.ipVersion !== 4) {
+        nonIp++;
+        return nonIpVerdict;
+      }
+      const proto = pkt.ipProtocol;
+      const c = proto === 6 ? C_TCP : proto === 17 ? C_UDP : proto === 1 ? C_ICMP : -1;
+      if (c < 0 || pkt.isFragment) {
+        untranslatable++;
+        return DROP;
+      }
+      const dv = pkt.data;
+      let l4 = pkt.l4Offset;
+      if (l4 < 0) {
+        untranslatable++;
+        return DROP;
+      }
+      l4 += pkt.byteOffset;
+      let lport: number;
+      let rport: number;
+      if (c === C_ICMP) {
+        const type = pkt.icmpType;
+        if (pkt.inputPort === outsideId ? type !== 0 : type !== 8) {
+          untranslatable++;
+          return DROP;
+        }
+        lport = pkt.icmpEchoId;
+        rport = 0;
+        if (lport < 0) {
+          untranslatable++;
+          return DROP;
+        }
+      } else {
+        lport = pkt.srcPort;
+        rport = pkt.dstPort;
+        if (lport < 0) {
+          untranslatable++;
+          return DROP;
+        }
+      }
+      const fin = c === C_TCP && (pkt.tcpFlags & 0x05) !== 0;
+      if (pkt.inputPort !== outsideId) {
+        // Outbound: lport is the inside port (or echo id), rport the remote port.
+        const src = pkt.ipv4Src | 0;
+        const dst = pkt.ipv4Dst | 0;
+        const m = mapOut(c, src, lport, dst, rport, hashOf(c, src, lport, dst, rport));
+        if (m < 0) return DROP;
+        recF[m * REC_F64 + R_LAST] = clock;
+        if (fin) rec[m * REC_WORDS + R_STATE] = CLOSING;
+        const port = m & 0xffff;
+        pkt.setIpv4Src(nat);
+        if (c === C_ICMP) {
+          dv.setUint16(l4 + 4, port);
+          dv.setUint16(l4 + 2, csumUpdate16(dv.getUint16(l4 + 2), lport, port));
+        } else {
+          pkt.setSrcPort(port);
+        }
+        outbound++;
+        return outV;
+      }
+      // Inbound: for the NAT address; the port (echo id) names the mapping.
+      const dport = c === C_ICMP ? lport : rport;
+      const m = (c << 16) | dport;
+      const r = m * REC_WORDS;
+      if ((pkt.ipv4Dst | 0) !== nat || rec[r + R_STATE] === FREE) {
+        noMapping++;
+        return DROP;
+      }
+      if (rec[r + R_REM] !== (pkt.ipv4Src | 0) || (c !== C_ICMP && (rec[r + R_PORTS]! & 0xffff) !== lport)) {
+        filtered++;
+        return DROP;
+      }
+      recF[m * REC_F64 + R_LAST] = clock;
+      if (fin) rec[r + R_STATE] = CLOSING;
+      const back = rec[r + R_PORTS]! >>> 16;
+      pkt.setIpv4Dst(rec[r + R_IN]!);
+      if (c === C_ICMP) {
+        dv.setUint16(l4 + 4, back);
+        dv.setUint16(l4 + 2, csumUpdate16(dv.getUint16(l4 + 2), dport, back));
+      } else {
+        pkt.setDstPort(back);
+      }
+      inbound++;
+      return inV;
+    }
+
+    /**
+     * Rewrites the IPv4 address at l3 + field (12: source, 16: destination) of a plain TCP/UDP
+     * packet (no offloads) and patches the header and transport checksums, exactly as the
+     * view's setIpv4Src/Dst do (a UDP checksum of 0 stays 0; a result of 0 is written 0xffff).
+     */
+    function rewriteAddr(dv: DataView, l3: number, l4: number, tcp: boolean, field: number, addr: number): void {
+      const old = dv.getInt32(l3 + field);
+      if (old === addr) return;
+      dv.setInt32(l3 + field, addr);
+      dv.setUint16(l3 + 10, csumUpdate32(dv.getUint16(l3 + 10), old, addr));
+      const o = l4 + (tcp ? 16 : 6);
+      const c = dv.getUint16(o);
+      if (tcp) {
+        dv.setUint16(o, csumUpdate32(c, old, addr));
+      } else if (c !== 0) {
+        const s = csumUpdate32(c, old, addr);
+        dv.setUint16(o, s === 0 ? 0xffff : s);
+      }
+    }
+
+    /** Rewrites the port at l4 + field (0: source, 2: destination), as the view's setSrcPort/setDstPort. */
+    function rewritePort(dv: DataView, l4: number, tcp: boolean, field: number, port: number): void {
+      const old = dv.getUint16(l4 + field);
+      if (old === port) return;
+      dv.setUint16(l4 + field, port);
+      const o = l4 + (tcp ? 16 : 6);
+      const c = dv.getUint16(o);
+      if (tcp) {
+        dv.setUint16(o, csumUpdate16(c, old, port));
+      } else if (c !== 0) {
+        const s = csumUpdate16(c, old, port);
+        dv.setUint16(o, s === 0 ? 0xffff : s);
+      }
+    }
+
+    /** Outbound packet j of the burst, as the first pass read it (plain TCP/UDP). Hot path. */
+    function plainOut(dv: DataView, j: number): number {
+      const cf = bClass[j]!;
+      const c = cf & 3;
+      const ports = bPorts[j]!;
+      const m = mapOut(c, bSrc[j]!, ports >>> 16, bDst[j]!, ports & 0xffff, bKey[j]!);
+      if (m < 0) return DROP;
+      recF[m * REC_F64 + R_LAST] = clock;
+      if (cf > 3) rec[m * REC_WORDS + R_STATE] = CLOSING;
+      const tcp = c === C_TCP;
+      const l4 = bL4[j]!;
+      rewriteAddr(dv, bL3[j]!, l4, tcp, 12, nat);
+      rewritePort(dv, l4, tcp, 0, m & 0xffff);
+      outbound++;
+      return outV;
+    }
+
+    /** Inbound packet j of the burst, as the first pass read it (plain TCP/UDP). Hot path. */
+    function plainIn(dv: DataView, j: number): number {
+      const cf = bClass[j]!;
+      const m = bKey[j]!;
+      const r = m * REC_WORDS;
+      if (bDst[j] !== nat || rec[r + R_STATE] === FREE) {
+        noMapping++;
+        return DROP;
+      }
+      if (rec[r + R_REM] !== bSrc[j] || (rec[r + R_PORTS]! & 0xffff) !== bPorts[j]! >>> 16) {
+        filtered++;
+        return DROP;
+      }
+      recF[m * REC_F64 + R_LAST] = clock;
+      if (cf > 3) rec[r + R_STATE] = CLOSING;
+      const tcp = (cf & 3) === C_TCP;
+      const l4 = bL4[j]!;
+      rewriteAddr(dv, bL3[j]!, l4, tcp, 16, rec[r + R_IN]!);
+      rewritePort(dv, l4, tcp, 2, rec[r + R_PORTS]! >>> 16);
+      inbound++;
+      return inV;
     }
 
     const stats = (): NaptStats => ({
@@ -359,90 +590,92 @@ export default defineNF({
       /** ports free per class (cold; tests) */
       freePorts: () => Array.from(freeCount),
 
-      /** Hot path: no allocation. */
-      handle(pkt) {
-        if (pkt.ipVersion !== 4) {
-          nonIp++;
-          return nonIpVerdict;
-        }
-        const proto = pkt.ipProtocol;
-        const c = proto === 6 ? C_TCP : proto === 17 ? C_UDP : proto === 1 ? C_ICMP : -1;
-        if (c < 0 || pkt.isFragment) {
-          untranslatable++;
-          return DROP;
-        }
-        const dv = pkt.data;
-        let l4 = pkt.l4Offset;
-        if (l4 < 0) {
-          untranslatable++;
-          return DROP;
-        }
-        l4 += pkt.byteOffset;
-        let lport: number;
-        let rport: number;
-        if (c === C_ICMP) {
-          const type = pkt.icmpType;
-          if (pkt.inputPort === outsideId ? type !== 0 : type !== 8) {
-            untranslatable++;
-            return DROP;
-          }
-          lport = pkt.icmpEchoId;
-          rport = 0;
-          if (lport < 0) {
-            untranslatable++;
-            return DROP;
-          }
-        } else {
-          lport = pkt.srcPort;
-          rport = pkt.dstPort;
-          if (lport < 0) {
-            untranslatable++;
-            return DROP;
-          }
-        }
-        const fin = c === C_TCP && (pkt.tcpFlags & 0x05) !== 0;
-        if (pkt.inputPort !== outsideId) {
-          // Outbound: lport is the inside port (or echo id), rport the remote port.
-          const src = pkt.ipv4Src | 0;
-          const dst = pkt.ipv4Dst | 0;
-          const m = mapOut(c, src, lport, dst, rport);
-          if (m < 0) return DROP;
-          mLast[m] = clock;
-          if (fin) mState[m] = CLOSING;
-          const port = m & 0xffff;
-          pkt.setIpv4Src(nat);
-          if (c === C_ICMP) {
-            dv.setUint16(l4 + 4, port);
-            dv.setUint16(l4 + 2, csumUpdate16(dv.getUint16(l4 + 2), lport, port));
+      /**
+       * Per burst, three passes (see the top of the file): read the plain packets and request
+       * their hash-table slots (outbound) or records (inbound); request the records of the
+       * outbound ones' mappings; translate. Hot path: no allocation.
+       */
+      handleBurst(b, ctx) {
+        const pool = ctx.pool;
+        const n = b.n;
+        const descs = b.descs;
+        const view = b.view;
+        const dv = view.data;
+        const bufLen = dv.byteLength;
+        let x = 0;
+        for (let j = 0; j < n; j++) {
+          const d = descs[j]!;
+          bKind[j] = K_SLOW;
+          if (pool.meta(d, META_OFFLOAD) !== 0) continue;
+          view.attach(pool, d);
+          // Exactly the cases in which the view's parse finds an unfragmented IPv4 packet with
+          // a whole TCP or UDP header (anything else takes the general path).
+          const off = view.byteOffset;
+          const end = off + view.length;
+          if (end - off < 42 || end > bufLen || dv.getUint16(off + 12) !== 0x0800) continue;
+          const l3 = off + 14;
+          const w0 = dv.getUint32(l3);
+          const hl = (w0 >>> 22) & 0x3c;
+          const total = w0 & 0xffff;
+          if (w0 >>> 28 !== 4 || hl < 20 || l3 + hl > end || total < hl) continue;
+          if ((dv.getUint32(l3 + 4) & 0x3fff) !== 0) continue; // MF or an offset: a fragment
+          const ipEnd = l3 + total < end ? l3 + total : end;
+          const proto = dv.getUint8(l3 + 9);
+          const l4 = l3 + hl;
+          let cf: number;
+          if (proto === 17) {
+            if (l4 + 8 > ipEnd) continue;
+            cf = C_UDP;
+          } else if (proto === 6) {
+            if (l4 + 20 > ipEnd) continue;
+            const thl = (dv.getUint8(l4 + 12) >>> 4) << 2;
+            if (thl < 20 || l4 + thl > ipEnd) continue;
+            cf = (dv.getUint8(l4 + 13) & 0x05) !== 0 ? C_TCP | 4 : C_TCP;
           } else {
-            pkt.setSrcPort(port);
+            continue;
           }
-          outbound++;
-          return outV;
+          const src = dv.getInt32(l3 + 12);
+          const dst = dv.getInt32(l3 + 16);
+          const ports = dv.getInt32(l4);
+          bClass[j] = cf;
+          bL3[j] = l3;
+          bL4[j] = l4;
+          bSrc[j] = src;
+          bDst[j] = dst;
+          bPorts[j] = ports;
+          if (pool.meta(d, META_PORT) !== outsideId) {
+            const h = hashOf(cf & 3, src, ports >>> 16, dst, ports & 0xffff);
+            bKey[j] = h;
+            bKind[j] = K_OUT;
+            x ^= tab[h & mask]!;
+          } else {
+            const m = ((cf & 3) << 16) | (ports & 0xffff);
+            bKey[j] = m;
+            bKind[j] = K_IN;
+            x ^= rec[m * REC_WORDS]!;
+          }
         }
-        // Inbound: for the NAT address; the port (echo id) names the mapping.
-        const dport = c === C_ICMP ? lport : rport;
-        const m = (c << 16) | dport;
-        if ((pkt.ipv4Dst | 0) !== nat || mState[m] === FREE) {
-          noMapping++;
-          return DROP;
+        // The records of the outbound packets' mappings: the first entry with their tag.
+        for (let j = 0; j < n; j++) {
+          if (bKind[j] !== K_OUT) continue;
+          const h = bKey[j]!;
+          const tag = (h >>> ID_BITS) << ID_BITS;
+          for (let i = h & mask; ; i = (i + 1) & mask) {
+            const e = tab[i]!;
+            if (e === 0) break;
+            if ((e & ~ID_MASK) === tag) {
+              x ^= rec[((e & ID_MASK) - 1) * REC_WORDS]!;
+              break;
+            }
+          }
         }
-        if (mRem[m] !== (pkt.ipv4Src | 0) || (c !== C_ICMP && mRemPort[m] !== lport)) {
-          filtered++;
-          return DROP;
+        prefetchSink[0] = x;
+        const verdicts = b.verdicts;
+        for (let j = 0; j < n; j++) {
+          const k = bKind[j];
+          verdicts[j] =
+            k === K_OUT ? plainOut(dv, j) : k === K_IN ? plainIn(dv, j) : translate(view.attach(pool, descs[j]!));
         }
-        mLast[m] = clock;
-        if (fin) mState[m] = CLOSING;
-        const back = mInPort[m]!;
-        pkt.setIpv4Dst(mIn[m]!);
-        if (c === C_ICMP) {
-          dv.setUint16(l4 + 4, back);
-          dv.setUint16(l4 + 2, csumUpdate16(dv.getUint16(l4 + 2), dport, back));
-        } else {
-          pkt.setDstPort(back);
-        }
-        inbound++;
-        return inV;
       },
 
       /** Every 100 ms: the clock and a sweep; every `interval` s the report. */

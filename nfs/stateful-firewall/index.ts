@@ -41,6 +41,7 @@ import {
 } from 'nfchain';
 
 const META_FLOW_HASH = Meta.flowHash;
+const META_PORT = Meta.port;
 
 const TICK_MS = 100;
 const TICKS_PER_SECOND = 1000 / TICK_MS;
@@ -213,10 +214,68 @@ export default defineNF({
     let ticks = 0;
     let cursor = 0;
     const sweep = Math.ceil(table.capacity / TICKS_PER_SECOND);
-    /** the burst's flow hashes (prefetch) */
+    /** per packet of the burst: the flow hash (prefetch, and the lookup of a fast-path packet) */
     const hashes = new Uint32Array(BURST);
+    /** the same + 1: the slot after the home slot, where a probe goes next (prefetch) */
+    const nextHashes = new Uint32Array(BURST);
+    /**
+     * per packet of the burst, from the fast-path parse (see fastParse): its 5-tuple and TCP
+     * flags, or fProto -1 for a packet that takes the general path (decide)
+     */
+    const fKeys: FlowKey[] = [];
+    for (let j = 0; j < BURST; j++) fKeys.push(new FlowKey());
+    const fProto = new Int32Array(BURST);
+    const fFlags = new Int32Array(BURST);
+    const fLen = new Int32Array(BURST);
+    const fInside = new Uint8Array(BURST);
 
-    /** One packet's verdict. Hot path: no allocation. */
+    /**
+     * Fast path of the parse, straight from the bytes, for the common case only: untagged
+     * Ethernet, IPv4, not a fragment, a whole UDP or TCP header (exactly the conditions under
+     * which PacketView's parse finds them: the key is the one flowKey() gives). Fills slot j
+     * of the f* arrays, the key and the hash, and returns true; false (nothing written but
+     * fProto[j] = -1) for anything else, which decide() handles with the full parse.
+     * Hot path: no allocation.
+     */
+    function fastParse(dv: DataView, off: number, n: number, j: number, bufLen: number, port: number): boolean {
+      fProto[j] = -1;
+      const end = off + n;
+      if (n < 42 || end > bufLen || dv.getUint16(off + 12) !== 0x0800) return false;
+      const l3 = off + 14;
+      const w0 = dv.getUint32(l3);
+      const hl = (w0 >>> 22) & 0x3c;
+      const total = w0 & 0xffff;
+      if (w0 >>> 28 !== 4 || hl < 20 || l3 + hl > end || total < hl) return false;
+      // MF flag or a fragment offset: a fragment (flowKey gives it no ports).
+      if ((dv.getUint32(l3 + 4) & 0x3fff) !== 0) return false;
+      const ipEnd = l3 + total < end ? l3 + total : end;
+      const proto = dv.getUint8(l3 + 9);
+      const l4 = l3 + hl;
+      let flags = 0;
+      if (proto === 17) {
+        if (l4 + 8 > ipEnd) return false;
+      } else if (proto === 6) {
+        if (l4 + 20 > ipEnd) return false;
+        const thl = (dv.getUint8(l4 + 12) >>> 4) << 2;
+        if (thl < 20 || l4 + thl > ipEnd) return false;
+        flags = dv.getUint8(l4 + 13);
+      } else {
+        return false;
+      }
+      const src = dv.getInt32(l3 + 12);
+      const dst = dv.getInt32(l3 + 16);
+      const ports = dv.getInt32(l4);
+      const k = fKeys[j]!;
+      k.setIpv4(src, dst, proto, ports >>> 16, ports & 0xffff);
+      hashes[j] = hashFlowKey(k, true);
+      fFlags[j] = flags;
+      fLen[j] = n;
+      fInside[j] = insideMap[port]!;
+      fProto[j] = proto;
+      return true;
+    }
+
+    /** One packet's verdict by the full parse (anything fastParse does not take). Hot path: no allocation. */
     function decide(pkt: PacketView): number {
       if (!pkt.flowKey(key)) {
         nonIp++;
@@ -230,8 +289,22 @@ export default defineNF({
           return NEXT;
         }
       }
-      const inside = insideMap[pkt.inputPort] === 1;
-      const h = hashFlowKey(key, true);
+      return track(
+        key,
+        insideMap[pkt.inputPort] === 1,
+        proto,
+        proto === 6 ? pkt.tcpFlags : 0,
+        pkt.length,
+        hashFlowKey(key, true),
+      );
+    }
+
+    /**
+     * The verdict of a packet whose 5-tuple is in `key` (hash h): the flow looked up, opened or
+     * moved through the TCP states. `f`: the TCP flags (-1: malformed TCP header). Hot path:
+     * no allocation.
+     */
+    function track(key: FlowKey, inside: boolean, proto: number, f: number, length: number, h: number): number {
       let i = table.lookup(key, h);
       if (i < 0) {
         if (!inside) {
@@ -240,7 +313,6 @@ export default defineNF({
         }
         let st: number;
         if (proto === 6) {
-          const f = pkt.tcpFlags;
           if (f < 0 || (f & (TCP_SYN | TCP_ACK | TCP_RST)) !== TCP_SYN) {
             invalid++;
             return DROP;
@@ -255,7 +327,7 @@ export default defineNF({
           return DROP;
         }
         table.setValue(i, 0, st);
-        table.touch(i, pkt.length, clock);
+        table.touch(i, length, clock);
         opened++;
         passed++;
         return NEXT;
@@ -267,7 +339,6 @@ export default defineNF({
         return DROP;
       }
       if (proto === 6) {
-        const f = pkt.tcpFlags;
         if (f < 0) {
           invalid++;
           return DROP;
@@ -296,7 +367,7 @@ export default defineNF({
         }
         if (next !== w) table.setValue(i, 0, next);
       }
-      table.touch(i, pkt.length, clock);
+      table.touch(i, length, clock);
       passed++;
       return NEXT;
     }
@@ -351,19 +422,36 @@ export default defineNF({
       expireAll: (now: number) => expire(now, table.capacity),
 
       /**
-       * Per burst: the flow table lines of the whole burst are requested first (the flow hash
-       * the RX loop put in each packet's meta), so their cache misses overlap; then each packet
-       * is decided. Hot path: no allocation.
+       * Per burst, in two passes. First each packet's 5-tuple is read (fastParse; for the rest,
+       * the flow hash the RX loop put in its meta) and the flow table lines of the whole burst
+       * are requested (prefetchBurst), so their cache misses overlap; then each packet is
+       * decided from what the first pass read (track), or by the full parse (decide). Hot
+       * path: no allocation.
        */
       handleBurst(b, ctx) {
         const pool = ctx.pool;
         const n = b.n;
         const descs = b.descs;
-        for (let j = 0; j < n; j++) hashes[j] = pool.meta(descs[j]!, META_FLOW_HASH);
-        table.prefetchBurst(hashes, n);
         const view = b.view;
+        const dv = view.data;
+        const bufLen = dv.byteLength;
+        for (let j = 0; j < n; j++) {
+          const d = descs[j]!;
+          if (!fastParse(dv, pool.dataOffset(d), pool.length(d), j, bufLen, pool.meta(d, META_PORT)))
+            hashes[j] = pool.meta(d, META_FLOW_HASH);
+          nextHashes[j] = hashes[j]! + 1;
+        }
+        table.prefetchBurst(hashes, n);
+        table.prefetchBurst(nextHashes, n);
         const verdicts = b.verdicts;
-        for (let j = 0; j < n; j++) verdicts[j] = decide(view.attach(pool, descs[j]!));
+        for (let j = 0; j < n; j++) {
+          const proto = fProto[j]!;
+          if (proto < 0) {
+            verdicts[j] = decide(view.attach(pool, descs[j]!));
+          } else {
+            verdicts[j] = track(fKeys[j]!, fInside[j] === 1, proto, fFlags[j]!, fLen[j]!, hashes[j]!);
+          }
+        }
       },
 
       /** Every 100 ms: the clock and a sweep; every `interval` s the report. */
