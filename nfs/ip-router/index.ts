@@ -34,6 +34,14 @@ import { resolve } from 'node:path';
 import { Ipv4Map } from '../l3fwd/addr-map.js';
 import { Ipv4RouteTable } from '../l3fwd/route-table.js';
 import { loadRoutesFile } from '../l3fwd/routes-file.js';
+import {
+  IPV4_BAD_HEADER_LENGTH,
+  IPV4_BAD_LENGTH,
+  IPV4_BAD_VERSION,
+  IPV4_OK,
+  IPV4_TRUNCATED,
+  ipv4HeaderProblem,
+} from '../l3fwd/ipv4-check.js';
 
 const TICK_MS = 100;
 const MAX_PORTS = 8;
@@ -114,6 +122,12 @@ const {
   noBuffer: C_NO_BUF,
   expiredEntries: C_EXPIRED,
 } = Counter;
+/** ipv4HeaderProblem's answers → this NF's counters. */
+const IPV4_COUNTER = new Int32Array(5);
+IPV4_COUNTER[IPV4_TRUNCATED] = C_TRUNC;
+IPV4_COUNTER[IPV4_BAD_VERSION] = C_VERSION;
+IPV4_COUNTER[IPV4_BAD_HEADER_LENGTH] = C_IHL;
+IPV4_COUNTER[IPV4_BAD_LENGTH] = C_LEN;
 
 /** Next-hop kinds. */
 const K_CONNECTED = 0;
@@ -387,29 +401,13 @@ export class IpRouter {
       return DROP;
     }
     // IPv4 header checks (RFC 1812 5.2.2).
-    if (l3 + 20 > end) {
-      C[C_TRUNC]!++;
+    const bad = ipv4HeaderProblem(b, l3, end);
+    if (bad !== IPV4_OK) {
+      C[IPV4_COUNTER[bad]!]!++;
       return DROP;
     }
-    const vihl = b[l3]!;
-    if (vihl >>> 4 !== 4) {
-      C[C_VERSION]!++;
-      return DROP;
-    }
-    const hl = (vihl & 15) << 2;
-    if (hl < 20) {
-      C[C_IHL]!++;
-      return DROP;
-    }
-    if (l3 + hl > end) {
-      C[C_TRUNC]!++;
-      return DROP;
-    }
+    const hl = (b[l3]! & 15) << 2;
     const total = (b[l3 + 2]! << 8) | b[l3 + 3]!;
-    if (total < hl || l3 + total > end) {
-      C[C_LEN]!++;
-      return DROP;
-    }
     if (this.o.verifyChecksum && fold(sum16(b, l3, hl)) !== 0xffff) {
       C[C_CSUM]!++;
       return DROP;

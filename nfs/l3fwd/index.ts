@@ -23,6 +23,14 @@ import { resolve } from 'node:path';
 import { Ipv4Map, Ipv6Map } from './addr-map.js';
 import { Ipv4RouteTable, Ipv6RouteTable } from './route-table.js';
 import { loadRoutesFile, type RoutesFile } from './routes-file.js';
+import {
+  IPV4_BAD_HEADER_LENGTH,
+  IPV4_BAD_LENGTH,
+  IPV4_BAD_VERSION,
+  IPV4_OK,
+  IPV4_TRUNCATED,
+  ipv4HeaderProblem,
+} from './ipv4-check.js';
 
 export { Ipv4RouteTable, Ipv6RouteTable, MAX_NEXT_HOP } from './route-table.js';
 export {
@@ -64,6 +72,12 @@ const C_FWD4 = Counter.forwarded4,
   C_IHL = Counter.badHeaderLength,
   C_LEN = Counter.badLength,
   C_CSUM = Counter.badChecksum;
+/** ipv4HeaderProblem's answers → this NF's counters. */
+const IPV4_COUNTER = new Int32Array(5);
+IPV4_COUNTER[IPV4_TRUNCATED] = C_TRUNC;
+IPV4_COUNTER[IPV4_BAD_VERSION] = C_VERSION;
+IPV4_COUNTER[IPV4_BAD_HEADER_LENGTH] = C_IHL;
+IPV4_COUNTER[IPV4_BAD_LENGTH] = C_LEN;
 
 /** Next-hop kinds. */
 const K_MAC = 0; // the destination MAC is nhMac[nh]
@@ -235,29 +249,12 @@ export default defineNF({
           l3 = o + pkt.l3Offset;
         }
         if (et === 0x0800) {
-          if (l3 + 20 > end) {
-            C[C_TRUNC]!++;
+          const bad = ipv4HeaderProblem(b, l3, end);
+          if (bad !== IPV4_OK) {
+            C[IPV4_COUNTER[bad]!]!++;
             return DROP;
           }
-          const vihl = b[l3]!;
-          if (vihl >>> 4 !== 4) {
-            C[C_VERSION]!++;
-            return DROP;
-          }
-          const hl = (vihl & 15) << 2;
-          if (hl < 20) {
-            C[C_IHL]!++;
-            return DROP;
-          }
-          if (l3 + hl > end) {
-            C[C_TRUNC]!++;
-            return DROP;
-          }
-          const total = (b[l3 + 2]! << 8) | b[l3 + 3]!;
-          if (total < hl || l3 + total > end) {
-            C[C_LEN]!++;
-            return DROP;
-          }
+          const hl = (b[l3]! & 15) << 2;
           if (verify && !headerChecksumOk(b, l3, hl)) {
             C[C_CSUM]!++;
             return DROP;
