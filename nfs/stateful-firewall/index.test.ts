@@ -5,8 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DROP, FlowKey, NEXT, NfcError, openNF, parseIpv4, runNF } from 'nfchain';
-import sfw, { State } from './index.js';
+import { DROP, FlowKey, hashFlowKey, NEXT, NfcError, openNF, parseIpv4, runNF } from 'nfchain';
+import sfw, { FlowTable4, hash4, State } from './index.js';
 import { buildPacket, type L4Spec } from '../../test/helpers/packet-builder.js';
 
 const PORTS = [{ name: 'lan' }, { name: 'wan' }];
@@ -251,4 +251,140 @@ test('plain packets (read straight from their bytes) and the full parse give the
   assert.deepEqual(await run(seq(true)), plain);
   const tagged = seq(true);
   assert.deepEqual(await run(seq(false).map((x, i) => (i % 2 === 1 ? tagged[i]! : x))), plain);
+});
+
+test('FlowTable4: hash4 is hashFlowKey of the IPv4 key (the RX meta hash stands in for it)', () => {
+  let x = 12345;
+  const rnd = () => {
+    x = (Math.imul(x, 1103515245) + 12345) | 0;
+    return x;
+  };
+  for (let n = 0; n < 2000; n++) {
+    const src = rnd();
+    const dst = rnd();
+    const proto = rnd() & 0xff;
+    const sp = rnd() & 0xffff;
+    const dp = rnd() & 0xffff;
+    const k = FlowKey.ipv4(src >>> 0, dst >>> 0, proto, sp, dp);
+    const h = hash4(src, dst, proto, (sp << 16) | dp);
+    assert.equal(h, hashFlowKey(k, true));
+    assert.equal(hash4(dst, src, proto, (dp << 16) | sp), h, 'symmetric');
+  }
+});
+
+test('FlowTable4: random adds and removes (backward shift) keep every key findable, both directions', () => {
+  const t = new FlowTable4(64);
+  const live = new Map<string, { src: number; dst: number; ports: number; st: number }>();
+  let x = 7;
+  const rnd = () => {
+    x = (Math.imul(x, 1103515245) + 12345) | 0;
+    return x >>> 8;
+  };
+  const keys: { src: number; dst: number; ports: number }[] = [];
+  // Few distinct hosts and ports: many keys share clusters (and some a home slot).
+  for (let i = 0; i < 120; i++)
+    keys.push({ src: 0x0a000000 | (i % 7), dst: 0xc6336400 | (i % 5), ports: (1000 + i) << 16 });
+  for (let step = 0; step < 20000; step++) {
+    const k = keys[rnd() % keys.length]!;
+    const id = `${k.src}:${k.dst}:${k.ports}`;
+    const h = hash4(k.src, k.dst, 17, k.ports);
+    const i = t.lookup(k.src, k.dst, 17, k.ports, h);
+    if (live.has(id)) {
+      assert.ok(i >= 0, `step ${step}: a live key is found`);
+      assert.equal(t.state(i), live.get(id)!.st);
+      if (rnd() % 2 === 0) {
+        t.remove(i);
+        live.delete(id);
+      }
+    } else {
+      assert.equal(i, -1, `step ${step}: a removed key is not found`);
+      if (live.size < 48) {
+        const st = rnd() & 0x3f;
+        t.add(k.src, k.dst, 17, k.ports, h, st, step);
+        live.set(id, { ...k, st });
+      }
+    }
+    assert.equal(t.count, live.size);
+  }
+  for (const k of live.values()) {
+    const rev = (k.ports << 16) | (k.ports >>> 16) | 0;
+    const i = t.lookup(k.dst, k.src, 17, rev, hash4(k.dst, k.src, 17, rev));
+    assert.ok(i >= 0 && t.lastReversed);
+  }
+});
+
+// The same sequence in IPv4 (the NF's FlowTable4, by the fast parse or the full one) and in IPv6
+// (the platform flow table): verdicts, counters, states and expiry must agree.
+test('IPv4 table and IPv6 (platform) table: same verdicts, counters, states, expiry and table full', async () => {
+  type Fam = 'v4' | 'v4tagged' | 'v6';
+  const addr = (fam: Fam, host: boolean, i: number) =>
+    fam === 'v6' ? (host ? `fd00::${i + 1}` : `2001:db8::${i + 1}`) : host ? `10.0.0.${i + 1}` : `198.51.100.${i + 1}`;
+  const pk = (fam: Fam, fromHost: boolean, i: number, sp: number, dp: number, l4: 'udp' | number) => {
+    const a = addr(fam, fromHost, i);
+    const b = addr(fam, !fromHost, i);
+    const l4s: L4Spec =
+      l4 === 'udp' ? { kind: 'udp', sport: sp, dport: dp } : { kind: 'tcp', sport: sp, dport: dp, flags: l4 };
+    return buildPacket({
+      ...(fam === 'v4tagged' ? { eth: { vlans: [{ id: 3 }] } } : {}),
+      l3: { kind: fam === 'v6' ? 'ipv6' : 'ipv4', src: a, dst: b },
+      l4: l4s,
+    }).bytes;
+  };
+  const run = async (fam: Fam) => {
+    const s = await session({ capacity: 4, 'udp-timeout': 2, 'tcp-syn-timeout': 5, 'tcp-timeout': 20 });
+    const out: unknown[] = [];
+    const send = (port: number, ...pkts: Uint8Array[]) => s.push(pkts, { inputPort: port });
+    for (let i = 0; i < 3; i++) send(LAN, pk(fam, true, i, 5000 + i, 53, 'udp'));
+    send(WAN, pk(fam, false, 0, 53, 5000, 'udp'), pk(fam, false, 1, 53, 9999, 'udp'));
+    send(LAN, pk(fam, true, 3, 40000, 443, SYN));
+    send(LAN, pk(fam, true, 4, 40001, 443, SYN)); // the fifth flow: table full
+    send(WAN, pk(fam, false, 3, 443, 40000, SYN | ACK));
+    send(LAN, pk(fam, true, 3, 40000, 443, ACK));
+    out.push(s.instance.stats());
+    // A sweep round (10 ticks) covers every slot: times are chosen at least a round apart.
+    s.tick(15); // 1.5 s
+    send(WAN, pk(fam, false, 2, 53, 5002, 'udp')); // keeps flow 2
+    s.tick(16); // 3.1 s: flows 0 and 1 (idle 2 s from 2 s on) expired
+    out.push(s.instance.stats());
+    send(WAN, pk(fam, false, 0, 53, 5000, 'udp')); // expired: no flow
+    send(LAN, pk(fam, true, 4, 40001, 443, SYN), pk(fam, true, 5, 40002, 443, SYN)); // room again
+    send(LAN, pk(fam, true, 6, 40003, 443, SYN)); // full again
+    s.tick(62); // 9.3 s: flow 2 (last seen at 1.5 s) and the SYN_SENT ones (5 s from 3.1 s) gone
+    out.push(s.instance.stats());
+    out.push(s.verdicts);
+    await s.stop();
+    return out;
+  };
+  const v4 = await run('v4');
+  const st = v4[0] as { opened: number; tableFull: number; activeFlows: number };
+  assert.equal(st.opened, 4);
+  assert.equal(st.tableFull, 1);
+  assert.equal(st.activeFlows, 4);
+  assert.deepEqual(
+    (v4[1] as { activeFlows: number; expired: number }).activeFlows,
+    2,
+    'flows 0 and 1 expired, 2 and 3 stay',
+  );
+  const last = v4[2] as { activeFlows: number; expired: number; tableFull: number };
+  assert.equal(last.activeFlows, 1, 'the established flow stays');
+  assert.equal(last.expired, 5);
+  assert.equal(last.tableFull, 2);
+  assert.deepEqual(await run('v4tagged'), v4);
+  assert.deepEqual(await run('v6'), v4);
+});
+
+test('IPv4 and IPv6 flows share the capacity', async () => {
+  const s = await session({ capacity: 2 });
+  const u6 = buildPacket({
+    l3: { kind: 'ipv6', src: 'fd00::1', dst: '2001:db8::1' },
+    l4: { kind: 'udp', sport: 1, dport: 2 },
+  }).bytes;
+  s.push([udpOut, u6, v4(H, S, { kind: 'udp', sport: 7, dport: 8 })], { inputPort: LAN });
+  assert.deepEqual(s.verdicts, [NEXT, NEXT, DROP]);
+  const st = s.instance.stats();
+  assert.equal(st.tableFull, 1);
+  assert.equal(st.activeFlows, 2);
+  assert.equal(s.instance.table4.count, 1);
+  assert.equal(s.instance.table.count, 1);
+  await s.stop();
 });

@@ -7,8 +7,12 @@
  *   from outside   packets of a known flow, in the reply direction, pass; everything else is
  *                  dropped and counted (no flow, wrong direction, invalid TCP)
  *
- * TCP state (value word 0 of the flow's entry: state in bits 0-3, FIN seen from the opener in
- * bit 4, from the responder in bit 5):
+ * Flows live in one of two symmetric tables: IPv4 flows (any protocol, whichever parse read the
+ * packet) in the NF's compact table (FlowTable4, 32-byte entries), the rest (IPv6) in a platform
+ * flow table (createFlowTable). `capacity` bounds the two together.
+ *
+ * TCP state (the flow's state word: state in bits 0-3, FIN seen from the opener in bit 4, from
+ * the responder in bit 5):
  *
  *   SYN_SENT ──SYN+ACK from the responder──▶ SYN_RECV ──ACK from the opener──▶ ESTABLISHED
  *   ESTABLISHED ──FIN (one side)──▶ FIN_WAIT ──FIN (other side)──▶ CLOSING
@@ -107,6 +111,176 @@ export interface StatefulStats {
   activeFlows: number;
 }
 
+const HASH_SEED = 0x9e3779b9;
+
+/** One endpoint's hash (flow-key.ts endpointHash with the IPv4 seed). */
+function endpoint4(addr: number, port: number): number {
+  let h = Math.imul(addr ^ HASH_SEED, 0x9e3779b1);
+  h ^= h >>> 15;
+  return Math.imul(h ^ port, 0x85ebca77);
+}
+
+/**
+ * hashFlowKey(key, true) of an IPv4 key, from its fields (the same value, so the RX loop's meta
+ * hash of an IPv4 packet is its FlowTable4 hash): 31 bits, symmetric. Hot path: no allocation.
+ */
+export function hash4(src: number, dst: number, proto: number, ports: number): number {
+  let h = ((endpoint4(src, ports >>> 16) + endpoint4(dst, ports & 0xffff)) | 0) ^ Math.imul(proto + 1, 0x27d4eb2f);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h & 0x7fffffff;
+}
+
+/** Slots of a table for `flows` flows: a power of two, load at most 0.75 (as flowTableFor). */
+export function slotsFor(flows: number): number {
+  return Math.max(8, 2 ** Math.ceil(Math.log2(Math.ceil(flows / 0.75))));
+}
+
+/**
+ * The firewall's IPv4 flow table: symmetric (a flow's two directions are one entry), open
+ * addressing with linear probing, 32-byte entries in one Int32Array (two to a cache line), no
+ * tombstones (remove shifts the rest of the cluster back), so the hot area of 100 000 flows
+ * (262 144 slots) is 8 MiB, a lookup usually one line. Entry i, words at i << 3:
+ *
+ *   0 ctl: 0 = empty, else 1 | proto << 1 | the hash's bits 9-30 (a tag: a probe compares the
+ *     rest of an entry only when it matches)   1 src   2 dst (the opener's direction)
+ *   3 ports (sport << 16 | dport)   4 state word   5 hash (home slot for remove)
+ *   6-7 lastSeen (f64, ms: Float64Array index (i << 2) + 3)
+ *
+ * The caller keeps the count below the slots (at most 0.75 of them), so every probe ends at an
+ * empty slot. Methods are hot-path and allocation-free unless said cold.
+ */
+export class FlowTable4 {
+  readonly slots: number;
+  readonly mask: number;
+  readonly w: Int32Array;
+  readonly f: Float64Array;
+  /** entries in use */
+  count = 0;
+  /** Set by lookup: true when the key was found in the reply direction. */
+  lastReversed = false;
+  /** what prefetch read (so the reads are not dropped) */
+  sink = 0;
+
+  /** Cold. Allocates: the table (slots × 32 bytes). */
+  constructor(slots: number) {
+    this.slots = slots;
+    this.mask = slots - 1;
+    const buf = new ArrayBuffer(slots * 32);
+    this.w = new Int32Array(buf);
+    this.f = new Float64Array(buf);
+  }
+
+  /** Touches the home slot of each of the n hashes and the slot after it. */
+  prefetch(hashes: Uint32Array, n: number): void {
+    const w = this.w;
+    const mask = this.mask;
+    let x = 0;
+    for (let j = 0; j < n; j++) {
+      const h = hashes[j]!;
+      x ^= w[(h & mask) << 3]! ^ w[((h + 1) & mask) << 3]!;
+    }
+    this.sink = x;
+  }
+
+  /** The entry of the flow (either direction), or -1; sets lastReversed. `h`: hash4 of the key. */
+  lookup(src: number, dst: number, proto: number, ports: number, h: number): number {
+    const w = this.w;
+    const mask = this.mask;
+    const ctl = 1 | (proto << 1) | ((h >>> 9) << 9);
+    const rports = (ports << 16) | (ports >>> 16);
+    let i = h & mask;
+    for (;;) {
+      const b = i << 3;
+      const c = w[b]!;
+      if (c === ctl) {
+        const s = w[b + 1]!;
+        const d = w[b + 2]!;
+        const p = w[b + 3]!;
+        if (s === src && d === dst && p === ports) {
+          this.lastReversed = false;
+          return i;
+        }
+        if (s === dst && d === src && p === rports) {
+          this.lastReversed = true;
+          return i;
+        }
+      } else if (c === 0) {
+        return -1;
+      }
+      i = (i + 1) & mask;
+    }
+  }
+
+  /** Adds a flow known to be missing (the caller checked room): state word `st`, lastSeen `now`. */
+  add(src: number, dst: number, proto: number, ports: number, h: number, st: number, now: number): number {
+    const w = this.w;
+    const mask = this.mask;
+    let i = h & mask;
+    while (w[i << 3] !== 0) i = (i + 1) & mask;
+    const b = i << 3;
+    w[b + 1] = src;
+    w[b + 2] = dst;
+    w[b + 3] = ports;
+    w[b + 4] = st;
+    w[b + 5] = h;
+    this.f[(i << 2) + 3] = now;
+    w[b] = 1 | (proto << 1) | ((h >>> 9) << 9);
+    this.count++;
+    return i;
+  }
+
+  isUsed(i: number): boolean {
+    return this.w[i << 3] !== 0;
+  }
+  state(i: number): number {
+    return this.w[(i << 3) + 4]!;
+  }
+  setState(i: number, st: number): void {
+    this.w[(i << 3) + 4] = st;
+  }
+  lastSeen(i: number): number {
+    return this.f[(i << 2) + 3]!;
+  }
+  touch(i: number, now: number): void {
+    this.f[(i << 2) + 3] = now;
+  }
+
+  /**
+   * Removes entry i (used): the entries after it in its cluster that may move back do (each
+   * into the hole, the hole moving on), so no probe passes an empty slot before its key. An
+   * entry may move into slot i: a sweep looks at slot i again.
+   */
+  remove(i: number): void {
+    const w = this.w;
+    const mask = this.mask;
+    let hole = i;
+    let j = i;
+    for (;;) {
+      j = (j + 1) & mask;
+      const b = j << 3;
+      if (w[b] === 0) break;
+      const home = w[b + 5]! & mask;
+      // The entry at j may fill the hole unless its home lies after the hole (cyclically, up to j).
+      if (((j - home) & mask) >= ((j - hole) & mask)) {
+        w.copyWithin(hole << 3, b, b + 8);
+        hole = j;
+      }
+    }
+    w[hole << 3] = 0;
+    this.count--;
+  }
+
+  /** Removes every entry (cold). */
+  clear(): void {
+    this.w.fill(0);
+    this.count = 0;
+  }
+}
+
 export default defineNF({
   name: 'stateful-firewall',
   description: 'connection tracking: inside opens flows, outside gets replies of known flows only',
@@ -185,10 +359,14 @@ export default defineNF({
         },
       );
     }
+    /** IPv6 flows (and any non-IPv4 key): the platform table */
     const table = createFlowTable(
       flowTableFor(o.capacity, { symmetric: true, idleTimeoutMs: 0, valueWords: 1 }),
       'stateful-firewall flows',
     );
+    /** IPv4 flows */
+    const t4 = new FlowTable4(slotsFor(o.capacity));
+    const capacity = o.capacity;
     /** idle timeout per state, ms (0 = never) */
     const timeoutOf = new Float64Array(16);
     timeoutOf[SYN_SENT] = o['tcp-syn-timeout'] * 1000;
@@ -213,20 +391,20 @@ export default defineNF({
     let nonIp = 0;
     let ticks = 0;
     let cursor = 0;
+    let cursor4 = 0;
     const sweep = Math.ceil(table.capacity / TICKS_PER_SECOND);
+    const sweep4 = Math.ceil(t4.slots / TICKS_PER_SECOND);
     /** per packet of the burst: the flow hash (prefetch, and the lookup of a fast-path packet) */
     const hashes = new Uint32Array(BURST);
-    /** the same + 1: the slot after the home slot, where a probe goes next (prefetch) */
-    const nextHashes = new Uint32Array(BURST);
     /**
      * per packet of the burst, from the fast-path parse (see fastParse): its 5-tuple and TCP
      * flags, or fProto -1 for a packet that takes the general path (decide)
      */
-    const fKeys: FlowKey[] = [];
-    for (let j = 0; j < BURST; j++) fKeys.push(new FlowKey());
+    const fSrc = new Int32Array(BURST);
+    const fDst = new Int32Array(BURST);
+    const fPorts = new Int32Array(BURST);
     const fProto = new Int32Array(BURST);
     const fFlags = new Int32Array(BURST);
-    const fLen = new Int32Array(BURST);
     const fInside = new Uint8Array(BURST);
 
     /**
@@ -265,11 +443,11 @@ export default defineNF({
       const src = dv.getInt32(l3 + 12);
       const dst = dv.getInt32(l3 + 16);
       const ports = dv.getInt32(l4);
-      const k = fKeys[j]!;
-      k.setIpv4(src, dst, proto, ports >>> 16, ports & 0xffff);
-      hashes[j] = hashFlowKey(k, true);
+      fSrc[j] = src;
+      fDst[j] = dst;
+      fPorts[j] = ports;
+      hashes[j] = hash4(src, dst, proto, ports);
       fFlags[j] = flags;
-      fLen[j] = n;
       fInside[j] = insideMap[port]!;
       fProto[j] = proto;
       return true;
@@ -289,14 +467,101 @@ export default defineNF({
           return NEXT;
         }
       }
-      return track(
-        key,
-        insideMap[pkt.inputPort] === 1,
-        proto,
-        proto === 6 ? pkt.tcpFlags : 0,
-        pkt.length,
-        hashFlowKey(key, true),
-      );
+      const inside = insideMap[pkt.inputPort] === 1;
+      const f = proto === 6 ? pkt.tcpFlags : 0;
+      if (key.family === 4) {
+        const a = key.addr;
+        const src = a[0]! | 0;
+        const dst = a[4]! | 0;
+        const ports = (key.srcPort << 16) | key.dstPort;
+        return track4(src, dst, proto, ports, inside, f, hash4(src, dst, proto, ports));
+      }
+      return track(key, inside, proto, f, pkt.length, hashFlowKey(key, true));
+    }
+
+    /** The state of a new flow of `proto` opened by a packet with TCP flags `f`, or 0: invalid (not a SYN). */
+    function openState(proto: number, f: number): number {
+      if (proto === 6) return f < 0 || (f & (TCP_SYN | TCP_ACK | TCP_RST)) !== TCP_SYN ? 0 : SYN_SENT;
+      return proto === 17 ? UDP : proto === 1 || proto === 58 ? ICMP : OTHER;
+    }
+
+    /**
+     * The next state word of a TCP flow in state word `w` after a packet with flags `f` (-1:
+     * malformed) in the opener's direction (`orig`) or the reply's, or -1: invalid.
+     */
+    function tcpNext(w: number, orig: boolean, f: number): number {
+      if (f < 0) return -1;
+      const s = w & 15;
+      let next = w;
+      if ((f & TCP_RST) !== 0) {
+        next = CLOSED;
+      } else if (s === SYN_SENT) {
+        if (!orig) {
+          if ((f & (TCP_SYN | TCP_ACK)) !== (TCP_SYN | TCP_ACK)) return -1;
+          next = SYN_RECV;
+        }
+      } else if (s === CLOSED) {
+        if (orig && (f & (TCP_SYN | TCP_ACK)) === TCP_SYN) next = SYN_SENT;
+      } else {
+        if (s === SYN_RECV && orig && (f & TCP_ACK) !== 0 && (f & TCP_SYN) === 0) next = ESTABLISHED;
+        if ((f & TCP_FIN) !== 0) {
+          const bits = (w | (orig ? FIN_ORIG : FIN_REPLY)) & (FIN_ORIG | FIN_REPLY);
+          next = bits === (FIN_ORIG | FIN_REPLY) ? CLOSING | bits : FIN_WAIT | bits;
+        }
+      }
+      return next;
+    }
+
+    /**
+     * track() for an IPv4 flow (FlowTable4): src, dst, ports (sport << 16 | dport) as read from
+     * the packet, h = hash4 of them. Hot path: no allocation.
+     */
+    function track4(
+      src: number,
+      dst: number,
+      proto: number,
+      ports: number,
+      inside: boolean,
+      f: number,
+      h: number,
+    ): number {
+      const i = t4.lookup(src, dst, proto, ports, h);
+      if (i < 0) {
+        if (!inside) {
+          noFlow++;
+          return DROP;
+        }
+        const st = openState(proto, f);
+        if (st === 0) {
+          invalid++;
+          return DROP;
+        }
+        if (t4.count + table.count >= capacity) {
+          tableFull++;
+          return DROP;
+        }
+        t4.add(src, dst, proto, ports, h, st, clock);
+        opened++;
+        passed++;
+        return NEXT;
+      }
+      const orig = !t4.lastReversed;
+      if (!inside && orig) {
+        noFlow++;
+        return DROP;
+      }
+      if (proto === 6) {
+        const w = t4.state(i);
+        const next = tcpNext(w, orig, f);
+        if (next < 0) {
+          invalid++;
+          return DROP;
+        }
+        if (next !== w) t4.setState(i, next);
+      }
+      t4.touch(i, clock);
+      passed++;
+      return NEXT;
     }
 
     /**
@@ -311,15 +576,14 @@ export default defineNF({
           noFlow++;
           return DROP;
         }
-        let st: number;
-        if (proto === 6) {
-          if (f < 0 || (f & (TCP_SYN | TCP_ACK | TCP_RST)) !== TCP_SYN) {
-            invalid++;
-            return DROP;
-          }
-          st = SYN_SENT;
-        } else {
-          st = proto === 17 ? UDP : proto === 1 || proto === 58 ? ICMP : OTHER;
+        const st = openState(proto, f);
+        if (st === 0) {
+          invalid++;
+          return DROP;
+        }
+        if (t4.count + table.count >= capacity) {
+          tableFull++;
+          return DROP;
         }
         i = table.lookupOrAdd(key, clock, h);
         if (i < 0) {
@@ -339,31 +603,11 @@ export default defineNF({
         return DROP;
       }
       if (proto === 6) {
-        if (f < 0) {
+        const w = table.value(i, 0);
+        const next = tcpNext(w, orig, f);
+        if (next < 0) {
           invalid++;
           return DROP;
-        }
-        const w = table.value(i, 0);
-        const s = w & 15;
-        let next = w;
-        if ((f & TCP_RST) !== 0) {
-          next = CLOSED;
-        } else if (s === SYN_SENT) {
-          if (!orig) {
-            if ((f & (TCP_SYN | TCP_ACK)) !== (TCP_SYN | TCP_ACK)) {
-              invalid++;
-              return DROP;
-            }
-            next = SYN_RECV;
-          }
-        } else if (s === CLOSED) {
-          if (orig && (f & (TCP_SYN | TCP_ACK)) === TCP_SYN) next = SYN_SENT;
-        } else {
-          if (s === SYN_RECV && orig && (f & TCP_ACK) !== 0 && (f & TCP_SYN) === 0) next = ESTABLISHED;
-          if ((f & TCP_FIN) !== 0) {
-            const bits = (w | (orig ? FIN_ORIG : FIN_REPLY)) & (FIN_ORIG | FIN_REPLY);
-            next = bits === (FIN_ORIG | FIN_REPLY) ? CLOSING | bits : FIN_WAIT | bits;
-          }
         }
         if (next !== w) table.setValue(i, 0, next);
       }
@@ -372,8 +616,35 @@ export default defineNF({
       return NEXT;
     }
 
-    /** Removes the flows idle past their state's timeout among `n` slots from the cursor (tick). */
-    function expire(now: number, n: number): number {
+    /**
+     * Removes the flows idle past their state's timeout among `n4` slots of the IPv4 table and
+     * `n` of the other from their cursors (tick).
+     */
+    function expire(now: number, n4: number, n: number): number {
+      const removed4 = expire4(now, n4);
+      return removed4 + expireGeneral(now, n);
+    }
+
+    /** expire() in FlowTable4: a slot is looked at again after a removal (an entry may move into it). */
+    function expire4(now: number, n: number): number {
+      const mask = t4.mask;
+      let removed = 0;
+      let i = cursor4;
+      for (let k = 0; k < n; k++) {
+        while (t4.isUsed(i)) {
+          const limit = timeoutOf[t4.state(i) & 15]!;
+          if (!(limit > 0 && now - t4.lastSeen(i) >= limit)) break;
+          t4.remove(i);
+          removed++;
+        }
+        i = (i + 1) & mask;
+      }
+      cursor4 = i;
+      expired += removed;
+      return removed;
+    }
+
+    function expireGeneral(now: number, n: number): number {
       const mask = table.capacity - 1;
       let removed = 0;
       let i = cursor;
@@ -398,7 +669,7 @@ export default defineNF({
       expired,
       nd,
       nonIp,
-      activeFlows: table.count,
+      activeFlows: t4.count + table.count,
     });
     const report = (): string => {
       const s = stats();
@@ -411,15 +682,25 @@ export default defineNF({
 
     return {
       stats,
-      /** the flow table (cold; tests) */
+      /** the flow table of the flows that are not IPv4 (cold; tests) */
       table,
+      /** the IPv4 flow table (cold; tests) */
+      table4: t4,
       /** the state of the flow of `k` (either direction), or 0 (cold; tests) */
       stateOf(k: FlowKey): number {
+        if (k.family === 4) {
+          const a = k.addr;
+          const src = a[0]! | 0;
+          const dst = a[4]! | 0;
+          const ports = (k.srcPort << 16) | k.dstPort;
+          const i = t4.lookup(src, dst, k.proto, ports, hash4(src, dst, k.proto, ports));
+          return i < 0 ? 0 : t4.state(i) & 15;
+        }
         const i = table.lookup(k);
         return i < 0 ? 0 : table.value(i, 0) & 15;
       },
-      /** sweeps the whole table at `now` (cold; tests) */
-      expireAll: (now: number) => expire(now, table.capacity),
+      /** sweeps both tables whole at `now` (cold; tests) */
+      expireAll: (now: number) => expire(now, t4.slots, table.capacity),
 
       /**
        * Per burst, in two passes. First each packet's 5-tuple is read (fastParse; for the rest,
@@ -437,19 +718,21 @@ export default defineNF({
         const bufLen = dv.byteLength;
         for (let j = 0; j < n; j++) {
           const d = descs[j]!;
-          if (!fastParse(dv, pool.dataOffset(d), pool.length(d), j, bufLen, pool.meta(d, META_PORT)))
-            hashes[j] = pool.meta(d, META_FLOW_HASH);
-          nextHashes[j] = hashes[j]! + 1;
+          if (!fastParse(dv, pool.dataOffset(d), pool.length(d), j, bufLen, pool.meta(d, META_PORT))) {
+            // IPv4 (in t4 under the same hash) or not (the other table): both lines asked for
+            const h = pool.meta(d, META_FLOW_HASH);
+            hashes[j] = h;
+            table.prefetch(h);
+          }
         }
-        table.prefetchBurst(hashes, n);
-        table.prefetchBurst(nextHashes, n);
+        t4.prefetch(hashes, n);
         const verdicts = b.verdicts;
         for (let j = 0; j < n; j++) {
           const proto = fProto[j]!;
           if (proto < 0) {
             verdicts[j] = decide(view.attach(pool, descs[j]!));
           } else {
-            verdicts[j] = track(fKeys[j]!, fInside[j] === 1, proto, fFlags[j]!, fLen[j]!, hashes[j]!);
+            verdicts[j] = track4(fSrc[j]!, fDst[j]!, proto, fPorts[j]!, fInside[j] === 1, fFlags[j]!, hashes[j]!);
           }
         }
       },
@@ -457,7 +740,7 @@ export default defineNF({
       /** Every 100 ms: the clock and a sweep; every `interval` s the report. */
       tick(ctx) {
         clock = ctx.now();
-        expire(clock, sweep);
+        expire(clock, sweep4, sweep);
         const interval = ctx.options.interval;
         if (interval === 0 || ++ticks < interval * TICKS_PER_SECOND) return;
         ticks = 0;
