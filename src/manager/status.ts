@@ -2,7 +2,7 @@
  * What `nfchain status` shows (cold): ports with their links, NFs with their states and
  * counters, the service table, the chain, the loops' counters and where every buffer is.
  */
-import { native } from '../native.js';
+import { interfaceLink } from '../ports/port-info.js';
 import type { BufferCount, LoopPlace, ManagerStatus, NfStatus, PortStatus } from '../protocol/messages.js';
 import type { InstanceView } from '../shm/instance.js';
 import {
@@ -37,15 +37,6 @@ export interface StatusSources {
 }
 
 /** An interface's state for status (cold); a vanished interface shows as down. */
-function linkOf(ifname: string): NonNullable<PortStatus['link']> {
-  try {
-    const l = native().linkInfo(ifname);
-    return { interface: ifname, up: l.up, running: l.running, mtu: l.mtu, mac: l.mac };
-  } catch {
-    return { interface: ifname, up: false, running: false, mtu: 0, mac: '' };
-  }
-}
-
 function loopPlace(cpu: number, cores: number[] | undefined): LoopPlace {
   return cores !== undefined ? { cpu, cores } : { cpu };
 }
@@ -57,7 +48,7 @@ export function managerStatus(m: StatusSources): ManagerStatus {
     id: i,
     name: p.name,
     driver: p.driver,
-    ...(p.driver === 'af_packet' || p.driver === 'af_xdp' ? { link: linkOf(p.interface) } : {}),
+    ...(p.driver === 'af_packet' || p.driver === 'af_xdp' ? { link: interfaceLink(p.interface) } : {}),
     rxPackets: cb.read(CounterSet.portRx(i), PortRxCounters.rxPackets),
     rxBytes: cb.read(CounterSet.portRx(i), PortRxCounters.rxBytes),
     rxNoBuffer: cb.read(CounterSet.portRx(i), PortRxCounters.rxNoBuffer),

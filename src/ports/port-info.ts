@@ -6,13 +6,13 @@
  * readLink every second.
  *
  * Where the facts come from:
- *   af_packet, af_xdp   the interface, from /sys/class/net/<if>/{address,mtu,operstate,carrier}
+ *   af_packet, af_xdp   the interface, from the kernel (native linkInfo: flags, MTU, MAC)
  *   gen, pcap, null     `mac` in the topology, else a locally administered 02:00:00:00:00:<id+1>;
  *                       MTU 1500; always up
  *
  * Cold code: run at start and once a second; it allocates.
  */
-import { readFileSync } from 'node:fs';
+import { native } from '../native.js';
 import { formatMac } from '../packet/address.js';
 import type { PortConfig } from './config.js';
 
@@ -41,11 +41,19 @@ export function syntheticMac(id: number): string {
   return formatMac(0x020000000000 + id + 1);
 }
 
-function sysfs(ifname: string, file: string): string | undefined {
+/** An interface's state as the kernel gives it (SIOCGIF* ioctls in the addon); all down when it is gone. */
+export function interfaceLink(ifname: string): {
+  interface: string;
+  up: boolean;
+  running: boolean;
+  mtu: number;
+  mac: string;
+} {
   try {
-    return readFileSync(`/sys/class/net/${ifname}/${file}`, 'utf8').trim();
+    const l = native().linkInfo(ifname);
+    return { interface: ifname, up: l.up, running: l.running, mtu: l.mtu, mac: l.mac };
   } catch {
-    return undefined;
+    return { interface: ifname, up: false, running: false, mtu: 0, mac: '' };
   }
 }
 
@@ -58,15 +66,14 @@ export function portInterface(cfg: PortConfig): string | undefined {
 export function describePorts(ports: readonly PortConfig[]): PortDescription[] {
   return ports.map((cfg, id) => {
     const ifname = portInterface(cfg);
-    const mac = ifname !== undefined ? sysfs(ifname, 'address') : cfg.mac;
-    const mtu = ifname !== undefined ? Number(sysfs(ifname, 'mtu')) : SYNTHETIC_MTU;
+    const link = ifname !== undefined ? interfaceLink(ifname) : undefined;
     return {
       id,
       name: cfg.name,
       driver: cfg.driver,
       interface: ifname ?? '',
-      mac: mac ?? syntheticMac(id),
-      mtu: Number.isInteger(mtu) && mtu > 0 ? mtu : SYNTHETIC_MTU,
+      mac: link?.mac || (cfg.mac ?? syntheticMac(id)),
+      mtu: link !== undefined && link.mtu > 0 ? link.mtu : SYNTHETIC_MTU,
       ipv4: [...(cfg.ipv4 ?? [])],
       ipv6: [...(cfg.ipv6 ?? [])],
     };
@@ -74,15 +81,12 @@ export function describePorts(ports: readonly PortConfig[]): PortDescription[] {
 }
 
 /**
- * Whether the port's link is up (cold): an interface is up when the kernel says so (operstate
- * "up", or "unknown" with carrier — as for some virtual devices); ports that are not interfaces
- * are always up.
+ * Whether the port's link is up (cold): an interface is up when it is administratively up and
+ * has carrier (IFF_UP and IFF_RUNNING); ports that are not interfaces are always up.
  */
 export function readLink(cfg: PortConfig): boolean {
   const ifname = portInterface(cfg);
   if (ifname === undefined) return true;
-  const state = sysfs(ifname, 'operstate');
-  if (state === 'up') return true;
-  if (state === 'unknown') return sysfs(ifname, 'carrier') === '1';
-  return false;
+  const l = interfaceLink(ifname);
+  return l.up && l.running;
 }
