@@ -520,11 +520,8 @@ export class NFSession<O = Record<string, unknown>, I = NFInstance<O>> {
     const first = this.verdicts.length;
     for (let i = 0; i < total; i++) this.verdicts.push(NOT_HANDLED);
     const mark = ctx.outputs.length;
-    const impl = this.instance as NFInstance<O>;
-    const nfCtx = this.ctx;
     const view = this.view;
     const inflight = this.inflight;
-    const { descs: bd, verdicts: bv } = this.burst;
     const words = pool.words;
     for (let start = 0; start < total && !ctx.stopReason; start += BURST) {
       const k = Math.min(BURST, total - start);
@@ -547,46 +544,62 @@ export class NFSession<O = Record<string, unknown>, I = NFInstance<O>> {
         words[m + Meta.action] = NEXT;
         ctx.origin[d] = first + idx;
       }
-      // Plain calls, as the engine makes them (no `this`; instantiate() binds a class instance's hooks).
-      const handle = impl.handle;
-      if (handle) {
-        for (let i = 0; i < k; i++) {
-          const d = inflight[i]!;
-          const idx = first + start + i;
-          ctx.desc = d;
-          ctx.keptCurrent = false;
-          ctx.inHandle = true;
-          view.attach(pool, d);
-          let v: number;
-          try {
-            v = handle(view, nfCtx) | 0;
-          } finally {
-            ctx.inHandle = false;
-          }
-          if (ctx.keptCurrent) {
-            this.verdicts[idx] = KEPT;
-            continue;
-          }
-          this.verdicts[idx] = v;
-          ctx.leave(d, v, 'input', idx);
-        }
-      } else {
-        for (let i = 0; i < k; i++) {
-          bd[i] = inflight[i]!;
-          bv[i] = NEXT;
-        }
-        this.burst.n = k;
-        const handleBurst = impl.handleBurst!;
-        handleBurst(this.burst as Burst, nfCtx);
-        for (let i = 0; i < k; i++) {
-          const v = bv[i]!;
-          this.verdicts[first + start + i] = v;
-          ctx.leave(inflight[i]!, v, 'input', first + start + i);
-        }
-      }
+      this.handleInflight(k, first + start);
       ctx.handled += k;
     }
     return ctx.outputs.slice(mark);
+  }
+
+  /**
+   * Hands the k packets in `inflight` to the NF — handle() per packet, as the engine calls it
+   * (a plain call: instantiate() binds a class instance's hooks), or handleBurst() once — and
+   * lets each leave by its verdict. `first`: the input index of the first, whose verdicts are
+   * recorded; -1: none recorded (pump()). Hot under pump(): no allocation.
+   */
+  private handleInflight(k: number, first: number): void {
+    const ctx = this.hctx;
+    const pool = ctx.pool;
+    const impl = this.instance as NFInstance<O>;
+    const nfCtx = this.ctx;
+    const inflight = this.inflight;
+    const record = first >= 0;
+    const handle = impl.handle;
+    if (handle) {
+      const view = this.view;
+      for (let i = 0; i < k; i++) {
+        const d = inflight[i]!;
+        const idx = record ? first + i : -1;
+        ctx.desc = d;
+        ctx.keptCurrent = false;
+        ctx.inHandle = true;
+        view.attach(pool, d);
+        let v: number;
+        try {
+          v = handle(view, nfCtx) | 0;
+        } finally {
+          ctx.inHandle = false;
+        }
+        if (ctx.keptCurrent) {
+          if (record) this.verdicts[idx] = KEPT;
+          continue;
+        }
+        if (record) this.verdicts[idx] = v;
+        ctx.leave(d, v, 'input', idx);
+      }
+    } else {
+      const { descs: bd, verdicts: bv } = this.burst;
+      for (let i = 0; i < k; i++) {
+        bd[i] = inflight[i]!;
+        bv[i] = NEXT;
+      }
+      this.burst.n = k;
+      impl.handleBurst!(this.burst as Burst, nfCtx);
+      for (let i = 0; i < k; i++) {
+        const v = bv[i]!;
+        if (record) this.verdicts[first + i] = v;
+        ctx.leave(inflight[i]!, v, 'input', record ? first + i : -1);
+      }
+    }
   }
 
   /**
@@ -602,11 +615,7 @@ export class NFSession<O = Record<string, unknown>, I = NFInstance<O>> {
     if (templates.length === 0) bad('pump() needs at least one template packet');
     if (typeof inputPort !== 'number' && inputPort.length !== templates.length)
       bad(`inputPort has ${inputPort.length} entries for ${templates.length} templates`);
-    const impl = this.instance as NFInstance<O>;
-    const nfCtx = this.ctx;
-    const view = this.view;
     const inflight = this.inflight;
-    const { descs: bd, verdicts: bv } = this.burst;
     const words = pool.words;
     const passed0 = ctx.passed;
     const dropped0 = ctx.dropped;
@@ -642,27 +651,7 @@ export class NFSession<O = Record<string, unknown>, I = NFInstance<O>> {
           ctx.origin[d] = -1;
           if (++t === templates.length) t = 0;
         }
-        const handle = impl.handle;
-        if (handle) {
-          for (let i = 0; i < k; i++) {
-            const d = inflight[i]!;
-            ctx.desc = d;
-            ctx.keptCurrent = false;
-            ctx.inHandle = true;
-            view.attach(pool, d);
-            const v = handle(view, nfCtx) | 0;
-            ctx.inHandle = false;
-            if (!ctx.keptCurrent) ctx.leave(d, v, 'input', -1);
-          }
-        } else {
-          for (let i = 0; i < k; i++) {
-            bd[i] = inflight[i]!;
-            bv[i] = NEXT;
-          }
-          this.burst.n = k;
-          impl.handleBurst!(this.burst as Burst, nfCtx);
-          for (let i = 0; i < k; i++) ctx.leave(inflight[i]!, bv[i]!, 'input', -1);
-        }
+        this.handleInflight(k, -1);
         ctx.handled += k;
         done += k;
       }
