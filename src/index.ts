@@ -63,6 +63,9 @@ export {
   type OptionValues,
   type FlowChainResult,
   type ScaleResult,
+  type Counter,
+  type Gauge,
+  type MetricsSpec,
 } from './nflib/define.js';
 export { editDistance } from './nflib/define.js';
 export {

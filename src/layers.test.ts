@@ -19,7 +19,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['protocol', 'control'],
   ['topology', 'testbed'],
   ['nflib'],
-  ['manager'],
+  ['manager', 'http'],
   ['cli', 'index'],
 ];
 

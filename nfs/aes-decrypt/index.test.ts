@@ -97,6 +97,17 @@ test('verdicts: not UDP and other ports passed on, short payloads / fragments / 
     malformed: 1,
     short: 1,
   });
+  // the declared counters (stats, /metrics, the console): the same counts, packets aside
+  assert.deepEqual(r.metrics, {
+    decrypted: 1,
+    bytes: 3,
+    notUdp: 1,
+    otherPort: 1,
+    fragments: 1,
+    gso: 1,
+    malformed: 1,
+    short: 1,
+  });
 });
 
 test('interval: counter lines from tick and at stop', async () => {

@@ -14,11 +14,16 @@
  * into garbage, not refused (see the README's security notes).
  */
 import { defineNF } from 'nfchain';
-import { COMMON_OPTIONS, UdpCrypt } from '../aes-encrypt/crypt.js';
+import { COMMON_COUNTERS, COMMON_OPTIONS, UdpCrypt } from '../aes-encrypt/crypt.js';
 
 export default defineNF({
   name: 'aes-decrypt',
   description: 'decrypts UDP payloads that aes-encrypt encrypted (AES-CTR, IV in front), removing the IV',
+  counters: {
+    decrypted: 'UDP packets decrypted (IV removed)',
+    ...COMMON_COUNTERS,
+    short: 'UDP payloads shorter than the IV: dropped',
+  },
   options: COMMON_OPTIONS,
 
   /** Cold: reads the key, makes the key schedule or the cipher batch. Allocates. */

@@ -165,6 +165,16 @@ export interface CryptOptions {
   readonly mtu?: number;
 }
 
+/** The counters both NFs declare (aes-encrypt adds encrypted, noRoom, tooBig; aes-decrypt decrypted, short). */
+export const COMMON_COUNTERS = {
+  bytes: 'payload bytes encrypted or decrypted (the IV not counted)',
+  notUdp: 'packets not UDP (or not IP): passed on unchanged',
+  otherPort: 'UDP packets not from or to `port`: passed on unchanged',
+  fragments: 'IP fragments of UDP datagrams: dropped',
+  gso: 'GSO super-frames: dropped',
+  malformed: 'UDP length inconsistent with the IP length, or a truncated packet: dropped',
+} as const;
+
 // ---------------------------------------------------------------------------------------------
 // The node:crypto CTR batch
 
@@ -256,36 +266,73 @@ export class CtrBatch {
 // ---------------------------------------------------------------------------------------------
 // The NF instance
 
+/** A declared counter (ctx.counter). */
+type Cell = ReturnType<NFContext['counter']>;
+
 /**
  * One aes-encrypt or aes-decrypt instance: its key, engine, counters and scratch. The instance
- * create() returns (handleBurst, tick, stop are bound to it by the engine); the counters are
- * plain numbers, read by tests as `runNF(...).instance.encrypted`, etc. Made in create() (cold:
- * allocates the key schedule and the scratch). handleBurst is the hot path: Hot path: no
- * allocation per packet (the `node` engine allocates once per run of a burst, see the header).
+ * create() returns (handleBurst, tick, stop are bound to it by the engine); the counters are the
+ * NF's declared counters (shared memory: stats, /metrics, the console), read by tests as
+ * `runNF(...).instance.transformed`, etc. Made in create() (cold: allocates the key schedule and
+ * the scratch). handleBurst is the hot path: no allocation per packet (the `node` engine
+ * allocates once per run of a burst, see the header).
  */
 export class UdpCrypt {
   /** packets seen */
   packets = 0;
+  private readonly cTransformed: Cell;
+  private readonly cBytes: Cell;
+  private readonly cNotUdp: Cell;
+  private readonly cOtherPort: Cell;
+  private readonly cFragments: Cell;
+  private readonly cGso: Cell;
+  private readonly cMalformed: Cell;
+  /** encrypt only */
+  private readonly cNoRoom: Cell | undefined;
+  private readonly cTooBig: Cell | undefined;
+  /** decrypt only */
+  private readonly cShort: Cell | undefined;
+
   /** packets encrypted (aes-encrypt) or decrypted (aes-decrypt) */
-  transformed = 0;
+  get transformed(): number {
+    return this.cTransformed.value;
+  }
   /** payload bytes encrypted or decrypted (the IV not counted) */
-  bytes = 0;
+  get bytes(): number {
+    return this.cBytes.value;
+  }
   /** not UDP (or not IP): passed on unchanged (NEXT) */
-  notUdp = 0;
+  get notUdp(): number {
+    return this.cNotUdp.value;
+  }
   /** UDP, but not from or to `port`: passed on unchanged (NEXT) */
-  otherPort = 0;
+  get otherPort(): number {
+    return this.cOtherPort.value;
+  }
   /** IP fragments of UDP datagrams: dropped (their payload cannot be handled alone) */
-  fragments = 0;
+  get fragments(): number {
+    return this.cFragments.value;
+  }
   /** GSO super-frames: dropped (they would be segmented after the IV was added) */
-  gso = 0;
+  get gso(): number {
+    return this.cGso.value;
+  }
   /** UDP length inconsistent with the IP length, or a truncated packet: dropped */
-  malformed = 0;
+  get malformed(): number {
+    return this.cMalformed.value;
+  }
   /** encrypt: no room in the buffer for the IV (headroom and tailroom both short): dropped */
-  noRoom = 0;
+  get noRoom(): number {
+    return this.cNoRoom?.value ?? 0;
+  }
   /** encrypt: the packet would exceed `mtu` or 65535 bytes with the IV: dropped */
-  tooBig = 0;
+  get tooBig(): number {
+    return this.cTooBig?.value ?? 0;
+  }
   /** decrypt: UDP payload shorter than the IV: dropped */
-  short = 0;
+  get short(): number {
+    return this.cShort?.value ?? 0;
+  }
 
   readonly encrypt: boolean;
   readonly name: string;
@@ -322,6 +369,16 @@ export class UdpCrypt {
     if (o.engine === 'typescript') this.aes = new AesTables(key);
     else this.batch = new CtrBatch(key, ctx.pool.buffer);
     this.nonce = nonce;
+    this.cTransformed = ctx.counter(encrypt ? 'encrypted' : 'decrypted');
+    this.cBytes = ctx.counter('bytes');
+    this.cNotUdp = ctx.counter('notUdp');
+    this.cOtherPort = ctx.counter('otherPort');
+    this.cFragments = ctx.counter('fragments');
+    this.cGso = ctx.counter('gso');
+    this.cMalformed = ctx.counter('malformed');
+    this.cNoRoom = encrypt ? ctx.counter('noRoom') : undefined;
+    this.cTooBig = encrypt ? ctx.counter('tooBig') : undefined;
+    this.cShort = encrypt ? undefined : ctx.counter('short');
   }
 
   /** Encrypts or decrypts a burst in place. Hot path: no allocation per packet. */
@@ -358,20 +415,20 @@ export class UdpCrypt {
   private check(pkt: PacketView): number {
     // Any fragment of a UDP datagram (later fragments carry no port to filter on).
     if (pkt.isFragment && pkt.ipProtocol === IPPROTO_UDP) {
-      this.fragments++;
+      this.cFragments.add();
       return -2 - DROP;
     }
     const l4rel = pkt.udpLength >= 0 ? pkt.l4Offset : -1;
     if (l4rel < 0) {
-      this.notUdp++;
+      this.cNotUdp.add();
       return -2 - NEXT;
     }
     if (this.port !== 0 && pkt.srcPort !== this.port && pkt.dstPort !== this.port) {
-      this.otherPort++;
+      this.cOtherPort.add();
       return -2 - NEXT;
     }
     if (pkt.isGso) {
-      this.gso++;
+      this.cGso.add();
       return -2 - DROP;
     }
     const base = pkt.byteOffset;
@@ -380,7 +437,7 @@ export class UdpCrypt {
     const ipEnd = pkt.ipVersion === 4 ? l3 + pkt.ipv4TotalLength : l3 + 40 + pkt.ipv6PayloadLength;
     // The UDP datagram must end where the IP packet ends, inside the buffer.
     if (ipEnd > base + pkt.length || l4 + pkt.udpLength !== ipEnd) {
-      this.malformed++;
+      this.cMalformed.add();
       return -2 - DROP;
     }
     this.ipEnd = ipEnd;
@@ -414,7 +471,7 @@ export class UdpCrypt {
     const ipLen = this.ipEnd - l3;
     const udpLen = dv.getUint16(l4 + 4);
     if (udpLen + IV_BYTES > 65535 || ipLen + IV_BYTES > (this.mtu > 0 ? this.mtu : 65535)) {
-      this.tooBig++;
+      this.cTooBig!.add();
       return DROP;
     }
     // Zero UDP checksum over IPv4 ("none"): stays none. A partial one is completed later.
@@ -435,7 +492,7 @@ export class UdpCrypt {
       iv = pay;
       pay += IV_BYTES;
     } else {
-      this.noRoom++;
+      this.cNoRoom!.add();
       return DROP;
     }
     UdpCrypt.patchLengths(pkt, dv, l3, l4, IV_BYTES);
@@ -478,7 +535,7 @@ export class UdpCrypt {
     const dv = pkt.data;
     const udpLen = dv.getUint16(l4 + 4);
     if (udpLen - 8 < IV_BYTES) {
-      this.short++;
+      this.cShort!.add();
       return DROP;
     }
     this.zeroCsum[k] = pkt.ipVersion === 4 && dv.getUint16(l4 + 6) === 0 && !pkt.checksumPartial ? 1 : 0;
@@ -496,8 +553,8 @@ export class UdpCrypt {
 
   /** Encrypts (or queues) `len` bytes at `pos` with member k's IV. */
   private crypt(bytes: Uint8Array, pos: number, len: number, k: number): void {
-    this.transformed++;
-    this.bytes += len;
+    this.cTransformed.add();
+    this.cBytes.add(len);
     if (len === 0) return;
     if (this.aes !== undefined) this.aes.ctrXor(bytes, pos, len, this.ivs, k * IV_BYTES);
     else this.batch!.add(this.ivs, k * IV_BYTES, pos, len);

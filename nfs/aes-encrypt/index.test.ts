@@ -204,6 +204,7 @@ for (const engine of ['node', 'typescript'] as const) {
     const inst = r.instance as UdpCrypt;
     assert.equal(inst.transformed, 4);
     assert.equal(inst.bytes, 1400 + 333 + 5);
+    assert.deepEqual([r.metrics.encrypted, r.metrics.bytes], [4, 1400 + 333 + 5], 'the declared counters');
     assert.equal(inst.cipherCalls, engine === 'node' ? 1 : 0, 'one cipher call for the burst');
   });
 
@@ -420,6 +421,17 @@ test('interval: a counter line every interval ticks and at stop; 0: quiet', asyn
   assert.deepEqual(q.logs, []);
   assert.deepEqual((q.instance as UdpCrypt).stats(), {
     packets: 1,
+    encrypted: 1,
+    bytes: 10,
+    notUdp: 0,
+    otherPort: 0,
+    fragments: 0,
+    gso: 0,
+    malformed: 0,
+    noRoom: 0,
+    tooBig: 0,
+  });
+  assert.deepEqual(q.metrics, {
     encrypted: 1,
     bytes: 10,
     notUdp: 0,

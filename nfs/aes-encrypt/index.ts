@@ -14,13 +14,19 @@
  */
 import { randomBytes } from 'node:crypto';
 import { defineNF } from 'nfchain';
-import { COMMON_OPTIONS, UdpCrypt } from './crypt.js';
+import { COMMON_COUNTERS, COMMON_OPTIONS, UdpCrypt } from './crypt.js';
 
 export { UdpCrypt, loadKey, IV_BYTES } from './crypt.js';
 
 export default defineNF({
   name: 'aes-encrypt',
   description: 'encrypts UDP payloads with AES-CTR, a 16-byte IV in front of each (aes-decrypt undoes it)',
+  counters: {
+    encrypted: 'UDP packets encrypted (IV prepended)',
+    ...COMMON_COUNTERS,
+    noRoom: 'packets with no room in the buffer for the IV: dropped',
+    tooBig: 'packets that would exceed mtu (or 65535 bytes) with the IV: dropped',
+  },
   options: {
     ...COMMON_OPTIONS,
     mtu: {

@@ -55,6 +55,8 @@ test('ports (default): answers for a port address on its own port, with its MAC,
   assertReply(r.outputs[0]!.bytes, '02:00:00:00:00:10', '10.0.1.1', HOST_MAC, '10.0.1.50');
   assertReply(r.outputs[1]!.bytes, '02:00:00:00:00:20', '192.0.2.2', HOST_MAC, '192.0.2.9');
   assert.equal(r.instance.counters.answered, 2);
+  // the declared counters (stats, /metrics): the same; the three port addresses answered for
+  assert.deepEqual(r.metrics, { answered: 2, ignored: 0, malformed: 0, notArp: 0, addresses: 3 });
 });
 
 test('ports: an address of another port is not answered (ignored, NEXT)', async () => {
@@ -106,6 +108,7 @@ test('other ARP (replies, other addresses, gratuitous) and non-ARP: NEXT, counte
   const r = await runNF(arp, pkts, { ports: PORTS });
   assert.deepEqual(r.verdicts, [NEXT, NEXT, NEXT, NEXT, NEXT]);
   assert.deepEqual(r.instance.counters, { answered: 0, ignored: 3, malformed: 0, notArp: 2 });
+  assert.deepEqual([r.metrics.ignored, r.metrics.notArp], [3, 2]);
   for (let i = 0; i < pkts.length; i++) assert.deepEqual(r.outputs[i]!.bytes, pkts[i], 'not changed');
 });
 

@@ -99,6 +99,15 @@ export function parseAddresses(
 export default defineNF({
   name: 'arp-response',
   description: 'answers ARP requests for configured IPv4 addresses out of the ingress port',
+  counters: {
+    answered: 'ARP requests answered (the reply sent out of the ingress port)',
+    ignored: 'ARP packets not answered: replies, gratuitous ARP, requests for other addresses',
+    malformed: 'ARP that is not Ethernet/IPv4, cut short, or from a multicast sender',
+    notArp: 'packets that are not ARP',
+  },
+  gauges: {
+    addresses: 'addresses answered for',
+  },
   options: {
     addresses: {
       type: 'string',
@@ -147,7 +156,26 @@ export default defineNF({
     }
     const other = o.other === 'drop' ? DROP : NEXT;
 
-    const counters = { answered: 0, ignored: 0, malformed: 0, notArp: 0 };
+    const answered = ctx.counter('answered');
+    const ignored = ctx.counter('ignored');
+    const malformed = ctx.counter('malformed');
+    const notArp = ctx.counter('notArp');
+    ctx.gauge('addresses').set(entries.length);
+    /** the declared counters, read through (tests, reports) */
+    const counters = {
+      get answered(): number {
+        return answered.value;
+      },
+      get ignored(): number {
+        return ignored.value;
+      },
+      get malformed(): number {
+        return malformed.value;
+      },
+      get notArp(): number {
+        return notArp.value;
+      },
+    };
     let last = { ...counters };
     let ticks = 0;
     const line = (c: typeof counters, prefix: string): string =>
@@ -169,16 +197,16 @@ export default defineNF({
       /** Answers or classifies. Hot path: no allocation. */
       handle(pkt) {
         if (pkt.etherType !== ARP) {
-          counters.notArp++;
+          notArp.add();
           return other;
         }
         const op = pkt.arpOp;
         if (op < 0) {
-          counters.malformed++; // not Ethernet/IPv4 ARP, or cut short
+          malformed.add(); // not Ethernet/IPv4 ARP, or cut short
           return other;
         }
         if (op !== 1) {
-          counters.ignored++; // a reply, or another operation
+          ignored.add(); // a reply, or another operation
           return other;
         }
         // Raw bytes from here (the parser has checked that the 28 bytes of ARP are there): a MAC
@@ -188,18 +216,18 @@ export default defineNF({
         const base = pkt.byteOffset;
         const l3 = base + pkt.l3Offset;
         if ((b[l3 + 8]! & 1) !== 0) {
-          counters.malformed++; // a multicast sender cannot be answered
+          malformed.add(); // a multicast sender cannot be answered
           return other;
         }
         const senderIp = dv.getInt32(l3 + 14);
         const t = dv.getInt32(l3 + 24);
         if (senderIp === t) {
-          counters.ignored++; // gratuitous ARP: an announcement, not a question
+          ignored.add(); // gratuitous ARP: an announcement, not a question
           return other;
         }
         const port = pkt.inputPort;
         if (port >= MAX_PORTS) {
-          counters.ignored++; // a port out() cannot name: nowhere to answer
+          ignored.add(); // a port out() cannot name: nowhere to answer
           return other;
         }
         let found = -1;
@@ -212,7 +240,7 @@ export default defineNF({
           }
         }
         if (found < 0) {
-          counters.ignored++;
+          ignored.add();
           return other;
         }
         // The answering MAC: the entry's, else the ingress port's.
@@ -220,7 +248,7 @@ export default defineNF({
         let at = found * 6;
         if (macs[found]! < 0) {
           if (portMac[port]! < 0) {
-            counters.ignored++; // an input port the manager does not describe: no MAC to answer with
+            ignored.add(); // an input port the manager does not describe: no MAC to answer with
             return other;
           }
           src = portMacBytes;
@@ -238,7 +266,7 @@ export default defineNF({
         b[l3 + 7] = 2; // op := reply
         dv.setInt32(l3 + 14, t); // sender IP := the address asked for
         dv.setInt32(l3 + 24, senderIp); // target IP := the asker's
-        counters.answered++;
+        answered.add();
         return out(port);
       },
 

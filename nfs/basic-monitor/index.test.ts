@@ -58,6 +58,8 @@ test('every packet passes unchanged and is counted by protocol', async () => {
     icmp: 2,
     otherL4: 1,
   });
+  assert.deepEqual(r.metrics, r.instance.stats(), 'the declared counters (stats, /metrics) are the same counts');
+  assert.equal(r.metrics.tcp, 3);
   assert.deepEqual(r.logs, [], 'interval 0 is quiet');
 });
 
@@ -114,4 +116,6 @@ test('messages: report logs the table now, reset zeroes the counters, anything e
   const r = await s.stop();
   const stats = (r.instance as unknown as { stats(): Record<string, number> }).stats();
   assert.equal(stats.packets, 2, 'counted from zero after the reset');
+  assert.equal(r.metrics.packets, all.length + 2, 'the declared counters never go back: the reset is not theirs');
+  assert.equal(r.metrics.bytes, totalBytes + mix[0]!.length + mix[1]!.length);
 });

@@ -3,11 +3,13 @@
  * IPv4 / IPv6 / non-IP, TCP / UDP / ICMP / other — printing a small table every `interval`
  * seconds with the rates since the previous one (OpenNetVM's basic_monitor).
  *
- * The counters are one Float64Array (exact integers up to 2^53), indexed by the constants in
- * `Stat`; the handler only adds to it. A second array holds the values at the last table, so
- * the "interval" column is a subtraction. Each instance has its own arrays (create()).
+ * The counters are the NF's declared counters (defineNF `counters`: in shared memory, so
+ * `nfchain stats`, /metrics and the console show them), indexed by the constants in `Stat`; the
+ * handler only adds to them. They never go back: the reset message moves a baseline (`base`),
+ * which the table and stats() subtract. A second array holds the values at the last table, so
+ * the "interval" column is a subtraction. Each instance has its own (create()).
  */
-import { defineNF, IpProto, NEXT } from 'nfchain';
+import { defineNF, IpProto, NEXT, type NFContext } from 'nfchain';
 
 /** Indices into the counters. */
 export const Stat = {
@@ -25,6 +27,10 @@ export const Stat = {
   otherL4: 8,
 } as const;
 const STATS = 9;
+/** The declared counters' names, by Stat index. */
+const STAT_NAMES = (Object.entries(Stat) as [keyof typeof Stat, number][]).sort((a, b) => a[1] - b[1]).map(([n]) => n);
+/** A declared counter (ctx.counter). */
+type Cell = ReturnType<NFContext['counter']>;
 const ROWS: readonly [string, number][] = [
   ['packets', Stat.packets],
   ['bytes', Stat.bytes],
@@ -55,6 +61,17 @@ const TCP = IpProto.TCP,
 export default defineNF({
   name: 'basic-monitor',
   description: 'passes every packet on and prints packet, byte and protocol statistics',
+  counters: {
+    packets: 'packets seen (all pass on)',
+    bytes: 'bytes of the frames seen',
+    ipv4: 'IPv4 packets',
+    ipv6: 'IPv6 packets',
+    nonIp: 'packets not IPv4/IPv6, or with an IP header malformed or cut short',
+    tcp: 'TCP packets (IPv4 and IPv6)',
+    udp: 'UDP packets',
+    icmp: 'ICMP and ICMPv6 packets',
+    otherL4: 'IP packets of another protocol (GRE, ESP, ...)',
+  },
   options: {
     interval: {
       type: 'number',
@@ -67,28 +84,41 @@ export default defineNF({
 
   /** Cold: one instance: its counters. */
   create(ctx) {
-    const counters = new Float64Array(STATS);
+    /** the declared counters, by Stat index */
+    const cells: Cell[] = STAT_NAMES.map((n) => ctx.counter(n));
+    const cPackets = cells[P]!;
+    const cBytes = cells[B]!;
+    const cV4 = cells[V4]!;
+    const cV6 = cells[V6]!;
+    const cNonIp = cells[NON_IP]!;
+    const cTcp = cells[T]!;
+    const cUdp = cells[U]!;
+    const cIcmp = cells[I]!;
+    const cOther = cells[O]!;
+    /** the counters' values at the last reset (they never go back) */
+    const base = new Float64Array(STATS);
+    /** the counters since the last reset, by Stat index (cold) */
+    const current = (): Float64Array => Float64Array.from(cells, (c, k) => c.value - base[k]!);
     const atLast = new Float64Array(STATS);
     let lastMs = ctx.now();
     let ticks = 0;
     return {
       /** Counts the packet by length and protocol, then passes it on. Hot path: no allocation. */
       handle(pkt) {
-        const c = counters;
-        c[P]!++;
-        c[B]! += pkt.length;
+        cPackets.add();
+        cBytes.add(pkt.length);
         const v = pkt.ipVersion;
-        if (v === 4) c[V4]!++;
-        else if (v === 6) c[V6]!++;
+        if (v === 4) cV4.add();
+        else if (v === 6) cV6.add();
         else {
-          c[NON_IP]!++;
+          cNonIp.add();
           return NEXT;
         }
         const proto = pkt.ipProtocol;
-        if (proto === TCP) c[T]!++;
-        else if (proto === UDP) c[U]!++;
-        else if (proto === ICMP || proto === ICMPV6) c[I]!++;
-        else c[O]!++;
+        if (proto === TCP) cTcp.add();
+        else if (proto === UDP) cUdp.add();
+        else if (proto === ICMP || proto === ICMPV6) cIcmp.add();
+        else cOther.add();
         return NEXT;
       },
 
@@ -99,26 +129,32 @@ export default defineNF({
         ticks = 0;
         const now = ctx.now();
         const secs = (now - lastMs) / 1000;
-        for (const line of formatTable(counters, atLast, secs)) ctx.log(line);
-        atLast.set(counters);
+        const c = current();
+        for (const line of formatTable(c, atLast, secs)) ctx.log(line);
+        atLast.set(c);
         lastMs = now;
       },
 
       /**
        * `nfchain message --name X service:S '{"report":true}'` logs the table now (rates since
-       * the last one); '{"reset":true}' sets every counter to 0 (and logs that it did). Anything
-       * else is logged as not understood. Cold.
+       * the last one); '{"reset":true}' sets every counter of the table and stats() to 0 (and
+       * logs that it did); the declared counters (stats, /metrics) go on counting, as counters
+       * do. Anything else is logged as not understood. Cold.
        */
       message(payload, ctx) {
         const p = payload as { report?: unknown; reset?: unknown } | null;
         if (p !== null && typeof p === 'object' && p.report === true) {
           const now = ctx.now();
-          for (const line of formatTable(counters, atLast, (now - lastMs) / 1000)) ctx.log(line);
-          atLast.set(counters);
+          const c = current();
+          for (const line of formatTable(c, atLast, (now - lastMs) / 1000)) ctx.log(line);
+          atLast.set(c);
           lastMs = now;
         } else if (p !== null && typeof p === 'object' && p.reset === true) {
-          ctx.log(`basic-monitor: counters reset (${counters[P]} packets, ${counters[B]} bytes before)`);
-          counters.fill(0);
+          const c = current();
+          ctx.log(`basic-monitor: counters reset (${c[P]} packets, ${c[B]} bytes before)`);
+          cells.forEach((cell, k) => {
+            base[k] = cell.value;
+          });
           atLast.fill(0);
           lastMs = ctx.now();
         } else {
@@ -130,13 +166,15 @@ export default defineNF({
 
       stop(ctx) {
         if (ctx.options.interval === 0) return;
-        ctx.log(`basic-monitor: ${counters[P]} packets, ${counters[B]} bytes in all`);
+        const c = current();
+        ctx.log(`basic-monitor: ${c[P]} packets, ${c[B]} bytes in all`);
       },
 
       /** A copy of the counters by name (cold; for tests and embedding programs). */
       stats(): Record<keyof typeof Stat, number> {
         const out = {} as Record<keyof typeof Stat, number>;
-        for (const [name, k] of Object.entries(Stat) as [keyof typeof Stat, number][]) out[name] = counters[k]!;
+        const c = current();
+        for (const [name, k] of Object.entries(Stat) as [keyof typeof Stat, number][]) out[name] = c[k]!;
         return out;
       },
     };

@@ -23,6 +23,7 @@ test('two ports: 0 goes out of 1 and 1 out of 0, bytes unchanged', async () => {
     assert.deepEqual(o.bytes, pkts[i]);
   });
   assert.deepEqual(r.instance.counts().slice(0, 2), [2, 2]);
+  assert.deepEqual(r.metrics, { bridged: 4, sentBack: 0 });
   assert.equal(r.logs.at(-1), 'bridge: packets by input port 0→1: 2, 1→0: 2');
 });
 
@@ -30,6 +31,7 @@ test('more ports pair up as p ^ 1; an odd last port goes back out of itself', as
   const ports = [0, 1, 2, 3, 4];
   const r = await runNF(bridge, ports.map(pkt), { inputPort: ports, options: { ports: 5 } });
   assert.deepEqual(r.verdicts, [out(1), out(0), out(3), out(2), out(4)]);
+  assert.deepEqual(r.metrics, { bridged: 4, sentBack: 1 }, 'port 4 has no pair');
   const r4 = await runNF(bridge, ports.slice(0, 4).map(pkt), { inputPort: [0, 1, 2, 3], options: { ports: 4 } });
   assert.deepEqual(r4.verdicts, [out(1), out(0), out(3), out(2)]);
 });

@@ -4,7 +4,8 @@
  * goes out of p ^ 1 if that port exists, else back out of p (the odd one out of an odd count).
  *
  * The verdict for each input port is computed once, when the instance is made; the handler is
- * one table read. Each instance counts packets per input port.
+ * one table read. Each instance counts packets per input port, and in its declared counters
+ * (stats, /metrics, the console) packets bridged and packets sent back out of their own port.
  */
 import { defineNF, out } from 'nfchain';
 
@@ -14,6 +15,10 @@ const MAX_PORTS = 8;
 export default defineNF({
   name: 'bridge',
   description: 'sends each packet out of the paired port: 0 <-> 1, 2 <-> 3, ...',
+  counters: {
+    bridged: 'packets sent out of the paired port (p ^ 1)',
+    sentBack: 'packets sent back out of their input port (the odd one out: no pair)',
+  },
   options: {
     ports: {
       type: 'number',
@@ -32,9 +37,14 @@ export default defineNF({
     const verdicts = new Int32Array(MAX_PORTS);
     /** packets received per input port */
     const perPort = new Float64Array(MAX_PORTS);
+    const bridged = ctx.counter('bridged');
+    const sentBack = ctx.counter('sentBack');
+    /** per input port: the counter of its outcome */
+    const outcome = [bridged];
     for (let p = 0; p < MAX_PORTS; p++) {
       const q = p ^ 1;
       verdicts[p] = out(q < n ? q : p);
+      outcome[p] = q < n ? bridged : sentBack;
     }
     return {
       /** Out of the paired port. Hot path: no allocation. */
@@ -42,6 +52,7 @@ export default defineNF({
         const p = pkt.inputPort;
         if (p >= MAX_PORTS) return out(p); // cannot happen with a valid topology; the router drops it
         perPort[p]!++;
+        outcome[p]!.add();
         return verdicts[p]!;
       },
 

@@ -64,7 +64,13 @@ test('a destination flooded with large responses it did not ask for is flagged a
   assert.equal(c.responses, 99);
   assert.equal(c.largeResponses, 49);
   assert.equal(c.victimEvents, 1);
-  await s.stop();
+  const r = await s.stop();
+  // the declared counters and gauges; 4 addresses were seen in the window
+  assert.deepEqual(
+    [r.metrics.requests, r.metrics.responses, r.metrics.largeResponses, r.metrics.victimEvents],
+    [6, 99, 49, 1],
+  );
+  assert.deepEqual([r.metrics.victimsNow, r.metrics.addresses, r.metrics.toVictims, r.metrics.dropped], [1, 4, 0, 0]);
 });
 
 test('large: the payload size from which a response counts', async () => {

@@ -46,6 +46,23 @@ export default defineNF({
   name: 'dns-amplification',
   description: 'flags destinations receiving many large DNS responses they did not ask for; can drop those responses',
   tickInterval: TICK_MS,
+  counters: {
+    nonIp: 'packets not IPv4/IPv6, or with a malformed IP header (passed)',
+    otherUdp: 'UDP neither from nor to port 53 (passed)',
+    fragments: 'later fragments of UDP datagrams (no UDP header; passed)',
+    malformed: 'UDP without a whole header (passed)',
+    requests: 'DNS requests (UDP to port 53)',
+    responses: 'DNS responses (UDP from port 53)',
+    largeResponses: 'responses with at least `large` bytes of payload',
+    untracked: 'DNS packets whose address found the window table full',
+    toVictims: 'large responses to a flagged victim',
+    dropped: 'large responses to victims dropped (mitigate)',
+    victimEvents: 'times a destination became a victim (not flagged in the window before)',
+  },
+  gauges: {
+    victimsNow: 'victims flagged now (by the last closed window)',
+    addresses: 'addresses that sent DNS requests or received responses in the last closed window',
+  },
   options: {
     window: { type: 'number', default: 1, min: 0.1, max: 3600, help: 'seconds per detection window' },
     large: {
@@ -123,28 +140,69 @@ export default defineNF({
     let windowStart = ctx.now();
     let ticks = 0;
     let findings: DnsVictim[] = [];
+    /** the declared counters and gauges (stats, /metrics, the console) */
+    const cells = {
+      nonIp: ctx.counter('nonIp'),
+      otherUdp: ctx.counter('otherUdp'),
+      fragments: ctx.counter('fragments'),
+      malformed: ctx.counter('malformed'),
+      requests: ctx.counter('requests'),
+      responses: ctx.counter('responses'),
+      largeResponses: ctx.counter('largeResponses'),
+      untracked: ctx.counter('untracked'),
+      toVictims: ctx.counter('toVictims'),
+      dropped: ctx.counter('dropped'),
+      victimEvents: ctx.counter('victimEvents'),
+      victimsNow: ctx.gauge('victimsNow'),
+      addresses: ctx.gauge('addresses'),
+    };
+    /** the instance's counters (tests, the counter line): the declared ones read through to `cells` */
     const counters = {
       packets: 0,
       /** not IPv4/IPv6, or a malformed IP header (passed) */
-      nonIp: 0,
+      get nonIp(): number {
+        return cells.nonIp.value;
+      },
       /** UDP that is neither from nor to port 53 (passed) */
-      otherUdp: 0,
+      get otherUdp(): number {
+        return cells.otherUdp.value;
+      },
       /** later fragments of UDP datagrams (no UDP header; passed) */
-      fragments: 0,
+      get fragments(): number {
+        return cells.fragments.value;
+      },
       /** UDP without a whole header (cut short; passed) */
-      malformed: 0,
-      requests: 0,
-      responses: 0,
+      get malformed(): number {
+        return cells.malformed.value;
+      },
+      get requests(): number {
+        return cells.requests.value;
+      },
+      get responses(): number {
+        return cells.responses.value;
+      },
       /** responses with at least `large` bytes of payload */
-      largeResponses: 0,
+      get largeResponses(): number {
+        return cells.largeResponses.value;
+      },
       /** DNS packets whose address found the window table full */
-      untracked: 0,
+      get untracked(): number {
+        return cells.untracked.value;
+      },
       /** large responses to a flagged victim, and those dropped */
-      toVictims: 0,
-      dropped: 0,
+      get toVictims(): number {
+        return cells.toVictims.value;
+      },
+      get dropped(): number {
+        return cells.dropped.value;
+      },
       windows: 0,
-      victimEvents: 0,
-      victimsNow: 0,
+      get victimEvents(): number {
+        return cells.victimEvents.value;
+      },
+      get victimsNow(): number {
+        return cells.victimsNow.value;
+      },
     };
     const c = counters;
 
@@ -165,7 +223,7 @@ export default defineNF({
         if (rate < o.rate || mbps < o.mbps || lg <= ratio * req) continue;
         const wasFlagged = victims.findKey(cur, s) >= 0;
         spare.copyKey(cur, s);
-        if (!wasFlagged) c.victimEvents++;
+        if (!wasFlagged) cells.victimEvents.add();
         list.push({
           victim: cur.address(s),
           requests: req,
@@ -181,7 +239,7 @@ export default defineNF({
       const t = victims;
       victims = spare;
       spare = t;
-      c.victimsNow = victims.count;
+      cells.victimsNow.set(victims.count);
       c.windows++;
       findings = list;
       if (list.length > 0) {
@@ -194,6 +252,7 @@ export default defineNF({
           );
         }
       }
+      cells.addresses.set(cur.count);
       cur.clear();
       windowStart = now;
     }
@@ -217,48 +276,48 @@ export default defineNF({
       handle(pkt) {
         c.packets++;
         if (pkt.ipVersion < 0) {
-          c.nonIp++;
+          cells.nonIp.add();
           return NEXT;
         }
         if (pkt.ipProtocol !== 17) return NEXT;
         const sp = pkt.srcPort;
         if (sp < 0) {
-          if (pkt.isFragment) c.fragments++;
-          else c.malformed++;
+          if (pkt.isFragment) cells.fragments.add();
+          else cells.malformed.add();
           return NEXT;
         }
         const cols = cur.cols;
         if (sp === 53) {
-          c.responses++;
+          cells.responses.add();
           const d = cur.dstSlot(pkt, true);
-          if (d < 0) c.untracked++;
+          if (d < 0) cells.untracked.add();
           else cols[d * COLS + RESP]!++;
           // a first fragment's UDP length says the whole datagram's payload
           const payload = pkt.isFragment ? pkt.udpLength - 8 : pkt.payloadLength;
           if (payload < large) return NEXT;
-          c.largeResponses++;
+          cells.largeResponses.add();
           if (d >= 0) {
             cols[d * COLS + LARGE]!++;
             cols[d * COLS + LBYTES]! += pkt.length;
           }
           if (victims.count === 0 || victims.dstSlot(pkt, false) < 0) return NEXT;
-          c.toVictims++;
+          cells.toVictims.add();
           if (!mitigate) return NEXT;
           if (d >= 0 && cols[d * COLS + PASSED]! < ratio * cols[d * COLS + REQ]!) {
             cols[d * COLS + PASSED]!++;
             return NEXT;
           }
-          c.dropped++;
+          cells.dropped.add();
           return DROP;
         }
         if (pkt.dstPort === 53) {
-          c.requests++;
+          cells.requests.add();
           const s = cur.srcSlot(pkt, true);
-          if (s < 0) c.untracked++;
+          if (s < 0) cells.untracked.add();
           else cols[s * COLS + REQ]!++;
           return NEXT;
         }
-        c.otherUdp++;
+        cells.otherUdp.add();
         return NEXT;
       },
 

@@ -34,6 +34,20 @@ test('nothing queued and credit: passes at once; then queues, served round robin
   const r = await s.stop();
   assert.equal(r.instance.counters.passed, 1);
   assert.equal(r.instance.counters.sent, 7);
+  // the declared counters and gauges: the queues are empty again, the two flows still known
+  assert.deepEqual(r.metrics, {
+    passed: 1,
+    queued: 7,
+    sent: 7,
+    flowFull: 0,
+    queueFull: 0,
+    noFlow: 0,
+    tableFull: 0,
+    lostAtStop: 0,
+    backlog: 0,
+    backlogged: 0,
+    flows: 2,
+  });
 });
 
 test('DRR is by bytes: a flow of 1000-byte packets and one of 100-byte packets get equal bytes', async () => {
@@ -74,6 +88,10 @@ test('drop tail: per flow (flow-queue) and in all (queue); counted', async () =>
   assert.equal(r.instance.counters.queueFull, 1);
   assert.equal(r.instance.counters.lostAtStop, 4);
   assert.equal(r.held, 4);
+  assert.deepEqual(
+    [r.metrics.flowFull, r.metrics.queueFull, r.metrics.lostAtStop, r.metrics.queued, r.metrics.backlog],
+    [1, 1, 4, 4, 4],
+  );
 });
 
 test('packets without a 5-tuple (ARP, IPv6 runts) share queue 0; IPv6 flows get queues', async () => {

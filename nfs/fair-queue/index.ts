@@ -29,6 +29,21 @@ export default defineNF({
   name: 'fair-queue',
   description: 'per-flow queues served by deficit round robin at a set rate (fair sharing of a link)',
   tickInterval: TICK_MS,
+  counters: {
+    passed: 'packets sent at once (nothing queued, credit left)',
+    queued: 'packets queued',
+    sent: 'packets sent from the queues',
+    flowFull: "packets dropped: their flow's queue was full",
+    queueFull: 'packets dropped: all queues together (or the held table) were full',
+    noFlow: 'packets without a 5-tuple (queue 0)',
+    tableFull: 'new flows that found no free queue (queue 0)',
+    lostAtStop: 'packets still queued when the NF stopped (freed)',
+  },
+  gauges: {
+    backlog: 'packets queued now',
+    backlogged: 'flows with packets queued now',
+    flows: 'flows with a queue now',
+  },
   options: {
     rate: { type: 'number', default: 1e9, min: 0.001, help: 'link rate: bits/s (unit bps) or packets/s (unit pps)' },
     unit: {
@@ -119,24 +134,61 @@ export default defineNF({
     let clock = lastRefill;
     let seenHandled = -1;
 
+    /** the declared counters and gauges (stats, /metrics, the console) */
+    const cells = {
+      passed: ctx.counter('passed'),
+      queued: ctx.counter('queued'),
+      sent: ctx.counter('sent'),
+      flowFull: ctx.counter('flowFull'),
+      queueFull: ctx.counter('queueFull'),
+      noFlow: ctx.counter('noFlow'),
+      tableFull: ctx.counter('tableFull'),
+      lostAtStop: ctx.counter('lostAtStop'),
+    };
+    /** the instance's counters (tests, the counter line): the declared ones read through to `cells` */
     const counters = {
       /** sent at once (nothing queued) */
-      passed: 0,
-      queued: 0,
+      get passed(): number {
+        return cells.passed.value;
+      },
+      get queued(): number {
+        return cells.queued.value;
+      },
       /** sent from the queues */
-      sent: 0,
+      get sent(): number {
+        return cells.sent.value;
+      },
       /** dropped: the flow's queue was full */
-      flowFull: 0,
+      get flowFull(): number {
+        return cells.flowFull.value;
+      },
       /** dropped: all queues together (or the process's held table) were full */
-      queueFull: 0,
+      get queueFull(): number {
+        return cells.queueFull.value;
+      },
       /** packets without a 5-tuple (queue 0) */
-      noFlow: 0,
+      get noFlow(): number {
+        return cells.noFlow.value;
+      },
       /** new flows that found no free queue (queue 0) */
-      tableFull: 0,
+      get tableFull(): number {
+        return cells.tableFull.value;
+      },
       /** still queued when the NF stopped (freed) */
-      lostAtStop: 0,
+      get lostAtStop(): number {
+        return cells.lostAtStop.value;
+      },
       /** DRR rounds a queue went round without sending (its packet larger than its deficit) */
       turns: 0,
+    };
+    const backlogGauge = ctx.gauge('backlog');
+    const backloggedGauge = ctx.gauge('backlogged');
+    const flowsGauge = ctx.gauge('flows');
+    /** The gauges := the queues now (tick and stop). */
+    const gauges = (): void => {
+      backlogGauge.set(qcap - nFreeSlots);
+      backloggedGauge.set(nActive);
+      flowsGauge.set(nQueues - 1 - nFree);
     };
     /** packets sent per queue id (for tests and reports of shares) */
     const sentPerQueue = new Float64Array(nQueues);
@@ -172,7 +224,7 @@ export default defineNF({
           deficit[id]! -= len;
           credit -= bps ? len : 1;
           ctx.send(slotDesc[s]!, NEXT);
-          counters.sent++;
+          cells.sent.add();
           sentPerQueue[id]!++;
           const n = slotNext[s]!;
           freeSlots[nFreeSlots++] = s;
@@ -234,13 +286,13 @@ export default defineNF({
           if (nActive > 0) serve();
         }
         let id = 0;
-        if (!pkt.flowKey(key)) counters.noFlow++;
+        if (!pkt.flowKey(key)) cells.noFlow.add();
         else {
           const idx = table.lookupOrAdd(key, clock);
-          if (idx < 0) counters.tableFull++;
+          if (idx < 0) cells.tableFull.add();
           else {
             if (table.lastAdded) {
-              if (nFree === 0) counters.tableFull++;
+              if (nFree === 0) cells.tableFull.add();
               else id = freeIds[--nFree]!;
               table.setValue(idx, 0, id);
             } else id = table.value(idx, 0);
@@ -250,15 +302,15 @@ export default defineNF({
         const len = pkt.length;
         if (nActive === 0 && credit > 0) {
           credit -= bps ? len : 1;
-          counters.passed++;
+          cells.passed.add();
           return NEXT;
         }
         if (qlen[id]! >= flowCap) {
-          counters.flowFull++;
+          cells.flowFull.add();
           return DROP;
         }
         if (nFreeSlots === 0 || ctx.keep() < 0) {
-          counters.queueFull++;
+          cells.queueFull.add();
           return DROP;
         }
         const s = freeSlots[--nFreeSlots]!;
@@ -274,16 +326,17 @@ export default defineNF({
         } else slotNext[tail[id]!] = s;
         tail[id] = s;
         qlen[id]!++;
-        counters.queued++;
+        cells.queued.add();
         return DROP; // ignored: the packet is kept
       },
 
-      /** Every 1 ms: refill, serve, expire, report. */
+      /** Every 1 ms: refill, serve, expire, the gauges, report. */
       tick(ctx) {
         clock = ctx.now();
         refill();
         if (nActive > 0) serve();
         table.expire(clock, onExpire, sweep);
+        gauges();
         if (reportTicks > 0 && ++ticks >= reportTicks) {
           ticks = 0;
           const d = { ...counters };
@@ -296,7 +349,8 @@ export default defineNF({
       },
 
       stop(ctx) {
-        counters.lostAtStop = qcap - nFreeSlots;
+        cells.lostAtStop.add(qcap - nFreeSlots);
+        gauges();
         if (ctx.options.interval > 0)
           ctx.log(`fair-queue: in all ${describe(counters)}; ${counters.lostAtStop} still queued at stop (freed)`);
       },

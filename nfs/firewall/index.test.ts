@@ -153,6 +153,23 @@ rules:
     ],
   );
   assert.deepEqual(s.default, { action: 'out:2', packets: 2, bytes: pkts[1]!.length + pkts[4]!.length });
+  // The declared counters and gauges (what stats, /metrics and the console show): by verdict,
+  // the 6 untagged IPv4 packets (distinct flows) missed the cache and filled it, the IPv6 one
+  // was classified uncached.
+  assert.deepEqual(r.metrics, {
+    accepted: 1,
+    dropped: 2,
+    redirected: 4,
+    defaulted: 2,
+    nonIp: 0,
+    cacheHits: 0,
+    cacheMisses: 6,
+    uncached: 1,
+    reloads: 0,
+    reloadErrors: 0,
+    rules: 5,
+    cachedFlows: 6,
+  });
 });
 
 test('non-IP and malformed packets take non-ip; fragments are matched with ports 0', async () => {
@@ -185,8 +202,10 @@ test('non-IP and malformed packets take non-ip; fragments are matched with ports
   const a = await runNF(firewall, pkts, { options: { rules: path, interval: 0 } });
   assert.deepEqual(a.verdicts, [NEXT, NEXT, NEXT, DROP, out(1)]);
   assert.equal(a.instance.stats().nonIp, 3);
+  assert.deepEqual([a.metrics.nonIp, a.metrics.accepted, a.metrics.dropped, a.metrics.redirected], [3, 3, 1, 1]);
   const d = await runNF(firewall, pkts, { options: { rules: path, interval: 0, 'non-ip': 'drop' } });
   assert.deepEqual(d.verdicts, [DROP, DROP, DROP, DROP, out(1)]);
+  assert.deepEqual([d.metrics.nonIp, d.metrics.accepted, d.metrics.dropped], [3, 0, 4]);
 });
 
 test('reload on a message: new rules at once, bad file keeps the old ones, unchanged counters carry over', async () => {
@@ -234,7 +253,39 @@ test('reload on a message: new rules at once, bad file keeps the old ones, uncha
   assert.equal(st.reloadErrors, 1);
   s.message({ hello: 1 });
   assert.match(s.logs.at(-1)!, /unknown message/);
-  await s.stop();
+  const end = await s.stop();
+  // dns, web, web (drop), then after the reload web (out:3), dns, then web again (cached)
+  assert.deepEqual(
+    [end.metrics.reloads, end.metrics.reloadErrors, end.metrics.rules, end.metrics.accepted, end.metrics.dropped],
+    [1, 1, 2, 2, 2],
+  );
+  assert.deepEqual([end.metrics.redirected, end.metrics.cacheHits, end.metrics.cacheMisses], [2, 2, 4]);
+  assert.equal(end.metrics.cachedFlows, 2, 'the reload emptied the cache; web and dns filled it again');
+});
+
+test('the declared counters by action never go back when a reload changes the default', async () => {
+  const path = file('default-change.yaml', 'default: drop\nrules:\n  - { proto: tcp, dport: 22, action: accept }\n');
+  const ssh = buildPacket({
+    l3: { kind: 'ipv4', src: '1.1.1.1', dst: '2.2.2.2' },
+    l4: { kind: 'tcp', sport: 9, dport: 22 },
+  }).bytes;
+  const dns = buildPacket({
+    l3: { kind: 'ipv4', src: '1.1.1.1', dst: '2.2.2.2' },
+    l4: { kind: 'udp', sport: 9, dport: 53 },
+  }).bytes;
+  const s = await openNF(firewall, { options: { rules: path, interval: 0 } });
+  const value = (name: string): number => s.ctx.counter(name).value;
+  s.push([ssh, dns, dns, dns]);
+  s.tick(1); // the sums by action are published every tick
+  assert.deepEqual([value('accepted'), value('dropped'), value('defaulted')], [1, 3, 3]);
+  // The default's 3 packets carry over to the new default, now accept: dropped stays at 3.
+  writeFileSync(path, 'default: accept\nrules:\n  - { proto: tcp, dport: 22, action: accept }\n');
+  s.message({ reload: true });
+  s.push([dns, ssh]);
+  s.tick(1);
+  assert.deepEqual([value('accepted'), value('dropped'), value('defaulted')], [3, 3, 4]);
+  const r = await s.stop();
+  assert.deepEqual([r.metrics.accepted, r.metrics.dropped, r.metrics.redirected, r.metrics.reloads], [3, 3, 0, 1]);
 });
 
 test('report every interval and at stop', async () => {

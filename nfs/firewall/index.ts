@@ -51,6 +51,22 @@ export default defineNF({
   name: 'firewall',
   description: 'ordered rules (prefixes, protocol, ports) from a file, first match wins; reload on message',
   tickInterval: TICK_MS,
+  counters: {
+    accepted: 'packets given the accept action (NEXT), by a rule, the default or non-ip',
+    dropped: 'packets given the drop action (DROP), by a rule, the default or non-ip',
+    redirected: 'packets sent out of a port or to a service (out:<port>, service:<n>) by a rule or the default',
+    defaulted: 'packets no rule matched (the default action applied)',
+    nonIp: 'packets that are not IPv4/IPv6, or with a malformed IP header (the non-ip verdict)',
+    cacheHits: 'IPv4 packets whose verdict came from the per-flow cache',
+    cacheMisses: 'IPv4 packets classified and put in the cache',
+    uncached: 'packets classified without the cache (VLAN-tagged, IPv6, or cache 0)',
+    reloads: 'successful reloads of the rules file',
+    reloadErrors: 'reloads refused (the file had a problem; the old rules stayed)',
+  },
+  gauges: {
+    rules: 'rules in force',
+    cachedFlows: 'flows in the verdict cache',
+  },
   options: {
     rules: {
       type: 'string',
@@ -100,19 +116,55 @@ export default defineNF({
     const cTag = new Int32Array(slots);
     const cRule = new Int32Array(slots);
     const key = new FlowKey();
-    let nonIp = 0;
-    let hits = 0;
-    let misses = 0;
-    let uncached = 0;
-    let reloads = 0;
-    let reloadErrors = 0;
+    const accepted = ctx.counter('accepted');
+    const dropped = ctx.counter('dropped');
+    const redirected = ctx.counter('redirected');
+    const defaulted = ctx.counter('defaulted');
+    const nonIp = ctx.counter('nonIp');
+    const hits = ctx.counter('cacheHits');
+    const misses = ctx.counter('cacheMisses');
+    const uncached = ctx.counter('uncached');
+    const reloads = ctx.counter('reloads');
+    const reloadErrors = ctx.counter('reloadErrors');
+    const rulesGauge = ctx.gauge('rules');
+    const cachedGauge = ctx.gauge('cachedFlows');
+    /**
+     * accepted, dropped, redirected: the per-rule packet counts summed by verdict (publish(), every
+     * tick and at stop: the packet path counts once, per rule), plus `base`: what rules no longer
+     * in force had counted (set at each reload, so that the sums never go back).
+     */
+    const outcomeCells = [accepted, dropped, redirected];
+    const base = new Float64Array(3);
+    let baseDefaulted = 0;
+    /** the outcome (0 accepted, 1 dropped, 2 redirected) of a verdict */
+    const outcomeOf = (v: number): number => (v === NEXT ? 0 : v === DROP ? 1 : 2);
+    const nonIpOutcome = outcomeOf(nonIpVerdict);
+    /** cache slots in use (a miss into an empty slot fills one; a reload empties them all) */
+    let filled = 0;
     let ticks = 0;
+    rulesGauge.set(rs.n);
+
+    /** Sums of the per-rule counts by outcome, non-IP packets included (cold). */
+    function outcomeSums(): Float64Array {
+      const sums = new Float64Array(3);
+      for (let r = 0; r <= rs.n; r++) sums[outcomeOf(verdicts[r]!)]! += pk[r]!;
+      sums[nonIpOutcome]! += nonIp.value;
+      return sums;
+    }
+
+    /** The outcome counters, the default's and the cache gauge := the counts now (cold: tick, stop, reload). */
+    function publish(): void {
+      const sums = outcomeSums();
+      outcomeCells.forEach((cell, k) => {
+        cell.add(base[k]! + sums[k]! - cell.value);
+      });
+      defaulted.add(baseDefaulted + pk[rs.n]! - defaulted.value);
+      cachedGauge.set(filled);
+    }
     if (o.interval > 0) ctx.log(`firewall: ${describeRules(rs)}`);
 
     function cachedFlows(): number {
-      let n = 0;
-      for (let i = 0; i < slots; i++) if (cTag[i] !== 0) n++;
-      return n;
+      return filled;
     }
 
     function stats(): FirewallStats {
@@ -120,13 +172,13 @@ export default defineNF({
       return {
         rules: f.rules.map((r, i) => ({ name: r.name, action: r.action, packets: pk[i]!, bytes: by[i]! })),
         default: { action: f.defaultAction, packets: pk[rs.n]!, bytes: by[rs.n]! },
-        nonIp,
-        cacheHits: hits,
-        cacheMisses: misses,
-        uncached,
+        nonIp: nonIp.value,
+        cacheHits: hits.value,
+        cacheMisses: misses.value,
+        uncached: uncached.value,
         cachedFlows: cachedFlows(),
-        reloads,
-        reloadErrors,
+        reloads: reloads.value,
+        reloadErrors: reloadErrors.value,
       };
     }
 
@@ -153,7 +205,7 @@ export default defineNF({
       try {
         next = new RuleSet(loadRules(path));
       } catch (e) {
-        reloadErrors++;
+        reloadErrors.add();
         const msg = e instanceof NfcError ? `${e.message}${e.fix ? `\n  fix: ${e.fix}` : ''}` : String(e);
         ctx.log(`firewall: reload failed, keeping the ${rs.n} rules in force: ${msg}`);
         return false;
@@ -174,12 +226,22 @@ export default defineNF({
       });
       npk[next.n] = pk[rs.n]!;
       nby[next.n] = by[rs.n]!;
+      publish();
       rs = next;
       pk = npk;
       by = nby;
       verdicts = next.verdicts;
+      // The counts carried over go on from where they are: the rest of each sum becomes the base.
+      const carried = outcomeSums();
+      outcomeCells.forEach((cell, k) => {
+        base[k] = cell.value - carried[k]!;
+      });
+      baseDefaulted = defaulted.value - pk[next.n]!;
       cTag.fill(0);
-      reloads++;
+      filled = 0;
+      cachedGauge.set(0);
+      rulesGauge.set(next.n);
+      reloads.add();
       ctx.log(`firewall: reloaded: ${describeRules(rs)}`);
       return true;
     }
@@ -230,19 +292,20 @@ export default defineNF({
                 cacheMask;
               if (cSrc[slot] === src && cDst[slot] === dst && cPorts[slot] === ports && cTag[slot] === proto + 1) {
                 r = cRule[slot]!;
-                hits++;
+                hits.add();
               } else {
                 r = rs.classify4(src, dst, proto, ports >>> 16, ports & 0xffff);
+                if (cTag[slot] === 0) filled++;
                 cSrc[slot] = src;
                 cDst[slot] = dst;
                 cPorts[slot] = ports;
                 cTag[slot] = proto + 1;
                 cRule[slot] = r;
-                misses++;
+                misses.add();
               }
             } else {
               r = rs.classify4(src, dst, proto, ports >>> 16, ports & 0xffff);
-              uncached++;
+              uncached.add();
             }
             pk[r]! += 1;
             by[r]! += len;
@@ -251,7 +314,7 @@ export default defineNF({
         }
         // Anything else (VLAN tags, IPv6, non-IP, malformed): the packet view's parse.
         if (!pkt.flowKey(key)) {
-          nonIp++;
+          nonIp.add();
           return nonIpVerdict;
         }
         const a = key.addr;
@@ -259,7 +322,7 @@ export default defineNF({
           key.family === 4
             ? rs.classify4(a[0]! | 0, a[4]! | 0, key.proto, key.srcPort, key.dstPort)
             : rs.classify6(a, key.proto, key.srcPort, key.dstPort);
-        uncached++;
+        uncached.add();
         pk[r]! += 1;
         by[r]! += len;
         return verdicts[r]!;
@@ -267,6 +330,7 @@ export default defineNF({
 
       /** Every 100 ms: every `interval` s the report. */
       tick(ctx) {
+        publish();
         const interval = ctx.options.interval;
         if (interval === 0 || ++ticks < interval * TICKS_PER_SECOND) return;
         ticks = 0;
@@ -283,6 +347,7 @@ export default defineNF({
       },
 
       stop(ctx) {
+        publish();
         if (ctx.options.interval === 0) return;
         for (const line of report()) ctx.log(line);
       },

@@ -31,6 +31,7 @@ test('flows are pinned by destination port, then source port (replies), and rang
   );
   assert.match(r.flowChains[0]!.flow, /udp 10\.0\.0\.1:5000 -> 10\.0\.0\.2:53/);
   assert.deepEqual(r.instance.stats(), { pinned: 4, unmatched: 1, noFlow: 0, inboxFull: 0 });
+  assert.deepEqual(r.metrics, { pinned: 4, unmatched: 1, noFlow: 0, inboxFull: 0 }, 'the declared counters');
 });
 
 test('the fallback chain takes flows no entry matches; packets without a flow stay on their chain', async () => {

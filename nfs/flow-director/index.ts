@@ -24,7 +24,6 @@ export const Stat = {
   /** pins the manager's inbox had no room for: retried with the flow's next packet */
   inboxFull: 3,
 } as const;
-const STATS = 4;
 
 const TCP = IpProto.TCP,
   UDP = IpProto.UDP,
@@ -68,6 +67,12 @@ export function compileMap(map: string, chainId: (name: string) => number, known
 export default defineNF({
   name: 'flow-director',
   description: 'pins each new flow to a chain chosen by its transport port (OpenNetVM test_flow_dir)',
+  counters: {
+    pinned: 'flows pinned to a chain',
+    unmatched: 'packets no map entry matched, with no fallback: left on the default chain',
+    noFlow: 'packets without a 5-tuple (not IPv4/IPv6): left on the default chain',
+    inboxFull: "pins the manager's inbox had no room for (retried with the flow's next packet)",
+  },
   options: {
     map: {
       type: 'string',
@@ -94,7 +99,12 @@ export default defineNF({
         },
       );
     }
-    const counters = new Float64Array(STATS);
+    /** the declared counters, by Stat index */
+    const counters = [ctx.counter('pinned'), ctx.counter('unmatched'), ctx.counter('noFlow'), ctx.counter('inboxFull')];
+    const pinned = counters[Stat.pinned]!;
+    const unmatched = counters[Stat.unmatched]!;
+    const noFlow = counters[Stat.noFlow]!;
+    const inboxFull = counters[Stat.inboxFull]!;
     return {
       /** Picks the flow's chain and pins it. Hot path: allocation only when a flow is pinned. */
       handle(pkt, ctx) {
@@ -106,31 +116,31 @@ export default defineNF({
         }
         if (chain < 0) chain = fallback;
         if (chain < 0) {
-          counters[Stat.unmatched]!++;
+          unmatched.add();
           return NEXT;
         }
         const r = ctx.setFlowChain(chain);
-        if (r === 'ok') counters[Stat.pinned]!++;
-        else if (r === 'ring-full') counters[Stat.inboxFull]!++;
-        else counters[Stat.noFlow]!++;
+        if (r === 'ok') pinned.add();
+        else if (r === 'ring-full') inboxFull.add();
+        else noFlow.add();
         return NEXT;
       },
 
       /** Cold: one line of counts. */
       stop(ctx) {
         ctx.log(
-          `flow-director: ${counters[Stat.pinned]} flows pinned, ${counters[Stat.unmatched]} packets unmatched, ` +
-            `${counters[Stat.noFlow]} without a flow, ${counters[Stat.inboxFull]} pins retried`,
+          `flow-director: ${pinned.value} flows pinned, ${unmatched.value} packets unmatched, ` +
+            `${noFlow.value} without a flow, ${inboxFull.value} pins retried`,
         );
       },
 
       /** A copy of the counters by name (cold; for tests). */
       stats(): Record<keyof typeof Stat, number> {
         return {
-          pinned: counters[Stat.pinned]!,
-          unmatched: counters[Stat.unmatched]!,
-          noFlow: counters[Stat.noFlow]!,
-          inboxFull: counters[Stat.inboxFull]!,
+          pinned: pinned.value,
+          unmatched: unmatched.value,
+          noFlow: noFlow.value,
+          inboxFull: inboxFull.value,
         };
       },
     };

@@ -94,7 +94,7 @@ test('every packet passes unchanged, IP or not, malformed or not', async () => {
 });
 
 test('per-flow counts: both directions of a flow are one entry, IPv4 and IPv6', async () => {
-  await run(mix, { options: quiet });
+  const r = await run(mix, { options: quiet });
   const flows = flowsByName();
   const len = (...ps: Uint8Array[]): number => ps.reduce((s, p) => s + p.length, 0);
   assert.deepEqual(
@@ -117,6 +117,16 @@ test('per-flow counts: both directions of a flow are one entry, IPv4 and IPv6', 
     flows: 5,
     expired: 0,
     tableFull: 0,
+  });
+  // the declared counters and gauge (stats, /metrics, the console): the tracker's totals at stop
+  assert.deepEqual(r.metrics, {
+    packets: mix.length,
+    bytes: len(...mix),
+    nonIp: 3,
+    newFlows: 5,
+    expired: 0,
+    tableFull: 0,
+    activeFlows: 5,
   });
 });
 
@@ -177,6 +187,7 @@ test('the NF enforces expiry from tick(): a 1 s timeout, swept within 2 s', asyn
   const r = await run([ab, ac, q6], { options: { 'idle-timeout': 1, interval: 2 }, ticks: 20 });
   assert.equal(flowTracker().table.count, 0);
   assert.equal(flowTracker().stats().expired, 3);
+  assert.deepEqual([r.metrics.newFlows, r.metrics.expired, r.metrics.activeFlows], [3, 3, 0]);
   assert.match(r.logs[0]!, /^flow-tracker: 2\.0 s: 0 active flows \(max 65536\), 3 new, 3 expired, /);
   // one tick short of the deadline nothing has gone
   await run([ab, ac, q6], { options: { 'idle-timeout': 1, interval: 0 }, ticks: 9 });
@@ -193,6 +204,7 @@ test('a full table: new flows are counted, not tracked; known flows still are', 
   const s = flowTracker().stats();
   assert.equal(s.active, 2);
   assert.equal(s.tableFull, 3, 'q6, ping and ab2 found no room');
+  assert.deepEqual([r.metrics.tableFull, r.metrics.activeFlows, r.metrics.newFlows], [3, 2, 2]);
   assert.deepEqual(flowsByName().get('tcp 10.0.0.1:40000 -> 10.0.0.2:80'), {
     packets: 2,
     bytes: ab.length + ba.length,

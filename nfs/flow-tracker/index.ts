@@ -14,7 +14,9 @@
  * most one tick early, and each tick sweeps a tenth of the table, so an idle flow is removed
  * between its deadline and about 1.1 s after it.
  *
- * Each instance has its own FlowTracker (create()); `instance.tracker` is it.
+ * Each instance has its own FlowTracker (create()); `instance.tracker` is it. The NF's declared
+ * counters and gauge (stats, /metrics, the console) are the tracker's totals, copied at every
+ * tick (100 ms) and at stop: the packet path counts once, in the tracker.
  */
 import {
   createFlowTable,
@@ -220,6 +222,17 @@ export default defineNF({
   name: 'flow-tracker',
   description: 'passes every packet on and counts packets and bytes per flow, with idle expiry and a top-N report',
   tickInterval: TICK_MS,
+  counters: {
+    packets: 'packets seen (all pass on)',
+    bytes: 'bytes of the frames seen',
+    nonIp: 'packets not IPv4/IPv6, or with an IP header malformed or cut short (not tracked)',
+    newFlows: 'flows added to the table',
+    expired: 'flows removed after idle-timeout',
+    tableFull: 'packets of new flows that found the table full (not tracked)',
+  },
+  gauges: {
+    activeFlows: 'flows in the table now',
+  },
   options: {
     capacity: {
       type: 'number',
@@ -267,6 +280,25 @@ export default defineNF({
     /** slots each tick's expire() scans: the whole table once a second */
     const sweep = Math.ceil(tracker.table.capacity / TICKS_PER_SECOND);
     let ticks = 0;
+    const packets = ctx.counter('packets');
+    const bytes = ctx.counter('bytes');
+    const nonIp = ctx.counter('nonIp');
+    const newFlows = ctx.counter('newFlows');
+    const expired = ctx.counter('expired');
+    const tableFull = ctx.counter('tableFull');
+    const activeFlows = ctx.gauge('activeFlows');
+    /** The declared counters and gauge := the tracker's totals (cold: tick and stop). */
+    const publish = (): void => {
+      const c = tracker.counters;
+      const t = tracker.table;
+      packets.add(c[Stat.packets]! - packets.value);
+      bytes.add(c[Stat.bytes]! - bytes.value);
+      nonIp.add(c[Stat.nonIp]! - nonIp.value);
+      newFlows.add(t.adds - newFlows.value);
+      expired.add(t.expiredCount - expired.value);
+      tableFull.add(t.fullCount - tableFull.value);
+      activeFlows.set(t.count);
+    };
     return {
       /** this instance's tracker (cold; for tests and embedding programs) */
       tracker,
@@ -281,6 +313,7 @@ export default defineNF({
       tick(ctx) {
         clock = ctx.now();
         tracker.expire(clock, sweep);
+        publish();
         const interval = ctx.options.interval;
         if (interval === 0 || ++ticks < interval * TICKS_PER_SECOND) return;
         ticks = 0;
@@ -288,6 +321,7 @@ export default defineNF({
       },
 
       stop(ctx) {
+        publish();
         if (ctx.options.interval === 0) return;
         const s = tracker.stats();
         ctx.log(

@@ -70,7 +70,9 @@ test('flows over the share are heavy and reported; the others are not', async ()
   assert.equal(s.instance.counters.heavyEvents, 2);
   closeWindow(s);
   assert.equal(s.instance.counters.heavyNow, 0);
-  await s.stop();
+  const r = await s.stop();
+  // the declared counters and gauge: two keys became heavy, none is now
+  assert.deepEqual([r.metrics.heavyEvents, r.metrics.heavyNow, r.metrics.heavyPackets], [2, 0, 5]);
 });
 
 test('key src and key dst count addresses, by bytes', async () => {
@@ -196,7 +198,8 @@ test('action mark: DSCP rewritten, ECN kept, IPv4 header checksum right; IPv6 tr
   assert.equal(storedL4Checksum(p6, b6), refL4Checksum(p6, b6));
   assert.deepEqual(out[2]!.bytes[14 + 1], 0, 'not heavy: untouched');
   assert.equal(s.instance.counters.marked, 2);
-  await s.stop();
+  const r = await s.stop();
+  assert.deepEqual([r.metrics.marked, r.metrics.heavyPackets, r.metrics.dropped, r.metrics.heavyNow], [2, 2, 0, 2]);
 });
 
 test('non-IP and malformed packets pass, counted, not in the sketch', async () => {
@@ -204,6 +207,7 @@ test('non-IP and malformed packets pass, counted, not in the sketch', async () =
   const r = await runNF(heavy, [new Uint8Array(64), cut], { options: { interval: 0 } });
   assert.deepEqual(r.verdicts, [NEXT, NEXT]);
   assert.equal(r.instance.counters.nonIp, 2);
+  assert.equal(r.metrics.nonIp, 2);
   assert.deepEqual(r.instance.top(), []);
 });
 

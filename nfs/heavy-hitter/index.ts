@@ -78,6 +78,17 @@ export default defineNF({
   description:
     'finds flows or addresses over a share or a rate of the traffic per window (count-min sketch + top-k); can drop or DSCP-mark them',
   tickInterval: TICK_MS,
+  counters: {
+    nonIp: 'packets not IPv4/IPv6, or with a malformed IP header (passed, not counted in the sketch)',
+    heavyPackets: 'packets of keys flagged heavy (while flagged)',
+    dropped: 'heavy-hitter packets dropped (action drop)',
+    marked: 'heavy-hitter packets DSCP-marked (action mark)',
+    evictions: 'top-k replacements (a key pushed out by a larger one)',
+    heavyEvents: 'times a key became heavy (not heavy in the window before)',
+  },
+  gauges: {
+    heavyNow: 'keys flagged heavy now (by the last closed window)',
+  },
   options: {
     window: { type: 'number', default: 1, min: 0.1, max: 3600, help: 'seconds per detection window' },
     key: {
@@ -192,21 +203,46 @@ export default defineNF({
     let findings: HeavyHitter[] = [];
     const key = new FlowKey();
     const textKey = new FlowKey();
+    /** the declared counters and gauges (stats, /metrics, the console) */
+    const cells = {
+      nonIp: ctx.counter('nonIp'),
+      heavyPackets: ctx.counter('heavyPackets'),
+      dropped: ctx.counter('dropped'),
+      marked: ctx.counter('marked'),
+      evictions: ctx.counter('evictions'),
+      heavyEvents: ctx.counter('heavyEvents'),
+      heavyNow: ctx.gauge('heavyNow'),
+    };
+    /** the instance's counters (tests, the counter line): the declared ones read through to `cells` */
     const counters = {
       packets: 0,
       bytes: 0,
       /** not IPv4/IPv6, or a malformed IP header (passed, not counted in the sketch) */
-      nonIp: 0,
+      get nonIp(): number {
+        return cells.nonIp.value;
+      },
       /** packets of heavy hitters (while flagged), and of those dropped or marked */
-      heavyPackets: 0,
-      dropped: 0,
-      marked: 0,
+      get heavyPackets(): number {
+        return cells.heavyPackets.value;
+      },
+      get dropped(): number {
+        return cells.dropped.value;
+      },
+      get marked(): number {
+        return cells.marked.value;
+      },
       /** top-k replacements (a key pushed out by a larger one) */
-      evictions: 0,
+      get evictions(): number {
+        return cells.evictions.value;
+      },
       windows: 0,
       /** times a key became heavy (not heavy in the window before) */
-      heavyEvents: 0,
-      heavyNow: 0,
+      get heavyEvents(): number {
+        return cells.heavyEvents.value;
+      },
+      get heavyNow(): number {
+        return cells.heavyNow.value;
+      },
     };
     const c = counters;
 
@@ -259,7 +295,7 @@ export default defineNF({
         spareKeys.set(topKeys.subarray(j * KW, j * KW + KW), n * KW);
         spareHash[n] = h;
         n++;
-        if (!was) c.heavyEvents++;
+        if (!was) cells.heavyEvents.add();
         list.push({
           key: keyText(topKeys, j),
           estimate: est,
@@ -275,7 +311,7 @@ export default defineNF({
       heavyHash = spareHash;
       spareHash = th;
       heavyN = n;
-      c.heavyNow = n;
+      cells.heavyNow.set(n);
       c.windows++;
       findings = list;
       if (list.length > 0) {
@@ -330,7 +366,7 @@ export default defineNF({
         const len = pkt.length;
         c.bytes += len;
         if (!pkt.flowKey(key)) {
-          c.nonIp++;
+          cells.nonIp.add();
           return NEXT;
         }
         const a = key.addr;
@@ -379,14 +415,14 @@ export default defineNF({
             storeKey(topKeys, topMinIdx, key);
             topHash[topMinIdx] = h;
             topCount[topMinIdx] = est;
-            c.evictions++;
+            cells.evictions.add();
             recomputeMin();
           }
         }
         if (heavyN === 0 || findKey(heavyKeys, heavyHash, heavyN, h, key) < 0) return NEXT;
-        c.heavyPackets++;
+        cells.heavyPackets.add();
         if (action === 1) {
-          c.dropped++;
+          cells.dropped.add();
           return DROP;
         }
         if (action === 2) {
@@ -398,7 +434,7 @@ export default defineNF({
             const at = pkt.byteOffset + pkt.l3Offset;
             dv.setUint32(at, ((dv.getUint32(at) & 0xf03fffff) | (dscp << 22)) >>> 0);
           }
-          c.marked++;
+          cells.marked.add();
         }
         return NEXT;
       },

@@ -154,7 +154,14 @@ test('forwarding waits for ARP: queued, ARP request out of the route port, sent 
   assert.equal(st.queued, 2);
   assert.equal(st.arpRequestsSent, 1);
   assert.equal(st.arpRepliesReceived, 1);
-  await s.stop();
+  s.tick(1);
+  const r = await s.stop();
+  // the declared counters and gauges (stats, /metrics, the console), copied at tick and stop
+  assert.deepEqual(
+    [r.metrics.forwarded, r.metrics.queued, r.metrics.arpRequestsSent, r.metrics.arpRepliesReceived],
+    [3, 2, 1, 1],
+  );
+  assert.deepEqual([r.metrics.waiting, r.metrics.arpEntries, r.metrics.noRoute, r.metrics.malformed], [0, 1, 0, 0]);
 });
 
 test('queues are bounded per next hop and in total; the rest is dropped and counted', async () => {
@@ -165,8 +172,12 @@ test('queues are bounded per next hop and in total; the rest is dropped and coun
   assert.deepEqual(s.verdicts.slice(3), [-1, DROP], 'the total is reached');
   assert.equal(s.instance.stats().queueFull, 2);
   assert.equal(s.ctx.heldCount, 3);
+  s.tick(1);
   const r = await s.stop();
   assert.equal(r.held, 0, 'stop() frees the queues itself');
+  // 3 packets queued, 2 dropped (queue full); at stop the 3 queued are freed and counted as arpTimeout
+  assert.deepEqual([r.metrics.queued, r.metrics.queueFull, r.metrics.arpTimeout], [3, 2, 3]);
+  assert.equal(r.metrics.waiting, 0, 'nothing waits after stop() freed the queues');
 });
 
 test('no ARP reply: requests repeated every arp-retry, the queue dropped after arp-retries, the entry gone', async () => {

@@ -27,7 +27,9 @@
  *
  * Time: handle() does not read the clock on the fast path; tick() runs every 100 ms and does
  * the retries and expiries. The instance (`runNF(...).instance`) exposes `counters`, `stats()`,
- * `arpEntry(ip)` and the route table `v4`.
+ * `arpEntry(ip)` and the route table `v4`. The NF's declared counters and gauges (stats,
+ * /metrics, the console: PUBLISHED, some of them sums of `counters`) are copied from `counters`
+ * at every tick (100 ms) and at stop: the packet path counts once.
  */
 import { defineNF, DROP, NfcError, out, type NFContext, type PacketView, type PortInfo } from 'nfchain';
 import { resolve } from 'node:path';
@@ -122,6 +124,38 @@ const {
   noBuffer: C_NO_BUF,
   expiredEntries: C_EXPIRED,
 } = Counter;
+/**
+ * The declared counters (defineNF `counters`) and the `counters` entries each one sums: what a
+ * user reads in stats, /metrics and the console (29 reasons folded into 17).
+ */
+const PUBLISHED: readonly (readonly [string, string, readonly number[]])[] = [
+  ['forwarded', 'packets forwarded (sent to their next hop)', [C_FWD]],
+  ['queued', 'packets that waited for an ARP reply', [C_QUEUED]],
+  ['noRoute', 'packets with no route (ICMP Net Unreachable sent): dropped', [C_NO_ROUTE]],
+  ['blackhole', 'packets to a blackhole route: dropped', [C_BLACKHOLE]],
+  ['ttlExceeded', 'packets with TTL 1 or 0 (ICMP Time Exceeded sent): dropped', [C_TTL]],
+  ['tooBig', 'packets bigger than the egress MTU (Fragmentation Needed sent if DF): dropped', [C_TOO_BIG]],
+  ['icmpErrorsSent', 'ICMP errors sent', [C_ICMP_ERR]],
+  ['echoAnswered', 'ICMP echo requests to the router answered', [C_ECHO]],
+  ['toUsDropped', 'packets to a router address other than echo requests: dropped', [C_TO_US]],
+  ['arpRequestsAnswered', 'ARP requests for a router address answered', [C_ARP_ANSWERED]],
+  ['arpRequestsSent', 'ARP requests sent for next hops', [C_ARP_SENT]],
+  ['arpRepliesReceived', 'ARP replies to the router', [C_ARP_REPLIES]],
+  ['queueFull', 'packets dropped: the ARP queue was full', [C_QUEUE_FULL]],
+  ['arpTimeout', 'packets dropped: no ARP reply after the retries, or the ARP cache full', [C_ARP_TIMEOUT, C_ARP_FULL]],
+  [
+    'malformed',
+    'IPv4 headers cut short, of a bad version, IHL, length or checksum: dropped',
+    [C_TRUNC, C_VERSION, C_IHL, C_LEN, C_CSUM],
+  ],
+  ['martian', 'martian, broadcast or multicast packets: dropped', [C_MARTIAN, C_BCAST, C_MCAST]],
+  [
+    'ignored',
+    'IPv6, other EtherTypes, frames for other MACs, ARP not for the router: dropped',
+    [C_IPV6, C_NON_IP, C_OTHER_HOST, C_ARP_IGNORED],
+  ],
+];
+
 /** ipv4HeaderProblem's answers → this NF's counters. */
 const IPV4_COUNTER = new Int32Array(5);
 IPV4_COUNTER[IPV4_TRUNCATED] = C_TRUNC;
@@ -809,6 +843,11 @@ export default defineNF({
   name: 'ip-router',
   description: 'an IPv4 router: ARP, ICMP echo and errors, header checks, LPM forwarding (Click IP router)',
   tickInterval: TICK_MS,
+  counters: Object.fromEntries(PUBLISHED.map(([name, help]) => [name, help])),
+  gauges: {
+    waiting: 'packets waiting for an ARP reply now',
+    arpEntries: 'ARP cache entries now (learned, pending and permanent)',
+  },
   options: {
     routes: {
       type: 'string',
@@ -929,6 +968,20 @@ export default defineNF({
     let ticks = 0;
     let last = new Float64Array(N);
     let lastAt = ctx.now();
+    const published = PUBLISHED.map(([name, , sum]) => ({ cell: ctx.counter(name), sum }));
+    const waiting = ctx.gauge('waiting');
+    const arpEntries = ctx.gauge('arpEntries');
+    /** The declared counters and gauges := the router's counters, summed as PUBLISHED says (cold). */
+    const publish = (): void => {
+      const c = router.counters;
+      for (const { cell, sum } of published) {
+        let v = 0;
+        for (const i of sum) v += c[i]!;
+        cell.add(v - cell.value);
+      }
+      waiting.set(router.queuedPackets);
+      arpEntries.set(router.arp.count);
+    };
     if (interval > 0) {
       const addrs = withAddr.map((p) => `${p.name} ${p.ipv4.map((a) => `${a.address}/${a.prefix}`).join(', ')}`);
       const v6 = file ? file.routes.filter((r) => r.family === 6).length : 0;
@@ -947,6 +1000,7 @@ export default defineNF({
       handle,
       tick() {
         router.tick(ctx.now());
+        publish();
         if (perReport === 0 || ++ticks < perReport) return;
         ticks = 0;
         const now = ctx.now();
@@ -964,6 +1018,7 @@ export default defineNF({
       },
       stop() {
         router.drain();
+        publish();
         if (interval > 0) ctx.log(report(router.counters, new Float64Array(N), 'in all', 0, router.arp.count));
       },
     };

@@ -37,6 +37,7 @@ test('default pairs 0↔1, 2↔3; MACs as DPDK: dst 02:00:00:00:00:<egress>, src
     assert.deepEqual([...b.subarray(12)], [...pkts[i]!.subarray(12)], 'beyond the MACs nothing changes');
   }
   assert.equal(r.instance.counters.forwarded, 4);
+  assert.equal(r.metrics.forwarded, 4);
   assert.deepEqual([...r.instance.counters.perPort.subarray(0, 4)], [1, 1, 1, 1]);
 });
 
@@ -49,6 +50,7 @@ test('an unpaired port (odd one out, or beyond the ports) and runts: DROP, count
   assert.equal(r.instance.counters.unpaired, 3);
   assert.equal(r.instance.counters.malformed, 1);
   assert.equal(r.instance.counters.forwarded, 0);
+  assert.deepEqual(r.metrics, { forwarded: 0, unpaired: 3, malformed: 1 }, 'the declared counters');
 });
 
 test('pairs by name (names with "-") and by id', async () => {

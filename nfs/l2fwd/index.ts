@@ -119,6 +119,11 @@ export function parseDstMacs(text: string, ports: readonly PortInfo[]): Uint8Arr
 export default defineNF({
   name: 'l2fwd',
   description: "sends each packet out of its input port's pair, rewriting the MACs as DPDK's l2fwd",
+  counters: {
+    forwarded: "packets sent out of their input port's pair",
+    unpaired: 'packets from a port with no pair: dropped',
+    malformed: 'packets too short for an Ethernet header: dropped',
+  },
   options: {
     pairs: {
       type: 'string',
@@ -157,10 +162,20 @@ export default defineNF({
         'l2fwd needs at least two ports; give the manager two, or name them in "pairs"',
       );
 
+    const forwarded = ctx.counter('forwarded');
+    const unpaired = ctx.counter('unpaired');
+    const malformed = ctx.counter('malformed');
+    /** the declared counters (read through), and packets sent out of each port */
     const counters = {
-      forwarded: 0,
-      unpaired: 0,
-      malformed: 0,
+      get forwarded(): number {
+        return forwarded.value;
+      },
+      get unpaired(): number {
+        return unpaired.value;
+      },
+      get malformed(): number {
+        return malformed.value;
+      },
       /** packets sent out of each port */
       perPort: new Float64Array(MAX_PORTS),
     };
@@ -185,11 +200,11 @@ export default defineNF({
         const p = pkt.inputPort;
         const v = p < MAX_PORTS ? verdicts[p]! : DROP;
         if (v === DROP) {
-          counters.unpaired++;
+          unpaired.add();
           return DROP;
         }
         if (pkt.length < 14) {
-          counters.malformed++;
+          malformed.add();
           return DROP;
         }
         const e = pairOf[p]!;
@@ -199,7 +214,7 @@ export default defineNF({
           const m = e * 12;
           for (let i = 0; i < 12; i++) b[base + i] = macs[m + i]!;
         }
-        counters.forwarded++;
+        forwarded.add();
         counters.perPort[e]!++;
         return v;
       },

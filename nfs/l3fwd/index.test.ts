@@ -137,6 +137,23 @@ test('IPv4 drops: TTL 1 and 0, no route, blackhole, gateway or host without a MA
   assert.equal(s.noNeighbor, 2);
   assert.equal(s.noRoute, 1);
   assert.equal(s.forwarded4, 0);
+  // The declared counters and gauges, as stats, /metrics and the console show them.
+  assert.deepEqual(r.metrics, {
+    forwarded4: 0,
+    forwarded6: 0,
+    noRoute: 1,
+    ttlExpired: 2,
+    noNeighbor: 2,
+    blackhole: 1,
+    nonIp: 0,
+    truncated: 0,
+    badVersion: 0,
+    badHeaderLength: 0,
+    badLength: 0,
+    badChecksum: 0,
+    routes4: 3,
+    routes6: 0,
+  });
   assert.ok(
     r.logs.some((l) => /gateway 10\.0\.1\.254 \(line 1\) has no neighbor line/.test(l)),
     r.logs.join('\n'),
@@ -181,9 +198,15 @@ test('malformed IPv4 is dropped and counted by reason; checksum checked only wit
     badChecksum: 0,
   });
   assert.equal(r1.instance.stats().nonIp, 2);
+  assert.deepEqual(
+    [r1.metrics.truncated, r1.metrics.badVersion, r1.metrics.badHeaderLength, r1.metrics.badLength],
+    [2, 1, 1, 2],
+  );
+  assert.deepEqual([r1.metrics.forwarded4, r1.metrics.nonIp, r1.metrics.badChecksum], [1, 2, 0]);
   const r2 = await runNF(l3fwd, pkts, opts({ 'verify-checksum': true, 'non-ip': 'next' }));
   assert.deepEqual(r2.verdicts, [DROP, DROP, DROP, DROP, DROP, DROP, DROP, NEXT, NEXT]);
   assert.equal(r2.instance.stats().malformed.badChecksum, 1);
+  assert.equal(r2.metrics.badChecksum, 1);
   // A good packet passes verify-checksum.
   const r3 = await runNF(l3fwd, [good.bytes], opts({ 'verify-checksum': true }));
   assert.deepEqual(r3.verdicts, [out(0)]);

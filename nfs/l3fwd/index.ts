@@ -18,7 +18,18 @@
  * Each instance has its own tables (create()); the instance exposes `counters`, `stats()`,
  * `v4` and `v6` (the route tables) and `nextHops` for tests.
  */
-import { defineNF, DROP, formatIpv4, formatIpv6, NEXT, NfcError, out, type PacketView, parseMac } from 'nfchain';
+import {
+  defineNF,
+  DROP,
+  formatIpv4,
+  formatIpv6,
+  NEXT,
+  NfcError,
+  out,
+  type NFContext,
+  type PacketView,
+  parseMac,
+} from 'nfchain';
 import { resolve } from 'node:path';
 import { Ipv4Map, Ipv6Map } from './addr-map.js';
 import { Ipv4RouteTable, Ipv6RouteTable } from './route-table.js';
@@ -60,6 +71,12 @@ export const Counter = {
   badChecksum: 11,
 } as const;
 const N_COUNTERS = 12;
+/** The declared counters' names, by Counter index. */
+const COUNTER_NAMES = (Object.entries(Counter) as [keyof typeof Counter, number][])
+  .sort((a, b) => a[1] - b[1])
+  .map(([n]) => n);
+/** A declared counter (ctx.counter). */
+type Cell = ReturnType<NFContext['counter']>;
 const C_FWD4 = Counter.forwarded4,
   C_FWD6 = Counter.forwarded6,
   C_NO_ROUTE = Counter.noRoute,
@@ -111,6 +128,24 @@ function headerChecksumOk(b: Uint8Array, at: number, len: number): boolean {
 export default defineNF({
   name: 'l3fwd',
   description: 'IPv4/IPv6 longest-prefix-match forwarding from a routes file (DPDK l3fwd)',
+  counters: {
+    forwarded4: 'IPv4 packets forwarded',
+    forwarded6: 'IPv6 packets forwarded',
+    noRoute: 'packets with no route to their destination: dropped',
+    ttlExpired: 'packets with TTL (hop limit) 1 or 0: dropped',
+    noNeighbor: "packets whose next hop's MAC is not known (no neighbor line, no default-mac): dropped",
+    blackhole: 'packets to a blackhole, unreachable or prohibit route: dropped',
+    nonIp: 'packets neither IPv4 nor IPv6, or shorter than an Ethernet header (the non-ip verdict)',
+    truncated: 'IP headers cut short: dropped',
+    badVersion: 'IP version field not 4 (6): dropped',
+    badHeaderLength: 'IPv4 IHL below 5: dropped',
+    badLength: 'IP total (payload) length beyond the frame or below the header: dropped',
+    badChecksum: 'IPv4 header checksum wrong (verify-checksum): dropped',
+  },
+  gauges: {
+    routes4: 'IPv4 routes in the table',
+    routes6: 'IPv6 routes in the table',
+  },
   options: {
     routes: {
       type: 'string',
@@ -171,13 +206,31 @@ export default defineNF({
     for (const p of ctx.ports) if (p.id < MAX_PORTS) portMac.set(p.macBytes, p.id * 6);
     const verify = o['verify-checksum'];
     const nonIpVerdict = o['non-ip'] === 'next' ? NEXT : DROP;
-    const C = new Float64Array(N_COUNTERS);
+    /** the counters, by Counter index (in shared memory: stats, /metrics, the console) */
+    const cells: Cell[] = COUNTER_NAMES.map((n) => ctx.counter(n));
+    const fwd4 = cells[C_FWD4]!;
+    const fwd6 = cells[C_FWD6]!;
+    const noRoute = cells[C_NO_ROUTE]!;
+    const ttlExpired = cells[C_TTL]!;
+    const noNeighbor = cells[C_NO_NEIGH]!;
+    const blackhole = cells[C_BLACKHOLE]!;
+    const nonIp = cells[C_NON_IP]!;
+    const truncated = cells[C_TRUNC]!;
+    const badVersion = cells[C_VERSION]!;
+    const badLength = cells[C_LEN]!;
+    const badChecksum = cells[C_CSUM]!;
+    /** ipv4HeaderProblem's answers → their counters (IPV4_OK's entry is never used) */
+    const byProblem: Cell[] = Array.from(IPV4_COUNTER, (i) => cells[i]!);
+    /** the counters now, by Counter index (cold) */
+    const snapshot = (): Float64Array => Float64Array.from(cells, (c) => c.value);
     const perPort = new Float64Array(MAX_PORTS);
     const w6 = new Uint32Array(4);
     const interval = o.interval;
     let ticks = 0;
-    let last = new Float64Array(N_COUNTERS);
+    let last: Float64Array = new Float64Array(N_COUNTERS);
     let lastAt = ctx.now();
+    ctx.gauge('routes4').set(v4.size);
+    ctx.gauge('routes6').set(v6.size);
 
     /** Writes the MACs for next hop `nh`, the destination being at b[dstAt..] (family 4/6). */
     function macs(b: Uint8Array, o: number, nh: number, kind: number, dstAt: number, v6: boolean): boolean {
@@ -225,13 +278,16 @@ export default defineNF({
     for (const w of fib.warnings) ctx.log(`l3fwd: ${w}`);
 
     return {
-      counters: C,
+      /** the counters now, by Counter index (a copy; cold) */
+      get counters(): Float64Array {
+        return snapshot();
+      },
       perPort,
       v4,
       v6,
       nextHops: fib.describe,
       file,
-      stats: (): L3fwdStats => statsOf(C, perPort),
+      stats: (): L3fwdStats => statsOf(snapshot(), perPort),
 
       /** Hot path: no allocation. */
       handle(pkt: PacketView): number {
@@ -239,7 +295,7 @@ export default defineNF({
         const o = pkt.byteOffset;
         const end = o + pkt.length;
         if (end - o < 14) {
-          C[C_NON_IP]!++;
+          nonIp.add();
           return nonIpVerdict;
         }
         let et = (b[o + 12]! << 8) | b[o + 13]!;
@@ -251,31 +307,31 @@ export default defineNF({
         if (et === 0x0800) {
           const bad = ipv4HeaderProblem(b, l3, end);
           if (bad !== IPV4_OK) {
-            C[IPV4_COUNTER[bad]!]!++;
+            byProblem[bad]!.add();
             return DROP;
           }
           const hl = (b[l3]! & 15) << 2;
           if (verify && !headerChecksumOk(b, l3, hl)) {
-            C[C_CSUM]!++;
+            badChecksum.add();
             return DROP;
           }
           const ttl = b[l3 + 8]!;
           if (ttl <= 1) {
-            C[C_TTL]!++;
+            ttlExpired.add();
             return DROP;
           }
           const nh = v4.lookup4((b[l3 + 16]! << 24) | (b[l3 + 17]! << 16) | (b[l3 + 18]! << 8) | b[l3 + 19]!);
           if (nh < 0) {
-            C[C_NO_ROUTE]!++;
+            noRoute.add();
             return DROP;
           }
           const kind = nhKind[nh]!;
           if (kind === K_BLACKHOLE) {
-            C[C_BLACKHOLE]!++;
+            blackhole.add();
             return DROP;
           }
           if (kind === K_NO_MAC || !macs(b, o, nh, kind, l3 + 16, false)) {
-            C[C_NO_NEIGH]!++;
+            noNeighbor.add();
             return DROP;
           }
           // TTL - 1 and the header checksum patched by RFC 1624 eqn. 3, HC' = ~(~HC + ~m + m'):
@@ -288,48 +344,48 @@ export default defineNF({
           c = ~c & 0xffff;
           b[l3 + 10] = c >>> 8;
           b[l3 + 11] = c & 0xff;
-          C[C_FWD4]!++;
+          fwd4.add();
           perPort[nhPort[nh]!]!++;
           return nhVerdict[nh]!;
         }
         if (et === 0x86dd) {
           if (l3 + 40 > end) {
-            C[C_TRUNC]!++;
+            truncated.add();
             return DROP;
           }
           if (b[l3]! >>> 4 !== 6) {
-            C[C_VERSION]!++;
+            badVersion.add();
             return DROP;
           }
           if (l3 + 40 + ((b[l3 + 4]! << 8) | b[l3 + 5]!) > end) {
-            C[C_LEN]!++;
+            badLength.add();
             return DROP;
           }
           const hop = b[l3 + 7]!;
           if (hop <= 1) {
-            C[C_TTL]!++;
+            ttlExpired.add();
             return DROP;
           }
           const nh = v6.lookup6At(b, l3 + 24);
           if (nh < 0) {
-            C[C_NO_ROUTE]!++;
+            noRoute.add();
             return DROP;
           }
           const kind = nhKind[nh]!;
           if (kind === K_BLACKHOLE) {
-            C[C_BLACKHOLE]!++;
+            blackhole.add();
             return DROP;
           }
           if (kind === K_NO_MAC || !macs(b, o, nh, kind, l3 + 24, true)) {
-            C[C_NO_NEIGH]!++;
+            noNeighbor.add();
             return DROP;
           }
           pkt.setIpv6HopLimit(hop - 1);
-          C[C_FWD6]!++;
+          fwd6.add();
           perPort[nhPort[nh]!]!++;
           return nhVerdict[nh]!;
         }
-        C[C_NON_IP]!++;
+        nonIp.add();
         return nonIpVerdict;
       },
 
@@ -337,13 +393,14 @@ export default defineNF({
         if (interval === 0 || ++ticks < interval) return;
         ticks = 0;
         const now = ctx.now();
-        ctx.log(report(C, last, (now - lastAt) / 1000));
-        last = C.slice();
+        const c = snapshot();
+        ctx.log(report(c, last, (now - lastAt) / 1000));
+        last = c;
         lastAt = now;
       },
 
       stop() {
-        if (interval > 0) ctx.log(`${report(C, new Float64Array(N_COUNTERS), -1)}`);
+        if (interval > 0) ctx.log(`${report(snapshot(), new Float64Array(N_COUNTERS), -1)}`);
       },
     };
   },

@@ -141,6 +141,18 @@ test('round robin over new flows; every packet of a flow goes to its backend', a
   );
   assert.equal(s.toBackend, 13);
   assert.equal(s.activeFlows, 5);
+  // the declared counters and gauges (stats, /metrics, the console)
+  assert.deepEqual(r.metrics, {
+    toBackend: 13,
+    toClient: 0,
+    other: 0,
+    noFlow: 0,
+    tableFull: 0,
+    newFlows: 5,
+    expiredFlows: 0,
+    activeFlows: 5,
+    backends: 3,
+  });
 });
 
 test('both directions: client → backend and backend → client (source back to the VIP), checksums right', async () => {
@@ -168,6 +180,7 @@ test('both directions: client → backend and backend → client (source back to
   });
   const s = loadBalancer().stats();
   assert.deepEqual([s.toBackend, s.toClient, s.other, s.noFlow], [3, 3, 0, 0]);
+  assert.deepEqual([r.metrics.toBackend, r.metrics.toClient, r.metrics.newFlows], [3, 3, 2]);
   assert.deepEqual(
     s.backends.map((b) => b.packetsFrom),
     [2, 1, 0],

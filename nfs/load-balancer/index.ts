@@ -25,7 +25,9 @@
  * 100 ms, reads ctx.now() into `clock` and sweeps a tenth of the table. The class
  * LoadBalancer takes `now` as an argument, so tests choose the time.
  *
- * Each instance has its own LoadBalancer (create()); `instance.balancer` is it.
+ * Each instance has its own LoadBalancer (create()); `instance.balancer` is it. The NF's
+ * declared counters and gauges (stats, /metrics, the console) are the balancer's, copied at every
+ * tick (100 ms) and at stop: the packet path counts once, in the balancer.
  */
 import {
   createFlowTable,
@@ -337,6 +339,19 @@ export default defineNF({
   name: 'load-balancer',
   description: 'spreads flows to a virtual IP over backends round robin, rewriting addresses both ways',
   tickInterval: TICK_MS,
+  counters: {
+    toBackend: "client → VIP packets rewritten to their flow's backend",
+    toClient: 'backend → client replies of known flows, source rewritten to the VIP',
+    other: 'packets neither to the VIP nor from a backend (IPv6, non-IP included): the other verdict',
+    noFlow: 'packets from a backend of no known flow: the other verdict',
+    tableFull: 'client → VIP packets of new flows when the table is full: dropped',
+    newFlows: 'flows given a backend',
+    expiredFlows: 'flows removed after idle-timeout',
+  },
+  gauges: {
+    activeFlows: 'flows in the table now',
+    backends: 'backends in the config',
+  },
   options: {
     config: {
       type: 'string',
@@ -410,6 +425,28 @@ export default defineNF({
     let ticks = 0;
     let lastReport: LbStats | undefined;
     let lastReportMs = clock;
+    /** the declared counters, by Route index */
+    const routeCells = [
+      ctx.counter('toBackend'),
+      ctx.counter('toClient'),
+      ctx.counter('other'),
+      ctx.counter('noFlow'),
+      ctx.counter('tableFull'),
+    ];
+    const newFlows = ctx.counter('newFlows');
+    const expiredFlows = ctx.counter('expiredFlows');
+    const activeFlows = ctx.gauge('activeFlows');
+    ctx.gauge('backends').set(config.backends.length);
+    /** The declared counters and gauges := the balancer's (cold: tick and stop). */
+    const publish = (): void => {
+      const c = lb.counters;
+      routeCells.forEach((cell, r) => {
+        cell.add(c[r]! - cell.value);
+      });
+      newFlows.add(lb.table.adds - newFlows.value);
+      expiredFlows.add(lb.table.expiredCount - expiredFlows.value);
+      activeFlows.set(lb.table.count);
+    };
     if (o.interval > 0) ctx.log(`load-balancer: ${describeLbConfig(config)}`);
     return {
       /** this instance's balancer (cold; for tests and embedding programs) */
@@ -424,6 +461,7 @@ export default defineNF({
       tick(ctx) {
         clock = ctx.now();
         lb.expire(clock, sweep);
+        publish();
         const interval = ctx.options.interval;
         if (interval === 0 || ++ticks < interval * TICKS_PER_SECOND) return;
         ticks = 0;
@@ -434,6 +472,7 @@ export default defineNF({
       },
 
       stop(ctx) {
+        publish();
         if (ctx.options.interval === 0) return;
         const s = lb.stats();
         ctx.log(

@@ -98,6 +98,19 @@ test('latency: own packets back are measured exactly (virtual clock) and dropped
   const r = await s.stop();
   assert.equal(r.instance.counters.received, 100);
   assert.equal(r.instance.counters.reordered, 0);
+  // the declared counters and gauges (stats, /metrics, the console): latencies 1..100 µs
+  assert.deepEqual(r.metrics, {
+    sent: 100,
+    received: 100,
+    reordered: 0,
+    badTimestamp: 0,
+    foreign: 0,
+    late: 0,
+    noBuffer: 0,
+    latencyP50Us: 51,
+    latencyP99Us: 99,
+    latencyMaxUs: 100,
+  });
 });
 
 test('not its own: other UDP, another generator, short payloads, non-IP: NEXT; reordering and bad timestamps counted', async () => {
@@ -135,7 +148,8 @@ test('more than 512 due in one tick: the rest is skipped, counted late', async (
   const s = await openNF(gen, { options: { rate: 1_000_000 } });
   assert.equal(s.tick(1).length, 512);
   assert.equal(s.instance.counters.late, 488);
-  await s.stop();
+  const r = await s.stop();
+  assert.deepEqual([r.metrics.sent, r.metrics.late, r.metrics.noBuffer, r.metrics.latencyMaxUs], [512, 488, 0, 0]);
 });
 
 test('interval: settings, a line per interval, totals at stop', async () => {

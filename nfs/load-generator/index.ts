@@ -57,6 +57,20 @@ export default defineNF({
   name: 'load-generator',
   description: 'makes UDP packets at a set rate and measures their latency when they come back',
   tickInterval: TICK_MS,
+  counters: {
+    sent: 'packets made and sent',
+    received: 'own packets back (latency measured, then dropped)',
+    reordered: 'own packets that came back after a later one',
+    badTimestamp: 'own packets with a timestamp in the future (not measured): dropped',
+    foreign: "packets with another generator's signature (passed on)",
+    late: 'packets due but skipped: more than 512 in one tick, or no buffer',
+    noBuffer: 'packets not made for want of a buffer',
+  },
+  gauges: {
+    latencyP50Us: 'median latency of the packets back so far (µs), updated every second',
+    latencyP99Us: '99th percentile latency of the packets back so far (µs), updated every second',
+    latencyMaxUs: 'largest latency of the packets back so far (µs), updated every second',
+  },
   options: {
     rate: { type: 'number', default: 1000, min: 0, max: 10_000_000, help: 'packets per second; 0 = only measure' },
     size: {
@@ -175,18 +189,43 @@ export default defineNF({
     const pool = ctx.pool;
     const dv = new DataView(pool.buffer);
     const hist = new LatencyHistogram();
+    /** the declared counters and gauges (stats, /metrics, the console) */
+    const cells = {
+      sent: ctx.counter('sent'),
+      received: ctx.counter('received'),
+      reordered: ctx.counter('reordered'),
+      badTimestamp: ctx.counter('badTimestamp'),
+      foreign: ctx.counter('foreign'),
+      late: ctx.counter('late'),
+      noBuffer: ctx.counter('noBuffer'),
+    };
+    /** the instance's counters (tests, the counter line): the declared ones read through to `cells` */
     const counters = {
-      sent: 0,
-      received: 0,
+      get sent(): number {
+        return cells.sent.value;
+      },
+      get received(): number {
+        return cells.received.value;
+      },
       /** own packets that came back before a later one */
-      reordered: 0,
+      get reordered(): number {
+        return cells.reordered.value;
+      },
       /** own packets with a timestamp in the future (or not a number): dropped, not measured */
-      badTimestamp: 0,
+      get badTimestamp(): number {
+        return cells.badTimestamp.value;
+      },
       /** packets with another generator's signature (NEXT) */
-      foreign: 0,
+      get foreign(): number {
+        return cells.foreign.value;
+      },
       /** packets due that were skipped: more than 512 in one tick, or no buffer */
-      late: 0,
-      noBuffer: 0,
+      get late(): number {
+        return cells.late.value;
+      },
+      get noBuffer(): number {
+        return cells.noBuffer.value;
+      },
     };
     let start = -1;
     let due = 0;
@@ -202,6 +241,17 @@ export default defineNF({
     const sport0 = o.sport;
     const l4Len = size - 34;
 
+    const p50 = ctx.gauge('latencyP50Us');
+    const p99 = ctx.gauge('latencyP99Us');
+    const pMax = ctx.gauge('latencyMaxUs');
+    let latencyTicks = 0;
+    /** The latency gauges := the histogram's percentiles (cold: once a second and at stop). */
+    const latencyGauges = (): void => {
+      if (hist.count === 0) return;
+      p50.set(hist.percentile(50));
+      p99.set(hist.percentile(99));
+      pMax.set(hist.max);
+    };
     const summary = (): string =>
       `latency p50 ${hist.percentile(50)} µs, p99 ${hist.percentile(99)} µs, max ${hist.max} µs (${hist.count} measured)`;
     if (o.interval > 0)
@@ -219,7 +269,7 @@ export default defineNF({
         const at = pkt.byteOffset + pkt.payloadOffset;
         const m = pkt.data.getInt32(at);
         if (m !== magic) {
-          if (m >>> 16 === MAGIC_HIGH) counters.foreign++;
+          if (m >>> 16 === MAGIC_HIGH) cells.foreign.add();
           return NEXT;
         }
         if (ctx.handled !== seenHandled) {
@@ -229,12 +279,12 @@ export default defineNF({
         const s = pkt.data.getUint32(at + 4);
         const lat = clock - pkt.data.getFloat64(at + 8);
         if (!(lat >= 0)) {
-          counters.badTimestamp++;
+          cells.badTimestamp.add();
           return DROP;
         }
-        if (s < maxSeq) counters.reordered++;
+        if (s < maxSeq) cells.reordered.add();
         else maxSeq = s;
-        counters.received++;
+        cells.received.add();
         hist.record(lat * 1000);
         return DROP;
       },
@@ -246,15 +296,15 @@ export default defineNF({
         const target = Math.floor(((now - start) * o.rate) / 1000);
         let n = target - due;
         if (n > MAX_PER_TICK) {
-          counters.late += n - MAX_PER_TICK;
+          cells.late.add(n - MAX_PER_TICK);
           n = MAX_PER_TICK;
         }
         due = target;
         for (let i = 0; i < n; i++) {
           const d = ctx.newPacket(tpl);
           if (d < 0) {
-            counters.noBuffer += n - i;
-            counters.late += n - i;
+            cells.noBuffer.add(n - i);
+            cells.late.add(n - i);
             break;
           }
           const base = pool.dataOffset(d);
@@ -266,7 +316,11 @@ export default defineNF({
           dv.setUint16(base + 40, l4ChecksumIpv4(dv, base + 14, base + 34, l4Len, UDP));
           seq = (seq + 1) >>> 0;
           ctx.send(d, verdict);
-          counters.sent++;
+          cells.sent.add();
+        }
+        if (++latencyTicks >= TICKS_PER_SECOND) {
+          latencyTicks = 0;
+          latencyGauges();
         }
         if (reportTicks > 0 && ++ticks >= reportTicks) {
           ticks = 0;
@@ -281,6 +335,7 @@ export default defineNF({
       },
 
       stop(ctx) {
+        latencyGauges();
         if (ctx.options.interval > 0)
           ctx.log(
             `load-generator: in all ${counters.sent} sent, ${counters.received} back (${counters.sent - counters.received} not back), ${counters.reordered} reordered, ${counters.badTimestamp} bad timestamps; ${summary()}`,

@@ -84,7 +84,12 @@ for (const kind of ['tcp', 'udp'] as const) {
     assert.equal(st.outbound, 3);
     assert.equal(st.inbound, 1);
     assert.equal(st.mappings, 2);
-    await s.stop();
+    const end = await s.stop();
+    assert.deepEqual(
+      [end.metrics.outbound, end.metrics.inbound, end.metrics.created, end.metrics.mappings],
+      [3, 1, 2, 2],
+      'the declared counters and the mappings gauge',
+    );
   });
 }
 
@@ -199,7 +204,8 @@ test('timeouts per protocol; TCP after FIN or RST times out fast; traffic keeps 
   s.advance(100_000);
   assert.equal(s.instance.expireAll(s.now), 1, 'established TCP');
   assert.equal(s.instance.stats().expired, 4);
-  await s.stop();
+  const end = await s.stop();
+  assert.deepEqual([end.metrics.created, end.metrics.expired, end.metrics.mappings], [4, 4, 0]);
 });
 
 test('non-IPv4 packets take non-ip; untranslatable IPv4 is dropped', async () => {
@@ -234,6 +240,7 @@ test('non-IPv4 packets take non-ip; untranslatable IPv4 is dropped', async () =>
   const st = r.instance.stats();
   assert.equal(st.nonIp, 3, 'ARP, IPv6, and the cut IPv4 header');
   assert.equal(st.untranslatable, 4, 'GRE, ICMP unreachable, a fragment, a cut UDP header');
+  assert.deepEqual([r.metrics.nonIp, r.metrics.untranslatable, r.metrics.outbound, r.metrics.mappings], [3, 4, 0, 0]);
   const d = await runNF(napt, [arp], { options: { ...base, 'non-ip': 'drop' }, ports: PORTS });
   assert.deepEqual(d.verdicts, [DROP]);
 });

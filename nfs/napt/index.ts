@@ -122,6 +122,21 @@ export default defineNF({
   name: 'napt',
   description: 'source NAT with port allocation (NAPT) between inside ports and an outside port',
   tickInterval: TICK_MS,
+  counters: {
+    outbound: 'inside → outside packets translated',
+    inbound: 'outside → inside packets translated',
+    created: 'mappings made (new outbound flows)',
+    expired: 'mappings freed after their idle timeout',
+    noMapping: 'outside packets to no mapping (or not to the NAT address): dropped',
+    filtered: 'outside packets to a mapping from another remote endpoint: dropped',
+    tableFull: 'new flows when capacity mappings exist: dropped',
+    portsExhausted: "new flows when the protocol's ports are all in use: dropped",
+    untranslatable: 'IPv4 packets the NAT cannot translate (other protocols, ICMP other than echo, fragments): dropped',
+    nonIp: 'packets that are not IPv4 (ARP, IPv6): the non-ip verdict',
+  },
+  gauges: {
+    mappings: 'mappings in force (outside ports in use, all protocols)',
+  },
   options: {
     outside: { type: 'string', default: '', help: 'the outside port name (required); every other port is inside' },
     inside: {
@@ -253,17 +268,28 @@ export default defineNF({
     timeoutOf[C_ICMP * 3 + ACTIVE] = o['icmp-timeout'] * 1000;
 
     let clock = ctx.now();
-    let outbound = 0;
-    let inbound = 0;
+    const outbound = ctx.counter('outbound');
+    const inbound = ctx.counter('inbound');
+    /** packets translated in the burst so far: added to outbound and inbound once per burst */
+    let outN = 0;
+    let inN = 0;
+    const flushCounts = (): void => {
+      if (outN > 0) outbound.add(outN);
+      if (inN > 0) inbound.add(inN);
+      outN = 0;
+      inN = 0;
+    };
+    /** mappings in force (the capacity check reads it; the gauge shows it) */
     let mappings = 0;
-    let created = 0;
-    let expired = 0;
-    let noMapping = 0;
-    let filtered = 0;
-    let tableFull = 0;
-    let portsExhausted = 0;
-    let untranslatable = 0;
-    let nonIp = 0;
+    const mappingsGauge = ctx.gauge('mappings');
+    const created = ctx.counter('created');
+    const expired = ctx.counter('expired');
+    const noMapping = ctx.counter('noMapping');
+    const filtered = ctx.counter('filtered');
+    const tableFull = ctx.counter('tableFull');
+    const portsExhausted = ctx.counter('portsExhausted');
+    const untranslatable = ctx.counter('untranslatable');
+    const nonIp = ctx.counter('nonIp');
     let ticks = 0;
     let cursor = 0;
     const sweep = Math.ceil(N / TICKS_PER_SECOND);
@@ -352,11 +378,11 @@ export default defineNF({
       const i = find(c, inAddr, ports, rem, h);
       if (i >= 0) return (tab[i]! & ID_MASK) - 1;
       if (mappings >= o.capacity) {
-        tableFull++;
+        tableFull.add();
         return -1;
       }
       if (freeCount[c] === 0) {
-        portsExhausted++;
+        portsExhausted.add();
         return -1;
       }
       const hd = freeHead[c]!;
@@ -370,8 +396,8 @@ export default defineNF({
       rec[r + R_PORTS] = ports;
       rec[r + R_STATE] = ACTIVE;
       tab[-i - 1] = ((h >>> ID_BITS) << ID_BITS) | (m + 1);
-      mappings++;
-      created++;
+      mappingsGauge.set(++mappings);
+      created.add();
       return m;
     }
 
@@ -390,26 +416,29 @@ export default defineNF({
         m = m + 1 === N ? 0 : m + 1;
       }
       cursor = m;
-      expired += removed;
+      if (removed > 0) {
+        expired.add(removed);
+        mappingsGauge.set(mappings);
+      }
       return removed;
     }
 
     /** The general path: one packet through the packet view. Hot path: no allocation. */
     function translate(pkt: PacketView): number {
       if (pkt.ipVersion !== 4) {
-        nonIp++;
+        nonIp.add();
         return nonIpVerdict;
       }
       const proto = pkt.ipProtocol;
       const c = proto === 6 ? C_TCP : proto === 17 ? C_UDP : proto === 1 ? C_ICMP : -1;
       if (c < 0 || pkt.isFragment) {
-        untranslatable++;
+        untranslatable.add();
         return DROP;
       }
       const dv = pkt.data;
       let l4 = pkt.l4Offset;
       if (l4 < 0) {
-        untranslatable++;
+        untranslatable.add();
         return DROP;
       }
       l4 += pkt.byteOffset;
@@ -418,20 +447,20 @@ export default defineNF({
       if (c === C_ICMP) {
         const type = pkt.icmpType;
         if (pkt.inputPort === outsideId ? type !== 0 : type !== 8) {
-          untranslatable++;
+          untranslatable.add();
           return DROP;
         }
         lport = pkt.icmpEchoId;
         rport = 0;
         if (lport < 0) {
-          untranslatable++;
+          untranslatable.add();
           return DROP;
         }
       } else {
         lport = pkt.srcPort;
         rport = pkt.dstPort;
         if (lport < 0) {
-          untranslatable++;
+          untranslatable.add();
           return DROP;
         }
       }
@@ -452,7 +481,7 @@ export default defineNF({
         } else {
           pkt.setSrcPort(port);
         }
-        outbound++;
+        outN++;
         return outV;
       }
       // Inbound: for the NAT address; the port (echo id) names the mapping.
@@ -460,11 +489,11 @@ export default defineNF({
       const m = (c << 16) | dport;
       const r = m * REC_WORDS;
       if ((pkt.ipv4Dst | 0) !== nat || rec[r + R_STATE] === FREE) {
-        noMapping++;
+        noMapping.add();
         return DROP;
       }
       if (rec[r + R_REM] !== (pkt.ipv4Src | 0) || (c !== C_ICMP && (rec[r + R_PORTS]! & 0xffff) !== lport)) {
-        filtered++;
+        filtered.add();
         return DROP;
       }
       recF[m * REC_F64 + R_LAST] = clock;
@@ -477,7 +506,7 @@ export default defineNF({
       } else {
         pkt.setDstPort(back);
       }
-      inbound++;
+      inN++;
       return inV;
     }
 
@@ -529,7 +558,7 @@ export default defineNF({
       const l4 = bL4[j]!;
       rewriteAddr(dv, bL3[j]!, l4, tcp, 12, nat);
       rewritePort(dv, l4, tcp, 0, m & 0xffff);
-      outbound++;
+      outN++;
       return outV;
     }
 
@@ -539,11 +568,11 @@ export default defineNF({
       const m = bKey[j]!;
       const r = m * REC_WORDS;
       if (bDst[j] !== nat || rec[r + R_STATE] === FREE) {
-        noMapping++;
+        noMapping.add();
         return DROP;
       }
       if (rec[r + R_REM] !== bSrc[j] || (rec[r + R_PORTS]! & 0xffff) !== bPorts[j]! >>> 16) {
-        filtered++;
+        filtered.add();
         return DROP;
       }
       recF[m * REC_F64 + R_LAST] = clock;
@@ -552,22 +581,22 @@ export default defineNF({
       const l4 = bL4[j]!;
       rewriteAddr(dv, bL3[j]!, l4, tcp, 16, rec[r + R_IN]!);
       rewritePort(dv, l4, tcp, 2, rec[r + R_PORTS]! >>> 16);
-      inbound++;
+      inN++;
       return inV;
     }
 
     const stats = (): NaptStats => ({
-      outbound,
-      inbound,
+      outbound: outbound.value + outN,
+      inbound: inbound.value + inN,
       mappings,
-      created,
-      expired,
-      noMapping,
-      filtered,
-      tableFull,
-      portsExhausted,
-      untranslatable,
-      nonIp,
+      created: created.value,
+      expired: expired.value,
+      noMapping: noMapping.value,
+      filtered: filtered.value,
+      tableFull: tableFull.value,
+      portsExhausted: portsExhausted.value,
+      untranslatable: untranslatable.value,
+      nonIp: nonIp.value,
     });
     const report = (): string => {
       const s = stats();
@@ -676,6 +705,7 @@ export default defineNF({
           verdicts[j] =
             k === K_OUT ? plainOut(dv, j) : k === K_IN ? plainIn(dv, j) : translate(view.attach(pool, descs[j]!));
         }
+        flushCounts();
       },
 
       /** Every 100 ms: the clock and a sweep; every `interval` s the report. */

@@ -46,12 +46,14 @@ test('IPv4: the longest prefix wins; 0.0.0.0/0 catches the rest', async () => {
   assert.deepEqual(r.verdicts, [toNF(5), toNF(4), toNF(3), toNF(9), toNF(9)]);
   assert.equal(r.instance.counters.routed, 5);
   assert.equal(r.instance.counters.perService[9], 2);
+  assert.deepEqual(r.metrics, { routed: 5, noRoute: 0, notIp: 0, routes: 7 }, 'the declared counters; 7 routes');
 });
 
 test('IPv6: the longest prefix wins; no route: default', async () => {
   const r = await runNF(router, [v6('fd00:1::99'), v6('fd00:1::98'), v6('fd00:2::1'), v6('2001:db8::1')], opts());
   assert.deepEqual(r.verdicts, [toNF(8), toNF(7), toNF(6), NEXT]);
   assert.equal(r.instance.counters.noRoute, 1);
+  assert.deepEqual([r.metrics.routed, r.metrics.noRoute], [3, 1]);
 });
 
 test('no route and non-IP: the default verdict (next, or drop), counted; packets unchanged', async () => {

@@ -13,6 +13,14 @@ export { parseRoutes, loadRoutes, RouteTable, type Route } from './routes.js';
 export default defineNF({
   name: 'nf-router',
   description: 'routes packets to services by destination IP (longest prefix), IPv4 and IPv6',
+  counters: {
+    routed: 'packets sent to the service of their route',
+    noRoute: 'IP packets no route matched: the default verdict',
+    notIp: 'packets not IPv4/IPv6: the default verdict',
+  },
+  gauges: {
+    routes: 'routes in the table (IPv4 and IPv6)',
+  },
   options: {
     config: {
       type: 'string',
@@ -38,10 +46,21 @@ export default defineNF({
     const routes = loadRoutes(resolve(ctx.baseDir, o.config), o.config);
     const table = new RouteTable(routes);
     const fallback = o.default === 'drop' ? DROP : NEXT;
+    const routed = ctx.counter('routed');
+    const noRoute = ctx.counter('noRoute');
+    const notIp = ctx.counter('notIp');
+    ctx.gauge('routes').set(table.routes4 + table.routes6);
+    /** the declared counters (read through), and packets per service */
     const counters = {
-      routed: 0,
-      noRoute: 0,
-      notIp: 0,
+      get routed(): number {
+        return routed.value;
+      },
+      get noRoute(): number {
+        return noRoute.value;
+      },
+      get notIp(): number {
+        return notIp.value;
+      },
       /** packets routed to each service (index = service id) */
       perService: new Float64Array(MAX_SERVICE + 1),
     };
@@ -69,14 +88,14 @@ export default defineNF({
           pkt.ipv6Dst(dst6);
           verdict = table.lookup6(dst6[0]! | 0, dst6[1]! | 0, dst6[2]! | 0, dst6[3]! | 0);
         } else {
-          counters.notIp++;
+          notIp.add();
           return fallback;
         }
         if (verdict < 0) {
-          counters.noRoute++;
+          noRoute.add();
           return fallback;
         }
-        counters.routed++;
+        routed.add();
         counters.perService[verdict >>> 8]!++;
         return verdict;
       },

@@ -178,6 +178,17 @@ test('ignore-case, IPv6 and UDP; modes drop, pass, invert', async () => {
   });
   assert.deepEqual(invert.verdicts, [NEXT, NEXT, DROP]);
   assert.equal(invert.instance.counters[Counter.dropped], 1);
+  // the declared counters (stats, /metrics, the console): the three payloads scanned, two matched
+  const bytes = 'GET /Admin HTTP/1.1'.length + 'get /admin'.length + 'GET /index'.length;
+  assert.deepEqual(invert.metrics, {
+    scanned: 3,
+    bytes,
+    matched: 2,
+    occurrences: 2,
+    dropped: 1,
+    notScanned: 0,
+    patterns: 1,
+  });
   const pass = await runNF(payloadScan, pkts, { options: { pattern: 'GET', mode: 'pass', interval: 0 } });
   assert.deepEqual(pass.verdicts, [NEXT, NEXT, NEXT]);
   assert.equal(pass.instance.counters[Counter.matched], 2);
@@ -209,6 +220,7 @@ test('not scanned, passed on (NEXT) in every mode: ICMP, ARP, non-IP, later frag
     assert.deepEqual(r.verdicts, [NEXT, NEXT, NEXT, NEXT, NEXT]);
     assert.equal(r.instance.counters[Counter.notScanned], 5);
     assert.equal(r.instance.counters[Counter.scanned], 0);
+    assert.deepEqual([r.metrics.notScanned, r.metrics.scanned, r.metrics.dropped], [5, 0, 0]);
   }
   // an empty payload is scanned and matches nothing: invert drops it
   const empty = await runNF(payloadScan, [tcp(new Uint8Array(0)).bytes], {

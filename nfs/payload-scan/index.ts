@@ -13,7 +13,8 @@
  * after a first match), per pattern and in total; patterns split across packets are not found.
  *
  * Each instance has its own automaton and counters; the instance returned by create() carries
- * them (`runNF(...).instance.counters`, `.automaton`, `.stats()`).
+ * them (`runNF(...).instance.counters`, `.automaton`, `.stats()`). The NF's declared counters
+ * (stats, /metrics, the console) are copied from them at the end of each burst.
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -38,6 +39,19 @@ export const Counter = {
   notScanned: 6,
 } as const;
 const COUNTERS = 7;
+/** Counter names by index. */
+const COUNTER_NAMES = (Object.entries(Counter) as [keyof typeof Counter, number][])
+  .sort((a, b) => a[1] - b[1])
+  .map(([n]) => n);
+/** The counters the NF declares (packets is the platform's own count of what it handled). */
+const PUBLISHED = [
+  Counter.scanned,
+  Counter.bytes,
+  Counter.matched,
+  Counter.occurrences,
+  Counter.dropped,
+  Counter.notScanned,
+];
 
 /**
  * Parses one pattern with escapes: `\xHH` (any byte), `\\` (a backslash), `\,` (a comma, for the
@@ -150,6 +164,17 @@ export default defineNF({
   name: 'payload-scan',
   description:
     'drops (or passes, or counts) TCP/UDP packets whose payload holds one of a set of strings (Aho–Corasick)',
+  counters: {
+    scanned: 'TCP/UDP packets whose payload was scanned',
+    bytes: 'payload bytes scanned',
+    matched: 'scanned packets with at least one pattern',
+    occurrences: 'pattern occurrences, all patterns',
+    dropped: 'packets dropped (mode drop: matched; invert: not matched)',
+    notScanned: 'packets not TCP/UDP (or no whole transport header): passed on unscanned',
+  },
+  gauges: {
+    patterns: 'patterns looked for',
+  },
   options: {
     patterns: {
       type: 'string',
@@ -190,6 +215,9 @@ export default defineNF({
     const onMatch = o.mode === 'drop' ? DROP : NEXT;
     const onMiss = o.mode === 'invert' ? DROP : NEXT;
     const c = new Float64Array(COUNTERS);
+    /** the declared counters and the Counter index each copies (at the end of each burst) */
+    const published = PUBLISHED.map((k) => ({ cell: ctx.counter(COUNTER_NAMES[k]!), k }));
+    ctx.gauge('patterns').set(patterns.length);
     const last = new Float64Array(COUNTERS);
     const lastPer = new Float64Array(patterns.length);
     let ticks = 0;
@@ -271,6 +299,10 @@ export default defineNF({
           pend = -1;
         }
         if (pend >= 0) verdicts[pend] = decide(ac.scan(view.bytes, pendOff, pendLen));
+        for (let j = 0; j < published.length; j++) {
+          const p = published[j]!;
+          p.cell.add(c[p.k]! - p.cell.value);
+        }
       },
 
       /** Every `interval` seconds: the report. Cold. */

@@ -51,6 +51,19 @@ test('police per flow: depth then the rate; both directions share a bucket; flow
   const r = await s.stop();
   assert.equal(r.instance.counters.passed, 7);
   assert.equal(r.instance.counters.dropped, 5);
+  // the declared counters and gauges (stats, /metrics, the console): two flows, police (no queue)
+  assert.deepEqual(r.metrics, {
+    passed: 7,
+    dropped: 5,
+    delayed: 0,
+    released: 0,
+    queueFull: 0,
+    noFlow: 0,
+    tableFull: 0,
+    lostAtStop: 0,
+    queued: 0,
+    flows: 2,
+  });
 });
 
 test('police per flow, IPv6: one bucket per flow', async () => {
@@ -110,6 +123,7 @@ test('shape: held over the rate, released by tick() in order, bounded queue', as
     { ...r.instance.counters },
     { passed: 1, dropped: 0, delayed: 3, released: 3, queueFull: 1, noFlow: 0, tableFull: 0, lostAtStop: 0 },
   );
+  assert.deepEqual([r.metrics.delayed, r.metrics.released, r.metrics.queueFull, r.metrics.queued], [3, 3, 1, 0]);
 });
 
 test('shape: a later packet of the bucket releases the queue first, then waits its turn', async () => {
@@ -126,6 +140,7 @@ test('shape: a later packet of the bucket releases the queue first, then waits i
   assert.equal(s.verdicts[3], KEPT, 'the new one waits');
   const r = await s.stop();
   assert.equal(r.instance.counters.lostAtStop, 1, 'still queued at stop: freed by the harness');
+  assert.deepEqual([r.metrics.lostAtStop, r.metrics.queued], [1, 1]);
   assert.equal(r.held, 1);
 });
 

@@ -34,6 +34,20 @@ export default defineNF({
   name: 'rate-limiter',
   description: 'token bucket per flow or per port: drops (police) or delays (shape) what exceeds the rate',
   tickInterval: TICK_MS,
+  counters: {
+    passed: 'packets within the rate, passed at once',
+    dropped: 'packets over the rate, dropped (police)',
+    delayed: "packets over the rate, held in their bucket's queue (shape)",
+    released: 'held packets sent when their bucket refilled (shape)',
+    queueFull: 'packets over the rate dropped because the queue was full (shape)',
+    noFlow: 'packets without a 5-tuple (by flow): bucket 0',
+    tableFull: 'new flows that found the flow table full: bucket 0',
+    lostAtStop: 'packets still queued when the NF stopped (freed)',
+  },
+  gauges: {
+    queued: 'packets held now (shape)',
+    flows: 'flows with a bucket now (by flow)',
+  },
   options: {
     by: {
       type: 'string',
@@ -142,22 +156,52 @@ export default defineNF({
     // Bucket 0 (and every port bucket) starts full, like a new flow's.
     for (let id = 0; id < (byFlow ? 1 : nBuckets); id++) tokens[id] = depth;
 
-    const counters = {
-      passed: 0,
-      /** dropped over the rate (police) */
-      dropped: 0,
-      /** shape: held, then sent */
-      delayed: 0,
-      released: 0,
-      /** shape: dropped because the queue (or the process's held table) was full */
-      queueFull: 0,
-      /** packets without a 5-tuple (by flow): bucket 0 */
-      noFlow: 0,
-      /** new flows that found the table full: bucket 0 */
-      tableFull: 0,
-      /** packets still queued when the NF stopped (freed) */
-      lostAtStop: 0,
+    /** the declared counters and gauges (stats, /metrics, the console) */
+    const cells = {
+      passed: ctx.counter('passed'),
+      dropped: ctx.counter('dropped'),
+      delayed: ctx.counter('delayed'),
+      released: ctx.counter('released'),
+      queueFull: ctx.counter('queueFull'),
+      noFlow: ctx.counter('noFlow'),
+      tableFull: ctx.counter('tableFull'),
+      lostAtStop: ctx.counter('lostAtStop'),
     };
+    /** the instance's counters (tests, the counter line): the declared ones read through to `cells` */
+    const counters = {
+      get passed(): number {
+        return cells.passed.value;
+      },
+      /** dropped over the rate (police) */
+      get dropped(): number {
+        return cells.dropped.value;
+      },
+      /** shape: held, then sent */
+      get delayed(): number {
+        return cells.delayed.value;
+      },
+      get released(): number {
+        return cells.released.value;
+      },
+      /** shape: dropped because the queue (or the process's held table) was full */
+      get queueFull(): number {
+        return cells.queueFull.value;
+      },
+      /** packets without a 5-tuple (by flow): bucket 0 */
+      get noFlow(): number {
+        return cells.noFlow.value;
+      },
+      /** new flows that found the table full: bucket 0 */
+      get tableFull(): number {
+        return cells.tableFull.value;
+      },
+      /** packets still queued when the NF stopped (freed) */
+      get lostAtStop(): number {
+        return cells.lostAtStop.value;
+      },
+    };
+    const queuedGauge = ctx.gauge('queued');
+    const flowsGauge = ctx.gauge('flows');
     let clock = ctx.now();
     let seenHandled = -1;
     let ticks = 0;
@@ -191,7 +235,7 @@ export default defineNF({
         if (tokens[id]! < c) break;
         tokens[id]! -= c;
         ctx.send(slotDesc[s]!, NEXT);
-        counters.released++;
+        cells.released.add();
         const n = slotNext[s]!;
         freeSlots[nFreeSlots++] = s;
         qlen[id]!--;
@@ -236,17 +280,17 @@ export default defineNF({
         let id: number;
         if (byFlow) {
           if (!pkt.flowKey(key)) {
-            counters.noFlow++;
+            cells.noFlow.add();
             id = 0;
           } else {
             const idx = table!.lookupOrAdd(key, clock);
             if (idx < 0) {
-              counters.tableFull++;
+              cells.tableFull.add();
               id = 0;
             } else if (table!.lastAdded) {
               // Every id is taken only while expired flows' queues still drain: share bucket 0.
               if (nFree === 0) {
-                counters.tableFull++;
+                cells.tableFull.add();
                 id = 0;
               } else {
                 id = freeIds[--nFree]!;
@@ -269,20 +313,20 @@ export default defineNF({
         if (!shape) {
           if (tokens[id]! >= cost) {
             tokens[id]! -= cost;
-            counters.passed++;
+            cells.passed.add();
             return NEXT;
           }
-          counters.dropped++;
+          cells.dropped.add();
           return DROP;
         }
         if (qlen[id]! > 0) drain(id);
         if (qlen[id] === 0 && tokens[id]! >= cost) {
           tokens[id]! -= cost;
-          counters.passed++;
+          cells.passed.add();
           return NEXT;
         }
         if (nFreeSlots === 0 || ctx.keep() < 0) {
-          counters.queueFull++;
+          cells.queueFull.add();
           return DROP;
         }
         const s = freeSlots[--nFreeSlots]!;
@@ -298,11 +342,11 @@ export default defineNF({
         } else slotNext[tail[id]!] = s;
         tail[id] = s;
         qlen[id]!++;
-        counters.delayed++;
+        cells.delayed.add();
         return DROP; // ignored: the packet is kept
       },
 
-      /** Every 1 ms: releases what the buckets allow, expires idle flows, reports. */
+      /** Every 1 ms: releases what the buckets allow, expires idle flows, the gauges, reports. */
       tick(ctx) {
         clock = ctx.now();
         if (nActive > 0) {
@@ -320,6 +364,8 @@ export default defineNF({
           nActive = k;
         }
         if (table) table.expire(clock, onExpire, sweep);
+        queuedGauge.set(qcap - nFreeSlots);
+        if (table) flowsGauge.set(table.count);
         if (reportTicks > 0 && ++ticks >= reportTicks) {
           ticks = 0;
           const d = { ...counters };
@@ -334,7 +380,9 @@ export default defineNF({
       },
 
       stop(ctx) {
-        counters.lostAtStop = qcap - nFreeSlots;
+        cells.lostAtStop.add(qcap - nFreeSlots);
+        queuedGauge.set(qcap - nFreeSlots);
+        if (table) flowsGauge.set(table.count);
         if (ctx.options.interval > 0)
           ctx.log(
             `rate-limiter: in all ${describe(counters)}${shape ? `; ${counters.lostAtStop} still queued at stop (freed)` : ''}`,

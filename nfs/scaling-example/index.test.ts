@@ -58,6 +58,8 @@ test('autoscaling: one more when this instance is over up-pps, with rebalance; t
     [{ instances: 2, service: 1, rebalance: true }],
     'one request: the next ticks are inside the cooldown',
   );
+  // the declared counters and gauges: one request; the rate of the last tick (no packets in it)
+  assert.deepEqual(r.metrics, { scaleRequests: 1, scaleFailures: 0, pps: 0, instances: 1 });
   assert.ok(
     r.logs.includes('asking for 2 instances of service 1 (this instance: 5000 pps, 1 instance)'),
     r.logs.join('\n'),
@@ -72,6 +74,7 @@ test('autoscaling: one more when this instance is over up-pps, with rebalance; t
   // Below min (runNF has one instance): up to min at once.
   const m = await runNF(scaler, [pkt], { options: { min: 3 }, ticks: 1, onScale: grant });
   assert.deepEqual(m.scaleRequests, [{ instances: 3, service: 1, rebalance: true }]);
+  assert.deepEqual([m.metrics.scaleRequests, m.metrics.pps, m.metrics.instances], [1, 1, 1], '1 packet in 1 s');
 });
 
 test('down-pps above half of up-pps, or min above max, is refused in setup', async () => {
@@ -99,4 +102,7 @@ test('a refused request is logged, not thrown', async () => {
     r.logs.some((l) => l === 'scaling failed: service 1 has no NF to start more of'),
     r.logs.join('\n'),
   );
+  // the failure came after stop (r.metrics is a copy taken then): the counter itself has it
+  assert.equal(r.ctx.counter('scaleRequests').value, 1);
+  assert.equal(r.ctx.counter('scaleFailures').value, 1);
 });

@@ -17,7 +17,9 @@
  * Requests go to the manager over the NF's control connection (ctx.scale); the manager takes
  * them one at a time, so instances asking for the same count at once start it only once.
  * Retiring takes the newest instances out of service first. Each instance's state lives in
- * what create() makes.
+ * what create() makes. Its declared counters and gauges (stats, /metrics, the console): the
+ * scale requests it made and the ones that failed, its own packet rate and the service's
+ * instances as it last saw them (tick).
  */
 import { defineNF, NEXT, NfcError, type NFContext } from 'nfchain';
 
@@ -54,6 +56,14 @@ type Options = {
 export default defineNF({
   name: 'scaling-example',
   description: 'forwards packets and starts or retires instances of its own service (OpenNetVM scaling_example)',
+  counters: {
+    scaleRequests: 'scale requests this instance made',
+    scaleFailures: 'scale requests the manager refused (or that failed)',
+  },
+  gauges: {
+    pps: "this instance's packet rate over the last tick (packets/s)",
+    instances: "the service's running instances, as this instance last saw them",
+  },
   options: {
     instances: {
       type: 'number',
@@ -105,10 +115,15 @@ export default defineNF({
     let lastAskMs = -Infinity;
     let asking = false;
     let asked = false;
+    const scaleRequests = ctx.counter('scaleRequests');
+    const scaleFailures = ctx.counter('scaleFailures');
+    const ppsGauge = ctx.gauge('pps');
+    const instancesGauge = ctx.gauge('instances');
 
     const ask = (ctx: NFContext<Options>, n: number, why: string, rebalance: boolean): void => {
       asking = true;
       lastAskMs = ctx.now();
+      scaleRequests.add();
       ctx.log(`asking for ${n} instances of service ${ctx.service} (${why})`);
       ctx
         .scale(n, ctx.service, { rebalance })
@@ -119,7 +134,10 @@ export default defineNF({
                 (r.started.length ? `, started ${r.started.map((id) => `#${id}`).join(' ')}` : '') +
                 (r.retired.length ? `, retired ${r.retired.map((id) => `#${id}`).join(' ')}` : ''),
             ),
-          (err: unknown) => ctx.log(`scaling failed: ${(err as Error).message}`),
+          (err: unknown) => {
+            scaleFailures.add();
+            ctx.log(`scaling failed: ${(err as Error).message}`);
+          },
         )
         .finally(() => {
           asking = false;
@@ -140,8 +158,10 @@ export default defineNF({
         const pps = secs > 0 ? (packets - lastPackets) / secs : 0;
         lastPackets = packets;
         lastMs = now;
-        if (asking) return;
+        ppsGauge.set(pps);
         const have = ctx.instances(ctx.service);
+        instancesGauge.set(have);
+        if (asking) return;
         const o = ctx.options;
         if (o.instances > 0) {
           // Fixed mode: the first instance asks, once, while it is alone (the manager would take a

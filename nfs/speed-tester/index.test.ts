@@ -65,6 +65,7 @@ test('every packet received is sent on to the destination; the first one launche
   );
   assert.deepEqual(r.outputs[3]!.bytes, pkts[0]);
   assert.equal(r.instance.handled, 5);
+  assert.deepEqual(r.metrics, { handled: 5, rateMpps: 0, circulating: 3 }, 'the declared counter and gauges');
 });
 
 test('count stops the NF after that many packets (at the end of the burst)', async () => {
@@ -72,6 +73,7 @@ test('count stops the NF after that many packets (at the end of the burst)', asy
   assert.equal(r.stopReason, 'stopped by the NF');
   assert.ok(r.logs.includes('speed-tester: count of 40 packets reached, stopping'));
   assert.equal(r.handled, 64);
+  assert.equal(r.metrics.handled, 64, 'stop() copies the count though no tick ran');
   assert.equal(r.verdicts[63], toNF(1));
   assert.equal(r.verdicts[64], NOT_HANDLED);
   assert.equal(r.ticks, 0);
@@ -85,6 +87,7 @@ test('the rate: one line a second with a machine-readable twin', async () => {
   assert.deepEqual(rates, ['speed-tester rate_mpps=0.000064', 'speed-tester rate_mpps=0.000000']);
   assert.ok(r.logs.includes('speed-tester: 0.000 Mpps (64 packets in 1.0 s)'));
   assert.equal(r.instance.lastRateMpps, 0);
+  assert.deepEqual(r.metrics, { handled: 64, rateMpps: 0, circulating: 1 });
 });
 
 test('interval 0 is quiet', async () => {

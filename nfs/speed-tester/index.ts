@@ -13,7 +13,9 @@
  *   tick()   every `interval` seconds logs the rate in Mpps and a machine-readable line
  *            `speed-tester rate_mpps=<x>` (what the benchmarks read from the NF's output).
  *
- * Each instance's state lives in what create() makes.
+ * Each instance's state lives in what create() makes. Its declared counter and gauges (stats,
+ * /metrics, the console): `handled` (copied from the local count every tick, 100 ms, and at stop:
+ * the packet path stays one increment), `rateMpps` (each rate line) and `circulating`.
  */
 import { defineNF, Meta, NfcError, PacketView, SynthKind, toNF, writeSynth, type NFContext } from 'nfchain';
 
@@ -71,6 +73,13 @@ export default defineNF({
   description: 'creates packets and keeps sending them round; prints the rate in Mpps',
   options,
   tickInterval: TICK_MS,
+  counters: {
+    handled: 'packets handled (and sent round again)',
+  },
+  gauges: {
+    rateMpps: 'the rate of the last rate line, in Mpps',
+    circulating: 'packets this instance created and set going',
+  },
 
   /** Cold: one instance: checks the size against the pool and creates the packets (allocates). */
   create(ctx) {
@@ -117,11 +126,19 @@ export default defineNF({
     }
     /** descriptors created here, sent at launch */
     const created = Uint32Array.from(descs);
+    const handledCell = ctx.counter('handled');
+    const rateGauge = ctx.gauge('rateMpps');
+    const circulating = ctx.gauge('circulating');
+    /** The declared counter := the local count (cold: tick and stop). */
+    const publish = (): void => {
+      handledCell.add(handled - handledCell.value);
+    };
 
     /** Sends the packets made by create() (cold: once). */
     const launch = (ctx: Ctx): void => {
       launched = true;
       for (let i = 0; i < created.length; i++) ctx.send(created[i]!, verdict);
+      circulating.set(created.length);
       lastHandled = handled;
       lastMs = ctx.now();
     };
@@ -140,6 +157,7 @@ export default defineNF({
 
       /** Launches, then every `interval` seconds: the rate. Cold. */
       tick(ctx) {
+        publish();
         if (!launched) {
           // Wait until the destination is in service: packets sent earlier would be dropped.
           if (ctx.instances(destination) > 0) launch(ctx);
@@ -151,6 +169,7 @@ export default defineNF({
         const now = ctx.now();
         const ms = now - lastMs;
         lastRate = ms > 0 ? (handled - lastHandled) / ms / 1000 : 0;
+        rateGauge.set(lastRate);
         ctx.log(
           `speed-tester: ${lastRate.toFixed(3)} Mpps (${handled - lastHandled} packets in ${(ms / 1000).toFixed(1)} s)`,
         );
@@ -160,6 +179,7 @@ export default defineNF({
       },
 
       stop(ctx) {
+        publish();
         if (ctx.options.interval > 0) ctx.log(`speed-tester: ${handled} packets handled in all`);
       },
 

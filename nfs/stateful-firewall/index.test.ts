@@ -43,7 +43,18 @@ test('outside packets of no flow are dropped; inside UDP opens a flow and replie
   assert.equal(st.noFlow, 2);
   assert.equal(st.passed, 3);
   assert.equal(st.activeFlows, 1);
-  await s.stop();
+  const r = await s.stop();
+  assert.deepEqual(r.metrics, {
+    passed: 3,
+    opened: 1,
+    noFlow: 2,
+    invalid: 0,
+    tableFull: 0,
+    expired: 0,
+    nd: 0,
+    nonIp: 0,
+    flows: 1,
+  });
 });
 
 test('TCP: handshake, data, FIN both ways → closing; RST; reopen after RST; invalid packets', async () => {
@@ -95,7 +106,10 @@ test('idle timeouts per state: closing flows go fast, established ones stay', as
   s.advance(200_000);
   assert.equal(s.instance.expireAll(s.now), 1, 'established TCP after its timeout');
   assert.equal(s.instance.stats().expired, 3);
-  await s.stop();
+  const r = await s.stop();
+  assert.equal(r.metrics.expired, 3);
+  assert.equal(r.metrics.flows, 0, 'the gauge follows the table down');
+  assert.equal(r.metrics.opened, 3);
 });
 
 test('a flow that keeps sending stays; the clock is read at ticks only', async () => {

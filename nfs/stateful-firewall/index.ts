@@ -285,6 +285,19 @@ export default defineNF({
   name: 'stateful-firewall',
   description: 'connection tracking: inside opens flows, outside gets replies of known flows only',
   tickInterval: TICK_MS,
+  counters: {
+    passed: 'packets passed: of known flows, or opening one',
+    opened: 'flows opened from inside',
+    noFlow: "packets from outside of no known flow (or in the opener's direction): dropped",
+    invalid: 'TCP packets that break the state machine, malformed TCP, non-SYN opening: dropped',
+    tableFull: 'packets that would open a flow when capacity flows exist: dropped',
+    expired: 'flows removed by their idle timeout',
+    nd: 'ICMPv6 neighbour discovery packets, passed',
+    nonIp: 'packets that are not IPv4/IPv6, or with a malformed IP header (the non-ip verdict)',
+  },
+  gauges: {
+    flows: 'flows tracked now (IPv4 and IPv6)',
+  },
   options: {
     inside: {
       type: 'string',
@@ -381,14 +394,17 @@ export default defineNF({
     const nonIpVerdict = o['non-ip'] === 'drop' ? DROP : NEXT;
     const key = new FlowKey();
     let clock = ctx.now();
-    let passed = 0;
-    let opened = 0;
-    let noFlow = 0;
-    let invalid = 0;
-    let tableFull = 0;
-    let expired = 0;
-    let nd = 0;
-    let nonIp = 0;
+    const passed = ctx.counter('passed');
+    /** packets passed in the burst so far: added to `passed` once per burst */
+    let passedN = 0;
+    const opened = ctx.counter('opened');
+    const noFlow = ctx.counter('noFlow');
+    const invalid = ctx.counter('invalid');
+    const tableFull = ctx.counter('tableFull');
+    const expired = ctx.counter('expired');
+    const nd = ctx.counter('nd');
+    const nonIp = ctx.counter('nonIp');
+    const flows = ctx.gauge('flows');
     let ticks = 0;
     let cursor = 0;
     let cursor4 = 0;
@@ -456,14 +472,14 @@ export default defineNF({
     /** One packet's verdict by the full parse (anything fastParse does not take). Hot path: no allocation. */
     function decide(pkt: PacketView): number {
       if (!pkt.flowKey(key)) {
-        nonIp++;
+        nonIp.add();
         return nonIpVerdict;
       }
       const proto = key.proto;
       if (proto === 58) {
         const t = pkt.icmp6Type;
         if (t >= 133 && t <= 137) {
-          nd++;
+          nd.add();
           return NEXT;
         }
       }
@@ -528,39 +544,40 @@ export default defineNF({
       const i = t4.lookup(src, dst, proto, ports, h);
       if (i < 0) {
         if (!inside) {
-          noFlow++;
+          noFlow.add();
           return DROP;
         }
         const st = openState(proto, f);
         if (st === 0) {
-          invalid++;
+          invalid.add();
           return DROP;
         }
         if (t4.count + table.count >= capacity) {
-          tableFull++;
+          tableFull.add();
           return DROP;
         }
         t4.add(src, dst, proto, ports, h, st, clock);
-        opened++;
-        passed++;
+        flows.set(t4.count + table.count);
+        opened.add();
+        passedN++;
         return NEXT;
       }
       const orig = !t4.lastReversed;
       if (!inside && orig) {
-        noFlow++;
+        noFlow.add();
         return DROP;
       }
       if (proto === 6) {
         const w = t4.state(i);
         const next = tcpNext(w, orig, f);
         if (next < 0) {
-          invalid++;
+          invalid.add();
           return DROP;
         }
         if (next !== w) t4.setState(i, next);
       }
       t4.touch(i, clock);
-      passed++;
+      passedN++;
       return NEXT;
     }
 
@@ -573,46 +590,47 @@ export default defineNF({
       let i = table.lookup(key, h);
       if (i < 0) {
         if (!inside) {
-          noFlow++;
+          noFlow.add();
           return DROP;
         }
         const st = openState(proto, f);
         if (st === 0) {
-          invalid++;
+          invalid.add();
           return DROP;
         }
         if (t4.count + table.count >= capacity) {
-          tableFull++;
+          tableFull.add();
           return DROP;
         }
         i = table.lookupOrAdd(key, clock, h);
         if (i < 0) {
-          tableFull++;
+          tableFull.add();
           return DROP;
         }
         table.setValue(i, 0, st);
         table.touch(i, length, clock);
-        opened++;
-        passed++;
+        flows.set(t4.count + table.count);
+        opened.add();
+        passedN++;
         return NEXT;
       }
       const orig = !table.lastReversed;
       if (!inside && orig) {
         // From outside in the opener's direction: not a reply.
-        noFlow++;
+        noFlow.add();
         return DROP;
       }
       if (proto === 6) {
         const w = table.value(i, 0);
         const next = tcpNext(w, orig, f);
         if (next < 0) {
-          invalid++;
+          invalid.add();
           return DROP;
         }
         if (next !== w) table.setValue(i, 0, next);
       }
       table.touch(i, length, clock);
-      passed++;
+      passedN++;
       return NEXT;
     }
 
@@ -621,8 +639,12 @@ export default defineNF({
      * `n` of the other from their cursors (tick).
      */
     function expire(now: number, n4: number, n: number): number {
-      const removed4 = expire4(now, n4);
-      return removed4 + expireGeneral(now, n);
+      const removed = expire4(now, n4) + expireGeneral(now, n);
+      if (removed > 0) {
+        expired.add(removed);
+        flows.set(t4.count + table.count);
+      }
+      return removed;
     }
 
     /** expire() in FlowTable4: a slot is looked at again after a removal (an entry may move into it). */
@@ -640,7 +662,6 @@ export default defineNF({
         i = (i + 1) & mask;
       }
       cursor4 = i;
-      expired += removed;
       return removed;
     }
 
@@ -656,19 +677,18 @@ export default defineNF({
         i = (i + 1) & mask;
       }
       cursor = i;
-      expired += removed;
       return removed;
     }
 
     const stats = (): StatefulStats => ({
-      passed,
-      opened,
-      noFlow,
-      invalid,
-      tableFull,
-      expired,
-      nd,
-      nonIp,
+      passed: passed.value + passedN,
+      opened: opened.value,
+      noFlow: noFlow.value,
+      invalid: invalid.value,
+      tableFull: tableFull.value,
+      expired: expired.value,
+      nd: nd.value,
+      nonIp: nonIp.value,
       activeFlows: t4.count + table.count,
     });
     const report = (): string => {
@@ -734,6 +754,10 @@ export default defineNF({
           } else {
             verdicts[j] = track4(fSrc[j]!, fDst[j]!, proto, fPorts[j]!, fInside[j] === 1, fFlags[j]!, hashes[j]!);
           }
+        }
+        if (passedN > 0) {
+          passed.add(passedN);
+          passedN = 0;
         }
       },
 

@@ -38,6 +38,8 @@ test('blacklist: dropped when any list holds the field', async () => {
   const r = await runNF(slf, pkts, { options: { ...lists } });
   assert.deepEqual(r.verdicts, [DROP, DROP, DROP, DROP, DROP, NEXT, DROP, NEXT, NEXT, DROP]);
   assert.deepEqual(r.instance.stats(), { passed: 3, dropped: 7, nonIp: 0, mode: 'blacklist' });
+  // the declared counters: 3 src + 1 dst + 1 sport + 1 dport entries
+  assert.deepEqual(r.metrics, { passed: 3, dropped: 7, nonIp: 0, entries: 6 });
 });
 
 test('whitelist: passes only when every given list holds the field; no ports fails a port list', async () => {

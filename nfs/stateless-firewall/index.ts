@@ -246,6 +246,14 @@ export function loadLists(o: Record<Field | 'file' | 'mode', string>, baseDir: s
 export default defineNF({
   name: 'stateless-firewall',
   description: 'NFD stateless firewall: blacklist or whitelist of addresses and ports, per packet, no state',
+  counters: {
+    passed: 'IPv4/IPv6 packets the lists let through (NEXT)',
+    dropped: 'IPv4/IPv6 packets the lists dropped',
+    nonIp: 'packets that are not IPv4/IPv6, or with a malformed IP header (the non-ip verdict)',
+  },
+  gauges: {
+    entries: 'list entries in force (addresses, prefixes, ports and port ranges)',
+  },
   options: {
     mode: {
       type: 'string',
@@ -288,25 +296,26 @@ export default defineNF({
     const white = lists.mode === 'whitelist';
     const nonIpVerdict = o['non-ip'] === 'drop' ? DROP : NEXT;
     const key = new FlowKey();
-    let passed = 0;
-    let dropped = 0;
-    let nonIp = 0;
+    const passed = ctx.counter('passed');
+    const dropped = ctx.counter('dropped');
+    const nonIp = ctx.counter('nonIp');
+    ctx.gauge('entries').set(lists.src.length + lists.dst.length + lists.sport.length + lists.dport.length);
     let ticks = 0;
     const describe = (): string =>
       `stateless-firewall: ${lists.mode}, ${lists.src.length} src, ${lists.dst.length} dst, ` +
       `${lists.sport.length} sport, ${lists.dport.length} dport entries`;
     const report = (): string =>
-      `stateless-firewall: ${passed} passed, ${dropped} dropped, ${nonIp} non-IP (${o['non-ip']})`;
+      `stateless-firewall: ${passed.value} passed, ${dropped.value} dropped, ${nonIp.value} non-IP (${o['non-ip']})`;
     if (o.interval > 0) ctx.log(describe());
 
     return {
       /** counters (cold; tests) */
-      stats: () => ({ passed, dropped, nonIp, mode: lists.mode }),
+      stats: () => ({ passed: passed.value, dropped: dropped.value, nonIp: nonIp.value, mode: lists.mode }),
 
       /** Hot path: no allocation. */
       handle(pkt) {
         if (!pkt.flowKey(key)) {
-          nonIp++;
+          nonIp.add();
           return nonIpVerdict;
         }
         const a = key.addr;
@@ -329,10 +338,10 @@ export default defineNF({
           );
         }
         if (ok) {
-          passed++;
+          passed.add();
           return NEXT;
         }
-        dropped++;
+        dropped.add();
         return DROP;
       },
 

@@ -52,7 +52,10 @@ test('a source contacting more than threshold hosts is flagged; a busy source wi
   assert.equal(s.instance.counters.flaggedEvents, 1);
   closeWindow(s);
   assert.deepEqual(s.instance.flagged(), []);
-  await s.stop();
+  const r = await s.stop();
+  // the declared counters and gauges: one flag event; the quiet last window saw no source
+  assert.deepEqual([r.metrics.flaggedEvents, r.metrics.flaggedNow, r.metrics.sources], [1, 0, 0]);
+  assert.deepEqual([r.metrics.fromFlagged, r.metrics.dropped, r.metrics.nonIp, r.metrics.untracked], [150, 0, 0, 0]);
 });
 
 test('the estimate tracks distinct counts; a full bitmap is saturated', async () => {

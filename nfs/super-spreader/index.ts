@@ -50,6 +50,17 @@ export default defineNF({
   description:
     'flags sources contacting more than N distinct destinations per window (bitmap sketch per source); can drop their packets',
   tickInterval: TICK_MS,
+  counters: {
+    nonIp: 'packets not IPv4/IPv6, or with a malformed IP header (passed)',
+    untracked: 'packets whose source found the window table full',
+    fromFlagged: 'packets from flagged sources',
+    dropped: 'packets from flagged sources dropped (mitigate)',
+    flaggedEvents: 'times a source became flagged (not flagged in the window before)',
+  },
+  gauges: {
+    flaggedNow: 'sources flagged now (by the last closed window)',
+    sources: 'sources seen in the last closed window',
+  },
   options: {
     window: { type: 'number', default: 1, min: 0.1, max: 3600, help: 'seconds per detection window' },
     threshold: {
@@ -131,18 +142,41 @@ export default defineNF({
     let windowStart = ctx.now();
     let ticks = 0;
     let findings: Spreader[] = [];
+    /** the declared counters and gauges (stats, /metrics, the console) */
+    const cells = {
+      nonIp: ctx.counter('nonIp'),
+      untracked: ctx.counter('untracked'),
+      fromFlagged: ctx.counter('fromFlagged'),
+      dropped: ctx.counter('dropped'),
+      flaggedEvents: ctx.counter('flaggedEvents'),
+      flaggedNow: ctx.gauge('flaggedNow'),
+      sources: ctx.gauge('sources'),
+    };
+    /** the instance's counters (tests, the counter line): the declared ones read through to `cells` */
     const counters = {
       packets: 0,
       /** not IPv4/IPv6, or a malformed IP header (passed) */
-      nonIp: 0,
+      get nonIp(): number {
+        return cells.nonIp.value;
+      },
       /** packets whose source found the table full */
-      untracked: 0,
+      get untracked(): number {
+        return cells.untracked.value;
+      },
       /** packets of flagged sources, and of those dropped */
-      fromFlagged: 0,
-      dropped: 0,
+      get fromFlagged(): number {
+        return cells.fromFlagged.value;
+      },
+      get dropped(): number {
+        return cells.dropped.value;
+      },
       windows: 0,
-      flaggedEvents: 0,
-      flaggedNow: 0,
+      get flaggedEvents(): number {
+        return cells.flaggedEvents.value;
+      },
+      get flaggedNow(): number {
+        return cells.flaggedNow.value;
+      },
     };
     const c = counters;
 
@@ -164,7 +198,7 @@ export default defineNF({
         if (e.n <= o.threshold) continue;
         const was = flagged.findKey(cur, s) >= 0;
         spare.copyKey(cur, s);
-        if (!was) c.flaggedEvents++;
+        if (!was) cells.flaggedEvents.add();
         list.push({
           source: cur.address(s),
           destinations: Math.round(e.n),
@@ -177,7 +211,7 @@ export default defineNF({
       const t = flagged;
       flagged = spare;
       spare = t;
-      c.flaggedNow = flagged.count;
+      cells.flaggedNow.set(flagged.count);
       c.windows++;
       findings = list;
       if (list.length > 0) {
@@ -190,6 +224,7 @@ export default defineNF({
           );
         }
       }
+      cells.sources.set(cur.count);
       cur.clear();
       windowStart = now;
     }
@@ -219,11 +254,11 @@ export default defineNF({
         c.packets++;
         const v = pkt.ipVersion;
         if (v < 0) {
-          c.nonIp++;
+          cells.nonIp.add();
           return NEXT;
         }
         const s = cur.srcSlot(pkt, true);
-        if (s < 0) c.untracked++;
+        if (s < 0) cells.untracked.add();
         else {
           cur.cols[s * COLS + PKTS]!++;
           let h: number;
@@ -243,9 +278,9 @@ export default defineNF({
           maps[s * words + (bit >>> 5)]! |= 1 << (bit & 31);
         }
         if (flagged.count === 0 || flagged.srcSlot(pkt, false) < 0) return NEXT;
-        c.fromFlagged++;
+        cells.fromFlagged.add();
         if (!mitigate) return NEXT;
-        c.dropped++;
+        cells.dropped.add();
         return DROP;
       },
 

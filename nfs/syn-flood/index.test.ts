@@ -59,7 +59,13 @@ test('completed handshakes: SYN, SYN-ACK, ACK of ISN + 1; a wrong sequence and a
   // an ACK of nothing half-open is nobody's business
   push(s, [tcp('192.0.2.3', '10.0.0.1', 1, 80, ACK, 1)]);
   assert.equal(c.completed, 1);
-  await s.stop();
+  const r = await s.stop();
+  // the declared counters (stats, /metrics, the console)
+  assert.deepEqual(
+    [r.metrics.syns, r.metrics.synAcks, r.metrics.completed, r.metrics.badAcks, r.metrics.resets],
+    [2, 1, 1, 1, 1],
+  );
+  assert.equal(r.metrics.halfOpen, 0);
 });
 
 test('half-open handshakes time out after handshake-timeout', async () => {
@@ -71,7 +77,8 @@ test('half-open handshakes time out after handshake-timeout', async () => {
   s.tick(11); // 3 s: every slot swept since the deadline
   assert.equal(s.instance.half.count, 0);
   assert.equal(s.instance.counters.timedOut, 5);
-  await s.stop();
+  const r = await s.stop();
+  assert.deepEqual([r.metrics.timedOut, r.metrics.halfOpen, r.metrics.syns], [5, 0, 5]);
 });
 
 test('a destination with many SYNs that do not complete is flagged; one whose SYNs complete is not', async () => {

@@ -63,6 +63,26 @@ export default defineNF({
   description:
     'flags destinations receiving SYNs that do not complete handshakes, and sources that never complete; can drop their SYNs',
   tickInterval: TICK_MS,
+  counters: {
+    nonIp: 'packets not IPv4/IPv6, or with a malformed IP header (passed)',
+    malformed: 'TCP without a whole header: cut short, or a later fragment (passed)',
+    syns: 'SYNs (without ACK)',
+    synAcks: 'SYN-ACKs',
+    completed: "handshakes completed (the client's ACK of ISN + 1)",
+    badAcks: 'ACKs on a half-open handshake whose sequence was not ISN + 1',
+    resets: 'half-open handshakes reset by the client',
+    timedOut: 'half-open handshakes forgotten after handshake-timeout',
+    untracked: 'SYNs whose destination or source found a window table full',
+    droppedToVictims: 'SYNs to victims dropped by the mitigation',
+    droppedFromSources: 'SYNs from flagged sources dropped by the mitigation',
+    victimEvents: 'times a destination became a victim',
+    sourceEvents: 'times a source became flagged',
+  },
+  gauges: {
+    victimsNow: 'destinations flagged as victims now',
+    sourcesNow: 'sources flagged now',
+    halfOpen: 'half-open handshakes tracked now',
+  },
   options: {
     window: { type: 'number', default: 1, min: 0.1, max: 3600, help: 'seconds per detection window' },
     'syn-rate': {
@@ -185,34 +205,84 @@ export default defineNF({
     let victimList: SynVictim[] = [];
     let sourceList: SynSource[] = [];
 
+    /** the declared counters and gauges (stats, /metrics, the console) */
+    const cells = {
+      nonIp: ctx.counter('nonIp'),
+      malformed: ctx.counter('malformed'),
+      syns: ctx.counter('syns'),
+      synAcks: ctx.counter('synAcks'),
+      completed: ctx.counter('completed'),
+      badAcks: ctx.counter('badAcks'),
+      resets: ctx.counter('resets'),
+      timedOut: ctx.counter('timedOut'),
+      untracked: ctx.counter('untracked'),
+      droppedToVictims: ctx.counter('droppedToVictims'),
+      droppedFromSources: ctx.counter('droppedFromSources'),
+      victimEvents: ctx.counter('victimEvents'),
+      sourceEvents: ctx.counter('sourceEvents'),
+      victimsNow: ctx.gauge('victimsNow'),
+      sourcesNow: ctx.gauge('sourcesNow'),
+      halfOpen: ctx.gauge('halfOpen'),
+    };
+    /** the instance's counters (tests, the counter line): the declared ones read through to `cells` */
     const counters = {
       packets: 0,
       /** not IPv4/IPv6, or a malformed IP header (passed) */
-      nonIp: 0,
+      get nonIp(): number {
+        return cells.nonIp.value;
+      },
       tcp: 0,
       /** TCP without a whole header: cut short, or a later fragment (passed, not counted further) */
-      malformed: 0,
+      get malformed(): number {
+        return cells.malformed.value;
+      },
       /** SYN without ACK */
-      syns: 0,
-      synAcks: 0,
+      get syns(): number {
+        return cells.syns.value;
+      },
+      get synAcks(): number {
+        return cells.synAcks.value;
+      },
       /** handshakes completed (the client's ACK of ISN + 1) */
-      completed: 0,
+      get completed(): number {
+        return cells.completed.value;
+      },
       /** ACKs on a half-open handshake whose sequence was not ISN + 1 (not counted as completion) */
-      badAcks: 0,
+      get badAcks(): number {
+        return cells.badAcks.value;
+      },
       /** half-open handshakes reset by the client */
-      resets: 0,
+      get resets(): number {
+        return cells.resets.value;
+      },
       /** half-open handshakes forgotten after handshake-timeout */
-      timedOut: 0,
+      get timedOut(): number {
+        return cells.timedOut.value;
+      },
       /** SYNs whose destination or source found a window table full */
-      untracked: 0,
+      get untracked(): number {
+        return cells.untracked.value;
+      },
       /** SYNs dropped by the mitigation: to victims, from flagged sources */
-      droppedToVictims: 0,
-      droppedFromSources: 0,
+      get droppedToVictims(): number {
+        return cells.droppedToVictims.value;
+      },
+      get droppedFromSources(): number {
+        return cells.droppedFromSources.value;
+      },
       windows: 0,
-      victimEvents: 0,
-      sourceEvents: 0,
-      victimsNow: 0,
-      sourcesNow: 0,
+      get victimEvents(): number {
+        return cells.victimEvents.value;
+      },
+      get sourceEvents(): number {
+        return cells.sourceEvents.value;
+      },
+      get victimsNow(): number {
+        return cells.victimsNow.value;
+      },
+      get sourcesNow(): number {
+        return cells.sourcesNow.value;
+      },
     };
     const c = counters;
 
@@ -228,7 +298,7 @@ export default defineNF({
         if (syns / secs < synRate || done >= minComplete * syns) continue;
         const wasFlagged = victims.findKey(dsts, s) >= 0;
         spareV.copyKey(dsts, s);
-        if (!wasFlagged) c.victimEvents++;
+        if (!wasFlagged) cells.victimEvents.add();
         vl.push({
           victim: dsts.address(s),
           syns,
@@ -247,7 +317,7 @@ export default defineNF({
           if (syns / secs < srcRate || srcs.cols[s * SCOLS + S_DONE]! > 0) continue;
           const wasFlagged = sources.findKey(srcs, s) >= 0;
           spareS.copyKey(srcs, s);
-          if (!wasFlagged) c.sourceEvents++;
+          if (!wasFlagged) cells.sourceEvents.add();
           sl.push({ source: srcs.address(s), syns, rate: syns / secs, new: !wasFlagged });
         }
       }
@@ -259,8 +329,8 @@ export default defineNF({
       t = sources;
       sources = spareS;
       spareS = t;
-      c.victimsNow = victims.count;
-      c.sourcesNow = sources.count;
+      cells.victimsNow.set(victims.count);
+      cells.sourcesNow.set(sources.count);
       c.windows++;
       victimList = vl;
       sourceList = sl;
@@ -313,38 +383,38 @@ export default defineNF({
       handle(pkt) {
         c.packets++;
         if (pkt.ipVersion < 0) {
-          c.nonIp++;
+          cells.nonIp.add();
           return NEXT;
         }
         if (pkt.ipProtocol !== 6) return NEXT;
         c.tcp++;
         const flags = pkt.tcpFlags;
         if (flags < 0) {
-          c.malformed++;
+          cells.malformed.add();
           return NEXT;
         }
         if ((flags & 0x02) !== 0) {
           // SYN
           if ((flags & 0x10) !== 0) {
             // SYN-ACK: the server's answer, counted for the server
-            c.synAcks++;
+            cells.synAcks.add();
             const s = dsts.srcSlot(pkt, true);
             if (s >= 0) dsts.cols[s * DCOLS + D_SYNACK]!++;
             return NEXT;
           }
-          c.syns++;
+          cells.syns.add();
           const d = dsts.dstSlot(pkt, true);
           if (d >= 0) dsts.cols[d * DCOLS + D_SYN]!++;
           const s = srcs.srcSlot(pkt, true);
           if (s >= 0) srcs.cols[s * SCOLS + S_SYN]!++;
-          if (d < 0 || s < 0) c.untracked++;
+          if (d < 0 || s < 0) cells.untracked.add();
           if (mitigate) {
             if (sources.count > 0 && sources.srcSlot(pkt, false) >= 0) {
-              c.droppedFromSources++;
+              cells.droppedFromSources.add();
               return DROP;
             }
             if (victims.count > 0 && victims.dstSlot(pkt, false) >= 0 && good.srcSlot(pkt, false) < 0) {
-              c.droppedToVictims++;
+              cells.droppedToVictims.add();
               return DROP;
             }
           }
@@ -359,15 +429,15 @@ export default defineNF({
         if (i < 0) return NEXT;
         if ((flags & 0x04) !== 0) {
           half.remove(i);
-          c.resets++;
+          cells.resets.add();
           return NEXT;
         }
         if (pkt.tcpSeq !== (half.value(i, 0) + 1) >>> 0) {
-          c.badAcks++;
+          cells.badAcks.add();
           return NEXT;
         }
         half.remove(i);
-        c.completed++;
+        cells.completed.add();
         const d = dsts.dstSlot(pkt, true);
         if (d >= 0) dsts.cols[d * DCOLS + D_DONE]!++;
         const s = srcs.srcSlot(pkt, true);
@@ -379,7 +449,8 @@ export default defineNF({
       /** Every 100 ms: the clock, a slice of half-open expiry, the window's end; every `interval` s a counter line. Cold. */
       tick(ctx) {
         clock = ctx.now();
-        c.timedOut += half.expire(clock, undefined, sweep);
+        cells.timedOut.add(half.expire(clock, undefined, sweep));
+        cells.halfOpen.set(half.count);
         if (clock - windowStart >= windowMs) closeWindow(clock);
         if (o.interval === 0 || ++ticks < (o.interval * 1000) / TICK_MS) return;
         ticks = 0;
@@ -387,6 +458,7 @@ export default defineNF({
       },
 
       stop(ctx) {
+        cells.halfOpen.set(half.count);
         if (o.interval > 0) ctx.log(line());
       },
     };

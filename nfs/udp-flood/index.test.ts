@@ -57,7 +57,20 @@ test('a destination over the packet rate is flagged and reported; one under it i
   assert.deepEqual(push(s, udp('10.0.0.5', 3)), [NEXT, NEXT, NEXT]);
   assert.equal(c.toVictims, 3);
   assert.equal(c.dropped, 0);
-  await s.stop();
+  const r = await s.stop();
+  // the declared counters and gauges (stats, /metrics, the console)
+  assert.deepEqual(r.metrics, {
+    nonIp: 0,
+    udp: 252,
+    udpBytes: 252 * 64,
+    untracked: 0,
+    toVictims: 3,
+    dropped: 0,
+    flaggedEvents: 1,
+    flaggedFull: 0,
+    flaggedNow: 1,
+    destinations: 2,
+  });
 });
 
 test('a victim stays flagged while the flood goes on, and is cleared after a quiet window', async () => {
@@ -73,7 +86,8 @@ test('a victim stays flagged while the flood goes on, and is cleared after a qui
   assert.deepEqual(s.instance.flagged(), []);
   assert.deepEqual(push(s, udp('10.0.0.5', 2)), [NEXT, NEXT]);
   assert.equal(s.instance.counters.dropped, 120);
-  await s.stop();
+  const r = await s.stop();
+  assert.deepEqual([r.metrics.dropped, r.metrics.flaggedEvents, r.metrics.flaggedNow], [120, 1, 0]);
 });
 
 test('mitigate drop: only UDP to a flagged victim is dropped', async () => {

@@ -37,6 +37,20 @@ export default defineNF({
   description:
     'flags destinations receiving UDP above a packet or bit rate per window; can drop or rate-limit UDP to them',
   tickInterval: TICK_MS,
+  counters: {
+    nonIp: 'packets not IPv4/IPv6, or with a malformed IP header (passed)',
+    udp: 'UDP packets (fragments included)',
+    udpBytes: 'UDP bytes (frame length)',
+    untracked: 'UDP packets whose destination found the window table full',
+    toVictims: 'UDP packets to a flagged victim',
+    dropped: 'UDP packets to victims dropped by the mitigation',
+    flaggedEvents: 'times a destination became flagged (not flagged in the window before)',
+    flaggedFull: 'victims not flagged for want of room in the flagged table',
+  },
+  gauges: {
+    flaggedNow: 'victims flagged now (by the last closed window)',
+    destinations: 'destinations that received UDP in the last closed window',
+  },
   options: {
     window: { type: 'number', default: 1, min: 0.1, max: 3600, help: 'seconds per detection window' },
     pps: {
@@ -109,29 +123,61 @@ export default defineNF({
     /** the findings of the last closed window, most packets first */
     let findings: UdpFloodFinding[] = [];
 
+    /** the declared counters and gauges (stats, /metrics, the console) */
+    const cells = {
+      nonIp: ctx.counter('nonIp'),
+      udp: ctx.counter('udp'),
+      udpBytes: ctx.counter('udpBytes'),
+      untracked: ctx.counter('untracked'),
+      toVictims: ctx.counter('toVictims'),
+      dropped: ctx.counter('dropped'),
+      flaggedEvents: ctx.counter('flaggedEvents'),
+      flaggedFull: ctx.counter('flaggedFull'),
+      flaggedNow: ctx.gauge('flaggedNow'),
+      destinations: ctx.gauge('destinations'),
+    };
+    /** the instance's counters (tests, the counter line): the declared ones read through to `cells` */
     const counters = {
       /** every packet handled */
       packets: 0,
       /** not IPv4/IPv6, or an IP header the packet view finds malformed (passed) */
-      nonIp: 0,
+      get nonIp(): number {
+        return cells.nonIp.value;
+      },
       /** UDP packets (fragments included) */
-      udp: 0,
+      get udp(): number {
+        return cells.udp.value;
+      },
       /** UDP bytes (frame length) */
-      udpBytes: 0,
+      get udpBytes(): number {
+        return cells.udpBytes.value;
+      },
       /** UDP packets whose destination found the window table full (counted nowhere else) */
-      untracked: 0,
+      get untracked(): number {
+        return cells.untracked.value;
+      },
       /** UDP packets to a flagged victim */
-      toVictims: 0,
+      get toVictims(): number {
+        return cells.toVictims.value;
+      },
       /** of those, dropped by the mitigation */
-      dropped: 0,
+      get dropped(): number {
+        return cells.dropped.value;
+      },
       /** windows closed */
       windows: 0,
       /** times a destination became flagged (not flagged in the window before) */
-      flaggedEvents: 0,
+      get flaggedEvents(): number {
+        return cells.flaggedEvents.value;
+      },
       /** victims flagged now */
-      flaggedNow: 0,
+      get flaggedNow(): number {
+        return cells.flaggedNow.value;
+      },
       /** victims flagged in the last window but not found to fit in the flagged table (full) */
-      flaggedFull: 0,
+      get flaggedFull(): number {
+        return cells.flaggedFull.value;
+      },
     };
     const c = counters;
 
@@ -149,15 +195,15 @@ export default defineNF({
         const mbps = (bytes * 8) / secs / 1e6;
         if (!((o.pps > 0 && pps >= o.pps) || (o.mbps > 0 && mbps >= o.mbps))) continue;
         const wasFlagged = flagged.findKey(cur, s) >= 0;
-        if (spare.copyKey(cur, s) < 0) c.flaggedFull++;
-        if (!wasFlagged) c.flaggedEvents++;
+        if (spare.copyKey(cur, s) < 0) cells.flaggedFull.add();
+        if (!wasFlagged) cells.flaggedEvents.add();
         list.push({ victim: cur.address(s), packets, bytes, pps, mbps, new: !wasFlagged });
       }
       list.sort((a, b) => b.packets - a.packets);
       const t = flagged;
       flagged = spare;
       spare = t;
-      c.flaggedNow = flagged.count;
+      cells.flaggedNow.set(flagged.count);
       c.windows++;
       findings = list;
       if (list.length > 0) {
@@ -171,6 +217,7 @@ export default defineNF({
           );
         }
       }
+      cells.destinations.set(cur.count);
       cur.clear();
       windowStart = now;
     }
@@ -194,23 +241,23 @@ export default defineNF({
         c.packets++;
         const v = pkt.ipVersion;
         if (v < 0) {
-          c.nonIp++;
+          cells.nonIp.add();
           return NEXT;
         }
         if (pkt.ipProtocol !== 17) return NEXT;
-        c.udp++;
+        cells.udp.add();
         const len = pkt.length;
-        c.udpBytes += len;
+        cells.udpBytes.add(len);
         const s = cur.dstSlot(pkt, true);
         if (s >= 0) {
           const cols = cur.cols;
           cols[s * COLS]!++;
           cols[s * COLS + 1]! += len;
-        } else c.untracked++;
+        } else cells.untracked.add();
         if (flagged.count === 0) return NEXT;
         const f = flagged.dstSlot(pkt, false);
         if (f < 0) return NEXT;
-        c.toVictims++;
+        cells.toVictims.add();
         if (mode === 0) return NEXT;
         if (mode === 2) {
           const fc = flagged.cols;
@@ -219,7 +266,7 @@ export default defineNF({
             return NEXT;
           }
         }
-        c.dropped++;
+        cells.dropped.add();
         return DROP;
       },
 

@@ -3,6 +3,8 @@
  * function of its parsed command line (flags: table.ts).
  */
 import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { httpOptions } from '../topology/http-options.js';
 import { fileURLToPath } from 'node:url';
 import { NfcError } from '../errors.js';
 import { MAX_SERVICES } from '../shm/instance-layout.js';
@@ -15,11 +17,40 @@ import { loadTopology, validateTopology } from '../topology/load.js';
 import { BUILT_IN_TOPOLOGY, type Topology } from '../topology/types.js';
 import type { Parsed } from '../util/args.js';
 import { runTopology } from './start.js';
-import type { DEMO_FLAGS, MANAGER_FLAGS, START_FLAGS, STATS_FLAGS, STATUS_FLAGS } from './table.js';
+import type { DEMO_FLAGS, EVENTS_FLAGS, MANAGER_FLAGS, START_FLAGS, STATS_FLAGS, STATUS_FLAGS } from './table.js';
+import type { EventsReply, ManagerEvent } from '../protocol/messages.js';
 
-/** Applies --name/--ttl/--limit/--stats/--poll, when given, to a topology (cold). */
+/** --http, --http-remote, --http-token-file and --events-log into the topology's manager section (cold). */
+function httpOverride(
+  t: Topology,
+  v: {
+    http?: string | undefined;
+    'http-remote'?: boolean | undefined;
+    'http-token-file'?: string | undefined;
+    'events-log'?: string | undefined;
+  },
+): void {
+  if (v.http !== undefined) {
+    const tokenFile = v['http-token-file'];
+    t.manager.http = {
+      listen: v.http,
+      ...(v['http-remote'] ? { remote: true } : {}),
+      ...(tokenFile !== undefined ? { tokenFile: resolve(tokenFile) } : {}),
+    };
+    httpOptions(t.manager.http, '--http');
+  } else if (v['http-remote'] || v['http-token-file'] !== undefined) {
+    throw new NfcError('NFC_ERR_USAGE', '--http-remote and --http-token-file go with --http', {
+      fix: 'add --http [HOST:]PORT',
+    });
+  }
+  const ev = v['events-log'];
+  if (ev !== undefined) t.manager.events = ev === 'off' ? false : resolve(ev);
+}
+
+/** Applies --name/--ttl/--limit/--stats/--poll and the HTTP flags, when given, to a topology (cold). */
 function override(topo: Topology, v: Parsed<typeof START_FLAGS>['values']): Topology {
   const t = structuredClone(topo);
+  httpOverride(t, v);
   if (v.name !== undefined) t.name = v.name;
   if (v.ttl !== undefined) t.manager.ttl = v.ttl;
   if (v.limit !== undefined) t.manager.limit = v.limit;
@@ -97,6 +128,7 @@ export function demoTopology(o: { name: string; rate: number; duration: number; 
 export async function demoCommand(p: Parsed<typeof DEMO_FLAGS>): Promise<number> {
   const { name, rate, duration, stats } = p.values;
   const topo = demoTopology({ name, rate, duration, stats });
+  httpOverride(topo, p.values);
   process.stdout.write(
     `nfchain demo: gen (${topo.ports[0]!.driver === 'gen' ? (topo.ports[0] as { rate: number }).rate || 'unlimited' : ''} pps) → basic-monitor → simple-forward → bridge → null` +
       `${topo.manager.ttl ? ` for ${topo.manager.ttl} s` : '; Ctrl-C to stop'}\n`,
@@ -244,5 +276,39 @@ export async function statsCommand(p: Parsed<typeof STATS_FLAGS>): Promise<numbe
     process.stdout.write(json ? `${JSON.stringify(now)}\n` : formatStats(now, prev));
     prev = now;
   }
+  return 0;
+}
+
+// ---- nfchain events -----------------------------------------------------------------------
+
+/** An event as a terminal line: local time, type, message. */
+export function formatEvent(e: ManagerEvent): string {
+  const d = new Date(e.time);
+  const t = `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}:${String(d.getSeconds()).padStart(2, '0')}.${String(d.getMilliseconds()).padStart(3, '0')}`;
+  return `${t} ${e.type.padEnd(17)} ${e.message}`;
+}
+
+export async function eventsCommand(p: Parsed<typeof EVENTS_FLAGS>): Promise<number> {
+  const { name, json, since } = p.values;
+  const follow = !p.values['no-follow'];
+  const out = (e: ManagerEvent): void => {
+    process.stdout.write(`${json ? JSON.stringify(e) : formatEvent(e)}\n`);
+  };
+  const c = await ControlClient.connect(name);
+  const gone = new Promise<void>((r) => {
+    c.onClose = () => r();
+  });
+  c.onNotice = (n) => {
+    if (n.type === 'event') out(n.event);
+  };
+  const r = await c.request<EventsReply>({ type: 'events', since, follow });
+  for (const e of r.events) out(e);
+  if (!follow) {
+    c.close();
+    return 0;
+  }
+  const stop = new Promise<void>((r2) => process.once('SIGINT', () => r2()));
+  await Promise.race([gone, stop]);
+  c.close();
   return 0;
 }

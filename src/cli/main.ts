@@ -4,16 +4,13 @@
  * `nfchain help <command>` and `--version` are answered here, from the same table, so help and
  * behaviour cannot drift apart.
  */
-import { readFileSync } from 'node:fs';
 import { NfcError } from '../errors.js';
+import { nfchainVersion } from '../util/version.js';
 import { entryHelp, runEntry } from './command.js';
 import { COMMANDS } from './table.js';
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
-    version: string;
-  };
-  return pkg.version;
+  return nfchainVersion();
 }
 
 function usage(): string {

@@ -22,6 +22,24 @@ const POLL = {
   help: 'adaptive (NFs sleep when idle) or busy (NFs spin)',
 } as const;
 
+/** The HTTP endpoint and the events log (manager.http, manager.events). */
+const HTTP_FLAGS_LIST = [
+  {
+    name: 'http',
+    kind: 'string',
+    value: '[HOST:]PORT',
+    help: 'serve the console, /metrics and /api on 127.0.0.1:PORT (0: any free port)',
+  },
+  { name: 'http-remote', kind: 'boolean', help: 'allow --http on an address that is not loopback' },
+  { name: 'http-token-file', kind: 'string', value: 'FILE', help: "the endpoint's bearer token: FILE's first line" },
+  {
+    name: 'events-log',
+    kind: 'string',
+    value: 'FILE|off',
+    help: 'append events to FILE (default: <run dir>/<name>.events.jsonl)',
+  },
+] as const;
+
 /** The flags of the commands that run a manager from a topology; they override the file. */
 const RUN = [
   { name: 'name', kind: 'string', value: 'N', help: 'instance name (overrides the file)' },
@@ -30,6 +48,7 @@ const RUN = [
   { name: 'stats', kind: 'number', min: 0, value: 'S', help: 'stats interval in seconds, 0: quiet' },
   POLL,
   { name: 'until-done', kind: 'boolean', help: 'stop once every input port is finished and the chain has drained' },
+  ...HTTP_FLAGS_LIST,
 ] as const;
 
 export const DEMO_FLAGS = flagSpecs([
@@ -51,6 +70,20 @@ export const DEMO_FLAGS = flagSpecs([
   },
   { name: 'name', kind: 'string', default: 'demo', value: 'N', help: 'instance name' },
   { name: 'stats', kind: 'number', min: 0, default: 1, value: 'S', help: 'stats interval in seconds, 0: quiet' },
+  ...HTTP_FLAGS_LIST,
+]);
+export const EVENTS_FLAGS = flagSpecs([
+  NAME,
+  { name: 'json', kind: 'boolean', help: 'one JSON object a line' },
+  {
+    name: 'since',
+    kind: 'integer',
+    min: 0,
+    default: 0,
+    value: 'SEQ',
+    help: 'only events after SEQ (0: every event kept)',
+  },
+  { name: 'no-follow', kind: 'boolean', help: 'print the events kept and exit' },
 ]);
 export const START_FLAGS = flagSpecs(RUN);
 export const MANAGER_FLAGS = flagSpecs([
@@ -202,6 +235,15 @@ export const COMMANDS: readonly Entry[] = [
     summary: 'show rates and counters of a running manager (once, or --watch)',
     flags: STATS_FLAGS,
     run: async (p) => (await commands()).statsCommand(p),
+  }),
+  command({
+    name: 'events',
+    summary: 'follow what a running manager does: NFs registered, started, crashed, scaled; chains, rules, links',
+    flags: EVENTS_FLAGS,
+    help:
+      'Prints the events the manager keeps (its last 1000), then each new one as it happens, until\n' +
+      'Ctrl-C or the manager stops. The same events go to the events log file and to /api/events.',
+    run: async (p) => (await commands()).eventsCommand(p),
   }),
   {
     name: 'testbed',

@@ -20,11 +20,13 @@ import {
   IH,
   MAX_NFS,
   MSG_SLOTS,
+  LoopCounters,
   ManagerHeldCounters,
   managerJournalWord,
   PortRxCounters,
   RouteCounters,
 } from '../shm/instance-layout.js';
+import { stampAt } from '../shm/latency.js';
 import { BURST } from '../shm/layout.js';
 import { Meta } from '../shm/pool-layout.js';
 import { PoolCache } from '../shm/pool-cache.js';
@@ -40,7 +42,8 @@ import { FlowAffinity } from '../flow/affinity.js';
 import { flowTableGeometry } from '../flow/flow-table-layout.js';
 import { FlowKey, hashFlowKey } from '../packet/flow-key.js';
 import { Inbox, MANAGER_INBOX, isFlowPin } from '../chain/messages.js';
-import type { FlowTableStats } from '../protocol/messages.js';
+import type { FlowTableStats, MetricDecl } from '../protocol/messages.js';
+import { metricDecls } from '../nflib/define.js';
 import { Action } from '../chain/verdict.js';
 import { native } from '../native.js';
 import { NfState, NS, STAGE_WORDS } from '../shm/instance-layout.js';
@@ -70,12 +73,18 @@ export interface DataplaneConfig {
   cores?: number[] | undefined;
   /** an NF or fused group this (combined) loop runs between receiving and sending (inline.ts) */
   inline?: InlineConfig | undefined;
+  /** stamp arrivals and record each chain's latency (manager.latency; default on) */
+  latency: boolean;
 }
 
 /** stop; or new flow rules for the RX loop's director (applied between two bursts) */
 export type WorkerMessage = { type: 'stop' } | { type: 'flows'; rules: FlowRule[] } | { type: 'flow-stats' };
 export type WorkerReport =
-  | { type: 'ready'; pinsRestored: number }
+  | {
+      type: 'ready';
+      pinsRestored: number;
+      nf?: { metrics: MetricDecl[]; latency: boolean; options: Record<string, unknown> };
+    }
   | { type: 'rx-done'; packets: number }
   | { type: 'stopped' }
   | { type: 'error'; message: string }
@@ -251,7 +260,11 @@ export class RxLoop {
     if (cfg.loadPins) this.pinsRestored = this.loadPins();
     this.inbox = new Inbox(this.inst, MANAGER_INBOX);
     this.heldGauges = this.inst.counters.set(CounterSet.managerHeld);
+    this.loopCounters = this.inst.counters.set(CounterSet.loopRx);
+    this.latency = cfg.latency;
   }
+  private readonly loopCounters: Float64Array;
+  private readonly latency: boolean;
 
   /** The director, made at its first use (cold). */
   private directorNow(): FlowDirector {
@@ -310,6 +323,8 @@ export class RxLoop {
     const key = this.key;
     const now = performance.now() + 1; // never 0 (0 means "no clock" to the director)
     const sec = (now / 1000) | 0;
+    const stamp = this.latency ? stampAt(now - 1) : 0;
+    const lc = this.loopCounters;
     this.now = now;
     affinity.epoch = Atomics.load(this.inst.i32, IH.epoch);
     // Flow pins from NFs first, so the packets of this pass see them.
@@ -362,7 +377,10 @@ export class RxLoop {
             : 0;
         words[m + Meta.chainIndex] = 0;
         words[m + Meta.action] = Action.NEXT;
+        words[m + Meta.arrival] = stamp;
       }
+      lc[LoopCounters.bursts]!++;
+      lc[LoopCounters.packets]! += n;
       const c = this.counters[p]!;
       c[PortRxCounters.rxPackets]! += n;
       c[PortRxCounters.rxBytes]! += bytes;
@@ -469,7 +487,13 @@ function runWorker(cfg: DataplaneConfig): void {
   // An inline NF: its modules load and its instances are made before the loop reports ready.
   startInline(cfg.inline, inst, (line) => report({ type: 'nf-output', line })).then(
     (engine) => {
-      report({ type: 'ready', pinsRestored: rx?.pinsRestored ?? 0 });
+      const metrics = metricDecls(engine.members.map((m) => ({ def: m.def, name: m.name })));
+      const latency = engine.members.some((m) => m.def.latency === true);
+      const options =
+        engine.members.length > 1
+          ? Object.fromEntries(engine.members.map((m) => [m.name, m.options]))
+          : engine.members[0]!.options;
+      report({ type: 'ready', pinsRestored: rx?.pinsRestored ?? 0, nf: { metrics, latency, options } });
       loop(cfg, rx, tx, engine, inst, report, () => stopping);
     },
     (err: unknown) => {
@@ -509,6 +533,17 @@ function loop(
   let idle = 0;
   let idleSince = 0;
   let lastSync = 0;
+  // Idle time (polling nothing, or asleep) into the loop's LoopCounters: from the first empty
+  // pass to the first pass that moves packets (one clock read per idle period, none per pass).
+  const loopSets = (
+    cfg.role === 'rxtx'
+      ? [CounterSet.loopRx, CounterSet.loopTx]
+      : [cfg.role === 'rx' ? CounterSet.loopRx : CounterSet.loopTx]
+  ).map((s) => inst.counters.set(s));
+  let idleStart = -1;
+  const addIdle = (ms: number): void => {
+    for (const c of loopSets) c[LoopCounters.idleMs]! += ms;
+  };
   // How long an idle loop polls before it sleeps: SPIN_MS, or, for the one loop that does all the
   // work (an inline NF and no NF process), ALONE_SPIN_MS (re-checked when it goes to sleep).
   let spinMs = SPIN_MS;
@@ -544,8 +579,13 @@ function loop(
       if (tx !== null) n += tx.pass();
       if (n > 0) {
         idle = 0;
+        if (idleStart >= 0) {
+          addIdle(performance.now() - idleStart);
+          idleStart = -1;
+        }
       } else if (idle++ === 0) {
         idleSince = performance.now();
+        if (idleStart < 0) idleStart = idleSince;
       } else if (idle < SPIN || performance.now() - idleSince < spinMs) {
         // Like the NFs: an idle loop gives its core away before it sleeps.
         if (idle >= YIELD_AFTER && cfg.poll === 'adaptive') native().schedYield();
@@ -580,6 +620,12 @@ function loop(
         continue;
       }
       if ((iter & 15) === 15 && performance.now() - t0 > 5) break;
+    }
+    if (idleStart >= 0) {
+      // Still idle at the slice's end: count it so far (a reader sees a loop idle for minutes as idle).
+      const t = performance.now();
+      addIdle(t - idleStart);
+      idleStart = t;
     }
     if (t0 - lastSync > 200) {
       lastSync = t0;

@@ -15,6 +15,8 @@ export class PortLinks {
     private readonly ports: readonly PortConfig[],
     private readonly inst: InstanceView,
     private readonly log: (line: string) => void,
+    /** a change after the first read: the port, its link now, the line logged */
+    private readonly changed: (port: string, up: boolean, line: string) => void = (_p, _u, l) => this.log(l),
   ) {
     this.last = ports.map(() => true);
     this.check(true);
@@ -25,7 +27,7 @@ export class PortLinks {
     this.ports.forEach((cfg, i) => {
       const up = readLink(cfg);
       this.inst.counters.set(CounterSet.portRx(i))[PortRxCounters.link] = up ? LINK_UP : LINK_DOWN;
-      if (up !== this.last[i] && !quiet) this.log(`port ${cfg.name}: link ${up ? 'up' : 'down'}`);
+      if (up !== this.last[i] && !quiet) this.changed(cfg.name, up, `port ${cfg.name}: link ${up ? 'up' : 'down'}`);
       if (quiet && !up) this.log(`port ${cfg.name}: link down at start`);
       this.last[i] = up;
     });

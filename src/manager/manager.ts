@@ -55,6 +55,13 @@ import { Scaler } from './scaling.js';
 import { Chains } from './chains.js';
 import { Loops } from './workers.js';
 import { REQUESTS } from './requests.js';
+import { defaultEventsFile, EventLog, type EventFields } from './events.js';
+import { Observer } from './observe.js';
+import { HttpEndpoint } from '../http/server.js';
+import { metricsText } from '../http/metrics.js';
+import { httpOptions, type HttpOptions } from '../topology/http-options.js';
+import type { EventType, MetricDecl } from '../protocol/messages.js';
+import { nfchainVersion } from '../util/version.js';
 
 export interface ManagerOptions {
   topology: Topology;
@@ -117,6 +124,13 @@ export class Manager {
   private readonly holdRx: boolean;
   /** While taking over from a manager that died: its NFs coming back; null when this one started afresh. */
   private takenOver: Reattachment | null = null;
+  /** what happened (events.ts): logged, followed, written to the events log */
+  events: EventLog = new EventLog(null, () => {});
+  /** rates, latency, loops, the graph and the history (observe.ts) */
+  private observer: Observer | null = null;
+  /** the HTTP endpoint, when manager.http asks for it */
+  private http: HttpEndpoint | null = null;
+  private readonly httpOpts: HttpOptions | null;
 
   constructor(o: ManagerOptions) {
     this.topo = o.topology;
@@ -135,6 +149,7 @@ export class Manager {
       o.topology.ports.map((p) => p.name),
     );
     this.registry = new Registry(this);
+    this.httpOpts = httpOptions(o.topology.manager.http, `${o.topology.file}: manager.http`, dirname(o.topology.file));
     const out = o.nfOutput ?? ((l: string) => process.stdout.write(`${l}\n`));
     const baseDir = o.topology.file === BUILT_IN_TOPOLOGY ? process.cwd() : dirname(o.topology.file);
     this.baseDir = baseDir;
@@ -175,6 +190,8 @@ export class Manager {
     // that did not stop cleanly: taken over if they fit this topology, else removed. The
     // socket opens last, once all is ready.
     await ensureNotRunning(t.name);
+    const eventsFile = t.manager.events === false ? null : (t.manager.events ?? defaultEventsFile(t.name));
+    this.events = new EventLog(eventsFile, this.log);
     // NF processes: a fused group's instances are one process each.
     const placement = placeLoops(t, allowedCpus());
     this.placement = placement;
@@ -221,7 +238,40 @@ export class Manager {
       this.mainCpus = allowedCpus();
       pinThread(this.placement.main, "the manager's main thread");
     }
-    this.links = new PortLinks(t.ports, this.inst, (line) => this.log(line));
+    this.links = new PortLinks(
+      t.ports,
+      this.inst,
+      (line) => this.log(line),
+      (port, up, line) => this.event('port-link', line, { port, detail: { up } }),
+    );
+    this.observer = new Observer({
+      topo: t,
+      inst: this.inst,
+      chains: () => this.chains.list(this.inst),
+      entries: this.registry.nfs,
+    });
+    this.observer.sample(this.baseStatus());
+    this.timers.push(setInterval(() => this.observer?.sample(this.baseStatus()), 1000));
+    if (this.httpOpts) {
+      this.http = new HttpEndpoint(
+        this.httpOpts,
+        {
+          status: () => this.status(),
+          history: () => this.observer!.history(),
+          metrics: () => metricsText(this.status(), this.inst, nfchainVersion()),
+          events: this.events,
+        },
+        this.log,
+      );
+      try {
+        await this.http.start();
+      } catch (err) {
+        this.http = null;
+        await this.teardown();
+        throw err;
+      }
+      this.log(`http: ${this.http.url} (console; /metrics, /api/status, /api/history, /api/events)`);
+    }
     this.timers.push(setInterval(() => this.links?.check(), 1000));
     Atomics.store(this.inst.i32, IH.managerState, ManagerState.RUNNING);
     this.takenOver?.resume();
@@ -235,6 +285,19 @@ export class Manager {
     this.log(
       `instance "${t.name}": ${t.pool.count} buffers, ${t.ports.length} port(s), control socket ${this.control!.path}`,
     );
+    this.event(
+      'manager-started',
+      `manager "${t.name}" started (pid ${process.pid})${eventsFile ? `; events in ${eventsFile}` : ''}`,
+      {
+        detail: { pid: process.pid, ...(this.http ? { http: this.http.url } : {}) },
+      },
+    );
+  }
+
+  /** Logs an event and hands it to whoever follows events (HTTP, nfchain events, the events log). */
+  event(type: EventType, message: string, fields?: EventFields): void {
+    this.log(message);
+    this.events.emit(type, message, fields);
   }
 
   /** The main thread's buffer cache, its operations journaled in slot 0 (crash safety). */
@@ -413,7 +476,8 @@ export class Manager {
     }
     const e = this.registry.registerInline(l);
     const members = l.members ?? [{ name: l.name, module: l.module, service: l.service, options: l.options }];
-    await this.startLoop('rxtx', {
+    e.options = l.options;
+    const info = await this.startLoop('rxtx', {
       nfId: e.nfId,
       name: l.name,
       members,
@@ -421,10 +485,18 @@ export class Manager {
       chains: [...this.chains.names],
       ports: this.portInfo,
     });
+    if (info) {
+      e.metrics = info.metrics;
+      e.latency = info.latency;
+      e.options = info.options;
+    }
     this.registry.putInService(e);
   }
 
-  private startLoop(role: 'rx' | 'tx' | 'rxtx', inline?: InlineConfig): Promise<void> {
+  private startLoop(
+    role: 'rx' | 'tx' | 'rxtx',
+    inline?: InlineConfig,
+  ): Promise<{ metrics: MetricDecl[]; latency: boolean; options: Record<string, unknown> } | undefined> {
     const m = this.topo.manager;
     const cfg: DataplaneConfig = {
       role,
@@ -438,6 +510,7 @@ export class Manager {
       loadPins: this.takenOver !== null,
       cores: role === 'tx' ? this.placement.tx : this.placement.rx,
       inline,
+      latency: m.latency !== false,
     };
     return this.loops.start(cfg);
   }
@@ -517,7 +590,17 @@ export class Manager {
 
   // ---- status and stats ---------------------------------------------------------------------
 
+  /** The status with rates, latency, loops, drops, the graph (observe.ts), the HTTP URL and the events log. */
   status(): ManagerStatus {
+    const base = this.baseStatus();
+    const s = this.observer ? this.observer.enrich(base) : base;
+    if (this.http) s.http = { url: this.http.url };
+    if (this.events.file) s.eventsLog = this.events.file;
+    return s;
+  }
+
+  /** The counters and states, as shared memory has them now (no rates). */
+  baseStatus(): ManagerStatus {
     return managerStatus({
       topo: this.topo,
       inst: this.inst,
@@ -542,7 +625,7 @@ export class Manager {
   }
 
   private async shutdown(reason: string): Promise<string> {
-    this.log(`stopping: ${reason}`);
+    this.event('manager-stopping', `stopping: ${reason}`, { detail: { reason } });
     if (this.inst) {
       // Input off first, and let what is in the chain reach its end, so stopping NFs does not
       // drop packets that were already on their way.
@@ -570,6 +653,7 @@ export class Manager {
     await this.launcher.stopAll();
     this.registry.closeQuarantined();
     await this.teardown();
+    this.events.close();
     this.resolveDone(reason);
     return reason;
   }
@@ -577,6 +661,8 @@ export class Manager {
   private async teardown(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    await this.http?.close();
+    this.http = null;
     await this.loops.stopAll();
     if (this.mainCpus) {
       // Back to the CPUs it had (not pinThread: its check is against the CPUs it has now).

@@ -13,9 +13,22 @@
 import { closeSync } from 'node:fs';
 import { native } from '../native.js';
 import { NfcError } from '../errors.js';
-import type { GroupMember, RegisterRequest } from '../protocol/messages.js';
+import type { GroupMember, MetricDecl, RegisterRequest } from '../protocol/messages.js';
 import type { InstanceView } from '../shm/instance.js';
-import { CounterSet, EPOCHS, MAX_INSTANCES, MAX_NFS, MAX_SERVICES, NfState, NS } from '../shm/instance-layout.js';
+import {
+  CounterSet,
+  EPOCHS,
+  LatencyHist,
+  MAX_INSTANCES,
+  MAX_NFS,
+  MAX_SERVICES,
+  NF_METRICS_MAX,
+  NfState,
+  NS,
+  RouteCounters,
+} from '../shm/instance-layout.js';
+import type { EventFields } from './events.js';
+import type { EventType } from '../protocol/messages.js';
 import { NULL_DESC } from '../shm/pool.js';
 import type { PoolCache } from '../shm/pool-cache.js';
 import { RING_HEADER_BYTES, RW } from '../shm/ring-layout.js';
@@ -32,6 +45,58 @@ export function servicesOf(inst: InstanceView, id: number): number[] {
   return out;
 }
 
+/**
+ * An NF's totals as it leaves, as OpenNetVM's NFs print them on exit: received, sent on, dropped
+ * by reason, its declared counters, and its time in service (cold).
+ */
+export function exitSummary(inst: InstanceView, e: NfEntry): { text: string; counts: Record<string, number> } {
+  const set = CounterSet.nf(e.nfId);
+  const c = (n: keyof typeof RouteCounters): number => inst.counters.read(set, RouteCounters[n] as number);
+  const secs = (Date.now() - e.since) / 1000;
+  const rx = c('rx');
+  const sent = c('forwarded') + c('out');
+  const byReason = DROP_COUNTERS.map((k) => [k, c(k)] as const).filter(([, v]) => v > 0);
+  const dropped = byReason.reduce((s, [, v]) => s + v, 0);
+  const counts: Record<string, number> = { rx, sent, dropped, seconds: Math.round(secs * 10) / 10 };
+  for (const [k, v] of byReason) counts[k] = v;
+  const own = (e.metrics ?? []).map((d, i) => `${d.name} ${inst.metrics.read(e.nfId, i)}`);
+  const text =
+    `in ${secs.toFixed(1)} s: rx ${rx}, sent ${sent}, dropped ${dropped}` +
+    (byReason.length
+      ? ` (${byReason.map(([k, v]) => `${k.replace(/^drop/, '').toLowerCase()} ${v}`).join(', ')})`
+      : '') +
+    (secs > 0 ? `, ${Math.round(rx / secs)} pps on average` : '') +
+    (own.length ? `; ${own.join(', ')}` : '');
+  return { text, counts };
+}
+
+const DROP_COUNTERS = [
+  'dropVerdict',
+  'dropRingFull',
+  'dropNoInstance',
+  'dropNotRunning',
+  'dropPoolEmpty',
+  'dropChainEnd',
+  'dropBadDest',
+  'dropTxFull',
+] as const;
+
+/** The metric declarations of a register request: kept only when well formed (cold). */
+function checkDecls(d: unknown): MetricDecl[] | undefined {
+  if (!Array.isArray(d) || d.length > NF_METRICS_MAX) return undefined;
+  const ok = d.every(
+    (x: MetricDecl) =>
+      typeof x === 'object' &&
+      x !== null &&
+      typeof x.name === 'string' &&
+      x.name.length <= 64 &&
+      (x.kind === 'counter' || x.kind === 'gauge') &&
+      typeof x.help === 'string' &&
+      (x.member === undefined || typeof x.member === 'string'),
+  );
+  return ok ? d.map((x: MetricDecl) => ({ ...x, help: x.help.slice(0, 200) })) : undefined;
+}
+
 export interface NfEntry {
   nfId: number;
   name: string;
@@ -45,6 +110,8 @@ export interface NfEntry {
   pid: number;
   pidfd: number;
   generation: number;
+  /** when it registered (ms since the epoch) */
+  since: number;
   /** the connection it registered on: the only one its lifecycle requests are taken from (null: inline) */
   conn: Conn | null;
   /** it runs in the manager's data-plane thread (registerInline): no process, no connection */
@@ -52,6 +119,12 @@ export interface NfEntry {
   module: string;
   /** the services it serves whose instance has a message() hook (from its `ready`; absent: not known) */
   listening?: number[] | undefined;
+  /** its options (as given: the topology's, or its command line's) */
+  options?: Record<string, unknown> | undefined;
+  /** the counters and gauges it declared, in the order of their words in its metrics set */
+  metrics?: MetricDecl[] | undefined;
+  /** it records its own latency (LatencyHist.nf) */
+  latency?: boolean | undefined;
   /** put in the service table */
   inService: boolean;
   /** scaled down: out of service and asked to stop */
@@ -64,6 +137,8 @@ export interface RegistryHost {
   readonly inst: InstanceView;
   readonly cache: PoolCache;
   log(line: string): void;
+  /** an event (events.ts): logged, and sent to whoever follows events */
+  event(type: EventType, message: string, fields?: EventFields): void;
 }
 
 export class Registry {
@@ -160,12 +235,20 @@ export class Registry {
     }
     e.pidfd = pidfd;
     e.conn = conn;
+    e.options =
+      req.parsedOptions && typeof req.parsedOptions === 'object' && !Array.isArray(req.parsedOptions)
+        ? req.parsedOptions
+        : req.options;
+    e.metrics = checkDecls(req.metrics);
+    e.latency = req.latency === true;
     conn.nfId = e.nfId;
     const what = members
       ? `fused group of ${members.map((m) => `${m.name} (service ${m.service})`).join(', ')}`
       : `service ${req.service}`;
-    this.host.log(
+    this.host.event(
+      'nf-registered',
       `NF ${req.name}#${e.nfId} registered (${what}, pid ${peer.pid}${req.pid !== peer.pid ? `, ${req.pid} in its own pid namespace` : ''})`,
+      { nf: `${req.name}#${e.nfId}`, nfId: e.nfId, service: req.service, detail: { pid: peer.pid, services } },
     );
     return e;
   }
@@ -178,7 +261,11 @@ export class Registry {
     const services = l.members ? l.members.map((m) => m.service) : [l.service];
     const e = this.claim(0, { ...l, services }, process.pid);
     e.inline = true;
-    this.host.log(`NF ${l.name}#${e.nfId} runs inline in the manager's loop (services ${services.join(', ')})`);
+    this.host.event(
+      'nf-registered',
+      `NF ${l.name}#${e.nfId} runs inline in the manager's loop (services ${services.join(', ')})`,
+      { nf: `${l.name}#${e.nfId}`, nfId: e.nfId, service: l.service, detail: { inline: true, services } },
+    );
     return e;
   }
 
@@ -218,6 +305,9 @@ export class Registry {
     i32[slot + NS.nfId] = id;
     i32[slot + NS.generation] = gen;
     inst.counters.reset(CounterSet.nf(id));
+    inst.counters.reset(CounterSet.loopNf(id));
+    inst.metrics.reset(id);
+    inst.latency.reset(LatencyHist.nf(id));
     Atomics.store(i32, slot + NS.state, NfState.STARTING);
     const e: NfEntry = {
       nfId: id,
@@ -225,6 +315,7 @@ export class Registry {
       pid,
       pidfd: -1,
       generation: gen,
+      since: Date.now(),
       conn: null,
       inService: false,
       retired: false,
@@ -286,6 +377,11 @@ export class Registry {
       }
     }
     e.inService = true;
+    this.host.event(
+      'nf-started',
+      `NF ${e.name}#${e.nfId} in service (${e.services.length > 1 ? 'services' : 'service'} ${e.services.join(', ')})`,
+      { nf: `${e.name}#${e.nfId}`, nfId: e.nfId, service: e.service },
+    );
   }
 
   takeOutOfService(e: Pick<NfEntry, 'nfId' | 'services' | 'inService'>): void {
@@ -349,17 +445,37 @@ export class Registry {
       }
     }
     closeSync(e.pidfd);
+    const tag = `${e.name}#${nfId}`;
+    const summary = exitSummary(inst, e);
     if (clean && !killed) {
       drainRing(inst, nfId, (d) => {
         if (d !== NULL_DESC) cache.freeOne(d);
       });
       cache.flush();
       clearSlotRecords(inst, nfId);
+      this.host.event(
+        'nf-stopped',
+        `NF ${tag} stopped: ${why.replace(/^it stopped \((.*)\)$/, '$1')}; ${summary.text}`,
+        {
+          nf: tag,
+          nfId,
+          service: e.service,
+          detail: summary.counts,
+        },
+      );
     } else {
       if (!killed) await sleep(10); // a slot the NF was writing as it died: its last stores land first
       const r = await reclaimNf(inst, nfId, cache);
-      this.host.log(
-        `NF ${e.name}#${nfId} ${killed ? 'killed' : 'died'} (${why}): reclaimed ${r.freed} buffers; journal: ${r.journal}`,
+      this.host.event(
+        'nf-crashed',
+        `NF ${tag} ${killed ? 'killed' : 'died'} (${why}): reclaimed ${r.freed} buffers; journal: ${r.journal}; ${summary.text}`,
+        {
+          nf: tag,
+          nfId,
+          service: e.service,
+          reclaimed: r.freed,
+          detail: { ...summary.counts, killed, journal: r.journal },
+        },
       );
     }
     this.orphanRings.add(nfId);

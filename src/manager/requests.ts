@@ -10,6 +10,7 @@
 import type { Request, Reply } from '../protocol/messages.js';
 import type { Conn } from './processes.js';
 import type { Manager } from './manager.js';
+import { send } from '../control/socket.js';
 
 type Handler<T extends Request['type']> = (
   m: Manager,
@@ -52,13 +53,15 @@ export const REQUESTS: { readonly [T in Request['type']]: Handler<T> } = {
   'flow-add': (m, req) => {
     const ruleId = m.rules.add(req.rule);
     m.rulesChanged();
-    m.log(`flow rule ${ruleId} added: ${JSON.stringify(req.rule)}`);
+    m.event('flow-rule-added', `flow rule ${ruleId} added: ${JSON.stringify(req.rule)}`, {
+      detail: { ruleId, rule: req.rule },
+    });
     return { type: 'flow-added', id: req.id, ruleId };
   },
   'flow-del': (m, req) => {
     m.rules.delete(req.ruleId);
     m.rulesChanged();
-    m.log(`flow rule ${req.ruleId} removed`);
+    m.event('flow-rule-removed', `flow rule ${req.ruleId} removed`, { detail: { ruleId: req.ruleId } });
     return { type: 'ok', id: req.id };
   },
   'flow-list': async (m, req) => {
@@ -69,10 +72,24 @@ export const REQUESTS: { readonly [T in Request['type']]: Handler<T> } = {
   'chain-set': (m, req) => {
     const c = m.chains.set(m.inst, req.name, req.hops);
     m.saveState();
-    m.log(`chain ${req.name} (${c}) set: ${req.hops.join(' → ')}`);
+    m.event('chain-set', `chain ${req.name} (${c}) set: ${req.hops.join(' → ')}`, {
+      chain: req.name,
+      detail: { chainId: c, hops: req.hops },
+    });
     return { type: 'ok', id: req.id };
   },
   'chain-list': (m, req) => ({ type: 'chains', id: req.id, chains: m.chains.list(m.inst) }),
+  events: (m, req, conn) => {
+    const since = Number.isInteger(req.since) && req.since! > 0 ? req.since! : 0;
+    const reply: Reply = { type: 'events', id: req.id, events: m.events.since(since) };
+    if (req.follow === true && !conn.sock.destroyed) {
+      // Each new event as a notice. Events are emitted from other callbacks (timers, sockets),
+      // never before this reply is written (a microtask later): the backlog comes first.
+      const stop = m.events.follow((event) => send(conn.sock, { type: 'event', event }));
+      conn.sock.once('close', stop);
+    }
+    return reply;
+  },
   scale: async (m, req) => ({
     type: 'scaled',
     id: req.id,

@@ -3,6 +3,8 @@
  * or retiring the newest ones. Requests run one after another, so a second one sees the
  * instances the first one started.
  */
+import type { EventType } from '../protocol/messages.js';
+import type { EventFields } from './events.js';
 import { NfcError } from '../errors.js';
 import { send } from '../control/socket.js';
 import type { ScaleResult } from '../protocol/messages.js';
@@ -24,6 +26,7 @@ export interface ScalerHost {
   readonly launches: Map<number, NfLaunch>;
   readonly stoppingNow: boolean;
   log(line: string): void;
+  event(type: EventType, message: string, fields?: EventFields): void;
 }
 
 export class Scaler {
@@ -86,7 +89,11 @@ export class Scaler {
         if (e.conn) send(e.conn.sock, { type: 'stop', reason: 'retired (scaled down)' });
         retired.push(e.nfId);
       }
-      this.host.log(`service ${svc}: ${before} → ${n} instances (retired ${retired.map((id) => `#${id}`).join(', ')})`);
+      this.host.event(
+        'nf-scaled',
+        `service ${svc}: ${before} → ${n} instances (retired ${retired.map((id) => `#${id}`).join(', ')})`,
+        { service: svc, detail: { before, after: n, retired } },
+      );
     } else if (n > before) {
       const launch = this.host.launches.get(svc);
       if (!launch) {
@@ -125,7 +132,11 @@ export class Scaler {
       } finally {
         registry.rebalancing.delete(svc);
       }
-      this.host.log(`service ${svc}: ${before} → ${n} instances (started ${started.map((id) => `#${id}`).join(', ')})`);
+      this.host.event(
+        'nf-scaled',
+        `service ${svc}: ${before} → ${n} instances (started ${started.map((id) => `#${id}`).join(', ')})`,
+        { service: svc, detail: { before, after: n, started } },
+      );
     }
     return { service: svc, before, instances: registry.instances(svc).length, started, retired };
   }

@@ -83,6 +83,39 @@ export function formatStats(now: ManagerStatus, prev?: ManagerStatus): string {
     const where = nf.inline ? "inline in the manager's loop" : '';
     if (members || where) lines.push(`  ${nf.tag}: ${[members, where].filter((x) => x).join(', ')}`);
   }
+  for (const nf of now.nfs) {
+    if (!nf.metrics?.length) continue;
+    lines.push(
+      `  ${nf.tag}: ${nf.metrics.map((m) => `${m.member ? `${m.member}.` : ''}${m.name} ${fmt(m.value)}`).join(', ')}`,
+    );
+  }
+  if (now.serviceTotals?.length) {
+    lines.push('SERVICES');
+    lines.push(
+      `  ${pad('service', 22)} ${pad('inst', 4, true)} ${pad('rx pps', 9, true)} ${pad('tx pps', 9, true)} ${pad('rx total', 10, true)} ${pad('drops', 8, true)}`,
+    );
+    for (const t of now.serviceTotals) {
+      const o = prev?.serviceTotals?.find((x) => x.service === t.service);
+      lines.push(
+        `  ${pad(`${t.service} ${t.name}`, 22)} ${pad(String(t.instances), 4, true)} ${pad(rate(t.rx, o?.rx), 9, true)} ${pad(rate(t.tx, o?.tx), 9, true)} ` +
+          `${pad(fmt(t.rx), 10, true)} ${pad(fmt(t.drops), 8, true)}`,
+      );
+    }
+  }
+  const lat = (now.latency ?? []).concat(now.nfs.flatMap((n) => (n.latency && n.latency.count > 0 ? [n.latency] : [])));
+  if (lat.length) {
+    lines.push('LATENCY (µs, since start: chains arrival → departure; NFs arrival → verdict)');
+    lines.push(
+      `  ${pad('', 18)} ${pad('packets', 10, true)} ${pad('mean', 8, true)} ${pad('p50', 8, true)} ${pad('p99', 8, true)} ${pad('p99.9', 8, true)} ${pad('max', 9, true)}`,
+    );
+    const us = (v: number): string => (v >= 1000 ? v.toFixed(0) : v.toFixed(1));
+    for (const l of lat) {
+      lines.push(
+        `  ${pad(l.name, 18)} ${pad(fmt(l.count), 10, true)} ${pad(us(l.mean), 8, true)} ${pad(us(l.p50), 8, true)} ${pad(us(l.p99), 8, true)} ` +
+          `${pad(us(l.p999), 8, true)} ${pad(us(l.max), 9, true)}`,
+      );
+    }
+  }
   const rxDrops = drops(now.rx);
   if (rxDrops !== '-') lines.push(`  manager RX drops: ${rxDrops}`);
   if ((now.tx.dropBadPort ?? 0) > 0) lines.push(`  manager TX drops: bad port ${fmt(now.tx.dropBadPort!)}`);

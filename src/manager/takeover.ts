@@ -196,6 +196,7 @@ export class Reattachment {
     }
     const pidfd = native().pidfdOpen(peer.pid);
     this.registry.readmit({
+      since: Date.now(),
       nfId: req.nfId,
       name: req.name,
       service: req.service,

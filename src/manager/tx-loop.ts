@@ -7,7 +7,10 @@ import { attachInstance, type InstanceView } from '../shm/instance.js';
 import {
   CounterSet,
   FREE_RING_ID,
+  LatencyHist,
+  LoopCounters,
   ManagerHeldCounters,
+  MAX_CHAINS,
   MAX_NFS,
   managerJournalWord,
   PortTxCounters,
@@ -18,6 +21,7 @@ import { Meta } from '../shm/pool-layout.js';
 import { NULL_DESC } from '../shm/pool.js';
 import { PoolCache } from '../shm/pool-cache.js';
 import { ScConsumer } from '../shm/ring.js';
+import { LatencyRecorder, stampNow } from '../shm/latency.js';
 import { openTx, type TxPort } from '../ports/index.js';
 import type { DataplaneConfig } from './dataplane.js';
 
@@ -35,6 +39,9 @@ export class TxLoop {
   private readonly staged: Int32Array;
   private readonly stagedBytes: Float64Array;
   private readonly heldGauges: Float64Array;
+  private readonly loop: Float64Array;
+  /** per chain (Meta.chainId): arrival to departure; null when latency is off */
+  private readonly latency: LatencyRecorder[] | null;
 
   constructor(cfg: DataplaneConfig) {
     this.inst = attachInstance(cfg.instance);
@@ -51,6 +58,11 @@ export class TxLoop {
     this.stagedBytes = new Float64Array(cfg.ports.length);
     this.loopCounters = this.inst.counters.set(CounterSet.managerTx);
     this.heldGauges = this.inst.counters.set(CounterSet.managerHeld);
+    this.loop = this.inst.counters.set(CounterSet.loopTx);
+    const lb = this.inst.latency;
+    this.latency = cfg.latency
+      ? Array.from({ length: MAX_CHAINS }, (_, c) => new LatencyRecorder(lb.words, lb.base(LatencyHist.chain(c))))
+      : null;
     const mem = this.inst.mem;
     for (let id = 1; id < MAX_NFS; id++)
       this.rings.push(new ScConsumer(mem, this.inst.txRingOffset(id), `NF ${id} tx ring`));
@@ -63,16 +75,25 @@ export class TxLoop {
     const words = pool.words;
     const ms = pool.shift - 2;
     const nports = this.ports.length;
+    const lat = this.latency;
     let total = 0;
+    let stamp = 0;
     for (let r = 0; r < this.rings.length; r++) {
       const n = this.rings[r]!.dequeue(this.burst, BURST);
       if (n === 0) continue;
       total += n;
       this.loopCounters[TxLoopCounters.fromNfs]! += n;
+      this.loop[LoopCounters.bursts]!++;
+      this.loop[LoopCounters.packets]! += n;
+      if (lat !== null && stamp === 0) stamp = stampNow();
       for (let i = 0; i < n; i++) {
         const d = this.burst[i]!;
         if (d === NULL_DESC) continue;
         const m = d << ms;
+        if (lat !== null) {
+          const a = words[m + Meta.arrival]!;
+          if (a !== 0) lat[words[m + Meta.chainId]! & (MAX_CHAINS - 1)]!.add((stamp - a) >>> 0);
+        }
         const port = words[m + Meta.destination]!;
         if (port >= nports) {
           this.loopCounters[TxLoopCounters.dropBadPort]!++;
@@ -90,6 +111,7 @@ export class TxLoop {
       }
     }
     for (let p = 0; p < nports; p++) if (this.staged[p]! > 0) this.sendPort(p);
+    if (stamp !== 0) for (let c = 0; c < MAX_CHAINS; c++) lat![c]!.flush();
     return total;
   }
 

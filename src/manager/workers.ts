@@ -5,7 +5,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { NfcError } from '../errors.js';
-import type { FlowTableStats } from '../protocol/messages.js';
+import type { FlowTableStats, MetricDecl } from '../protocol/messages.js';
 import type { FlowRule } from '../flow/director.js';
 import type { DataplaneConfig, WorkerReport } from './dataplane.js';
 
@@ -29,7 +29,9 @@ export class Loops {
   constructor(private readonly on: LoopEvents) {}
 
   /** Starts one loop; resolves when it is ready, rejects (NFC_ERR_LOOP) when it cannot start. */
-  start(cfg: DataplaneConfig): Promise<void> {
+  start(
+    cfg: DataplaneConfig,
+  ): Promise<{ metrics: MetricDecl[]; latency: boolean; options: Record<string, unknown> } | undefined> {
     const role = cfg.role;
     const worker = new Worker(new URL('./dataplane.js', import.meta.url), {
       workerData: { nfchainDataplane: true, cfg },
@@ -44,7 +46,7 @@ export class Loops {
         switch (r.type) {
           case 'ready':
             if (r.pinsRestored > 0) this.on.log(`takeover: ${r.pinsRestored} flow pins restored`);
-            resolve();
+            resolve(r.nf);
             break;
           case 'error':
             reject(new NfcError('NFC_ERR_LOOP', `${role} loop: ${r.message}`));

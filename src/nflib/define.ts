@@ -26,7 +26,7 @@ export type FlowChainResult = 'ok' | 'no-flow' | 'no-chain' | 'ring-full';
 /** The manager's answer to scale(): instances before and now, NF ids started and retired. */
 export type { ScaleResult } from '../protocol/messages.js';
 import { NfcError } from '../errors.js';
-import type { ScaleResult } from '../protocol/messages.js';
+import type { MetricDecl, ScaleResult } from '../protocol/messages.js';
 
 /** One option an NF accepts (from the topology file or `nfchain nf ... -- --key value`). */
 export type OptionSpec =
@@ -145,7 +145,31 @@ export interface NFContext<O = Record<string, unknown>> {
   stop(): void;
   /** Milliseconds since the NF started handling packets. */
   now(): number;
+  /**
+   * A counter the NF declared (`defineNF({ counters: { name: help } })`), in shared memory:
+   * `nfchain stats`, `status --json`, `/metrics` and the console show it with no more work.
+   * Throws NFC_ERR_NF for a name not declared; call it in create() and keep the result, then
+   * `hits.add()` per packet (no allocation).
+   */
+  counter(name: string): Counter;
+  /** A gauge the NF declared (`defineNF({ gauges: { name: help } })`): `flows.set(n)`. */
+  gauge(name: string): Gauge;
 }
+
+/** A declared counter: only goes up (a restart of the NF starts it at 0). */
+export interface Counter {
+  add(n?: number): void;
+  readonly value: number;
+}
+/** A declared gauge: a value now (table size, queue depth). */
+export interface Gauge {
+  set(v: number): void;
+  add(d: number): void;
+  readonly value: number;
+}
+
+/** Counters or gauges an NF declares: name → one-line help. Names: [a-zA-Z_][a-zA-Z0-9_]{0,47}. */
+export type MetricsSpec = Record<string, string>;
 
 /**
  * One NF instance, as create() makes it: its hooks (and, in its closure or as an object's fields,
@@ -172,6 +196,16 @@ export interface NFDefinition<
   options?: S;
   /** one-line description for `nfchain nf --help` */
   description?: string;
+  /** counters the NF keeps (name → help), shown by stats, /metrics and the console: ctx.counter(name) */
+  counters?: MetricsSpec;
+  /** gauges the NF keeps (name → help): ctx.gauge(name) */
+  gauges?: MetricsSpec;
+  /**
+   * Record each packet's age when the NF returns its verdict (arrival at the manager's RX loop
+   * to the verdict) into the NF's own latency histogram: status, stats, /metrics and the console
+   * show its percentiles. Costs one clock read per burst and a few ns per packet.
+   */
+  latency?: boolean;
   /**
    * The per-instance form: makes one instance (state and hooks) for `ctx` (its options, service,
    * id). Called once per instance, before it takes traffic; a throw makes the instance leave, as
@@ -199,6 +233,7 @@ export function defineNF<S extends OptionsSpec, I extends NFInstance<OptionValue
   if (!def || typeof def.name !== 'string' || def.name.length === 0) {
     throw new NfcError('NFC_ERR_NF', 'defineNF: the definition needs a name');
   }
+  checkMetrics(def);
   if (def.create !== undefined) {
     if (typeof def.create !== 'function') throw new NfcError('NFC_ERR_NF', `NF ${def.name}: create must be a function`);
     const mixed = MODULE_HOOKS.filter((h) => def[h] !== undefined);
@@ -217,6 +252,55 @@ export function defineNF<S extends OptionsSpec, I extends NFInstance<OptionValue
     throw new NfcError('NFC_ERR_NF', `NF ${def.name}: give create(ctx) returning { handle }, or handle(pkt, ctx)`);
   }
   return def;
+}
+
+const METRIC_NAME = /^[a-zA-Z_][a-zA-Z0-9_]{0,47}$/;
+
+/** The counters and gauges of a definition, checked (cold). */
+function checkMetrics(def: {
+  name: string;
+  counters?: MetricsSpec | undefined;
+  gauges?: MetricsSpec | undefined;
+}): void {
+  const seen = new Set<string>();
+  for (const kind of ['counters', 'gauges'] as const) {
+    const spec = def[kind];
+    if (spec === undefined) continue;
+    if (typeof spec !== 'object' || spec === null || Array.isArray(spec))
+      throw new NfcError('NFC_ERR_NF', `NF ${def.name}: ${kind} must be a mapping of name to help text`);
+    for (const [name, help] of Object.entries(spec)) {
+      if (!METRIC_NAME.test(name))
+        throw new NfcError('NFC_ERR_NF', `NF ${def.name}: ${kind}.${name}: a name is [a-zA-Z_][a-zA-Z0-9_]{0,47}`);
+      if (typeof help !== 'string')
+        throw new NfcError('NFC_ERR_NF', `NF ${def.name}: ${kind}.${name}: give a one-line help text`);
+      if (seen.has(name)) throw new NfcError('NFC_ERR_NF', `NF ${def.name}: "${name}" is both a counter and a gauge`);
+      seen.add(name);
+    }
+  }
+}
+
+/** One declared counter or gauge, as the NF tells the manager at registration. */
+export type { MetricDecl };
+
+/**
+ * The declarations of a process's NFs, in the order of their words in the slot's metrics set
+ * (cold). `group`: name each by its member.
+ */
+export function metricDecls(
+  members: readonly { def: { counters?: MetricsSpec | undefined; gauges?: MetricsSpec | undefined }; name: string }[],
+): MetricDecl[] {
+  const out: MetricDecl[] = [];
+  const group = members.length > 1;
+  for (const m of members) {
+    for (const [kind, spec] of [
+      ['counter', m.def.counters],
+      ['gauge', m.def.gauges],
+    ] as const) {
+      for (const [name, help] of Object.entries(spec ?? {}))
+        out.push({ name, kind, help, ...(group ? { member: m.name } : {}) });
+    }
+  }
+  return out;
 }
 
 /** True when `x` has the shape of an NF definition: a name, and create() or a packet handler. */

@@ -19,6 +19,8 @@ import { PoolCache, cacheStorageWords } from '../shm/pool-cache.js';
 import { ScConsumer, SpscProducer } from '../shm/ring.js';
 import { RW } from '../shm/ring-layout.js';
 import { PacketView } from '../packet/packet-view.js';
+import { LatencyRecorder, stampNow } from '../shm/latency.js';
+import { memberCells } from './metrics.js';
 import {
   CACHE_CAP,
   CHAIN_WORDS,
@@ -29,6 +31,8 @@ import {
   LINK_DOWN,
   MAX_CHAINS,
   MAX_SERVICES,
+  LatencyHist,
+  LoopCounters,
   NfState,
   NS,
   PortRxCounters,
@@ -188,6 +192,10 @@ export class NfEngine implements MemberHost {
   /** the manager's ports (ctx.ports): link state from each port's PortRxCounters.link gauge */
   readonly ports: readonly PortInfo[];
   private readonly flowKey = new FlowKey();
+  /** this loop's LoopCounters (idle time, bursts, packets) */
+  private readonly loop: Float64Array;
+  /** arrival to verdict, when a member asked for it (defineNF latency: true) */
+  private readonly latency: LatencyRecorder | null;
 
   constructor(o: EngineOptions) {
     this.inst = o.inst;
@@ -234,6 +242,18 @@ export class NfEngine implements MemberHost {
     const tx = new SpscProducer(mem, o.inst.txRingOffset(o.nfId), `NF ${o.nfId} tx ring`);
     tx.setJournal(this.i32, journalBase, txRingId(o.nfId));
     this.c = o.inst.counters.set(CounterSet.nf(o.nfId));
+    this.loop = o.inst.counters.set(CounterSet.loopNf(o.nfId));
+    const cells = memberCells(
+      this.members.map((m) => ({ def: m.def, name: m.name })),
+      o.inst.metrics.set(o.nfId),
+    );
+    this.members.forEach((m, i) => {
+      m.metrics = cells[i]!;
+    });
+    const lb = o.inst.latency;
+    this.latency = this.members.some((m) => m.def.latency === true)
+      ? new LatencyRecorder(lb.words, lb.base(LatencyHist.nf(o.nfId)))
+      : null;
     this.router = new Router({
       inst: o.inst,
       counters: this.c,
@@ -471,14 +491,21 @@ export class NfEngine implements MemberHost {
     let idle = 0;
     let idleSince = 0;
     let loops = 0;
+    // Idle time into LoopCounters: from the first empty poll to the next burst (see the manager's loop).
+    let idleStart = -1;
     for (;;) {
       const n = single ? this.handleBurst() : this.handleGroupBurst();
       if (n > 0) {
         idle = 0;
+        if (idleStart >= 0) {
+          this.loop[LoopCounters.idleMs]! += performance.now() - idleStart;
+          idleStart = -1;
+        }
         if (this.limit > 0 && this.handled >= this.limit) this.stop(`packet limit of ${this.limit} reached`);
         if (this.stopReason) break;
       } else if (idle++ === 0) {
         idleSince = performance.now();
+        if (idleStart < 0) idleStart = idleSince;
       } else if (idle >= SPIN && performance.now() - idleSince >= SPIN_MS) {
         if (this.poll !== 'adaptive') break;
         this.sleep();
@@ -494,6 +521,7 @@ export class NfEngine implements MemberHost {
       }
       if ((++loops & 31) === 0 && performance.now() - t0 > SLICE_MS) break;
     }
+    if (idleStart >= 0) this.loop[LoopCounters.idleMs]! += performance.now() - idleStart;
     setImmediate(() => this.slice());
   }
 
@@ -548,6 +576,8 @@ export class NfEngine implements MemberHost {
     u32[this.inflight] = k;
     rx.release(avail);
     this.c[C.rx]! += k;
+    this.loop[LoopCounters.bursts]!++;
+    this.loop[LoopCounters.packets]! += k;
     return k;
   }
 
@@ -589,6 +619,7 @@ export class NfEngine implements MemberHost {
       const handleBurst = m.impl.handleBurst!;
       handleBurst(this.burst, m as unknown as NFContext<never>);
     }
+    if (this.latency !== null) this.recordLatency(base, k);
     const full = this.c[C.dropRingFull]!;
     this.router.routeVerdicts(u32, base, k, bv);
     // Backpressure: the next hop is full; let it run (see YIELD_AFTER).
@@ -597,6 +628,22 @@ export class NfEngine implements MemberHost {
     m.handled += k;
     this.handled += k;
     return k;
+  }
+
+  /** Each packet's age at its verdict into the NF's histogram (one clock read per burst). Hot path. */
+  private recordLatency(base: number, k: number): void {
+    const rec = this.latency!;
+    const u32 = this.u32;
+    const w = this.words;
+    const shift = this.metaShift;
+    const now = stampNow();
+    for (let i = 0; i < k; i++) {
+      const d = u32[base + i]!;
+      if (d === NULL_DESC) continue;
+      const a = w[(d << shift) + Meta.arrival]!;
+      if (a !== 0) rec.add((now - a) >>> 0);
+    }
+    rec.flush();
   }
 
   /**

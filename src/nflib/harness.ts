@@ -56,13 +56,16 @@ import { Meta } from '../shm/pool-layout.js';
 import { initPool, PacketPool, poolBytes } from '../shm/pool.js';
 import { PoolCache } from '../shm/pool-cache.js';
 import { PacketView } from '../packet/packet-view.js';
-import { HELD_MAX, MAX_SERVICES } from '../shm/instance-layout.js';
+import { HELD_MAX, MAX_SERVICES, NF_METRICS_MAX } from '../shm/instance-layout.js';
+import { memberCells, type MetricCell, type MetricCells } from './metrics.js';
 import { Action, NEXT, verdictAction, verdictDest } from '../chain/verdict.js';
 import {
   instantiate,
   isNFDefinition,
+  metricDecls,
   parseOptions,
   type Burst,
+  type MetricDecl,
   type FlowChainResult,
   type NFContext,
   type NFDefinition,
@@ -162,6 +165,8 @@ export interface RunNFResult<O = Record<string, unknown>, I = NFInstance<O>> {
   ticks: number;
   /** why the NF stopped early ('' if it did not call ctx.stop()) */
   stopReason: string;
+  /** the counters and gauges it declared, by name, at the end */
+  metrics: Record<string, number>;
 }
 
 /**
@@ -197,6 +202,9 @@ class HarnessContext<O> implements NFContext<O> {
   inHandle = false;
   keptCurrent = false;
   clockMs = 0;
+  /** its declared counters and gauges, in private memory (result.metrics reads them) */
+  readonly metricWords = new Float64Array(NF_METRICS_MAX);
+  metrics: MetricCells | null = null;
 
   /** packets held by the NF: the same table as the engine's, in private memory */
   private readonly held: HeldTable;
@@ -234,6 +242,23 @@ class HarnessContext<O> implements NFContext<O> {
 
   get inputPort(): number {
     return this.pool.meta(this.desc, Meta.port);
+  }
+
+  counter(name: string): MetricCell {
+    return this.metrics!.get(name, 'counter');
+  }
+
+  gauge(name: string): MetricCell {
+    return this.metrics!.get(name, 'gauge');
+  }
+
+  /** The declared counters and gauges by name, now. */
+  metricValues(decls: readonly MetricDecl[]): Record<string, number> {
+    const o: Record<string, number> = {};
+    decls.forEach((d, i) => {
+      o[d.name] = this.metricWords[i]!;
+    });
+    return o;
   }
 
   port(name: string | number, opts?: { option?: string }): PortInfo {
@@ -779,6 +804,7 @@ export class NFSession<O = Record<string, unknown>, I = NFInstance<O>> {
       handled: ctx.handled,
       ticks: this.ticked,
       stopReason: ctx.stopReason,
+      metrics: ctx.metricValues(metricDecls([{ def: this.def, name: this.def.name }])),
     };
   }
 
@@ -816,6 +842,7 @@ export async function openNF<
     opts.log,
     portsFromSpecs(opts.ports),
   );
+  ctx.metrics = memberCells([{ def, name: def.name }], ctx.metricWords)[0]!;
   if (opts.chains) ctx.chains = opts.chains;
   if (opts.baseDir !== undefined) ctx.baseDir = opts.baseDir;
   ctx.onScale = opts.onScale;

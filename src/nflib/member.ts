@@ -11,6 +11,7 @@ import type { PacketPool } from '../shm/pool.js';
 import { Meta } from '../shm/pool-layout.js';
 import type { MessageResult, MessageTarget } from '../chain/messages.js';
 import { findPort, type PortInfo } from './ports.js';
+import type { MetricCell, MetricCells } from './metrics.js';
 import type { FlowChainResult, NFContext, NFDefinition, NFInstance, OptionsSpec, ScaleResult } from './define.js';
 
 /** What a member needs of the engine that runs it. */
@@ -48,6 +49,8 @@ export class Member implements NFContext<Record<string, unknown>> {
   inHandle = false;
   /** the instance's hooks: what create() returned, or (module form) the definition itself */
   impl: NFInstance = {};
+  /** its declared counters and gauges (set by the engine before create()) */
+  metrics: MetricCells | null = null;
 
   constructor(
     private readonly host: MemberHost,
@@ -140,5 +143,18 @@ export class Member implements NFContext<Record<string, unknown>> {
 
   now(): number {
     return this.host.now();
+  }
+
+  counter(name: string): MetricCell {
+    return this.cell(name, 'counter');
+  }
+
+  gauge(name: string): MetricCell {
+    return this.cell(name, 'gauge');
+  }
+
+  private cell(name: string, kind: 'counter' | 'gauge'): MetricCell {
+    if (this.metrics === null) throw new Error(`NF ${this.name}: ${kind}s are not set up yet`);
+    return this.metrics.get(name, kind);
   }
 }

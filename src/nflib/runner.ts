@@ -14,7 +14,7 @@ import { ControlClient } from '../control/socket.js';
 import type { RegisteredReply } from '../protocol/messages.js';
 import { attachInstance } from '../shm/instance.js';
 import { IH, ManagerState } from '../shm/instance-layout.js';
-import { optionsFromArgv, parseOptions } from './define.js';
+import { metricDecls, optionsFromArgv, parseOptions } from './define.js';
 import { checkMembers, NfEngine, type MemberSpec } from './engine.js';
 import { loadNF } from './load.js';
 
@@ -189,6 +189,11 @@ export async function runNf(args: NfArgs): Promise<number> {
     module: args.module,
     options: args.options,
     ...(memberList ? { members: memberList } : {}),
+    metrics: metricDecls(members.map((m) => ({ def: m.def, name: m.name ?? m.def.name }))),
+    latency: members.some((m) => m.def.latency === true),
+    parsedOptions: fused
+      ? Object.fromEntries(members.map((m) => [m.name ?? m.def.name, m.options]))
+      : members[0]!.options,
   });
   const tag = `${label}#${reg.nfId}`;
   const log = (line: string): void => {

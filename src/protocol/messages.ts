@@ -24,6 +24,20 @@ export interface RegisterRequest {
    * service is served by this one process (one slot, one rx ring).
    */
   members?: GroupMember[];
+  /** the counters and gauges its NFs declare, in the order of their words in the slot's metrics set */
+  metrics?: MetricDecl[];
+  /** it records arrival-to-verdict latency into its slot's histogram */
+  latency?: boolean;
+  /** its options as it parsed them, defaults included (a fused group: by member name), for status and the console */
+  parsedOptions?: Record<string, unknown>;
+}
+/** A counter or gauge an NF declares (defineNF counters / gauges). */
+export interface MetricDecl {
+  name: string;
+  kind: 'counter' | 'gauge';
+  help: string;
+  /** in a fused group: the member that declared it */
+  member?: string;
 }
 /** One NF of a fused group process: what it runs, for which service. */
 export interface GroupMember {
@@ -137,7 +151,27 @@ export type Request =
   | FlowListRequest
   | ChainSetRequest
   | ChainListRequest
-  | ScaleRequest;
+  | ScaleRequest
+  | EventsRequest;
+/**
+ * The events kept after `since` (a sequence number; 0: all kept), answered at once; with
+ * `follow`, every later event comes as an EventNotice on the same connection until it closes.
+ */
+export interface EventsRequest {
+  type: 'events';
+  id: number;
+  since?: number;
+  follow?: boolean;
+}
+export interface EventsReply {
+  type: 'events';
+  id: number;
+  events: ManagerEvent[];
+}
+export interface EventNotice {
+  type: 'event';
+  event: ManagerEvent;
+}
 /** A request before the client numbers it. */
 export type RequestBody = Request extends infer R ? (R extends Request ? Omit<R, 'id'> : never) : never;
 
@@ -234,14 +268,15 @@ export type Reply =
   | MessageReply
   | FlowListReply
   | ChainListReply
-  | FlowAddedReply;
+  | FlowAddedReply
+  | EventsReply;
 
 /** manager → NF, unsolicited */
 export interface StopNotice {
   type: 'stop';
   reason: string;
 }
-export type Notice = StopNotice;
+export type Notice = StopNotice | EventNotice;
 
 export interface PortStatus {
   id: number;
@@ -263,7 +298,136 @@ export interface PortStatus {
   txPackets: number;
   txBytes: number;
   txDropped: number;
+  /** per-second rates since the previous snapshot the manager took (absent in the first) */
+  rates?: PortRates;
 }
+
+/** A port's rates per second: packets, bits, and packets lost at the port (no buffer, kernel, tx drop, malformed, oversize). */
+export interface PortRates {
+  rxPps: number;
+  txPps: number;
+  rxBps: number;
+  txBps: number;
+  dropPps: number;
+}
+
+/** An NF's rates per second: received, sent on (to an NF or a port), dropped (every reason). */
+export interface NfRates {
+  rxPps: number;
+  txPps: number;
+  dropPps: number;
+}
+
+/** A counter or gauge an NF declared (`defineNF({ counters, gauges })`), with its value now. */
+export interface NfMetric {
+  name: string;
+  kind: 'counter' | 'gauge';
+  help: string;
+  value: number;
+  /** in a fused group: the member NF that declared it */
+  member?: string;
+}
+
+/**
+ * Latency percentiles from a log-linear histogram (buckets 12.5 % wide): arrival at the RX
+ * loop to departure from the TX loop, per chain; or arrival to the verdict, for an NF that
+ * records it. Microseconds.
+ */
+export interface LatencySummary {
+  /** the chain's name, or the NF's tag */
+  name: string;
+  count: number;
+  mean: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
+
+/** A data-plane loop: where it runs, how busy it is and how full its bursts are (since the previous snapshot). */
+export interface LoopStats {
+  /** 'rx', 'tx', or an NF's tag */
+  loop: string;
+  cpu: number;
+  /** fraction of time spent moving packets (0..1; absent in the first snapshot) */
+  busy?: number;
+  /** packets per non-empty burst (absent when none) */
+  perBurst?: number;
+}
+
+/** One element of the graph the console draws. */
+export interface GraphNode {
+  /** 'port:<name>', 'svc:<id>' */
+  id: string;
+  kind: 'port' | 'service';
+  label: string;
+  /** service nodes: the NF instances (and groups) serving it, by tag */
+  nfs?: string[];
+  /** drops where this node is, per second (absent in the first snapshot) */
+  dropPps?: number;
+}
+
+/** A hop of some chain: packets per second along it (absent in the first snapshot). */
+export interface GraphEdge {
+  from: string;
+  to: string;
+  /** the chains this hop belongs to */
+  chains: string[];
+  pps?: number;
+}
+
+/** A drop counter, where it is and why: `where` is 'port:<name>', 'nf:<tag>', 'manager-rx' or 'manager-tx'. */
+export interface DropEntry {
+  where: string;
+  reason: string;
+  count: number;
+  pps?: number;
+}
+
+/** A service's instances summed. */
+export interface ServiceTotals {
+  service: number;
+  /** the NF name serving it (the first instance's) */
+  name: string;
+  instances: number;
+  rx: number;
+  tx: number;
+  drops: number;
+  rates?: NfRates;
+}
+
+/** Something that happened, as `/api/events`, the events log and `nfchain events` give it. */
+export interface ManagerEvent {
+  /** 1, 2, ... since the manager started */
+  seq: number;
+  /** ms since the epoch */
+  time: number;
+  type: EventType;
+  /** one line, as the manager's log prints it */
+  message: string;
+  nf?: string;
+  nfId?: number;
+  service?: number;
+  port?: string;
+  chain?: string;
+  /** crashed: buffers taken back */
+  reclaimed?: number;
+  /** anything else the event carries */
+  detail?: Record<string, unknown>;
+}
+export type EventType =
+  | 'manager-started'
+  | 'manager-stopping'
+  | 'nf-registered'
+  | 'nf-started'
+  | 'nf-stopped'
+  | 'nf-crashed'
+  | 'nf-scaled'
+  | 'chain-set'
+  | 'flow-rule-added'
+  | 'flow-rule-removed'
+  | 'port-link';
 
 export interface NfStatus {
   nfId: number;
@@ -279,6 +443,14 @@ export interface NfStatus {
   members?: { name: string; service: number }[];
   /** it runs inline, in the manager's data-plane loop (pid is the manager's) */
   inline?: true;
+  /** per-second rates since the previous snapshot (absent in the first) */
+  rates?: NfRates;
+  /** the counters and gauges it declared */
+  metrics?: NfMetric[];
+  /** its options as it parsed them (absent for an NF that registered by itself without them) */
+  options?: Record<string, unknown>;
+  /** arrival to verdict, when the NF records latency (`defineNF({ latency: true })`) */
+  latency?: LatencySummary;
 }
 
 /** Where the pool's buffers are, counted while traffic flows (manager/census.ts). */
@@ -323,6 +495,22 @@ export interface ManagerStatus {
   loops: { rx: LoopPlace; tx: LoopPlace };
   /** where every buffer is */
   buffers: BufferCount;
+  /** every chain the manager routes by (the default chain first), as `chain list` shows them */
+  chains?: { id: number; name: string; hops: string[] }[];
+  /** per chain that carried packets: arrival to departure */
+  latency?: LatencySummary[];
+  /** the data-plane loops (the manager's and every NF's) */
+  loopStats?: LoopStats[];
+  /** per service, its instances summed */
+  serviceTotals?: ServiceTotals[];
+  /** every drop counter that is not zero */
+  drops?: DropEntry[];
+  /** the ports and services, and the hops of the chains between them */
+  graph?: { nodes: GraphNode[]; edges: GraphEdge[] };
+  /** the HTTP endpoint, when it is on */
+  http?: { url: string };
+  /** where events are written (absent: nowhere) */
+  eventsLog?: string;
 }
 
 export function isRequest(x: unknown): x is Request {

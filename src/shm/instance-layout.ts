@@ -26,6 +26,11 @@
  *               ├────────────────────────────────────────────────────────────┤
  *               │ counters block (see counters.ts)                           │
  *               ├────────────────────────────────────────────────────────────┤
+ *               │ NF metrics: per NF slot NF_METRICS_MAX declared counters   │ one NF each
+ *               ├────────────────────────────────────────────────────────────┤
+ *               │ latency histograms (latency.ts): per chain (TX loop), then │
+ *               │   per NF slot (NFs that record their own)                  │
+ *               ├────────────────────────────────────────────────────────────┤
  *               │ rings: per NF slot an rx ring (MPSC) and a tx ring (SPSC); │
  *               │        the manager's RX → TX ring (SPSC)                   │
  *               └────────────────────────────────────────────────────────────┘
@@ -40,9 +45,10 @@ import { ringBytes } from './ring-layout.js';
 import { JOURNAL_WORDS } from './ring.js';
 import { cacheStorageWords } from './pool-cache.js';
 import { countersBytes, defineCounters } from './counters.js';
+import { latencyBytes } from './latency.js';
 
 export const INSTANCE_MAGIC = magic('NFIN');
-export const INSTANCE_VERSION = 3;
+export const INSTANCE_VERSION = 4;
 
 /** NF ids are 1..MAX_NFS-1 (0 means "the manager"). */
 export const MAX_NFS = 32;
@@ -61,6 +67,14 @@ export const STAGE_TX = 0;
 export const STAGE_WORDS = 1 + BURST;
 /** Messages waiting per NF, and the largest message (sender id + JSON payload). */
 export const MSG_SLOTS = 64;
+/** Counters and gauges one NF process (all members of a fused group) may declare. */
+export const NF_METRICS_MAX = 64;
+/** Latency histograms: one per chain (the TX loop writes them), then one per NF slot. */
+export const LatencyHist = {
+  chain: (c: number): number => c,
+  nf: (id: number): number => MAX_CHAINS + id,
+  count: MAX_CHAINS + MAX_NFS,
+} as const;
 export const MSG_BYTES = 1024;
 
 /** Header words (Int32 indices). */
@@ -203,6 +217,12 @@ export const TxLoopCounters = defineCounters(['fromNfs', 'dropBadPort'] as const
  * one writer (the RX loop, the TX loop), refreshed every 200 ms, when the loop goes idle and when it stops.
  */
 export const ManagerHeldCounters = defineCounters(['rxCache', 'txCache'] as const);
+/**
+ * A data-plane loop's work (the RX loop, the TX loop, each NF's): ms spent idle (polling
+ * nothing or asleep), and the non-empty bursts it moved with their packets (packets / bursts:
+ * how full a burst is). Busy fraction = 1 - idle ms / elapsed ms.
+ */
+export const LoopCounters = defineCounters(['idleMs', 'bursts', 'packets'] as const);
 export const COUNTERS_PER_SET = 16;
 
 /** Counter set indices. */
@@ -214,7 +234,11 @@ export const CounterSet = {
   nf: (id: number): number => 2 + 2 * MAX_PORTS + id,
   /** NF slot 0 is never an NF's: its set holds ManagerHeldCounters */
   managerHeld: 2 + 2 * MAX_PORTS,
-  count: 2 + 2 * MAX_PORTS + MAX_NFS,
+  /** LoopCounters of the RX loop, the TX loop, and NF `id`'s loop */
+  loopRx: 2 + 2 * MAX_PORTS + MAX_NFS,
+  loopTx: 3 + 2 * MAX_PORTS + MAX_NFS,
+  loopNf: (id: number): number => 4 + 2 * MAX_PORTS + MAX_NFS + id,
+  count: 4 + 2 * MAX_PORTS + 2 * MAX_NFS,
 } as const;
 
 export interface InstanceGeometry {
@@ -230,6 +254,10 @@ export interface InstanceGeometry {
   cacheWord: number;
   stagingWord: number;
   countersOff: number;
+  /** NF_METRICS_MAX counters per NF slot (a counters block) */
+  metricsOff: number;
+  /** LatencyHist.count histograms */
+  latencyOff: number;
   ringsOff: number;
   rxRingBytes: number;
   txRingBytes: number;
@@ -258,7 +286,9 @@ export function instanceGeometry(nfRxCap: number, nfTxCap: number, ports: number
   const stagingWord = alignUp(cacheWord + cacheStorageWords(CACHE_CAP), 16);
   const slotBytes = alignUp((stagingWord + (MAX_NFS + 1) * STAGE_WORDS) * 4, CACHE_LINE);
   const countersOff = alignUp(slotOff + MAX_NFS * slotBytes, CACHE_LINE);
-  const ringsOff = alignUp(countersOff + countersBytes(CounterSet.count, COUNTERS_PER_SET), CACHE_LINE);
+  const metricsOff = alignUp(countersOff + countersBytes(CounterSet.count, COUNTERS_PER_SET), CACHE_LINE);
+  const latencyOff = alignUp(metricsOff + countersBytes(MAX_NFS, NF_METRICS_MAX), CACHE_LINE);
+  const ringsOff = alignUp(latencyOff + latencyBytes(LatencyHist.count), CACHE_LINE);
   const rxRingBytes = ringBytes(nfRxCap);
   const txRingBytes = ringBytes(nfTxCap);
   // Per slot: rx + tx ring; then the manager RX → TX ring (nfTx sized).
@@ -276,6 +306,8 @@ export function instanceGeometry(nfRxCap: number, nfTxCap: number, ports: number
     cacheWord,
     stagingWord,
     countersOff,
+    metricsOff,
+    latencyOff,
     ringsOff,
     rxRingBytes,
     txRingBytes,

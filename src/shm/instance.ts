@@ -9,6 +9,8 @@ import {
   COUNTERS_PER_SET,
   CounterSet,
   IH,
+  LatencyHist,
+  NF_METRICS_MAX,
   INSTANCE_MAGIC,
   INSTANCE_VERSION,
   ManagerState,
@@ -24,6 +26,7 @@ import {
   INSTANCE_HEADER_BYTES,
 } from './instance-layout.js';
 import { initRing, RingKind } from './ring-layout.js';
+import { LatencyBlock } from './latency.js';
 import { initPool, PacketPool, poolBytes, type PoolOptions } from './pool.js';
 import { ShmDir } from './shm-file.js';
 
@@ -39,6 +42,10 @@ export class InstanceView {
   readonly i32: Int32Array;
   readonly u32: Uint32Array;
   readonly counters: CounterBlock;
+  /** the counters and gauges NFs declare: one set per NF slot */
+  readonly metrics: CounterBlock;
+  /** latency histograms: per chain, then per NF slot (LatencyHist) */
+  readonly latency: LatencyBlock;
 
   constructor(dir: ShmDir, mem: ArrayBuffer, poolMem: ArrayBuffer) {
     const h = new Int32Array(mem, 0, 32);
@@ -64,6 +71,8 @@ export class InstanceView {
     this.i32 = new Int32Array(mem, 0, this.g.totalBytes >> 2);
     this.u32 = new Uint32Array(mem, 0, this.g.totalBytes >> 2);
     this.counters = new CounterBlock(mem, this.g.countersOff, 'instance counters');
+    this.metrics = new CounterBlock(mem, this.g.metricsOff, 'NF metrics');
+    this.latency = new LatencyBlock(mem, this.g.latencyOff, LatencyHist.count);
   }
 
   /** Word index of NF slot `id`'s first word. */
@@ -136,6 +145,7 @@ export function createInstance(o: InstanceOptions): InstanceView {
     header[IH.rxCpu] = -1;
     header[IH.txCpu] = -1;
     initCounters(mem, g.countersOff, CounterSet.count, COUNTERS_PER_SET);
+    initCounters(mem, g.metricsOff, MAX_NFS, NF_METRICS_MAX);
     for (let id = 0; id < MAX_NFS; id++) {
       initRing(mem, rxRingOffset(g, id), g.nfRxCap, RingKind.MPSC);
       initRing(mem, txRingOffset(g, id), g.nfTxCap, RingKind.SPSC);

@@ -28,7 +28,7 @@
  *                                    (meta.dataOff may move it into the headroom)
  *
  * Metadata is one cache line per buffer, next to its data (same page), as u32 words. The
- * OpenNetVM packet meta (action, destination, src, chainIndex, flags) lives here, so a
+ * OpenNetVM packet meta (action, destination, chainIndex, flags) lives here, so a
  * descriptor alone carries a packet's routing state from hop to hop.
  *
  * Jumbo buffers (the second size class) hold what does not fit a buffer: GSO super-frames of
@@ -81,10 +81,12 @@ export const Meta = {
   action: 6,
   destination: 7,
   /**
-   * OpenNetVM's "src": kept in the layout, but not written on the fast path (a write per
-   * hop moves the meta line between cores); free for NFs that want to record it.
+   * When the packet arrived: the RX loop's clock (shm/latency.ts stampNow, CLOCK_MONOTONIC ns
+   * modulo 2^32) as it received the burst; 0 for a packet no port received (made by an NF).
+   * The TX loop records departure minus arrival into the chain's latency histogram. (OpenNetVM
+   * keeps the previous hop, "src", here; nfchain does not write one on the fast path.)
    */
-  src: 8,
+  arrival: 8,
   /** position in the packet's chain */
   chainIndex: 9,
   /**

@@ -95,7 +95,7 @@ test('alloc resets meta; an exhausted pool gives a short count, not an exception
       'tsNsec',
       'action',
       'destination',
-      'src',
+      'arrival',
       'chainIndex',
       'offload',
       'chainId',

@@ -18,6 +18,7 @@
  *
  * Cold code: runs once at start-up (and on reconfiguration); it allocates freely.
  */
+import { httpOptions } from './http-options.js';
 import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, extname, resolve } from 'node:path';
 import { NfcError } from '../errors.js';
@@ -430,6 +431,22 @@ function resolveTopology(
 
   const groups = fusedGroups(nfs, chain, problems);
   checkInline(nfs, t.manager.dataplane, problems);
+  // The HTTP endpoint's address and token, and the events log, relative to the topology file.
+  const http = t.manager.http;
+  if (http !== undefined && http !== false) {
+    if (typeof http === 'object' && http.tokenFile !== undefined) http.tokenFile = resolve(baseDir, http.tokenFile);
+    try {
+      httpOptions(http, 'manager.http', baseDir, {});
+    } catch (err) {
+      const e = err as NfcError;
+      problems.push({
+        path: ['manager', 'http'],
+        what: e.message.split('\n')[0]!.replace(/^manager\.http(\.listen)?: /, ''),
+        ...(e.fix ? { fix: e.fix } : {}),
+      });
+    }
+  }
+  if (typeof t.manager.events === 'string') t.manager.events = resolve(baseDir, t.manager.events);
 
   // Named chains (ids 1..15) and the flow rules that pick them.
   const chains: { name: string; hops: Hop[] }[] = [];

@@ -102,8 +102,37 @@ export const ManagerSchema = z.strictObject(
     cores: z
       .strictObject({ rx: cores.optional(), tx: cores.optional() }, { error: 'a mapping (rx, tx) of CPU numbers' })
       .optional(),
+    // Stamp arrivals and record each chain's latency (the TX loop; ~2 % of bench chain at most).
+    latency: z.boolean({ error: 'true or false' }).optional(),
+    // The HTTP endpoint (console, /metrics, /api): "[host:]port", or a mapping; absent or false: off.
+    http: z
+      .union(
+        [
+          z.literal(false),
+          z.string({ error: 'an address' }),
+          z.number({ error: 'a port' }),
+          z.strictObject(
+            {
+              listen: z.union([z.string(), z.number()], { error: '"[host:]port"' }),
+              token: z.string({ error: 'a string' }).min(16, 'a token of at least 16 characters').optional(),
+              tokenFile: z.string({ error: 'a file path' }).optional(),
+              remote: z.boolean({ error: 'true or false' }).optional(),
+            },
+            { error: 'a mapping (listen, token, tokenFile, remote)' },
+          ),
+        ],
+        { error: '"[host:]port" (e.g. 127.0.0.1:9091) or a mapping (listen, token, tokenFile, remote)' },
+      )
+      .optional(),
+    // Where events go, one JSON object a line (appended); false: nowhere. Default: <run dir>/<name>.events.jsonl.
+    events: z
+      .union([z.literal(false), z.string({ error: 'a file path' })], { error: 'a file path or false' })
+      .optional(),
   },
-  { error: 'a mapping (ttl, limit, statsInterval, poll, dataplane, placement, flowTable, flowIdleTimeout, cores)' },
+  {
+    error:
+      'a mapping (ttl, limit, statsInterval, poll, dataplane, placement, flowTable, flowIdleTimeout, cores, latency, http, events)',
+  },
 );
 
 const portName = str(PORT_NAME_RE, 'a port name ([A-Za-z0-9][A-Za-z0-9_.-]{0,31})');

@@ -48,6 +48,12 @@ export interface Topology {
     flowIdleTimeout: number;
     /** the CPUs the RX and TX loops are pinned to (absent: not pinned) */
     cores?: { rx?: number[] | undefined; tx?: number[] | undefined } | undefined;
+    /** stamp arrivals and record each chain's latency (default true) */
+    latency?: boolean | undefined;
+    /** the HTTP endpoint (http/options.ts parses it); absent or false: off */
+    http?: HttpSetting | undefined;
+    /** the events log file (absolute once loaded); false: none; absent: the default (<run dir>/<name>.events.jsonl) */
+    events?: string | false | undefined;
   };
   /** the ports; the index in this list is the port id. pcap rx/tx paths are absolute. */
   ports: PortConfig[];
@@ -114,3 +120,15 @@ export const TOPOLOGY_LIMITS = {
   maxInstances: 8,
   maxChainHops: 32, // MAX_HOPS of the chain table (shm/instance-layout.ts)
 } as const;
+
+/** manager.http as written: "[host:]port", a port, or a mapping; false: off. */
+export type HttpSetting =
+  | false
+  | string
+  | number
+  | {
+      listen: string | number;
+      token?: string | undefined;
+      tokenFile?: string | undefined;
+      remote?: boolean | undefined;
+    };
