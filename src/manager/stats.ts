@@ -5,17 +5,10 @@
  * `nfchain stats`.
  */
 import type { LoopPlace, ManagerStatus } from '../protocol/messages.js';
+import { ROUTE_DROPS } from './observe.js';
 
-const DROP_REASONS = [
-  ['dropVerdict', 'verdict'],
-  ['dropRingFull', 'ring full'],
-  ['dropNoInstance', 'no instance'],
-  ['dropNotRunning', 'not running'],
-  ['dropPoolEmpty', 'pool empty'],
-  ['dropChainEnd', 'chain end'],
-  ['dropBadDest', 'bad dest'],
-  ['dropTxFull', 'tx full'],
-] as const;
+/** Drop counters by reason, as the status and /metrics name them. */
+const DROP_REASONS = ROUTE_DROPS;
 
 function fmt(n: number): string {
   if (n >= 1e9) return `${(n / 1e9).toFixed(2)}G`;
