@@ -182,13 +182,15 @@ test('the HTTP endpoint: metrics, status, history, token, events and a crash', {
     const forward = s.nfs.find((n) => n.name === 'forward')!;
     const l = `nf="counting",instance="${counting.nfId}",service="1"`;
     assert.equal(mm.get(`nfchain_nf_rx_packets_total{${l}}`), counting.counters.rx);
-    assert.equal(counting.counters.rx, gen.rxPackets);
+    // Packets the RX loop could not hand to the first NF (its ring full while it warmed up) are counted there.
+    const atRx = (s.drops ?? []).filter((d) => d.where === 'manager-rx').reduce((n, d) => n + d.count, 0);
+    assert.equal(counting.counters.rx, gen.rxPackets - atRx);
     // The NF's declared counters: in the status and in /metrics.
     const val = (n: string): number | undefined => counting.metrics?.find((x) => x.name === n)?.value;
-    assert.equal(val('seen'), gen.rxPackets, 'seen counts every packet');
+    assert.equal(val('seen'), counting.counters.rx, 'seen counts every packet');
     assert.equal(val('odd'), 0, 'gen sends 64-byte frames: none odd');
     assert.equal(val('lastLength'), 64, 'gen sends 64-byte frames');
-    assert.equal(mm.get(`nfchain_nf_count_total{${l},name="seen"}`), gen.rxPackets);
+    assert.equal(mm.get(`nfchain_nf_count_total{${l},name="seen"}`), counting.counters.rx);
     assert.equal(mm.get(`nfchain_nf_level{${l},name="lastLength"}`), 64);
     assert.equal(forward.metrics, undefined, 'simple-forward declares nothing');
     // Latency: every packet that left on the default chain, and every packet the NF handled.

@@ -61,7 +61,7 @@ export async function runTopology(topo: Topology, o: RunOptions = {}): Promise<R
   const launcher = manager.launcher;
   try {
     // After a takeover the NFs of the manager that died are back already: start only what is missing.
-    const have = manager.status().nfs;
+    const have = manager.baseStatus().nfs;
     for (const l of manager.placement.launches) {
       const back = manager.tookOver ? have.filter((n) => n.service === l.service).length : 0;
       for (let k = back; k < l.instances; k++) launcher.start(l);
@@ -69,7 +69,7 @@ export async function runTopology(topo: Topology, o: RunOptions = {}): Promise<R
     // Wait until every instance is in service (or one fails to start).
     const want = launcher.started + (manager.tookOver ? have.length : 0) + (manager.placement.inline ? 1 : 0);
     const end = Date.now() + 30_000;
-    while (manager.status().nfs.filter((n) => n.state === 'running').length < want) {
+    while (manager.baseStatus().nfs.filter((n) => n.state === 'running').length < want) {
       if (launcher.failed.length)
         throw new NfcError('NFC_ERR_NF', `NF ${launcher.failed.join(', ')} failed to start (its output is above)`);
       if (Date.now() > end) throw new NfcError('NFC_ERR_NF', 'NFs did not come up within 30 s');

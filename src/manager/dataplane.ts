@@ -488,7 +488,7 @@ function runWorker(cfg: DataplaneConfig): void {
   startInline(cfg.inline, inst, (line) => report({ type: 'nf-output', line })).then(
     (engine) => {
       const metrics = metricDecls(engine.members.map((m) => ({ def: m.def, name: m.name })));
-      const latency = engine.members.some((m) => m.def.latency === true);
+      const latency = engine.recordsLatency;
       const options =
         engine.members.length > 1
           ? Object.fromEntries(engine.members.map((m) => [m.name, m.options]))

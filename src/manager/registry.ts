@@ -28,6 +28,7 @@ import {
   RouteCounters,
 } from '../shm/instance-layout.js';
 import type { EventFields } from './events.js';
+import { ROUTE_DROPS } from './observe.js';
 import type { EventType } from '../protocol/messages.js';
 import { NULL_DESC } from '../shm/pool.js';
 import type { PoolCache } from '../shm/pool-cache.js';
@@ -55,31 +56,18 @@ export function exitSummary(inst: InstanceView, e: NfEntry): { text: string; cou
   const secs = (Date.now() - e.since) / 1000;
   const rx = c('rx');
   const sent = c('forwarded') + c('out');
-  const byReason = DROP_COUNTERS.map((k) => [k, c(k)] as const).filter(([, v]) => v > 0);
-  const dropped = byReason.reduce((s, [, v]) => s + v, 0);
+  const byReason = ROUTE_DROPS.map(([k, label]) => [k, label, c(k)] as const).filter(([, , v]) => v > 0);
+  const dropped = byReason.reduce((s, [, , v]) => s + v, 0);
   const counts: Record<string, number> = { rx, sent, dropped, seconds: Math.round(secs * 10) / 10 };
-  for (const [k, v] of byReason) counts[k] = v;
+  for (const [k, , v] of byReason) counts[k] = v;
   const own = (e.metrics ?? []).map((d, i) => `${d.name} ${inst.metrics.read(e.nfId, i)}`);
   const text =
     `in ${secs.toFixed(1)} s: rx ${rx}, sent ${sent}, dropped ${dropped}` +
-    (byReason.length
-      ? ` (${byReason.map(([k, v]) => `${k.replace(/^drop/, '').toLowerCase()} ${v}`).join(', ')})`
-      : '') +
+    (byReason.length ? ` (${byReason.map(([, label, v]) => `${label} ${v}`).join(', ')})` : '') +
     (secs > 0 ? `, ${Math.round(rx / secs)} pps on average` : '') +
     (own.length ? `; ${own.join(', ')}` : '');
   return { text, counts };
 }
-
-const DROP_COUNTERS = [
-  'dropVerdict',
-  'dropRingFull',
-  'dropNoInstance',
-  'dropNotRunning',
-  'dropPoolEmpty',
-  'dropChainEnd',
-  'dropBadDest',
-  'dropTxFull',
-] as const;
 
 /** The metric declarations of a register request: kept only when well formed (cold). */
 function checkDecls(d: unknown): MetricDecl[] | undefined {

@@ -142,6 +142,15 @@ export function checkMembers(members: readonly MemberSpec[]): void {
   });
 }
 
+/**
+ * True when a process of these members records arrival-to-verdict latency: one NF that asks
+ * (defineNF latency: true). A fused group does not record it yet (its packets leave at
+ * different members).
+ */
+export function recordsLatency(members: readonly { def: { latency?: boolean | undefined } }[]): boolean {
+  return members.length === 1 && members[0]!.def.latency === true;
+}
+
 export class NfEngine implements MemberHost {
   readonly nfId: number;
   readonly pool: PacketPool;
@@ -251,9 +260,7 @@ export class NfEngine implements MemberHost {
       m.metrics = cells[i]!;
     });
     const lb = o.inst.latency;
-    this.latency = this.members.some((m) => m.def.latency === true)
-      ? new LatencyRecorder(lb.words, lb.base(LatencyHist.nf(o.nfId)))
-      : null;
+    this.latency = recordsLatency(this.members) ? new LatencyRecorder(lb.words, lb.base(LatencyHist.nf(o.nfId))) : null;
     this.router = new Router({
       inst: o.inst,
       counters: this.c,
@@ -270,6 +277,11 @@ export class NfEngine implements MemberHost {
     this.done = new Promise((r) => {
       this.resolveDone = r;
     });
+  }
+
+  /** True when this process records its latency (recordsLatency). */
+  get recordsLatency(): boolean {
+    return this.latency !== null;
   }
 
   /** The first member (the only one of a process that is not a fused group). */

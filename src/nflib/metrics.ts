@@ -70,17 +70,12 @@ export function memberCells(members: readonly { def: Declares; name: string }[],
       `NF ${members.map((m) => m.name).join(' + ')}: ${all.length} counters and gauges declared; a process keeps ${NF_METRICS_MAX} at most`,
     );
   }
+  // metricDecls lists each member's declarations in turn: a member's cells are its slice.
   let at = 0;
   return members.map((m) => {
-    const mine = all
-      .filter((d, i) => i >= at && (d.member === undefined || d.member === m.name))
-      .slice(0, count(m.def));
-    const cells = new MetricCells(m.name, mine, words, at);
-    at += mine.length;
+    const n = metricDecls([m]).length;
+    const cells = new MetricCells(m.name, all.slice(at, at + n), words, at);
+    at += n;
     return cells;
   });
-}
-
-function count(def: Declares): number {
-  return Object.keys(def.counters ?? {}).length + Object.keys(def.gauges ?? {}).length;
 }

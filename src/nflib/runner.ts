@@ -15,7 +15,7 @@ import type { RegisteredReply } from '../protocol/messages.js';
 import { attachInstance } from '../shm/instance.js';
 import { IH, ManagerState } from '../shm/instance-layout.js';
 import { metricDecls, optionsFromArgv, parseOptions } from './define.js';
-import { checkMembers, NfEngine, type MemberSpec } from './engine.js';
+import { checkMembers, NfEngine, recordsLatency, type MemberSpec } from './engine.js';
 import { loadNF } from './load.js';
 
 export interface NfArgs {
@@ -190,7 +190,7 @@ export async function runNf(args: NfArgs): Promise<number> {
     options: args.options,
     ...(memberList ? { members: memberList } : {}),
     metrics: metricDecls(members.map((m) => ({ def: m.def, name: m.name ?? m.def.name }))),
-    latency: members.some((m) => m.def.latency === true),
+    latency: recordsLatency(members),
     parsedOptions: fused
       ? Object.fromEntries(members.map((m) => [m.name ?? m.def.name, m.options]))
       : members[0]!.options,
