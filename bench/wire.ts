@@ -34,7 +34,7 @@ export async function withKernelBridge<T>(tb: Testbed, f: () => Promise<T>): Pro
 }
 
 /** Starts the topology, runs f once every NF is in service (after `settleMs`), stops; f's result. */
-export async function withTopology<T>(topo: Topology, f: () => Promise<T>, settleMs = 0): Promise<T> {
+export async function withTopology<T>(topo: Topology, f: (m: Manager) => Promise<T>, settleMs = 0): Promise<T> {
   let out: T | undefined;
   let failure: unknown;
   await runTopology(topo, {
@@ -46,7 +46,7 @@ export async function withTopology<T>(topo: Topology, f: () => Promise<T>, settl
       void (async () => {
         try {
           if (settleMs > 0) await new Promise((r) => setTimeout(r, settleMs));
-          out = await f();
+          out = await f(m);
         } catch (err) {
           failure = err;
         }

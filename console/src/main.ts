@@ -1,5 +1,5 @@
 /**
- * The nfchain web console: polls /api/status every second, keeps an hour of rates (from
+ * The nfchain web console: polls /api/status twice a second, keeps an hour of rates (from
  * /api/history, then from every status), follows /api/events, and draws the overview
  * (#/) or one NF's page (#/nf/<nfId>). Vanilla DOM, uPlot for the charts, nothing external.
  */
@@ -13,7 +13,7 @@ import { NfPage } from './nf-page.js';
 import { Store, sample } from './store.js';
 import { dropsTables, latencyTable, loopsTable, nfsTable, portsTable } from './tables.js';
 
-const POLL_MS = 1000;
+const POLL_MS = 500;
 
 const store = new Store();
 const view = new TimeView(store);

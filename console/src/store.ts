@@ -40,12 +40,12 @@ export class Store {
   }
 
   /**
-   * One sample; ignored unless it is newer than the last (the same snapshot polled twice, or a
-   * snapshot the history already had: samples are a second apart, whole or not).
+   * One sample; ignored unless it is most of a second newer than the last (the console polls
+   * twice a second, and the history has a point a second: the charts keep that pace).
    */
   append(t: number, values: Map<string, number | null>): boolean {
     const last = this.newest;
-    if (last !== undefined && t < last + 0.5) return false;
+    if (last !== undefined && t < last + 0.9) return false;
     const n = this.time.length;
     this.time.push(t);
     for (const [k, arr] of this.series) arr.push(values.get(k) ?? null);

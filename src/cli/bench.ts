@@ -64,6 +64,22 @@ export const BENCHES: readonly BenchEntry[] = [
     },
   },
   {
+    name: 'record',
+    summary: 'latency recording per packet (RX stamp + TX histogram add) against the same loops without it (ns/pkt)',
+    load: async () => {
+      const m = await import('../../bench/record.js');
+      return { flags: m.RECORD_FLAGS, run: m.recordBenchFromArgv };
+    },
+  },
+  {
+    name: 'console',
+    summary: 'time from a change (rate, new NF, crash) to the web console showing it, in Chromium (ms; root, chromium)',
+    load: async () => {
+      const m = await import('../../bench/console.js');
+      return { flags: m.CONSOLE_FLAGS, run: m.consoleBenchFromArgv };
+    },
+  },
+  {
     name: 'ports',
     summary:
       'nfchain (af_packet, af_xdp) vs the kernel bridge, tc mirred and dpdk-testpmd between two namespaces: ' +

@@ -22,6 +22,8 @@ export interface RunOptions {
   signals?: boolean;
   /** called once every NF instance is running */
   onRunning?: (m: Manager) => void;
+  /** the manager's 1-s samples (ManagerOptions.observe; default true) */
+  observe?: boolean;
 }
 
 export interface RunResult {
@@ -49,6 +51,7 @@ export async function runTopology(topo: Topology, o: RunOptions = {}): Promise<R
     stats: o.stats,
     holdRx: true,
     nfOutput: o.nfOutput,
+    observe: o.observe ?? true,
   });
   await manager.start();
   const onSignal = (sig: NodeJS.Signals): void => {

@@ -56,7 +56,7 @@ import { Chains } from './chains.js';
 import { Loops } from './workers.js';
 import { REQUESTS } from './requests.js';
 import { defaultEventsFile, EventLog, type EventFields } from './events.js';
-import { Observer } from './observe.js';
+import { Observer, SAMPLE_MS } from './observe.js';
 import { HttpEndpoint } from '../http/server.js';
 import { metricsText } from '../http/metrics.js';
 import { httpOptions, type HttpOptions } from '../topology/http-options.js';
@@ -75,6 +75,11 @@ export interface ManagerOptions {
   stats?: ((text: string) => void) | null | undefined;
   /** where the output of NF processes the manager starts goes (default: stdout) */
   nfOutput?: ((line: string) => void) | undefined;
+  /**
+   * keep the 1-s samples behind rates, the graph and the history (default true); benchmarks
+   * turn it off to measure what watching costs (bench chain --watch)
+   */
+  observe?: boolean;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -131,9 +136,11 @@ export class Manager {
   /** the HTTP endpoint, when manager.http asks for it */
   private http: HttpEndpoint | null = null;
   private readonly httpOpts: HttpOptions | null;
+  private readonly observe: boolean;
 
   constructor(o: ManagerOptions) {
     this.topo = o.topology;
+    this.observe = o.observe ?? true;
     this.untilDone = o.untilDone ?? false;
     this.holdRx = o.holdRx ?? false;
     this.log = o.log ?? ((l) => process.stdout.write(`[manager] ${l}\n`));
@@ -244,14 +251,16 @@ export class Manager {
       (line) => this.log(line),
       (port, up, line) => this.event('port-link', line, { port, detail: { up } }),
     );
-    this.observer = new Observer({
-      topo: t,
-      inst: this.inst,
-      chains: () => this.chains.list(this.inst),
-      entries: this.registry.nfs,
-    });
-    this.observer.sample(this.baseStatus());
-    this.timers.push(setInterval(() => this.observer?.sample(this.baseStatus()), 1000));
+    if (this.observe || this.httpOpts) {
+      this.observer = new Observer({
+        topo: t,
+        inst: this.inst,
+        chains: () => this.chains.list(this.inst),
+        entries: this.registry.nfs,
+      });
+      this.observer.sample(this.baseStatus());
+      this.timers.push(setInterval(() => this.observer?.sample(this.baseStatus()), SAMPLE_MS));
+    }
     if (this.httpOpts) {
       this.http = new HttpEndpoint(
         this.httpOpts,

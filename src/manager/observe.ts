@@ -1,8 +1,10 @@
 /**
  * What the manager shows of itself beyond its counters (cold): rates, latency percentiles, loop
  * load, per-service totals, drops by cause, the graph the console draws, and a history of it
- * all. The manager takes a sample every second; a status is the counters now, with rates against
- * the newest sample at least half a second old.
+ * all. The manager takes a sample every SAMPLE_MS; a status is the counters now, with rates
+ * against the newest sample at least RATE_MIN_MS old (a change shows within half a second), and
+ * loop load against the newest at least a second old (the loops refresh those counters every
+ * 200 ms: a shorter window would mostly measure that).
  *
  * History: one point a second for an hour, as columns (`time`, and a series per port, NF, drop
  * total and chain latency), which is what the console's charts take. A series that appears late
@@ -28,6 +30,14 @@ import type { NfEntry } from './registry.js';
 
 /** Points kept: an hour at one a second. */
 export const HISTORY_POINTS = 3600;
+/** How often the manager takes a sample (ms). */
+export const SAMPLE_MS = 250;
+/** Rates are taken against the newest sample at least this old (ms). */
+const RATE_MIN_MS = 250;
+/** Loop load is taken against the newest sample at least this old (ms); history points are this far apart. */
+const SLOW_MIN_MS = 1000;
+/** Samples kept: enough to reach SLOW_MIN_MS back, with one to spare. */
+const SAMPLES_KEPT = SLOW_MIN_MS / SAMPLE_MS + 2;
 
 /** Port drop counters, by reason. */
 const PORT_DROPS = [
@@ -77,33 +87,36 @@ function summary(name: string, p: Percentiles): LatencySummary {
 
 export class Observer {
   private readonly samples: Sample[] = [];
+  /** the sample the newest history point was taken at */
+  private lastPoint: Sample | undefined;
   private readonly time: number[] = [];
   private readonly series = new Map<string, (number | null)[]>();
 
   constructor(private readonly src: ObserveSources) {}
 
-  /** Takes this second's sample from `status` (the counters now) and adds a point to the history. */
+  /** Takes a sample from `status` (the counters now); adds a point to the history once a second. */
   sample(status: ManagerStatus): void {
     const s = this.take(status);
-    const prev = this.samples[this.samples.length - 1];
     this.samples.push(s);
-    if (this.samples.length > 3) this.samples.shift();
+    if (this.samples.length > SAMPLES_KEPT) this.samples.shift();
+    const prev = this.lastPoint;
+    // A point a second (a timer a little early still counts).
+    if (prev !== undefined && s.at - prev.at < SLOW_MIN_MS - SAMPLE_MS / 2) return;
+    this.lastPoint = s;
     if (prev === undefined) return;
-    const full = this.enrichFrom(s, prev);
-    this.point(full, s, prev);
+    this.point(this.enrichFrom(s, prev, prev), s, prev);
   }
 
   /** `status` with everything shown beyond the counters (rates against a recent sample). */
   enrich(status: ManagerStatus): ManagerStatus {
     const now = this.take(status);
-    let ref: Sample | undefined;
-    for (let i = this.samples.length - 1; i >= 0; i--) {
-      if (now.at - this.samples[i]!.at >= 500) {
-        ref = this.samples[i];
-        break;
-      }
-    }
-    return this.enrichFrom(now, ref);
+    const newest = (minMs: number): Sample | undefined => {
+      for (let i = this.samples.length - 1; i >= 0; i--)
+        if (now.at - this.samples[i]!.at >= minMs) return this.samples[i];
+      return undefined;
+    };
+    const ref = newest(RATE_MIN_MS);
+    return this.enrichFrom(now, ref, newest(SLOW_MIN_MS) ?? ref);
   }
 
   /** The history as columns (the newest point last). */
@@ -130,7 +143,8 @@ export class Observer {
     return { at: status.time * 1000, status, loops, hist };
   }
 
-  private enrichFrom(now: Sample, ref: Sample | undefined): ManagerStatus {
+  /** The status of `now` with rates against `ref` and loop load against `slow`. */
+  private enrichFrom(now: Sample, ref: Sample | undefined, slow: Sample | undefined): ManagerStatus {
     const { inst, entries } = this.src;
     const st = now.status;
     const dt = ref ? Math.max(1e-3, (now.at - ref.at) / 1000) : 0;
@@ -186,10 +200,11 @@ export class Observer {
     const loopStats: LoopStats[] = [];
     const loopOf = (name: string, cpu: number): void => {
       const a = now.loops.get(name);
-      const b = ref?.loops.get(name);
+      const b = slow?.loops.get(name);
       const l: LoopStats = { loop: name, cpu };
-      if (a && b) {
-        l.busy = Math.min(1, Math.max(0, 1 - (a.idleMs - b.idleMs) / (dt * 1000)));
+      if (a && b && slow) {
+        const ms = Math.max(1, now.at - slow.at);
+        l.busy = Math.min(1, Math.max(0, 1 - (a.idleMs - b.idleMs) / ms));
         const bursts = a.bursts - b.bursts;
         if (bursts > 0) l.perBurst = (a.packets - b.packets) / bursts;
       }
