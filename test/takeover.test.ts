@@ -137,6 +137,13 @@ test('kill -9 of the manager under traffic: a new manager takes the same NFs bac
       JSON.stringify(after.nfs),
     );
     assert.deepEqual(after.services, before.services, 'the same service table');
+    // What the NFs declared (counters, their options as parsed) came back with them.
+    const described = (st: typeof before) =>
+      st.nfs
+        .map((n) => ({ tag: n.tag, metrics: n.metrics?.map((x) => x.name), options: n.options }))
+        .sort((a, b) => a.tag.localeCompare(b.tag));
+    assert.ok(before.nfs.find((n) => n.name === 'fd')!.metrics?.length, 'the flow director declares counters');
+    assert.deepEqual(described(after), described(before), 'the same declared counters and options');
     assert.equal(cli(name, 'chain', 'list'), chainsBefore, 'the same chains');
     const f = flows(name);
     assert.equal(f.pinned, 64, 'the same flow pins');

@@ -13,7 +13,7 @@
 import { closeSync } from 'node:fs';
 import { native } from '../native.js';
 import { NfcError } from '../errors.js';
-import type { GroupMember, MetricDecl, RegisterRequest } from '../protocol/messages.js';
+import type { GroupMember, MetricDecl, ReattachRequest, RegisterRequest } from '../protocol/messages.js';
 import type { InstanceView } from '../shm/instance.js';
 import {
   CounterSet,
@@ -70,6 +70,18 @@ export function exitSummary(inst: InstanceView, e: NfEntry): { text: string; cou
 }
 
 /** The metric declarations of a register request: kept only when well formed (cold). */
+/** What a register or reattach request says the manager shows of the NF: options (as parsed), counters, latency. */
+export function described(req: RegisterRequest | ReattachRequest): Pick<NfEntry, 'options' | 'metrics' | 'latency'> {
+  return {
+    options:
+      req.parsedOptions && typeof req.parsedOptions === 'object' && !Array.isArray(req.parsedOptions)
+        ? req.parsedOptions
+        : req.options,
+    metrics: checkDecls(req.metrics),
+    latency: req.latency === true,
+  };
+}
+
 function checkDecls(d: unknown): MetricDecl[] | undefined {
   if (!Array.isArray(d) || d.length > NF_METRICS_MAX) return undefined;
   const ok = d.every(
@@ -223,12 +235,7 @@ export class Registry {
     }
     e.pidfd = pidfd;
     e.conn = conn;
-    e.options =
-      req.parsedOptions && typeof req.parsedOptions === 'object' && !Array.isArray(req.parsedOptions)
-        ? req.parsedOptions
-        : req.options;
-    e.metrics = checkDecls(req.metrics);
-    e.latency = req.latency === true;
+    Object.assign(e, described(req));
     conn.nfId = e.nfId;
     const what = members
       ? `fused group of ${members.map((m) => `${m.name} (service ${m.service})`).join(', ')}`

@@ -17,7 +17,7 @@ import type { Topology } from '../topology/types.js';
 import type { NfLaunch } from './launcher.js';
 import { processRunning, type Conn } from './processes.js';
 import { repairJournal, ringAt } from './reclaim.js';
-import { servicesOf, type Registry } from './registry.js';
+import { described, servicesOf, type Registry } from './registry.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -207,6 +207,7 @@ export class Reattachment {
       generation: w.generation,
       conn,
       module: req.module,
+      ...described(req),
     });
     w.back = true;
     remember({

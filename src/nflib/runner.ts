@@ -179,6 +179,14 @@ export async function runNf(args: NfArgs): Promise<number> {
     : undefined;
   // Before registering: a placement this machine cannot honour stops the NF here, with the reason.
   pinThread(args.cores, `NF ${label}`);
+  // What the manager shows of it: its counters and gauges, whether it records latency, its options as parsed.
+  const described = {
+    metrics: metricDecls(members.map((m) => ({ def: m.def, name: m.name ?? m.def.name }))),
+    latency: recordsLatency(members),
+    parsedOptions: fused
+      ? Object.fromEntries(members.map((m) => [m.name ?? m.def.name, m.options]))
+      : members[0]!.options,
+  };
   let client = await ControlClient.connect(args.manager);
   const reg = await client.request<RegisteredReply>({
     type: 'register',
@@ -189,11 +197,7 @@ export async function runNf(args: NfArgs): Promise<number> {
     module: args.module,
     options: args.options,
     ...(memberList ? { members: memberList } : {}),
-    metrics: metricDecls(members.map((m) => ({ def: m.def, name: m.name ?? m.def.name }))),
-    latency: recordsLatency(members),
-    parsedOptions: fused
-      ? Object.fromEntries(members.map((m) => [m.name ?? m.def.name, m.options]))
-      : members[0]!.options,
+    ...described,
   });
   const tag = `${label}#${reg.nfId}`;
   const log = (line: string): void => {
@@ -228,6 +232,7 @@ export async function runNf(args: NfArgs): Promise<number> {
     module: args.module,
     options: args.options,
     ...(memberList ? { members: memberList } : {}),
+    ...described,
   } as const;
   /**
    * The control connection closed. A manager that stops tells its NFs first; one that closes

@@ -68,6 +68,10 @@ export interface ReattachRequest {
   module: string;
   options?: Record<string, unknown>;
   members?: GroupMember[];
+  /** as in its register request: what it declares and how it parsed its options */
+  metrics?: MetricDecl[];
+  latency?: boolean;
+  parsedOptions?: Record<string, unknown>;
 }
 export interface StoppingRequest {
   type: 'stopping';
