@@ -12,7 +12,8 @@ export interface NativeAddon {
   /** Create a new file (O_EXCL, 0600, no symlinks), size it and map it MAP_SHARED. */
   shmCreate(path: string, size: number): ArrayBuffer;
   /** Map an existing regular file (no symlinks) MAP_SHARED, whole. */
-  shmOpen(path: string): ArrayBuffer;
+  /** readOnly: opened O_RDONLY and mapped PROT_READ (a write through the buffer is a SIGSEGV) */
+  shmOpen(path: string, readOnly?: boolean): ArrayBuffer;
   shmUnlink(path: string): void;
   /** 0: woken (or interrupted), 1: the word did not hold `expected`, 2: timed out. A negative timeout waits forever. */
   futexWait(words: Int32Array, index: number, expected: number, timeoutMs: number): 0 | 1 | 2;

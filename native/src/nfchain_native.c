@@ -3,7 +3,9 @@
  *
  *   shmCreate(path, size)  -> ArrayBuffer   create a new shared file (O_EXCL, mode 0600,
  *                                           never through a symlink) and map it MAP_SHARED
- *   shmOpen(path)          -> ArrayBuffer   map an existing shared file (no symlinks)
+ *   shmOpen(path, readOnly?) -> ArrayBuffer map an existing shared file (no symlinks); readOnly:
+ *                                           opened O_RDONLY and mapped PROT_READ, so a write
+ *                                           through the buffer kills the process (SIGSEGV)
  *   shmUnlink(path)                          remove a shared file
  *   futexWait(i32, index, expected, timeoutMs) -> 0 woken | 1 value differed | 2 timed out
  *   futexWake(i32, index, count) -> number of waiters woken
@@ -136,8 +138,8 @@ static void unmap_finalizer(napi_env env, void *data, void *hint) {
   munmap(data, (size_t)(uintptr_t)hint);
 }
 
-static napi_value map_fd(napi_env env, int fd, size_t size, const char *path) {
-  void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+static napi_value map_fd(napi_env env, int fd, size_t size, const char *path, bool writable) {
+  void *p = mmap(NULL, size, writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, 0);
   if (p == MAP_FAILED) {
     int err = errno;
     close(fd);
@@ -181,17 +183,27 @@ static napi_value js_shm_create(napi_env env, napi_callback_info info) {
     nfc_throw_errno(env, err, "ftruncate", path);
     return NULL;
   }
-  napi_value ab = map_fd(env, fd, size, path);
+  napi_value ab = map_fd(env, fd, size, path, true);
   if (ab == NULL) unlink(path);
   return ab;
 }
 
 static napi_value js_shm_open(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
+  napi_value argv[2];
+  size_t argc = 2;
   char path[PATH_MAX_LEN];
-  if (!get_args(env, info, 1, argv)) return NULL;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 1) {
+    throw_type(env, "missing arguments");
+    return NULL;
+  }
   if (!get_path(env, argv[0], path)) return NULL;
-  int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+  bool read_only = false;
+  if (argc >= 2 && napi_get_value_bool(env, argv[1], &read_only) != napi_ok) {
+    throw_type(env, "readOnly must be a boolean");
+    return NULL;
+  }
+  int fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) {
     nfc_throw_errno(env, errno, "open", path);
     return NULL;
@@ -213,7 +225,7 @@ static napi_value js_shm_open(napi_env env, napi_callback_info info) {
     nfc_throw_errno(env, EINVAL, "open (empty file)", path);
     return NULL;
   }
-  return map_fd(env, fd, (size_t)st.st_size, path);
+  return map_fd(env, fd, (size_t)st.st_size, path, !read_only);
 }
 
 static napi_value js_shm_unlink(napi_env env, napi_callback_info info) {

@@ -7,6 +7,11 @@
  *   TONF s    → an instance of service s, chosen by the flow hash: straight into its rx ring
  *   OUT p     → the caller's tx ring, to the manager's TX loop and port p
  *
+ * A read-only NF (it cannot write the pool: not a meta word, not the free ring) routes nothing
+ * itself: with `returns`, every packet goes to its tx ring whatever its verdict, the verdict in
+ * the slot's verdict array at the packet's ring position, and the manager's TX loop routes it
+ * (as this router, with the NF's counters). A full tx ring holds the NF up instead of dropping.
+ *
  * Packets are staged per destination (BURST each) and each stage is enqueued with one ring
  * operation; what does not fit is dropped and counted by reason. Nothing here throws or
  * blocks. For NFs the stages live in the NF's slot of shared memory and each ring operation
@@ -49,11 +54,19 @@ export interface RouterOptions {
   /** (MAX_NFS + 1) stages of STAGE_WORDS words: [count, BURST descriptors] */
   staging: Uint32Array;
   stagingOff: number;
-  /** where OUT packets go: the NF's tx ring, or the manager's RX → TX ring */
-  tx: SpscProducer;
+  /** where OUT packets go: the NF's tx ring, the manager's RX → TX ring, or the TX loop's ports */
+  tx: DescSink;
+  /** a read-only NF: hand every packet back on `tx` (its tx ring), verdicts into `verdicts` */
+  returns?: { tx: SpscProducer; verdicts: Int32Array } | undefined;
   /** journal words of the caller's slot (NFs), or null */
   journal: Int32Array | null;
   journalBase: number;
+}
+
+/** Where OUT packets are handed (a ring producer, or the TX loop's port stages). */
+export interface DescSink {
+  /** takes up to n of src[srcOff..srcOff+n); returns how many */
+  enqueue(src: Uint32Array, n: number, srcOff?: number): number;
 }
 
 const C = RouteCounters;
@@ -63,11 +76,14 @@ export class Router {
   private readonly i32: Int32Array;
   private readonly words: Uint32Array;
   private readonly metaShift: number;
-  private readonly c: Float64Array;
+  private c: Float64Array;
   private readonly cache: PoolCache;
   private readonly st: Uint32Array;
   private readonly stOff: number;
-  private readonly tx: SpscProducer;
+  private readonly tx: DescSink;
+  /** read-only NF: its tx ring and verdict array, and the verdicts of the STAGE_TX stage */
+  private readonly ret: { tx: SpscProducer; verdicts: Int32Array } | null;
+  private readonly retStage = new Int32Array(BURST);
   private readonly producers: MpProducer[] = [];
   /** sleeping words of every NF's rx ring (Int32 index in i32) */
   private readonly sleepWord = new Int32Array(MAX_NFS);
@@ -91,6 +107,7 @@ export class Router {
     this.st = o.staging;
     this.stOff = o.stagingOff;
     this.tx = o.tx;
+    this.ret = o.returns ?? null;
     this.jw = o.journal;
     this.jb = o.journalBase;
     for (let id = 0; id < MAX_NFS; id++) {
@@ -121,6 +138,11 @@ export class Router {
    * packet's meta line (which would then have to move between cores).
    */
   routeVerdicts(descs: Uint32Array, off: number, n: number, verdicts: Int32Array): void {
+    if (this.ret !== null) {
+      for (let i = 0; i < n; i++) this.returnOne(descs, off + i, verdicts[i]!);
+      this.flush();
+      return;
+    }
     for (let i = 0; i < n; i++) {
       const v = verdicts[i]!;
       this.routeTo(descs, off + i, true, verdictAction(v), verdictDest(v));
@@ -128,8 +150,17 @@ export class Router {
     this.flush();
   }
 
+  /** The counters route decisions are counted in from now on (the TX loop routes for several read-only NFs). */
+  useCounters(c: Float64Array): void {
+    this.c = c;
+  }
+
   /** Stages the packet at descs[at] by verdict `v` (no flush), and clears its source entry. */
   routeVerdict(descs: Uint32Array, at: number, v: number): void {
+    if (this.ret !== null) {
+      this.returnOne(descs, at, v);
+      return;
+    }
     this.routeTo(descs, at, true, verdictAction(v), verdictDest(v));
   }
 
@@ -142,6 +173,40 @@ export class Router {
     if (d === NULL_DESC) return;
     const m = d << this.metaShift;
     this.routeTo(descs, at, clearSource, this.words[m + Meta.action]!, this.words[m + Meta.destination]!);
+  }
+
+  /** A read-only NF: stages the packet at descs[at] for the tx ring with verdict `v`, clears the source entry. */
+  private returnOne(descs: Uint32Array, at: number, v: number): void {
+    const d = descs[at]!;
+    if (d === NULL_DESC) return;
+    const base = this.stOff + STAGE_TX * STAGE_WORDS;
+    if (this.st[base] === BURST) this.flushStage(STAGE_TX);
+    this.retStage[this.st[base]!] = v;
+    this.stage(STAGE_TX, d);
+    descs[at] = NULL_DESC;
+  }
+
+  /**
+   * A read-only NF's STAGE_TX: the verdicts into the verdict array at the ring positions the
+   * packets will take, then the packets (the publish orders the verdicts before them). Nothing
+   * is dropped: while the ring is full, the manager's TX loop is woken and this waits for it.
+   */
+  private flushReturns(base: number, n: number): void {
+    const r = this.ret!;
+    const st = this.st;
+    const vs = r.verdicts;
+    const mask = r.tx.mask;
+    let done = 0;
+    for (;;) {
+      const pos = r.tx.position;
+      const room = r.tx.reserve(n - done);
+      for (let i = 0; i < room; i++) vs[(pos + i) & mask] = this.retStage[done + i]!;
+      const sent = r.tx.enqueue(st, room, base + 1 + done);
+      done += sent;
+      if (done === n) break;
+      this.wake(STAGE_TX);
+      native().schedYield();
+    }
   }
 
   /** Stages the packet at descs[at] by (action, destination). */
@@ -250,7 +315,10 @@ export class Router {
     if (n === 0) return;
     if (this.jw !== null) this.jw[this.jb + Journal.src] = dest;
     let sent: number;
-    if (dest === STAGE_TX) {
+    if (dest === STAGE_TX && this.ret !== null) {
+      this.flushReturns(base, n);
+      sent = n;
+    } else if (dest === STAGE_TX) {
       sent = this.tx.enqueue(st, n, base + 1);
       if (sent < n) this.c[C.dropTxFull]! += n - sent;
       this.c[C.out]! += sent;

@@ -27,6 +27,8 @@ export interface NfLaunch {
   members?: GroupMember[] | undefined;
   /** it runs in the manager's data-plane thread, not as a process (manager/inline.ts) */
   inline?: boolean | undefined;
+  /** read-only: its processes map the pool without write permission (--access) */
+  access?: 'read-write' | 'read-only' | undefined;
 }
 
 /** The services a launch serves: its own, or every member's of a fused group. */
@@ -105,6 +107,7 @@ export class NfLauncher {
       '--options-json',
       JSON.stringify(nf.options),
       ...(nf.cores !== undefined ? ['--cores', nf.cores.join(',')] : []),
+      ...(nf.access === 'read-only' ? ['--access', 'read-only'] : []),
       ...(nf.members ? ['--fuse', JSON.stringify(nf.members.slice(1)), '--fuse-name', nf.name] : []),
     ];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -419,6 +419,7 @@ export class Manager {
         service: req.service,
         options: req.options ?? {},
         ...(req.members ? { members: req.members } : {}),
+        ...(req.access === 'read-only' ? { access: 'read-only' as const } : {}),
       });
       this.saveState();
     }

@@ -16,6 +16,7 @@ import { NfcError } from '../errors.js';
 import type { GroupMember, MetricDecl, ReattachRequest, RegisterRequest } from '../protocol/messages.js';
 import type { InstanceView } from '../shm/instance.js';
 import {
+  Access,
   CounterSet,
   EPOCHS,
   LatencyHist,
@@ -228,6 +229,7 @@ export class Registry {
         req.nfId,
         { name: req.name, service: req.service, services, members, module: req.module },
         peer.pid,
+        req.access === 'read-only',
       );
     } catch (err) {
       closeSync(pidfd);
@@ -269,6 +271,7 @@ export class Registry {
     wanted: number,
     nf: Pick<NfEntry, 'name' | 'service' | 'services' | 'members' | 'module'>,
     pid: number,
+    readOnly = false,
   ): NfEntry {
     const { inst, cache } = this.host;
     const i32 = inst.i32;
@@ -299,6 +302,7 @@ export class Registry {
     i32[slot + NS.service] = nf.service;
     i32[slot + NS.nfId] = id;
     i32[slot + NS.generation] = gen;
+    i32[slot + NS.access] = readOnly ? Access.READ_ONLY : Access.READ_WRITE;
     inst.counters.reset(CounterSet.nf(id));
     inst.counters.reset(CounterSet.loopNf(id));
     inst.metrics.reset(id);

@@ -35,6 +35,7 @@ import {
   LoopCounters,
   NfState,
   NS,
+  verdictsWord,
   PortRxCounters,
   RouteCounters,
   txRingId,
@@ -107,9 +108,17 @@ export interface EngineOptions {
   baseDir?: string | undefined;
   /** the manager's ports, as its registered reply described them (none: no ports known) */
   ports?: readonly PortDescription[] | undefined;
+  /**
+   * read-only: the pool is mapped without write permission (attachInstance poolReadOnly); every
+   * packet goes back to the manager with its verdict (router.ts `returns`); keep(), new packets
+   * and fused groups are not available
+   */
+  access?: 'read-write' | 'read-only' | undefined;
 }
 
 const C = RouteCounters;
+/** The DROP verdict, for what a read-only NF hands back unhandled at its stop. */
+const DROP_VERDICT = Action.DROP;
 /** toNF(0), no such service: how a packet sent to a service this group does not run is dropped (counted as a bad destination). */
 const DROP_BAD_DEST = Action.TONF;
 
@@ -205,6 +214,8 @@ export class NfEngine implements MemberHost {
   private readonly loop: Float64Array;
   /** arrival to verdict, when a member asked for it (defineNF latency: true) */
   private readonly latency: LatencyRecorder | null;
+  /** read-only: packets go back to the manager, nothing is written to the pool */
+  readonly readOnly: boolean;
 
   constructor(o: EngineOptions) {
     this.inst = o.inst;
@@ -234,6 +245,16 @@ export class NfEngine implements MemberHost {
     this.chainBase = o.inst.chainWord(0);
     checkMembers(o.members);
     const group = o.members.length > 1;
+    this.readOnly = o.access === 'read-only';
+    if (this.readOnly && group) {
+      throw new NfcError(
+        'NFC_ERR_NF',
+        'a fused group cannot be read-only: its members hand packets on by writing them',
+        {
+          fix: 'run the read-only NF as a process of its own',
+        },
+      );
+    }
     this.members = o.members.map((m, i) => {
       const name = m.name ?? m.def.name;
       this.memberOf[m.service] = i;
@@ -270,6 +291,9 @@ export class NfEngine implements MemberHost {
       tx,
       journal: this.i32,
       journalBase,
+      returns: this.readOnly
+        ? { tx, verdicts: new Int32Array(mem, verdictsWord(o.inst.g, o.nfId) * 4, o.inst.g.nfTxCap) }
+        : undefined,
     });
     this.sleepWord = (o.inst.rxRingOffset(o.nfId) >> 2) + RW.sleeping;
     this.view = new PacketView(mem === this.pool.buffer ? mem : this.pool.buffer);
@@ -296,14 +320,14 @@ export class NfEngine implements MemberHost {
   }
 
   hold(desc: number): boolean {
-    if (!this.heldTable.hold(desc)) return false;
+    if (this.readOnly || !this.heldTable.hold(desc)) return false;
     this.c[C.kept]!++;
     return true;
   }
 
   newPacket(bytes?: Uint8Array): number {
     const t = this.heldTable;
-    if (t.count >= t.max) return -1;
+    if (this.readOnly || t.count >= t.max) return -1;
     // Allocate straight into the held table's next entry (shared memory): there is no moment
     // where the buffer is recorded nowhere. hold() then makes it count.
     const at = t.nextWord;
@@ -831,9 +855,18 @@ export class NfEngine implements MemberHost {
     this.resolveDone(this.stopReason);
   }
 
-  /** Frees everything waiting in the rx ring (cold). */
+  /** Frees everything waiting in the rx ring (cold); a read-only NF hands it back to the manager to drop. */
   private drainRx(): void {
     const rx = this.rx;
+    if (this.readOnly) {
+      const base = this.inflight + 1;
+      this.burstVerdicts.fill(DROP_VERDICT);
+      for (let k = this.take(); k > 0; k = this.take()) {
+        this.router.routeVerdicts(this.u32, base, k, this.burstVerdicts);
+        this.u32[this.inflight] = 0;
+      }
+      return;
+    }
     for (;;) {
       const n = rx.available(BURST);
       if (n === 0) return;

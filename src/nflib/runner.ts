@@ -33,6 +33,8 @@ export interface NfArgs {
   options: Record<string, unknown>;
   /** seconds to wait for a new manager when this one dies (--manager-wait) */
   managerWait: number;
+  /** read-only: the pool mapped without write permission, verdicts only (--access) */
+  access: 'read-write' | 'read-only';
   /** the CPUs the NF's packet loop (its main thread) is pinned to (--cores; absent: not pinned) */
   cores?: number[] | undefined;
   /** more NFs in this process, a fused group (--fuse); the module above is its first member */
@@ -86,6 +88,7 @@ export function nfArgs(p: Parsed<typeof NF_FLAGS>): NfArgs {
     label: v.label,
     baseDir: v['base-dir'],
     managerWait: v['manager-wait'],
+    access: v.access === 'read-only' ? 'read-only' : 'read-write',
     ...(v.cores !== undefined ? { cores: parseCpus(v.cores, '--cores') } : {}),
     ...(v.fuse !== undefined ? { fuse: parseFuse(v.fuse) } : {}),
     ...(v['fuse-name'] !== undefined ? { group: v['fuse-name'] } : {}),
@@ -164,6 +167,15 @@ export async function runNf(args: NfArgs): Promise<number> {
   }
   const fused = members.length > 1;
   checkMembers(members);
+  if (fused && args.access === 'read-only') {
+    throw new NfcError(
+      'NFC_ERR_USAGE',
+      '--access read-only and --fuse do not go together: group members hand packets on by writing them',
+      {
+        fix: 'run the read-only NF as a process of its own',
+      },
+    );
+  }
   const label = fused ? (args.group ?? members.map((m) => m.name ?? m.def.name).join('+')) : (args.label ?? def.name);
   // What the manager needs to start more processes like this one (scaling) and to show it.
   const memberList = fused
@@ -195,6 +207,7 @@ export async function runNf(args: NfArgs): Promise<number> {
     nfId: args.nfId,
     pid: process.pid,
     module: args.module,
+    access: args.access,
     options: args.options,
     ...(memberList ? { members: memberList } : {}),
     ...described,
@@ -203,7 +216,7 @@ export async function runNf(args: NfArgs): Promise<number> {
   const log = (line: string): void => {
     process.stdout.write(`[${tag}] ${line}\n`);
   };
-  const inst = attachInstance(reg.instance);
+  const inst = attachInstance(reg.instance, { poolReadOnly: args.access === 'read-only' });
   const engine = newEngine(client, {
     inst,
     nfId: reg.nfId,
@@ -216,6 +229,7 @@ export async function runNf(args: NfArgs): Promise<number> {
     chains: reg.chains,
     ports: reg.ports,
     baseDir: args.baseDir,
+    access: args.access,
   });
   let exitCode = 0;
   const onSignal = (sig: string) => () => engine.stop(`${sig} received`);

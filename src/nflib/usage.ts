@@ -55,6 +55,13 @@ export const NF_FLAGS = flagSpecs([
     help: 'stop after N packets, 0 for never',
   },
   {
+    name: 'access',
+    kind: 'string',
+    choices: ['read-write', 'read-only'],
+    default: 'read-write',
+    help: 'read-only: map the packets without write permission (a write kills this NF) and return verdicts only',
+  },
+  {
     name: 'poll',
     kind: 'string',
     choices: ['busy', 'adaptive'],

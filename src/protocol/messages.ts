@@ -17,6 +17,8 @@ export interface RegisterRequest {
   nfId: number;
   pid: number;
   module: string;
+  /** how it maps the pool: read-only NFs hand every packet back with its verdict (default read-write) */
+  access?: 'read-write' | 'read-only';
   /** the NF's options (so the manager can start more instances like it) */
   options?: Record<string, unknown>;
   /**

@@ -33,6 +33,10 @@
  *               ├────────────────────────────────────────────────────────────┤
  *               │ rings: per NF slot an rx ring (MPSC) and a tx ring (SPSC); │
  *               │        the manager's RX → TX ring (SPSC)                   │
+ *               ├────────────────────────────────────────────────────────────┤
+ *               │ messages: per NF slot an inbox ring and its message area   │
+ *               ├────────────────────────────────────────────────────────────┤
+ *               │ verdicts: per NF slot one Int32 per tx ring slot           │ read-only NFs
  *               └────────────────────────────────────────────────────────────┘
  *
  * Everything an NF holds is recorded in its slot (inflight burst, kept packets, pool cache,
@@ -48,7 +52,7 @@ import { countersBytes, defineCounters } from './counters.js';
 import { latencyBytes } from './latency.js';
 
 export const INSTANCE_MAGIC = magic('NFIN');
-export const INSTANCE_VERSION = 4;
+export const INSTANCE_VERSION = 5;
 
 /** NF ids are 1..MAX_NFS-1 (0 means "the manager"). */
 export const MAX_NFS = 32;
@@ -156,11 +160,21 @@ export const NS = {
   heartbeat: 5,
   /** the CPU the NF's loop last ran on (each slice; -1: not yet) */
   cpu: 6,
+  /**
+   * How the NF may touch packets (Access), written by the manager when it claims the slot. A
+   * read-only NF maps the pool without write permission and hands every packet back to the
+   * manager's TX loop on its tx ring with its verdict in the slot's verdict array; the TX loop
+   * routes it.
+   */
+  access: 7,
   /** journal: JOURNAL_WORDS words */
   journal: 8,
   /** count, then BURST descriptors (lines 1..2) */
   inflight: 16,
 } as const;
+
+/** NS.access values. */
+export const Access = { READ_WRITE: 0, READ_ONLY: 1 } as const;
 
 /**
  * A service: [count, nfId × MAX_INSTANCES, …] in the first 16 words, then EPOCHS indirection
@@ -263,6 +277,11 @@ export interface InstanceGeometry {
   txRingBytes: number;
   /** per NF: a message ring (MPSC, MSG_SLOTS) and its MSG_SLOTS × MSG_BYTES message area */
   msgOff: number;
+  /**
+   * per NF: nfTxCap Int32 verdicts, one per slot of its tx ring (read-only NFs: the verdict of
+   * the packet at tx ring position p is at p & mask)
+   */
+  verdictsOff: number;
   totalBytes: number;
 }
 
@@ -293,7 +312,8 @@ export function instanceGeometry(nfRxCap: number, nfTxCap: number, ports: number
   const txRingBytes = ringBytes(nfTxCap);
   // Per slot: rx + tx ring; then the manager RX → TX ring (nfTx sized).
   const msgOff = alignUp(ringsOff + MAX_NFS * (rxRingBytes + txRingBytes) + txRingBytes, CACHE_LINE);
-  const totalBytes = msgOff + MAX_NFS * (ringBytes(MSG_SLOTS) + MSG_SLOTS * MSG_BYTES);
+  const verdictsOff = alignUp(msgOff + MAX_NFS * (ringBytes(MSG_SLOTS) + MSG_SLOTS * MSG_BYTES), CACHE_LINE);
+  const totalBytes = verdictsOff + MAX_NFS * nfTxCap * 4;
   return {
     nfRxCap,
     nfTxCap,
@@ -312,8 +332,14 @@ export function instanceGeometry(nfRxCap: number, nfTxCap: number, ports: number
     rxRingBytes,
     txRingBytes,
     msgOff,
+    verdictsOff,
     totalBytes,
   };
+}
+
+/** Int32 word index of NF slot `id`'s verdict array (nfTxCap words). */
+export function verdictsWord(g: InstanceGeometry, id: number): number {
+  return (g.verdictsOff >> 2) + id * g.nfTxCap;
 }
 
 /** Byte offset of NF slot `id`'s rx ring. */

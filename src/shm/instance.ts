@@ -160,14 +160,17 @@ export function createInstance(o: InstanceOptions): InstanceView {
   }
 }
 
-/** Maps an existing instance (NFs, worker threads, CLI readers). */
 /** Maps the files of a manager that died, as their new owner (takeover; cold). */
 export function adoptInstance(name: string): InstanceView {
   const dir = ShmDir.adopt(name);
   return new InstanceView(dir, dir.openFile(INSTANCE_FILE), dir.openFile(POOL_FILE));
 }
 
-export function attachInstance(name: string): InstanceView {
+/**
+ * Maps an existing instance (NFs, worker threads, CLI readers). `poolReadOnly`: the pool
+ * without write permission (a read-only NF: a write to any packet kills its process).
+ */
+export function attachInstance(name: string, o: { poolReadOnly?: boolean } = {}): InstanceView {
   const dir = ShmDir.open(name);
-  return new InstanceView(dir, dir.openFile(INSTANCE_FILE), dir.openFile(POOL_FILE));
+  return new InstanceView(dir, dir.openFile(INSTANCE_FILE), dir.openFile(POOL_FILE, o.poolReadOnly === true));
 }

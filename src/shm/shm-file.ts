@@ -101,12 +101,12 @@ export class ShmDir {
     }
   }
 
-  /** Maps an existing file of this directory. */
-  openFile(file: string): ArrayBuffer {
+  /** Maps an existing file of this directory (read-only: without write permission). */
+  openFile(file: string, readOnly = false): ArrayBuffer {
     checkShmName(file, 'shared file name');
     const p = join(this.path, file);
     try {
-      return native().shmOpen(p);
+      return native().shmOpen(p, readOnly);
     } catch (err) {
       throw shmError(err, 'open', p);
     }

@@ -414,6 +414,7 @@ function resolveTopology(
       ...(nf.cores !== undefined ? { cores: nf.cores } : {}),
       ...(nf.fuse !== undefined ? { fuse: nf.fuse } : {}),
       ...(nf.inline === true ? { inline: true } : {}),
+      ...(nf.access === 'read-only' ? { access: 'read-only' as const } : {}),
     });
   });
   for (const loop of ['rx', 'tx'] as const) {
@@ -431,6 +432,7 @@ function resolveTopology(
 
   const groups = fusedGroups(nfs, chain, problems);
   checkInline(nfs, t.manager.dataplane, problems);
+  checkAccess(nfs, problems);
   // The HTTP endpoint's address and token, and the events log, relative to the topology file.
   const http = t.manager.http;
   if (http !== undefined && http !== false) {
@@ -531,6 +533,20 @@ function resolveTopology(
       flows,
     },
   };
+}
+
+/** A read-only NF runs as a process of its own: not fused (members write packets to hand them on), not inline. */
+function checkAccess(nfs: NfConfig[], problems: ConfigProblem[]): void {
+  nfs.forEach((nf, i) => {
+    if (nf.access !== 'read-only') return;
+    if (nf.fuse !== undefined || nf.inline) {
+      problems.push({
+        path: ['nfs', i, 'access'],
+        what: `${nf.name} is read-only but ${nf.inline ? 'inline (part of the manager)' : `in fused group "${nf.fuse}"`}`,
+        fix: 'run a read-only NF as a process of its own (no fuse, no inline)',
+      });
+    }
+  });
 }
 
 /**

@@ -259,6 +259,8 @@ export const NfSchema = z.strictObject(
     fuse: str(NF_NAME_RE, 'a fused group name ([a-z0-9][a-z0-9_-]{0,31})').optional(),
     // Run in the manager's data-plane thread, between receive and send (docs/topology.md).
     inline: z.boolean({ error: 'true or false' }).optional(),
+    // read-only: the NF maps the packets without write permission and returns verdicts only (docs/security.md).
+    access: z.enum(['read-write', 'read-only'], { error: '"read-write" or "read-only"' }).optional(),
     // Free-form here: each NF checks its own options against its option spec when it starts.
     options: z.record(z.string(), z.unknown(), { error: 'a mapping of NF options' }).default({}),
   },

@@ -90,6 +90,11 @@ export interface NfConfig {
    * fused group; one instance; the loop's cores.
    */
   inline?: boolean | undefined;
+  /**
+   * read-only: its processes map the packet pool without write permission (a write kills the
+   * process) and hand every packet back to the manager with its verdict (docs/security.md)
+   */
+  access?: 'read-only' | undefined;
 }
 
 /**
