@@ -88,7 +88,7 @@ test('a read-only NF gives the same packets out of every port as the same NF rea
       assert.deepEqual(r.failed, [], `no NF failed (${access}): ${r.logs.join('\n')}`);
       assert.equal(r.missing, 0, `every buffer back in the pool (${access})`);
       const a = r.status.nfs.find((n) => n.name === 'a')!;
-      return { out1: packets(out1), out2: packets(out2), a: a.counters };
+      return { out1: packets(out1), out2: packets(out2), a: a.counters, access: a.access };
     };
     const rw = await once('read-write');
     const ro = await once('read-only');
@@ -96,6 +96,8 @@ test('a read-only NF gives the same packets out of every port as the same NF rea
       rw.out1.length > 0 && rw.out2.length > 0 && rw.out1.length + rw.out2.length < N,
       'both ports, some dropped',
     );
+    assert.equal(ro.access, 'read-only', 'status says a is read-only');
+    assert.equal(rw.access, undefined, 'and says nothing of a read-write NF');
     assert.deepEqual(ro.out1, rw.out1, 'out1: the same packets');
     assert.deepEqual(ro.out2, rw.out2, 'out2: the same packets');
     for (const k of ['rx', 'forwarded', 'out', 'dropVerdict'] as const) {

@@ -55,7 +55,7 @@ function running(pid: number): boolean {
   }
 }
 
-/** Sends `requests` from a separate process on a fresh connection; its replies, one per request. */
+/** Sends `requests` from a separate process on a fresh connection (pid '$self': its own); its replies, one per request. */
 function forge(
   name: string,
   requests: Record<string, unknown>[],
@@ -65,6 +65,7 @@ function forge(
     const c = await ControlClient.connect(${JSON.stringify(name)});
     const out = [];
     for (const r of ${JSON.stringify(requests)}) {
+      if (r.pid === '$self') r.pid = process.pid;
       try { await c.request(r, 3000); out.push({ ok: true }); }
       catch (e) { out.push({ ok: false, code: e.code, message: e.message }); }
     }
@@ -168,6 +169,45 @@ test('a forged stopping, ready or register from another process is refused and c
     stopLogs.join('\n'),
   );
   assert.equal(m.missingAtExit, 0, 'every buffer back');
+});
+
+test('a connection that registered an NF speaks for it only: operator requests on it are refused', {
+  timeout: 60_000,
+}, async () => {
+  await withManager('nfconn', async (m, logs) => {
+    const replies = await forge(m.name, [
+      { type: 'register', name: 'lone', service: 2, nfId: 0, pid: '$self', module: 'x' },
+      { type: 'shutdown' },
+      { type: 'chain-set', name: 'other', hops: ['port:1'] },
+      { type: 'flow-del', ruleId: 1 },
+      { type: 'register', name: 'second', service: 3, nfId: 0, pid: '$self', module: 'x' },
+      { type: 'status' },
+    ]);
+    assert.equal(replies[0]!.ok, true, JSON.stringify(replies[0]));
+    for (const [i, type] of ['shutdown', 'chain-set', 'flow-del', 'register', 'status'].entries()) {
+      const r = replies[i + 1]!;
+      assert.equal(r.ok, false, `${type}: ${JSON.stringify(r)}`);
+      assert.match(
+        r.message!,
+        new RegExp(`"${type}" refused: this connection registered NF \\d+, and speaks for it only`),
+      );
+    }
+    assert.ok(
+      logs.some((l) => /refused "shutdown" from the connection of NF lone#\d+/.test(l)),
+      logs.join('\n'),
+    );
+    // The manager runs on, its chains as they were; the NF is gone with its process.
+    assert.equal(m.stoppingNow, false, 'the manager did not shut down');
+    assert.deepEqual(
+      m.chains.list(m.inst).map((c) => c.name),
+      ['default'],
+    );
+    await waitFor(
+      () => !m.status().nfs.some((n) => n.name === 'lone'),
+      10_000,
+      'the lone NF to be gone with its process',
+    );
+  });
 });
 
 test('an NF whose connection closes while its process lives on is killed before its buffers are reused', {

@@ -64,6 +64,14 @@ export const BENCHES: readonly BenchEntry[] = [
     },
   },
   {
+    name: 'trust',
+    summary: 'gen → 3 NF processes → null with the middle NF trusted or read-only, 64 and 1500 B (Mpps)',
+    load: async () => {
+      const m = await import('../../bench/trust.js');
+      return { flags: m.TRUST_FLAGS, run: m.trustBenchFromArgv };
+    },
+  },
+  {
     name: 'record',
     summary: 'latency recording per packet (RX stamp + TX histogram add) against the same loops without it (ns/pkt)',
     load: async () => {

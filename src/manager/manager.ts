@@ -54,7 +54,7 @@ import { Registry } from './registry.js';
 import { Scaler } from './scaling.js';
 import { Chains } from './chains.js';
 import { Loops } from './workers.js';
-import { REQUESTS } from './requests.js';
+import { NF_REQUESTS, REQUESTS } from './requests.js';
 import { defaultEventsFile, EventLog, type EventFields } from './events.js';
 import { Observer, SAMPLE_MS } from './observe.js';
 import { HttpEndpoint } from '../http/server.js';
@@ -571,6 +571,15 @@ export class Manager {
     const handler = Object.hasOwn(REQUESTS, req.type) ? REQUESTS[req.type] : undefined;
     if (!handler)
       throw new NfcError('NFC_ERR_CONTROL', `unknown request type ${JSON.stringify((req as { type?: unknown }).type)}`);
+    if (conn.nfId !== 0 && !NF_REQUESTS.has(req.type)) {
+      const e = this.registry.nfs.get(conn.nfId);
+      this.log(`refused "${req.type}" from the connection of NF ${e ? `${e.name}#${e.nfId}` : conn.nfId}`);
+      throw new NfcError(
+        'NFC_ERR_CONTROL',
+        `"${req.type}" refused: this connection registered NF ${conn.nfId}, and speaks for it only (${[...NF_REQUESTS].join(', ')})`,
+        { fix: 'send operator requests (nfchain status, chain, flow, shutdown) on a connection of their own' },
+      );
+    }
     return (handler as (m: Manager, r: Request, c: Conn) => Reply | Promise<Reply>)(this, req, conn);
   }
 

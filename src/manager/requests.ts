@@ -6,11 +6,16 @@
  *
  * Lifecycle requests (`ready`, `stopping`) are taken only from the connection that registered
  * the NF (Registry.own); `register` only for the process at the other end of the connection.
+ * A connection that registered an NF speaks for that NF only: NF_REQUESTS, nothing an operator
+ * does (shutdown, chains, flow rules, messages, another register).
  */
 import type { Request, Reply } from '../protocol/messages.js';
 import type { Conn } from './processes.js';
 import type { Manager } from './manager.js';
 import { send } from '../control/socket.js';
+
+/** What a connection that registered an NF may send: its lifecycle, and scale (ctx.scale()). */
+export const NF_REQUESTS: ReadonlySet<Request['type']> = new Set(['ready', 'stopping', 'scale']);
 
 type Handler<T extends Request['type']> = (
   m: Manager,

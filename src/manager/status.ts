@@ -6,6 +6,7 @@ import { interfaceLink } from '../ports/port-info.js';
 import type { BufferCount, LoopPlace, ManagerStatus, NfStatus, PortStatus } from '../protocol/messages.js';
 import type { InstanceView } from '../shm/instance.js';
 import {
+  Access,
   CounterSet,
   IH,
   MAX_SERVICES,
@@ -78,6 +79,7 @@ export function managerStatus(m: StatusSources): ManagerStatus {
     counters: routeCounters(CounterSet.nf(e.nfId)),
     ...(e.members ? { members: e.members.map((x) => ({ name: x.name, service: x.service })) } : {}),
     ...(e.inline ? { inline: true as const } : {}),
+    ...(inst.i32[inst.slotWord(e.nfId) + NS.access] === Access.READ_ONLY ? { access: 'read-only' as const } : {}),
   }));
   const services: { service: number; nfs: number[] }[] = [];
   for (let s = 1; s < MAX_SERVICES; s++) {

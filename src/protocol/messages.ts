@@ -449,6 +449,8 @@ export interface NfStatus {
   members?: { name: string; service: number }[];
   /** it runs inline, in the manager's data-plane loop (pid is the manager's) */
   inline?: true;
+  /** it maps the packets read-only and hands them back with its verdicts (nfs[].access) */
+  access?: 'read-only';
   /** per-second rates since the previous snapshot (absent in the first) */
   rates?: NfRates;
   /** the counters and gauges it declared */
