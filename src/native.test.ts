@@ -1,10 +1,13 @@
 /**
- * The native addon: shared files (create/open/unlink, mode 0600, no symlinks, errno errors)
- * and futex wait/wake across processes.
+ * The native addon: shared files (create/open/unlink, mode 0600, no symlinks, errno errors),
+ * read-only mappings, sealed anonymous files (memfd), and futex wait/wake across processes,
+ * on one word or several.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { statSync, symlinkSync, unlinkSync, readFileSync, existsSync } from 'node:fs';
+import { statSync, symlinkSync, unlinkSync, readFileSync, existsSync, fstatSync, ftruncateSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { native, FUTEX_NOT_EQUAL, FUTEX_TIMED_OUT, FUTEX_WOKEN } from './native.js';
 import { ShmDir } from './shm/shm-file.js';
@@ -138,4 +141,123 @@ test('a process blocked in futexWait is woken by another process', { timeout: 60
 
 test('the addon file exists where native() looks', () => {
   assert.ok(existsSync(join(process.cwd(), 'native', 'build', 'Release', 'nfchain_native.node')));
+});
+
+test('memfdCreate: a sealed shared file (no growing, no shrinking) that mapFd maps shared, the fd kept', () => {
+  const fd = native().memfdCreate('nfchain-test', 8192);
+  try {
+    const a = new Uint8Array(native().mapFd(fd));
+    const b = new Uint8Array(native().mapFd(fd));
+    assert.equal(a.byteLength, 8192);
+    a[100] = 42;
+    assert.equal(b[100], 42, 'two mappings of one file share its bytes');
+    assert.equal(fstatSync(fd).size, 8192, 'the fd stays open after mapping');
+    for (const size of [4096, 16384]) {
+      assert.throws(() => ftruncateSync(fd, size), /EPERM/, `sealed: cannot resize to ${size}`);
+    }
+    assert.throws(() => native().mapFd(-1), TypeError);
+  } finally {
+    native().closeFd(fd);
+  }
+  assert.throws(() => fstatSync(fd), /EBADF/, 'closeFd closed it');
+});
+
+test('a read-only mapping (shmOpen readOnly, mapFd readOnly) kills a process that writes through it, and only it', {
+  timeout: 30_000,
+}, async () => {
+  const p = `/dev/shm/${uniqueName('ro')}`;
+  native().shmCreate(p, 4096);
+  try {
+    const addon = join(process.cwd(), 'dist/src/native.js');
+    const script = (write: boolean): string => `
+      const { native } = await import(${JSON.stringify(addon)});
+      const a = new Uint8Array(native().shmOpen(${JSON.stringify(p)}, true));
+      const fd = native().memfdCreate('ro', 4096);
+      const b = new Uint8Array(native().mapFd(fd, true));
+      process.stdout.write(String(a[0] + b[0]));
+      if (${write}) a[0] = 1;
+      process.stdout.write(' still here');`;
+    const run = (write: boolean) =>
+      new Promise<{ out: string; signal: string | null }>((resolve) => {
+        const c = spawn(process.execPath, ['--input-type=module', '-e', script(write)], {
+          stdio: ['ignore', 'pipe', 'ignore'],
+        });
+        let out = '';
+        c.stdout.on('data', (d: Buffer) => {
+          out += d;
+        });
+        const t = setTimeout(() => c.kill('SIGKILL'), 20_000);
+        c.on('exit', (_code, signal) => {
+          clearTimeout(t);
+          resolve({ out, signal });
+        });
+      });
+    assert.deepEqual(await run(false), { out: '0 still here', signal: null }, 'reading is fine');
+    assert.deepEqual(await run(true), { out: '0', signal: 'SIGSEGV' }, 'a write is a SIGSEGV');
+  } finally {
+    unlinkSync(p);
+  }
+});
+
+test('futexWaitV sleeps on words of two mappings: woken by either, at once when one differs, or timed out', {
+  timeout: 30_000,
+}, async () => {
+  const fdA = native().memfdCreate('wa', 4096);
+  const fdB = native().memfdCreate('wb', 4096);
+  try {
+    const A = new Int32Array(native().mapFd(fdA));
+    const B = new Int32Array(native().mapFd(fdB));
+    assert.equal(
+      native().futexWaitV(
+        [
+          [A, 0, 0],
+          [B, 0, 0],
+        ],
+        30,
+      ),
+      -2,
+      'timed out',
+    );
+    B[0] = 7;
+    assert.equal(
+      native().futexWaitV(
+        [
+          [A, 0, 0],
+          [B, 0, 0],
+        ],
+        5000,
+      ),
+      -1,
+      'a word that differs returns at once',
+    );
+    B[0] = 0;
+    assert.throws(() => native().futexWaitV([], 1), TypeError);
+    assert.throws(() => native().futexWaitV([[A, 5000, 0]], 1), RangeError);
+    // A thread asleep on both is woken by a wake on the second word: it says which.
+    const addon = join(process.cwd(), 'dist/src/native.js');
+    const w = new Worker(
+      `const { workerData, parentPort } = require('node:worker_threads');
+       import(${JSON.stringify(addon)}).then(({ native }) => {
+         const A = new Int32Array(native().mapFd(workerData.fdA));
+         const B = new Int32Array(native().mapFd(workerData.fdB));
+         parentPort.postMessage(native().futexWaitV([[A, 0, 0], [B, 0, 0]], 20000));
+       });`,
+      { eval: true, workerData: { fdA, fdB } },
+    );
+    const woken = new Promise<number>((resolve) => w.once('message', resolve));
+    let result: number | undefined;
+    void woken.then((r) => {
+      result = r;
+    });
+    // The value stays 0, so only a real wake ends the wait: wake until it does.
+    while (result === undefined) {
+      native().futexWake(B, 0, 1);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(result, 1, 'woken by the second word');
+    await w.terminate();
+  } finally {
+    native().closeFd(fdA);
+    native().closeFd(fdB);
+  }
 });

@@ -11,9 +11,22 @@ import { NfcError } from './errors.js';
 export interface NativeAddon {
   /** Create a new file (O_EXCL, 0600, no symlinks), size it and map it MAP_SHARED. */
   shmCreate(path: string, size: number): ArrayBuffer;
-  /** Map an existing regular file (no symlinks) MAP_SHARED, whole. */
-  /** readOnly: opened O_RDONLY and mapped PROT_READ (a write through the buffer is a SIGSEGV) */
+  /**
+   * Map an existing regular file (no symlinks) MAP_SHARED, whole. readOnly: opened O_RDONLY and
+   * mapped PROT_READ (a write through the buffer is a SIGSEGV).
+   */
   shmOpen(path: string, readOnly?: boolean): ArrayBuffer;
+  /** An anonymous shared file (memfd) of `size` bytes, sealed against growing and shrinking; its fd (close-on-exec). */
+  memfdCreate(name: string, size: number): number;
+  /** Maps a shared file by descriptor, whole (the descriptor stays open). */
+  mapFd(fd: number, readOnly?: boolean): ArrayBuffer;
+  closeFd(fd: number): void;
+  /**
+   * Sleeps until one of the words is woken (its index), a word did not hold its expected value
+   * (-1; or a signal), or `timeoutMs` passed (-2; negative: no timeout). The words may be in
+   * different mappings (futex_waitv).
+   */
+  futexWaitV(words: readonly (readonly [Int32Array, number, number])[], timeoutMs: number): number;
   shmUnlink(path: string): void;
   /** 0: woken (or interrupted), 1: the word did not hold `expected`, 2: timed out. A negative timeout waits forever. */
   futexWait(words: Int32Array, index: number, expected: number, timeoutMs: number): 0 | 1 | 2;

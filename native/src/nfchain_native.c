@@ -7,6 +7,15 @@
  *                                           opened O_RDONLY and mapped PROT_READ, so a write
  *                                           through the buffer kills the process (SIGSEGV)
  *   shmUnlink(path)                          remove a shared file
+ *   memfdCreate(name, size) -> fd            an anonymous shared file of `size` bytes, sealed so
+ *                                           that nobody can grow or shrink it (F_SEAL_GROW,
+ *                                           F_SEAL_SHRINK, F_SEAL_SEAL): a process it is handed
+ *                                           to cannot make another's mapping fault
+ *   mapFd(fd, readOnly?) -> ArrayBuffer     map a shared file by descriptor (the fd stays open)
+ *   closeFd(fd)
+ *   futexWaitV([[i32, index, expected], ...], timeoutMs) -> index woken | -1 a value differed
+ *                                           | -2 timed out    sleep on several words at once
+ *                                           (futex_waitv, Linux 5.16), in different mappings
  *   futexWait(i32, index, expected, timeoutMs) -> 0 woken | 1 value differed | 2 timed out
  *   futexWake(i32, index, count) -> number of waiters woken
  *   schedYield()                             give the core away (MPMC commit back-off)
@@ -240,6 +249,88 @@ static napi_value js_shm_unlink(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ---- anonymous sealed files ----------------------------------------------------------- */
+
+static napi_value js_memfd_create(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  char name[64];
+  size_t len = 0;
+  double dsize;
+  if (!get_args(env, info, 2, argv)) return NULL;
+  if (napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok || len == 0) {
+    throw_type(env, "name must be a non-empty string");
+    return NULL;
+  }
+  if (!get_double(env, argv[1], &dsize, "size must be a number")) return NULL;
+  if (!(dsize >= 1 && dsize <= (double)(1ULL << 40)) || dsize != (double)(uint64_t)dsize) {
+    throw_range(env, "size must be an integer between 1 and 2^40 bytes");
+    return NULL;
+  }
+  int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) {
+    nfc_throw_errno(env, errno, "memfd_create", name);
+    return NULL;
+  }
+  if (ftruncate(fd, (off_t)dsize) != 0 ||
+      fcntl(fd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) != 0) {
+    int err = errno;
+    close(fd);
+    nfc_throw_errno(env, err, "memfd seal", name);
+    return NULL;
+  }
+  napi_value out;
+  napi_create_int32(env, fd, &out);
+  return out;
+}
+
+static int get_fd(napi_env env, napi_value v, int *fd) {
+  if (napi_get_value_int32(env, v, fd) != napi_ok || *fd < 0) {
+    throw_type(env, "fd must be a non-negative integer");
+    return 0;
+  }
+  return 1;
+}
+
+static napi_value js_map_fd(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  size_t argc = 2;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  int fd;
+  if (argc < 1 || !get_fd(env, argv[0], &fd)) {
+    if (argc < 1) throw_type(env, "missing arguments");
+    return NULL;
+  }
+  bool read_only = false;
+  if (argc >= 2 && napi_get_value_bool(env, argv[1], &read_only) != napi_ok) {
+    throw_type(env, "readOnly must be a boolean");
+    return NULL;
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    nfc_throw_errno(env, errno, "fstat", NULL);
+    return NULL;
+  }
+  if (!S_ISREG(st.st_mode) || st.st_size <= 0) {
+    nfc_throw_errno(env, EINVAL, "mapFd (not a non-empty regular file)", NULL);
+    return NULL;
+  }
+  /* map_fd closes the descriptor it is given: give it a duplicate, the caller keeps its own. */
+  int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (dup_fd < 0) {
+    nfc_throw_errno(env, errno, "dup", NULL);
+    return NULL;
+  }
+  return map_fd(env, dup_fd, (size_t)st.st_size, NULL, !read_only);
+}
+
+static napi_value js_close_fd(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int fd;
+  if (!get_args(env, info, 1, argv) || !get_fd(env, argv[0], &fd)) return NULL;
+  if (close(fd) != 0) nfc_throw_errno(env, errno, "close", NULL);
+  return NULL;
+}
+
 /* ---- futex ---------------------------------------------------------------------------- */
 
 /* Resolve (Int32Array, index) to the address of that element, checking bounds. */
@@ -288,6 +379,77 @@ static napi_value futex_wait(napi_env env, napi_callback_info info) {
       case EINTR: result = 0; break;     /* a signal: callers re-check their condition */
       default:
         nfc_throw_errno(env, errno, "futex_wait", NULL);
+        return NULL;
+    }
+  }
+  napi_value out;
+  napi_create_int32(env, result, &out);
+  return out;
+}
+
+#ifndef SYS_futex_waitv
+#define SYS_futex_waitv 449
+#endif
+#define NFC_WAITV_MAX 128
+
+struct nfc_waitv {
+  uint64_t val;
+  uint64_t uaddr;
+  uint32_t flags;
+  uint32_t reserved;
+};
+
+static napi_value futex_wait_v(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  uint32_t n;
+  bool is_array = false;
+  napi_is_array(env, argv[0], &is_array);
+  if (!is_array || napi_get_array_length(env, argv[0], &n) != napi_ok || n == 0 || n > NFC_WAITV_MAX) {
+    throw_type(env, "futexWaitV takes a list of 1..128 [Int32Array, index, expected] entries");
+    return NULL;
+  }
+  double timeout_ms;
+  if (!get_double(env, argv[1], &timeout_ms, "timeoutMs must be a number")) return NULL;
+  struct nfc_waitv w[NFC_WAITV_MAX];
+  memset(w, 0, sizeof w);
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value e, arr, idx, exp;
+    napi_get_element(env, argv[0], i, &e);
+    if (napi_get_element(env, e, 0, &arr) != napi_ok || napi_get_element(env, e, 1, &idx) != napi_ok ||
+        napi_get_element(env, e, 2, &exp) != napi_ok) {
+      throw_type(env, "each futexWaitV entry is [Int32Array, index, expected]");
+      return NULL;
+    }
+    int32_t *word = futex_word(env, arr, idx);
+    if (word == NULL) return NULL;
+    int32_t expected;
+    if (napi_get_value_int32(env, exp, &expected) != napi_ok) {
+      throw_type(env, "expected must be a number");
+      return NULL;
+    }
+    w[i].val = (uint64_t)(uint32_t)expected;
+    w[i].uaddr = (uint64_t)(uintptr_t)word;
+    w[i].flags = 2; /* FUTEX2_SIZE_U32, shared (no FUTEX2_PRIVATE): the words live in files mapped by several processes */
+  }
+  struct timespec ts, *tsp = NULL;
+  if (timeout_ms >= 0 && timeout_ms < 1e12) {
+    /* futex_waitv takes an absolute CLOCK_MONOTONIC deadline. */
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    long long ns = (long long)ts.tv_nsec + (long long)(timeout_ms * 1e6);
+    ts.tv_sec += (time_t)(ns / 1000000000LL);
+    ts.tv_nsec = (long)(ns % 1000000000LL);
+    tsp = &ts;
+  }
+  long r = syscall(SYS_futex_waitv, w, n, 0, tsp, CLOCK_MONOTONIC);
+  int result = (int)r;
+  if (r < 0) {
+    switch (errno) {
+      case EAGAIN: result = -1; break;
+      case ETIMEDOUT: result = -2; break;
+      case EINTR: result = -1; break; /* callers re-check their words either way */
+      default:
+        nfc_throw_errno(env, errno, "futex_waitv", NULL);
         return NULL;
     }
   }
@@ -394,6 +556,10 @@ static napi_value init(napi_env env, napi_value exports) {
       {"shmUnlink", NULL, js_shm_unlink, NULL, NULL, NULL, napi_enumerable, NULL},
       {"futexWait", NULL, futex_wait, NULL, NULL, NULL, napi_enumerable, NULL},
       {"futexWake", NULL, futex_wake, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"futexWaitV", NULL, futex_wait_v, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"memfdCreate", NULL, js_memfd_create, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"mapFd", NULL, js_map_fd, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"closeFd", NULL, js_close_fd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"schedYield", NULL, sched_yield_js, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setAffinity", NULL, set_affinity_js, NULL, NULL, NULL, napi_enumerable, NULL},
       {"getCpu", NULL, get_cpu_js, NULL, NULL, NULL, napi_enumerable, NULL},
