@@ -149,3 +149,33 @@ test('read-only is refused for fused and inline NFs, with the reason', () => {
     /nfs\[0\] \(a\)\.access: a is read-only but in fused group "ab"/,
   );
 });
+
+test('an NF that stops taking packets (its handler spins) is killed after manager.stallTimeout; the rest runs on', {
+  timeout: 90_000,
+}, async () => {
+  const N = 30_000;
+  const t = topo({
+    manager: { statsInterval: 0, stallTimeout: 1 },
+    ports: [
+      { name: 'g', driver: 'gen', rate: 20_000, count: N, flows: 64 },
+      { name: 'sink', driver: 'null' },
+    ],
+    nfs: [
+      { name: 's', module: JUDGE, service: 1, options: { 'spin-after': 300 } },
+      { name: 'x', module: JUDGE, service: 2 },
+    ],
+    chain: ['s', 'x', 'port:sink'],
+  });
+  const r = await run(t);
+  const all = r.logs.join('\n');
+  assert.match(
+    all,
+    /NF s#\d+ stalled: \d+ packets waiting, none taken for \d+\.\d s \(manager\.stallTimeout\): killing it/,
+    all,
+  );
+  assert.match(all, /NF s#\d+ killed \(it stalled for \d+\.\d s\): reclaimed \d+ buffers/, 'killed and reclaimed');
+  assert.equal(r.missing, 0, 'every buffer back in the pool');
+  const x = r.status.nfs.find((n) => n.name === 'x');
+  assert.ok(x && x.state === 'running', 'the other NF runs on');
+  assert.ok(!r.status.nfs.some((n) => n.name === 's'), 's is gone');
+});

@@ -9,6 +9,7 @@ const MAX_SHOWN = 500;
 
 const CLASS: Record<string, string> = {
   'nf-crashed': 'crash',
+  'nf-stalled': 'crash',
   'manager-stopping': 'warn',
   'nf-stopped': 'warn',
   'port-link': 'info',

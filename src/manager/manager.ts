@@ -185,6 +185,11 @@ export class Manager {
   }
 
   /** True once stop() has been called. */
+  /** ms an NF may leave packets waiting without taking one (manager.stallTimeout, default 5 s); 0: no limit */
+  get stallMs(): number {
+    return (this.topo.manager.stallTimeout ?? 5) * 1000;
+  }
+
   get stoppingNow(): boolean {
     return this.stopping !== undefined;
   }

@@ -113,6 +113,9 @@ export interface NfEntry {
   generation: number;
   /** when it registered (ms since the epoch) */
   since: number;
+  /** the stall watch: its rx ring's consumer counter when last seen, and since when it has not moved (0: moving) */
+  lastCons?: number;
+  stalledSince?: number;
   /** the connection it registered on: the only one its lifecycle requests are taken from (null: inline) */
   conn: Conn | null;
   /** it runs in the manager's data-plane thread (registerInline): no process, no connection */
@@ -140,6 +143,8 @@ export interface RegistryHost {
   log(line: string): void;
   /** an event (events.ts): logged, and sent to whoever follows events */
   event(type: EventType, message: string, fields?: EventFields): void;
+  /** ms an NF may leave packets waiting without taking one (manager.stallTimeout); 0: no limit */
+  readonly stallMs: number;
 }
 
 export class Registry {
@@ -508,12 +513,49 @@ export class Registry {
     for (const e of this.nfs.values()) {
       if (!e.gone && !e.inline && native().pidfdExited(e.pidfd)) this.gone(e.nfId, `process ${e.pid} is gone`);
     }
+    if (this.host.stallMs > 0) this.watchStalls(Date.now());
     for (const id of this.orphanRings) {
       drainRing(inst, id, (d) => {
         if (d !== NULL_DESC) cache.freeOne(d);
       });
     }
     cache.flush();
+  }
+
+  /**
+   * NFs that leave packets waiting in their rx ring and take none for stallMs (a handler that
+   * spins or blocks, a process stopped with SIGSTOP): killed, their buffers taken back, their
+   * service's packets going to the other instances. Counted in the event, logged with the NF.
+   */
+  private watchStalls(now: number): void {
+    const { inst } = this.host;
+    for (const e of this.nfs.values()) {
+      if (e.gone || e.inline || e.retired) continue;
+      if (Atomics.load(inst.i32, inst.slotWord(e.nfId) + NS.state) !== NfState.RUNNING) {
+        e.stalledSince = 0;
+        continue;
+      }
+      const w = new Int32Array(inst.mem, inst.rxRingOffset(e.nfId), RING_HEADER_BYTES >> 2);
+      const cons = Atomics.load(w, RW.consTail);
+      const waiting = (Atomics.load(w, RW.prodTail) - cons) | 0;
+      if (waiting === 0 || cons !== e.lastCons) {
+        e.lastCons = cons;
+        e.stalledSince = 0;
+        continue;
+      }
+      const since = e.stalledSince ?? 0;
+      if (since === 0) e.stalledSince = now;
+      else if (now - since >= this.host.stallMs) {
+        const secs = (now - since) / 1000;
+        const tag = `${e.name}#${e.nfId}`;
+        this.host.event(
+          'nf-stalled',
+          `NF ${tag} stalled: ${waiting} packets waiting, none taken for ${secs.toFixed(1)} s (manager.stallTimeout): killing it`,
+          { nf: tag, nfId: e.nfId, service: e.service, detail: { waiting, seconds: secs } },
+        );
+        this.gone(e.nfId, `it stalled for ${secs.toFixed(1)} s`);
+      }
+    }
   }
 
   /** At the end of a stop: what quarantined processes hold is not returned; their pidfds close. */

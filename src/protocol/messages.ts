@@ -429,6 +429,7 @@ export type EventType =
   | 'nf-started'
   | 'nf-stopped'
   | 'nf-crashed'
+  | 'nf-stalled'
   | 'nf-scaled'
   | 'chain-set'
   | 'flow-rule-added'

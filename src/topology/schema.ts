@@ -98,6 +98,8 @@ export const ManagerSchema = z.strictObject(
     placement: z.enum(['auto', 'none'], { error: '"auto" or "none"' }).default('auto'),
     flowTable: pow2(1024, 1 << 22).default(65536),
     flowIdleTimeout: num(0, 32767, 'a number of seconds from 0 (flows never expire) to 32767').default(30),
+    // An NF with packets waiting that takes none for this long is killed and reclaimed; 0: never.
+    stallTimeout: num(0, 3600, 'a number of seconds from 0 (never) to 3600').default(5),
     // The CPUs of the RX and TX loops (threads of the manager process); absent: the kernel places them.
     cores: z
       .strictObject({ rx: cores.optional(), tx: cores.optional() }, { error: 'a mapping (rx, tx) of CPU numbers' })

@@ -46,6 +46,12 @@ export interface Topology {
     flowTable: number;
     /** seconds without a packet before a flow leaves the flow table; 0 = never */
     flowIdleTimeout: number;
+    /**
+     * seconds an NF in service may leave packets waiting in its rx ring without taking one
+     * before the manager kills it and takes its buffers back (a handler that spins or blocks);
+     * 0: never (default 5)
+     */
+    stallTimeout?: number | undefined;
     /** the CPUs the RX and TX loops are pinned to (absent: not pinned) */
     cores?: { rx?: number[] | undefined; tx?: number[] | undefined } | undefined;
     /** stamp arrivals and record each chain's latency (default true) */
