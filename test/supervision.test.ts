@@ -15,6 +15,7 @@ import { standaloneTopology } from '../src/cli/commands.js';
 import { NS } from '../src/shm/instance-layout.js';
 import { ControlClient } from '../src/control/socket.js';
 import { NfcError } from '../src/errors.js';
+import { REFUSED_BEFORE_CLOSE, REQUEST_BURST, RequestBudget } from '../src/manager/processes.js';
 import { uniqueName, waitFor } from './helpers/procs.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -288,4 +289,47 @@ test('an NF whose handle() throws dies; the manager takes it out of service and 
   assert.match(nf!.out.join(''), /Error: thrower: a bug on packet 2000/, 'its output shows why');
   assert.equal(m.missingAtExit, 0, 'every buffer back');
   assert.equal(m.duplicatesAtExit, 0, 'none freed twice');
+});
+
+test('a connection that floods the control socket is refused beyond its budget, then closed; the manager runs on', {
+  timeout: 60_000,
+}, async () => {
+  await withManager('flood', async (m, logs) => {
+    // As fast as one connection can: far more than REQUEST_BURST plus what refills meanwhile.
+    const n = REQUEST_BURST + REFUSED_BEFORE_CLOSE + 500;
+    const replies = await forge(
+      m.name,
+      Array.from({ length: n }, () => ({ type: 'status' })),
+    );
+    const ok = replies.filter((r) => r.ok).length;
+    const limited = replies.filter((r) => r.code === 'NFC_ERR_LIMIT').length;
+    assert.ok(ok >= REQUEST_BURST, `a burst of ${REQUEST_BURST} is served (${ok})`);
+    assert.ok(limited > 0, `requests beyond the budget are refused (${limited})`);
+    assert.ok(m.baseStatus().controlRefused! >= limited, 'counted in status');
+    assert.ok(
+      logs.some((l) => /control requests from process \d+ beyond 100 a second: refusing them/.test(l)),
+      logs.join('\n'),
+    );
+    if (limited + 1 >= REFUSED_BEFORE_CLOSE) {
+      assert.ok(
+        logs.some((l) => /closing the control connection of process \d+/.test(l)),
+        'closed after enough refusals',
+      );
+    }
+    // Another connection is served as before.
+    const other = await forge(m.name, [{ type: 'status' }]);
+    assert.equal(other[0]!.ok, true);
+  });
+});
+
+test('the request budget: a burst, then a steady rate, refusals counted', () => {
+  const b = new RequestBudget(0);
+  let served = 0;
+  for (let i = 0; i < REQUEST_BURST + 50; i++) if (b.take(0)) served++;
+  assert.equal(served, REQUEST_BURST, 'a burst at once');
+  assert.equal(b.refused, 50);
+  assert.equal(b.take(5), false, 'half a token after 5 ms');
+  assert.equal(b.take(10), true, 'a token every 10 ms (100 a second)');
+  for (let i = 0; i < 1000; i++) b.take(10_000);
+  assert.equal(b.take(20_000) && b.refused > 0, true, 'back after a while; refusals kept');
 });

@@ -174,6 +174,7 @@ export class ControlClient {
 
   /** Sends a request and waits for its answer; an error answer rejects with its code. */
   async request<R extends Reply>(req: RequestBody, timeoutMs = 10_000): Promise<R> {
+    if (this.sock.destroyed) throw new NfcError('NFC_ERR_CONTROL', 'the manager closed the control connection');
     const id = this.nextId++;
     const p = new Promise<Reply>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });

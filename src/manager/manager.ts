@@ -16,7 +16,15 @@ import { availableParallelism } from 'node:os';
 import { existsSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Socket } from 'node:net';
-import { peerOf, stalePid, type Conn } from './processes.js';
+import {
+  peerOf,
+  REFUSED_BEFORE_CLOSE,
+  REQUEST_BURST,
+  REQUESTS_PER_SECOND,
+  RequestBudget,
+  stalePid,
+  type Conn,
+} from './processes.js';
 import { allowedCpus, pinThread } from '../util/cpus.js';
 import { SHM_ROOT } from '../shm/shm-file.js';
 import { NfcError } from '../errors.js';
@@ -137,6 +145,8 @@ export class Manager {
   private http: HttpEndpoint | null = null;
   private readonly httpOpts: HttpOptions | null;
   private readonly observe: boolean;
+  /** control requests refused for going beyond a connection's budget (RequestBudget) */
+  requestsRefused = 0;
 
   constructor(o: ManagerOptions) {
     this.topo = o.topology;
@@ -544,9 +554,13 @@ export class Manager {
   // ---- control socket -----------------------------------------------------------------------
 
   private onClient(sock: Socket, onMessage: (cb: (msg: unknown) => void) => void): void {
-    const conn: Conn = { sock, peer: peerOf(sock), nfId: 0 };
+    const conn: Conn = { sock, peer: peerOf(sock), nfId: 0, budget: new RequestBudget() };
     onMessage((msg) => {
       const req = msg as Request;
+      if (!conn.budget!.take()) {
+        this.overBudget(conn, req);
+        return;
+      }
       void this.handle(req, conn).then(
         (reply) => {
           send(sock, reply);
@@ -565,6 +579,31 @@ export class Manager {
     sock.on('close', () => {
       // The process may live on (a bug, a socket error): the registry kills it before reclaiming.
       if (conn.nfId) this.registry.gone(conn.nfId, 'its control connection closed');
+    });
+  }
+
+  /** A request beyond its connection's budget: refused, counted; past REFUSED_BEFORE_CLOSE the connection is closed. */
+  private overBudget(conn: Conn, req: Request): void {
+    const b = conn.budget!;
+    this.requestsRefused++;
+    const who = conn.nfId
+      ? `NF ${this.registry.nfs.get(conn.nfId)?.name ?? ''}#${conn.nfId}`
+      : `process ${conn.peer?.pid ?? '?'}`;
+    if (b.refused === 1) this.log(`control requests from ${who} beyond ${REQUESTS_PER_SECOND} a second: refusing them`);
+    if (b.refused >= REFUSED_BEFORE_CLOSE) {
+      if (!conn.sock.destroyed) {
+        this.log(
+          `closing the control connection of ${who}: ${b.refused} requests refused for going beyond ${REQUESTS_PER_SECOND} a second`,
+        );
+        conn.sock.destroy();
+      }
+      return;
+    }
+    send(conn.sock, {
+      type: 'error',
+      id: typeof req?.id === 'number' ? req.id : 0,
+      code: 'NFC_ERR_LIMIT',
+      message: `too many control requests: at most ${REQUESTS_PER_SECOND} a second (${REQUEST_BURST} at once) per connection`,
     });
   }
 
@@ -625,13 +664,15 @@ export class Manager {
 
   /** The counters and states, as shared memory has them now (no rates). */
   baseStatus(): ManagerStatus {
-    return managerStatus({
+    const s = managerStatus({
       topo: this.topo,
       inst: this.inst,
       nfs: this.registry.nfs.values(),
       startedAt: this.startedAt,
       cache: this.cache,
     });
+    s.controlRefused = this.requestsRefused;
+    return s;
   }
 
   private printStats(): void {

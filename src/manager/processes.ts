@@ -16,6 +16,41 @@ export interface Conn {
   sock: Socket;
   peer: { pid: number; uid: number; gid: number } | null;
   nfId: number;
+  /** its request budget (RequestBudget); absent: unlimited */
+  budget?: RequestBudget;
+}
+
+/** Control requests a connection may send per second, and in one burst. */
+export const REQUESTS_PER_SECOND = 100;
+export const REQUEST_BURST = 200;
+/** Requests refused for the budget after which the connection is closed (an NF's: it is stopped). */
+export const REFUSED_BEFORE_CLOSE = 1000;
+
+/**
+ * A token bucket per control connection (cold): REQUESTS_PER_SECOND on average, REQUEST_BURST at
+ * once. A request beyond it is refused (NFC_ERR_LIMIT) and counted; a connection that keeps
+ * going past REFUSED_BEFORE_CLOSE refusals is closed.
+ */
+export class RequestBudget {
+  private tokens = REQUEST_BURST;
+  private at: number;
+  refused = 0;
+
+  constructor(now = Date.now()) {
+    this.at = now;
+  }
+
+  /** True when a request may be served now (and takes its token). */
+  take(now = Date.now()): boolean {
+    this.tokens = Math.min(REQUEST_BURST, this.tokens + ((now - this.at) * REQUESTS_PER_SECOND) / 1000);
+    this.at = now;
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return true;
+    }
+    this.refused++;
+    return false;
+  }
 }
 
 /** The other end of a Unix socket (cold); null when the kernel cannot say. */

@@ -499,6 +499,8 @@ export interface ManagerStatus {
   chain: string[];
   /** manager RX routing counters and TX loop counters */
   rx: Record<string, number>;
+  /** control requests refused because their connection went beyond its budget (docs/security.md, Limits) */
+  controlRefused?: number;
   tx: Record<string, number>;
   /** the manager's RX and TX loops: the CPU each last ran on (-1: not yet), and where they are pinned */
   loops: { rx: LoopPlace; tx: LoopPlace };
