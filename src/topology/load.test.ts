@@ -120,6 +120,7 @@ chain: [monitor, 2, "port:sink"]
       placement: 'auto',
       flowTable: 65536,
       flowIdleTimeout: 30,
+      stallTimeout: 5,
     },
     ports: [
       { name: 'in', driver: 'gen', rate: 1000, sizes: [64, 1500], flows: 1024, tcp: 0.5, seed: 1, count: 0 },
@@ -179,6 +180,7 @@ chain: [monitor, 2, "port:sink"]
       placement: 'auto',
       flowTable: 65536,
       flowIdleTimeout: 30,
+      stallTimeout: 5,
     });
     assert.deepEqual(t.groups, []);
     assert.deepEqual(t.ports, [
