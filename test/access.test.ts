@@ -6,18 +6,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runTopology } from '../src/cli/start.js';
 import { validateTopology } from '../src/topology/load.js';
 import type { Topology } from '../src/topology/types.js';
-import { PcapReader } from '../src/pcap/pcap-reader.js';
-import { PcapWriter } from '../src/pcap/pcap-writer.js';
-import { PacketView } from '../src/packet/packet-view.js';
-import { synthFlow, writeSynth, SynthKind } from '../src/ports/synth.js';
-import type { ManagerStatus } from '../src/protocol/messages.js';
+import { capturedPackets, runToEnd, writeSynthCapture } from './helpers/run-topology.js';
 import { uniqueName } from './helpers/procs.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -27,50 +22,19 @@ function topo(raw: Record<string, unknown>): Topology {
   return validateTopology({ name: uniqueName('ro').slice(0, 32), manager: { statsInterval: 0 }, ...raw }, '<test>');
 }
 
-async function run(t: Topology) {
-  const logs: string[] = [];
-  const r = await runTopology(t, {
-    untilDone: true,
-    signals: false,
-    stats: null,
-    log: (l) => logs.push(l),
-    nfOutput: (l) => logs.push(l),
-  });
-  assert.equal(existsSync(`/dev/shm/nfchain-${t.name}`), false, 'shared files removed');
-  return { status: r.manager.finalStatus as ManagerStatus, missing: r.manager.missingAtExit, logs, failed: r.failed };
-}
-
-const packets = (path: string): string[] =>
-  existsSync(path) ? [...PcapReader.open(path)].map((p) => Buffer.from(p.data).toString('hex')).sort() : [];
-
 test('a read-only NF gives the same packets out of every port as the same NF read-write, verdicts of every kind', {
   timeout: 90_000,
 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'nfchain-ro-'));
   try {
     const inPath = join(dir, 'in.pcap');
-    const buf = new ArrayBuffer(4096);
-    const u8 = new Uint8Array(buf);
-    const view = new PacketView(buf);
-    const w = PcapWriter.create(inPath, { nanosecond: true });
     const N = 1500;
-    for (let i = 0; i < N; i++) {
-      const len = writeSynth(
-        new DataView(buf),
-        u8,
-        view,
-        0,
-        60 + ((i * 37) % 800),
-        synthFlow(i, [SynthKind.IPV4_UDP, SynthKind.IPV4_TCP]),
-      );
-      w.write(u8, 0, len, 1_700_000_000, i);
-    }
-    w.close();
+    writeSynthCapture(inPath, N, (i) => 60 + ((i * 37) % 800));
     // a (1) → b (2) → port out1; a: drop, next, toNF(3) (c sends on to b), out(2), next.
     const once = async (access: 'read-write' | 'read-only') => {
       const out1 = join(dir, `${access}-1.pcap`);
       const out2 = join(dir, `${access}-2.pcap`);
-      const r = await run(
+      const r = await runToEnd(
         topo({
           ports: [
             { name: 'in', driver: 'pcap', rx: inPath },
@@ -88,7 +52,7 @@ test('a read-only NF gives the same packets out of every port as the same NF rea
       assert.deepEqual(r.failed, [], `no NF failed (${access}): ${r.logs.join('\n')}`);
       assert.equal(r.missing, 0, `every buffer back in the pool (${access})`);
       const a = r.status.nfs.find((n) => n.name === 'a')!;
-      return { out1: packets(out1), out2: packets(out2), a: a.counters, access: a.access };
+      return { out1: capturedPackets(out1), out2: capturedPackets(out2), a: a.counters, access: a.access };
     };
     const rw = await once('read-write');
     const ro = await once('read-only');
@@ -112,7 +76,7 @@ test('a read-only NF that writes a packet dies of it alone; the manager reclaims
   timeout: 90_000,
 }, async () => {
   const N = 20_000;
-  const r = await run(
+  const r = await runToEnd(
     topo({
       ports: [
         { name: 'g', driver: 'gen', rate: 50_000, count: N, flows: 64 },
@@ -166,7 +130,7 @@ test('an NF that stops taking packets (its handler spins) is killed after manage
     ],
     chain: ['s', 'x', 'port:sink'],
   });
-  const r = await run(t);
+  const r = await runToEnd(t);
   const all = r.logs.join('\n');
   assert.match(
     all,

@@ -6,19 +6,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runTopology } from '../src/cli/start.js';
 import { validateTopology } from '../src/topology/load.js';
 import type { Topology } from '../src/topology/types.js';
-import { PcapReader } from '../src/pcap/pcap-reader.js';
-import { PcapWriter } from '../src/pcap/pcap-writer.js';
-import { PacketView } from '../src/packet/packet-view.js';
-import { synthFlow, writeSynth, SynthKind } from '../src/ports/synth.js';
 import type { Manager } from '../src/manager/manager.js';
 import type { ManagerStatus } from '../src/protocol/messages.js';
+import { capturedPackets, runToEnd, writeSynthCapture } from './helpers/run-topology.js';
 import { uniqueName, waitFor } from './helpers/procs.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -30,24 +27,9 @@ function topo(raw: Record<string, unknown>): Topology {
   return validateTopology({ name: uniqueName('fz').slice(0, 32), manager: { statsInterval: 0 }, ...raw }, '<test>');
 }
 
-async function run(t: Topology, onRunning?: (m: Manager) => void, logs: string[] = []) {
-  const r = await runTopology(t, {
-    untilDone: true,
-    signals: false,
-    stats: null,
-    log: (l) => logs.push(l),
-    nfOutput: (l) => logs.push(l),
-    ...(onRunning ? { onRunning } : {}),
-  });
-  assert.equal(existsSync(`/dev/shm/nfchain-${t.name}`), false, 'shared files removed');
-  return { status: r.manager.finalStatus as ManagerStatus, missing: r.manager.missingAtExit, logs, failed: r.failed };
-}
-
-/** The packets of a capture as sorted hex strings (a multiset to compare). */
-function packets(path: string): string[] {
-  if (!existsSync(path)) return [];
-  return [...PcapReader.open(path)].map((p) => Buffer.from(p.data).toString('hex')).sort();
-}
+/** The topology to its end (helpers/run-topology.ts), with a hook once it runs and the log lines in `logs`. */
+const run = (t: Topology, onRunning?: (m: Manager) => void, logs?: string[]) =>
+  runToEnd(t, { ...(onRunning ? { onRunning } : {}), ...(logs ? { logs } : {}) });
 
 test('a fused group and the same NFs as separate processes give the same packets out of every port', {
   timeout: 90_000,
@@ -55,24 +37,8 @@ test('a fused group and the same NFs as separate processes give the same packets
   const dir = mkdtempSync(join(tmpdir(), 'nfchain-fused-'));
   try {
     const inPath = join(dir, 'in.pcap');
-    const buf = new ArrayBuffer(4096);
-    const u8 = new Uint8Array(buf);
-    const dv = new DataView(buf);
-    const view = new PacketView(buf);
-    const w = PcapWriter.create(inPath, { nanosecond: true });
     const N = 1200;
-    for (let i = 0; i < N; i++) {
-      const len = writeSynth(
-        dv,
-        u8,
-        view,
-        0,
-        60 + ((i * 53) % 900),
-        synthFlow(i, [SynthKind.IPV4_UDP, SynthKind.IPV4_TCP]),
-      );
-      w.write(u8, 0, len, 1_700_000_000, i);
-    }
-    w.close();
+    writeSynthCapture(inPath, N, (i) => 60 + ((i * 53) % 900));
     // a (1) → b (2) → c (3) → port out1 is the chain; a sends by source port: drop, next,
     // toNF(3) (a member, skipping b), toNF(4) (d, outside the group; d sends back to b), out(2), next.
     const run1 = async (fused: boolean, tag: string) => {
@@ -109,7 +75,7 @@ test('a fused group and the same NFs as separate processes give the same packets
       );
       assert.deepEqual(r.failed, [], `no NF failed (${tag})`);
       assert.equal(r.missing, 0, `every buffer back in the pool (${tag})`);
-      return { out1: packets(out1), out2: packets(out2), status: r.status, logs: r.logs };
+      return { out1: capturedPackets(out1), out2: capturedPackets(out2), status: r.status, logs: r.logs };
     };
     const sep = await run1(false, 'separate');
     const fz = await run1(true, 'fused');

@@ -12,13 +12,9 @@ import { fileURLToPath } from 'node:url';
 import { runTopology } from '../src/cli/start.js';
 import { validateTopology } from '../src/topology/load.js';
 import type { Topology } from '../src/topology/types.js';
-import { PcapReader } from '../src/pcap/pcap-reader.js';
-import { PcapWriter } from '../src/pcap/pcap-writer.js';
-import { PacketView } from '../src/packet/packet-view.js';
-import { synthFlow, writeSynth, SynthKind } from '../src/ports/synth.js';
 import type { Manager } from '../src/manager/manager.js';
-import type { ManagerStatus } from '../src/protocol/messages.js';
 import { NfcError } from '../src/errors.js';
+import { capturedPackets, runToEnd, writeSynthCapture } from './helpers/run-topology.js';
 import { uniqueName } from './helpers/procs.js';
 import { allowedCpus } from '../src/util/cpus.js';
 
@@ -30,22 +26,9 @@ function topo(raw: Record<string, unknown>): Topology {
   return validateTopology({ name: uniqueName('in').slice(0, 32), manager: { statsInterval: 0 }, ...raw }, '<test>');
 }
 
-async function run(t: Topology, onRunning?: (m: Manager) => void) {
-  const logs: string[] = [];
-  const r = await runTopology(t, {
-    untilDone: true,
-    signals: false,
-    stats: null,
-    log: (l) => logs.push(l),
-    nfOutput: (l) => logs.push(l),
-    ...(onRunning ? { onRunning } : {}),
-  });
-  assert.equal(existsSync(`/dev/shm/nfchain-${t.name}`), false, 'shared files removed');
-  return { status: r.manager.finalStatus as ManagerStatus, missing: r.manager.missingAtExit, logs, failed: r.failed };
-}
-
-const packets = (path: string): string[] =>
-  existsSync(path) ? [...PcapReader.open(path)].map((p) => Buffer.from(p.data).toString('hex')).sort() : [];
+/** The topology to its end (helpers/run-topology.ts), with a hook once it runs and the log lines in `logs`. */
+const run = (t: Topology, onRunning?: (m: Manager) => void, logs?: string[]) =>
+  runToEnd(t, { ...(onRunning ? { onRunning } : {}), ...(logs ? { logs } : {}) });
 
 test('an inline group gives the packets the same NFs give as processes, beside an NF process', {
   timeout: 90_000,
@@ -53,23 +36,7 @@ test('an inline group gives the packets the same NFs give as processes, beside a
   const dir = mkdtempSync(join(tmpdir(), 'nfchain-inline-'));
   try {
     const inPath = join(dir, 'in.pcap');
-    const buf = new ArrayBuffer(4096);
-    const u8 = new Uint8Array(buf);
-    const dv = new DataView(buf);
-    const view = new PacketView(buf);
-    const w = PcapWriter.create(inPath, { nanosecond: true });
-    for (let i = 0; i < 900; i++) {
-      const len = writeSynth(
-        dv,
-        u8,
-        view,
-        0,
-        60 + ((i * 31) % 700),
-        synthFlow(i, [SynthKind.IPV4_UDP, SynthKind.IPV4_TCP]),
-      );
-      w.write(u8, 0, len, 1_700_000_000, i);
-    }
-    w.close();
+    writeSynthCapture(inPath, 900, (i) => 60 + ((i * 31) % 700));
     const once = async (mode: 'processes' | 'inline') => {
       const out1 = join(dir, `${mode}-1.pcap`);
       const out2 = join(dir, `${mode}-2.pcap`);
@@ -104,7 +71,7 @@ test('an inline group gives the packets the same NFs give as processes, beside a
       );
       assert.deepEqual(r.failed, [], `no NF failed (${mode})`);
       assert.equal(r.missing, 0, `every buffer back in the pool (${mode})`);
-      return { out1: packets(out1), out2: packets(out2), status: r.status, logs: r.logs };
+      return { out1: capturedPackets(out1), out2: capturedPackets(out2), status: r.status, logs: r.logs };
     };
     const procs = await once('processes');
     const inl = await once('inline');
