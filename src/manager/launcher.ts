@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import type { GroupMember } from '../protocol/messages.js';
 import type { Topology } from '../topology/types.js';
+import { findBwrap, sandboxArgs } from './sandbox.js';
 
 /**
  * What one instance runs: an NF module for a service, with its options; or a fused group, whose
@@ -29,6 +30,8 @@ export interface NfLaunch {
   inline?: boolean | undefined;
   /** read-only: its processes map the pool without write permission (--access) */
   access?: 'read-write' | 'read-only' | undefined;
+  /** sandbox: its processes run in a bubblewrap sandbox (sandbox.ts) */
+  isolation?: 'none' | 'sandbox' | undefined;
 }
 
 /** The services a launch serves: its own, or every member's of a fused group. */
@@ -54,6 +57,7 @@ export function topologyLaunches(topo: Topology): (NfLaunch & { instances: numbe
       options: first.options,
       instances: g.instances,
       ...(g.cores !== undefined ? { cores: g.cores } : {}),
+      ...(first.isolation ? { isolation: first.isolation } : {}),
       members: members.map((m) => ({ name: m.name, module: m.module, service: m.service, options: m.options })),
     });
   }
@@ -110,7 +114,18 @@ export class NfLauncher {
       ...(nf.access === 'read-only' ? ['--access', 'read-only'] : []),
       ...(nf.members ? ['--fuse', JSON.stringify(nf.members.slice(1)), '--fuse-name', nf.name] : []),
     ];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child =
+      nf.isolation === 'sandbox'
+        ? spawn(
+            findBwrap() ?? 'bwrap',
+            [
+              ...sandboxArgs(this.manager, [nf.module, ...(nf.members ?? []).map((m) => m.module)], this.baseDir),
+              process.execPath,
+              ...args,
+            ],
+            { stdio: ['ignore', 'pipe', 'pipe'] },
+          )
+        : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     createInterface({ input: child.stdout! }).on('line', (l) => this.out(l.startsWith('[') ? l : `[${tag}] ${l}`));
     createInterface({ input: child.stderr! }).on('line', (l) => this.out(`[${tag}] ${l}`));
     const exited = new Promise<number | null>((resolve) => {

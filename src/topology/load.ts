@@ -24,6 +24,7 @@ import { dirname, extname, resolve } from 'node:path';
 import { NfcError } from '../errors.js';
 import { native } from '../native.js';
 import { allowedCpus, describeCpus } from '../util/cpus.js';
+import { findProgram } from '../util/programs.js';
 import { poolGeometry } from '../shm/pool-layout.js';
 import type { PortAddressing, PortConfig } from '../ports/config.js';
 import { formatIpv4, formatIpv6, formatMac, parseMac, tryParseIpv4, tryParseIpv6 } from '../packet/address.js';
@@ -415,6 +416,7 @@ function resolveTopology(
       ...(nf.fuse !== undefined ? { fuse: nf.fuse } : {}),
       ...(nf.inline === true ? { inline: true } : {}),
       ...(nf.access === 'read-only' ? { access: 'read-only' as const } : {}),
+      ...(nf.isolation === 'sandbox' ? { isolation: 'sandbox' as const } : {}),
     });
   });
   for (const loop of ['rx', 'tx'] as const) {
@@ -433,6 +435,7 @@ function resolveTopology(
   const groups = fusedGroups(nfs, chain, problems);
   checkInline(nfs, t.manager.dataplane, problems);
   checkAccess(nfs, problems);
+  checkIsolation(nfs, problems);
   // The HTTP endpoint's address and token, and the events log, relative to the topology file.
   const http = t.manager.http;
   if (http !== undefined && http !== false) {
@@ -544,6 +547,34 @@ function checkAccess(nfs: NfConfig[], problems: ConfigProblem[]): void {
         path: ['nfs', i, 'access'],
         what: `${nf.name} is read-only but ${nf.inline ? 'inline (part of the manager)' : `in fused group "${nf.fuse}"`}`,
         fix: 'run a read-only NF as a process of its own (no fuse, no inline)',
+      });
+    }
+  });
+}
+
+/** A sandboxed NF: bubblewrap is there; not inline (that is the manager's process); a fused group's members agree. */
+function checkIsolation(nfs: NfConfig[], problems: ConfigProblem[]): void {
+  nfs.forEach((nf, i) => {
+    const group = nf.fuse === undefined ? [] : nfs.filter((x) => x.fuse === nf.fuse);
+    if (group.some((x) => x.isolation !== nf.isolation)) {
+      problems.push({
+        path: ['nfs', i, 'isolation'],
+        what: `the members of fused group "${nf.fuse}" do not agree on isolation (one process runs them all)`,
+        fix: 'give the same isolation on every member of the group',
+      });
+    }
+    if (nf.isolation !== 'sandbox') return;
+    if (nf.inline) {
+      problems.push({
+        path: ['nfs', i, 'isolation'],
+        what: `${nf.name} is inline: it runs in the manager's process, which no sandbox can hold`,
+        fix: 'run a sandboxed NF as a process (no inline)',
+      });
+    } else if (findProgram('bwrap') === undefined) {
+      problems.push({
+        path: ['nfs', i, 'isolation'],
+        what: 'a sandbox needs bubblewrap (bwrap), which is not installed',
+        fix: 'apt-get install bubblewrap, or leave isolation out',
       });
     }
   });

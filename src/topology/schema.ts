@@ -263,6 +263,8 @@ export const NfSchema = z.strictObject(
     inline: z.boolean({ error: 'true or false' }).optional(),
     // read-only: the NF maps the packets without write permission and returns verdicts only (docs/security.md).
     access: z.enum(['read-write', 'read-only'], { error: '"read-write" or "read-only"' }).optional(),
+    // sandbox: its processes run in a bubblewrap sandbox: no network, few files (docs/security.md).
+    isolation: z.enum(['none', 'sandbox'], { error: '"none" or "sandbox"' }).optional(),
     // Free-form here: each NF checks its own options against its option spec when it starts.
     options: z.record(z.string(), z.unknown(), { error: 'a mapping of NF options' }).default({}),
   },

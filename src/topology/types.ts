@@ -101,6 +101,11 @@ export interface NfConfig {
    * process) and hand every packet back to the manager with its verdict (docs/security.md)
    */
   access?: 'read-only' | undefined;
+  /**
+   * sandbox: its processes run in a bubblewrap sandbox — no network, no other processes, only
+   * the files they need (manager/sandbox.ts, docs/security.md)
+   */
+  isolation?: 'sandbox' | undefined;
 }
 
 /**
