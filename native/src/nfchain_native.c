@@ -197,21 +197,27 @@ static napi_value js_shm_create(napi_env env, napi_callback_info info) {
   return ab;
 }
 
-static napi_value js_shm_open(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
+/* (x, readOnly?) arguments: argv[0] and the optional boolean; 0 after throwing. */
+static int get_args_read_only(napi_env env, napi_callback_info info, napi_value *argv, bool *read_only) {
   size_t argc = 2;
-  char path[PATH_MAX_LEN];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return 0;
   if (argc < 1) {
     throw_type(env, "missing arguments");
-    return NULL;
+    return 0;
   }
-  if (!get_path(env, argv[0], path)) return NULL;
-  bool read_only = false;
-  if (argc >= 2 && napi_get_value_bool(env, argv[1], &read_only) != napi_ok) {
+  *read_only = false;
+  if (argc >= 2 && napi_get_value_bool(env, argv[1], read_only) != napi_ok) {
     throw_type(env, "readOnly must be a boolean");
-    return NULL;
+    return 0;
   }
+  return 1;
+}
+
+static napi_value js_shm_open(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  char path[PATH_MAX_LEN];
+  bool read_only;
+  if (!get_args_read_only(env, info, argv, &read_only) || !get_path(env, argv[0], path)) return NULL;
   int fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) {
     nfc_throw_errno(env, errno, "open", path);
@@ -293,18 +299,9 @@ static int get_fd(napi_env env, napi_value v, int *fd) {
 
 static napi_value js_map_fd(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  size_t argc = 2;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
   int fd;
-  if (argc < 1 || !get_fd(env, argv[0], &fd)) {
-    if (argc < 1) throw_type(env, "missing arguments");
-    return NULL;
-  }
-  bool read_only = false;
-  if (argc >= 2 && napi_get_value_bool(env, argv[1], &read_only) != napi_ok) {
-    throw_type(env, "readOnly must be a boolean");
-    return NULL;
-  }
+  bool read_only;
+  if (!get_args_read_only(env, info, argv, &read_only) || !get_fd(env, argv[0], &fd)) return NULL;
   struct stat st;
   if (fstat(fd, &st) != 0) {
     nfc_throw_errno(env, errno, "fstat", NULL);

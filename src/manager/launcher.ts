@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import type { GroupMember } from '../protocol/messages.js';
 import type { Topology } from '../topology/types.js';
-import { findBwrap, sandboxArgs } from './sandbox.js';
+import { sandboxArgs } from './sandbox.js';
+import { findProgram } from '../util/programs.js';
 
 /**
  * What one instance runs: an NF module for a service, with its options; or a fused group, whose
@@ -117,7 +118,7 @@ export class NfLauncher {
     const child =
       nf.isolation === 'sandbox'
         ? spawn(
-            findBwrap() ?? 'bwrap',
+            findProgram('bwrap') ?? 'bwrap',
             [
               ...sandboxArgs(this.manager, [nf.module, ...(nf.members ?? []).map((m) => m.module)], this.baseDir),
               process.execPath,

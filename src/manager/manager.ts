@@ -84,7 +84,7 @@ export interface ManagerOptions {
   /** where the output of NF processes the manager starts goes (default: stdout) */
   nfOutput?: ((line: string) => void) | undefined;
   /**
-   * keep the 1-s samples behind rates, the graph and the history (default true); benchmarks
+   * keep the samples behind rates, the graph and the history (default true); benchmarks
    * turn it off to measure what watching costs (bench chain --watch)
    */
   observe?: boolean;
@@ -194,12 +194,12 @@ export class Manager {
     return this.takenOver !== null;
   }
 
-  /** True once stop() has been called. */
   /** ms an NF may leave packets waiting without taking one (manager.stallTimeout, default 5 s); 0: no limit */
   get stallMs(): number {
     return (this.topo.manager.stallTimeout ?? 5) * 1000;
   }
 
+  /** True once stop() has been called. */
   get stoppingNow(): boolean {
     return this.stopping !== undefined;
   }

@@ -70,7 +70,6 @@ export function exitSummary(inst: InstanceView, e: NfEntry): { text: string; cou
   return { text, counts };
 }
 
-/** The metric declarations of a register request: kept only when well formed (cold). */
 /** What a register or reattach request says the manager shows of the NF: options (as parsed), counters, latency. */
 export function described(req: RegisterRequest | ReattachRequest): Pick<NfEntry, 'options' | 'metrics' | 'latency'> {
   return {
@@ -83,6 +82,7 @@ export function described(req: RegisterRequest | ReattachRequest): Pick<NfEntry,
   };
 }
 
+/** The metric declarations of a register request: kept only when well formed (cold). */
 function checkDecls(d: unknown): MetricDecl[] | undefined {
   if (!Array.isArray(d) || d.length > NF_METRICS_MAX) return undefined;
   const ok = d.every(
@@ -535,9 +535,9 @@ export class Registry {
         e.stalledSince = 0;
         continue;
       }
-      const w = new Int32Array(inst.mem, inst.rxRingOffset(e.nfId), RING_HEADER_BYTES >> 2);
-      const cons = Atomics.load(w, RW.consTail);
-      const waiting = (Atomics.load(w, RW.prodTail) - cons) | 0;
+      const ring = inst.rxRingOffset(e.nfId) >> 2;
+      const cons = Atomics.load(inst.i32, ring + RW.consTail);
+      const waiting = (Atomics.load(inst.i32, ring + RW.prodTail) - cons) | 0;
       if (waiting === 0 || cons !== e.lastCons) {
         e.lastCons = cons;
         e.stalledSince = 0;

@@ -16,15 +16,9 @@
  */
 import { existsSync, lstatSync, readlinkSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { findProgram } from '../util/programs.js';
 import { fileURLToPath } from 'node:url';
 import { socketPath } from '../control/socket.js';
 import { SHM_ROOT } from '../shm/shm-file.js';
-
-/** bwrap on PATH (or in /usr/bin), or undefined. */
-export function findBwrap(): string | undefined {
-  return findProgram('bwrap');
-}
 
 /** The nearest directory at or above `file`'s that holds a package.json (else the file's own directory). */
 function packageRoot(file: string): string {

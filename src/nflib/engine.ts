@@ -42,7 +42,7 @@ import {
 } from '../shm/instance-layout.js';
 import type { InstanceView } from '../shm/instance.js';
 import { Router } from '../chain/router.js';
-import { Action, NEXT, verdictAction, verdictDest } from '../chain/verdict.js';
+import { Action, DROP, NEXT, verdictAction, verdictDest } from '../chain/verdict.js';
 import { hopId, hopKind } from '../chain/chain-table.js';
 import { native } from '../native.js';
 import {
@@ -117,8 +117,6 @@ export interface EngineOptions {
 }
 
 const C = RouteCounters;
-/** The DROP verdict, for what a read-only NF hands back unhandled at its stop. */
-const DROP_VERDICT = Action.DROP;
 /** toNF(0), no such service: how a packet sent to a service this group does not run is dropped (counted as a bad destination). */
 const DROP_BAD_DEST = Action.TONF;
 
@@ -130,11 +128,17 @@ const DROP_BAD_DEST = Action.TONF;
 export const MAX_GROUP_HOPS = 64;
 
 /**
- * Checks the NFs one process is to run (cold): one at least, each service once, and no NF in the
+ * Checks the NFs one process is to run (cold): one at least, each service once, a read-only NF
+ * alone (group members hand packets on by writing them), and no NF in the
  * module form twice (it keeps its state at module scope: two members would share it).
  */
-export function checkMembers(members: readonly MemberSpec[]): void {
+export function checkMembers(members: readonly MemberSpec[], access: EngineOptions['access'] = 'read-write'): void {
   if (members.length === 0) throw new NfcError('NFC_ERR_NF', 'an NF process runs at least one NF');
+  if (access === 'read-only' && members.length > 1) {
+    throw new NfcError('NFC_ERR_NF', 'a fused group cannot be read-only: its members hand packets on by writing them', {
+      fix: 'run the read-only NF as a process of its own',
+    });
+  }
   members.forEach((m, i) => {
     if (members.findIndex((x) => x.service === m.service) !== i) {
       throw new NfcError('NFC_ERR_NF', `fused group: two members have service ${m.service}`, {
@@ -243,18 +247,9 @@ export class NfEngine implements MemberHost {
       return new PortInfo(d, () => c[PortRxCounters.link] !== LINK_DOWN);
     });
     this.chainBase = o.inst.chainWord(0);
-    checkMembers(o.members);
+    checkMembers(o.members, o.access);
     const group = o.members.length > 1;
     this.readOnly = o.access === 'read-only';
-    if (this.readOnly && group) {
-      throw new NfcError(
-        'NFC_ERR_NF',
-        'a fused group cannot be read-only: its members hand packets on by writing them',
-        {
-          fix: 'run the read-only NF as a process of its own',
-        },
-      );
-    }
     this.members = o.members.map((m, i) => {
       const name = m.name ?? m.def.name;
       this.memberOf[m.service] = i;
@@ -860,7 +855,7 @@ export class NfEngine implements MemberHost {
     const rx = this.rx;
     if (this.readOnly) {
       const base = this.inflight + 1;
-      this.burstVerdicts.fill(DROP_VERDICT);
+      this.burstVerdicts.fill(DROP);
       for (let k = this.take(); k > 0; k = this.take()) {
         this.router.routeVerdicts(this.u32, base, k, this.burstVerdicts);
         this.u32[this.inflight] = 0;

@@ -166,16 +166,7 @@ export async function runNf(args: NfArgs): Promise<number> {
     });
   }
   const fused = members.length > 1;
-  checkMembers(members);
-  if (fused && args.access === 'read-only') {
-    throw new NfcError(
-      'NFC_ERR_USAGE',
-      '--access read-only and --fuse do not go together: group members hand packets on by writing them',
-      {
-        fix: 'run the read-only NF as a process of its own',
-      },
-    );
-  }
+  checkMembers(members, args.access);
   const label = fused ? (args.group ?? members.map((m) => m.name ?? m.def.name).join('+')) : (args.label ?? def.name);
   // What the manager needs to start more processes like this one (scaling) and to show it.
   const memberList = fused
